@@ -1,0 +1,153 @@
+//! redis.conf: the typed configuration of `redrepl server`, loaded the way redis-server
+//! loads it (a config file, then `--name value` overrides), and the directive table that
+//! drives loading, CONFIG GET, CONFIG SET and CONFIG REWRITE.
+//!
+//! The server reads the typed fields of [`Config`] on its hot paths; everything that deals
+//! with directive *names* goes through the table in `table.rs`.
+
+/// Everything `redrepl server` can be configured with. Field names follow the directives
+/// (`protected-mode` is `protected_mode`). Sizes are bytes, times are seconds unless the
+/// field name says otherwise.
+#[derive(Clone, Debug)]
+pub struct Config {
+    // network
+    pub port: u16,
+    /// Addresses to listen on; a leading `-` marks an address that may be unavailable.
+    pub bind: Vec<String>,
+    /// True when `bind` was given explicitly (protected-mode only applies without it).
+    pub bind_explicit: bool,
+    pub protected_mode: bool,
+    pub tcp_backlog: i64,
+    pub timeout: i64,
+    pub tcp_keepalive: i64,
+    pub maxclients: i64,
+    // process
+    pub daemonize: bool,
+    pub pidfile: String,
+    pub loglevel: LogLevel,
+    /// "" logs to stdout.
+    pub logfile: String,
+    pub databases: i64,
+    // security
+    /// None: no password. Never printed.
+    pub requirepass: Option<Vec<u8>>,
+    /// no | yes | local
+    pub enable_debug_command: EnableFlag,
+    // limits
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: i64,
+    pub maxmemory: i64,
+    pub hz: i64,
+    // persistence
+    pub dir: String,
+    pub dbfilename: String,
+    /// `save` points as (seconds, changes).
+    pub save: Vec<(i64, i64)>,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub stop_writes_on_bgsave_error: bool,
+    // replication
+    /// `replicaof host port`.
+    pub replicaof: Option<(String, u16)>,
+    /// Never printed.
+    pub masterauth: Option<Vec<u8>>,
+    pub masteruser: Option<String>,
+    pub replica_read_only: bool,
+    pub replica_serve_stale_data: bool,
+    pub repl_ping_replica_period: i64,
+    pub repl_timeout: i64,
+    pub repl_backlog_size: i64,
+    pub repl_backlog_ttl: i64,
+    pub repl_diskless_sync: bool,
+    pub repl_diskless_sync_delay: i64,
+    pub repl_diskless_sync_max_replicas: i64,
+    pub min_replicas_to_write: i64,
+    pub min_replicas_max_lag: i64,
+    pub replica_priority: i64,
+    pub replica_announce_ip: Option<String>,
+    pub replica_announce_port: i64,
+    // data structure encodings (thresholds from Redis 7.0)
+    pub hash_max_listpack_entries: i64,
+    pub hash_max_listpack_value: i64,
+    pub list_max_listpack_size: i64,
+    pub list_compress_depth: i64,
+    pub set_max_intset_entries: i64,
+    pub zset_max_listpack_entries: i64,
+    pub zset_max_listpack_value: i64,
+}
+
+/// `loglevel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+}
+
+/// Settings that take `no`, `yes` or `local` (enable-debug-command and friends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnableFlag {
+    No,
+    Yes,
+    Local,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 6379,
+            bind: vec!["*".into(), "-::*".into()],
+            bind_explicit: false,
+            protected_mode: true,
+            tcp_backlog: 511,
+            timeout: 0,
+            tcp_keepalive: 300,
+            maxclients: 10000,
+            daemonize: false,
+            pidfile: String::new(),
+            loglevel: LogLevel::Notice,
+            logfile: String::new(),
+            databases: 16,
+            requirepass: None,
+            enable_debug_command: EnableFlag::No,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            maxmemory: 0,
+            hz: 10,
+            dir: ".".into(),
+            dbfilename: "dump.rdb".into(),
+            save: vec![(3600, 1), (300, 100), (60, 10000)],
+            rdbcompression: true,
+            rdbchecksum: true,
+            stop_writes_on_bgsave_error: true,
+            replicaof: None,
+            masterauth: None,
+            masteruser: None,
+            replica_read_only: true,
+            replica_serve_stale_data: true,
+            repl_ping_replica_period: 10,
+            repl_timeout: 60,
+            repl_backlog_size: 1024 * 1024,
+            repl_backlog_ttl: 3600,
+            repl_diskless_sync: true,
+            repl_diskless_sync_delay: 5,
+            repl_diskless_sync_max_replicas: 0,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
+            replica_priority: 100,
+            replica_announce_ip: None,
+            replica_announce_port: 0,
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+        }
+    }
+}
+
+mod load;
+pub use load::{ConfigError, Loaded, load};

@@ -1,0 +1,166 @@
+//! Reply writer: appends RESP replies to a connection's output buffer.
+//!
+//! Replies are written straight into bytes (no intermediate frame tree). The same calls
+//! produce RESP2 or RESP3 depending on [`Proto`]: maps, sets, doubles and nulls differ.
+
+/// The protocol version a client chose with HELLO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Proto {
+    /// RESP2, the default.
+    #[default]
+    Resp2,
+    /// RESP3, after `HELLO 3`.
+    Resp3,
+}
+
+/// An output buffer with RESP encoding helpers.
+#[derive(Debug, Default)]
+pub struct ReplyBuf {
+    /// Encoded bytes waiting to be written to the socket.
+    pub buf: Vec<u8>,
+    /// Encoding to use for maps, sets, doubles and nulls.
+    pub proto: Proto,
+}
+
+impl ReplyBuf {
+    /// An empty buffer speaking `proto`.
+    pub fn new(proto: Proto) -> Self {
+        ReplyBuf { buf: Vec::new(), proto }
+    }
+
+    /// `+OK`.
+    pub fn ok(&mut self) {
+        self.buf.extend_from_slice(b"+OK\r\n");
+    }
+
+    /// A simple string `+s` (must not contain CR or LF).
+    pub fn simple(&mut self, s: &str) {
+        self.buf.push(b'+');
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// An error reply. `msg` is the full text, e.g. `ERR syntax error` or `WRONGTYPE ...`;
+    /// newlines are replaced by spaces as Redis does.
+    pub fn error(&mut self, msg: &str) {
+        self.buf.push(b'-');
+        for b in msg.bytes() {
+            self.buf.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// An integer `:n`.
+    pub fn int(&mut self, n: i64) {
+        self.buf.push(b':');
+        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A bulk string.
+    pub fn bulk(&mut self, b: &[u8]) {
+        self.buf.push(b'$');
+        self.buf.extend_from_slice(itoa::Buffer::new().format(b.len()).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+        self.buf.extend_from_slice(b);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A bulk string holding the decimal form of `n`.
+    pub fn bulk_int(&mut self, n: i64) {
+        self.bulk(itoa::Buffer::new().format(n).as_bytes());
+    }
+
+    /// A null: `$-1` in RESP2, `_` in RESP3.
+    pub fn null(&mut self) {
+        match self.proto {
+            Proto::Resp2 => self.buf.extend_from_slice(b"$-1\r\n"),
+            Proto::Resp3 => self.buf.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    /// A null array: `*-1` in RESP2, `_` in RESP3.
+    pub fn null_array(&mut self) {
+        match self.proto {
+            Proto::Resp2 => self.buf.extend_from_slice(b"*-1\r\n"),
+            Proto::Resp3 => self.buf.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    /// The header of an array of `n` elements.
+    pub fn array(&mut self, n: usize) {
+        self.header(b'*', n);
+    }
+
+    /// The header of a map of `n` pairs (`%n` in RESP3, a flat array of 2n in RESP2).
+    pub fn map(&mut self, n: usize) {
+        match self.proto {
+            Proto::Resp2 => self.header(b'*', n * 2),
+            Proto::Resp3 => self.header(b'%', n),
+        }
+    }
+
+    /// The header of a set of `n` elements (`~n` in RESP3, an array in RESP2).
+    pub fn set(&mut self, n: usize) {
+        match self.proto {
+            Proto::Resp2 => self.header(b'*', n),
+            Proto::Resp3 => self.header(b'~', n),
+        }
+    }
+
+    /// A double: a bulk string in RESP2 (formatted like Redis's `%.17g`), `,` in RESP3.
+    pub fn double(&mut self, d: f64) {
+        let text = crate::server::numbers::format_double(d);
+        match self.proto {
+            Proto::Resp2 => self.bulk(text.as_bytes()),
+            Proto::Resp3 => {
+                self.buf.push(b',');
+                self.buf.extend_from_slice(text.as_bytes());
+                self.buf.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// A verbatim string (`=` in RESP3 with the `txt` format, a bulk string in RESP2).
+    pub fn verbatim(&mut self, text: &[u8]) {
+        match self.proto {
+            Proto::Resp2 => self.bulk(text),
+            Proto::Resp3 => {
+                self.header(b'=', text.len() + 4);
+                self.buf.extend_from_slice(b"txt:");
+                self.buf.extend_from_slice(text);
+                self.buf.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// Appends already-encoded RESP bytes.
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    fn header(&mut self, kind: u8, n: usize) {
+        self.buf.push(kind);
+        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_resp2_and_resp3() {
+        let mut r = ReplyBuf::new(Proto::Resp2);
+        r.map(1);
+        r.bulk(b"a");
+        r.null();
+        r.int(-3);
+        assert_eq!(r.buf, b"*2\r\n$1\r\na\r\n$-1\r\n:-3\r\n");
+        let mut r = ReplyBuf::new(Proto::Resp3);
+        r.map(1);
+        r.null();
+        assert_eq!(r.buf, b"%1\r\n_\r\n");
+    }
+}

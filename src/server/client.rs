@@ -1,0 +1,140 @@
+//! Per-connection state: what the connection task owns ([`Client`]) and the part other
+//! clients may look at through CLIENT LIST/KILL ([`ClientInfo`], shared behind an `Arc`).
+
+use crate::resp::Proto;
+use bytes::Bytes;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use tokio::sync::Notify;
+
+/// What CLIENT LIST, CLIENT INFO and CLIENT KILL see of a connection.
+#[derive(Debug)]
+pub struct ClientInfo {
+    /// CLIENT ID.
+    pub id: u64,
+    /// Peer address `ip:port`.
+    pub addr: String,
+    /// Local address `ip:port`.
+    pub laddr: String,
+    /// Connection time, unix ms.
+    pub created_ms: i64,
+    /// Last command time, unix ms.
+    pub last_ms: AtomicI64,
+    /// Selected database.
+    pub db: AtomicUsize,
+    /// CLIENT SETNAME.
+    pub name: Mutex<Vec<u8>>,
+    /// Name of the last command run.
+    pub last_cmd: Mutex<&'static str>,
+    /// Set by CLIENT KILL; the connection closes at its next step.
+    pub killed: AtomicBool,
+    /// Woken by CLIENT KILL.
+    pub kill_notify: Notify,
+    /// Inside MULTI.
+    pub in_multi: AtomicBool,
+}
+
+impl ClientInfo {
+    /// A new connection's shared info.
+    pub fn new(id: u64, addr: String, laddr: String) -> ClientInfo {
+        let now = super::clock::now_ms();
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            created_ms: now,
+            last_ms: AtomicI64::new(now),
+            db: AtomicUsize::new(0),
+            name: Mutex::new(Vec::new()),
+            last_cmd: Mutex::new("NULL"),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+            in_multi: AtomicBool::new(false),
+        }
+    }
+
+    /// One CLIENT LIST line (without the trailing newline), in Redis 7.0's field order.
+    pub fn describe(&self) -> String {
+        let now = super::clock::now_ms();
+        let name = String::from_utf8_lossy(&self.name.lock().unwrap()).into_owned();
+        let multi = self.in_multi.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp=2",
+            self.id,
+            self.addr,
+            self.laddr,
+            name,
+            (now - self.created_ms) / 1000,
+            (now - self.last_ms.load(Ordering::Relaxed)) / 1000,
+            if multi { "x" } else { "N" },
+            self.db.load(Ordering::Relaxed),
+            if multi { 0 } else { -1 },
+            self.last_cmd.lock().unwrap(),
+        )
+    }
+
+    /// Asks the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill_notify.notify_one();
+    }
+}
+
+/// A WATCHed key: where, and its version when WATCH ran.
+#[derive(Clone, Debug)]
+pub struct Watched {
+    pub db: usize,
+    pub key: Bytes,
+    pub version: u64,
+    /// Whether the key was logically expired when watched (Redis 7.0 then ignores its
+    /// later deletion by expiry).
+    pub expired: bool,
+}
+
+/// State owned by one connection task.
+#[derive(Debug)]
+pub struct Client {
+    /// Shared view (CLIENT LIST).
+    pub info: std::sync::Arc<ClientInfo>,
+    /// Selected database.
+    pub db: usize,
+    /// AUTH done (or no password configured).
+    pub authenticated: bool,
+    /// RESP version (HELLO).
+    pub proto: Proto,
+    /// Commands queued by MULTI, or None outside a transaction.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command failed to queue: EXEC will answer EXECABORT.
+    pub multi_failed: bool,
+    /// Keys under WATCH.
+    pub watched: Vec<Watched>,
+    /// CLIENT REPLY OFF/SKIP.
+    pub reply_mode: ReplyMode,
+    /// True for connections from a loopback address (protected-mode, enable-debug-command local).
+    pub is_local: bool,
+}
+
+/// CLIENT REPLY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    Skip,
+}
+
+impl Client {
+    /// A fresh connection.
+    pub fn new(info: std::sync::Arc<ClientInfo>, authenticated: bool, is_local: bool) -> Client {
+        Client {
+            info,
+            db: 0,
+            authenticated,
+            proto: Proto::Resp2,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
+            reply_mode: ReplyMode::On,
+            is_local,
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! Connection commands: PING, ECHO, QUIT, RESET, AUTH, HELLO, SELECT and CLIENT.
+
+use super::flags::*;
+use super::{CmdError, CmdResult, Ctx, Flow, NO_KEYS, Spec, arg_i64, err, is, spec};
+use crate::resp::Proto;
+use crate::server::client::ReplyMode;
+use crate::server::state::Pause;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+/// The connection commands.
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("ping", -1, FAST | STALE | LOADING, NO_KEYS, ping),
+        spec("echo", 2, FAST, NO_KEYS, echo),
+        spec("quit", -1, NOAUTH | NO_QUEUE | STALE | LOADING | FAST, NO_KEYS, quit),
+        spec("reset", 1, NOAUTH | NO_QUEUE | STALE | LOADING | FAST, NO_KEYS, reset),
+        spec("auth", -2, NOAUTH | STALE | LOADING | FAST | NO_MULTI, NO_KEYS, auth),
+        spec("hello", -1, NOAUTH | STALE | LOADING | FAST | NO_MULTI, NO_KEYS, hello),
+        spec("select", 2, FAST | LOADING | STALE, NO_KEYS, select),
+        spec("client", -2, ADMIN | STALE | LOADING, NO_KEYS, client),
+    ]
+}
+
+fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    match args.len() {
+        1 => ctx.out.simple("PONG"),
+        2 => ctx.out.bulk(&args[1]),
+        _ => return Err(super::arity_error("ping")),
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ctx.out.bulk(&args[1]);
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.out.ok();
+    ctx.flow = Flow::Close;
+    Ok(())
+}
+
+fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    super::transactions::discard_state(ctx);
+    super::transactions::unwatch_all(ctx);
+    ctx.client.db = 0;
+    ctx.client.info.db.store(0, Ordering::Relaxed);
+    ctx.client.proto = Proto::Resp2;
+    ctx.out.proto = Proto::Resp2;
+    ctx.client.reply_mode = ReplyMode::On;
+    ctx.client.authenticated = ctx.state.config.requirepass.is_none();
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+/// Checks `user`/`pass` against the only user, `default`. Constant-time comparison.
+fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &ctx.state.config.requirepass {
+        None => true,
+        Some(expected) => {
+            if expected.len() != pass.len() {
+                return false;
+            }
+            expected.iter().zip(pass).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        }
+    }
+}
+
+fn auth(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(err::SYNTAX);
+    }
+    let (user, pass): (&[u8], &[u8]) = if args.len() == 2 { (b"default", &args[1]) } else { (&args[1], &args[2]) };
+    if args.len() == 2 && ctx.state.config.requirepass.is_none() {
+        return Err(CmdError::fixed(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
+    }
+    if check_password(ctx, user, pass) {
+        ctx.client.authenticated = true;
+        ctx.out.ok();
+        Ok(())
+    } else {
+        crate::warning!("AUTH failed for a client ({})", ctx.client.info.addr);
+        Err(err::WRONGPASS)
+    }
+}
+
+fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut proto = ctx.client.proto;
+    let mut i = 1;
+    if args.len() >= 2 {
+        let v = crate::server::numbers::parse_i64(&args[1])
+            .ok_or(CmdError::fixed("ERR Protocol version is not an integer or out of range"))?;
+        proto = match v {
+            2 => Proto::Resp2,
+            3 => Proto::Resp3,
+            _ => return Err(CmdError::fixed("NOPROTO unsupported protocol version")),
+        };
+        i = 2;
+    }
+    let mut name: Option<Bytes> = None;
+    let mut creds: Option<(Bytes, Bytes)> = None;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        if is(&args[i], "auth") && more >= 2 {
+            creds = Some((args[i + 1].clone(), args[i + 2].clone()));
+            i += 3;
+        } else if is(&args[i], "setname") && more >= 1 {
+            name = Some(args[i + 1].clone());
+            i += 2;
+        } else {
+            return Err(CmdError::msg(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&args[i]))));
+        }
+    }
+    if let Some((u, p)) = creds {
+        if !check_password(ctx, &u, &p) {
+            return Err(err::WRONGPASS);
+        }
+        ctx.client.authenticated = true;
+    }
+    if !ctx.client.authenticated {
+        return Err(CmdError::fixed(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
+    }
+    if let Some(n) = name {
+        set_name(ctx, &n)?;
+    }
+    ctx.client.proto = proto;
+    ctx.out.proto = proto;
+    let replica = ctx.state.config.replicaof.is_some();
+    ctx.out.map(7);
+    ctx.out.bulk(b"server");
+    ctx.out.bulk(b"redis");
+    ctx.out.bulk(b"version");
+    ctx.out.bulk(crate::server::REDIS_VERSION.as_bytes());
+    ctx.out.bulk(b"proto");
+    ctx.out.int(if proto == Proto::Resp3 { 3 } else { 2 });
+    ctx.out.bulk(b"id");
+    ctx.out.int(ctx.client.info.id as i64);
+    ctx.out.bulk(b"mode");
+    ctx.out.bulk(b"standalone");
+    ctx.out.bulk(b"role");
+    ctx.out.bulk(if replica { b"replica" } else { b"master" });
+    ctx.out.bulk(b"modules");
+    ctx.out.array(0);
+    Ok(())
+}
+
+fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let n = arg_i64(&args[1])?;
+    if n < 0 || n >= ctx.state.dbs.len() as i64 {
+        return Err(err::DB_RANGE);
+    }
+    ctx.client.db = n as usize;
+    ctx.client.info.db.store(n as usize, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
+    if name.iter().any(|&c| c < b'!' || c > b'~') {
+        return Err(CmdError::fixed("ERR Client names cannot contain spaces, newlines or special characters."));
+    }
+    *ctx.client.info.name.lock().unwrap() = name.to_vec();
+    Ok(())
+}
+
+fn subcommand_error(sub: &[u8], cmd: &str) -> CmdError {
+    CmdError::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub),
+        cmd
+    ))
+}
+
+fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    let n = args.len();
+    if is(sub, "id") && n == 2 {
+        ctx.out.int(ctx.client.info.id as i64);
+    } else if is(sub, "setname") && n == 3 {
+        set_name(ctx, &args[2])?;
+        ctx.out.ok();
+    } else if is(sub, "getname") && n == 2 {
+        let name = ctx.client.info.name.lock().unwrap().clone();
+        if name.is_empty() { ctx.out.null() } else { ctx.out.bulk(&name) }
+    } else if is(sub, "info") && n == 2 {
+        let line = ctx.client.info.describe() + "\n";
+        ctx.out.verbatim(line.as_bytes());
+    } else if is(sub, "list") {
+        client_list(ctx, args)?;
+    } else if is(sub, "kill") && n >= 3 {
+        client_kill(ctx, args)?;
+    } else if is(sub, "pause") && (n == 3 || n == 4) {
+        let ms = arg_i64(&args[2]).map_err(|_| CmdError::fixed("ERR timeout is not an integer or out of range"))?;
+        if ms < 0 {
+            return Err(CmdError::fixed("ERR timeout is negative"));
+        }
+        let writes_only = if n == 4 {
+            if is(&args[3], "write") {
+                true
+            } else if is(&args[3], "all") {
+                false
+            } else {
+                return Err(CmdError::fixed("ERR CLIENT PAUSE mode must be WRITE or ALL"));
+            }
+        } else {
+            false
+        };
+        let until_ms = ctx.now_ms + ms;
+        // A second PAUSE can extend the pause or make it stricter, never relax it.
+        let p = match ctx.state.pause {
+            Some(old) => Pause { until_ms: until_ms.max(old.until_ms), writes_only: writes_only && old.writes_only },
+            None => Pause { until_ms, writes_only },
+        };
+        ctx.state.pause = Some(p);
+        ctx.out.ok();
+    } else if is(sub, "unpause") && n == 2 {
+        ctx.state.pause = None;
+        ctx.shared.unpaused.notify_waiters();
+        ctx.out.ok();
+    } else if is(sub, "no-evict") && n == 3 {
+        if is(&args[2], "on") || is(&args[2], "off") {
+            ctx.out.ok();
+        } else {
+            return Err(err::SYNTAX);
+        }
+    } else if is(sub, "reply") && n == 3 {
+        if is(&args[2], "on") {
+            ctx.client.reply_mode = ReplyMode::On;
+            ctx.out.ok();
+        } else if is(&args[2], "off") {
+            ctx.client.reply_mode = ReplyMode::Off;
+        } else if is(&args[2], "skip") {
+            ctx.client.reply_mode = ReplyMode::Skip;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    } else if is(sub, "help") && n == 2 {
+        let lines = [
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GETNAME", "ID", "INFO", "KILL <ip:port> | <option> <value> [<option> <value> ...]",
+            "LIST [TYPE normal|master|replica|pubsub] [ID <id> [<id> ...]]", "NO-EVICT (ON|OFF)",
+            "PAUSE <timeout> [WRITE|ALL]", "REPLY (ON|OFF|SKIP)", "SETNAME <name>", "UNPAUSE", "HELP",
+        ];
+        ctx.out.array(lines.len());
+        for l in lines {
+            ctx.out.simple(l);
+        }
+    } else {
+        return Err(subcommand_error(sub, "CLIENT"));
+    }
+    Ok(())
+}
+
+fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if is(&args[i], "type") && i + 1 < args.len() {
+            let t = &args[i + 1];
+            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|k| is(t, k)) {
+                return Err(CmdError::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t))));
+            }
+            if !is(t, "normal") {
+                ids = Some(Vec::new());
+            }
+            i += 2;
+        } else if is(&args[i], "id") && i + 1 < args.len() {
+            let mut v = Vec::new();
+            for a in &args[i + 1..] {
+                let id = arg_i64(a).ok().filter(|&x| x > 0).ok_or(CmdError::fixed("ERR Invalid client ID"))?;
+                v.push(id as u64);
+            }
+            ids = Some(v);
+            i = args.len();
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let mut text = String::new();
+    for (id, info) in &ctx.state.clients {
+        if ids.as_ref().is_some_and(|v| !v.contains(id)) {
+            continue;
+        }
+        text.push_str(&info.describe());
+        text.push('\n');
+    }
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() == 3 {
+        // Old form: CLIENT KILL ip:port.
+        let addr = String::from_utf8_lossy(&args[2]).into_owned();
+        let target = ctx.state.clients.values().find(|c| c.addr == addr).cloned();
+        return match target {
+            Some(c) => {
+                if c.id == ctx.client.info.id {
+                    ctx.flow = Flow::Close;
+                }
+                c.kill();
+                ctx.out.ok();
+                Ok(())
+            }
+            None => Err(CmdError::fixed("ERR No such client")),
+        };
+    }
+    if args.len() % 2 != 0 {
+        return Err(err::SYNTAX);
+    }
+    let mut id: Option<u64> = None;
+    let mut addr: Option<String> = None;
+    let mut laddr: Option<String> = None;
+    let mut skipme = true;
+    let mut only_other_types = false;
+    for pair in args[2..].chunks(2) {
+        let (k, v) = (&pair[0], &pair[1]);
+        if is(k, "id") {
+            id = Some(arg_i64(v).ok().filter(|&x| x > 0).ok_or(CmdError::fixed("ERR client-id should be greater than 0"))? as u64);
+        } else if is(k, "addr") {
+            addr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "laddr") {
+            laddr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "skipme") {
+            skipme = if is(v, "yes") {
+                true
+            } else if is(v, "no") {
+                false
+            } else {
+                return Err(err::SYNTAX);
+            };
+        } else if is(k, "type") {
+            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|t| is(v, t)) {
+                return Err(CmdError::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v))));
+            }
+            only_other_types = !is(v, "normal");
+        } else if is(k, "user") || is(k, "maxage") {
+            // single default user; no age filter support beyond matching everyone
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let me = ctx.client.info.id;
+    let targets: Vec<_> = ctx
+        .state
+        .clients
+        .values()
+        .filter(|_| !only_other_types)
+        .filter(|c| id.is_none_or(|i| c.id == i))
+        .filter(|c| addr.as_ref().is_none_or(|a| &c.addr == a))
+        .filter(|c| laddr.as_ref().is_none_or(|a| &c.laddr == a))
+        .filter(|c| !(skipme && c.id == me))
+        .cloned()
+        .collect();
+    for c in &targets {
+        if c.id == me {
+            ctx.flow = Flow::Close;
+        }
+        c.kill();
+    }
+    ctx.out.int(targets.len() as i64);
+    Ok(())
+}

@@ -1,0 +1,499 @@
+//! Keyspace commands: existence, deletion, expiry, renaming, iteration, databases.
+
+use super::flags::*;
+use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
+use crate::server::glob::glob_match;
+use crate::server::types::Kind;
+use bytes::Bytes;
+
+/// The keyspace commands.
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("del", -2, WRITE, (1, -1, 1), del),
+        spec("unlink", -2, WRITE | FAST, (1, -1, 1), del),
+        spec("exists", -2, READONLY | FAST, (1, -1, 1), exists),
+        spec("touch", -2, READONLY | FAST, (1, -1, 1), exists),
+        spec("expire", -3, WRITE | FAST, KEY1, expire),
+        spec("pexpire", -3, WRITE | FAST, KEY1, pexpire),
+        spec("expireat", -3, WRITE | FAST, KEY1, expireat),
+        spec("pexpireat", -3, WRITE | FAST, KEY1, pexpireat),
+        spec("ttl", 2, READONLY | FAST, KEY1, ttl),
+        spec("pttl", 2, READONLY | FAST, KEY1, pttl),
+        spec("expiretime", 2, READONLY | FAST, KEY1, expiretime),
+        spec("pexpiretime", 2, READONLY | FAST, KEY1, pexpiretime),
+        spec("persist", 2, WRITE | FAST, KEY1, persist),
+        spec("type", 2, READONLY | FAST, KEY1, type_cmd),
+        spec("keys", 2, READONLY, NO_KEYS, keys),
+        spec("scan", -2, READONLY, NO_KEYS, scan),
+        spec("randomkey", 1, READONLY, NO_KEYS, randomkey),
+        spec("rename", 3, WRITE, (1, 2, 1), rename),
+        spec("renamenx", 3, WRITE | FAST, (1, 2, 1), renamenx),
+        spec("copy", -3, WRITE | DENYOOM, (1, 2, 1), copy),
+        spec("move", 3, WRITE | FAST, KEY1, move_cmd),
+        spec("dbsize", 1, READONLY | FAST, NO_KEYS, dbsize),
+        spec("flushdb", -1, WRITE, NO_KEYS, flushdb),
+        spec("flushall", -1, WRITE, NO_KEYS, flushall),
+        spec("swapdb", 3, WRITE | FAST, NO_KEYS, swapdb),
+        spec("object", -2, READONLY, (2, 2, 1), object),
+    ]
+}
+
+fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut n = 0;
+    for key in &args[1..] {
+        ctx.expire_if_needed(key);
+        if ctx.db().remove(key).is_some() {
+            n += 1;
+        }
+    }
+    ctx.state.dirty += n as u64;
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut n = 0;
+    for key in &args[1..] {
+        if ctx.lookup_read(key).is_some() {
+            n += 1;
+        }
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: i64, absolute: bool, name: &str) -> CmdResult {
+    let key = &args[1];
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for a in &args[3..] {
+        if is(a, "nx") {
+            nx = true
+        } else if is(a, "xx") {
+            xx = true
+        } else if is(a, "gt") {
+            gt = true
+        } else if is(a, "lt") {
+            lt = true
+        } else {
+            return Err(CmdError::msg(format!("ERR Unsupported option {}", String::from_utf8_lossy(a))));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CmdError::fixed("ERR NX and XX, GT or LT options at the same time are not compatible"));
+    }
+    if gt && lt {
+        return Err(CmdError::fixed("ERR GT and LT options at the same time are not compatible"));
+    }
+    let invalid = || CmdError::msg(format!("ERR invalid expire time in '{name}' command"));
+    let v = arg_i64(&args[2])?;
+    let mut when = v.checked_mul(unit).ok_or_else(invalid)?;
+    if !absolute {
+        when = when.checked_add(ctx.now_ms).ok_or_else(invalid)?;
+    }
+    if !ctx.exists(key) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let current = ctx.db().expire_at(key);
+    let allowed = if nx {
+        current.is_none()
+    } else if xx {
+        current.is_some() && (!gt || when > current.unwrap()) && (!lt || when < current.unwrap())
+    } else if gt {
+        matches!(current, Some(c) if when > c)
+    } else if lt {
+        current.is_none_or(|c| when < c)
+    } else {
+        true
+    };
+    if !allowed {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if when <= ctx.now_ms && !ctx.state.config.replicaof.is_some() {
+        ctx.db().remove(key);
+        ctx.state.dirty += 1;
+    } else {
+        ctx.db().set_expire(key, when);
+        ctx.modified(key, 1);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn expire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1000, false, "expire")
+}
+fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1, false, "pexpire")
+}
+fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1000, true, "expireat")
+}
+fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1, true, "pexpireat")
+}
+
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult {
+    if ctx.lookup_read(key).is_none() {
+        ctx.out.int(-2);
+        return Ok(());
+    }
+    let now = ctx.now_ms;
+    match ctx.db().expire_at(key) {
+        None => ctx.out.int(-1),
+        Some(at) => {
+            let t = if absolute { at } else { (at - now).max(0) };
+            ctx.out.int(if ms { t } else { (t + 500) / 1000 });
+        }
+    }
+    Ok(())
+}
+
+fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], false, false)
+}
+fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], true, false)
+}
+fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], false, true)
+}
+fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], true, true)
+}
+
+fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    if ctx.lookup_write(key).is_some() && ctx.db().remove_expire(key) {
+        ctx.modified(key, 1);
+        ctx.out.int(1);
+    } else {
+        ctx.out.int(0);
+    }
+    Ok(())
+}
+
+fn type_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let name = match ctx.lookup_read(&args[1]) {
+        Some(v) => v.kind().name(),
+        None => "none",
+    };
+    ctx.out.simple(name);
+    Ok(())
+}
+
+fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let pattern = &args[1];
+    let now = ctx.now_ms;
+    let all = pattern.as_ref() == b"*";
+    let db = ctx.db();
+    let found: Vec<Vec<u8>> = db
+        .iter()
+        .filter(|e| all || glob_match(pattern, &e.key, false))
+        .filter(|e| !db.is_expired(&e.key, now))
+        .map(|e| e.key.to_vec())
+        .collect();
+    ctx.out.array(found.len());
+    for k in found {
+        ctx.out.bulk(&k);
+    }
+    Ok(())
+}
+
+/// Parses a SCAN cursor (`ERR invalid cursor`).
+pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(b).ok().and_then(|s| s.parse::<u64>().ok()).ok_or(CmdError::fixed("ERR invalid cursor"))
+}
+
+fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&args[1])?;
+    let mut pattern: Option<&[u8]> = None;
+    let mut count = 10usize;
+    let mut kind: Option<Option<Kind>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let has_value = i + 1 < args.len();
+        if is(&args[i], "count") && has_value {
+            let c = arg_i64(&args[i + 1])?;
+            if c < 1 {
+                return Err(err::SYNTAX);
+            }
+            count = c as usize;
+        } else if is(&args[i], "match") && has_value {
+            pattern = Some(&args[i + 1]);
+        } else if is(&args[i], "type") && has_value {
+            kind = Some(Kind::from_name(&args[i + 1]));
+        } else {
+            return Err(err::SYNTAX);
+        }
+        i += 2;
+    }
+    let now = ctx.now_ms;
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let db = ctx.db();
+    let next = db.scan(cursor, count, |e| {
+        if let Some(p) = pattern {
+            if !(p == b"*" || glob_match(p, &e.key, false)) {
+                return;
+            }
+        }
+        if let Some(k) = kind {
+            if k != Some(e.value.kind()) {
+                return;
+            }
+        }
+        found.push(e.key.to_vec());
+    });
+    found.retain(|k| !db.is_expired(k, now));
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(found.len());
+    for k in found {
+        ctx.out.bulk(&k);
+    }
+    Ok(())
+}
+
+fn randomkey(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let _ = args;
+    for _ in 0..100 {
+        let seed = ctx.state.next_random();
+        let Some(key) = ctx.db().random_key(seed).map(|k| k.to_vec()) else {
+            break;
+        };
+        if !ctx.expire_if_needed(&key) {
+            ctx.out.bulk(&key);
+            return Ok(());
+        }
+    }
+    ctx.out.null();
+    Ok(())
+}
+
+fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
+    let (src, dst) = (&args[1], &args[2]);
+    if ctx.lookup_write(src).is_none() {
+        return Err(err::NO_KEY);
+    }
+    if src == dst {
+        if nx {
+            ctx.out.int(0)
+        } else {
+            ctx.out.ok()
+        }
+        return Ok(());
+    }
+    if nx && ctx.exists(dst) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let db = ctx.db();
+    let ttl = db.expire_at(src);
+    let value = db.remove(src).unwrap();
+    db.set(dst, value, false);
+    if let Some(at) = ttl {
+        db.set_expire(dst, at);
+    }
+    ctx.state.dirty += 1;
+    if nx { ctx.out.int(1) } else { ctx.out.ok() }
+    Ok(())
+}
+
+fn rename(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    rename_generic(ctx, args, false)
+}
+fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    rename_generic(ctx, args, true)
+}
+
+/// Parses a database index argument against the configured count.
+fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
+    let n = arg_i64(arg)?;
+    if n < 0 || n >= ctx.state.dbs.len() as i64 {
+        return Err(err::DB_RANGE);
+    }
+    Ok(n as usize)
+}
+
+fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (src, dst) = (&args[1], &args[2]);
+    let mut target_db = ctx.client.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "replace") {
+            replace = true;
+            i += 1;
+        } else if is(&args[i], "db") && i + 1 < args.len() {
+            target_db = db_index(ctx, &args[i + 1])?;
+            i += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    if src == dst && target_db == ctx.client.db {
+        return Err(CmdError::fixed("ERR source and destination objects are the same"));
+    }
+    let Some(value) = ctx.lookup_write(src).cloned() else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let ttl = ctx.db().expire_at(src);
+    let now = ctx.now_ms;
+    let tdb = &mut ctx.state.dbs[target_db];
+    if tdb.is_expired(dst, now) {
+        tdb.remove(dst);
+    }
+    if tdb.contains(dst) && !replace {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    tdb.set(dst, value, false);
+    if let Some(at) = ttl {
+        tdb.set_expire(dst, at);
+    }
+    ctx.state.dirty += 1;
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn move_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let target = db_index(ctx, &args[2])?;
+    if target == ctx.client.db {
+        return Err(CmdError::fixed("ERR source and destination objects are the same"));
+    }
+    if ctx.lookup_write(key).is_none() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let now = ctx.now_ms;
+    let tdb = &mut ctx.state.dbs[target];
+    if tdb.is_expired(key, now) {
+        tdb.remove(key);
+    }
+    if tdb.contains(key) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let src = &mut ctx.state.dbs[ctx.client.db];
+    let ttl = src.expire_at(key);
+    let value = src.remove(key).unwrap();
+    let tdb = &mut ctx.state.dbs[target];
+    tdb.set(key, value, false);
+    if let Some(at) = ttl {
+        tdb.set_expire(key, at);
+    }
+    ctx.state.dirty += 1;
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn dbsize(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let n = ctx.db().len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn flush_mode(args: &[Bytes]) -> CmdResult {
+    match args.len() {
+        1 => Ok(()),
+        2 if is(&args[1], "async") || is(&args[1], "sync") => Ok(()),
+        _ => Err(err::SYNTAX),
+    }
+}
+
+fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    let n = ctx.db().len() as u64;
+    ctx.db().clear();
+    ctx.state.dirty += n.max(1);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    let mut n = 0;
+    for db in ctx.state.dbs.iter_mut() {
+        n += db.len() as u64;
+        db.clear();
+    }
+    ctx.state.dirty += n.max(1);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let a = crate::server::numbers::parse_i64(&args[1]).ok_or(CmdError::fixed("ERR invalid first DB index"))?;
+    let b = crate::server::numbers::parse_i64(&args[2]).ok_or(CmdError::fixed("ERR invalid second DB index"))?;
+    let n = ctx.state.dbs.len() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(err::DB_RANGE);
+    }
+    if a != b {
+        let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
+        let (left, right) = ctx.state.dbs.split_at_mut(hi);
+        left[lo].swap_data(&mut right[0]);
+    }
+    ctx.state.dirty += 1;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    if is(sub, "help") {
+        let lines = [
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+            "HELP",
+            "    Prints this help.",
+        ];
+        ctx.out.array(lines.len());
+        for l in lines {
+            ctx.out.simple(l);
+        }
+        return Ok(());
+    }
+    let known = ["encoding", "freq", "idletime", "refcount"];
+    if !known.iter().any(|k| is(sub, k)) || args.len() != 3 {
+        return Err(CmdError::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    let key = &args[2];
+    ctx.expire_if_needed(key);
+    let clock = crate::server::db::lru_clock();
+    let Some(entry) = ctx.db().entry(key) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    if is(sub, "encoding") {
+        let enc = entry.value.encoding();
+        ctx.out.bulk(enc.as_bytes());
+    } else if is(sub, "idletime") {
+        let idle = clock.saturating_sub(entry.atime);
+        ctx.out.int(idle as i64);
+    } else if is(sub, "refcount") {
+        ctx.out.int(1);
+    } else {
+        return Err(CmdError::fixed(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! The command table and dispatch.
+//!
+//! Each command is a [`Spec`]: name, arity, flags and key positions (as COMMAND INFO shows
+//! them) and a handler. [`dispatch`] runs Redis's checks in Redis's order (unknown command,
+//! arity, authentication, MULTI queueing, read-only replica, pause) and then the handler,
+//! inside the state lock, so commands are atomic and applied in one global order.
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod transactions;
+
+use super::client::Client;
+use super::db::Db;
+use super::state::{Shared, State};
+use super::types::Value;
+use crate::resp::ReplyBuf;
+use bytes::Bytes;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// Command flags (a subset of Redis's, with the same meaning).
+pub mod flags {
+    /// Modifies the dataset.
+    pub const WRITE: u32 = 1 << 0;
+    /// Only reads the dataset.
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory.
+    pub const DENYOOM: u32 = 1 << 2;
+    /// Administrative.
+    pub const ADMIN: u32 = 1 << 3;
+    /// Allowed before AUTH.
+    pub const NOAUTH: u32 = 1 << 4;
+    /// Runs immediately even inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+    pub const NO_QUEUE: u32 = 1 << 5;
+    /// Allowed on a replica with stale data.
+    pub const STALE: u32 = 1 << 6;
+    /// Allowed while loading.
+    pub const LOADING: u32 = 1 << 7;
+    /// O(1) or O(log N).
+    pub const FAST: u32 = 1 << 8;
+    /// Not allowed inside MULTI.
+    pub const NO_MULTI: u32 = 1 << 9;
+    /// May block the client.
+    pub const BLOCKING: u32 = 1 << 10;
+}
+
+/// The result of a handler: `Err` carries an error reply's full text.
+pub type CmdResult = Result<(), CmdError>;
+
+/// An error reply, e.g. `ERR syntax error`.
+#[derive(Debug, Clone)]
+pub struct CmdError(pub Cow<'static, str>);
+
+impl CmdError {
+    /// An error with a fixed text.
+    pub const fn fixed(s: &'static str) -> CmdError {
+        CmdError(Cow::Borrowed(s))
+    }
+    /// An error with a formatted text.
+    pub fn msg(s: String) -> CmdError {
+        CmdError(Cow::Owned(s))
+    }
+}
+
+/// Redis's shared error texts.
+pub mod err {
+    use super::CmdError;
+    pub const WRONGTYPE: CmdError =
+        CmdError::fixed("WRONGTYPE Operation against a key holding the wrong kind of value");
+    pub const SYNTAX: CmdError = CmdError::fixed("ERR syntax error");
+    pub const NOT_INT: CmdError = CmdError::fixed("ERR value is not an integer or out of range");
+    pub const NOT_FLOAT: CmdError = CmdError::fixed("ERR value is not a valid float");
+    pub const NO_KEY: CmdError = CmdError::fixed("ERR no such key");
+    pub const OVERFLOW: CmdError = CmdError::fixed("ERR increment or decrement would overflow");
+    pub const DB_RANGE: CmdError = CmdError::fixed("ERR DB index is out of range");
+    pub const NOAUTH: CmdError = CmdError::fixed("NOAUTH Authentication required.");
+    pub const READONLY: CmdError = CmdError::fixed("READONLY You can't write against a read only replica.");
+    pub const WRONGPASS: CmdError =
+        CmdError::fixed("WRONGPASS invalid username-password pair or user is disabled.");
+    pub const NOT_POSITIVE: CmdError = CmdError::fixed("ERR value is out of range, must be positive");
+}
+
+/// A command handler.
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
+
+/// One command of the table.
+pub struct Spec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: N exact, -N at least N (the name counts).
+    pub arity: i32,
+    /// `flags::*`.
+    pub flags: u32,
+    /// First key argument (0: none).
+    pub first_key: i32,
+    /// Last key argument (-1: the last argument).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// The implementation.
+    pub handler: Handler,
+}
+
+impl Spec {
+    /// Whether the command has `flag`.
+    #[inline]
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// Shorthand to build a [`Spec`].
+pub const fn spec(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: Handler) -> Spec {
+    Spec { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, handler }
+}
+
+/// Key positions for commands without keys.
+pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
+/// Key positions for one key at argument 1.
+pub const KEY1: (i32, i32, i32) = (1, 1, 1);
+
+/// All commands, built once.
+pub fn table() -> &'static HashMap<&'static [u8], Spec> {
+    static TABLE: OnceLock<HashMap<&'static [u8], Spec>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut all = Vec::new();
+        all.extend(connection::specs());
+        all.extend(strings::specs());
+        all.extend(keys::specs());
+        all.extend(server::specs());
+        all.extend(transactions::specs());
+        all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
+    })
+}
+
+/// Finds a command by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    table().get(&lower[..])
+}
+
+/// What the connection must do after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flow {
+    /// Carry on.
+    #[default]
+    Continue,
+    /// Send pending replies, then close (QUIT, CLIENT KILL of self, protocol error).
+    Close,
+    /// The command was not run: the server is paused; wait and run it again.
+    Paused,
+}
+
+/// Everything a handler can reach.
+pub struct Ctx<'a> {
+    /// The locked server state.
+    pub state: &'a mut State,
+    /// The calling connection.
+    pub client: &'a mut Client,
+    /// Where replies go.
+    pub out: &'a mut ReplyBuf,
+    /// Wake-ups outside the lock.
+    pub shared: &'a Arc<Shared>,
+    /// Unix ms at the start of the command (one clock reading per command, as Redis).
+    pub now_ms: i64,
+    /// What the connection does next.
+    pub flow: Flow,
+    /// True while EXEC runs queued commands (blocking commands do not block then).
+    pub in_exec: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// The selected database.
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.state.dbs[self.client.db]
+    }
+
+    /// Deletes `key` if its TTL has passed (propagating a DEL, as Redis does on a master);
+    /// returns true when the key is logically absent because of expiry.
+    pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        let db = &mut self.state.dbs[self.client.db];
+        match db.expire_at(key) {
+            Some(at) if at <= self.now_ms => {
+                db.remove(key);
+                self.state.stats.expired_keys += 1;
+                let dbi = self.client.db;
+                self.state.propagate(dbi, &[b"DEL", key]);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Looks `key` up for reading: expired keys are removed first, hits and misses counted.
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.expire_if_needed(key);
+        let clock = super::db::lru_clock();
+        let db = &mut self.state.dbs[self.client.db];
+        match db.entry_mut(key) {
+            Some(e) => {
+                e.atime = clock;
+                self.state.stats.keyspace_hits += 1;
+                Some(&mut e.value)
+            }
+            None => {
+                self.state.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks `key` up for writing: expired keys are removed first; no statistics.
+    pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.expire_if_needed(key);
+        let clock = super::db::lru_clock();
+        self.state.dbs[self.client.db].entry_mut(key).map(|e| {
+            e.atime = clock;
+            &mut e.value
+        })
+    }
+
+    /// Whether `key` exists (after expiry), without touching statistics.
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.expire_if_needed(key);
+        self.state.dbs[self.client.db].contains(key)
+    }
+
+    /// Records `n` changes for save points and marks the command for propagation, and
+    /// marks `key` modified for WATCH.
+    pub fn modified(&mut self, key: &[u8], n: u64) {
+        self.state.dbs[self.client.db].touch(key);
+        self.state.dirty += n;
+    }
+}
+
+/// Parses an integer argument (`ERR value is not an integer or out of range`).
+pub fn arg_i64(b: &[u8]) -> Result<i64, CmdError> {
+    super::numbers::parse_i64(b).ok_or(err::NOT_INT)
+}
+
+/// Parses a float argument (`ERR value is not a valid float`).
+pub fn arg_f64(b: &[u8]) -> Result<f64, CmdError> {
+    super::numbers::parse_f64(b).ok_or(err::NOT_FLOAT)
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+#[inline]
+pub fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// The `unknown command` error text, as Redis 7.0 words it.
+fn unknown_command(args: &[Bytes]) -> String {
+    let name = String::from_utf8_lossy(&args[0]);
+    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", truncate(&name, 128));
+    for a in &args[1..] {
+        if msg.len() >= 128 + 60 {
+            break;
+        }
+        msg.push_str(&format!("'{}' ", truncate(&String::from_utf8_lossy(a), 128)));
+    }
+    msg
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The `wrong number of arguments` error text.
+pub fn arity_error(name: &str) -> CmdError {
+    CmdError::msg(format!("ERR wrong number of arguments for '{name}' command"))
+}
+
+/// Runs one request from a client. The caller holds the state lock.
+pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
+    ctx.now_ms = super::clock::now_ms();
+    let Some(cmd) = lookup(&args[0]) else {
+        reject(ctx, CmdError::msg(unknown_command(args)));
+        return;
+    };
+    if (cmd.arity > 0 && args.len() as i32 != cmd.arity) || (args.len() as i32) < -cmd.arity {
+        reject(ctx, arity_error(cmd.name));
+        return;
+    }
+    if !ctx.client.authenticated && !cmd.has(flags::NOAUTH) {
+        reject(ctx, err::NOAUTH);
+        return;
+    }
+    if ctx.client.multi.is_some() && !cmd.has(flags::NO_QUEUE) {
+        if cmd.has(flags::NO_MULTI) {
+            reject(ctx, CmdError::msg(format!("ERR Command not allowed inside a transaction")));
+            return;
+        }
+        ctx.client.multi.as_mut().unwrap().push(args.to_vec());
+        ctx.out.simple("QUEUED");
+        return;
+    }
+    if let Some(p) = ctx.state.pause {
+        if p.until_ms <= ctx.now_ms {
+            ctx.state.pause = None;
+            ctx.shared.unpaused.notify_waiters();
+        } else if !p.writes_only || cmd.has(flags::WRITE) {
+            ctx.flow = Flow::Paused;
+            return;
+        }
+    }
+    call(ctx, cmd, args);
+}
+
+/// Runs a command whose checks passed (also used by EXEC for queued commands).
+pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
+    if cmd.has(flags::WRITE) && is_read_only_replica(ctx.state) {
+        reject(ctx, err::READONLY);
+        return;
+    }
+    let dirty_before = ctx.state.dirty;
+    ctx.state.stats.total_commands_processed += 1;
+    *ctx.client.info.last_cmd.lock().unwrap() = cmd.name;
+    if let Err(e) = (cmd.handler)(ctx, args) {
+        reply_error(ctx, &e);
+    }
+    if ctx.state.dirty != dirty_before && cmd.has(flags::WRITE) {
+        let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        let db = ctx.client.db;
+        ctx.state.propagate(db, &argv);
+    }
+}
+
+fn is_read_only_replica(state: &State) -> bool {
+    state.config.replicaof.is_some() && state.config.replica_read_only
+}
+
+/// Replies with an error that was found before the command ran; inside MULTI this also
+/// dooms the transaction (EXECABORT).
+fn reject(ctx: &mut Ctx, e: CmdError) {
+    if ctx.client.multi.is_some() {
+        ctx.client.multi_failed = true;
+    }
+    reply_error(ctx, &e);
+}
+
+/// Writes an error reply and counts it.
+pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
+    ctx.state.stats.total_error_replies += 1;
+    ctx.out.error(&e.0);
+}

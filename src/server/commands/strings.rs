@@ -1,0 +1,432 @@
+//! String commands: GET, SET and friends, counters, ranges.
+
+use super::flags::*;
+use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_f64, arg_i64, err, is, spec};
+use crate::server::numbers::{format_human, parse_f64, parse_i64};
+use crate::server::sds::Sds;
+use crate::server::types::Value;
+use bytes::Bytes;
+
+/// The string commands.
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("get", 2, READONLY | FAST, KEY1, get),
+        spec("set", -3, WRITE | DENYOOM, KEY1, set),
+        spec("setnx", 3, WRITE | DENYOOM | FAST, KEY1, setnx),
+        spec("setex", 4, WRITE | DENYOOM, KEY1, setex),
+        spec("psetex", 4, WRITE | DENYOOM, KEY1, psetex),
+        spec("mget", -2, READONLY | FAST, (1, -1, 1), mget),
+        spec("mset", -3, WRITE | DENYOOM, (1, -1, 2), mset),
+        spec("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), msetnx),
+        spec("getset", 3, WRITE | DENYOOM | FAST, KEY1, getset),
+        spec("getdel", 2, WRITE | FAST, KEY1, getdel),
+        spec("getex", -2, WRITE | FAST, KEY1, getex),
+        spec("append", 3, WRITE | DENYOOM | FAST, KEY1, append),
+        spec("strlen", 2, READONLY | FAST, KEY1, strlen),
+        spec("incr", 2, WRITE | DENYOOM | FAST, KEY1, incr),
+        spec("decr", 2, WRITE | DENYOOM | FAST, KEY1, decr),
+        spec("incrby", 3, WRITE | DENYOOM | FAST, KEY1, incrby),
+        spec("decrby", 3, WRITE | DENYOOM | FAST, KEY1, decrby),
+        spec("incrbyfloat", 3, WRITE | DENYOOM | FAST, KEY1, incrbyfloat),
+        spec("getrange", 4, READONLY, KEY1, getrange),
+        spec("substr", 4, READONLY, KEY1, getrange),
+        spec("setrange", 4, WRITE | DENYOOM, KEY1, setrange),
+    ]
+}
+
+const TOO_BIG: CmdError = CmdError::fixed("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+
+/// The string under `key` for reading: None if absent, WRONGTYPE if not a string.
+fn read_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c Sds>, CmdError> {
+    match ctx.lookup_read(key) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s)),
+        Some(_) => Err(err::WRONGTYPE),
+    }
+}
+
+fn get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    match read_str(ctx, &args[1])? {
+        Some(s) => {
+            let s = s.clone();
+            ctx.out.bulk(&s)
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// Converts an expire argument to absolute unix ms. `unit_ms` is 1000 for seconds;
+/// `absolute` for EXAT/PXAT. Errors use Redis's "invalid expire time in '<cmd>'".
+pub fn expire_arg(arg: &[u8], unit_ms: i64, absolute: bool, now_ms: i64, cmd: &str) -> Result<i64, CmdError> {
+    let invalid = || CmdError::msg(format!("ERR invalid expire time in '{cmd}' command"));
+    let v = arg_i64(arg)?;
+    if v <= 0 {
+        return Err(invalid());
+    }
+    let ms = v.checked_mul(unit_ms).ok_or_else(invalid)?;
+    if absolute { Ok(ms) } else { ms.checked_add(now_ms).ok_or_else(invalid) }
+}
+
+/// Stores a string, sets or keeps the TTL, and propagates an already-past expiry as a DEL.
+fn store(ctx: &mut Ctx, key: &[u8], val: &[u8], expire_at: Option<i64>, keep_ttl: bool) {
+    let db = ctx.db();
+    db.set(key, Value::Str(Sds::from_slice(val)), keep_ttl);
+    if let Some(at) = expire_at {
+        db.set_expire(key, at);
+    }
+    ctx.state.dirty += 1;
+}
+
+fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (key, val) = (&args[1], &args[2]);
+    let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
+    let mut expire: Option<i64> = None;
+    let mut i = 3;
+    while i < args.len() {
+        let a = &args[i];
+        let next = args.get(i + 1);
+        if is(a, "nx") && !xx {
+            nx = true;
+        } else if is(a, "xx") && !nx {
+            xx = true;
+        } else if is(a, "get") {
+            get = true;
+        } else if is(a, "keepttl") && expire.is_none() {
+            keepttl = true;
+        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && expire.is_none() && !keepttl && next.is_some() {
+            let lower = a.to_ascii_lowercase();
+            let (unit, abs) = match &lower[..] {
+                b"ex" => (1000, false),
+                b"px" => (1, false),
+                b"exat" => (1000, true),
+                _ => (1, true),
+            };
+            expire = Some(expire_arg(next.unwrap(), unit, abs, ctx.now_ms, "set")?);
+            i += 1;
+        } else {
+            return Err(err::SYNTAX);
+        }
+        i += 1;
+    }
+    let exists = if get {
+        match read_str(ctx, key)? {
+            Some(s) => {
+                let s = s.clone();
+                ctx.out.bulk(&s);
+                true
+            }
+            None => {
+                ctx.out.null();
+                false
+            }
+        }
+    } else {
+        ctx.exists(key)
+    };
+    if (nx && exists) || (xx && !exists) {
+        if !get {
+            ctx.out.null();
+        }
+        return Ok(());
+    }
+    store(ctx, key, val, expire, keepttl);
+    if !get {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if ctx.exists(&args[1]) {
+        ctx.out.int(0);
+    } else {
+        store(ctx, &args[1], &args[2], None, false);
+        ctx.out.int(1);
+    }
+    Ok(())
+}
+
+fn setex_generic(ctx: &mut Ctx, args: &[Bytes], unit: i64, name: &str) -> CmdResult {
+    let at = expire_arg(&args[2], unit, false, ctx.now_ms, name)?;
+    store(ctx, &args[1], &args[3], Some(at), false);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn setex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    setex_generic(ctx, args, 1000, "setex")
+}
+
+fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    setex_generic(ctx, args, 1, "psetex")
+}
+
+fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ctx.out.array(args.len() - 1);
+    for key in &args[1..] {
+        match ctx.lookup_read(key) {
+            Some(Value::Str(s)) => {
+                let s = s.clone();
+                ctx.out.bulk(&s)
+            }
+            _ => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() % 2 == 0 {
+        return Err(super::arity_error("mset"));
+    }
+    for kv in args[1..].chunks(2) {
+        store(ctx, &kv[0], &kv[1], None, false);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() % 2 == 0 {
+        return Err(super::arity_error("msetnx"));
+    }
+    let any = args[1..].chunks(2).any(|kv| ctx.exists(&kv[0]));
+    if any {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    for kv in args[1..].chunks(2) {
+        store(ctx, &kv[0], &kv[1], None, false);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    match read_str(ctx, &args[1])? {
+        Some(s) => {
+            let s = s.clone();
+            ctx.out.bulk(&s)
+        }
+        None => ctx.out.null(),
+    }
+    store(ctx, &args[1], &args[2], None, false);
+    Ok(())
+}
+
+fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    match read_str(ctx, &args[1])? {
+        Some(s) => {
+            let s = s.clone();
+            ctx.out.bulk(&s);
+            ctx.db().remove(&args[1]);
+            ctx.state.dirty += 1;
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let mut expire: Option<i64> = None;
+    let mut persist = false;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        if is(a, "persist") && expire.is_none() && !persist {
+            persist = true;
+            i += 1;
+        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && expire.is_none() && !persist && i + 1 < args.len() {
+            let lower = a.to_ascii_lowercase();
+            let (unit, abs) = match &lower[..] {
+                b"ex" => (1000, false),
+                b"px" => (1, false),
+                b"exat" => (1000, true),
+                _ => (1, true),
+            };
+            expire = Some(expire_arg(&args[i + 1], unit, abs, ctx.now_ms, "getex")?);
+            i += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let Some(s) = read_str(ctx, key)? else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let s = s.clone();
+    ctx.out.bulk(&s);
+    if let Some(at) = expire {
+        if at <= ctx.now_ms {
+            ctx.db().remove(key);
+            ctx.state.dirty += 1;
+        } else {
+            ctx.db().set_expire(key, at);
+            ctx.modified(key, 1);
+        }
+    } else if persist && ctx.db().remove_expire(key) {
+        ctx.modified(key, 1);
+    }
+    Ok(())
+}
+
+fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let max = ctx.state.config.proto_max_bulk_len;
+    let key = &args[1];
+    let len = match ctx.lookup_write(key) {
+        None => {
+            store(ctx, key, &args[2], None, true);
+            args[2].len()
+        }
+        Some(Value::Str(s)) => {
+            if (s.len() + args[2].len()) as i64 > max {
+                return Err(TOO_BIG);
+            }
+            let mut v = Vec::with_capacity(s.len() + args[2].len());
+            v.extend_from_slice(s);
+            v.extend_from_slice(&args[2]);
+            let n = v.len();
+            *s = Sds::from_vec(v);
+            ctx.modified(key, 1);
+            n
+        }
+        Some(_) => return Err(err::WRONGTYPE),
+    };
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let n = read_str(ctx, &args[1])?.map(|s| s.len()).unwrap_or(0);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
+    let cur = match ctx.lookup_write(key) {
+        None => 0,
+        Some(Value::Str(s)) => parse_i64(s).ok_or(err::NOT_INT)?,
+        Some(_) => return Err(err::WRONGTYPE),
+    };
+    let new = cur.checked_add(by).ok_or(err::OVERFLOW)?;
+    store(ctx, key, itoa::Buffer::new().format(new).as_bytes(), None, true);
+    ctx.out.int(new);
+    Ok(())
+}
+
+fn incr(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    incr_generic(ctx, &args[1], 1)
+}
+
+fn decr(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    incr_generic(ctx, &args[1], -1)
+}
+
+fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let by = arg_i64(&args[2])?;
+    incr_generic(ctx, &args[1], by)
+}
+
+fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let by = arg_i64(&args[2])?;
+    if by == i64::MIN {
+        return Err(CmdError::fixed("ERR decrement would overflow"));
+    }
+    incr_generic(ctx, &args[1], -by)
+}
+
+fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let cur = match ctx.lookup_write(key) {
+        None => 0.0,
+        Some(Value::Str(s)) => parse_f64(s).ok_or(err::NOT_FLOAT)?,
+        Some(_) => return Err(err::WRONGTYPE),
+    };
+    let by = arg_f64(&args[2])?;
+    let new = cur + by;
+    if new.is_nan() || new.is_infinite() {
+        return Err(CmdError::fixed("ERR increment would produce NaN or Infinity"));
+    }
+    let text = format_human(new);
+    store(ctx, key, text.as_bytes(), None, true);
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+/// Clamps Redis-style (negative = from the end) inclusive range to byte offsets.
+pub fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut s = if start < 0 { len + start } else { start };
+    let mut e = if end < 0 { len + end } else { end };
+    if s < 0 {
+        s = 0;
+    }
+    if e < 0 {
+        e = 0;
+    }
+    if e >= len {
+        e = len - 1;
+    }
+    if s > e || len == 0 {
+        return None;
+    }
+    Some((s as usize, e as usize))
+}
+
+fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let start = arg_i64(&args[2])?;
+    let end = arg_i64(&args[3])?;
+    let Some(s) = read_str(ctx, &args[1])? else {
+        ctx.out.bulk(b"");
+        return Ok(());
+    };
+    // Redis: both negative and start > end means empty.
+    if start < 0 && end < 0 && start > end {
+        ctx.out.bulk(b"");
+        return Ok(());
+    }
+    match clamp_range(start, end, s.len()) {
+        Some((a, b)) => {
+            let part = s[a..=b].to_vec();
+            ctx.out.bulk(&part)
+        }
+        None => ctx.out.bulk(b""),
+    }
+    Ok(())
+}
+
+fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let offset = arg_i64(&args[2])?;
+    if offset < 0 {
+        return Err(CmdError::fixed("ERR offset is out of range"));
+    }
+    let val = &args[3];
+    let max = ctx.state.config.proto_max_bulk_len;
+    let cur: Option<Vec<u8>> = match ctx.lookup_write(key) {
+        None => None,
+        Some(Value::Str(s)) => Some(s.to_vec()),
+        Some(_) => return Err(err::WRONGTYPE),
+    };
+    let cur_len = cur.as_ref().map(|c| c.len()).unwrap_or(0);
+    if val.is_empty() {
+        ctx.out.int(cur_len as i64);
+        return Ok(());
+    }
+    if offset + val.len() as i64 > max {
+        return Err(TOO_BIG);
+    }
+    let mut buf = cur.unwrap_or_default();
+    let end = offset as usize + val.len();
+    if buf.len() < end {
+        buf.resize(end, 0);
+    }
+    buf[offset as usize..end].copy_from_slice(val);
+    let n = buf.len();
+    ctx.db().set(key, Value::Str(Sds::from_vec(buf)), true);
+    ctx.state.dirty += 1;
+    ctx.out.int(n as i64);
+    Ok(())
+}

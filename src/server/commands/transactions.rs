@@ -1,0 +1,133 @@
+//! MULTI/EXEC/DISCARD/WATCH/UNWATCH.
+//!
+//! Queued commands run inside one hold of the state lock, so no other client's command can
+//! interleave. WATCH records a per-key version (see `Db::watch`); EXEC refuses to run when
+//! any watched key changed, or expired, since.
+
+use super::flags::*;
+use super::{CmdError, CmdResult, Ctx, NO_KEYS, Spec, spec};
+use crate::server::client::Watched;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+/// The transaction commands.
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("multi", 1, NO_QUEUE | FAST | LOADING | STALE, NO_KEYS, multi),
+        spec("exec", 1, NO_QUEUE | LOADING | STALE, NO_KEYS, exec),
+        spec("discard", 1, NO_QUEUE | FAST | LOADING | STALE, NO_KEYS, discard),
+        spec("watch", -2, NO_QUEUE | FAST | LOADING | STALE, (1, -1, 1), watch),
+        spec("unwatch", 1, NO_QUEUE | FAST | LOADING | STALE, NO_KEYS, unwatch),
+    ]
+}
+
+fn multi(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::fixed("ERR MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(Vec::new());
+    ctx.client.multi_failed = false;
+    ctx.client.info.in_multi.store(true, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Leaves MULTI state, dropping queued commands.
+pub fn discard_state(ctx: &mut Ctx) {
+    ctx.client.multi = None;
+    ctx.client.multi_failed = false;
+    ctx.client.info.in_multi.store(false, Ordering::Relaxed);
+}
+
+/// Drops every WATCH of the client.
+pub fn unwatch_all(ctx: &mut Ctx) {
+    for w in std::mem::take(&mut ctx.client.watched) {
+        if let Some(db) = ctx.state.dbs.get_mut(w.db) {
+            db.unwatch(&w.key);
+        }
+    }
+}
+
+fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_none() {
+        return Err(CmdError::fixed("ERR DISCARD without MULTI"));
+    }
+    discard_state(ctx);
+    unwatch_all(ctx);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn watch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::fixed("ERR WATCH inside MULTI is not allowed"));
+    }
+    let dbi = ctx.client.db;
+    for key in &args[1..] {
+        if ctx.client.watched.iter().any(|w| w.db == dbi && w.key == key) {
+            continue;
+        }
+        let now = ctx.now_ms;
+        let db = ctx.db();
+        let expired = db.is_expired(key, now);
+        let version = db.watch(key);
+        ctx.client.watched.push(Watched { db: dbi, key: key.clone(), version, expired });
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unwatch(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    unwatch_all(ctx);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// True when a watched key changed (or expired) since WATCH.
+fn watch_broken(ctx: &Ctx) -> bool {
+    ctx.client.watched.iter().any(|w| {
+        let db = &ctx.state.dbs[w.db];
+        let changed = db.watch_version(&w.key) != w.version;
+        let present = db.contains(&w.key);
+        if w.expired {
+            // Watched while already expired: only a re-creation counts.
+            changed && present && !db.is_expired(&w.key, ctx.now_ms)
+        } else {
+            changed || db.is_expired(&w.key, ctx.now_ms)
+        }
+    })
+}
+
+fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let Some(queued) = ctx.client.multi.take() else {
+        return Err(CmdError::fixed("ERR EXEC without MULTI"));
+    };
+    let failed = ctx.client.multi_failed;
+    discard_state(ctx);
+    if failed {
+        unwatch_all(ctx);
+        return Err(CmdError::fixed("EXECABORT Transaction discarded because of previous errors."));
+    }
+    if watch_broken(ctx) {
+        unwatch_all(ctx);
+        ctx.out.null_array();
+        return Ok(());
+    }
+    unwatch_all(ctx);
+    // A read-only replica refuses the whole transaction if it contains a write.
+    let read_only_replica = ctx.state.config.replicaof.is_some() && ctx.state.config.replica_read_only;
+    if read_only_replica && queued.iter().any(|c| super::lookup(&c[0]).is_some_and(|s| s.has(WRITE))) {
+        return Err(CmdError::fixed(
+            "EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.",
+        ));
+    }
+    ctx.out.array(queued.len());
+    ctx.in_exec = true;
+    for cmd in &queued {
+        if let Some(spec) = super::lookup(&cmd[0]) {
+            super::call(ctx, spec, cmd);
+        }
+    }
+    ctx.in_exec = false;
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! One logical database (`SELECT n`): the key → value table, the expiry table, and the
+//! WATCH bookkeeping for its keys.
+//!
+//! The tables are `hashbrown::HashTable`s so that SCAN and RANDOMKEY can address buckets
+//! directly (a SCAN cursor is a bucket index). Expiry times live in a second table, as in
+//! Redis, so keys without a TTL pay nothing for the feature.
+
+use super::sds::Sds;
+use super::types::Value;
+use hashbrown::HashTable;
+use hashbrown::DefaultHashBuilder;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+/// A key and its value.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The key.
+    pub key: Sds,
+    /// The value.
+    pub value: Value,
+    /// Last access time in seconds (low 32 bits of the unix time), for OBJECT IDLETIME.
+    pub atime: u32,
+}
+
+#[derive(Clone, Debug)]
+struct ExpireEntry {
+    key: Sds,
+    at_ms: i64,
+}
+
+/// WATCH state of one key: how many clients watch it and how often it changed since.
+#[derive(Clone, Copy, Debug, Default)]
+struct Watch {
+    watchers: u32,
+    version: u64,
+}
+
+/// One database.
+#[derive(Clone)]
+pub struct Db {
+    table: HashTable<Entry>,
+    expires: HashTable<ExpireEntry>,
+    hasher: DefaultHashBuilder,
+    watched: HashMap<Sds, Watch>,
+    /// Where the active expiry cycle continues in the expiry table (a bucket index).
+    expire_cursor: usize,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Db::new()
+    }
+}
+
+/// Seconds clock used for access times.
+pub fn lru_clock() -> u32 {
+    (super::clock::now_ms() / 1000) as u32
+}
+
+impl Db {
+    /// An empty database.
+    pub fn new() -> Db {
+        Db {
+            table: HashTable::new(),
+            expires: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            watched: HashMap::new(),
+            expire_cursor: 0,
+        }
+    }
+
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Number of keys (logically expired ones included until they are reclaimed).
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when the database holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Number of keys with a TTL.
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// The entry under `key`, without looking at its TTL.
+    #[inline]
+    pub fn entry(&self, key: &[u8]) -> Option<&Entry> {
+        let h = self.hash(key);
+        self.table.find(h, |e| e.key.as_bytes() == key)
+    }
+
+    /// The value under `key`, without looking at its TTL.
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<&Value> {
+        self.entry(key).map(|e| &e.value)
+    }
+
+    /// Mutable access to the entry under `key`. The caller must call [`Db::touch`] if it
+    /// changes the value.
+    #[inline]
+    pub fn entry_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let h = self.hash(key);
+        self.table.find_mut(h, |e| e.key.as_bytes() == key)
+    }
+
+    /// Mutable access to the value under `key` (see [`Db::entry_mut`]).
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.entry_mut(key).map(|e| &mut e.value)
+    }
+
+    /// True when `key` exists (TTL not considered).
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.entry(key).is_some()
+    }
+
+    /// Stores `value` under `key`. A previous value is replaced; its TTL is dropped unless
+    /// `keep_ttl`. Counts as a modification of `key`.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        let h = self.hash(key);
+        let now = lru_clock();
+        match self.table.find_mut(h, |e| e.key.as_bytes() == key) {
+            Some(e) => {
+                e.value = value;
+                e.atime = now;
+            }
+            None => {
+                let hasher = &self.hasher;
+                self.table.insert_unique(h, Entry { key: Sds::from_slice(key), value, atime: now }, |e| {
+                    hasher.hash_one(e.key.as_bytes())
+                });
+            }
+        }
+        if !keep_ttl {
+            self.remove_expire(key);
+        }
+        self.touch(key);
+    }
+
+    /// Inserts a key known not to exist (RDB load, COPY). Does not count as a modification.
+    pub fn insert_new(&mut self, key: Sds, value: Value) {
+        let h = self.hash(&key);
+        let hasher = &self.hasher;
+        self.table.insert_unique(h, Entry { key, value, atime: lru_clock() }, |e| hasher.hash_one(e.key.as_bytes()));
+    }
+
+    /// Removes `key` and its TTL; returns the old value. Counts as a modification.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let h = self.hash(key);
+        let removed = match self.table.find_entry(h, |e| e.key.as_bytes() == key) {
+            Ok(occ) => Some(occ.remove().0.value),
+            Err(_) => None,
+        };
+        if removed.is_some() {
+            self.remove_expire(key);
+            self.touch(key);
+        }
+        removed
+    }
+
+    /// The absolute expiry time of `key` in unix milliseconds, if it has one.
+    #[inline]
+    pub fn expire_at(&self, key: &[u8]) -> Option<i64> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        let h = self.hash(key);
+        self.expires.find(h, |e| e.key.as_bytes() == key).map(|e| e.at_ms)
+    }
+
+    /// True when `key` has a TTL that has passed at `now_ms`.
+    #[inline]
+    pub fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
+        matches!(self.expire_at(key), Some(at) if at <= now_ms)
+    }
+
+    /// Sets the TTL of an existing key.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
+        let h = self.hash(key);
+        match self.expires.find_mut(h, |e| e.key.as_bytes() == key) {
+            Some(e) => e.at_ms = at_ms,
+            None => {
+                let hasher = &self.hasher;
+                self.expires.insert_unique(h, ExpireEntry { key: Sds::from_slice(key), at_ms }, |e| {
+                    hasher.hash_one(e.key.as_bytes())
+                });
+            }
+        }
+    }
+
+    /// Drops the TTL of `key`; true if it had one.
+    pub fn remove_expire(&mut self, key: &[u8]) -> bool {
+        if self.expires.is_empty() {
+            return false;
+        }
+        let h = self.hash(key);
+        match self.expires.find_entry(h, |e| e.key.as_bytes() == key) {
+            Ok(occ) => {
+                occ.remove();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Removes every key. Watched keys that existed count as modified.
+    pub fn clear(&mut self) {
+        let keys: Vec<Sds> = self.watched.keys().filter(|k| self.contains(k)).cloned().collect();
+        for k in keys {
+            self.touch(&k);
+        }
+        self.table = HashTable::new();
+        self.expires = HashTable::new();
+        self.expire_cursor = 0;
+    }
+
+    /// Iterates over all entries (KEYS, SAVE, DEBUG DIGEST).
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.table.iter()
+    }
+
+    /// Iterates over (key, expiry) pairs of keys with a TTL.
+    pub fn iter_expires(&self) -> impl Iterator<Item = (&Sds, i64)> {
+        self.expires.iter().map(|e| (&e.key, e.at_ms))
+    }
+
+    /// One SCAN step: calls `f` for the entries in buckets from `cursor` on until about
+    /// `count` entries were seen; returns the next cursor (0 when done).
+    ///
+    /// The cursor is a bucket index, so every key present for the whole scan is returned at
+    /// least once as long as the table does not grow meanwhile (a growth may repeat or skip
+    /// keys, which SCAN's contract allows for repeats only; see docs/architecture.md).
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
+        let buckets = self.table.num_buckets();
+        let mut i = cursor as usize;
+        let mut seen = 0;
+        while i < buckets && seen < count.max(1) {
+            if let Some(e) = self.table.get_bucket(i) {
+                f(e);
+                seen += 1;
+            }
+            i += 1;
+        }
+        if i >= buckets { 0 } else { i as u64 }
+    }
+
+    /// A random key, or None when empty. `seed` picks the starting bucket.
+    pub fn random_key(&self, seed: u64) -> Option<&Sds> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let buckets = self.table.num_buckets();
+        let start = (seed % buckets as u64) as usize;
+        (0..buckets).map(|o| (start + o) % buckets).find_map(|i| self.table.get_bucket(i)).map(|e| &e.key)
+    }
+
+    /// Collects up to `max` keys whose TTL has passed at `now_ms`, looking at no more than
+    /// `budget` buckets of the expiry table, continuing where the last call stopped.
+    /// Returns the keys and how many TTLs were examined.
+    pub fn find_expired(&mut self, now_ms: i64, budget: usize) -> (Vec<Sds>, usize) {
+        let buckets = self.expires.num_buckets();
+        let mut out = Vec::new();
+        let mut examined = 0;
+        if self.expires.is_empty() {
+            return (out, 0);
+        }
+        let mut i = self.expire_cursor % buckets;
+        for _ in 0..budget.min(buckets) {
+            if let Some(e) = self.expires.get_bucket(i) {
+                examined += 1;
+                if e.at_ms <= now_ms {
+                    out.push(e.key.clone());
+                }
+            }
+            i = (i + 1) % buckets;
+        }
+        self.expire_cursor = i;
+        (out, examined)
+    }
+
+    /// Marks `key` as modified for WATCH.
+    #[inline]
+    pub fn touch(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(w) = self.watched.get_mut(key) {
+            w.version += 1;
+        }
+    }
+
+    /// Marks every watched key as modified (SWAPDB, FLUSHALL of a swapped db).
+    pub fn touch_all_watched(&mut self) {
+        for w in self.watched.values_mut() {
+            w.version += 1;
+        }
+    }
+
+    /// Starts watching `key`; returns its current version.
+    pub fn watch(&mut self, key: &[u8]) -> u64 {
+        let w = self.watched.entry(Sds::from_slice(key)).or_default();
+        w.watchers += 1;
+        w.version
+    }
+
+    /// Stops watching `key` (one watcher).
+    pub fn unwatch(&mut self, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(key) {
+            w.watchers -= 1;
+            if w.watchers == 0 {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// The current version of a watched key.
+    pub fn watch_version(&self, key: &[u8]) -> u64 {
+        self.watched.get(key).map(|w| w.version).unwrap_or(0)
+    }
+
+    /// Moves the WATCH table out (SWAPDB swaps data but watchers stay with their db index).
+    pub fn swap_data(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.table, &mut other.table);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.hasher, &mut other.hasher);
+        self.expire_cursor = 0;
+        other.expire_cursor = 0;
+        self.touch_all_watched();
+        other.touch_all_watched();
+    }
+
+    /// Shrinks the tables when they are mostly empty (after mass deletions).
+    pub fn maybe_shrink(&mut self) {
+        let hasher = &self.hasher;
+        if self.table.num_buckets() > 64 && self.table.len() * 8 < self.table.num_buckets() {
+            self.table.shrink_to_fit(|e| hasher.hash_one(e.key.as_bytes()));
+        }
+        if self.expires.num_buckets() > 64 && self.expires.len() * 8 < self.expires.num_buckets() {
+            self.expires.shrink_to_fit(|e| hasher.hash_one(e.key.as_bytes()));
+            self.expire_cursor = 0;
+        }
+    }
+}

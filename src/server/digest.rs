@@ -1,0 +1,99 @@
+//! DEBUG DIGEST and DEBUG DIGEST-VALUE with Redis 7.0's algorithm (debug.c), so that the
+//! same dataset gives the same 40 hex digits on redrepl and on redis-server.
+//!
+//! `mix` folds bytes in order-dependently (SHA1 of xor), `xor` order-independently; sets,
+//! hashes and sorted sets are xor-combined per element, lists mixed in order.
+
+use super::db::Db;
+use super::numbers::format_double;
+use super::types::Value;
+use sha1::{Digest, Sha1};
+
+type D = [u8; 20];
+
+fn sha1(bytes: &[u8]) -> D {
+    let mut h = Sha1::new();
+    h.update(bytes);
+    h.finalize().into()
+}
+
+/// Redis `xorDigest`: digest ^= SHA1(bytes).
+fn xor(digest: &mut D, bytes: &[u8]) {
+    let h = sha1(bytes);
+    for (d, x) in digest.iter_mut().zip(h) {
+        *d ^= x;
+    }
+}
+
+/// Redis `mixDigest`: xor, then digest = SHA1(digest).
+fn mix(digest: &mut D, bytes: &[u8]) {
+    xor(digest, bytes);
+    *digest = sha1(digest);
+}
+
+/// The digest of one value (Redis `xorObjectDigest` on a zeroed digest).
+pub fn value_digest(value: &Value) -> D {
+    let mut d = [0u8; 20];
+    mix_value(&mut d, value);
+    d
+}
+
+fn mix_value(d: &mut D, value: &Value) {
+    match value {
+        Value::Str(s) => mix(d, s),
+        Value::List(l) => {
+            for e in l.iter() {
+                mix(d, &e);
+            }
+        }
+        Value::Set(s) => {
+            for m in s.iter() {
+                xor(d, &m);
+            }
+        }
+        Value::ZSet(z) => {
+            for (m, score) in z.iter() {
+                let mut e = [0u8; 20];
+                mix(&mut e, &m);
+                mix(&mut e, format_double(score).as_bytes());
+                xor(d, &e);
+            }
+        }
+        Value::Hash(h) => {
+            for (f, v) in h.iter() {
+                let mut e = [0u8; 20];
+                mix(&mut e, &f);
+                mix(&mut e, &v);
+                xor(d, &e);
+            }
+        }
+    }
+}
+
+/// The digest of all databases (Redis `computeDatasetDigest`); all zeros when empty.
+pub fn dataset_digest(dbs: &[Db]) -> D {
+    let mut fin = [0u8; 20];
+    for (j, db) in dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        mix(&mut fin, &(j as u32).to_be_bytes());
+        for e in db.iter() {
+            let mut d = [0u8; 20];
+            mix(&mut d, &e.key);
+            mix_value(&mut d, &e.value);
+            if db.expire_at(&e.key).is_some() {
+                xor(&mut d, b"!!expire!!");
+            }
+            for (f, x) in fin.iter_mut().zip(d) {
+                *f ^= x;
+            }
+        }
+    }
+    fin
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(d: &D) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}

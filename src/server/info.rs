@@ -1,0 +1,150 @@
+//! INFO: the text report, with Redis 7.0's section names and field names, since monitoring
+//! tools and redis-cli parse it.
+
+use super::state::State;
+use super::{alloc, clock};
+use std::fmt::Write;
+
+/// Section names in Redis's order; `default` and `all` select them all here.
+const SECTIONS: [&str; 8] = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"];
+
+/// Renders the requested sections (none, `default`, `all` or `everything` mean all).
+pub fn render(state: &State, wanted: &[String]) -> String {
+    let all = wanted.is_empty() || wanted.iter().any(|w| w == "all" || w == "default" || w == "everything");
+    let mut out = String::new();
+    for name in SECTIONS {
+        if !(all || wanted.iter().any(|w| w == name)) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match name {
+            "server" => server(state, &mut out),
+            "clients" => clients(state, &mut out),
+            "memory" => memory(&mut out),
+            "persistence" => persistence(state, &mut out),
+            "stats" => stats(state, &mut out),
+            "replication" => replication(state, &mut out),
+            "cpu" => cpu(&mut out),
+            _ => keyspace(state, &mut out),
+        }
+    }
+    out
+}
+
+fn server(state: &State, out: &mut String) {
+    let uptime = (clock::now_ms() - state.start_ms) / 1000;
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    let config_file = state.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let _ = write!(
+        out,
+        "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nredrepl_version:{}\r\n",
+        super::REDIS_VERSION,
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        std::process::id(),
+        state.run_id,
+        state.config.port,
+        clock::now_us(),
+        uptime,
+        uptime / 86400,
+        state.config.hz,
+        state.config.hz,
+        super::db::lru_clock() & 0xFFFFFF,
+        exe,
+        config_file,
+        env!("CARGO_PKG_VERSION"),
+    );
+}
+
+fn clients(state: &State, out: &mut String) {
+    let _ = write!(
+        out,
+        "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+        state.clients.len(),
+        state.config.maxclients
+    );
+}
+
+fn human(bytes: usize) -> String {
+    let b = bytes as f64;
+    if b < 1024.0 {
+        format!("{bytes}B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", b / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", b / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+fn memory(out: &mut String) {
+    let used = alloc::allocated();
+    let rss = alloc::rss();
+    let frag = if used > 0 { rss as f64 / used as f64 } else { 1.0 };
+    let _ = write!(
+        out,
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\n",
+        human(used),
+        human(rss),
+        human(used),
+    );
+}
+
+fn persistence(state: &State, out: &mut String) {
+    let _ = write!(
+        out,
+        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+        state.dirty, state.lastsave
+    );
+}
+
+fn stats(state: &State, out: &mut String) {
+    let s = &state.stats;
+    let _ = write!(
+        out,
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+        s.total_connections_received,
+        s.total_commands_processed,
+        s.net_input_bytes,
+        s.net_output_bytes,
+        s.rejected_connections,
+        s.expired_keys,
+        s.keyspace_hits,
+        s.keyspace_misses,
+        s.total_error_replies,
+    );
+}
+
+fn replication(state: &State, out: &mut String) {
+    let _ = write!(
+        out,
+        "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+        state.replid, state.config.repl_backlog_size
+    );
+}
+
+fn cpu(out: &mut String) {
+    // SAFETY: getrusage fills the struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    let _ = write!(
+        out,
+        "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
+        t(ru.ru_stime),
+        t(ru.ru_utime)
+    );
+}
+
+fn keyspace(state: &State, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    for (i, db) in state.dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        let _ = write!(out, "db{}:keys={},expires={},avg_ttl=0\r\n", i, db.len(), db.expires_len());
+    }
+}

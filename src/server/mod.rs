@@ -1,0 +1,263 @@
+//! `redrepl server`: the Redis 7.0-compatible server.
+//!
+//! Start-up order follows redis-server: load the configuration (any error stops here,
+//! before data is touched), daemonize, open the log, write the pidfile, bind, log "Ready to
+//! accept connections", then serve until SHUTDOWN or a signal.
+
+pub mod alloc;
+pub mod client;
+pub mod clock;
+pub mod commands;
+pub mod connection;
+pub mod db;
+pub mod digest;
+pub mod glob;
+pub mod info;
+pub mod log;
+pub mod numbers;
+pub mod process;
+pub mod sds;
+pub mod state;
+pub mod types;
+
+use crate::config::{Config, Loaded};
+use crate::{notice, verbose, warning};
+use client::ClientInfo;
+use state::{Shared, ShutdownKind, State};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// The Redis version this server presents itself as (INFO, HELLO).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// Runs the server with a loaded configuration; returns the process exit code.
+pub fn run(loaded: Loaded) -> i32 {
+    let config = loaded.config.clone();
+    if config.daemonize {
+        if let Err(e) = process::daemonize() {
+            eprintln!("Can't daemonize: {e}");
+            return 1;
+        }
+    }
+    log::configure(config.loglevel, &config.logfile);
+    notice!("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
+    notice!(
+        "Redis version={}, bits=64, commit=00000000, modified=0, pid={}, just started (redrepl {})",
+        REDIS_VERSION,
+        std::process::id(),
+        env!("CARGO_PKG_VERSION")
+    );
+    match &loaded.file {
+        Some(f) => notice!("Configuration loaded from {}", f.display()),
+        None => notice!("Configuration loaded"),
+    }
+    for name in &loaded.ignored {
+        verbose!("Directive '{name}' is accepted but has no effect in redrepl");
+    }
+    let pidfile = if config.pidfile.is_empty() && config.daemonize { "/var/run/redis.pid".to_string() } else { config.pidfile.clone() };
+    if !pidfile.is_empty() {
+        if let Err(e) = process::write_pidfile(&pidfile) {
+            warning!("Failed to write PID file: {e}");
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            warning!("Can't start the runtime: {e}");
+            return 1;
+        }
+    };
+    let code = runtime.block_on(serve(loaded));
+    if !pidfile.is_empty() {
+        process::remove_pidfile(&pidfile);
+    }
+    code
+}
+
+/// Parses one `bind` entry: `*` is every IPv4 address, `::*` every IPv6 one.
+fn bind_addr(entry: &str, port: u16) -> Option<SocketAddr> {
+    let ip: IpAddr = match entry {
+        "*" => IpAddr::from([0u8, 0, 0, 0]),
+        "::*" => IpAddr::from([0u16; 8]),
+        other => other.parse().ok()?,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+fn listen(addr: SocketAddr, backlog: i64) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.set_reuse_address(true)?;
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(backlog.clamp(1, i32::MAX as i64) as i32)?;
+    TcpListener::from_std(sock.into())
+}
+
+async fn serve(loaded: Loaded) -> i32 {
+    let config: Config = loaded.config;
+    let port = config.port;
+    let mut listeners = Vec::new();
+    for entry in &config.bind {
+        let (optional, addr) = match entry.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, entry.as_str()),
+        };
+        let Some(sa) = bind_addr(addr, port) else {
+            warning!("Invalid bind address '{addr}'");
+            return 1;
+        };
+        match listen(sa, config.tcp_backlog) {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => verbose!("Skipping optional bind address {addr}:{port}: {e}"),
+            Err(e) => {
+                warning!("Warning: Could not create server TCP listening socket {addr}:{port}: bind: {e}");
+                warning!("Failed listening on port {port} (tcp), aborting.");
+                return 1;
+            }
+        }
+    }
+    if listeners.is_empty() {
+        warning!("Failed listening on port {port} (tcp), aborting.");
+        return 1;
+    }
+    let hz = config.hz.clamp(1, 500);
+    let shared = Shared::new(State::new(config, loaded.file));
+    notice!("Running mode=standalone, port={port}.");
+    notice!("Server initialized");
+    for l in listeners {
+        tokio::spawn(accept_loop(shared.clone(), l));
+    }
+    tokio::spawn(cron(shared.clone(), hz));
+    notice!("Ready to accept connections");
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    tokio::select! {
+        _ = shared.shutdown.notified() => {}
+        _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
+            warning!("Received SIGTERM scheduling shutdown...");
+        }
+        _ = async { match sigint.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
+            warning!("Received SIGINT scheduling shutdown...");
+        }
+    }
+    let kind = shared.lock().shutdown_requested.unwrap_or(ShutdownKind::Default);
+    shutdown(&shared, kind)
+}
+
+/// Final steps before exit; returns the exit code.
+fn shutdown(shared: &Arc<Shared>, kind: ShutdownKind) -> i32 {
+    let _st = shared.lock();
+    let _ = kind;
+    notice!("User requested shutdown...");
+    notice!("Redis is now ready to exit, bye bye...");
+    0
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        let (mut socket, peer) = match listener.accept().await {
+            Ok(x) => {
+                backoff = Duration::from_millis(1);
+                x
+            }
+            Err(e) => {
+                warning!("Accepting client connection: {e}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let _ = socket.set_nodelay(true);
+        let local = is_loopback(peer.ip());
+        let laddr = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let info = {
+            let mut st = shared.lock();
+            st.stats.total_connections_received += 1;
+            let denied = st.config.protected_mode && st.config.requirepass.is_none() && !local;
+            let full = st.clients.len() as i64 >= st.config.maxclients;
+            if denied || full {
+                st.stats.rejected_connections += 1;
+                drop(st);
+                let msg: &[u8] = if denied { DENIED } else { b"-ERR max number of clients reached\r\n" };
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = socket.write_all(msg).await;
+                });
+                continue;
+            }
+            let keepalive = st.config.tcp_keepalive;
+            if keepalive > 0 {
+                let sock = socket2::SockRef::from(&socket);
+                let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
+                let _ = sock.set_tcp_keepalive(&ka);
+            }
+            let id = st.next_client_id;
+            st.next_client_id += 1;
+            let info = Arc::new(ClientInfo::new(id, peer.to_string(), laddr));
+            st.clients.insert(id, info.clone());
+            info
+        };
+        tokio::spawn(connection::serve(shared.clone(), socket, info, local));
+    }
+}
+
+/// Periodic work, `hz` times a second: active expiry and ending CLIENT PAUSE.
+async fn cron(shared: Arc<Shared>, hz: i64) {
+    let period = Duration::from_millis((1000 / hz) as u64);
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        let mut st = shared.lock();
+        let now = clock::now_ms();
+        if let Some(p) = st.pause {
+            if p.until_ms <= now {
+                st.pause = None;
+                shared.unpaused.notify_waiters();
+            }
+        }
+        if st.active_expire_enabled && st.config.replicaof.is_none() {
+            active_expire(&mut st, now, period / 4);
+        }
+    }
+}
+
+/// Redis's active expiry cycle, simplified: per database, look at TTLs in batches and
+/// delete the expired ones, continuing while a batch finds many, within a time budget.
+fn active_expire(st: &mut State, now: i64, budget: Duration) {
+    let started = std::time::Instant::now();
+    for dbi in 0..st.dbs.len() {
+        loop {
+            let (expired, examined) = st.dbs[dbi].find_expired(now, 64);
+            for key in &expired {
+                if st.dbs[dbi].remove(key).is_some() {
+                    st.stats.expired_keys += 1;
+                    st.propagate(dbi, &[b"DEL", key]);
+                }
+            }
+            if examined == 0 || expired.len() * 4 < examined || started.elapsed() > budget {
+                break;
+            }
+        }
+        if started.elapsed() > budget {
+            break;
+        }
+        st.dbs[dbi].maybe_shrink();
+    }
+}

@@ -1,0 +1,167 @@
+//! The server's shared state: the databases, the configuration, statistics and the client
+//! registry, all behind one mutex (see docs/architecture.md for why one lock).
+
+use super::client::ClientInfo;
+use super::db::Db;
+use crate::config::Config;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+/// Counters reported by INFO stats.
+#[derive(Default, Debug, Clone)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub total_error_replies: u64,
+}
+
+/// CLIENT PAUSE in force.
+#[derive(Clone, Copy, Debug)]
+pub struct Pause {
+    /// Unix ms when the pause ends.
+    pub until_ms: i64,
+    /// Only writes are paused (CLIENT PAUSE ... WRITE).
+    pub writes_only: bool,
+}
+
+/// Everything commands read and change, guarded by [`Shared::state`].
+pub struct State {
+    /// Current configuration (CONFIG SET changes it in place).
+    pub config: Config,
+    /// The config file, for CONFIG REWRITE.
+    pub config_file: Option<std::path::PathBuf>,
+    /// The databases, `databases` of them.
+    pub dbs: Vec<Db>,
+    /// Changes since the last save (Redis's `server.dirty`).
+    pub dirty: u64,
+    /// INFO stats counters.
+    pub stats: Stats,
+    /// Connected clients by id.
+    pub clients: BTreeMap<u64, Arc<ClientInfo>>,
+    /// Next CLIENT ID.
+    pub next_client_id: u64,
+    /// CLIENT PAUSE, if any.
+    pub pause: Option<Pause>,
+    /// Server start, unix ms.
+    pub start_ms: i64,
+    /// 40 hex characters, new at every start.
+    pub run_id: String,
+    /// Replication ID shown in INFO replication.
+    pub replid: String,
+    /// Set when SHUTDOWN or a signal asked the server to stop; the value says whether to save.
+    pub shutdown_requested: Option<ShutdownKind>,
+    /// Seed for RANDOMKEY and friends.
+    pub rng: u64,
+    /// Unix seconds of the last successful save.
+    pub lastsave: i64,
+    /// Active expiry on (DEBUG SET-ACTIVE-EXPIRE).
+    pub active_expire_enabled: bool,
+}
+
+/// How to shut down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShutdownKind {
+    /// Save if save points are configured (SIGTERM, plain SHUTDOWN).
+    Default,
+    /// SHUTDOWN SAVE.
+    Save,
+    /// SHUTDOWN NOSAVE.
+    NoSave,
+}
+
+impl State {
+    /// A fresh state for `config`.
+    pub fn new(config: Config, config_file: Option<std::path::PathBuf>) -> State {
+        let dbs = (0..config.databases.max(1)).map(|_| Db::new()).collect();
+        let now = super::clock::now_ms();
+        State {
+            config,
+            config_file,
+            dbs,
+            dirty: 0,
+            stats: Stats::default(),
+            clients: BTreeMap::new(),
+            next_client_id: 1,
+            pause: None,
+            start_ms: now,
+            run_id: random_hex(40),
+            replid: random_hex(40),
+            shutdown_requested: None,
+            rng: random_u64(),
+            lastsave: now / 1000,
+            active_expire_enabled: true,
+        }
+    }
+
+    /// Next pseudo-random number (xorshift; not for secrets).
+    pub fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    /// Hands a write to replication. Replication (a later part) streams it to replicas;
+    /// until then this only exists so that every write path already calls it in order.
+    pub fn propagate(&mut self, _db: usize, _args: &[&[u8]]) {}
+}
+
+/// The state plus the wake-ups that live outside the lock.
+pub struct Shared {
+    /// All server state.
+    pub state: Mutex<State>,
+    /// Notified when a shutdown is requested.
+    pub shutdown: Notify,
+    /// Notified when CLIENT PAUSE ends (UNPAUSE or timeout).
+    pub unpaused: Notify,
+}
+
+impl Shared {
+    /// Wraps a state.
+    pub fn new(state: State) -> Arc<Shared> {
+        Arc::new(Shared { state: Mutex::new(state), shutdown: Notify::new(), unpaused: Notify::new() })
+    }
+
+    /// Locks the state (a poisoned lock is taken over: state changes are single steps).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Random bytes from the OS, as hex.
+pub fn random_hex(len: usize) -> String {
+    let mut bytes = vec![0u8; len.div_ceil(2)];
+    fill_random(&mut bytes);
+    let mut s: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    s.truncate(len);
+    s
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    fill_random(&mut b);
+    u64::from_le_bytes(b) | 1
+}
+
+/// Fills `buf` from the kernel's random source.
+pub fn fill_random(buf: &mut [u8]) {
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: getrandom writes at most the given length into our buffer.
+        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr() as *mut libc::c_void, buf.len() - filled, 0) };
+        if n <= 0 {
+            break;
+        }
+        filled += n as usize;
+    }
+}

@@ -1,0 +1,112 @@
+//! The value types of the keyspace and their in-memory representations.
+//!
+//! Every value is one [`Value`]; collections are boxed so that a keyspace entry stays small.
+//! Each collection type lives in its own module and exposes the operations commands and the
+//! RDB codec need.
+
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod zset;
+
+use super::sds::Sds;
+
+pub use hash::Hash;
+pub use list::List;
+pub use set::Set;
+pub use zset::ZSet;
+
+/// One value stored under a key.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// A string (Redis `string`; integers are strings too).
+    Str(Sds),
+    /// A list.
+    List(Box<List>),
+    /// A hash.
+    Hash(Box<Hash>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
+}
+
+/// The type names TYPE and SCAN TYPE use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    List,
+    Hash,
+    Set,
+    ZSet,
+}
+
+impl Kind {
+    /// Redis's name for the type (`string`, `list`, `hash`, `set`, `zset`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Str => "string",
+            Kind::List => "list",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
+        }
+    }
+
+    /// Parses a type name as given to SCAN ... TYPE (case-insensitive).
+    pub fn from_name(name: &[u8]) -> Option<Kind> {
+        let n = name.to_ascii_lowercase();
+        Some(match &n[..] {
+            b"string" => Kind::Str,
+            b"list" => Kind::List,
+            b"hash" => Kind::Hash,
+            b"set" => Kind::Set,
+            b"zset" => Kind::ZSet,
+            _ => return None,
+        })
+    }
+}
+
+impl Value {
+    /// The value's type.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Str(_) => Kind::Str,
+            Value::List(_) => Kind::List,
+            Value::Hash(_) => Kind::Hash,
+            Value::Set(_) => Kind::Set,
+            Value::ZSet(_) => Kind::ZSet,
+        }
+    }
+
+    /// The encoding OBJECT ENCODING reports, with Redis 7.0's names and thresholds.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => string_encoding(s),
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+        }
+    }
+}
+
+/// Redis's encoding for a string value: `int` when it is a canonical 64-bit integer, `embstr`
+/// up to 44 bytes, `raw` beyond.
+pub fn string_encoding(s: &[u8]) -> &'static str {
+    if s.len() <= 20 && super::numbers::parse_i64(s).is_some() {
+        "int"
+    } else if s.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn value_is_small() {
+        assert!(std::mem::size_of::<super::Value>() <= 32);
+    }
+}
