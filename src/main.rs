@@ -38,8 +38,11 @@ fn main() -> ExitCode {
             let loaded = match redrepl::config::load(&args) {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!("\n*** FATAL CONFIG FILE ERROR (Redis {}) ***", redrepl::server::REDIS_VERSION);
-                    eprintln!("{e}");
+                    eprintln!(
+                        "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***",
+                        redrepl::server::REDIS_VERSION
+                    );
+                    eprintln!("{}", e.report());
                     return ExitCode::from(1);
                 }
             };

@@ -38,6 +38,9 @@ pub struct Config {
     pub client_query_buffer_limit: i64,
     pub maxmemory: i64,
     pub hz: i64,
+    /// `client-output-buffer-limit` as (hard, soft, soft seconds) for the classes
+    /// normal, replica, pubsub (accepted and kept; not enforced yet).
+    pub client_output_buffer_limit: [(i64, i64, i64); 3],
     // persistence
     pub dir: String,
     pub dbfilename: String,
@@ -74,6 +77,9 @@ pub struct Config {
     pub set_max_intset_entries: i64,
     pub zset_max_listpack_entries: i64,
     pub zset_max_listpack_value: i64,
+    /// Directives redis-server knows but redrepl does not implement (see
+    /// `table::OTHERS`), as given: name → arguments. CONFIG GET shows them.
+    pub other: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// `loglevel`.
@@ -115,6 +121,11 @@ impl Default for Config {
             client_query_buffer_limit: 1024 * 1024 * 1024,
             maxmemory: 0,
             hz: 10,
+            client_output_buffer_limit: [
+                (0, 0, 0),
+                (256 << 20, 64 << 20, 60),
+                (32 << 20, 8 << 20, 60),
+            ],
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
             save: vec![(3600, 1), (300, 100), (60, 10000)],
@@ -145,9 +156,12 @@ impl Default for Config {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            other: Default::default(),
         }
     }
 }
 
 mod load;
-pub use load::{ConfigError, Loaded, load};
+pub mod rewrite;
+pub mod table;
+pub use load::{ConfigError, Loaded, apply_line, load, load_str, repr};
