@@ -161,6 +161,7 @@ impl Default for Config {
     }
 }
 
+pub mod access;
 mod load;
 pub mod rewrite;
 pub mod table;
