@@ -15,7 +15,9 @@ pub mod glob;
 pub mod info;
 pub mod log;
 pub mod numbers;
+pub mod persistence;
 pub mod process;
+pub mod rdb;
 pub mod sds;
 pub mod state;
 pub mod types;
@@ -41,6 +43,10 @@ pub fn run(loaded: Loaded) -> i32 {
             return 1;
         }
     }
+    if let Err(e) = std::env::set_current_dir(&config.dir) {
+        eprintln!("Can't chdir to '{}': {e}", config.dir);
+        return 1;
+    }
     log::configure(config.loglevel, &config.logfile);
     notice!("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
     notice!(
@@ -56,13 +62,21 @@ pub fn run(loaded: Loaded) -> i32 {
     for name in &loaded.ignored {
         verbose!("Directive '{name}' is accepted but has no effect in redrepl");
     }
-    let pidfile = if config.pidfile.is_empty() && config.daemonize { "/var/run/redis.pid".to_string() } else { config.pidfile.clone() };
+    let pidfile = if config.pidfile.is_empty() && config.daemonize {
+        "/var/run/redis.pid".to_string()
+    } else {
+        config.pidfile.clone()
+    };
     if !pidfile.is_empty() {
         if let Err(e) = process::write_pidfile(&pidfile) {
             warning!("Failed to write PID file: {e}");
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             warning!("Can't start the runtime: {e}");
@@ -116,7 +130,9 @@ async fn serve(loaded: Loaded) -> i32 {
             Ok(l) => listeners.push(l),
             Err(e) if optional => verbose!("Skipping optional bind address {addr}:{port}: {e}"),
             Err(e) => {
-                warning!("Warning: Could not create server TCP listening socket {addr}:{port}: bind: {e}");
+                warning!(
+                    "Warning: Could not create server TCP listening socket {addr}:{port}: bind: {e}"
+                );
                 warning!("Failed listening on port {port} (tcp), aborting.");
                 return 1;
             }
@@ -127,43 +143,72 @@ async fn serve(loaded: Loaded) -> i32 {
         return 1;
     }
     let hz = config.hz.clamp(1, 500);
-    let shared = Shared::new(State::new(config, loaded.file));
+    let mut state = State::new(config, loaded.file);
     notice!("Running mode=standalone, port={port}.");
     notice!("Server initialized");
+    if let Err(e) = persistence::load_at_start(&mut state) {
+        warning!("{e}");
+        warning!("Fatal error loading the DB, check server logs. Exiting.");
+        return 1;
+    }
+    let shared = Shared::new(state);
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
     tokio::spawn(cron(shared.clone(), hz));
     notice!("Ready to accept connections");
 
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut sigterm =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
-    tokio::select! {
-        _ = shared.shutdown.notified() => {}
-        _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
-            warning!("Received SIGTERM scheduling shutdown...");
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.notified() => {}
+            _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
+                warning!("Received SIGTERM scheduling shutdown...");
+            }
+            _ = async { match sigint.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
+                warning!("Received SIGINT scheduling shutdown...");
+            }
         }
-        _ = async { match sigint.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
-            warning!("Received SIGINT scheduling shutdown...");
+        let mut st = shared.lock();
+        let kind = st
+            .shutdown_requested
+            .take()
+            .unwrap_or(ShutdownKind::Default);
+        if prepare_for_shutdown(&mut st, kind) {
+            return 0;
         }
     }
-    let kind = shared.lock().shutdown_requested.unwrap_or(ShutdownKind::Default);
-    shutdown(&shared, kind)
 }
 
-/// Final steps before exit; returns the exit code.
-fn shutdown(shared: &Arc<Shared>, kind: ShutdownKind) -> i32 {
-    let _st = shared.lock();
-    let _ = kind;
+/// Redis's `prepareForShutdown`: stop a running BGSAVE, save when save points are set (or
+/// SHUTDOWN SAVE) unless NOSAVE. Returns false when the save failed and the server must go on.
+fn prepare_for_shutdown(st: &mut State, kind: ShutdownKind) -> bool {
     notice!("User requested shutdown...");
+    persistence::kill_child(st);
+    let save = match kind {
+        ShutdownKind::Save => true,
+        ShutdownKind::NoSave => false,
+        ShutdownKind::Default => !st.config.save.is_empty(),
+    };
+    if save {
+        notice!("Saving the final RDB snapshot before exiting.");
+        if persistence::save(st).is_err() {
+            warning!("Error trying to save the DB, can't exit.");
+            return false;
+        }
+    }
     notice!("Redis is now ready to exit, bye bye...");
-    0
+    true
 }
 
 fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -186,7 +231,10 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         };
         let _ = socket.set_nodelay(true);
         let local = is_loopback(peer.ip());
-        let laddr = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let laddr = socket
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let info = {
             let mut st = shared.lock();
             st.stats.total_connections_received += 1;
@@ -195,7 +243,11 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             if denied || full {
                 st.stats.rejected_connections += 1;
                 drop(st);
-                let msg: &[u8] = if denied { DENIED } else { b"-ERR max number of clients reached\r\n" };
+                let msg: &[u8] = if denied {
+                    DENIED
+                } else {
+                    b"-ERR max number of clients reached\r\n"
+                };
                 tokio::spawn(async move {
                     use tokio::io::AsyncWriteExt;
                     let _ = socket.write_all(msg).await;
@@ -205,7 +257,8 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             let keepalive = st.config.tcp_keepalive;
             if keepalive > 0 {
                 let sock = socket2::SockRef::from(&socket);
-                let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
+                let ka =
+                    socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
                 let _ = sock.set_tcp_keepalive(&ka);
             }
             let id = st.next_client_id;
@@ -232,6 +285,8 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
                 shared.unpaused.notify_waiters();
             }
         }
+        persistence::reap_child(&mut st);
+        persistence::check_save_points(&mut st);
         if st.active_expire_enabled && st.config.replicaof.is_none() {
             active_expire(&mut st, now, period / 4);
         }

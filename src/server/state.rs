@@ -62,6 +62,8 @@ pub struct State {
     pub rng: u64,
     /// Unix seconds of the last successful save.
     pub lastsave: i64,
+    /// Snapshot state (BGSAVE child, last save outcome).
+    pub persistence: super::persistence::Persistence,
     /// Active expiry on (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire_enabled: bool,
 }
@@ -98,6 +100,11 @@ impl State {
             rng: random_u64(),
             lastsave: now / 1000,
             active_expire_enabled: true,
+            persistence: super::persistence::Persistence {
+                last_bgsave_ok: true,
+                last_bgsave_secs: -1,
+                ..Default::default()
+            },
         }
     }
 
@@ -129,7 +136,11 @@ pub struct Shared {
 impl Shared {
     /// Wraps a state.
     pub fn new(state: State) -> Arc<Shared> {
-        Arc::new(Shared { state: Mutex::new(state), shutdown: Notify::new(), unpaused: Notify::new() })
+        Arc::new(Shared {
+            state: Mutex::new(state),
+            shutdown: Notify::new(),
+            unpaused: Notify::new(),
+        })
     }
 
     /// Locks the state (a poisoned lock is taken over: state changes are single steps).
@@ -158,7 +169,13 @@ pub fn fill_random(buf: &mut [u8]) {
     let mut filled = 0;
     while filled < buf.len() {
         // SAFETY: getrandom writes at most the given length into our buffer.
-        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr() as *mut libc::c_void, buf.len() - filled, 0) };
+        let n = unsafe {
+            libc::getrandom(
+                buf[filled..].as_mut_ptr() as *mut libc::c_void,
+                buf.len() - filled,
+                0,
+            )
+        };
         if n <= 0 {
             break;
         }

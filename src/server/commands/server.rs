@@ -13,13 +13,22 @@ pub fn specs() -> Vec<Spec> {
         spec("info", -1, LOADING | STALE, NO_KEYS, info_cmd),
         spec("time", 1, LOADING | STALE | FAST, NO_KEYS, time),
         spec("debug", -2, ADMIN | LOADING | STALE, NO_KEYS, debug),
-        spec("shutdown", -1, ADMIN | NOAUTH | LOADING | STALE | NO_MULTI, NO_KEYS, shutdown),
+        spec(
+            "shutdown",
+            -1,
+            ADMIN | NOAUTH | LOADING | STALE | NO_MULTI,
+            NO_KEYS,
+            shutdown,
+        ),
         spec("command", -1, LOADING | STALE, NO_KEYS, command),
     ]
 }
 
 fn info_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let sections: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let sections: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
     let text = info::render(ctx.state, &sections);
     ctx.out.verbatim(text.as_bytes());
     Ok(())
@@ -55,12 +64,22 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "digest-value") {
         ctx.out.array(args.len() - 2);
         for key in &args[2..] {
-            let d = match ctx.db().get(key) {
-                Some(v) => digest::value_digest(v),
+            let db = ctx.db();
+            let d = match db.get(key) {
+                Some(v) => digest::value_digest(v, db.expire_at(key).is_some()),
                 None => [0u8; 20],
             };
             ctx.out.simple(&digest::hex(&d));
         }
+    } else if is(sub, "reload") && args.len() == 2 {
+        crate::server::persistence::save(ctx.state)
+            .map_err(|_| CmdError::fixed("ERR Error trying to save the DB"))?;
+        for db in ctx.state.dbs.iter_mut() {
+            db.clear();
+        }
+        crate::server::persistence::load_at_start(ctx.state)
+            .map_err(|e| CmdError::msg(format!("ERR Error trying to load the RDB dump: {e}")))?;
+        ctx.out.ok();
     } else if is(sub, "set-active-expire") && args.len() == 3 {
         ctx.state.active_expire_enabled = super::arg_i64(&args[2])? != 0;
         ctx.out.ok();
@@ -180,9 +199,15 @@ fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if s.first_key == 0 {
             return Err(CmdError::fixed("ERR The command has no key arguments"));
         }
-        let last = if s.last_key < 0 { cmd_args.len() as i32 + s.last_key } else { s.last_key };
-        let keys: Vec<&Bytes> =
-            (s.first_key..=last).step_by(s.step.max(1) as usize).filter_map(|i| cmd_args.get(i as usize)).collect();
+        let last = if s.last_key < 0 {
+            cmd_args.len() as i32 + s.last_key
+        } else {
+            s.last_key
+        };
+        let keys: Vec<&Bytes> = (s.first_key..=last)
+            .step_by(s.step.max(1) as usize)
+            .filter_map(|i| cmd_args.get(i as usize))
+            .collect();
         ctx.out.array(keys.len());
         for k in keys {
             ctx.out.bulk(k);
