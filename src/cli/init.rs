@@ -38,7 +38,7 @@ pub fn inventory_text(hosts: &[String], password: &str) -> String {
          engine: bundled\n\
          auth:\n",
     );
-    s.push_str(&format!("  password: {password}\n"));
+    s.push_str(&format!("  password: {}\n", yaml_quote(password)));
     s.push_str(
         "ssh:\n  user: root\n  known_hosts: ~/.ssh/known_hosts\n\
          defaults:\n  dir: /myredis\n  logfile: \"{dir}/{port}.log\"\n  dbfilename: \"dump{port}.rdb\"\n  protected_mode: false\n\
@@ -51,9 +51,18 @@ pub fn inventory_text(hosts: &[String], password: &str) -> String {
         } else {
             s.push_str("    replicaof: node1\n");
         }
-        s.push_str(&format!("    host: {host}\n    port: {}\n", 6379 + i));
+        s.push_str(&format!(
+            "    host: {}\n    port: {}\n",
+            yaml_quote(host),
+            6379 + i
+        ));
     }
     s
+}
+
+/// A YAML double-quoted scalar.
+fn yaml_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// Writes `dir/inventory.yaml` and `dir/templates/redis.conf.j2`; returns the paths written.

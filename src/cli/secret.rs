@@ -1,6 +1,6 @@
 //! A password that never prints itself: `Debug` and `Display` show `***`.
 
-use serde::{Deserialize, Deserializer};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 use std::fmt;
 
 /// A secret string (the cluster password). Formatting it prints `***`; use [`Secret::expose`]
@@ -32,9 +32,33 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Accepts a string, or an integer written without quotes (`password: 12345678`), taken as
+/// its decimal text.
+struct SecretVisitor;
+
+impl Visitor<'_> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a password string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Secret, E> {
+        Ok(Secret::new(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Secret, E> {
+        Ok(Secret::new(v.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Secret, E> {
+        Ok(Secret::new(v.to_string()))
+    }
+}
+
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
+        d.deserialize_any(SecretVisitor)
     }
 }
 
@@ -49,5 +73,14 @@ mod tests {
         assert_eq!(format!("{s:?}"), "***");
         assert_eq!(format!("{:?}", Some(&s)), "Some(***)");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn unquoted_numbers_are_passwords_too() {
+        let s: Secret = serde_yaml::from_str("12345678").unwrap();
+        assert_eq!(s.expose(), "12345678");
+        let s: Secret = serde_yaml::from_str("\"1234567a\"").unwrap();
+        assert_eq!(s.expose(), "1234567a");
+        assert!(serde_yaml::from_str::<Secret>("[a]").is_err());
     }
 }

@@ -222,6 +222,15 @@ impl Validator<'_> {
                 String::new()
             }
         };
+        if host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"'\\".contains(c))
+        {
+            self.problem(
+                format!("nodes.{name}.host"),
+                format!("{host:?} is not a host name or address"),
+            );
+        }
         let (port, port_path) =
             pick(&n.port, &d.port, name, "port").unwrap_or((6379, format!("nodes.{name}.port")));
         if !(1..=65535).contains(&port) {
@@ -292,6 +301,15 @@ impl Validator<'_> {
                 let a = b.addresses();
                 if a.is_empty() {
                     self.problem(path, "lists no address");
+                } else if a.iter().any(|x| {
+                    x.is_empty()
+                        || x.chars()
+                            .any(|c| c.is_whitespace() || c.is_control() || "\"'\\".contains(c))
+                }) {
+                    self.problem(
+                        path,
+                        "an address contains a space, a quote or a control character",
+                    );
                 }
                 a
             }

@@ -246,3 +246,11 @@ fn role_is_not_a_default() {
         "{p:?}"
     );
 }
+
+#[test]
+fn hosts_and_bind_addresses_cannot_inject_config_lines() {
+    let p = problems(&GOOD.replace("host: 10.0.0.2,", "host: \"10.0.0.2\\nslaveof x 1\","));
+    assert!(has(&p, "nodes.r1.host: "), "{p:?}");
+    let p = problems(&(GOOD.to_owned() + "defaults: {bind: [\"a b\"]}\n"));
+    assert!(has(&p, "defaults.bind: an address contains"), "{p:?}");
+}
