@@ -165,9 +165,41 @@ pub struct Inventory {
     /// Settings every node gets unless it sets its own.
     #[serde(default)]
     pub defaults: NodeSettings,
-    /// The nodes by name.
-    #[serde(default)]
+    /// The nodes by name (a name given twice is an error).
+    #[serde(default, deserialize_with = "unique_nodes")]
     pub nodes: BTreeMap<String, NodeSettings>,
+}
+
+/// Reads `nodes:` refusing a name given twice (YAML would otherwise keep the last silently).
+fn unique_nodes<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, NodeSettings>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = BTreeMap<String, NodeSettings>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of node name to node settings")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((name, node)) = map.next_entry::<String, NodeSettings>()? {
+                if out.contains_key(&name) {
+                    return Err(serde::de::Error::custom(format!(
+                        "node '{name}' is defined twice"
+                    )));
+                }
+                out.insert(name, node);
+            }
+            Ok(out)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new())
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// Why an inventory could not be read.
@@ -260,6 +292,19 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{inv:?}").contains("s3cret-value"));
+    }
+
+    #[test]
+    fn a_node_name_given_twice_is_refused() {
+        let err = parse(
+            "cluster: c\nnodes:\n  a: {host: h}\n  a: {host: i}\n",
+            Path::new("x"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("node 'a' is defined twice"),
+            "{err}"
+        );
     }
 
     #[test]
