@@ -37,7 +37,7 @@ impl fmt::Display for Problems {
             if n == 1 { "" } else { "s" }
         )?;
         for p in &self.0 {
-            write!(f, "\n  {p}")?;
+            write!(f, "\n    {p}")?;
         }
         Ok(())
     }
@@ -60,6 +60,8 @@ pub fn validate(inv: &Inventory, base_dir: &Path, env: EnvLookup<'_>) -> Result<
         env,
     };
     let cluster = v.run(inv);
+    // Grouped by path (stable, so one path's problems keep the order they were found in).
+    v.problems.sort_by(|a, b| a.path.cmp(&b.path));
     if v.problems.is_empty() {
         Ok(cluster)
     } else {
