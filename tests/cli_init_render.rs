@@ -34,7 +34,12 @@ fn password_in(inventory: &Path) -> String {
         .lines()
         .find(|l| l.trim_start().starts_with("password:"))
         .unwrap();
-    line.split(':').nth(1).unwrap().trim().trim_matches('"').to_owned()
+    line.split(':')
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_matches('"')
+        .to_owned()
 }
 
 #[test]
