@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[global_allocator]
@@ -9,7 +10,12 @@ static ALLOC: redrepl::server::alloc::Counting = redrepl::server::alloc::Countin
 
 /// Deploys and runs Redis master–replica replication, with a bundled Redis-compatible server.
 #[derive(Parser)]
-#[command(name = "redrepl", version, about)]
+#[command(
+    name = "redrepl",
+    version,
+    about,
+    after_help = "Exit status: 0 success, 2 bad input (an inventory that does not parse or validate), 1 any other failure."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,6 +31,37 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Scaffold DIR/inventory.yaml (with a strong random password) and DIR/templates/redis.conf.j2.
+    Init {
+        /// Folder to write into.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Comma-separated hosts: the first is the master, the others its replicas.
+        #[arg(long, value_delimiter = ',')]
+        hosts: Option<Vec<String>>,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate an inventory and write one redis.conf per node (mode 0600); nothing remote.
+    Render {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// Output folder (default: <inventory folder>/rendered).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Turns a CLI-edge result into the process exit status, printing the error chain.
+fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::from(redrepl::cli::EXIT_OK),
+        Err(e) => {
+            redrepl::cli::print_error(&e);
+            ExitCode::from(redrepl::cli::exit_code(&e))
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -47,6 +84,12 @@ fn main() -> ExitCode {
                 }
             };
             ExitCode::from(redrepl::server::run(loaded) as u8)
+        }
+        Command::Init { dir, hosts, force } => {
+            finish(redrepl::cli::run_init(&dir, hosts.as_deref(), force))
+        }
+        Command::Render { inventory, out } => {
+            finish(redrepl::cli::run_render(&inventory, out.as_deref()))
         }
     }
 }

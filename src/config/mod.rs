@@ -149,7 +149,7 @@ impl Default for Config {
             replica_priority: 100,
             replica_announce_ip: None,
             replica_announce_port: 0,
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             list_max_listpack_size: -2,
             list_compress_depth: 0,

@@ -368,7 +368,7 @@ fn build() -> Vec<Directive> {
         integer!("tcp-backlog", None, tcp_backlog, 0, I32, false),
         integer!("timeout", None, timeout, 0, I32, true),
         integer!("tcp-keepalive", None, tcp_keepalive, 0, I32, true),
-        integer!("maxclients", None, maxclients, 1, I32, true),
+        integer!("maxclients", None, maxclients, 1, u32::MAX as i64, true),
         // process
         boolean!("daemonize", None, daemonize, false),
         string!("pidfile", None, pidfile, false),
@@ -910,6 +910,18 @@ pub static OTHERS: &[Other] = others![
     ("tls-session-caching", "yes"),
     ("tls-session-cache-size", "20480"),
     ("tls-session-cache-timeout", "300"),
+    ("acl-pubsub-default", "resetchannels"),
+    ("aof-disable-auto-gc", "no"),
+    ("sanitize-dump-payload", "no"),
+    ("bind-source-addr", ""),
+    ("server_cpulist", ""),
+    ("bio_cpulist", ""),
+    ("aof_rewrite_cpulist", ""),
+    ("bgsave_cpulist", ""),
+    // Deprecated in 7.0: still accepted in config files, no effect.
+    ("list-max-ziplist-entries", "512"),
+    ("list-max-ziplist-value", "64"),
+    ("lua-replicate-commands", "yes"),
 ];
 
 #[cfg(test)]

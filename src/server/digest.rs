@@ -31,11 +31,28 @@ fn mix(digest: &mut D, bytes: &[u8]) {
     *digest = sha1(digest);
 }
 
-/// The digest of one value (Redis `xorObjectDigest` on a zeroed digest).
-pub fn value_digest(value: &Value) -> D {
+/// The digest of one value as DEBUG DIGEST-VALUE reports it (Redis `xorObjectDigest` on a
+/// zeroed digest).
+pub fn value_digest(value: &Value, has_expire: bool) -> D {
     let mut d = [0u8; 20];
-    mix_value(&mut d, value);
+    mix_object(&mut d, value, has_expire);
     d
+}
+
+/// Redis `xorObjectDigest`: the type code, the value, and an expiry marker.
+fn mix_object(d: &mut D, value: &Value, has_expire: bool) {
+    let type_code: u32 = match value {
+        Value::Str(_) => 0,
+        Value::List(_) => 1,
+        Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
+        Value::Hash(_) => 4,
+    };
+    mix(d, &type_code.to_be_bytes());
+    mix_value(d, value);
+    if has_expire {
+        xor(d, b"!!expire!!");
+    }
 }
 
 fn mix_value(d: &mut D, value: &Value) {
@@ -81,13 +98,8 @@ pub fn dataset_digest(dbs: &[Db]) -> D {
         for e in db.iter() {
             let mut d = [0u8; 20];
             mix(&mut d, &e.key);
-            mix_value(&mut d, &e.value);
-            if db.expire_at(&e.key).is_some() {
-                xor(&mut d, b"!!expire!!");
-            }
-            for (f, x) in fin.iter_mut().zip(d) {
-                *f ^= x;
-            }
+            mix_object(&mut d, &e.value, db.expire_at(&e.key).is_some());
+            xor(&mut fin, &d);
         }
     }
     fin

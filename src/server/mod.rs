@@ -15,7 +15,9 @@ pub mod glob;
 pub mod info;
 pub mod log;
 pub mod numbers;
+pub mod persistence;
 pub mod process;
+pub mod rdb;
 pub mod sds;
 pub mod state;
 pub mod types;
@@ -40,6 +42,10 @@ pub fn run(loaded: Loaded) -> i32 {
             eprintln!("Can't daemonize: {e}");
             return 1;
         }
+    }
+    if let Err(e) = std::env::set_current_dir(&config.dir) {
+        eprintln!("Can't chdir to '{}': {e}", config.dir);
+        return 1;
     }
     log::configure(config.loglevel, &config.logfile);
     notice!("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
@@ -143,9 +149,15 @@ async fn serve(loaded: Loaded) -> i32 {
         return 1;
     }
     let hz = config.hz.clamp(1, 500);
-    let shared = Shared::new(State::new(config, loaded.file));
+    let mut state = State::new(config, loaded.file);
     notice!("Running mode=standalone, port={port}.");
     notice!("Server initialized");
+    if let Err(e) = persistence::load_at_start(&mut state) {
+        warning!("{e}");
+        warning!("Fatal error loading the DB, check server logs. Exiting.");
+        return 1;
+    }
+    let shared = Shared::new(state);
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
@@ -155,29 +167,46 @@ async fn serve(loaded: Loaded) -> i32 {
     let mut sigterm =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
-    tokio::select! {
-        _ = shared.shutdown.notified() => {}
-        _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
-            warning!("Received SIGTERM scheduling shutdown...");
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.notified() => {}
+            _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
+                warning!("Received SIGTERM scheduling shutdown...");
+            }
+            _ = async { match sigint.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
+                warning!("Received SIGINT scheduling shutdown...");
+            }
         }
-        _ = async { match sigint.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
-            warning!("Received SIGINT scheduling shutdown...");
+        let mut st = shared.lock();
+        let kind = st
+            .shutdown_requested
+            .take()
+            .unwrap_or(ShutdownKind::Default);
+        if prepare_for_shutdown(&mut st, kind) {
+            return 0;
         }
     }
-    let kind = shared
-        .lock()
-        .shutdown_requested
-        .unwrap_or(ShutdownKind::Default);
-    shutdown(&shared, kind)
 }
 
-/// Final steps before exit; returns the exit code.
-fn shutdown(shared: &Arc<Shared>, kind: ShutdownKind) -> i32 {
-    let _st = shared.lock();
-    let _ = kind;
+/// Redis's `prepareForShutdown`: stop a running BGSAVE, save when save points are set (or
+/// SHUTDOWN SAVE) unless NOSAVE. Returns false when the save failed and the server must go on.
+fn prepare_for_shutdown(st: &mut State, kind: ShutdownKind) -> bool {
     notice!("User requested shutdown...");
+    persistence::kill_child(st);
+    let save = match kind {
+        ShutdownKind::Save => true,
+        ShutdownKind::NoSave => false,
+        ShutdownKind::Default => !st.config.save.is_empty(),
+    };
+    if save {
+        notice!("Saving the final RDB snapshot before exiting.");
+        if persistence::save(st).is_err() {
+            warning!("Error trying to save the DB, can't exit.");
+            return false;
+        }
+    }
     notice!("Redis is now ready to exit, bye bye...");
-    0
+    true
 }
 
 fn is_loopback(ip: IpAddr) -> bool {
@@ -262,6 +291,8 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
                 shared.unpaused.notify_waiters();
             }
         }
+        persistence::reap_child(&mut st);
+        persistence::check_save_points(&mut st);
         if st.active_expire_enabled && st.config.replicaof.is_none() {
             active_expire(&mut st, now, period / 4);
         }

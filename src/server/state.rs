@@ -62,6 +62,8 @@ pub struct State {
     pub rng: u64,
     /// Unix seconds of the last successful save.
     pub lastsave: i64,
+    /// Snapshot state (BGSAVE child, last save outcome).
+    pub persistence: super::persistence::Persistence,
     /// Active expiry on (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire_enabled: bool,
 }
@@ -98,6 +100,11 @@ impl State {
             rng: random_u64(),
             lastsave: now / 1000,
             active_expire_enabled: true,
+            persistence: super::persistence::Persistence {
+                last_bgsave_ok: true,
+                last_bgsave_secs: -1,
+                ..Default::default()
+            },
         }
     }
 

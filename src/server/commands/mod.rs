@@ -8,6 +8,7 @@
 pub mod config;
 pub mod connection;
 pub mod keys;
+pub mod persistence;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -82,6 +83,9 @@ pub mod err {
         CmdError::fixed("READONLY You can't write against a read only replica.");
     pub const WRONGPASS: CmdError =
         CmdError::fixed("WRONGPASS invalid username-password pair or user is disabled.");
+    pub const MISCONF: CmdError = CmdError::fixed(
+        "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.",
+    );
     pub const NOT_POSITIVE: CmdError =
         CmdError::fixed("ERR value is out of range, must be positive");
 }
@@ -150,6 +154,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(server::specs());
         all.extend(transactions::specs());
         all.extend(config::specs());
+        all.extend(persistence::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
@@ -357,6 +362,14 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
 pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     if cmd.has(flags::WRITE) && is_read_only_replica(ctx.state) {
         reject(ctx, err::READONLY);
+        return;
+    }
+    if cmd.has(flags::WRITE)
+        && !ctx.state.persistence.last_bgsave_ok
+        && ctx.state.config.stop_writes_on_bgsave_error
+        && !ctx.state.config.save.is_empty()
+    {
+        reject(ctx, err::MISCONF);
         return;
     }
     let dirty_before = ctx.state.dirty;

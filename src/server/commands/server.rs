@@ -64,12 +64,22 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "digest-value") {
         ctx.out.array(args.len() - 2);
         for key in &args[2..] {
-            let d = match ctx.db().get(key) {
-                Some(v) => digest::value_digest(v),
+            let db = ctx.db();
+            let d = match db.get(key) {
+                Some(v) => digest::value_digest(v, db.expire_at(key).is_some()),
                 None => [0u8; 20],
             };
             ctx.out.simple(&digest::hex(&d));
         }
+    } else if is(sub, "reload") && args.len() == 2 {
+        crate::server::persistence::save(ctx.state)
+            .map_err(|_| CmdError::fixed("ERR Error trying to save the DB"))?;
+        for db in ctx.state.dbs.iter_mut() {
+            db.clear();
+        }
+        crate::server::persistence::load_at_start(ctx.state)
+            .map_err(|e| CmdError::msg(format!("ERR Error trying to load the RDB dump: {e}")))?;
+        ctx.out.ok();
     } else if is(sub, "set-active-expire") && args.len() == 3 {
         ctx.state.active_expire_enabled = super::arg_i64(&args[2])? != 0;
         ctx.out.ok();

@@ -4,6 +4,7 @@
 //! Each collection type lives in its own module and exposes the operations commands and the
 //! RDB codec need.
 
+pub mod build;
 pub mod hash;
 pub mod list;
 pub mod set;

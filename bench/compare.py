@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Benchmark runner: redrepl server against Debian's redis-server, side by side, same run.
+
+Starts both servers with equivalent settings (no persistence) on free loopback ports, runs
+redis-benchmark against each in alternation (A B A B ...), and prints one table of medians
+and ratios (redrepl / redis; above 1.0 means redrepl is faster). Then loads 1,000,000 keys
+into each and compares resident memory.
+
+Usage: python3 bench/compare.py [--rounds 3] [--requests 200000] [--binary target/release/redrepl]
+A benchmark, not a test: figures vary with the machine; only the ratios in one run compare.
+"""
+import argparse, csv, io, os, signal, socket, statistics, subprocess, sys, tempfile, time
+
+TESTS = "ping_inline,ping_mbulk,set,get,incr,mset"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port, proc, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"server on port {port} exited with {proc.returncode}")
+        try:
+            out = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, timeout=2)
+            if "PONG" in out.stdout:
+                return
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(0.05)
+    sys.exit(f"server on port {port} did not answer PING")
+
+
+def start(cmd, port, workdir):
+    args = cmd + ["--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1",
+                  "--dir", workdir, "--logfile", os.path.join(workdir, "server.log")]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(port, proc)
+    return proc
+
+
+def bench(port, pipeline, requests):
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-P", str(pipeline),
+                          "-t", TESTS, "--csv"], capture_output=True, text=True, check=True).stdout
+    rows = {}
+    for row in csv.reader(io.StringIO(out)):
+        if row and row[0] != "test":
+            rows[row[0]] = float(row[1])
+    return rows
+
+
+def rss(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--binary", default="target/release/redrepl")
+    ap.add_argument("--skip-memory", action="store_true")
+    a = ap.parse_args()
+    if not os.path.exists(a.binary):
+        sys.exit(f"{a.binary} not found: run `cargo build --release` first")
+    tmp = tempfile.mkdtemp(prefix="redrepl-bench-")
+    servers = {
+        "redrepl": [os.path.abspath(a.binary), "server"],
+        "redis": ["redis-server"],
+    }
+    procs, ports = {}, {}
+    try:
+        for name, cmd in servers.items():
+            ports[name] = free_port()
+            d = os.path.join(tmp, name)
+            os.mkdir(d)
+            procs[name] = start(cmd, ports[name], d)
+        results = {}  # (test, pipeline) -> {server: [rps...]}
+        for r in range(a.rounds):
+            for pipeline in (1, 32):
+                order = ["redrepl", "redis"] if r % 2 == 0 else ["redis", "redrepl"]
+                for name in order:
+                    n = a.requests * (5 if pipeline > 1 else 1)
+                    for test, rps in bench(ports[name], pipeline, n).items():
+                        results.setdefault((test, pipeline), {}).setdefault(name, []).append(rps)
+            print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
+        print(f"{'test':<28}{'redrepl ops/s':>16}{'redis ops/s':>16}{'ratio':>8}")
+        for (test, pipeline), by in results.items():
+            ours, theirs = statistics.median(by["redrepl"]), statistics.median(by["redis"])
+            label = f"{test} (-P {pipeline})" if pipeline > 1 else test
+            print(f"{label:<28}{ours:>16,.0f}{theirs:>16,.0f}{ours / theirs:>8.2f}")
+        if not a.skip_memory:
+            mem = {}
+            for name in servers:
+                subprocess.run(["redis-benchmark", "-p", str(ports[name]), "-t", "set", "-r", "1000000", "-n", "2000000",
+                                "-P", "32", "-q"], capture_output=True, check=True)
+                keys = subprocess.run(["redis-cli", "-p", str(ports[name]), "dbsize"], capture_output=True, text=True).stdout.strip()
+                mem[name] = (int(keys), rss(procs[name].pid))
+            (k1, m1), (k2, m2) = mem["redrepl"], mem["redis"]
+            print(f"{'RSS after load (keys)':<28}{m1 / 2**20:>12.1f} MiB{m2 / 2**20:>12.1f} MiB{m1 / m2:>8.2f}   ({k1} / {k2} keys)")
+    finally:
+        for p in procs.values():
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        subprocess.run(["rm", "-rf", tmp])
+
+
+if __name__ == "__main__":
+    main()

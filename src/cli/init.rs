@@ -1,0 +1,101 @@
+//! `redrepl init`: scaffolds an inventory (seed-like, with a fresh random password) and a copy
+//! of the built-in template.
+
+use crate::cli::{files, password, template};
+use std::path::{Path, PathBuf};
+
+/// Why init failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A file is already there and `--force` was not given.
+    #[error("{0} already exists (use --force to overwrite it)")]
+    Exists(PathBuf),
+    /// `--hosts` was given but named no host.
+    #[error("--hosts names no host (example: --hosts 10.0.0.1,10.0.0.2,10.0.0.3)")]
+    NoHosts,
+    /// A file, folder or the RNG failed.
+    #[error("cannot write {path}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The seed's three VMs, used when `--hosts` is not given.
+pub const SEED_HOSTS: [&str; 3] = ["192.168.10.132", "192.168.10.133", "192.168.10.134"];
+
+/// The inventory text for `hosts` (the first is the master, port 6379; the others replicate
+/// from it on 6380, 6381, ... as in the seed).
+pub fn inventory_text(hosts: &[String], password: &str) -> String {
+    let mut s = String::from(
+        "# redrepl inventory: one master, its replicas (the seed's layout, S4).\n\
+         # Check it with `redrepl render inventory.yaml`; deploy with `redrepl deploy inventory.yaml`.\n\
+         # This file holds the cluster password: keep it private (it is written 0600), or replace\n\
+         # `password:` with `password_env: SOME_VARIABLE`.\n\
+         cluster: redrepl\n\
+         engine: bundled\n\
+         auth:\n",
+    );
+    s.push_str(&format!("  password: {}\n", yaml_quote(password)));
+    s.push_str(
+        "ssh:\n  user: root\n  known_hosts: ~/.ssh/known_hosts\n\
+         defaults:\n  dir: /myredis\n  logfile: \"{dir}/{port}.log\"\n  dbfilename: \"dump{port}.rdb\"\n  protected_mode: false\n\
+         nodes:\n",
+    );
+    for (i, host) in hosts.iter().enumerate() {
+        s.push_str(&format!("  node{}:\n", i + 1));
+        if i == 0 {
+            s.push_str("    role: master\n");
+        } else {
+            s.push_str("    replicaof: node1\n");
+        }
+        s.push_str(&format!(
+            "    host: {}\n    port: {}\n",
+            yaml_quote(host),
+            6379 + i
+        ));
+    }
+    s
+}
+
+/// A YAML double-quoted scalar.
+fn yaml_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Writes `dir/inventory.yaml` and `dir/templates/redis.conf.j2`; returns the paths written.
+pub fn init(dir: &Path, hosts: Option<&[String]>, force: bool) -> Result<Vec<PathBuf>, InitError> {
+    let hosts: Vec<String> = match hosts {
+        Some(h) => h
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => SEED_HOSTS.iter().map(|s| s.to_string()).collect(),
+    };
+    if hosts.is_empty() {
+        return Err(InitError::NoHosts);
+    }
+    let inventory = dir.join("inventory.yaml");
+    let tmpl = dir.join(template::USER_COPY);
+    if !force {
+        for p in [&inventory, &tmpl] {
+            if p.exists() {
+                return Err(InitError::Exists(p.clone()));
+            }
+        }
+    }
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| InitError::Io { path, source }
+    };
+    let password = password::generate(32).map_err(io(Path::new("/dev/urandom")))?;
+    let tdir = tmpl.parent().expect("has a parent");
+    std::fs::create_dir_all(tdir).map_err(io(tdir))?;
+    files::write_private(&inventory, inventory_text(&hosts, &password).as_bytes())
+        .map_err(io(&inventory))?;
+    std::fs::write(&tmpl, template::BUILTIN).map_err(io(&tmpl))?;
+    Ok(vec![inventory, tmpl])
+}

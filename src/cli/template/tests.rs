@@ -1,0 +1,107 @@
+//! Rendering: the seed's S4 settings on every node, replication settings on replicas only.
+
+use super::*;
+use crate::cli::inventory::parse;
+use crate::cli::validate::validate;
+
+const SEED: &str = include_str!("../../../inventories/seed-vms.yaml");
+
+fn seed_cluster() -> Cluster {
+    let inv = parse(SEED, Path::new("seed-vms.yaml")).unwrap();
+    let env = |name: &str| (name == "REDREPL_PASSWORD").then(|| "1234567a".to_owned());
+    validate(&inv, Path::new("/x"), &env).unwrap()
+}
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .collect()
+}
+
+#[test]
+fn every_node_gets_the_seed_settings() {
+    let c = seed_cluster();
+    let t = Template::builtin();
+    for (node, port) in [("node1", 6379), ("node2", 6380), ("node3", 6381)] {
+        let out = t.render(&c, c.node(node).unwrap()).unwrap();
+        let l = lines(&out);
+        for want in [
+            "daemonize yes".to_owned(),
+            "bind 0.0.0.0".to_owned(),
+            "protected-mode no".to_owned(),
+            format!("port {port}"),
+            "dir \"/myredis\"".to_owned(),
+            format!("logfile \"/myredis/{port}.log\""),
+            "requirepass \"1234567a\"".to_owned(),
+            format!("dbfilename \"dump{port}.rdb\""),
+        ] {
+            assert!(
+                l.contains(&want.as_str()),
+                "{node}: missing {want:?} in\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn only_replicas_get_replicaof_and_masterauth() {
+    let c = seed_cluster();
+    let t = Template::builtin();
+    let master = t.render(&c, c.node("node1").unwrap()).unwrap();
+    assert!(
+        !master.contains("replicaof") && !master.contains("masterauth"),
+        "{master}"
+    );
+    for r in ["node2", "node3"] {
+        let out = t.render(&c, c.node(r).unwrap()).unwrap();
+        let l = lines(&out);
+        assert!(l.contains(&"replicaof 192.168.10.132 6379"), "{out}");
+        assert!(l.contains(&"masterauth \"1234567a\""), "{out}");
+    }
+}
+
+#[test]
+fn a_chain_points_at_the_node_it_follows() {
+    let yaml = SEED.replace(
+        "replicaof: node1\n    host: 192.168.10.134",
+        "replicaof: node2\n    host: 192.168.10.134",
+    );
+    assert_ne!(yaml, SEED);
+    let inv = parse(&yaml, Path::new("x")).unwrap();
+    let env = |_: &str| Some("pw".to_owned());
+    let c = validate(&inv, Path::new("/x"), &env).unwrap();
+    let out = Template::builtin()
+        .render(&c, c.node("node3").unwrap())
+        .unwrap();
+    assert!(
+        lines(&out).contains(&"replicaof 192.168.10.133 6380"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_redis_engine_gets_replication_tuning() {
+    let yaml = SEED.replace("engine: bundled", "engine: redis");
+    assert_ne!(yaml, SEED);
+    let inv = parse(&yaml, Path::new("x")).unwrap();
+    let env = |_: &str| Some("pw".to_owned());
+    let c = validate(&inv, Path::new("/x"), &env).unwrap();
+    let out = Template::builtin().render(&c, c.master()).unwrap();
+    assert!(lines(&out).contains(&"repl-diskless-sync-delay 0"), "{out}");
+}
+
+#[test]
+fn passwords_are_quoted_for_redis_conf() {
+    assert_eq!(quote("a\"b\\c".into()), "\"a\\\"b\\\\c\"");
+}
+
+#[test]
+fn template_errors_name_the_line() {
+    let c = seed_cluster();
+    let t = Template::from_source("port {{ node.port }}\nbind {{ node.nope }}\n", "my.j2");
+    let e = t.render(&c, c.master()).unwrap_err().to_string();
+    assert!(e.starts_with("my.j2:2:"), "{e}");
+    let t = Template::from_source("a\nb\n{% if %}\n", "bad.j2");
+    let e = t.render(&c, c.master()).unwrap_err().to_string();
+    assert!(e.starts_with("bad.j2:3:"), "{e}");
+}

@@ -1,0 +1,222 @@
+//! Snapshots: SAVE (in the foreground), BGSAVE (a forked child writes a copy-on-write image
+//! while the parent keeps serving), save points, load at start-up.
+//!
+//! Files are written as `temp-<pid>.rdb` in `dir`, fsynced, renamed over `dbfilename`, and the
+//! directory fsynced, so a crash at any point leaves the previous dump intact.
+
+use super::rdb::{SaveInfo, reader, writer};
+use super::state::State;
+use crate::{notice, warning};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// BGSAVE bookkeeping.
+#[derive(Debug, Default)]
+pub struct Persistence {
+    /// The saving child, if one runs.
+    pub child_pid: Option<i32>,
+    /// When it started (unix ms).
+    pub child_started_ms: i64,
+    /// `dirty` when the child forked (subtracted on success).
+    pub dirty_at_fork: u64,
+    /// Last background save succeeded.
+    pub last_bgsave_ok: bool,
+    /// Duration of the last background save, seconds (-1: none yet).
+    pub last_bgsave_secs: i64,
+    /// Unix ms of the last attempt (failed saves are retried after 5 s).
+    pub last_try_ms: i64,
+    /// Successful saves since start.
+    pub saves: u64,
+    /// BGSAVE SCHEDULE asked for a save once the running one ends.
+    pub scheduled: bool,
+}
+
+/// The dump file's path (relative to `dir`, which is the working directory).
+pub fn dump_path(state: &State) -> PathBuf {
+    PathBuf::from(&state.config.dbfilename)
+}
+
+fn save_info(state: &State) -> SaveInfo {
+    SaveInfo {
+        repl_id: state.replid.clone(),
+        repl_offset: 0,
+        repl_stream_db: 0,
+    }
+}
+
+/// Writes the dataset to `path` atomically (temp file, fsync, rename, fsync dir).
+pub fn write_file(state: &State, path: &Path, tmp_name: &str) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(tmp_name);
+    let result = (|| {
+        let f = File::create(&tmp)?;
+        let w = BufWriter::with_capacity(1 << 20, f);
+        let w = writer::write_dataset(
+            w,
+            &state.dbs,
+            &save_info(state),
+            state.config.rdbchecksum,
+            state.config.rdbcompression,
+        )?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// SAVE: writes the dump in the foreground. Updates the save bookkeeping.
+pub fn save(state: &mut State) -> io::Result<()> {
+    let path = dump_path(state);
+    let tmp = format!("temp-{}.rdb", std::process::id());
+    match write_file(state, &path, &tmp) {
+        Ok(()) => {
+            notice!("DB saved on disk");
+            state.dirty = 0;
+            state.lastsave = super::clock::now_ms() / 1000;
+            state.persistence.last_bgsave_ok = true;
+            state.persistence.saves += 1;
+            Ok(())
+        }
+        Err(e) => {
+            warning!("Failed saving the DB: {e}");
+            state.persistence.last_bgsave_ok = false;
+            Err(e)
+        }
+    }
+}
+
+/// BGSAVE: forks a child that writes the dump. The caller holds the state lock, so the
+/// child's copy of memory is a consistent point in time.
+pub fn bgsave(state: &mut State) -> io::Result<i32> {
+    if state.persistence.child_pid.is_some() {
+        return Err(io::Error::other("Background save already in progress"));
+    }
+    let path = dump_path(state);
+    let now = super::clock::now_ms();
+    state.persistence.last_try_ms = now;
+    // SAFETY: the child only reads the (copied) state, writes a file with std I/O and exits
+    // with _exit, never returning into the runtime. It does not take any lock that another
+    // thread could have held at fork time (it does not log through the logger).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        let tmp = format!("temp-{}.rdb", std::process::id());
+        let code = match write_file(state, &path, &tmp) {
+            Ok(()) => 0,
+            Err(e) => {
+                let _ = writeln!(io::stderr(), "BGSAVE child: {e}");
+                1
+            }
+        };
+        unsafe { libc::_exit(code) };
+    }
+    notice!("Background saving started by pid {pid}");
+    state.persistence.child_pid = Some(pid);
+    state.persistence.child_started_ms = now;
+    state.persistence.dirty_at_fork = state.dirty;
+    Ok(pid)
+}
+
+/// Checks whether the BGSAVE child ended and records the outcome (called from the cron).
+pub fn reap_child(state: &mut State) {
+    let Some(pid) = state.persistence.child_pid else {
+        return;
+    };
+    let mut status = 0;
+    // SAFETY: plain waitpid on our own child.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if r == 0 {
+        return;
+    }
+    let p = &mut state.persistence;
+    p.child_pid = None;
+    let now = super::clock::now_ms();
+    p.last_bgsave_secs = (now - p.child_started_ms) / 1000;
+    let ok = r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    p.last_bgsave_ok = ok;
+    if ok {
+        notice!("Background saving terminated with success");
+        p.saves += 1;
+        state.dirty = state.dirty.saturating_sub(p.dirty_at_fork);
+        state.lastsave = p.child_started_ms / 1000;
+    } else {
+        warning!("Background saving error");
+    }
+}
+
+/// Starts a BGSAVE when a save point is reached (cron).
+pub fn check_save_points(state: &mut State) {
+    if state.persistence.child_pid.is_some() {
+        return;
+    }
+    let now = super::clock::now_ms();
+    if state.persistence.scheduled {
+        state.persistence.scheduled = false;
+        let _ = bgsave(state);
+        return;
+    }
+    let since = now / 1000 - state.lastsave;
+    let retry_ok = state.persistence.last_bgsave_ok || now - state.persistence.last_try_ms > 5000;
+    let due = state
+        .config
+        .save
+        .iter()
+        .find(|(secs, changes)| state.dirty >= *changes as u64 && since >= *secs);
+    if let (Some(&(secs, changes)), true) = (due, retry_ok) {
+        notice!("{changes} changes in {secs} seconds. Saving...");
+        if let Err(e) = bgsave(state) {
+            warning!("Can't save in background: {e}");
+        }
+    }
+}
+
+/// Kills a running BGSAVE child and removes its temp file (before a foreground save at exit).
+pub fn kill_child(state: &mut State) {
+    if let Some(pid) = state.persistence.child_pid.take() {
+        // SAFETY: signalling and reaping our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGUSR1);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        let _ = std::fs::remove_file(format!("temp-{pid}.rdb"));
+    }
+}
+
+/// Loads the dump at start-up, if there is one. A missing file is an empty dataset; a bad
+/// one is an error and the file is left as it is.
+pub fn load_at_start(state: &mut State) -> Result<(), String> {
+    let path = dump_path(state);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("Can't read {}: {e}", path.display())),
+    };
+    let started = std::time::Instant::now();
+    let is_master = state.config.replicaof.is_none();
+    match reader::load(&bytes, &mut state.dbs, is_master) {
+        Ok(info) => {
+            if let Some(id) = info.repl_id {
+                if id.len() == 40 {
+                    state.replid = id;
+                }
+            }
+            notice!(
+                "DB loaded from disk: {:.3} seconds",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(e) => Err(format!("Failed loading {}: {e}", path.display())),
+    }
+}

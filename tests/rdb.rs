@@ -1,0 +1,505 @@
+//! RDB persistence against Debian's redis-server 7.0: dumps interchangeable both ways (DEBUG
+//! DIGEST equal), corrupt dumps refused without touching the file, crash safety of BGSAVE,
+//! clients served during BGSAVE, saving at shutdown (S10: a restarted node reloads its data).
+
+use redis::ConnectionLike;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REDRR: &str = env!("CARGO_BIN_EXE_redrepl");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server process in its own process group, killed (with any BGSAVE child) on drop.
+struct Proc {
+    child: Child,
+    port: u16,
+}
+
+impl Proc {
+    fn start(redis: bool, dir: &Path, extra: &[&str]) -> Proc {
+        Self::try_start(redis, dir, extra).unwrap_or_else(|e| panic!("server did not start: {e}"))
+    }
+
+    fn try_start(redis: bool, dir: &Path, extra: &[&str]) -> Result<Proc, String> {
+        let port = free_port();
+        let mut cmd = if redis {
+            assert!(
+                Path::new("/usr/bin/redis-server").exists(),
+                "redis-server is missing: apt-get install redis-server redis-tools"
+            );
+            Command::new("redis-server")
+        } else {
+            let mut c = Command::new(REDRR);
+            c.arg("server");
+            c
+        };
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+        .args(["--enable-debug-command", "yes", "--logfile", "server.log"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+        let child = cmd.spawn().map_err(|e| e.to_string())?;
+        let mut p = Proc { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = p.child.try_wait().unwrap() {
+                return Err(format!("exited with {status}"));
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.write_all(b"PING\r\n");
+                let mut buf = [0u8; 64];
+                if let Ok(n) = s.read(&mut buf) {
+                    if buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-LOADING") {
+                        if buf[..n].starts_with(b"+PONG") {
+                            return Ok(p);
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        Err("no PONG within 30 s".into())
+    }
+
+    fn con(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    fn cmd(&self, args: &[&str]) -> redis::Value {
+        let mut c = redis::cmd(args[0]);
+        for a in &args[1..] {
+            c.arg(*a);
+        }
+        c.query(&mut self.con()).unwrap()
+    }
+
+    fn text(&self, args: &[&str]) -> String {
+        match self.cmd(args) {
+            redis::Value::SimpleString(s) => s,
+            redis::Value::BulkString(b) => String::from_utf8(b).unwrap(),
+            redis::Value::Int(i) => i.to_string(),
+            redis::Value::Okay => "OK".into(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    fn digest(&self) -> String {
+        self.text(&["DEBUG", "DIGEST"])
+    }
+
+    fn kill_group(&mut self) {
+        // SAFETY: signalling the process group we created for this server.
+        unsafe { libc::killpg(self.child.id() as i32, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill_group();
+    }
+}
+
+/// Fills a server with every type in both of Redis 7.0's encodings, in several databases,
+/// with expiries. Only redis-server has the collection commands it needs.
+fn fill_everything(p: &Proc) {
+    let mut con = p.con();
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET").arg("int").arg("12345").ignore();
+    pipe.cmd("SET").arg("neg").arg("-70000").ignore();
+    pipe.cmd("SET")
+        .arg("big-int")
+        .arg("9223372036854775807")
+        .ignore();
+    pipe.cmd("SET").arg("raw").arg("hello world").ignore();
+    pipe.cmd("SET")
+        .arg("lzf")
+        .arg("abcabcabc".repeat(50))
+        .ignore();
+    pipe.cmd("SET")
+        .arg("bin")
+        .arg(vec![0u8, 1, 2, 255, 13, 10])
+        .ignore();
+    pipe.cmd("SET")
+        .arg("ttl")
+        .arg("v")
+        .arg("EX")
+        .arg(10000)
+        .ignore();
+    pipe.cmd("RPUSH")
+        .arg("list-small")
+        .arg(&["a", "1", "-2", "300", "70000", "4294967296", "x"])
+        .ignore();
+    for i in 0..2000 {
+        pipe.cmd("RPUSH")
+            .arg("list-big")
+            .arg(format!("element-{i}"))
+            .ignore();
+        pipe.cmd("SADD")
+            .arg("set-big")
+            .arg(format!("m{i}"))
+            .ignore();
+        pipe.cmd("SADD")
+            .arg("set-intset-big")
+            .arg(i * 1000)
+            .ignore();
+        pipe.cmd("HSET")
+            .arg("hash-big")
+            .arg(format!("f{i}"))
+            .arg(i)
+            .ignore();
+        pipe.cmd("ZADD")
+            .arg("zset-big")
+            .arg(i as f64 * 0.5)
+            .arg(format!("m{i}"))
+            .ignore();
+    }
+    pipe.cmd("RPUSH")
+        .arg("list-long-elem")
+        .arg("y".repeat(10000))
+        .ignore();
+    pipe.cmd("SADD")
+        .arg("set-int")
+        .arg(&["1", "2", "-3", "100000"])
+        .ignore();
+    pipe.cmd("SADD")
+        .arg("set-str")
+        .arg(&["a", "b", "c"])
+        .ignore();
+    pipe.cmd("HSET")
+        .arg("hash-small")
+        .arg(&["f1", "v1", "f2", "2", "f3", "-3"])
+        .ignore();
+    pipe.cmd("HSET")
+        .arg("hash-long-value")
+        .arg("f")
+        .arg("z".repeat(100))
+        .ignore();
+    pipe.cmd("ZADD")
+        .arg("zset-small")
+        .arg(&["1.5", "a", "2", "b", "-3", "c", "inf", "d"])
+        .ignore();
+    pipe.cmd("EXPIRE").arg("hash-small").arg(5000).ignore();
+    pipe.cmd("SELECT").arg(5).ignore();
+    pipe.cmd("SET").arg("in-db5").arg("five").ignore();
+    pipe.cmd("RPUSH").arg("list-db5").arg(&["p", "q"]).ignore();
+    pipe.cmd("SELECT").arg(15).ignore();
+    pipe.cmd("SET").arg("in-db15").arg("fifteen").ignore();
+    pipe.query::<()>(&mut con).unwrap();
+}
+
+fn sha(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn redis_dump_loads_into_redrepl_and_back_with_equal_digests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    for d in [&a, &b, &c] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let redis = Proc::start(true, &a, &["--save", ""]);
+    fill_everything(&redis);
+    let want = redis.digest();
+    assert_ne!(want, "0".repeat(40));
+    assert_eq!(redis.text(&["SAVE"]), "OK");
+    drop(redis);
+
+    std::fs::copy(a.join("dump.rdb"), b.join("dump.rdb")).unwrap();
+    let ours = Proc::start(false, &b, &["--save", ""]);
+    assert_eq!(
+        ours.digest(),
+        want,
+        "redrepl's dataset after loading redis-server's dump"
+    );
+    assert_eq!(ours.text(&["DBSIZE"]), "19", "keys in db 0");
+    let ttl: i64 = ours.text(&["TTL", "ttl"]).parse().unwrap();
+    assert!(ttl > 9000, "TTL kept: {ttl}");
+    assert_eq!(ours.text(&["SAVE"]), "OK");
+    drop(ours);
+
+    std::fs::copy(b.join("dump.rdb"), c.join("dump.rdb")).unwrap();
+    let back = Proc::start(true, &c, &["--save", ""]);
+    assert_eq!(
+        back.digest(),
+        want,
+        "redis-server's dataset after loading redrepl's dump"
+    );
+    let check = Command::new("redis-check-rdb")
+        .arg(b.join("dump.rdb"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "redis-check-rdb: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+#[test]
+fn uncompressed_and_unchecksummed_dumps_load_in_redis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let ours = Proc::start(
+        false,
+        &a,
+        &[
+            "--save",
+            "",
+            "--rdbcompression",
+            "no",
+            "--rdbchecksum",
+            "no",
+        ],
+    );
+    ours.cmd(&["SET", "k", &"x".repeat(1000)]);
+    ours.cmd(&["SET", "n", "42"]);
+    let want = ours.digest();
+    ours.cmd(&["SAVE"]);
+    let bytes = std::fs::read(a.join("dump.rdb")).unwrap();
+    assert_eq!(
+        &bytes[bytes.len() - 8..],
+        &[0u8; 8],
+        "rdbchecksum no writes a zero checksum"
+    );
+    assert!(
+        bytes.windows(1000).any(|w| w.iter().all(|&c| c == b'x')),
+        "rdbcompression no stores raw"
+    );
+    drop(ours);
+    std::fs::copy(a.join("dump.rdb"), b.join("dump.rdb")).unwrap();
+    let redis = Proc::start(true, &b, &["--save", ""]);
+    assert_eq!(redis.digest(), want);
+}
+
+#[test]
+fn corrupt_or_truncated_dumps_stop_start_up_and_stay_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let ours = Proc::start(false, &src, &["--save", ""]);
+    for i in 0..50 {
+        ours.cmd(&[
+            "SET",
+            &format!("key{i}"),
+            &format!("value-{i}-{}", "v".repeat(i)),
+        ]);
+    }
+    ours.cmd(&["SAVE"]);
+    drop(ours);
+    let good = std::fs::read(src.join("dump.rdb")).unwrap();
+
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    for cut in [
+        1usize,
+        5,
+        9,
+        20,
+        good.len() / 3,
+        good.len() / 2,
+        good.len() - 9,
+        good.len() - 1,
+    ] {
+        cases.push((format!("truncated at {cut}"), good[..cut].to_vec()));
+    }
+    for at in [9usize, good.len() / 2, good.len() - 5] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x5a;
+        cases.push((format!("byte {at} flipped"), bad));
+    }
+    for (what, bytes) in cases {
+        let dir = tmp.path().join(what.replace(' ', "_"));
+        std::fs::create_dir(&dir).unwrap();
+        let dump = dir.join("dump.rdb");
+        std::fs::write(&dump, &bytes).unwrap();
+        let out = Command::new(REDRR)
+            .args([
+                "server",
+                "--port",
+                &free_port().to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--dir", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{what}: server started on a bad dump"
+        );
+        let log = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            log.contains("byte offset"),
+            "{what}: log does not say where: {log}"
+        );
+        assert_eq!(sha(&dump), bytes, "{what}: the dump was modified");
+    }
+}
+
+#[test]
+fn shutdown_saves_with_save_points_and_nosave_does_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir: PathBuf = tmp.path().to_path_buf();
+    let mut p = Proc::start(
+        false,
+        &dir,
+        &["--save", "3600 1", "--dbfilename", "dump6379.rdb"],
+    );
+    p.cmd(&["SET", "survives", "restart"]);
+    let _ = p.con().req_command(&redis::cmd("SHUTDOWN"));
+    assert!(
+        p.wait_exit(Duration::from_secs(10))
+            .is_some_and(|s| s.success())
+    );
+    let p = Proc::start(
+        false,
+        &dir,
+        &["--save", "3600 1", "--dbfilename", "dump6379.rdb"],
+    );
+    assert_eq!(
+        p.text(&["GET", "survives"]),
+        "restart",
+        "S10: data reloaded after restart"
+    );
+    p.cmd(&["SET", "lost", "yes"]);
+    let mut p = p;
+    let _ = p.con().req_command(redis::cmd("SHUTDOWN").arg("NOSAVE"));
+    assert!(p.wait_exit(Duration::from_secs(10)).is_some());
+    let mut p = Proc::start(
+        false,
+        &dir,
+        &["--save", "3600 1", "--dbfilename", "dump6379.rdb"],
+    );
+    assert_eq!(p.cmd(&["GET", "lost"]), redis::Value::Nil);
+    p.cmd(&["SET", "sigterm", "saved"]);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(p.child.id() as i32, libc::SIGTERM) };
+    assert!(
+        p.wait_exit(Duration::from_secs(10))
+            .is_some_and(|s| s.success())
+    );
+    let p = Proc::start(
+        false,
+        &dir,
+        &["--save", "3600 1", "--dbfilename", "dump6379.rdb"],
+    );
+    assert_eq!(p.text(&["GET", "sigterm"]), "saved");
+}
+
+fn load_keys(p: &Proc, n: usize, prefix: &str) {
+    let mut con = p.con();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
+        let mut pipe = redis::pipe();
+        for i in chunk {
+            pipe.cmd("SET")
+                .arg(format!("{prefix}:{i}"))
+                .arg(format!("value-{i}"))
+                .ignore();
+        }
+        pipe.query::<()>(&mut con).unwrap();
+    }
+}
+
+fn bgsave_running(p: &Proc) -> bool {
+    p.text(&["INFO", "persistence"])
+        .contains("rdb_bgsave_in_progress:1")
+}
+
+#[test]
+fn kill_9_during_bgsave_leaves_the_previous_dump_loadable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Proc::start(false, tmp.path(), &["--save", ""]);
+    load_keys(&p, 1000, "old");
+    p.cmd(&["SAVE"]);
+    let before = std::fs::read(tmp.path().join("dump.rdb")).unwrap();
+    load_keys(&p, 300_000, "new");
+    assert_eq!(p.text(&["BGSAVE"]), "Background saving started");
+    std::thread::sleep(Duration::from_millis(20));
+    p.kill_group();
+    let after = std::fs::read(tmp.path().join("dump.rdb")).unwrap();
+    if after != before {
+        // The child finished before the kill: then the new dump must be whole.
+        let p = Proc::start(false, tmp.path(), &["--save", ""]);
+        assert_eq!(p.text(&["DBSIZE"]), "301000");
+        return;
+    }
+    let p = Proc::start(false, tmp.path(), &["--save", ""]);
+    assert_eq!(p.text(&["DBSIZE"]), "1000", "the previous dump loads whole");
+}
+
+#[test]
+fn clients_are_served_while_bgsave_writes_a_million_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Proc::start(false, tmp.path(), &["--save", ""]);
+    load_keys(&p, 1_000_000, "k");
+    let mut con = p.con();
+    assert_eq!(p.text(&["BGSAVE"]), "Background saving started");
+    let mut worst = Duration::ZERO;
+    let mut gets = 0;
+    let started = Instant::now();
+    while bgsave_running(&p) && started.elapsed() < Duration::from_secs(120) {
+        let t = Instant::now();
+        let v: String = redis::cmd("GET")
+            .arg(format!("k:{}", gets % 1_000_000))
+            .query(&mut con)
+            .unwrap();
+        worst = worst.max(t.elapsed());
+        assert_eq!(v, format!("value-{}", gets % 1_000_000));
+        gets += 1;
+    }
+    assert!(!bgsave_running(&p), "BGSAVE did not finish");
+    assert!(
+        p.text(&["INFO", "persistence"])
+            .contains("rdb_last_bgsave_status:ok")
+    );
+    assert!(gets > 10, "only {gets} GETs were answered during BGSAVE");
+    assert!(
+        worst < Duration::from_secs(1),
+        "a GET waited {worst:?} during BGSAVE"
+    );
+    drop(p);
+    let p = Proc::start(false, tmp.path(), &["--save", ""]);
+    assert_eq!(p.text(&["DBSIZE"]), "1000000");
+}
