@@ -399,6 +399,16 @@ mod tests {
         let e = load_str("masterauth 's3cret\n", "r.conf").unwrap_err();
         let all = format!("{e} {} {:?}", e.report(), e);
         assert!(!all.contains("s3cret"), "{all}");
+        let l = load_str(
+            "requirepass s3cret\nmasterauth s3cret\ntls-key-file-pass s3cret\n",
+            "r.conf",
+        )
+        .unwrap();
+        let all = format!("{l:?}");
+        assert!(
+            !all.contains("s3cret") && all.contains("<redacted>"),
+            "{all}"
+        );
     }
 
     #[test]

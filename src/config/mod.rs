@@ -8,7 +8,9 @@
 /// Everything `redrepl server` can be configured with. Field names follow the directives
 /// (`protected-mode` is `protected_mode`). Sizes are bytes, times are seconds unless the
 /// field name says otherwise.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows every directive as CONFIG GET would, with passwords redacted.
+#[derive(Clone)]
 pub struct Config {
     // network
     pub port: u16,
@@ -162,6 +164,35 @@ impl Default for Config {
 }
 
 pub mod access;
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |v: String| {
+            if v.is_empty() {
+                v
+            } else {
+                "<redacted>".to_string()
+            }
+        };
+        let mut m = f.debug_map();
+        for d in table::directives() {
+            let v = (d.get)(self);
+            m.entry(&d.name, &if d.sensitive { redact(v) } else { v });
+        }
+        for (name, args) in &self.other {
+            let v = args.join(" ");
+            m.entry(
+                name,
+                &if table::is_sensitive(name) {
+                    redact(v)
+                } else {
+                    v
+                },
+            );
+        }
+        m.finish()
+    }
+}
+
 mod load;
 pub mod rewrite;
 pub mod table;

@@ -45,8 +45,31 @@ fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 )
             })
             .collect();
-        let (next, names) = access::set(&ctx.state.config, &pairs)
+        let (mut next, names) = access::set(&ctx.state.config, &pairs)
             .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+        if names.contains(&"dir") && next.dir != ctx.state.config.dir {
+            // Redis changes its working directory (the RDB file is relative to it); this is
+            // the last check, so a failure still leaves the configuration untouched.
+            let arg = pairs
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("dir"))
+                .map(|p| p.0.clone());
+            std::env::set_current_dir(&next.dir).map_err(|e| {
+                let reason = e.to_string();
+                let reason = reason
+                    .split(" (os error")
+                    .next()
+                    .unwrap_or(&reason)
+                    .to_string();
+                CmdError::msg(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - {reason}",
+                    arg.unwrap_or_default()
+                ))
+            })?;
+            if let Ok(cwd) = std::env::current_dir() {
+                next.dir = cwd.display().to_string();
+            }
+        }
         ctx.state.config = next;
         if names.iter().any(|n| *n == "loglevel" || *n == "logfile") {
             crate::server::log::configure(ctx.state.config.loglevel, &ctx.state.config.logfile);
