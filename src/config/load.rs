@@ -40,13 +40,20 @@ pub struct ConfigError {
 impl ConfigError {
     /// The report redis-server prints before exiting (without the banner line).
     pub fn report(&self) -> String {
-        let mut s = format!("Reading the configuration file, at {}\n", self.location);
-        if let Some(l) = &self.line {
-            s.push_str(&format!(">>> '{l}'\n"));
+        match &self.line {
+            Some(l) => format!(
+                "Reading the configuration file, at {}\n>>> '{l}'\n{}",
+                self.location, self.reason
+            ),
+            None => self.reason.clone(),
         }
-        s.push_str(&self.reason);
-        s
     }
+}
+
+/// An I/O error as `strerror` words it (without Rust's " (os error N)").
+fn os_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    s.split(" (os error").next().unwrap_or(&s).to_string()
 }
 
 /// Nesting limit for `include` (guards against a file including itself).
@@ -58,6 +65,8 @@ struct Loader {
     ignored: Vec<String>,
     notes: Vec<String>,
     depth: usize,
+    /// Check that `dir` exists while loading, as redis-server does (it changes into it).
+    check_dir: bool,
 }
 
 impl Loader {
@@ -71,6 +80,7 @@ impl Loader {
             ignored: Vec::new(),
             notes: Vec::new(),
             depth: 0,
+            check_dir: false,
         }
     }
 
@@ -78,8 +88,9 @@ impl Loader {
         let text = std::fs::read(path).map_err(|e| ConfigError {
             location: path.display().to_string(),
             reason: format!(
-                "Fatal error, can't open config file '{}': {e}",
-                path.display()
+                "Fatal error, can't open config file '{}': {}",
+                path.display(),
+                os_reason(&e)
             ),
             line: None,
         })?;
@@ -129,6 +140,13 @@ impl Loader {
             return Ok(());
         }
         apply_args(&mut self.config, &args, &mut self.ctx).map_err(fail)?;
+        if name == "dir" && self.check_dir {
+            match std::fs::metadata(&self.config.dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(fail("Not a directory".into())),
+                Err(e) => return Err(fail(os_reason(&e))),
+            }
+        }
         if table::lookup(&name).is_none() && !self.ignored.contains(&name) {
             self.ignored.push(name);
         }
@@ -252,6 +270,7 @@ fn options_to_lines(args: &[String]) -> Vec<String> {
 /// then `--name value` overrides.
 pub fn load(args: &[OsString]) -> Result<Loaded, ConfigError> {
     let mut loader = Loader::new();
+    loader.check_dir = true;
     let mut file = None;
     let mut rest = args;
     if let Some(first) = args.first() {
@@ -458,6 +477,15 @@ mod tests {
         assert_eq!(l.config.replicaof, Some(("127.0.0.1".into(), 6390)));
         let e = load(&os(&["--port", "x"])).unwrap_err();
         assert_eq!(e.location, "command line");
+        let e = load(&os(&["--dir", "/nonexistent-dir"])).unwrap_err();
+        assert_eq!(e.reason, "No such file or directory");
+        let e = load(&os(&["--replicaof", "10.0.0.1"])).unwrap_err();
+        assert_eq!(e.reason, "wrong number of arguments");
+        let e = load(&os(&["/nonexistent.conf"])).unwrap_err();
+        assert_eq!(
+            e.report(),
+            "Fatal error, can't open config file '/nonexistent.conf': No such file or directory"
+        );
         let e = load(&os(&["--nosuch", "1"])).unwrap_err();
         assert_eq!(e.reason, "Bad directive or wrong number of arguments");
     }

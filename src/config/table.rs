@@ -719,7 +719,7 @@ fn set_save(c: &mut Config, a: &[String], ctx: &mut SetCtx) -> Result<(), String
 
 fn set_replicaof(c: &mut Config, a: &[String], _: &mut SetCtx) -> Result<(), String> {
     if a.len() != 2 {
-        return Err("Bad directive or wrong number of arguments".into());
+        return Err("wrong number of arguments".into());
     }
     if a[0].eq_ignore_ascii_case("no") && a[1].eq_ignore_ascii_case("one") {
         c.replicaof = None;
