@@ -282,12 +282,15 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 }
 
 /// Periodic work, `hz` times a second: active expiry and ending CLIENT PAUSE.
+/// Follows CONFIG SET hz.
 async fn cron(shared: Arc<Shared>, hz: i64) {
-    let period = Duration::from_millis((1000 / hz) as u64);
+    let mut hz = hz;
+    let mut period = Duration::from_millis((1000 / hz) as u64);
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
         let mut st = shared.lock();
+        let want_hz = st.config.hz.clamp(1, 500);
         let now = clock::now_ms();
         if let Some(p) = st.pause {
             if p.until_ms <= now {
@@ -299,6 +302,12 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
         persistence::check_save_points(&mut st);
         if st.active_expire_enabled && st.config.replicaof.is_none() {
             active_expire(&mut st, now, period / 4);
+        }
+        drop(st);
+        if want_hz != hz {
+            hz = want_hz;
+            period = Duration::from_millis((1000 / hz) as u64);
+            tick = tokio::time::interval(period);
         }
     }
 }
