@@ -66,10 +66,10 @@ pub fn get_value(c: &Config, name: &str) -> Option<String> {
 pub fn get(c: &Config, patterns: &[&[u8]]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let push = |name: String, out: &mut Vec<(String, String)>| {
-        if !out.iter().any(|(n, _)| *n == name) {
-            if let Some(v) = get_value(c, &name) {
-                out.push((name, v));
-            }
+        if !out.iter().any(|(n, _)| *n == name)
+            && let Some(v) = get_value(c, &name)
+        {
+            out.push((name, v));
         }
     };
     for p in patterns {

@@ -273,13 +273,13 @@ pub fn load(args: &[OsString]) -> Result<Loaded, ConfigError> {
     loader.check_dir = true;
     let mut file = None;
     let mut rest = args;
-    if let Some(first) = args.first() {
-        if !first.to_string_lossy().starts_with("--") {
-            let path = PathBuf::from(first);
-            loader.load_file(&path)?;
-            file = Some(std::fs::canonicalize(&path).unwrap_or(path));
-            rest = &args[1..];
-        }
+    if let Some(first) = args.first()
+        && !first.to_string_lossy().starts_with("--")
+    {
+        let path = PathBuf::from(first);
+        loader.load_file(&path)?;
+        file = Some(std::fs::canonicalize(&path).unwrap_or(path));
+        rest = &args[1..];
     }
     let rest: Vec<String> = rest
         .iter()

@@ -52,13 +52,15 @@ fn parse_old(line: &str) -> Option<(&'static str, Vec<String>)> {
     let name = args.remove(0);
     if let Some(d) = table::lookup(&name) {
         // `--replicaof "h p"` style lines hold several arguments in one.
-        if d.multi_arg() && args.len() == 1 && !args[0].is_empty() {
-            if let Some(split) = crate::resp::split_args(args[0].as_bytes()) {
-                args = split
-                    .into_iter()
-                    .map(|a| String::from_utf8_lossy(&a).into_owned())
-                    .collect();
-            }
+        if d.multi_arg()
+            && args.len() == 1
+            && !args[0].is_empty()
+            && let Some(split) = crate::resp::split_args(args[0].as_bytes())
+        {
+            args = split
+                .into_iter()
+                .map(|a| String::from_utf8_lossy(&a).into_owned())
+                .collect();
         }
         return Some((d.name, args));
     }

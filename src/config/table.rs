@@ -693,7 +693,7 @@ fn set_save(c: &mut Config, a: &[String], ctx: &mut SetCtx) -> Result<(), String
     } else {
         a
     };
-    if a.len() % 2 == 1 {
+    if !a.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     let mut points = Vec::new();
@@ -735,7 +735,7 @@ fn set_client_output_buffer_limit(
     a: &[String],
     _: &mut SetCtx,
 ) -> Result<(), String> {
-    if a.is_empty() || a.len() % 4 != 0 {
+    if a.is_empty() || !a.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut limits = c.client_output_buffer_limit;

@@ -33,7 +33,7 @@ fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         Ok(())
     } else if is(sub, "set") {
-        if args.len() < 4 || args.len() % 2 != 0 {
+        if args.len() < 4 || !args.len().is_multiple_of(2) {
             return Err(arity("set"));
         }
         let pairs: Vec<(String, String)> = args[2..]
