@@ -6,6 +6,7 @@
 //! inside the state lock, so commands are atomic and applied in one global order.
 
 pub mod connection;
+pub mod dump;
 pub mod keys;
 pub mod persistence;
 pub mod server;
@@ -153,6 +154,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(server::specs());
         all.extend(transactions::specs());
         all.extend(persistence::specs());
+        all.extend(dump::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
