@@ -529,7 +529,7 @@ fn dump_payloads_restore_both_ways() {
         "list-big",
         "set-int",
         "set-big",
-        "hash-small",
+        "hash-long-value",
         "hash-big",
         "zset-small",
         "zset-big",
