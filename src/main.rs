@@ -79,7 +79,7 @@ fn main() -> ExitCode {
                         "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***",
                         redrepl::server::REDIS_VERSION
                     );
-                    eprintln!("{e}");
+                    eprintln!("{}", e.report());
                     return ExitCode::from(1);
                 }
             };

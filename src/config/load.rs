@@ -1,9 +1,15 @@
 //! Loading: `redrepl server [CONFIG] [--name value ...]` the way redis-server reads it.
-//! (Minimal first version; the directive table replaces the match below.)
+//!
+//! The config file is read line by line (`include` pulls other files in, relative to the
+//! working directory like Redis); then the command-line options are joined into config
+//! lines exactly as redis-server joins them (`--port 6380 --save ""` becomes
+//! `port "6380"` and `save ""`) and applied after the file. Every line goes through the
+//! directive table ([`super::table`]); the first bad line stops loading with its location.
 
-use super::{Config, EnableFlag, LogLevel};
+use super::Config;
+use super::table::{self, SetCtx};
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A loaded configuration and where it came from.
 #[derive(Debug, Clone)]
@@ -14,6 +20,8 @@ pub struct Loaded {
     pub file: Option<PathBuf>,
     /// Directives that were accepted but have no effect here (logged once at start).
     pub ignored: Vec<String>,
+    /// Other things worth one log line at start (e.g. `rename-command` being ignored).
+    pub notes: Vec<String>,
 }
 
 /// A configuration problem: where and why.
@@ -22,142 +30,505 @@ pub struct Loaded {
 pub struct ConfigError {
     /// `file:line`, or `command line` for overrides.
     pub location: String,
-    /// What was wrong.
+    /// What was wrong, in Redis's words.
     pub reason: String,
+    /// The offending line as Redis echoes it (`>>> '...'`), with the value of a sensitive
+    /// directive replaced; `None` when the problem is not one line (unreadable file).
+    pub line: Option<String>,
 }
 
-/// Loads the configuration from redis-server style arguments.
-pub fn load(args: &[OsString]) -> Result<Loaded, ConfigError> {
-    let mut config = Config::default();
-    let mut file = None;
-    let mut rest = args;
-    if let Some(first) = args.first() {
-        let s = first.to_string_lossy();
-        if !s.starts_with("--") {
-            let path = PathBuf::from(first);
-            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
-                location: path.display().to_string(),
-                reason: format!("Fatal error, can't open config file: {e}"),
-            })?;
-            for (i, line) in text.lines().enumerate() {
-                apply_line(&mut config, line).map_err(|reason| ConfigError {
-                    location: format!("{}:{}", path.display(), i + 1),
-                    reason,
-                })?;
-            }
-            file = Some(std::fs::canonicalize(&path).unwrap_or(path));
-            rest = &args[1..];
+impl ConfigError {
+    /// The report redis-server prints before exiting (without the banner line).
+    pub fn report(&self) -> String {
+        let mut s = format!("Reading the configuration file, at {}\n", self.location);
+        if let Some(l) = &self.line {
+            s.push_str(&format!(">>> '{l}'\n"));
+        }
+        s.push_str(&self.reason);
+        s
+    }
+}
+
+/// Nesting limit for `include` (guards against a file including itself).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+struct Loader {
+    config: Config,
+    ctx: SetCtx,
+    ignored: Vec<String>,
+    notes: Vec<String>,
+    depth: usize,
+}
+
+impl Loader {
+    fn new() -> Loader {
+        Loader {
+            config: Config::default(),
+            ctx: SetCtx {
+                loading: true,
+                save_loaded: false,
+            },
+            ignored: Vec::new(),
+            notes: Vec::new(),
+            depth: 0,
         }
     }
-    let mut line = String::new();
-    for a in rest {
-        let s = a.to_string_lossy();
-        if let Some(name) = s.strip_prefix("--") {
-            if !line.is_empty() {
-                apply_line(&mut config, &line).map_err(|reason| ConfigError {
-                    location: "command line".into(),
-                    reason,
-                })?;
-            }
-            line = name.to_string();
-        } else {
-            line.push(' ');
-            line.push_str(&s);
-        }
-    }
-    if !line.is_empty() {
-        apply_line(&mut config, &line).map_err(|reason| ConfigError {
-            location: "command line".into(),
-            reason,
+
+    fn load_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read(path).map_err(|e| ConfigError {
+            location: path.display().to_string(),
+            reason: format!(
+                "Fatal error, can't open config file '{}': {e}",
+                path.display()
+            ),
+            line: None,
         })?;
+        let text = String::from_utf8_lossy(&text).into_owned();
+        let origin = path.display().to_string();
+        for (i, line) in text.split('\n').enumerate() {
+            self.load_line(line, &format!("{origin}:{}", i + 1))?;
+        }
+        Ok(())
     }
-    Ok(Loaded {
-        config,
-        file,
-        ignored: Vec::new(),
-    })
+
+    fn load_line(&mut self, line: &str, location: &str) -> Result<(), ConfigError> {
+        let trimmed = line.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            return Ok(());
+        }
+        let fail = |reason: String| ConfigError {
+            location: location.to_string(),
+            reason,
+            line: Some(redact(trimmed)),
+        };
+        let Some(args) = crate::resp::split_args(trimmed.as_bytes()) else {
+            return Err(fail("Unbalanced quotes in configuration line".into()));
+        };
+        let args: Vec<String> = args
+            .into_iter()
+            .map(|a| String::from_utf8_lossy(&a).into_owned())
+            .collect();
+        if args.is_empty() {
+            return Ok(());
+        }
+        let name = args[0].to_ascii_lowercase();
+        if name == "include" && args.len() == 2 {
+            if self.depth >= MAX_INCLUDE_DEPTH {
+                return Err(fail("Too many nested includes".into()));
+            }
+            self.depth += 1;
+            let r = self.load_file(Path::new(&args[1]));
+            self.depth -= 1;
+            return r;
+        }
+        if name == "rename-command" && args.len() == 3 {
+            self.notes.push(format!(
+                "rename-command {} is accepted but ignored by redrepl",
+                args[1]
+            ));
+            return Ok(());
+        }
+        apply_args(&mut self.config, &args, &mut self.ctx).map_err(fail)?;
+        if table::lookup(&name).is_none() && !self.ignored.contains(&name) {
+            self.ignored.push(name);
+        }
+        Ok(())
+    }
 }
 
-fn yes_no(v: &str) -> Result<bool, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "yes" => Ok(true),
-        "no" => Ok(false),
-        _ => Err("argument must be 'yes' or 'no'".into()),
+/// Applies one parsed config line (`name arg...`) to `config`; the error is Redis's reason.
+/// `include` and `rename-command` are the loader's business and are refused here.
+pub fn apply_args(config: &mut Config, args: &[String], ctx: &mut SetCtx) -> Result<(), String> {
+    let name = args[0].to_ascii_lowercase();
+    if let Some(d) = table::lookup(&name) {
+        if !d.multi_arg() && args.len() != 2 {
+            return Err("wrong number of arguments".into());
+        }
+        if d.multi_arg() && args.len() == 2 && !args[1].is_empty() {
+            // `--replicaof "10.0.0.1 6379"`: one argument holding several.
+            let split = crate::resp::split_args(args[1].as_bytes())
+                .ok_or_else(|| "Unbalanced quotes in configuration line".to_string())?;
+            let split: Vec<String> = split
+                .into_iter()
+                .map(|a| String::from_utf8_lossy(&a).into_owned())
+                .collect();
+            return (d.set)(config, &split, ctx);
+        }
+        return (d.set)(config, &args[1..], ctx);
     }
-}
-
-fn apply_line(c: &mut Config, line: &str) -> Result<(), String> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') {
+    if let Some(o) = table::lookup_other(&name) {
+        if args.len() < 2 {
+            return Err("wrong number of arguments".into());
+        }
+        config.other.insert(o.name.to_string(), args[1..].to_vec());
         return Ok(());
     }
-    let args = crate::resp::split_args(line.as_bytes())
+    Err("Bad directive or wrong number of arguments".into())
+}
+
+/// Parses one config-file line and applies it (comments and blank lines do nothing).
+pub fn apply_line(config: &mut Config, line: &str, ctx: &mut SetCtx) -> Result<(), String> {
+    let trimmed = line.trim();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return Ok(());
+    }
+    let args = crate::resp::split_args(trimmed.as_bytes())
         .ok_or("Unbalanced quotes in configuration line")?;
     let args: Vec<String> = args
         .into_iter()
         .map(|a| String::from_utf8_lossy(&a).into_owned())
         .collect();
-    let name = args[0].to_ascii_lowercase();
-    let v = args.get(1).cloned().unwrap_or_default();
-    let int = |v: &str| {
-        v.parse::<i64>()
-            .map_err(|_| "argument couldn't be parsed into an integer".to_string())
-    };
-    match name.as_str() {
-        "port" => c.port = int(&v)? as u16,
-        "bind" => {
-            c.bind = args[1..].to_vec();
-            c.bind_explicit = true;
-        }
-        "protected-mode" => c.protected_mode = yes_no(&v)?,
-        "daemonize" => c.daemonize = yes_no(&v)?,
-        "pidfile" => c.pidfile = v,
-        "logfile" => c.logfile = v,
-        "loglevel" => {
-            c.loglevel =
-                match v.as_str() {
-                    "debug" => LogLevel::Debug,
-                    "verbose" => LogLevel::Verbose,
-                    "notice" => LogLevel::Notice,
-                    "warning" => LogLevel::Warning,
-                    _ => return Err(
-                        "argument(s) must be one of the following: debug, verbose, notice, warning"
-                            .into(),
-                    ),
-                }
-        }
-        "requirepass" => {
-            c.requirepass = if v.is_empty() {
-                None
-            } else {
-                Some(v.into_bytes())
-            }
-        }
-        "masterauth" => c.masterauth = Some(v.into_bytes()),
-        "dir" => c.dir = v,
-        "dbfilename" => c.dbfilename = v,
-        "databases" => c.databases = int(&v)?,
-        "timeout" => c.timeout = int(&v)?,
-        "tcp-keepalive" => c.tcp_keepalive = int(&v)?,
-        "maxclients" => c.maxclients = int(&v)?,
-        "hz" => c.hz = int(&v)?,
-        "save" => c.save = Vec::new(),
-        "appendonly" => {}
-        "enable-debug-command" => {
-            c.enable_debug_command = match v.as_str() {
-                "yes" => EnableFlag::Yes,
-                "local" => EnableFlag::Local,
-                "no" => EnableFlag::No,
-                _ => return Err("argument must be 'yes', 'no' or 'local'".into()),
-            }
-        }
-        "replicaof" | "slaveof" => {
-            c.replicaof = Some((
-                v,
-                int(args.get(2).map(|s| s.as_str()).unwrap_or(""))? as u16,
-            ))
-        }
-        _ => return Err("Bad directive or wrong number of arguments".into()),
+    apply_args(config, &args, ctx)
+}
+
+/// The line as echoed in an error, with the value of a sensitive directive hidden.
+fn redact(line: &str) -> String {
+    let name = line.split_whitespace().next().unwrap_or("");
+    if table::is_sensitive(name) {
+        format!("{name} <redacted>")
+    } else {
+        line.to_string()
     }
-    Ok(())
+}
+
+/// Quotes `s` the way Redis's `sdscatrepr` does (`"..."` with `\n`, `\"`, `\xHH` escapes).
+pub fn repr(s: &str) -> String {
+    let mut out = String::from("\"");
+    for &b in s.as_bytes() {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Joins command-line options into config lines the way redis-server's `main` does.
+fn options_to_lines(args: &[String]) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut handled_last = true;
+    for (j, a) in args.iter().enumerate() {
+        if handled_last && a.starts_with("--") {
+            lines.push(format!("{} ", &a[2..]));
+            let words = crate::resp::split_args(a.as_bytes())
+                .map(|w| w.len())
+                .unwrap_or(1);
+            if words == 1 {
+                handled_last = false;
+                let next_is_option = args.get(j + 1).is_some_and(|n| n.starts_with("--"));
+                if a.eq_ignore_ascii_case("--save") && (next_is_option || j + 1 == args.len()) {
+                    // `--save` with no value means `save ""` (Redis 7.0.1+).
+                    lines.last_mut().unwrap().push_str("\"\"");
+                    handled_last = true;
+                }
+            } else {
+                handled_last = true;
+            }
+        } else {
+            let line = match lines.last_mut() {
+                Some(l) => l,
+                None => {
+                    lines.push(String::new());
+                    lines.last_mut().unwrap()
+                }
+            };
+            line.push_str(&repr(a));
+            line.push(' ');
+            handled_last = true;
+        }
+    }
+    lines
+}
+
+/// Loads the configuration from redis-server style arguments: an optional config file,
+/// then `--name value` overrides.
+pub fn load(args: &[OsString]) -> Result<Loaded, ConfigError> {
+    let mut loader = Loader::new();
+    let mut file = None;
+    let mut rest = args;
+    if let Some(first) = args.first() {
+        if !first.to_string_lossy().starts_with("--") {
+            let path = PathBuf::from(first);
+            loader.load_file(&path)?;
+            file = Some(std::fs::canonicalize(&path).unwrap_or(path));
+            rest = &args[1..];
+        }
+    }
+    let rest: Vec<String> = rest
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    for line in options_to_lines(&rest) {
+        loader.load_line(&line, "command line")?;
+    }
+    Ok(Loaded {
+        config: loader.config,
+        file,
+        ignored: loader.ignored,
+        notes: loader.notes,
+    })
+}
+
+/// Loads a configuration from text (as if it were a file named `origin`); for tests and
+/// tools that render configs.
+pub fn load_str(text: &str, origin: &str) -> Result<Loaded, ConfigError> {
+    let mut loader = Loader::new();
+    for (i, line) in text.split('\n').enumerate() {
+        loader.load_line(line, &format!("{origin}:{}", i + 1))?;
+    }
+    Ok(Loaded {
+        config: loader.config,
+        file: None,
+        ignored: loader.ignored,
+        notes: loader.notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{EnableFlag, LogLevel};
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn typed_values_and_units() {
+        let l = load_str(
+            "port 6380\nmaxmemory 1gb\nrepl-backlog-size 100mb\nproto-max-bulk-len 2mb\nloglevel verbose\n\
+             protected-mode no\nenable-debug-command local\nhash-max-ziplist-entries 7\n",
+            "t.conf",
+        )
+        .unwrap();
+        let c = l.config;
+        assert_eq!(c.port, 6380);
+        assert_eq!(c.maxmemory, 1 << 30);
+        assert_eq!(c.repl_backlog_size, 100 << 20);
+        assert_eq!(c.proto_max_bulk_len, 2 << 20);
+        assert_eq!(c.loglevel, LogLevel::Verbose);
+        assert!(!c.protected_mode);
+        assert_eq!(c.enable_debug_command, EnableFlag::Local);
+        assert_eq!(c.hash_max_listpack_entries, 7);
+    }
+
+    #[test]
+    fn quoting_and_aliases() {
+        let l = load_str(
+            "logfile \"/tmp/a b.log\"\ndbfilename 'x\\'y.rdb'\nslaveof 10.0.0.1 6379\nslave-read-only no\nmasterauth \"p\\x41ss\"\n",
+            "t.conf",
+        )
+        .unwrap();
+        assert_eq!(l.config.logfile, "/tmp/a b.log");
+        assert_eq!(l.config.dbfilename, "x'y.rdb");
+        assert_eq!(l.config.replicaof, Some(("10.0.0.1".into(), 6379)));
+        assert!(!l.config.replica_read_only);
+        assert_eq!(l.config.masterauth.as_deref(), Some(&b"pAss"[..]));
+    }
+
+    #[test]
+    fn save_lines_accumulate_and_empty_clears() {
+        let c = load_str("save 900 1\nsave 300 10\n", "t").unwrap().config;
+        assert_eq!(c.save, vec![(900, 1), (300, 10)]);
+        let c = load_str("save 900 1 300 10 60 10000\n", "t")
+            .unwrap()
+            .config;
+        assert_eq!(c.save, vec![(900, 1), (300, 10), (60, 10000)]);
+        let c = load_str("save \"\"\n", "t").unwrap().config;
+        assert!(c.save.is_empty());
+        let c = load_str("port 1\n", "t").unwrap().config;
+        assert_eq!(c.save, Config::default().save);
+        let e = load_str("save 900\n", "t").unwrap_err();
+        assert_eq!(e.reason, "Invalid save parameters");
+    }
+
+    #[test]
+    fn bind_and_client_output_buffer_limit() {
+        let c = load_str(
+            "bind 127.0.0.1 -::1\nclient-output-buffer-limit replica 512mb 128mb 30 pubsub 1k 2k 3\n",
+            "t",
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.bind, vec!["127.0.0.1", "-::1"]);
+        assert!(c.bind_explicit);
+        assert_eq!(c.client_output_buffer_limit[1], (512 << 20, 128 << 20, 30));
+        assert_eq!(c.client_output_buffer_limit[2], (1000, 2000, 3));
+        let e = load_str("client-output-buffer-limit bogus 1 2 3\n", "t").unwrap_err();
+        assert_eq!(
+            e.reason,
+            "Invalid client class specified in buffer limit configuration."
+        );
+    }
+
+    #[test]
+    fn errors_carry_location_and_line() {
+        let e = load_str("port 6379\n\n# c\nfoo bar\n", "/x/r.conf").unwrap_err();
+        assert_eq!(e.location, "/x/r.conf:4");
+        assert_eq!(e.reason, "Bad directive or wrong number of arguments");
+        assert_eq!(e.line.as_deref(), Some("foo bar"));
+        assert!(e.report().contains(">>> 'foo bar'"));
+        let e = load_str("daemonize perhaps\n", "r.conf").unwrap_err();
+        assert_eq!(e.to_string(), "r.conf:1: argument must be 'yes' or 'no'");
+        let e = load_str("port 70000\n", "r.conf").unwrap_err();
+        assert_eq!(e.reason, "argument must be between 0 and 65535 inclusive");
+        let e = load_str("port 1 2\n", "r.conf").unwrap_err();
+        assert_eq!(e.reason, "wrong number of arguments");
+        let e = load_str("dir \"unbalanced\n", "r.conf").unwrap_err();
+        assert_eq!(e.reason, "Unbalanced quotes in configuration line");
+        let e = load_str("loglevel loud\n", "r.conf").unwrap_err();
+        assert_eq!(
+            e.reason,
+            "argument(s) must be one of the following: debug, verbose, notice, warning"
+        );
+    }
+
+    #[test]
+    fn sensitive_values_are_never_echoed() {
+        let e = load_str("requirepass \"s3cret\" extra\n", "r.conf").unwrap_err();
+        let all = format!("{e} {} {:?}", e.report(), e);
+        assert!(!all.contains("s3cret"), "{all}");
+        let e = load_str("masterauth 's3cret\n", "r.conf").unwrap_err();
+        let all = format!("{e} {} {:?}", e.report(), e);
+        assert!(!all.contains("s3cret"), "{all}");
+        let l = load_str(
+            "requirepass s3cret\nmasterauth s3cret\ntls-key-file-pass s3cret\n",
+            "r.conf",
+        )
+        .unwrap();
+        let all = format!("{l:?}");
+        assert!(
+            !all.contains("s3cret") && all.contains("<redacted>"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn ignored_directives_are_stored_and_listed() {
+        let l = load_str(
+            "appendonly yes\nappendfsync always\nappendonly no\nrename-command FLUSHALL \"\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(l.ignored, vec!["appendonly", "appendfsync"]);
+        assert_eq!(l.config.other["appendonly"], vec!["no"]);
+        assert_eq!(l.notes.len(), 1);
+    }
+
+    #[test]
+    fn command_line_like_redis_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("r.conf");
+        std::fs::write(&f, "port 7000\nsave 10 1\nrequirepass abc\n").unwrap();
+        let mut args = os(&[
+            f.to_str().unwrap(),
+            "--port",
+            "7001",
+            "--replicaof",
+            "10.0.0.1 6379",
+            "--save",
+            "",
+        ]);
+        args.extend(os(&[
+            "--requirepass",
+            "with space",
+            "--loglevel",
+            "warning",
+        ]));
+        let l = load(&args).unwrap();
+        assert_eq!(l.config.port, 7001);
+        assert_eq!(l.config.replicaof, Some(("10.0.0.1".into(), 6379)));
+        assert!(l.config.save.is_empty());
+        assert_eq!(l.config.requirepass.as_deref(), Some(&b"with space"[..]));
+        assert_eq!(l.config.loglevel, LogLevel::Warning);
+        assert!(l.file.unwrap().is_absolute());
+
+        let l = load(&os(&["--save", "--port", "7002"])).unwrap();
+        assert!(l.config.save.is_empty());
+        assert_eq!(l.config.port, 7002);
+        let l = load(&os(&["--replicaof", "127.0.0.1", "6390"])).unwrap();
+        assert_eq!(l.config.replicaof, Some(("127.0.0.1".into(), 6390)));
+        let e = load(&os(&["--port", "x"])).unwrap_err();
+        assert_eq!(e.location, "command line");
+        let e = load(&os(&["--nosuch", "1"])).unwrap_err();
+        assert_eq!(e.reason, "Bad directive or wrong number of arguments");
+    }
+
+    #[test]
+    fn include_is_relative_to_cwd_and_missing_file_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let inc = dir.path().join("inc.conf");
+        std::fs::write(&inc, "port 7100\n").unwrap();
+        let l = load_str(&format!("include {}\nmaxclients 5\n", inc.display()), "t").unwrap();
+        assert_eq!(l.config.port, 7100);
+        assert_eq!(l.config.maxclients, 5);
+        let e = load_str("include /nonexistent/x.conf\n", "t").unwrap_err();
+        assert!(e.reason.contains("can't open config file"), "{}", e.reason);
+        let self_inc = dir.path().join("self.conf");
+        std::fs::write(&self_inc, format!("include {}\n", self_inc.display())).unwrap();
+        assert!(load(&os(&[self_inc.to_str().unwrap()])).is_err());
+    }
+
+    const NEED_REDIS: &str = "/etc/redis/redis.conf is missing: install Debian's redis-server (apt-get install -y redis-server)";
+
+    #[test]
+    fn debian_redis_conf_loads() {
+        let text = std::fs::read_to_string("/etc/redis/redis.conf").expect(NEED_REDIS);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("redis.conf");
+        std::fs::write(&f, &text).unwrap();
+        let l = load(&os(&[f.to_str().unwrap()])).unwrap_or_else(|e| panic!("{}", e.report()));
+        let c = &l.config;
+        assert_eq!(c.bind, vec!["127.0.0.1", "-::1"]);
+        assert!(c.daemonize);
+        assert_eq!(c.client_output_buffer_limit[1], (256 << 20, 64 << 20, 60));
+        assert!(l.ignored.contains(&"appendonly".to_string()));
+        assert!(l.ignored.contains(&"jemalloc-bg-thread".to_string()));
+    }
+
+    #[test]
+    fn debian_redis_conf_with_seed_edits_loads() {
+        let text = std::fs::read_to_string("/etc/redis/redis.conf").expect(NEED_REDIS);
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let mut out = String::new();
+        for line in text.lines() {
+            let edited = match line.split_whitespace().next() {
+                Some("daemonize") => "daemonize yes".to_string(),
+                Some("bind") => format!("# {line}"),
+                Some("protected-mode") => "protected-mode no".into(),
+                Some("port") => "port 6380".into(),
+                Some("dir") => format!("dir {d}"),
+                Some("logfile") => format!("logfile \"{d}/6380.log\""),
+                Some("dbfilename") => "dbfilename dump6380.rdb".into(),
+                _ => line.to_string(),
+            };
+            out.push_str(&edited);
+            out.push('\n');
+        }
+        out.push_str("requirepass 1234567a\nmasterauth \"1234567a\"\nreplicaof 127.0.0.1 6379\n");
+        let f = dir.path().join("6380.conf");
+        std::fs::write(&f, out).unwrap();
+        let l = load(&os(&[f.to_str().unwrap()])).unwrap_or_else(|e| panic!("{}", e.report()));
+        let c = &l.config;
+        assert!(c.daemonize);
+        assert!(!c.bind_explicit);
+        assert_eq!(c.bind, Config::default().bind);
+        assert!(!c.protected_mode);
+        assert_eq!(c.port, 6380);
+        assert_eq!(c.dir, d);
+        assert_eq!(c.logfile, format!("{d}/6380.log"));
+        assert_eq!(c.requirepass.as_deref(), Some(&b"1234567a"[..]));
+        assert_eq!(c.masterauth.as_deref(), Some(&b"1234567a"[..]));
+        assert_eq!(c.dbfilename, "dump6380.rdb");
+        assert_eq!(c.replicaof, Some(("127.0.0.1".into(), 6379)));
+    }
 }

@@ -8,7 +8,9 @@
 /// Everything `redrepl server` can be configured with. Field names follow the directives
 /// (`protected-mode` is `protected_mode`). Sizes are bytes, times are seconds unless the
 /// field name says otherwise.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows every directive as CONFIG GET would, with passwords redacted.
+#[derive(Clone)]
 pub struct Config {
     // network
     pub port: u16,
@@ -38,6 +40,9 @@ pub struct Config {
     pub client_query_buffer_limit: i64,
     pub maxmemory: i64,
     pub hz: i64,
+    /// `client-output-buffer-limit` as (hard, soft, soft seconds) for the classes
+    /// normal, replica, pubsub (accepted and kept; not enforced yet).
+    pub client_output_buffer_limit: [(i64, i64, i64); 3],
     // persistence
     pub dir: String,
     pub dbfilename: String,
@@ -74,6 +79,9 @@ pub struct Config {
     pub set_max_intset_entries: i64,
     pub zset_max_listpack_entries: i64,
     pub zset_max_listpack_value: i64,
+    /// Directives redis-server knows but redrepl does not implement (see
+    /// `table::OTHERS`), as given: name → arguments. CONFIG GET shows them.
+    pub other: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// `loglevel`.
@@ -115,6 +123,11 @@ impl Default for Config {
             client_query_buffer_limit: 1024 * 1024 * 1024,
             maxmemory: 0,
             hz: 10,
+            client_output_buffer_limit: [
+                (0, 0, 0),
+                (256 << 20, 64 << 20, 60),
+                (32 << 20, 8 << 20, 60),
+            ],
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
             save: vec![(3600, 1), (300, 100), (60, 10000)],
@@ -138,16 +151,49 @@ impl Default for Config {
             replica_priority: 100,
             replica_announce_ip: None,
             replica_announce_port: 0,
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            other: Default::default(),
         }
     }
 }
 
+pub mod access;
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |v: String| {
+            if v.is_empty() {
+                v
+            } else {
+                "<redacted>".to_string()
+            }
+        };
+        let mut m = f.debug_map();
+        for d in table::directives() {
+            let v = (d.get)(self);
+            m.entry(&d.name, &if d.sensitive { redact(v) } else { v });
+        }
+        for (name, args) in &self.other {
+            let v = args.join(" ");
+            m.entry(
+                name,
+                &if table::is_sensitive(name) {
+                    redact(v)
+                } else {
+                    v
+                },
+            );
+        }
+        m.finish()
+    }
+}
+
 mod load;
-pub use load::{ConfigError, Loaded, load};
+pub mod rewrite;
+pub mod table;
+pub use load::{ConfigError, Loaded, apply_line, load, load_str, repr};

@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 pub const REDIS_VERSION: &str = "7.0.15";
 
 /// Runs the server with a loaded configuration; returns the process exit code.
-pub fn run(loaded: Loaded) -> i32 {
+pub fn run(mut loaded: Loaded) -> i32 {
     let config = loaded.config.clone();
     if config.daemonize {
         if let Err(e) = process::daemonize() {
@@ -46,6 +46,10 @@ pub fn run(loaded: Loaded) -> i32 {
     if let Err(e) = std::env::set_current_dir(&config.dir) {
         eprintln!("Can't chdir to '{}': {e}", config.dir);
         return 1;
+    }
+    // As in Redis, CONFIG GET dir shows the absolute working directory.
+    if let Ok(cwd) = std::env::current_dir() {
+        loaded.config.dir = cwd.display().to_string();
     }
     log::configure(config.loglevel, &config.logfile);
     notice!("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
@@ -59,8 +63,14 @@ pub fn run(loaded: Loaded) -> i32 {
         Some(f) => notice!("Configuration loaded from {}", f.display()),
         None => notice!("Configuration loaded"),
     }
-    for name in &loaded.ignored {
-        verbose!("Directive '{name}' is accepted but has no effect in redrepl");
+    if !loaded.ignored.is_empty() {
+        notice!(
+            "Directives accepted but not implemented by redrepl (ignored): {}",
+            loaded.ignored.join(", ")
+        );
+    }
+    for note in &loaded.notes {
+        notice!("{note}");
     }
     let pidfile = if config.pidfile.is_empty() && config.daemonize {
         "/var/run/redis.pid".to_string()

@@ -5,6 +5,7 @@
 //! arity, authentication, MULTI queueing, read-only replica, pause) and then the handler,
 //! inside the state lock, so commands are atomic and applied in one global order.
 
+pub mod config;
 pub mod connection;
 pub mod dump;
 pub mod keys;
@@ -153,6 +154,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(keys::specs());
         all.extend(server::specs());
         all.extend(transactions::specs());
+        all.extend(config::specs());
         all.extend(persistence::specs());
         all.extend(dump::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()

@@ -1,0 +1,230 @@
+//! CONFIG GET and CONFIG SET on a [`Config`], by directive name, through the table.
+//! The server command (`src/server/commands/config.rs`) only adds the wire and side effects.
+
+use super::Config;
+use super::table::{self, SetCtx};
+
+/// Why CONFIG SET refused; `Display` is Redis's error text without the `ERR ` prefix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetError {
+    /// No such directive.
+    #[error("Unknown option or number of arguments for CONFIG SET - '{0}'")]
+    Unknown(String),
+    /// The directive can only be set at start-up.
+    #[error("CONFIG SET failed (possibly related to argument '{0}') - can't set immutable config")]
+    Immutable(String),
+    /// The same directive twice in one CONFIG SET.
+    #[error("CONFIG SET failed (possibly related to argument '{0}') - duplicate parameter")]
+    Duplicate(String),
+    /// A bad value (the reason never contains the value).
+    #[error("CONFIG SET failed (possibly related to argument '{name}') - {reason}")]
+    Invalid {
+        /// The directive.
+        name: String,
+        /// Redis's reason.
+        reason: String,
+    },
+}
+
+/// Every name CONFIG GET can show (canonical names, aliases, ignored directives), with the
+/// value for `c`.
+fn all_names() -> impl Iterator<Item = &'static str> {
+    table::directives()
+        .iter()
+        .flat_map(|d| std::iter::once(d.name).chain(d.alias))
+        .chain(
+            table::OTHERS
+                .iter()
+                .map(|o| o.name)
+                .filter(|n| !HIDDEN.contains(n)),
+        )
+}
+
+/// Accepted in config files but not shown by a CONFIG GET pattern (as in Redis: not
+/// configs, or deprecated no-ops).
+const HIDDEN: &[&str] = &[
+    "user",
+    "loadmodule",
+    "list-max-ziplist-entries",
+    "list-max-ziplist-value",
+    "lua-replicate-commands",
+];
+
+/// The value of directive `name` (name, alias or ignored directive) as CONFIG GET shows it.
+pub fn get_value(c: &Config, name: &str) -> Option<String> {
+    if let Some(d) = table::lookup(name) {
+        return Some((d.get)(c));
+    }
+    table::lookup_other(name).map(|o| match c.other.get(o.name) {
+        Some(args) => args.join(" "),
+        None => o.default.to_string(),
+    })
+}
+
+/// CONFIG GET: the (name, value) pairs matching any of `patterns` (globs, case-insensitive),
+/// each name once, in table order.
+pub fn get(c: &Config, patterns: &[&[u8]]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let push = |name: String, out: &mut Vec<(String, String)>| {
+        if !out.iter().any(|(n, _)| *n == name) {
+            if let Some(v) = get_value(c, &name) {
+                out.push((name, v));
+            }
+        }
+    };
+    for p in patterns {
+        if !p.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
+            let name = String::from_utf8_lossy(p).to_ascii_lowercase();
+            push(name, &mut out);
+            continue;
+        }
+        for name in all_names() {
+            if crate::server::glob::glob_match(p, name.as_bytes(), true) {
+                push(name.to_string(), &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// CONFIG SET: applies all (name, value) pairs to a copy of `c` and returns it, or the
+/// first error and no change at all. Returns also the canonical names that were set.
+pub fn set(
+    c: &Config,
+    pairs: &[(String, String)],
+) -> Result<(Config, Vec<&'static str>), SetError> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for (name, _) in pairs {
+        let canonical = match (table::lookup(name), table::lookup_other(name)) {
+            (Some(d), _) if !d.mutable => return Err(SetError::Immutable(name.clone())),
+            (Some(d), _) => d.name,
+            (None, Some(o)) => o.name,
+            (None, None) => return Err(SetError::Unknown(name.clone())),
+        };
+        if names.contains(&canonical) {
+            return Err(SetError::Duplicate(name.clone()));
+        }
+        names.push(canonical);
+    }
+    let mut next = c.clone();
+    let mut ctx = SetCtx::default();
+    for ((name, value), canonical) in pairs.iter().zip(&names) {
+        let split = || {
+            let v: Vec<String> = value.split_whitespace().map(String::from).collect();
+            if v.is_empty() { vec![String::new()] } else { v }
+        };
+        match table::lookup(canonical) {
+            Some(d) => {
+                let args = if d.multi_arg() {
+                    split()
+                } else {
+                    vec![value.clone()]
+                };
+                (d.set)(&mut next, &args, &mut ctx).map_err(|reason| SetError::Invalid {
+                    name: name.clone(),
+                    reason,
+                })?;
+            }
+            None => {
+                next.other.insert(canonical.to_string(), split());
+            }
+        }
+    }
+    Ok((next, names))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn get_formats_like_redis() {
+        let c = Config::default();
+        let g = get(
+            &c,
+            &[
+                b"save",
+                b"maxmemory",
+                b"BIND",
+                b"appendonly",
+                b"nosuch",
+                b"repl-backlog-size",
+            ],
+        );
+        assert_eq!(
+            g,
+            pairs(&[
+                ("save", "3600 1 300 100 60 10000"),
+                ("maxmemory", "0"),
+                ("bind", "* -::*"),
+                ("appendonly", "no"),
+                ("repl-backlog-size", "1048576")
+            ])
+        );
+        let g = get(&c, &[b"*read-only*"]);
+        assert_eq!(
+            g,
+            pairs(&[("replica-read-only", "yes"), ("slave-read-only", "yes")])
+        );
+        let g = get(&c, &[b"client-output-buffer-limit"]);
+        assert_eq!(
+            g[0].1,
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        let all = get(&c, &[b"*"]);
+        assert_eq!(all.len(), 192, "as many as redis-server 7.0.15 shows");
+        assert!(!all.iter().any(|(n, _)| n == "user"));
+    }
+
+    #[test]
+    fn set_is_all_or_nothing_with_redis_errors() {
+        let c = Config::default();
+        let (n, names) = set(
+            &c,
+            &pairs(&[
+                ("maxmemory", "1gb"),
+                ("save", "10 1 20 2"),
+                ("slave-read-only", "no"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(n.maxmemory, 1 << 30);
+        assert_eq!(n.save, vec![(10, 1), (20, 2)]);
+        assert!(!n.replica_read_only);
+        assert_eq!(names, vec!["maxmemory", "save", "replica-read-only"]);
+        let (n, _) = set(&c, &pairs(&[("save", "")])).unwrap();
+        assert!(n.save.is_empty());
+        let e = set(
+            &c,
+            &pairs(&[("maxmemory", "1gb"), ("protected-mode", "maybe")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "CONFIG SET failed (possibly related to argument 'protected-mode') - argument must be 'yes' or 'no'"
+        );
+        assert_eq!(
+            set(&c, &pairs(&[("foo", "1")])).unwrap_err().to_string(),
+            "Unknown option or number of arguments for CONFIG SET - 'foo'"
+        );
+        assert_eq!(
+            set(&c, &pairs(&[("daemonize", "yes")]))
+                .unwrap_err()
+                .to_string(),
+            "CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config"
+        );
+        assert!(matches!(
+            set(&c, &pairs(&[("hz", "5"), ("hz", "6")])),
+            Err(SetError::Duplicate(_))
+        ));
+        let (n, _) = set(&c, &pairs(&[("appendonly", "yes"), ("requirepass", "x y")])).unwrap();
+        assert_eq!(get_value(&n, "appendonly").unwrap(), "yes");
+        assert_eq!(n.requirepass.as_deref(), Some(&b"x y"[..]));
+    }
+}

@@ -1,0 +1,1012 @@
+//! The directive table: one entry per redis.conf directive the server implements (name,
+//! alias, kind, mutability, sensitivity and typed accessors), plus the list of directives
+//! redis-server 7.0 knows but redrepl only stores (they load, CONFIG GET shows them, they
+//! have no effect). Loading, CONFIG GET, CONFIG SET and CONFIG REWRITE all go through here.
+
+use super::{Config, EnableFlag, LogLevel};
+use std::sync::OnceLock;
+
+/// What kind of value a directive takes (how it is parsed and shown).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `yes` / `no`.
+    Bool,
+    /// An integer within bounds (inclusive).
+    Int { min: i64, max: i64 },
+    /// A memory size (`1gb`, `100mb`, `1k`, plain bytes) within bounds, shown in bytes.
+    Memory { min: i64, max: i64 },
+    /// A free string.
+    Str,
+    /// One of a fixed set of words.
+    Enum(&'static [&'static str]),
+    /// Several arguments with their own rules (`save`, `bind`, `replicaof`, ...).
+    Special,
+}
+
+/// State kept while a configuration is being applied (Redis's `reading_config_file`).
+#[derive(Debug, Default)]
+pub struct SetCtx {
+    /// True while loading the file and the command line, false for CONFIG SET.
+    pub loading: bool,
+    /// A `save` line was already seen while loading: later ones accumulate.
+    pub save_loaded: bool,
+}
+
+/// Parses the arguments of a directive into the config.
+pub type Setter = fn(&mut Config, &[String], &mut SetCtx) -> Result<(), String>;
+/// Formats the current value as CONFIG GET shows it.
+pub type Getter = fn(&Config) -> String;
+/// The config lines (arguments after the name) CONFIG REWRITE writes for the value.
+pub type Liner = fn(&Config) -> Vec<Vec<String>>;
+
+/// One directive of the table.
+pub struct Directive {
+    /// Canonical lower-case name.
+    pub name: &'static str,
+    /// The old name still accepted (`slaveof` for `replicaof`).
+    pub alias: Option<&'static str>,
+    /// How the value is parsed.
+    pub kind: Kind,
+    /// Whether CONFIG SET may change it.
+    pub mutable: bool,
+    /// Never printed in logs or errors (passwords).
+    pub sensitive: bool,
+    /// Parses and stores.
+    pub set: Setter,
+    /// Formats for CONFIG GET.
+    pub get: Getter,
+    /// Config file lines for CONFIG REWRITE; `None` means one line with the GET value
+    /// (split into arguments for [`Kind::Special`]).
+    pub lines: Option<Liner>,
+}
+
+impl Directive {
+    /// Whether `name` (any case) is this directive's name or alias.
+    pub fn is_named(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+            || self.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether the directive takes several arguments (others take exactly one).
+    pub fn multi_arg(&self) -> bool {
+        self.kind == Kind::Special
+    }
+
+    /// The config-file lines (without the name) for the value in `c`.
+    pub fn config_lines(&self, c: &Config) -> Vec<Vec<String>> {
+        match self.lines {
+            Some(f) => f(c),
+            None if self.multi_arg() => {
+                vec![(self.get)(c).split_whitespace().map(String::from).collect()]
+            }
+            None => {
+                let v = match self.kind {
+                    Kind::Memory { .. } => format_memory((self.get)(c).parse().unwrap_or(0)),
+                    _ => (self.get)(c),
+                };
+                vec![vec![v]]
+            }
+        }
+    }
+}
+
+/// A directive redis-server 7.0 knows that redrepl accepts, stores and ignores.
+#[derive(Debug, Clone, Copy)]
+pub struct Other {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis 7.0's default, as CONFIG GET shows it.
+    pub default: &'static str,
+    /// Never printed (passwords, ACL user lines).
+    pub sensitive: bool,
+}
+
+const I32: i64 = i32::MAX as i64;
+const I32MIN: i64 = i32::MIN as i64;
+
+/// Parses `yes`/`no` (any case).
+pub fn parse_bool(v: &str) -> Result<bool, String> {
+    if v.eq_ignore_ascii_case("yes") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case("no") {
+        Ok(false)
+    } else {
+        Err("argument must be 'yes' or 'no'".into())
+    }
+}
+
+/// Parses an integer strictly (Redis's `string2ll`) and checks the bounds.
+pub fn parse_int(v: &str, min: i64, max: i64) -> Result<i64, String> {
+    let n = crate::server::numbers::parse_i64(v.as_bytes())
+        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+    bounds(n, min, max)
+}
+
+fn bounds(n: i64, min: i64, max: i64) -> Result<i64, String> {
+    if n < min || n > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(n)
+}
+
+/// Parses a memory size the way Redis's `memtoull` does: digits, then an optional unit
+/// `b`, `k` (1000), `kb` (1024), `m`, `mb`, `g`, `gb`, any case. Checks the bounds.
+pub fn parse_memory(v: &str, min: i64, max: i64) -> Result<i64, String> {
+    let bad = || "argument must be a memory value".to_string();
+    let lower = v.to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(digits_end);
+    let mul: i64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(bad()),
+    };
+    let n = crate::server::numbers::parse_i64(num.as_bytes()).ok_or_else(bad)?;
+    let n = n.checked_mul(mul).ok_or_else(bad)?;
+    bounds(n, min, max)
+}
+
+/// Formats bytes the way CONFIG REWRITE does (`1gb`, `64mb`, `1kb`, or plain bytes).
+pub fn format_memory(n: i64) -> String {
+    const GB: i64 = 1024 * 1024 * 1024;
+    const MB: i64 = 1024 * 1024;
+    if n != 0 && n % GB == 0 {
+        format!("{}gb", n / GB)
+    } else if n != 0 && n % MB == 0 {
+        format!("{}mb", n / MB)
+    } else if n != 0 && n % 1024 == 0 {
+        format!("{}kb", n / 1024)
+    } else {
+        n.to_string()
+    }
+}
+
+fn parse_enum(v: &str, words: &[&str]) -> Result<usize, String> {
+    words
+        .iter()
+        .position(|w| w.eq_ignore_ascii_case(v))
+        .ok_or_else(|| {
+            format!(
+                "argument(s) must be one of the following: {}",
+                words.join(", ")
+            )
+        })
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+fn opt_bytes(v: &str) -> Option<Vec<u8>> {
+    if v.is_empty() {
+        None
+    } else {
+        Some(v.as_bytes().to_vec())
+    }
+}
+
+fn opt_string(v: &str) -> Option<String> {
+    if v.is_empty() {
+        None
+    } else {
+        Some(v.to_string())
+    }
+}
+
+fn show_bytes(v: &Option<Vec<u8>>) -> String {
+    v.as_deref()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
+}
+
+/// The words `loglevel` takes.
+pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+/// The words `enable-debug-command` and friends take.
+pub const ENABLE_FLAGS: &[&str] = &["no", "yes", "local"];
+/// The classes of `client-output-buffer-limit`, in Config's order.
+pub const CLIENT_CLASSES: &[&str] = &["normal", "replica", "pubsub"];
+
+macro_rules! boolean {
+    ($name:literal, $alias:expr, $field:ident, $mutable:expr) => {
+        Directive {
+            name: $name,
+            alias: $alias,
+            kind: Kind::Bool,
+            mutable: $mutable,
+            sensitive: false,
+            set: |c, a, _| {
+                c.$field = parse_bool(&a[0])?;
+                Ok(())
+            },
+            get: |c| yes_no(c.$field),
+            lines: None,
+        }
+    };
+}
+
+macro_rules! integer {
+    ($name:literal, $alias:expr, $field:ident, $min:expr, $max:expr, $mutable:expr) => {
+        Directive {
+            name: $name,
+            alias: $alias,
+            kind: Kind::Int {
+                min: $min,
+                max: $max,
+            },
+            mutable: $mutable,
+            sensitive: false,
+            set: |c, a, _| {
+                c.$field = parse_int(&a[0], $min, $max)?;
+                Ok(())
+            },
+            get: |c| c.$field.to_string(),
+            lines: None,
+        }
+    };
+}
+
+macro_rules! memory {
+    ($name:literal, $alias:expr, $field:ident, $min:expr, $max:expr, $mutable:expr) => {
+        Directive {
+            name: $name,
+            alias: $alias,
+            kind: Kind::Memory {
+                min: $min,
+                max: $max,
+            },
+            mutable: $mutable,
+            sensitive: false,
+            set: |c, a, _| {
+                c.$field = parse_memory(&a[0], $min, $max)?;
+                Ok(())
+            },
+            get: |c| c.$field.to_string(),
+            lines: None,
+        }
+    };
+}
+
+macro_rules! string {
+    ($name:literal, $alias:expr, $field:ident, $mutable:expr) => {
+        Directive {
+            name: $name,
+            alias: $alias,
+            kind: Kind::Str,
+            mutable: $mutable,
+            sensitive: false,
+            set: |c, a, _| {
+                c.$field = a[0].clone();
+                Ok(())
+            },
+            get: |c| c.$field.clone(),
+            lines: None,
+        }
+    };
+}
+
+macro_rules! opt_string {
+    ($name:literal, $alias:expr, $field:ident, $mutable:expr) => {
+        Directive {
+            name: $name,
+            alias: $alias,
+            kind: Kind::Str,
+            mutable: $mutable,
+            sensitive: false,
+            set: |c, a, _| {
+                c.$field = opt_string(&a[0]);
+                Ok(())
+            },
+            get: |c| c.$field.clone().unwrap_or_default(),
+            lines: None,
+        }
+    };
+}
+
+macro_rules! secret {
+    ($name:literal, $alias:expr, $field:ident) => {
+        Directive {
+            name: $name,
+            alias: $alias,
+            kind: Kind::Str,
+            mutable: true,
+            sensitive: true,
+            set: |c, a, _| {
+                c.$field = opt_bytes(&a[0]);
+                Ok(())
+            },
+            get: |c| show_bytes(&c.$field),
+            lines: Some(|c| match &c.$field {
+                Some(v) => vec![vec![String::from_utf8_lossy(v).into_owned()]],
+                None => Vec::new(),
+            }),
+        }
+    };
+}
+
+/// The table of implemented directives, in redis.conf order.
+pub fn directives() -> &'static [Directive] {
+    static TABLE: OnceLock<Vec<Directive>> = OnceLock::new();
+    TABLE.get_or_init(build)
+}
+
+fn build() -> Vec<Directive> {
+    vec![
+        // network
+        Directive {
+            name: "bind",
+            alias: None,
+            kind: Kind::Special,
+            mutable: false,
+            sensitive: false,
+            set: set_bind,
+            get: |c| c.bind.join(" "),
+            lines: None,
+        },
+        boolean!("protected-mode", None, protected_mode, true),
+        Directive {
+            name: "port",
+            alias: None,
+            kind: Kind::Int { min: 0, max: 65535 },
+            mutable: false,
+            sensitive: false,
+            set: |c, a, _| {
+                c.port = parse_int(&a[0], 0, 65535)? as u16;
+                Ok(())
+            },
+            get: |c| c.port.to_string(),
+            lines: None,
+        },
+        integer!("tcp-backlog", None, tcp_backlog, 0, I32, false),
+        integer!("timeout", None, timeout, 0, I32, true),
+        integer!("tcp-keepalive", None, tcp_keepalive, 0, I32, true),
+        integer!("maxclients", None, maxclients, 1, u32::MAX as i64, true),
+        // process
+        boolean!("daemonize", None, daemonize, false),
+        string!("pidfile", None, pidfile, false),
+        Directive {
+            name: "loglevel",
+            alias: None,
+            kind: Kind::Enum(LOGLEVELS),
+            mutable: true,
+            sensitive: false,
+            set: |c, a, _| {
+                c.loglevel = match parse_enum(&a[0], LOGLEVELS)? {
+                    0 => LogLevel::Debug,
+                    1 => LogLevel::Verbose,
+                    2 => LogLevel::Notice,
+                    _ => LogLevel::Warning,
+                };
+                Ok(())
+            },
+            get: |c| LOGLEVELS[c.loglevel as usize].into(),
+            lines: None,
+        },
+        string!("logfile", None, logfile, true),
+        integer!("databases", None, databases, 1, I32, false),
+        // security
+        secret!("requirepass", None, requirepass),
+        Directive {
+            name: "enable-debug-command",
+            alias: None,
+            kind: Kind::Enum(ENABLE_FLAGS),
+            mutable: false,
+            sensitive: false,
+            set: |c, a, _| {
+                c.enable_debug_command = match parse_enum(&a[0], ENABLE_FLAGS)? {
+                    0 => EnableFlag::No,
+                    1 => EnableFlag::Yes,
+                    _ => EnableFlag::Local,
+                };
+                Ok(())
+            },
+            get: |c| ENABLE_FLAGS[c.enable_debug_command as usize].into(),
+            lines: None,
+        },
+        // limits
+        memory!(
+            "proto-max-bulk-len",
+            None,
+            proto_max_bulk_len,
+            1024 * 1024,
+            i64::MAX,
+            true
+        ),
+        memory!(
+            "client-query-buffer-limit",
+            None,
+            client_query_buffer_limit,
+            1024 * 1024,
+            i64::MAX,
+            true
+        ),
+        memory!("maxmemory", None, maxmemory, 0, i64::MAX, true),
+        integer!("hz", None, hz, 0, I32, true),
+        Directive {
+            name: "client-output-buffer-limit",
+            alias: None,
+            kind: Kind::Special,
+            mutable: true,
+            sensitive: false,
+            set: set_client_output_buffer_limit,
+            get: |c| {
+                let names = ["normal", "slave", "pubsub"];
+                let parts: Vec<String> = c
+                    .client_output_buffer_limit
+                    .iter()
+                    .zip(names)
+                    .map(|(l, n)| format!("{n} {} {} {}", l.0, l.1, l.2))
+                    .collect();
+                parts.join(" ")
+            },
+            lines: Some(|c| {
+                let defaults = Config::default().client_output_buffer_limit;
+                c.client_output_buffer_limit
+                    .iter()
+                    .zip(CLIENT_CLASSES)
+                    .zip(defaults)
+                    .filter(|((l, _), d)| **l != *d)
+                    .map(|(x, _)| x)
+                    .map(|(l, n)| {
+                        vec![
+                            n.to_string(),
+                            format_memory(l.0),
+                            format_memory(l.1),
+                            l.2.to_string(),
+                        ]
+                    })
+                    .collect()
+            }),
+        },
+        // persistence
+        string!("dir", None, dir, true),
+        string!("dbfilename", None, dbfilename, true),
+        Directive {
+            name: "save",
+            alias: None,
+            kind: Kind::Special,
+            mutable: true,
+            sensitive: false,
+            set: set_save,
+            get: |c| {
+                c.save
+                    .iter()
+                    .map(|(s, n)| format!("{s} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            },
+            lines: Some(|c| {
+                if c.save.is_empty() {
+                    vec![vec![String::new()]]
+                } else {
+                    c.save
+                        .iter()
+                        .map(|(s, n)| vec![s.to_string(), n.to_string()])
+                        .collect()
+                }
+            }),
+        },
+        boolean!("rdbcompression", None, rdbcompression, true),
+        boolean!("rdbchecksum", None, rdbchecksum, false),
+        boolean!(
+            "stop-writes-on-bgsave-error",
+            None,
+            stop_writes_on_bgsave_error,
+            true
+        ),
+        // replication
+        Directive {
+            name: "replicaof",
+            alias: Some("slaveof"),
+            kind: Kind::Special,
+            mutable: false,
+            sensitive: false,
+            set: set_replicaof,
+            get: |c| {
+                c.replicaof
+                    .as_ref()
+                    .map(|(h, p)| format!("{h} {p}"))
+                    .unwrap_or_default()
+            },
+            lines: Some(|c| match &c.replicaof {
+                Some((h, p)) => vec![vec![h.clone(), p.to_string()]],
+                None => Vec::new(),
+            }),
+        },
+        secret!("masterauth", None, masterauth),
+        opt_string!("masteruser", None, masteruser, true),
+        boolean!(
+            "replica-read-only",
+            Some("slave-read-only"),
+            replica_read_only,
+            true
+        ),
+        boolean!(
+            "replica-serve-stale-data",
+            Some("slave-serve-stale-data"),
+            replica_serve_stale_data,
+            true
+        ),
+        integer!(
+            "repl-ping-replica-period",
+            Some("repl-ping-slave-period"),
+            repl_ping_replica_period,
+            1,
+            I32,
+            true
+        ),
+        integer!("repl-timeout", None, repl_timeout, 1, I32, true),
+        memory!(
+            "repl-backlog-size",
+            None,
+            repl_backlog_size,
+            1,
+            i64::MAX,
+            true
+        ),
+        integer!("repl-backlog-ttl", None, repl_backlog_ttl, 0, I32, true),
+        boolean!("repl-diskless-sync", None, repl_diskless_sync, true),
+        integer!(
+            "repl-diskless-sync-delay",
+            None,
+            repl_diskless_sync_delay,
+            0,
+            I32,
+            true
+        ),
+        integer!(
+            "repl-diskless-sync-max-replicas",
+            None,
+            repl_diskless_sync_max_replicas,
+            0,
+            I32,
+            true
+        ),
+        integer!(
+            "min-replicas-to-write",
+            Some("min-slaves-to-write"),
+            min_replicas_to_write,
+            0,
+            I32,
+            true
+        ),
+        integer!(
+            "min-replicas-max-lag",
+            Some("min-slaves-max-lag"),
+            min_replicas_max_lag,
+            0,
+            I32,
+            true
+        ),
+        integer!(
+            "replica-priority",
+            Some("slave-priority"),
+            replica_priority,
+            0,
+            I32,
+            true
+        ),
+        opt_string!(
+            "replica-announce-ip",
+            Some("slave-announce-ip"),
+            replica_announce_ip,
+            true
+        ),
+        integer!(
+            "replica-announce-port",
+            Some("slave-announce-port"),
+            replica_announce_port,
+            0,
+            65535,
+            true
+        ),
+        // encodings
+        integer!(
+            "hash-max-listpack-entries",
+            Some("hash-max-ziplist-entries"),
+            hash_max_listpack_entries,
+            0,
+            i64::MAX,
+            true
+        ),
+        memory!(
+            "hash-max-listpack-value",
+            Some("hash-max-ziplist-value"),
+            hash_max_listpack_value,
+            0,
+            i64::MAX,
+            true
+        ),
+        integer!(
+            "list-max-listpack-size",
+            Some("list-max-ziplist-size"),
+            list_max_listpack_size,
+            I32MIN,
+            I32,
+            true
+        ),
+        integer!(
+            "list-compress-depth",
+            None,
+            list_compress_depth,
+            0,
+            I32,
+            true
+        ),
+        integer!(
+            "set-max-intset-entries",
+            None,
+            set_max_intset_entries,
+            0,
+            i64::MAX,
+            true
+        ),
+        integer!(
+            "zset-max-listpack-entries",
+            Some("zset-max-ziplist-entries"),
+            zset_max_listpack_entries,
+            0,
+            i64::MAX,
+            true
+        ),
+        memory!(
+            "zset-max-listpack-value",
+            Some("zset-max-ziplist-value"),
+            zset_max_listpack_value,
+            0,
+            i64::MAX,
+            true
+        ),
+    ]
+}
+
+fn set_bind(c: &mut Config, a: &[String], _: &mut SetCtx) -> Result<(), String> {
+    if a.is_empty() || a.len() > 16 {
+        return Err(if a.is_empty() {
+            "wrong number of arguments"
+        } else {
+            "Too many bind addresses specified."
+        }
+        .into());
+    }
+    // `bind ""` (CONFIG SET) would leave nothing to listen on.
+    if a.len() == 1 && a[0].is_empty() {
+        return Err("Invalid bind address".into());
+    }
+    c.bind = a.to_vec();
+    c.bind_explicit = true;
+    Ok(())
+}
+
+fn set_save(c: &mut Config, a: &[String], ctx: &mut SetCtx) -> Result<(), String> {
+    let a: &[String] = if a.len() == 1 && a[0].is_empty() {
+        c.save.clear();
+        &[]
+    } else {
+        a
+    };
+    if a.len() % 2 == 1 {
+        return Err("Invalid save parameters".into());
+    }
+    let mut points = Vec::new();
+    for pair in a.chunks(2) {
+        let s = crate::server::numbers::parse_i64(pair[0].as_bytes()).filter(|s| *s >= 1);
+        let n = crate::server::numbers::parse_i64(pair[1].as_bytes()).filter(|n| *n >= 0);
+        match (s, n) {
+            (Some(s), Some(n)) => points.push((s, n)),
+            _ => return Err("Invalid save parameters".into()),
+        }
+    }
+    // Redis 7.0: while loading, the first `save` line replaces the defaults and later
+    // ones add to it; CONFIG SET replaces.
+    if !ctx.loading || !ctx.save_loaded {
+        c.save.clear();
+    }
+    if ctx.loading {
+        ctx.save_loaded = true;
+    }
+    c.save.extend(points);
+    Ok(())
+}
+
+fn set_replicaof(c: &mut Config, a: &[String], _: &mut SetCtx) -> Result<(), String> {
+    if a.len() != 2 {
+        return Err("Bad directive or wrong number of arguments".into());
+    }
+    if a[0].eq_ignore_ascii_case("no") && a[1].eq_ignore_ascii_case("one") {
+        c.replicaof = None;
+        return Ok(());
+    }
+    let port = parse_int(&a[1], 0, 65535).map_err(|_| "Invalid master port".to_string())?;
+    c.replicaof = Some((a[0].clone(), port as u16));
+    Ok(())
+}
+
+fn set_client_output_buffer_limit(
+    c: &mut Config,
+    a: &[String],
+    _: &mut SetCtx,
+) -> Result<(), String> {
+    if a.is_empty() || a.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut limits = c.client_output_buffer_limit;
+    for chunk in a.chunks(4) {
+        let class = match chunk[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "replica" | "slave" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into());
+            }
+        };
+        let bad = |_| {
+            "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string()
+        };
+        let hard = parse_memory(&chunk[1], 0, i64::MAX).map_err(bad)?;
+        let soft = parse_memory(&chunk[2], 0, i64::MAX).map_err(bad)?;
+        let secs = parse_int(&chunk[3], 0, i64::MAX).map_err(bad)?;
+        limits[class] = (hard, soft, secs);
+    }
+    c.client_output_buffer_limit = limits;
+    Ok(())
+}
+
+/// Finds an implemented directive by name or alias (any case).
+pub fn lookup(name: &str) -> Option<&'static Directive> {
+    directives().iter().find(|d| d.is_named(name))
+}
+
+/// Finds an accepted-but-ignored directive by name (any case).
+pub fn lookup_other(name: &str) -> Option<&'static Other> {
+    OTHERS.iter().find(|o| o.name.eq_ignore_ascii_case(name))
+}
+
+/// Whether `name` is a directive whose value must never be printed.
+pub fn is_sensitive(name: &str) -> bool {
+    lookup(name).is_some_and(|d| d.sensitive) || lookup_other(name).is_some_and(|o| o.sensitive)
+}
+
+macro_rules! others {
+    ($(($name:literal, $default:literal $(, $s:ident)?)),* $(,)?) => {
+        &[$(Other { name: $name, default: $default, sensitive: others!(@s $($s)?) }),*]
+    };
+    (@s) => { false };
+    (@s secret) => { true };
+}
+
+/// Directives of redis-server 7.0 that redrepl accepts and stores but does not implement,
+/// with Redis's defaults. Every directive of Debian's /etc/redis/redis.conf is here or in
+/// [`directives`].
+pub static OTHERS: &[Other] = others![
+    ("always-show-logo", "no"),
+    ("set-proc-title", "yes"),
+    ("proc-title-template", "{title} {listen-addr} {server-mode}"),
+    ("supervised", "no"),
+    ("unixsocket", ""),
+    ("unixsocketperm", "0"),
+    ("socket-mark-id", "0"),
+    ("syslog-enabled", "no"),
+    ("syslog-ident", "redis"),
+    ("syslog-facility", "local0"),
+    ("crash-log-enabled", "yes"),
+    ("crash-memcheck-enabled", "yes"),
+    ("rdb-del-sync-files", "no"),
+    ("repl-diskless-load", "disabled"),
+    ("repl-disable-tcp-nodelay", "no"),
+    ("replica-ignore-maxmemory", "yes"),
+    ("slave-ignore-maxmemory", "yes"),
+    ("replica-announced", "yes"),
+    ("replica-ignore-disk-write-errors", "no"),
+    ("propagation-error-behavior", "ignore"),
+    ("acllog-max-len", "128"),
+    ("aclfile", ""),
+    ("user", "", secret),
+    ("enable-protected-configs", "no"),
+    ("enable-module-command", "no"),
+    ("loadmodule", ""),
+    ("maxmemory-policy", "noeviction"),
+    ("maxmemory-samples", "5"),
+    ("maxmemory-eviction-tenacity", "10"),
+    ("maxmemory-clients", "0"),
+    ("active-expire-effort", "1"),
+    ("lazyfree-lazy-eviction", "no"),
+    ("lazyfree-lazy-expire", "no"),
+    ("lazyfree-lazy-server-del", "no"),
+    ("replica-lazy-flush", "no"),
+    ("slave-lazy-flush", "no"),
+    ("lazyfree-lazy-user-del", "no"),
+    ("lazyfree-lazy-user-flush", "no"),
+    ("io-threads", "1"),
+    ("io-threads-do-reads", "no"),
+    ("oom-score-adj", "no"),
+    ("oom-score-adj-values", "0 200 800"),
+    ("disable-thp", "yes"),
+    ("appendonly", "no"),
+    ("appendfilename", "appendonly.aof"),
+    ("appenddirname", "appendonlydir"),
+    ("appendfsync", "everysec"),
+    ("no-appendfsync-on-rewrite", "no"),
+    ("auto-aof-rewrite-percentage", "100"),
+    ("auto-aof-rewrite-min-size", "67108864"),
+    ("aof-load-truncated", "yes"),
+    ("aof-use-rdb-preamble", "yes"),
+    ("aof-timestamp-enabled", "no"),
+    ("aof-rewrite-incremental-fsync", "yes"),
+    ("rdb-save-incremental-fsync", "yes"),
+    ("lua-time-limit", "5000"),
+    ("busy-reply-threshold", "5000"),
+    ("shutdown-timeout", "10"),
+    ("shutdown-on-sigint", "default"),
+    ("shutdown-on-sigterm", "default"),
+    ("cluster-enabled", "no"),
+    ("cluster-config-file", "nodes.conf"),
+    ("cluster-node-timeout", "15000"),
+    ("cluster-port", "0"),
+    ("cluster-replica-validity-factor", "10"),
+    ("cluster-slave-validity-factor", "10"),
+    ("cluster-migration-barrier", "1"),
+    ("cluster-allow-replica-migration", "yes"),
+    ("cluster-require-full-coverage", "yes"),
+    ("cluster-replica-no-failover", "no"),
+    ("cluster-slave-no-failover", "no"),
+    ("cluster-allow-reads-when-down", "no"),
+    ("cluster-allow-pubsubshard-when-down", "yes"),
+    ("cluster-link-sendbuf-limit", "0"),
+    ("cluster-announce-hostname", ""),
+    ("cluster-preferred-endpoint-type", "ip"),
+    ("cluster-announce-ip", ""),
+    ("cluster-announce-port", "0"),
+    ("cluster-announce-tls-port", "0"),
+    ("cluster-announce-bus-port", "0"),
+    ("slowlog-log-slower-than", "10000"),
+    ("slowlog-max-len", "128"),
+    ("latency-monitor-threshold", "0"),
+    ("latency-tracking", "yes"),
+    ("latency-tracking-info-percentiles", "50 99 99.9"),
+    ("notify-keyspace-events", ""),
+    ("hll-sparse-max-bytes", "3000"),
+    ("stream-node-max-bytes", "4096"),
+    ("stream-node-max-entries", "100"),
+    ("activerehashing", "yes"),
+    ("dynamic-hz", "yes"),
+    ("jemalloc-bg-thread", "yes"),
+    ("tracking-table-max-keys", "1000000"),
+    ("activedefrag", "no"),
+    ("active-defrag-ignore-bytes", "104857600"),
+    ("active-defrag-threshold-lower", "10"),
+    ("active-defrag-threshold-upper", "100"),
+    ("active-defrag-cycle-min", "1"),
+    ("active-defrag-cycle-max", "25"),
+    ("active-defrag-max-scan-fields", "1000"),
+    ("lfu-log-factor", "10"),
+    ("lfu-decay-time", "1"),
+    ("ignore-warnings", ""),
+    ("tls-port", "0"),
+    ("tls-cert-file", ""),
+    ("tls-key-file", ""),
+    ("tls-key-file-pass", "", secret),
+    ("tls-client-cert-file", ""),
+    ("tls-client-key-file", ""),
+    ("tls-client-key-file-pass", "", secret),
+    ("tls-dh-params-file", ""),
+    ("tls-ca-cert-file", ""),
+    ("tls-ca-cert-dir", ""),
+    ("tls-auth-clients", "yes"),
+    ("tls-replication", "no"),
+    ("tls-cluster", "no"),
+    ("tls-protocols", ""),
+    ("tls-ciphers", ""),
+    ("tls-ciphersuites", ""),
+    ("tls-prefer-server-ciphers", "no"),
+    ("tls-session-caching", "yes"),
+    ("tls-session-cache-size", "20480"),
+    ("tls-session-cache-timeout", "300"),
+    ("acl-pubsub-default", "resetchannels"),
+    ("aof-disable-auto-gc", "no"),
+    ("sanitize-dump-payload", "no"),
+    ("bind-source-addr", ""),
+    ("server_cpulist", ""),
+    ("bio_cpulist", ""),
+    ("aof_rewrite_cpulist", ""),
+    ("bgsave_cpulist", ""),
+    // Deprecated in 7.0: still accepted in config files, no effect.
+    ("list-max-ziplist-entries", "512"),
+    ("list-max-ziplist-value", "64"),
+    ("lua-replicate-commands", "yes"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units_like_redis() {
+        assert_eq!(parse_memory("1gb", 0, i64::MAX), Ok(1 << 30));
+        assert_eq!(parse_memory("100mb", 0, i64::MAX), Ok(100 << 20));
+        assert_eq!(parse_memory("1k", 0, i64::MAX), Ok(1000));
+        assert_eq!(parse_memory("1KB", 0, i64::MAX), Ok(1024));
+        assert_eq!(parse_memory("5m", 0, i64::MAX), Ok(5_000_000));
+        assert_eq!(parse_memory("2g", 0, i64::MAX), Ok(2_000_000_000));
+        assert_eq!(parse_memory("123", 0, i64::MAX), Ok(123));
+        assert_eq!(parse_memory("12b", 0, i64::MAX), Ok(12));
+        assert_eq!(
+            parse_memory("1.5gb", 0, i64::MAX),
+            Err("argument must be a memory value".into())
+        );
+        assert_eq!(
+            parse_memory("lots", 0, i64::MAX),
+            Err("argument must be a memory value".into())
+        );
+        assert_eq!(
+            parse_memory("1tb", 0, i64::MAX),
+            Err("argument must be a memory value".into())
+        );
+        assert_eq!(format_memory(256 << 20), "256mb");
+        assert_eq!(format_memory(1 << 30), "1gb");
+        assert_eq!(format_memory(1000), "1000");
+        assert_eq!(format_memory(0), "0");
+    }
+
+    #[test]
+    fn bool_and_int_errors_use_redis_wording() {
+        assert_eq!(parse_bool("YES"), Ok(true));
+        assert_eq!(
+            parse_bool("maybe"),
+            Err("argument must be 'yes' or 'no'".into())
+        );
+        assert_eq!(
+            parse_int("x", 0, 10),
+            Err("argument couldn't be parsed into an integer".into())
+        );
+        assert_eq!(
+            parse_int("11", 0, 10),
+            Err("argument must be between 0 and 10 inclusive".into())
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_aliases_resolve() {
+        let mut seen = std::collections::HashSet::new();
+        for d in directives() {
+            assert!(seen.insert(d.name), "duplicate {}", d.name);
+            if let Some(a) = d.alias {
+                assert!(seen.insert(a), "duplicate {a}");
+            }
+        }
+        for o in OTHERS {
+            assert!(seen.insert(o.name), "duplicate {}", o.name);
+        }
+        assert_eq!(lookup("SLAVEOF").unwrap().name, "replicaof");
+        assert_eq!(lookup("slave-read-only").unwrap().name, "replica-read-only");
+        assert!(is_sensitive("requirepass") && is_sensitive("MASTERAUTH") && !is_sensitive("port"));
+    }
+
+    #[test]
+    fn every_config_field_round_trips_through_get() {
+        // Setting each directive to the value GET shows for the defaults changes nothing.
+        let d = Config::default();
+        for dir in directives() {
+            let mut c = Config::default();
+            let mut ctx = SetCtx {
+                loading: true,
+                save_loaded: false,
+            };
+            for line in dir.config_lines(&d) {
+                if line.is_empty() {
+                    continue;
+                }
+                (dir.set)(&mut c, &line, &mut ctx).unwrap_or_else(|e| panic!("{}: {e}", dir.name));
+            }
+            assert_eq!((dir.get)(&c), (dir.get)(&d), "{}", dir.name);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! CONFIG GET, SET, REWRITE, RESETSTAT and HELP. The directive logic lives in
+//! `crate::config` (table, access, rewrite); this file adds the wire and the side effects
+//! of a change (logging target, ...). Values of sensitive directives never reach a log line.
+
+use super::flags::*;
+use super::{CmdError, CmdResult, Ctx, NO_KEYS, Spec, is, spec};
+use crate::config::{access, rewrite};
+use bytes::Bytes;
+
+/// The CONFIG command.
+pub fn specs() -> Vec<Spec> {
+    vec![spec("config", -2, ADMIN | LOADING | STALE, NO_KEYS, config)]
+}
+
+fn arity(sub: &str) -> CmdError {
+    CmdError::msg(format!(
+        "ERR wrong number of arguments for 'config|{sub}' command"
+    ))
+}
+
+fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    if is(sub, "get") {
+        if args.len() < 3 {
+            return Err(arity("get"));
+        }
+        let patterns: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
+        let found = access::get(&ctx.state.config, &patterns);
+        ctx.out.map(found.len());
+        for (name, value) in found {
+            ctx.out.bulk(name.as_bytes());
+            ctx.out.bulk(value.as_bytes());
+        }
+        Ok(())
+    } else if is(sub, "set") {
+        if args.len() < 4 || args.len() % 2 != 0 {
+            return Err(arity("set"));
+        }
+        let pairs: Vec<(String, String)> = args[2..]
+            .chunks(2)
+            .map(|p| {
+                (
+                    String::from_utf8_lossy(&p[0]).into_owned(),
+                    String::from_utf8_lossy(&p[1]).into_owned(),
+                )
+            })
+            .collect();
+        let (mut next, names) = access::set(&ctx.state.config, &pairs)
+            .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+        if names.contains(&"dir") && next.dir != ctx.state.config.dir {
+            // Redis changes its working directory (the RDB file is relative to it); this is
+            // the last check, so a failure still leaves the configuration untouched.
+            let arg = pairs
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("dir"))
+                .map(|p| p.0.clone());
+            std::env::set_current_dir(&next.dir).map_err(|e| {
+                let reason = e.to_string();
+                let reason = reason
+                    .split(" (os error")
+                    .next()
+                    .unwrap_or(&reason)
+                    .to_string();
+                CmdError::msg(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - {reason}",
+                    arg.unwrap_or_default()
+                ))
+            })?;
+            if let Ok(cwd) = std::env::current_dir() {
+                next.dir = cwd.display().to_string();
+            }
+        }
+        ctx.state.config = next;
+        if names.iter().any(|n| *n == "loglevel" || *n == "logfile") {
+            crate::server::log::configure(ctx.state.config.loglevel, &ctx.state.config.logfile);
+        }
+        ctx.out.ok();
+        Ok(())
+    } else if is(sub, "rewrite") {
+        if args.len() != 2 {
+            return Err(arity("rewrite"));
+        }
+        let Some(path) = ctx.state.config_file.clone() else {
+            return Err(CmdError::fixed(
+                "ERR The server is running without a config file",
+            ));
+        };
+        match rewrite::rewrite_file(&path, &ctx.state.config) {
+            Ok(()) => {
+                crate::notice!("CONFIG REWRITE executed with success.");
+                ctx.out.ok();
+                Ok(())
+            }
+            Err(e) => {
+                crate::warning!("CONFIG REWRITE failed: {e}");
+                Err(CmdError::msg(format!("ERR Rewriting config file: {e}")))
+            }
+        }
+    } else if is(sub, "resetstat") {
+        if args.len() != 2 {
+            return Err(arity("resetstat"));
+        }
+        ctx.state.stats = Default::default();
+        ctx.out.ok();
+        Ok(())
+    } else if is(sub, "help") && args.len() == 2 {
+        let lines = [
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Print this help.",
+        ];
+        ctx.out.array(lines.len());
+        for l in lines {
+            ctx.out.simple(l);
+        }
+        Ok(())
+    } else {
+        Err(CmdError::msg(format!(
+            "ERR unknown subcommand '{}'. Try CONFIG HELP.",
+            String::from_utf8_lossy(sub)
+        )))
+    }
+}

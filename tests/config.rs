@@ -1,0 +1,402 @@
+//! Integration tests of the configuration subsystem against the real binary: loading
+//! Debian's redis.conf, start-up errors with file:line, CONFIG GET/SET/REWRITE round trips
+//! through the `redis` crate, and no password in any log or error output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NEED_REDIS: &str = "/etc/redis/redis.conf is missing: install Debian's redis-server (apt-get install -y redis-server)";
+
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `redrepl server`, killed (by PID) when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    out: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts the server with `args` and waits until it accepts connections.
+    fn start(dir: &Path, port: u16, args: &[&str]) -> Server {
+        let out = dir.join("stdout.txt");
+        let child = Command::new(env!("CARGO_BIN_EXE_redrepl"))
+            .arg("server")
+            .args(args)
+            .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("stderr.txt")).unwrap(),
+            ))
+            .spawn()
+            .unwrap();
+        let mut s = Server { child, port, out };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return s;
+            }
+            if let Some(status) = s.child.try_wait().unwrap() {
+                panic!(
+                    "server exited early ({status}): {}",
+                    std::fs::read_to_string(&s.out).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn connect(&self, password: Option<&str>) -> redis::RedisResult<redis::Connection> {
+        let url = match password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        };
+        redis::Client::open(url)?.get_connection()
+    }
+}
+
+/// Runs the server expecting it to refuse to start; returns stdout + stderr.
+fn start_fails(args: &[&str]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redrepl"))
+        .arg("server")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("server started although its config is bad");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "exit status {}", out.status);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn config_get(con: &mut redis::Connection, name: &str) -> String {
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg(name)
+        .query(con)
+        .unwrap();
+    assert_eq!(v.len(), 2, "{v:?}");
+    v[1].clone()
+}
+
+#[test]
+fn debian_redis_conf_loads_and_server_answers_ping() {
+    let text = std::fs::read_to_string("/etc/redis/redis.conf").expect(NEED_REDIS);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("redis.conf");
+    std::fs::write(&conf, text).unwrap();
+    let port = free_port();
+    let d = dir.path().to_str().unwrap();
+    let log = format!("{d}/redis.log");
+    let pid = format!("{d}/redis.pid");
+    let port_s = port.to_string();
+    let args = [
+        conf.to_str().unwrap(),
+        "--daemonize",
+        "no",
+        "--port",
+        &port_s,
+        "--dir",
+        d,
+        "--logfile",
+        &log,
+        "--pidfile",
+        &pid,
+    ];
+    let s = Server::start(dir.path(), port, &args);
+    let mut con = s.connect(None).unwrap();
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    assert_eq!(config_get(&mut con, "appendonly"), "no");
+    assert_eq!(config_get(&mut con, "hash-max-listpack-entries"), "512");
+    assert_eq!(config_get(&mut con, "port"), port_s);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("ignored") && logged.contains("appendonly"),
+        "{logged}"
+    );
+}
+
+#[test]
+fn typo_in_config_stops_start_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(
+        &conf,
+        format!("# comment\nport {}\nmaxmemroy 1gb\n", free_port()),
+    )
+    .unwrap();
+    let out = start_fails(&[conf.to_str().unwrap()]);
+    assert!(out.contains(&format!("{}:3", conf.display())), "{out}");
+    assert!(
+        out.contains("Bad directive or wrong number of arguments"),
+        "{out}"
+    );
+    assert!(out.contains(">>> 'maxmemroy 1gb'"), "{out}");
+}
+
+#[test]
+fn bad_value_stops_start_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(
+        &conf,
+        format!("port {}\n\ndaemonize perhaps\n", free_port()),
+    )
+    .unwrap();
+    let out = start_fails(&[conf.to_str().unwrap()]);
+    assert!(out.contains(&format!("{}:3", conf.display())), "{out}");
+    assert!(out.contains("argument must be 'yes' or 'no'"), "{out}");
+    let out = start_fails(&["--port", "99999"]);
+    assert!(
+        out.contains("argument must be between 0 and 65535 inclusive"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_sensitive_line_never_prints_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(&conf, "requirepass Sup3rS3cretValue extra\n").unwrap();
+    let out = start_fails(&[conf.to_str().unwrap()]);
+    assert!(out.contains(&format!("{}:1", conf.display())), "{out}");
+    assert!(!out.contains("Sup3rS3cretValue"), "{out}");
+    let port = free_port().to_string();
+    let out = start_fails(&["--port", &port, "--masterauth", "Sup3rS3cretValue", "extra"]);
+    assert!(out.contains("wrong number of arguments"), "{out}");
+    assert!(!out.contains("Sup3rS3cretValue"), "{out}");
+}
+
+#[test]
+fn config_get_set_rewrite_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let port = free_port();
+    let conf = dir.path().join("node.conf");
+    let original = format!(
+        "# node config\nport {port}\n# persistence\ndir {d}\nsave 900 1\nlogfile \"{d}/node.log\"\nloglevel verbose\n\
+         requirepass Pa55wordOne\nappendonly no\n# end\n"
+    );
+    std::fs::write(&conf, &original).unwrap();
+    let s = Server::start(dir.path(), port, &[conf.to_str().unwrap()]);
+
+    // requirepass is enforced, and CONFIG GET returns it to an authenticated client.
+    let mut anon = s.connect(None).unwrap();
+    let e = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("port")
+        .query::<Vec<String>>(&mut anon)
+        .unwrap_err();
+    assert!(e.to_string().contains("NOAUTH"), "{e}");
+    let mut con = s.connect(Some("Pa55wordOne")).unwrap();
+    assert_eq!(config_get(&mut con, "requirepass"), "Pa55wordOne");
+    assert_eq!(config_get(&mut con, "save"), "900 1");
+    assert_eq!(config_get(&mut con, "maxmemory"), "0");
+
+    // SET: several at once, atomic, errors in Redis's words.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("100mb")
+        .arg("slave-read-only")
+        .arg("no")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(config_get(&mut con, "maxmemory"), "104857600");
+    assert_eq!(config_get(&mut con, "replica-read-only"), "no");
+    let e = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("hz")
+        .arg("20")
+        .arg("protected-mode")
+        .arg("maybe")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("argument must be 'yes' or 'no'"),
+        "{e}"
+    );
+    assert_eq!(
+        config_get(&mut con, "hz"),
+        "10",
+        "a failed CONFIG SET changes nothing"
+    );
+    let e = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("daemonize")
+        .arg("yes")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(e.to_string().contains("can't set immutable config"), "{e}");
+    let e = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("foo")
+        .arg("bar")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Unknown option or number of arguments for CONFIG SET - 'foo'"),
+        "{e}"
+    );
+
+    // A new password applies to new AUTH at once.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("Pa55wordTwo")
+        .query(&mut con)
+        .unwrap();
+    assert!(s.connect(Some("Pa55wordOne")).is_err());
+    let mut con2 = s.connect(Some("Pa55wordTwo")).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("save")
+        .arg("")
+        .query(&mut con2)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut con2)
+        .unwrap();
+
+    let e = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("dir")
+        .arg(format!("{d}/nosuch"))
+        .query::<()>(&mut con2)
+        .unwrap_err();
+    assert!(e.to_string().contains("No such file or directory"), "{e}");
+    let canon = std::fs::canonicalize(&d).unwrap().display().to_string();
+    assert_eq!(config_get(&mut con2, "dir"), canon);
+
+    // REWRITE keeps comments and order, updates in place, appends the rest.
+    let _: () = redis::cmd("CONFIG")
+        .arg("REWRITE")
+        .query(&mut con2)
+        .unwrap();
+    let dabs = std::fs::canonicalize(&d).unwrap().display().to_string();
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let want = format!(
+        "# node config\nport {port}\n# persistence\ndir {dabs}\nsave \"\"\nlogfile \"{d}/node.log\"\nloglevel verbose\n\
+         requirepass Pa55wordTwo\nappendonly no\n# end\n# Generated by CONFIG REWRITE\nmaxmemory 100mb\nreplica-read-only no\n"
+    );
+    assert_eq!(text, want);
+    drop(con);
+    drop(con2);
+    drop(s);
+
+    // The rewritten file starts a server with the same settings.
+    let s = Server::start(dir.path(), port, &[conf.to_str().unwrap()]);
+    let mut con = s.connect(Some("Pa55wordTwo")).unwrap();
+    assert_eq!(config_get(&mut con, "maxmemory"), "104857600");
+    assert_eq!(config_get(&mut con, "save"), "");
+    assert_eq!(config_get(&mut con, "slave-read-only"), "no");
+    drop(s);
+
+    // No password in the log or on stdout.
+    let log = std::fs::read_to_string(dir.path().join("node.log")).unwrap();
+    let stdout = std::fs::read_to_string(dir.path().join("stdout.txt")).unwrap();
+    assert!(log.contains("Ready to accept connections"), "{log}");
+    for secret in ["Pa55wordOne", "Pa55wordTwo"] {
+        assert!(
+            !log.contains(secret) && !stdout.contains(secret),
+            "{secret} leaked"
+        );
+    }
+}
+
+#[test]
+fn rewrite_without_config_file_is_an_error_and_loglevel_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = dir.path().join("a.log");
+    let port_s = port.to_string();
+    let s = Server::start(
+        dir.path(),
+        port,
+        &[
+            "--port",
+            &port_s,
+            "--save",
+            "",
+            "--logfile",
+            log.to_str().unwrap(),
+        ],
+    );
+    let mut con = s.connect(None).unwrap();
+    let e = redis::cmd("CONFIG")
+        .arg("REWRITE")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("The server is running without a config file"),
+        "{e}"
+    );
+    assert_eq!(config_get(&mut con, "save"), "");
+    let other = dir.path().join("b.log");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("logfile")
+        .arg(other.to_str().unwrap())
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("loglevel")
+        .arg("warning")
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("loglevel")
+        .arg("notice")
+        .query(&mut con)
+        .unwrap();
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut con);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut s = s;
+    while s.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(s);
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("Ready to accept connections")
+    );
+    let moved = std::fs::read_to_string(&other).unwrap_or_default();
+    assert!(
+        moved.contains("Redis is now ready to exit"),
+        "log lines after CONFIG SET logfile: {moved}"
+    );
+}
