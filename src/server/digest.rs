@@ -31,11 +31,30 @@ fn mix(digest: &mut D, bytes: &[u8]) {
     *digest = sha1(digest);
 }
 
-/// The digest of one value (Redis `xorObjectDigest` on a zeroed digest).
-pub fn value_digest(value: &Value) -> D {
+/// The digest of one value (Redis `xorObjectDigest` on a zeroed digest, as DEBUG
+/// DIGEST-VALUE): the type code, the value, and the "!!expire!!" marker for volatile keys.
+pub fn value_digest(value: &Value, has_expire: bool) -> D {
     let mut d = [0u8; 20];
-    mix_value(&mut d, value);
+    object_digest(&mut d, value, has_expire);
     d
+}
+
+/// Redis `xorObjectDigest`: mixes in the type code (OBJ_STRING 0, LIST 1, SET 2, ZSET 3,
+/// HASH 4, as a big-endian u32) before the value, and xors "!!expire!!" in for keys with
+/// a TTL.
+fn object_digest(d: &mut D, value: &Value, has_expire: bool) {
+    let code: u32 = match value {
+        Value::Str(_) => 0,
+        Value::List(_) => 1,
+        Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
+        Value::Hash(_) => 4,
+    };
+    mix(d, &code.to_be_bytes());
+    mix_value(d, value);
+    if has_expire {
+        xor(d, b"!!expire!!");
+    }
 }
 
 fn mix_value(d: &mut D, value: &Value) {
@@ -81,13 +100,9 @@ pub fn dataset_digest(dbs: &[Db]) -> D {
         for e in db.iter() {
             let mut d = [0u8; 20];
             mix(&mut d, &e.key);
-            mix_value(&mut d, &e.value);
-            if db.expire_at(&e.key).is_some() {
-                xor(&mut d, b"!!expire!!");
-            }
-            for (f, x) in fin.iter_mut().zip(d) {
-                *f ^= x;
-            }
+            object_digest(&mut d, &e.value, db.expire_at(&e.key).is_some());
+            // Redis: xorDigest(final, digest, 20), i.e. final ^= SHA1(digest).
+            xor(&mut fin, &d);
         }
     }
     fin

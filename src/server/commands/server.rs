@@ -55,8 +55,9 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "digest-value") {
         ctx.out.array(args.len() - 2);
         for key in &args[2..] {
-            let d = match ctx.db().get(key) {
-                Some(v) => digest::value_digest(v),
+            let db = ctx.db();
+            let d = match db.get(key) {
+                Some(v) => digest::value_digest(v, db.expire_at(key).is_some()),
                 None => [0u8; 20],
             };
             ctx.out.simple(&digest::hex(&d));
