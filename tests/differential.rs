@@ -389,6 +389,16 @@ fn close_enough(a: &Value, b: &Value, cmp: Cmp) -> bool {
 
 #[test]
 fn random_stream_matches_redis() {
+    run_stream(2);
+}
+
+/// The same stream over RESP3 (HELLO 3 on both connections): maps, nulls, doubles.
+#[test]
+fn random_stream_matches_redis_resp3() {
+    run_stream(3);
+}
+
+fn run_stream(proto: u8) {
     let n: usize = std::env::var("DIFF_COMMANDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -401,6 +411,12 @@ fn random_stream_matches_redis() {
     let theirs = Server::start_kind(Kind::Redis, &[]);
     let mut a = ours.conn();
     let mut b = theirs.conn();
+    if proto == 3 {
+        let ha = qc(&mut a, &redis::cmd("HELLO").arg(3).to_owned());
+        let hb = qc(&mut b, &redis::cmd("HELLO").arg(3).to_owned());
+        assert!(matches!(ha, Value::Map(_)), "{ha:?}");
+        assert!(matches!(hb, Value::Map(_)), "{hb:?}");
+    }
     // Keys set with an expiry in the past (SET .. EXAT 1) stay in the keyspace until lazy or
     // active expiry removes them; active expiry runs on its own clock, so switch it off on
     // both sides to keep DBSIZE deterministic.
@@ -542,4 +558,94 @@ fn random_stream_matches_redis() {
         }
     }
     assert_eq!(da, db, "DEBUG DIGEST differs after {sent} commands");
+}
+
+/// Raw protocol edge cases: the exact bytes of every reply, and whether the connection was
+/// closed, must match redis-server.
+#[test]
+fn raw_protocol_matches_redis() {
+    let ours = Server::start(&["--enable-debug-command", "yes"]);
+    let theirs = Server::start_kind(Kind::Redis, &[]);
+    let cases: &[&[u8]] = &[
+        b"*1\r\n$4\r\nPING\r\n",
+        b"PING\r\n",
+        b"ping hello\r\n",
+        b"*0\r\n*1\r\n$4\r\nPING\r\n",
+        b"*-1\r\n*1\r\n$4\r\nPING\r\n",
+        b"\r\n\r\nPING\r\n",
+        b"   \r\nPING\r\n",
+        b"SET a \"b c\"\r\nGET a\r\n",
+        b"SET a 'it''s'\r\n",
+        b"SET a \"x\"y\r\n",
+        b"ECHO \"\\x41\\n\\t\"\r\n",
+        b"*1\r\n+x\r\n",
+        b"*1\r\n:1\r\n",
+        b"*x\r\n",
+        b"*1\r\n$x\r\n",
+        b"*1\r\n$-1\r\n",
+        b"*2\r\n$3\r\nGET\r\n$1\r\nab\r\n",
+        b"*1048577\r\n",
+        b"*1\r\n$536870913\r\n",
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+        b"*2\r\n$4\r\nECHO\r\n$3\r\na\r\n\r\n",
+        b"GET\r\n",
+        b"get a b\r\n",
+        b"NOSUCH a b c\r\n",
+        b"HELLO 3\r\nGET nokey\r\nMGET a nokey\r\nINCRBYFLOAT f 1.5\r\nCLIENT GETNAME\r\nEXEC\r\nHELLO 2\r\n",
+        b"MULTI\r\nGET a\r\nEXEC\r\nMULTI\r\nEXEC\r\n",
+        b"QUIT\r\nPING\r\n",
+        b"RESET\r\n",
+        b"CLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY ON\r\nPING\r\n",
+        b"CLIENT REPLY SKIP\r\nPING\r\nPING\r\n",
+        b"SELECT 1\r\nSET a 1\r\nSELECT 0\r\nGET a\r\n",
+        b"DEBUG DIGEST\r\n",
+        b"TYPE a\r\nTYPE nokey\r\n",
+    ];
+    for case in cases {
+        let exchange = |mut r: common::Raw| {
+            r.send(case);
+            let got = without_client_id(&r.read_available(std::time::Duration::from_millis(250)));
+            let closed = r.is_closed(std::time::Duration::from_millis(50));
+            (got, closed)
+        };
+        let (ra, rb) = (ours.raw(), theirs.raw());
+        let ((got_a, closed_a), (got_b, closed_b)) = std::thread::scope(|sc| {
+            let h = sc.spawn(|| exchange(ra));
+            let b = exchange(rb);
+            (h.join().unwrap(), b)
+        });
+        assert_eq!(
+            String::from_utf8_lossy(&got_a),
+            String::from_utf8_lossy(&got_b),
+            "reply to {:?}",
+            String::from_utf8_lossy(case)
+        );
+        assert_eq!(
+            closed_a,
+            closed_b,
+            "connection closed after {:?}",
+            String::from_utf8_lossy(case)
+        );
+    }
+}
+
+/// Blanks the client id in HELLO replies (ids differ between the servers).
+fn without_client_id(reply: &[u8]) -> Vec<u8> {
+    let marker = b"$2\r\nid\r\n:";
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < reply.len() {
+        if reply[i..].starts_with(marker) {
+            out.extend_from_slice(marker);
+            out.push(b'#');
+            i += marker.len();
+            while i < reply.len() && reply[i].is_ascii_digit() {
+                i += 1;
+            }
+        } else {
+            out.push(reply[i]);
+            i += 1;
+        }
+    }
+    out
 }
