@@ -34,8 +34,7 @@ pub fn specs() -> Vec<Spec> {
     ]
 }
 
-const TOO_BIG: CmdError =
-    CmdError::fixed("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+const TOO_BIG: CmdError = CmdError::fixed("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 
 /// The string under `key` for reading: None if absent, WRONGTYPE if not a string.
 fn read_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c Sds>, CmdError> {
@@ -59,24 +58,14 @@ fn get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Converts an expire argument to absolute unix ms. `unit_ms` is 1000 for seconds;
 /// `absolute` for EXAT/PXAT. Errors use Redis's "invalid expire time in '<cmd>'".
-pub fn expire_arg(
-    arg: &[u8],
-    unit_ms: i64,
-    absolute: bool,
-    now_ms: i64,
-    cmd: &str,
-) -> Result<i64, CmdError> {
+pub fn expire_arg(arg: &[u8], unit_ms: i64, absolute: bool, now_ms: i64, cmd: &str) -> Result<i64, CmdError> {
     let invalid = || CmdError::msg(format!("ERR invalid expire time in '{cmd}' command"));
     let v = arg_i64(arg)?;
     if v <= 0 {
         return Err(invalid());
     }
     let ms = v.checked_mul(unit_ms).ok_or_else(invalid)?;
-    if absolute {
-        Ok(ms)
-    } else {
-        ms.checked_add(now_ms).ok_or_else(invalid)
-    }
+    if absolute { Ok(ms) } else { ms.checked_add(now_ms).ok_or_else(invalid) }
 }
 
 /// Stores a string, sets or keeps the TTL, and propagates an already-past expiry as a DEL.
@@ -89,41 +78,59 @@ fn store(ctx: &mut Ctx, key: &[u8], val: &[u8], expire_at: Option<i64>, keep_ttl
     ctx.state.dirty += 1;
 }
 
+/// Which expire option of SET/GETEX was given: (unit ms, absolute, argument).
+type ExpireOpt<'a> = (i64, bool, &'a [u8]);
+
+/// Recognises EX/PX/EXAT/PXAT (case-insensitive).
+fn expire_kind(a: &[u8]) -> Option<(i64, bool)> {
+    if is(a, "ex") {
+        Some((1000, false))
+    } else if is(a, "px") {
+        Some((1, false))
+    } else if is(a, "exat") {
+        Some((1000, true))
+    } else if is(a, "pxat") {
+        Some((1, true))
+    } else {
+        None
+    }
+}
+
 fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (key, val) = (&args[1], &args[2]);
     let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
-    let mut expire: Option<i64> = None;
+    // As Redis's parseExtendedStringArgumentsOrReply: an option may repeat (the last
+    // expire wins), only conflicting ones are a syntax error, and the expire value is
+    // validated after every option was parsed.
+    let mut expire_opt: Option<ExpireOpt> = None;
     let mut i = 3;
     while i < args.len() {
         let a = &args[i];
         let next = args.get(i + 1);
+        let kind = expire_kind(a);
         if is(a, "nx") && !xx {
             nx = true;
         } else if is(a, "xx") && !nx {
             xx = true;
         } else if is(a, "get") {
             get = true;
-        } else if is(a, "keepttl") && expire.is_none() {
+        } else if is(a, "keepttl") && expire_opt.is_none() {
             keepttl = true;
-        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
-            && expire.is_none()
-            && !keepttl
-            && next.is_some()
-        {
-            let lower = a.to_ascii_lowercase();
-            let (unit, abs) = match &lower[..] {
-                b"ex" => (1000, false),
-                b"px" => (1, false),
-                b"exat" => (1000, true),
-                _ => (1, true),
-            };
-            expire = Some(expire_arg(next.unwrap(), unit, abs, ctx.now_ms, "set")?);
+        } else if let (Some((unit, abs)), Some(next)) = (kind, next) {
+            if keepttl || expire_opt.is_some_and(|(u, ab, _)| (u, ab) != (unit, abs)) {
+                return Err(err::SYNTAX);
+            }
+            expire_opt = Some((unit, abs, next));
             i += 1;
         } else {
             return Err(err::SYNTAX);
         }
         i += 1;
     }
+    let expire = match expire_opt {
+        Some((unit, abs, arg)) => Some(expire_arg(arg, unit, abs, ctx.now_ms, "set")?),
+        None => None,
+    };
     let exists = if get {
         match read_str(ctx, key)? {
             Some(s) => {
@@ -245,37 +252,35 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
-    let mut expire: Option<i64> = None;
+    let mut expire_opt: Option<ExpireOpt> = None;
     let mut persist = false;
     let mut i = 2;
     while i < args.len() {
         let a = &args[i];
-        if is(a, "persist") && expire.is_none() && !persist {
+        let kind = expire_kind(a);
+        if is(a, "persist") && expire_opt.is_none() {
             persist = true;
             i += 1;
-        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
-            && expire.is_none()
-            && !persist
-            && i + 1 < args.len()
-        {
-            let lower = a.to_ascii_lowercase();
-            let (unit, abs) = match &lower[..] {
-                b"ex" => (1000, false),
-                b"px" => (1, false),
-                b"exat" => (1000, true),
-                _ => (1, true),
-            };
-            expire = Some(expire_arg(&args[i + 1], unit, abs, ctx.now_ms, "getex")?);
+        } else if let (Some((unit, abs)), true) = (kind, i + 1 < args.len()) {
+            if persist || expire_opt.is_some_and(|(u, ab, _)| (u, ab) != (unit, abs)) {
+                return Err(err::SYNTAX);
+            }
+            expire_opt = Some((unit, abs, &args[i + 1]));
             i += 2;
         } else {
             return Err(err::SYNTAX);
         }
     }
+    // Redis looks the key up (nil, WRONGTYPE) before it validates the expire value.
     let Some(s) = read_str(ctx, key)? else {
         ctx.out.null();
         return Ok(());
     };
     let s = s.clone();
+    let expire = match expire_opt {
+        Some((unit, abs, arg)) => Some(expire_arg(arg, unit, abs, ctx.now_ms, "getex")?),
+        None => None,
+    };
     ctx.out.bulk(&s);
     if let Some(at) = expire {
         if at <= ctx.now_ms {
@@ -330,13 +335,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         Some(_) => return Err(err::WRONGTYPE),
     };
     let new = cur.checked_add(by).ok_or(err::OVERFLOW)?;
-    store(
-        ctx,
-        key,
-        itoa::Buffer::new().format(new).as_bytes(),
-        None,
-        true,
-    );
+    store(ctx, key, itoa::Buffer::new().format(new).as_bytes(), None, true);
     ctx.out.int(new);
     Ok(())
 }
@@ -372,9 +371,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let by = arg_f64(&args[2])?;
     let new = cur + by;
     if new.is_nan() || new.is_infinite() {
-        return Err(CmdError::fixed(
-            "ERR increment would produce NaN or Infinity",
-        ));
+        return Err(CmdError::fixed("ERR increment would produce NaN or Infinity"));
     }
     let text = format_human(new);
     store(ctx, key, text.as_bytes(), None, true);
