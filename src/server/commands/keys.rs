@@ -515,7 +515,9 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // Redis shares the integers 0..9999 (OBJ_SHARED_INTEGERS) with refcount INT_MAX.
         let shared = match &entry.value {
             crate::server::types::Value::Str(s) => {
-                entry.value.encoding() == "int" && crate::server::numbers::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n))
+                entry.value.encoding() == "int"
+                    && crate::server::numbers::parse_i64(s)
+                        .is_some_and(|n| (0..10_000).contains(&n))
             }
             _ => false,
         };

@@ -317,17 +317,42 @@ fn truncate(s: &str, n: usize) -> &str {
 /// The subcommands of container commands, as Redis 7.0 names them (`client|list`): shown
 /// as `cmd=` in CLIENT LIST and used in their arity errors.
 const SUBCOMMANDS: &[&str] = &[
-    "client|id", "client|setname", "client|getname", "client|info", "client|list", "client|kill",
-    "client|pause", "client|unpause", "client|no-evict", "client|reply", "client|help",
-    "object|encoding", "object|freq", "object|idletime", "object|refcount", "object|help",
-    "config|get", "config|set", "config|rewrite", "config|resetstat", "config|help",
-    "command|count", "command|info", "command|docs", "command|list", "command|getkeys", "command|help",
+    "client|id",
+    "client|setname",
+    "client|getname",
+    "client|info",
+    "client|list",
+    "client|kill",
+    "client|pause",
+    "client|unpause",
+    "client|no-evict",
+    "client|reply",
+    "client|help",
+    "object|encoding",
+    "object|freq",
+    "object|idletime",
+    "object|refcount",
+    "object|help",
+    "config|get",
+    "config|set",
+    "config|rewrite",
+    "config|resetstat",
+    "config|help",
+    "command|count",
+    "command|info",
+    "command|docs",
+    "command|list",
+    "command|getkeys",
+    "command|help",
 ];
 
 /// The full name of a container command's subcommand (`client|list`), if it is known.
 pub fn subcommand_name(cmd: &str, sub: &[u8]) -> Option<&'static str> {
     SUBCOMMANDS.iter().copied().find(|full| {
-        full.len() == cmd.len() + 1 + sub.len() && full.starts_with(cmd) && full.as_bytes()[cmd.len()] == b'|' && full.as_bytes()[cmd.len() + 1..].eq_ignore_ascii_case(sub)
+        full.len() == cmd.len() + 1 + sub.len()
+            && full.starts_with(cmd)
+            && full.as_bytes()[cmd.len()] == b'|'
+            && full.as_bytes()[cmd.len() + 1..].eq_ignore_ascii_case(sub)
     })
 }
 
@@ -366,7 +391,9 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
             transactions::discard_state(ctx);
             reply_error(
                 ctx,
-                &CmdError::fixed("EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"),
+                &CmdError::fixed(
+                    "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command",
+                ),
             );
             return;
         }
@@ -418,7 +445,9 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     let dirty_before = ctx.state.dirty;
     ctx.state.stats.total_commands_processed += 1;
     let shown = match args.get(1) {
-        Some(sub) if matches!(cmd.name, "client" | "object" | "config" | "command") => subcommand_name(cmd.name, sub).unwrap_or(cmd.name),
+        Some(sub) if matches!(cmd.name, "client" | "object" | "config" | "command") => {
+            subcommand_name(cmd.name, sub).unwrap_or(cmd.name)
+        }
         _ => cmd.name,
     };
     *ctx.client.info.last_cmd.lock().unwrap() = shown;
