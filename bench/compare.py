@@ -58,12 +58,109 @@ def rss(pid):
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def resp(*args):
+    out = [f"*{len(args)}\r\n".encode()]
+    for a in args:
+        a = str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def mixed_dataset(n):
+    """n keys: 70% strings, then small hashes, sets, lists and sorted sets (RESP for --pipe)."""
+    chunks = []
+    for i in range(n):
+        kind = i % 10
+        if kind < 7:
+            chunks.append(resp("SET", f"s:{i}", f"value-{i}"))
+        elif kind == 7:
+            chunks.append(resp("HSET", f"h:{i}", "a", i, "b", "text", "c", i * 2))
+        elif kind == 8:
+            chunks.append(resp("SADD", f"t:{i}", i, i + 1, i + 2, "x"))
+        elif i % 20 == 9:
+            chunks.append(resp("RPUSH", f"l:{i}", "a", "b", i))
+        else:
+            chunks.append(resp("ZADD", f"z:{i}", 1, "a", 2.5, "b", i, "c"))
+    return b"".join(chunks)
+
+
+def reply_complete(buf):
+    """True when buf holds one whole bulk-string (or null/error) reply."""
+    if not buf.endswith(b"\r\n"):
+        return False
+    if buf.startswith(b"$") and not buf.startswith(b"$-1"):
+        return buf.count(b"\r\n") >= 2
+    return True
+
+
+def get_latencies(port, seconds_max, still_running):
+    """GET round-trip times (ms) on one connection while still_running() holds."""
+    s = socket.create_connection(("127.0.0.1", port))
+    lat, i = [], 0
+    deadline = time.time() + seconds_max
+    while still_running() and time.time() < deadline:
+        t = time.perf_counter()
+        s.sendall(resp("GET", f"s:{(i * 7) % 700000}"))
+        buf = b""
+        while not reply_complete(buf):
+            buf += s.recv(4096)
+        lat.append((time.perf_counter() - t) * 1000)
+        i += 1
+    s.close()
+    return lat
+
+
+def info_field(port, field):
+    out = subprocess.run(["redis-cli", "-p", str(port), "info", "persistence"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def rdb_bench(servers, tmp, nkeys):
+    """SAVE time, load-at-start time, file size and GET latency during BGSAVE, both servers."""
+    data = mixed_dataset(nkeys)
+    rows = {}
+    for name, cmd in servers.items():
+        d = os.path.join(tmp, "rdb-" + name)
+        os.mkdir(d)
+        port = free_port()
+        p = start(cmd, port, d)
+        subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=data, capture_output=True, check=True)
+        t = time.perf_counter()
+        subprocess.run(["redis-cli", "-p", str(port), "save"], capture_output=True, check=True)
+        save_s = time.perf_counter() - t
+        size = os.path.getsize(os.path.join(d, "dump.rdb"))
+        subprocess.run(["redis-cli", "-p", str(port), "bgsave"], capture_output=True, check=True)
+        lat = get_latencies(port, 60, lambda: info_field(port, "rdb_bgsave_in_progress") == "1")
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        port = free_port()
+        t = time.perf_counter()
+        p = start(cmd, port, d)
+        load_s = time.perf_counter() - t
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        lat.sort()
+        p99 = lat[int(len(lat) * 0.99)] if lat else float("nan")
+        rows[name] = (save_s, load_s, size, p99, len(lat))
+    print(f"{'RDB (' + str(nkeys) + ' mixed keys)':<28}{'redrepl':>16}{'redis':>16}{'ratio':>8}")
+    a, b = rows["redrepl"], rows["redis"]
+    print(f"{'SAVE time (s)':<28}{a[0]:>16.3f}{b[0]:>16.3f}{a[0] / b[0]:>8.2f}")
+    print(f"{'load at start (s)':<28}{a[1]:>16.3f}{b[1]:>16.3f}{a[1] / b[1]:>8.2f}")
+    print(f"{'file size (bytes)':<28}{a[2]:>16,}{b[2]:>16,}{a[2] / b[2]:>8.2f}")
+    print(f"{'p99 GET during BGSAVE (ms)':<28}{a[3]:>16.3f}{b[3]:>16.3f}{a[3] / b[3]:>8.2f}   ({a[4]} / {b[4]} GETs)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--binary", default="target/release/redrepl")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--only", choices=["throughput", "rdb"], help="run one part only")
+    ap.add_argument("--rdb-keys", type=int, default=1000000)
     a = ap.parse_args()
     if not os.path.exists(a.binary):
         sys.exit(f"{a.binary} not found: run `cargo build --release` first")
@@ -79,6 +176,9 @@ def main():
             d = os.path.join(tmp, name)
             os.mkdir(d)
             procs[name] = start(cmd, ports[name], d)
+        if a.only == "rdb":
+            rdb_bench(servers, tmp, a.rdb_keys)
+            return
         results = {}  # (test, pipeline) -> {server: [rps...]}
         for r in range(a.rounds):
             for pipeline in (1, 32):
@@ -102,6 +202,8 @@ def main():
                 mem[name] = (int(keys), rss(procs[name].pid))
             (k1, m1), (k2, m2) = mem["redrepl"], mem["redis"]
             print(f"{'RSS after load (keys)':<28}{m1 / 2**20:>12.1f} MiB{m2 / 2**20:>12.1f} MiB{m1 / m2:>8.2f}   ({k1} / {k2} keys)")
+        if a.only != "throughput":
+            rdb_bench(servers, tmp, a.rdb_keys)
     finally:
         for p in procs.values():
             p.send_signal(signal.SIGKILL)

@@ -503,3 +503,105 @@ fn clients_are_served_while_bgsave_writes_a_million_keys() {
     let p = Proc::start(false, tmp.path(), &["--save", ""]);
     assert_eq!(p.text(&["DBSIZE"]), "1000000");
 }
+
+fn dump_of(p: &Proc, key: &str) -> Vec<u8> {
+    match p.cmd(&["DUMP", key]) {
+        redis::Value::BulkString(b) => b,
+        other => panic!("DUMP {key}: {other:?}"),
+    }
+}
+
+#[test]
+fn dump_payloads_restore_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let redis = Proc::start(true, &a, &["--save", ""]);
+    let ours = Proc::start(false, &b, &["--save", ""]);
+    fill_everything(&redis);
+    let keys = [
+        "int",
+        "raw",
+        "lzf",
+        "bin",
+        "list-small",
+        "list-big",
+        "set-int",
+        "set-big",
+        "hash-long-value",
+        "hash-big",
+        "zset-small",
+        "zset-big",
+    ];
+    let mut rc = redis.con();
+    let mut oc = ours.con();
+    for key in keys {
+        let from_redis = dump_of(&redis, key);
+        let _: () = redis::cmd("RESTORE")
+            .arg(key)
+            .arg(0)
+            .arg(&from_redis)
+            .query(&mut oc)
+            .unwrap();
+        let want: String = redis::cmd("DEBUG")
+            .arg("DIGEST-VALUE")
+            .arg(key)
+            .query::<Vec<String>>(&mut rc)
+            .unwrap()
+            .remove(0);
+        let got: String = redis::cmd("DEBUG")
+            .arg("DIGEST-VALUE")
+            .arg(key)
+            .query::<Vec<String>>(&mut oc)
+            .unwrap()
+            .remove(0);
+        assert_eq!(got, want, "{key}: redis DUMP restored into redrepl");
+        let from_us = dump_of(&ours, key);
+        let _: () = redis::cmd("RESTORE")
+            .arg(format!("{key}-back"))
+            .arg(0)
+            .arg(&from_us)
+            .query(&mut rc)
+            .unwrap();
+        let back: String = redis::cmd("DEBUG")
+            .arg("DIGEST-VALUE")
+            .arg(format!("{key}-back"))
+            .query::<Vec<String>>(&mut rc)
+            .unwrap()
+            .remove(0);
+        assert_eq!(back, want, "{key}: redrepl DUMP restored into redis-server");
+    }
+    let payload = dump_of(&ours, "raw");
+    let e = redis::cmd("RESTORE")
+        .arg("raw")
+        .arg(0)
+        .arg(&payload)
+        .query::<()>(&mut oc)
+        .unwrap_err();
+    assert!(e.to_string().contains("BUSYKEY"), "{e}");
+    let mut bad = payload.clone();
+    let n = bad.len();
+    bad[n - 1] ^= 1;
+    let e = redis::cmd("RESTORE")
+        .arg("new")
+        .arg(0)
+        .arg(&bad)
+        .arg("REPLACE")
+        .query::<()>(&mut oc)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("DUMP payload version or checksum are wrong"),
+        "{e}"
+    );
+    let _: () = redis::cmd("RESTORE")
+        .arg("raw")
+        .arg(5000)
+        .arg(&payload)
+        .arg("REPLACE")
+        .query(&mut oc)
+        .unwrap();
+    let pttl: i64 = redis::cmd("PTTL").arg("raw").query(&mut oc).unwrap();
+    assert!(pttl > 4000 && pttl <= 5000, "RESTORE ttl: {pttl}");
+}

@@ -31,24 +31,26 @@ fn mix(digest: &mut D, bytes: &[u8]) {
     *digest = sha1(digest);
 }
 
-/// The digest of one value as DEBUG DIGEST-VALUE reports it (Redis `xorObjectDigest` on a
-/// zeroed digest).
+/// The digest of one value (Redis `xorObjectDigest` on a zeroed digest, as DEBUG
+/// DIGEST-VALUE): the type code, the value, and the "!!expire!!" marker for volatile keys.
 pub fn value_digest(value: &Value, has_expire: bool) -> D {
     let mut d = [0u8; 20];
-    mix_object(&mut d, value, has_expire);
+    object_digest(&mut d, value, has_expire);
     d
 }
 
-/// Redis `xorObjectDigest`: the type code, the value, and an expiry marker.
-fn mix_object(d: &mut D, value: &Value, has_expire: bool) {
-    let type_code: u32 = match value {
+/// Redis `xorObjectDigest`: mixes in the type code (OBJ_STRING 0, LIST 1, SET 2, ZSET 3,
+/// HASH 4, as a big-endian u32) before the value, and xors "!!expire!!" in for keys with
+/// a TTL.
+fn object_digest(d: &mut D, value: &Value, has_expire: bool) {
+    let code: u32 = match value {
         Value::Str(_) => 0,
         Value::List(_) => 1,
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
     };
-    mix(d, &type_code.to_be_bytes());
+    mix(d, &code.to_be_bytes());
     mix_value(d, value);
     if has_expire {
         xor(d, b"!!expire!!");
@@ -98,7 +100,8 @@ pub fn dataset_digest(dbs: &[Db]) -> D {
         for e in db.iter() {
             let mut d = [0u8; 20];
             mix(&mut d, &e.key);
-            mix_object(&mut d, &e.value, db.expire_at(&e.key).is_some());
+            object_digest(&mut d, &e.value, db.expire_at(&e.key).is_some());
+            // Redis: xorDigest(final, digest, 20), i.e. final ^= SHA1(digest).
             xor(&mut fin, &d);
         }
     }

@@ -57,10 +57,46 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
             if lower.contains("nan") || lower.contains("inf") {
                 return None;
             }
-            s.parse::<f64>().ok()?
+            match parse_hex_float(&lower) {
+                Some(v) => v,
+                None => s.parse::<f64>().ok()?,
+            }
         }
     };
     if v.is_nan() { None } else { Some(v) }
+}
+
+/// strtod's hexadecimal form, `[+-]0x<hex>[.<hex>][p[+-]<dec>]` (Redis accepts "0x10" as
+/// 16 in INCRBYFLOAT). None when `s` is not of that form.
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (neg, rest) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let rest = rest.strip_prefix("0x")?;
+    let (mant, exp) = match rest.split_once('p') {
+        Some((m, e)) => (m, Some(e)),
+        None => (rest, None),
+    };
+    let (int_part, frac_part) = mant.split_once('.').unwrap_or((mant, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int_part.chars() {
+        v = v * 16.0 + c.to_digit(16)? as f64;
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac_part.chars() {
+        v += c.to_digit(16)? as f64 * scale;
+        scale /= 16.0;
+    }
+    if let Some(e) = exp {
+        let e: i32 = e.parse().ok()?;
+        v *= 2f64.powi(e);
+    }
+    Some(if neg { -v } else { v })
 }
 
 /// Formats like C's `printf("%.17g", d)`, which Redis 7.0 uses for doubles in replies

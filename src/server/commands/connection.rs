@@ -210,14 +210,6 @@ fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
     Ok(())
 }
 
-fn subcommand_error(sub: &[u8], cmd: &str) -> CmdError {
-    CmdError::msg(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(sub),
-        cmd
-    ))
-}
-
 fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
     let n = args.len();
@@ -314,7 +306,7 @@ fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.out.simple(l);
         }
     } else {
-        return Err(subcommand_error(sub, "CLIENT"));
+        return Err(super::subcommand_error("client", sub));
     }
     Ok(())
 }

@@ -470,7 +470,7 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
-    if is(sub, "help") {
+    if is(sub, "help") && args.len() == 2 {
         let lines = [
             "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "ENCODING <key>",
@@ -496,10 +496,7 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let known = ["encoding", "freq", "idletime", "refcount"];
     if !known.iter().any(|k| is(sub, k)) || args.len() != 3 {
-        return Err(CmdError::msg(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+        return Err(super::subcommand_error("object", sub));
     }
     let key = &args[2];
     ctx.expire_if_needed(key);
@@ -515,7 +512,16 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let idle = clock.saturating_sub(entry.atime);
         ctx.out.int(idle as i64);
     } else if is(sub, "refcount") {
-        ctx.out.int(1);
+        // Redis shares the integers 0..9999 (OBJ_SHARED_INTEGERS) with refcount INT_MAX.
+        let shared = match &entry.value {
+            crate::server::types::Value::Str(s) => {
+                entry.value.encoding() == "int"
+                    && crate::server::numbers::parse_i64(s)
+                        .is_some_and(|n| (0..10_000).contains(&n))
+            }
+            _ => false,
+        };
+        ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
     } else {
         return Err(CmdError::fixed(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod dump;
 pub mod keys;
 pub mod persistence;
 pub mod server;
@@ -155,6 +156,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(transactions::specs());
         all.extend(config::specs());
         all.extend(persistence::specs());
+        all.extend(dump::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
@@ -312,6 +314,62 @@ fn truncate(s: &str, n: usize) -> &str {
     &s[..end]
 }
 
+/// The subcommands of container commands, as Redis 7.0 names them (`client|list`): shown
+/// as `cmd=` in CLIENT LIST and used in their arity errors.
+const SUBCOMMANDS: &[&str] = &[
+    "client|id",
+    "client|setname",
+    "client|getname",
+    "client|info",
+    "client|list",
+    "client|kill",
+    "client|pause",
+    "client|unpause",
+    "client|no-evict",
+    "client|reply",
+    "client|help",
+    "object|encoding",
+    "object|freq",
+    "object|idletime",
+    "object|refcount",
+    "object|help",
+    "config|get",
+    "config|set",
+    "config|rewrite",
+    "config|resetstat",
+    "config|help",
+    "command|count",
+    "command|info",
+    "command|docs",
+    "command|list",
+    "command|getkeys",
+    "command|help",
+];
+
+/// The full name of a container command's subcommand (`client|list`), if it is known.
+pub fn subcommand_name(cmd: &str, sub: &[u8]) -> Option<&'static str> {
+    SUBCOMMANDS.iter().copied().find(|full| {
+        full.len() == cmd.len() + 1 + sub.len()
+            && full.starts_with(cmd)
+            && full.as_bytes()[cmd.len()] == b'|'
+            && full.as_bytes()[cmd.len() + 1..].eq_ignore_ascii_case(sub)
+    })
+}
+
+/// Redis 7.0's error for a container command's subcommand that did not run: unknown
+/// (`ERR unknown subcommand 'x'. Try CLIENT HELP.`) or with the wrong number of arguments
+/// (`ERR wrong number of arguments for 'client|kill' command`).
+pub fn subcommand_error(cmd: &str, sub: &[u8]) -> CmdError {
+    match subcommand_name(cmd, sub) {
+        Some(full) => arity_error(full),
+        None => CmdError::msg(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            truncate(&String::from_utf8_lossy(sub), 128),
+            cmd.to_ascii_uppercase()
+        )),
+    }
+}
+
 /// The `wrong number of arguments` error text.
 pub fn arity_error(name: &str) -> CmdError {
     CmdError::msg(format!(
@@ -327,6 +385,18 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     };
     if (cmd.arity > 0 && args.len() as i32 != cmd.arity) || (args.len() as i32) < -cmd.arity {
+        if cmd.name == "exec" {
+            // Redis (rejectCommand on EXEC): the transaction is discarded and the reason
+            // given without its "ERR " prefix.
+            transactions::discard_state(ctx);
+            reply_error(
+                ctx,
+                &CmdError::fixed(
+                    "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command",
+                ),
+            );
+            return;
+        }
         reject(ctx, arity_error(cmd.name));
         return;
     }
@@ -374,7 +444,13 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     }
     let dirty_before = ctx.state.dirty;
     ctx.state.stats.total_commands_processed += 1;
-    *ctx.client.info.last_cmd.lock().unwrap() = cmd.name;
+    let shown = match args.get(1) {
+        Some(sub) if matches!(cmd.name, "client" | "object" | "config" | "command") => {
+            subcommand_name(cmd.name, sub).unwrap_or(cmd.name)
+        }
+        _ => cmd.name,
+    };
+    *ctx.client.info.last_cmd.lock().unwrap() = shown;
     if let Err(e) = (cmd.handler)(ctx, args) {
         reply_error(ctx, &e);
     }

@@ -89,41 +89,59 @@ fn store(ctx: &mut Ctx, key: &[u8], val: &[u8], expire_at: Option<i64>, keep_ttl
     ctx.state.dirty += 1;
 }
 
+/// Which expire option of SET/GETEX was given: (unit ms, absolute, argument).
+type ExpireOpt<'a> = (i64, bool, &'a [u8]);
+
+/// Recognises EX/PX/EXAT/PXAT (case-insensitive).
+fn expire_kind(a: &[u8]) -> Option<(i64, bool)> {
+    if is(a, "ex") {
+        Some((1000, false))
+    } else if is(a, "px") {
+        Some((1, false))
+    } else if is(a, "exat") {
+        Some((1000, true))
+    } else if is(a, "pxat") {
+        Some((1, true))
+    } else {
+        None
+    }
+}
+
 fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (key, val) = (&args[1], &args[2]);
     let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
-    let mut expire: Option<i64> = None;
+    // As Redis's parseExtendedStringArgumentsOrReply: an option may repeat (the last
+    // expire wins), only conflicting ones are a syntax error, and the expire value is
+    // validated after every option was parsed.
+    let mut expire_opt: Option<ExpireOpt> = None;
     let mut i = 3;
     while i < args.len() {
         let a = &args[i];
         let next = args.get(i + 1);
+        let kind = expire_kind(a);
         if is(a, "nx") && !xx {
             nx = true;
         } else if is(a, "xx") && !nx {
             xx = true;
         } else if is(a, "get") {
             get = true;
-        } else if is(a, "keepttl") && expire.is_none() {
+        } else if is(a, "keepttl") && expire_opt.is_none() {
             keepttl = true;
-        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
-            && expire.is_none()
-            && !keepttl
-            && next.is_some()
-        {
-            let lower = a.to_ascii_lowercase();
-            let (unit, abs) = match &lower[..] {
-                b"ex" => (1000, false),
-                b"px" => (1, false),
-                b"exat" => (1000, true),
-                _ => (1, true),
-            };
-            expire = Some(expire_arg(next.unwrap(), unit, abs, ctx.now_ms, "set")?);
+        } else if let (Some((unit, abs)), Some(next)) = (kind, next) {
+            if keepttl || expire_opt.is_some_and(|(u, ab, _)| (u, ab) != (unit, abs)) {
+                return Err(err::SYNTAX);
+            }
+            expire_opt = Some((unit, abs, next));
             i += 1;
         } else {
             return Err(err::SYNTAX);
         }
         i += 1;
     }
+    let expire = match expire_opt {
+        Some((unit, abs, arg)) => Some(expire_arg(arg, unit, abs, ctx.now_ms, "set")?),
+        None => None,
+    };
     let exists = if get {
         match read_str(ctx, key)? {
             Some(s) => {
@@ -245,37 +263,35 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
-    let mut expire: Option<i64> = None;
+    let mut expire_opt: Option<ExpireOpt> = None;
     let mut persist = false;
     let mut i = 2;
     while i < args.len() {
         let a = &args[i];
-        if is(a, "persist") && expire.is_none() && !persist {
+        let kind = expire_kind(a);
+        if is(a, "persist") && expire_opt.is_none() {
             persist = true;
             i += 1;
-        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
-            && expire.is_none()
-            && !persist
-            && i + 1 < args.len()
-        {
-            let lower = a.to_ascii_lowercase();
-            let (unit, abs) = match &lower[..] {
-                b"ex" => (1000, false),
-                b"px" => (1, false),
-                b"exat" => (1000, true),
-                _ => (1, true),
-            };
-            expire = Some(expire_arg(&args[i + 1], unit, abs, ctx.now_ms, "getex")?);
+        } else if let (Some((unit, abs)), true) = (kind, i + 1 < args.len()) {
+            if persist || expire_opt.is_some_and(|(u, ab, _)| (u, ab) != (unit, abs)) {
+                return Err(err::SYNTAX);
+            }
+            expire_opt = Some((unit, abs, &args[i + 1]));
             i += 2;
         } else {
             return Err(err::SYNTAX);
         }
     }
+    // Redis looks the key up (nil, WRONGTYPE) before it validates the expire value.
     let Some(s) = read_str(ctx, key)? else {
         ctx.out.null();
         return Ok(());
     };
     let s = s.clone();
+    let expire = match expire_opt {
+        Some((unit, abs, arg)) => Some(expire_arg(arg, unit, abs, ctx.now_ms, "getex")?),
+        None => None,
+    };
     ctx.out.bulk(&s);
     if let Some(at) = expire {
         if at <= ctx.now_ms {

@@ -599,3 +599,18 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
         }
     }
 }
+
+/// Decodes one serialized value (type byte + payload), as in a DUMP payload.
+pub fn decode_value(bytes: &[u8]) -> Result<Value, RdbError> {
+    let mut c = Cursor {
+        buf: bytes,
+        pos: 0,
+        key: None,
+    };
+    let t = c.u8()?;
+    let v = read_value(&mut c, t)?;
+    if c.pos != bytes.len() {
+        return c.err("trailing bytes after the value");
+    }
+    Ok(v)
+}

@@ -193,3 +193,12 @@ pub fn write_dataset<W: Write>(
     }
     w.finish()
 }
+
+/// Serializes one value (type byte + payload), as DUMP does.
+pub fn encode_value(v: &Value, compress: bool) -> Vec<u8> {
+    let mut w = RdbWriter::new(Vec::new(), false, compress);
+    // Writing into a Vec cannot fail.
+    let _ = w.raw(&[RdbWriter::<Vec<u8>>::type_byte(v)]);
+    let _ = w.value(v);
+    w.out
+}

@@ -1,0 +1,95 @@
+//! DUMP and RESTORE with Redis 7.0's payload format: the serialized value, the RDB version
+//! (2 bytes, little-endian) and a CRC64 of both (8 bytes, little-endian), so a payload from
+//! redis-server restores here and the other way round.
+
+use super::flags::*;
+use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
+use crate::server::rdb::{RDB_VERSION, reader, writer};
+use bytes::Bytes;
+
+/// DUMP and RESTORE.
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("dump", 2, READONLY, KEY1, dump),
+        spec("restore", -4, WRITE | DENYOOM, KEY1, restore),
+    ]
+}
+
+fn dump(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let compress = ctx.state.config.rdbcompression;
+    let Some(v) = ctx.lookup_read(&args[1]) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let mut payload = writer::encode_value(v, compress);
+    payload.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64::crc64(0, &payload);
+    payload.extend_from_slice(&crc.to_le_bytes());
+    ctx.out.bulk(&payload);
+    Ok(())
+}
+
+const BAD_PAYLOAD: CmdError = CmdError::fixed("ERR DUMP payload version or checksum are wrong");
+
+fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let mut ttl = arg_i64(&args[2])?;
+    let payload = &args[3];
+    let (mut replace, mut absttl) = (false, false);
+    let mut i = 4;
+    while i < args.len() {
+        if is(&args[i], "replace") {
+            replace = true;
+        } else if is(&args[i], "absttl") {
+            absttl = true;
+        } else if (is(&args[i], "idletime") || is(&args[i], "freq")) && i + 1 < args.len() {
+            let v = arg_i64(&args[i + 1])?;
+            if v < 0 {
+                return Err(if is(&args[i], "idletime") {
+                    CmdError::fixed("ERR Invalid IDLETIME value, must be >= 0")
+                } else {
+                    CmdError::fixed("ERR Invalid FREQ value, must be >= 0 and <= 255")
+                });
+            }
+            i += 1;
+        } else {
+            return Err(err::SYNTAX);
+        }
+        i += 1;
+    }
+    if ttl < 0 {
+        return Err(CmdError::fixed("ERR Invalid TTL value, must be >= 0"));
+    }
+    if payload.len() < 10 {
+        return Err(BAD_PAYLOAD);
+    }
+    let (body, footer) = payload.split_at(payload.len() - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..].try_into().unwrap());
+    if version > RDB_VERSION || crc64::crc64(0, &payload[..payload.len() - 8]) != crc {
+        return Err(BAD_PAYLOAD);
+    }
+    if !replace && ctx.exists(key) {
+        return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
+    }
+    let value = reader::decode_value(body).map_err(|_| CmdError::fixed("ERR Bad data format"))?;
+    if ttl > 0 && !absttl {
+        ttl += ctx.now_ms;
+    }
+    if ttl > 0 && ttl <= ctx.now_ms {
+        // Already expired: like Redis, the key is (re)moved and nothing is stored.
+        if ctx.db().remove(key).is_some() {
+            ctx.state.dirty += 1;
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let db = ctx.db();
+    db.set(key, value, false);
+    if ttl > 0 {
+        db.set_expire(key, ttl);
+    }
+    ctx.state.dirty += 1;
+    ctx.out.ok();
+    Ok(())
+}
