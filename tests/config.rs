@@ -400,3 +400,83 @@ fn rewrite_without_config_file_is_an_error_and_loglevel_applies() {
         "log lines after CONFIG SET logfile: {moved}"
     );
 }
+
+/// A daemonized server, killed by the PID in its pidfile when dropped.
+struct Daemon {
+    pid: i32,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: plain kill(2) on the PID our own server wrote.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn seed_edited_debian_conf_daemonizes_and_never_logs_the_password() {
+    let text = std::fs::read_to_string("/etc/redis/redis.conf").expect(NEED_REDIS);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let port = free_port();
+    let mut out = String::new();
+    for line in text.lines() {
+        let edited = match line.split_whitespace().next() {
+            Some("daemonize") => "daemonize yes".to_string(),
+            Some("bind") => format!("# {line}"),
+            Some("protected-mode") => "protected-mode no".into(),
+            Some("port") => format!("port {port}"),
+            Some("dir") => format!("dir {d}"),
+            Some("logfile") => format!("logfile \"{d}/6380.log\""),
+            Some("pidfile") => format!("pidfile {d}/6380.pid"),
+            Some("dbfilename") => "dbfilename dump6380.rdb".into(),
+            _ => line.to_string(),
+        };
+        out.push_str(&edited);
+        out.push('\n');
+    }
+    out.push_str("requirepass 1234567a\nmasterauth \"1234567a\"\nreplicaof 127.0.0.1 6379\n");
+    let conf = dir.path().join("6380.conf");
+    std::fs::write(&conf, out).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_redrepl"))
+        .arg("server")
+        .arg(&conf)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the parent exits 0 after daemonizing");
+    let pidfile = dir.path().join("6380.pid");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no pidfile");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _guard = Daemon { pid };
+    let con = loop {
+        if let Ok(c) = redis::Client::open(format!("redis://:1234567a@127.0.0.1:{port}/"))
+            .and_then(|c| c.get_connection())
+        {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "daemon does not answer");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut con = con;
+    assert_eq!(config_get(&mut con, "replicaof"), "127.0.0.1 6379");
+    assert_eq!(config_get(&mut con, "masterauth"), "1234567a");
+    assert_eq!(config_get(&mut con, "dbfilename"), "dump6380.rdb");
+    assert_eq!(config_get(&mut con, "protected-mode"), "no");
+    let _ = redis::cmd("AUTH")
+        .arg("wrong-password")
+        .query::<()>(&mut con);
+    let log = std::fs::read_to_string(dir.path().join("6380.log")).unwrap();
+    assert!(log.contains("Ready to accept connections"), "{log}");
+    assert!(!log.contains("1234567a"), "password in the log:\n{log}");
+}
