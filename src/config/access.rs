@@ -126,7 +126,14 @@ pub fn set(
                 })?;
             }
             None => {
-                next.other.insert(canonical.to_string(), split());
+                let args = split();
+                if let Some(o) = table::lookup_other(canonical) {
+                    o.check(&args).map_err(|reason| SetError::Invalid {
+                        name: name.clone(),
+                        reason,
+                    })?;
+                }
+                next.other.insert(canonical.to_string(), args);
             }
         }
     }

@@ -178,6 +178,7 @@ pub fn apply_args(config: &mut Config, args: &[String], ctx: &mut SetCtx) -> Res
         if args.len() < 2 {
             return Err("wrong number of arguments".into());
         }
+        o.check(&args[1..])?;
         config.other.insert(o.name.to_string(), args[1..].to_vec());
         return Ok(());
     }
@@ -440,6 +441,15 @@ mod tests {
         assert_eq!(l.ignored, vec!["appendonly", "appendfsync"]);
         assert_eq!(l.config.other["appendonly"], vec!["no"]);
         assert_eq!(l.notes.len(), 1);
+        let e = load_str("appendonly maybe\n", "t").unwrap_err();
+        assert_eq!(e.reason, "argument must be 'yes' or 'no'");
+        let e = load_str("slowlog-max-len lots\n", "t").unwrap_err();
+        assert_eq!(e.reason, "argument couldn't be parsed into an integer");
+        let l = load_str(
+            "slowlog-log-slower-than -1\nauto-aof-rewrite-min-size 64mb\nsupervised systemd\n",
+            "t",
+        );
+        assert!(l.is_ok());
     }
 
     #[test]

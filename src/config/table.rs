@@ -101,6 +101,33 @@ pub struct Other {
     pub sensitive: bool,
 }
 
+impl Other {
+    /// Checks a value the way Redis would for the common kinds: a directive whose default
+    /// is `yes`/`no` takes only those, one whose default is a number takes a number (sizes
+    /// with units allowed). Others (enums, lists) are taken as given.
+    pub fn check(&self, args: &[String]) -> Result<(), String> {
+        /// Defaults that look like yes/no or numbers but take more.
+        const FREE: &[&str] = &[
+            "oom-score-adj",
+            "supervised",
+            "enable-protected-configs",
+            "enable-module-command",
+            "maxmemory-clients",
+            "unixsocketperm",
+        ];
+        if args.len() != 1 || FREE.contains(&self.name) {
+            return Ok(());
+        }
+        if self.default == "yes" || self.default == "no" {
+            parse_bool(&args[0])?;
+        } else if self.default.parse::<i64>().is_ok() {
+            parse_memory(&args[0], i64::MIN, i64::MAX)
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+        }
+        Ok(())
+    }
+}
+
 const I32: i64 = i32::MAX as i64;
 const I32MIN: i64 = i32::MIN as i64;
 
