@@ -235,3 +235,37 @@ mod tests {
         assert_eq!(n.requirepass.as_deref(), Some(&b"x y"[..]));
     }
 }
+
+/// Every directive's effective value for the config text `text` (name → value as CONFIG
+/// GET shows it), for comparing configs by meaning rather than by bytes: a file CONFIG
+/// REWRITE changed (marker line, appended directives, other quoting) and the file a template
+/// renders are equal here when they configure the same server.
+pub fn effective(
+    text: &str,
+    origin: &str,
+) -> Result<std::collections::BTreeMap<String, String>, super::ConfigError> {
+    let loaded = super::load_str(text, origin)?;
+    Ok(get(&loaded.config, &[b"*"]).into_iter().collect())
+}
+
+#[cfg(test)]
+mod effective_tests {
+    #[test]
+    fn rewritten_and_rendered_files_compare_equal_by_meaning() {
+        let rendered = "port 7000\ndir \"/tmp\"\nreplicaof 10.0.0.1 6379\n";
+        let mut c = crate::config::load_str(rendered, "r").unwrap().config;
+        c.replicaof = Some(("10.0.0.2".into(), 6379));
+        c.masterauth = Some(b"pw".to_vec());
+        let rewritten = crate::config::rewrite::rewrite_text(rendered, &c);
+        let rerendered = "port 7000\ndir /tmp\nmasterauth pw\nreplicaof 10.0.0.2 6379\n";
+        assert_ne!(rewritten, rerendered);
+        assert_eq!(
+            super::effective(&rewritten, "a").unwrap(),
+            super::effective(rerendered, "b").unwrap()
+        );
+        assert_ne!(
+            super::effective(rendered, "a").unwrap(),
+            super::effective(rerendered, "b").unwrap()
+        );
+    }
+}
