@@ -39,6 +39,15 @@ pub fn value_digest(value: &Value) -> D {
 }
 
 fn mix_value(d: &mut D, value: &Value) {
+    // debug.c starts every value with its type number (OBJ_STRING 0, LIST 1, SET 2, ZSET 3, HASH 4).
+    let type_id: u32 = match value {
+        Value::Str(_) => 0,
+        Value::List(_) => 1,
+        Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
+        Value::Hash(_) => 4,
+    };
+    mix(d, &type_id.to_be_bytes());
     match value {
         Value::Str(s) => mix(d, s),
         Value::List(l) => {
@@ -85,9 +94,8 @@ pub fn dataset_digest(dbs: &[Db]) -> D {
             if db.expire_at(&e.key).is_some() {
                 xor(&mut d, b"!!expire!!");
             }
-            for (f, x) in fin.iter_mut().zip(d) {
-                *f ^= x;
-            }
+            // Redis: xorDigest(final, digest, 20), i.e. final ^= SHA1(digest).
+            xor(&mut fin, &d);
         }
     }
     fin

@@ -6,6 +6,7 @@
 //! inside the state lock, so commands are atomic and applied in one global order.
 
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -77,10 +78,12 @@ pub mod err {
     pub const OVERFLOW: CmdError = CmdError::fixed("ERR increment or decrement would overflow");
     pub const DB_RANGE: CmdError = CmdError::fixed("ERR DB index is out of range");
     pub const NOAUTH: CmdError = CmdError::fixed("NOAUTH Authentication required.");
-    pub const READONLY: CmdError = CmdError::fixed("READONLY You can't write against a read only replica.");
+    pub const READONLY: CmdError =
+        CmdError::fixed("READONLY You can't write against a read only replica.");
     pub const WRONGPASS: CmdError =
         CmdError::fixed("WRONGPASS invalid username-password pair or user is disabled.");
-    pub const NOT_POSITIVE: CmdError = CmdError::fixed("ERR value is out of range, must be positive");
+    pub const NOT_POSITIVE: CmdError =
+        CmdError::fixed("ERR value is out of range, must be positive");
 }
 
 /// A command handler.
@@ -113,8 +116,22 @@ impl Spec {
 }
 
 /// Shorthand to build a [`Spec`].
-pub const fn spec(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: Handler) -> Spec {
-    Spec { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, handler }
+pub const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: Handler,
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        handler,
+    }
 }
 
 /// Key positions for commands without keys.
@@ -132,6 +149,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(keys::specs());
         all.extend(server::specs());
         all.extend(transactions::specs());
+        all.extend(hashes::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
@@ -262,12 +280,18 @@ pub fn is(arg: &[u8], word: &str) -> bool {
 /// The `unknown command` error text, as Redis 7.0 words it.
 fn unknown_command(args: &[Bytes]) -> String {
     let name = String::from_utf8_lossy(&args[0]);
-    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", truncate(&name, 128));
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        truncate(&name, 128)
+    );
     for a in &args[1..] {
         if msg.len() >= 128 + 60 {
             break;
         }
-        msg.push_str(&format!("'{}' ", truncate(&String::from_utf8_lossy(a), 128)));
+        msg.push_str(&format!(
+            "'{}' ",
+            truncate(&String::from_utf8_lossy(a), 128)
+        ));
     }
     msg
 }
@@ -285,7 +309,9 @@ fn truncate(s: &str, n: usize) -> &str {
 
 /// The `wrong number of arguments` error text.
 pub fn arity_error(name: &str) -> CmdError {
-    CmdError::msg(format!("ERR wrong number of arguments for '{name}' command"))
+    CmdError::msg(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
 }
 
 /// Runs one request from a client. The caller holds the state lock.
@@ -305,7 +331,10 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
     }
     if ctx.client.multi.is_some() && !cmd.has(flags::NO_QUEUE) {
         if cmd.has(flags::NO_MULTI) {
-            reject(ctx, CmdError::msg(format!("ERR Command not allowed inside a transaction")));
+            reject(
+                ctx,
+                CmdError::msg(format!("ERR Command not allowed inside a transaction")),
+            );
             return;
         }
         ctx.client.multi.as_mut().unwrap().push(args.to_vec());

@@ -34,7 +34,8 @@ pub fn specs() -> Vec<Spec> {
     ]
 }
 
-const TOO_BIG: CmdError = CmdError::fixed("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+const TOO_BIG: CmdError =
+    CmdError::fixed("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 
 /// The string under `key` for reading: None if absent, WRONGTYPE if not a string.
 fn read_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c Sds>, CmdError> {
@@ -58,14 +59,24 @@ fn get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Converts an expire argument to absolute unix ms. `unit_ms` is 1000 for seconds;
 /// `absolute` for EXAT/PXAT. Errors use Redis's "invalid expire time in '<cmd>'".
-pub fn expire_arg(arg: &[u8], unit_ms: i64, absolute: bool, now_ms: i64, cmd: &str) -> Result<i64, CmdError> {
+pub fn expire_arg(
+    arg: &[u8],
+    unit_ms: i64,
+    absolute: bool,
+    now_ms: i64,
+    cmd: &str,
+) -> Result<i64, CmdError> {
     let invalid = || CmdError::msg(format!("ERR invalid expire time in '{cmd}' command"));
     let v = arg_i64(arg)?;
     if v <= 0 {
         return Err(invalid());
     }
     let ms = v.checked_mul(unit_ms).ok_or_else(invalid)?;
-    if absolute { Ok(ms) } else { ms.checked_add(now_ms).ok_or_else(invalid) }
+    if absolute {
+        Ok(ms)
+    } else {
+        ms.checked_add(now_ms).ok_or_else(invalid)
+    }
 }
 
 /// Stores a string, sets or keeps the TTL, and propagates an already-past expiry as a DEL.
@@ -94,7 +105,11 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             get = true;
         } else if is(a, "keepttl") && expire.is_none() {
             keepttl = true;
-        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && expire.is_none() && !keepttl && next.is_some() {
+        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
+            && expire.is_none()
+            && !keepttl
+            && next.is_some()
+        {
             let lower = a.to_ascii_lowercase();
             let (unit, abs) = match &lower[..] {
                 b"ex" => (1000, false),
@@ -238,7 +253,11 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if is(a, "persist") && expire.is_none() && !persist {
             persist = true;
             i += 1;
-        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && expire.is_none() && !persist && i + 1 < args.len() {
+        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
+            && expire.is_none()
+            && !persist
+            && i + 1 < args.len()
+        {
             let lower = a.to_ascii_lowercase();
             let (unit, abs) = match &lower[..] {
                 b"ex" => (1000, false),
@@ -311,7 +330,13 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         Some(_) => return Err(err::WRONGTYPE),
     };
     let new = cur.checked_add(by).ok_or(err::OVERFLOW)?;
-    store(ctx, key, itoa::Buffer::new().format(new).as_bytes(), None, true);
+    store(
+        ctx,
+        key,
+        itoa::Buffer::new().format(new).as_bytes(),
+        None,
+        true,
+    );
     ctx.out.int(new);
     Ok(())
 }
@@ -347,7 +372,9 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let by = arg_f64(&args[2])?;
     let new = cur + by;
     if new.is_nan() || new.is_infinite() {
-        return Err(CmdError::fixed("ERR increment would produce NaN or Infinity"));
+        return Err(CmdError::fixed(
+            "ERR increment would produce NaN or Infinity",
+        ));
     }
     let text = format_human(new);
     store(ctx, key, text.as_bytes(), None, true);

@@ -1,0 +1,262 @@
+//! Collection commands compared against Debian's redis-server 7.0: the same command
+//! sequence goes to both servers, replies must match, and DEBUG DIGEST must match at the end.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    _dir: tempfile::TempDir,
+    con: redis::Connection,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(exe: &str, is_redrepl: bool, extra: &[&str]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(exe);
+    if is_redrepl {
+        cmd.arg("server");
+    }
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+        "--dir",
+    ])
+    .arg(dir.path())
+    .args(extra)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = format!("redis://127.0.0.1:{port}/");
+    loop {
+        if let Ok(c) = redis::Client::open(url.as_str()).unwrap().get_connection() {
+            return Server {
+                child,
+                _dir: dir,
+                con: c,
+            };
+        }
+        if Instant::now() > deadline {
+            panic!("{exe} did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn have_redis() -> bool {
+    std::path::Path::new("/usr/bin/redis-server").exists()
+}
+
+struct Pair {
+    ours: Server,
+    real: Server,
+}
+
+fn query(s: &mut Server, args: &[&str]) -> String {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    normalize(c.query::<redis::Value>(&mut s.con))
+}
+
+fn normalize(r: redis::RedisResult<redis::Value>) -> String {
+    match r {
+        Ok(v) => format!("{v:?}"),
+        Err(e) => format!("ERROR {:?} {:?}", e.code(), e.detail()),
+    }
+}
+
+fn sorted(v: redis::Value) -> redis::Value {
+    match v {
+        redis::Value::Array(mut items) => {
+            items.sort_by_key(|x| format!("{x:?}"));
+            redis::Value::Array(items)
+        }
+        other => other,
+    }
+}
+
+impl Pair {
+    fn new() -> Option<Pair> {
+        Pair::with_config(&[])
+    }
+
+    /// Both servers started with extra `--name value` configuration arguments.
+    fn with_config(extra: &[&str]) -> Option<Pair> {
+        if !have_redis() {
+            eprintln!("redis-server not installed; skipping");
+            return None;
+        }
+        Some(Pair {
+            ours: start(env!("CARGO_BIN_EXE_redrepl"), true, extra),
+            real: start("/usr/bin/redis-server", false, extra),
+        })
+    }
+
+    /// Sends `args` to both servers and asserts identical replies.
+    fn cmp(&mut self, args: &[&str]) -> String {
+        let a = query(&mut self.ours, args);
+        let b = query(&mut self.real, args);
+        assert_eq!(a, b, "command {args:?}");
+        a
+    }
+
+    /// Same, ignoring the order of a top-level array.
+    fn cmp_unordered(&mut self, args: &[&str]) {
+        let run = |s: &mut Server| {
+            let mut c = redis::cmd(args[0]);
+            for a in &args[1..] {
+                c.arg(*a);
+            }
+            normalize(c.query::<redis::Value>(&mut s.con).map(sorted))
+        };
+        let a = run(&mut self.ours);
+        let b = run(&mut self.real);
+        assert_eq!(a, b, "command {args:?}");
+    }
+
+    /// Sends to both, only checks that both succeed or both fail, returning our reply.
+    fn both(&mut self, args: &[&str]) -> (String, String) {
+        (query(&mut self.ours, args), query(&mut self.real, args))
+    }
+
+    fn cmp_digest(&mut self) {
+        self.cmp(&["debug", "digest"]);
+    }
+
+    fn script(&mut self, lines: &[&str]) {
+        for l in lines {
+            let args: Vec<&str> = l.split(' ').collect();
+            self.cmp(&args);
+        }
+    }
+}
+
+#[test]
+fn hashes_basic() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "hset h a 1 b 2 c 3",
+        "hset h a 10 d 4",
+        "hgetall h",
+        "hkeys h",
+        "hvals h",
+        "hget h a",
+        "hget h zz",
+        "hget nokey a",
+        "hmget h a zz b",
+        "hmget nokey a b",
+        "hmset h e 5",
+        "hsetnx h e 6",
+        "hsetnx h f 6",
+        "hlen h",
+        "hexists h a",
+        "hexists h zz",
+        "hstrlen h a",
+        "hstrlen h zz",
+        "hdel h a zz b",
+        "hgetall h",
+        "object encoding h",
+        "hincrby h c 5",
+        "hincrby h new -3",
+        "hincrbyfloat h c 1.5",
+        "hincrbyfloat h fl 0.1",
+        "hincrbyfloat h fl 0.2",
+        "hset h str abc",
+        "hincrby h str 1",
+        "hincrbyfloat h str 1",
+        "hincrby h c abc",
+        "hincrbyfloat h c abc",
+        "hset h big 9223372036854775807",
+        "hincrby h big 1",
+        "hset h",
+        "hset h a",
+        "hset h a 1 b",
+        "hmset h a",
+        "hscan h 0",
+        "hscan h 0 match s*",
+        "hscan h 0 count 0",
+        "hscan h x",
+        "hrandfield nokey",
+        "hrandfield nokey 3",
+        "hrandfield h 0",
+        "hrandfield h 1 withvalue",
+        "hrandfield h 1 withvalues x",
+        "hrandfield h x",
+        "set s x",
+        "hset s a 1",
+        "hget s a",
+        "hgetall s",
+        "hlen s",
+        "hdel s a",
+        "hrandfield s",
+        "hdel h c d e f new fl str big",
+        "exists h",
+        "hdel h zz",
+    ]);
+    p.cmp_digest();
+    p.script(&["hset h2 a 1 b 2 c 3"]);
+    p.cmp_unordered(&["hrandfield", "h2", "10"]);
+    p.cmp_unordered(&["hrandfield", "h2", "10", "withvalues"]);
+    let (a, _) = p.both(&["hrandfield", "h2", "-5"]);
+    assert_eq!(a.matches("bulk-string").count(), 5, "{a}");
+    let (a, _) = p.both(&["hrandfield", "h2", "2", "withvalues"]);
+    assert_eq!(a.matches("bulk-string").count(), 4, "{a}");
+    let (a, _) = p.both(&["hrandfield", "h2"]);
+    assert!(a.contains("bulk-string"));
+    p.cmp_digest();
+}
+
+#[test]
+fn hashes_encoding() {
+    let Some(mut p) = Pair::new() else { return };
+    let long = "x".repeat(65);
+    p.cmp(&["hset", "h", "a", "1"]);
+    p.cmp(&["object", "encoding", "h"]);
+    p.cmp(&["hset", "h", "b", &long]);
+    p.cmp(&["object", "encoding", "h"]);
+    p.cmp(&["hset", "h2", &long, "1"]);
+    p.cmp(&["object", "encoding", "h2"]);
+    for i in 0..100 {
+        p.cmp(&["hset", "h3", &format!("f{i}"), &i.to_string()]);
+    }
+    p.cmp(&["object", "encoding", "h3"]);
+    p.cmp(&["hgetall", "h3"]);
+    // Redis 7.0's default hash-max-listpack-entries is 512.
+    for i in 100..600 {
+        p.both(&["hset", "h3", &format!("f{i}"), &i.to_string()]);
+    }
+    p.cmp(&["hset", "h3", "one-more", "x"]);
+    p.cmp(&["object", "encoding", "h3"]);
+    p.cmp(&["hdel", "h3", "one-more", "f1"]);
+    p.cmp(&["object", "encoding", "h3"]);
+    p.cmp_unordered(&["hkeys", "h3"]);
+    p.cmp_unordered(&["hvals", "h3"]);
+    p.cmp(&["hlen", "h3"]);
+    p.cmp(&["hincrbyfloat", "h4", "f", "10.5"]);
+    p.cmp(&["hincrbyfloat", "h4", "f", "-0.25"]);
+    p.cmp(&["hincrbyfloat", "h4", "f", "3"]);
+    p.cmp_digest();
+}
