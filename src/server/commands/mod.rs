@@ -8,6 +8,7 @@
 pub mod connection;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -150,6 +151,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(server::specs());
         all.extend(transactions::specs());
         all.extend(hashes::specs());
+        all.extend(lists::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
