@@ -366,3 +366,115 @@ fn lists_basic() {
     ]);
     p.cmp_digest();
 }
+
+#[test]
+fn sets_basic() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "sadd i 3 1 2 -5 100",
+        "sadd i 2 7",
+        "smembers i",
+        "object encoding i",
+        "sadd s a b c",
+        "object encoding s",
+        "sadd i x",
+        "object encoding i",
+        "sadd j 01 1",
+        "object encoding j",
+        "scard i",
+        "scard nokey",
+        "sismember i 3",
+        "sismember i 4",
+        "sismember nokey 4",
+        "smismember i 3 4 x",
+        "smismember nokey a b",
+        "srem i 3 4 x",
+        "scard i",
+        "sadd n1 1 2 3 4 5",
+        "sadd n2 4 5 6",
+        "sadd n3 5 6 7",
+        "sinter n1 n2",
+        "sinter n1 n2 n3",
+        "sinter n1 nokey",
+        "sintercard 2 n1 n2",
+        "sintercard 2 n1 n2 limit 1",
+        "sintercard 3 n1 n2 nokey",
+        "sintercard 0 n1",
+        "sintercard 5 n1",
+        "sintercard 1 n1 limit -1",
+        "sintercard 1 n1 foo",
+        "sunion n1 n2 n3",
+        "sunion n1 nokey",
+        "sdiff n1 n2 n3",
+        "sdiff nokey n1",
+        "sinterstore d1 n1 n2",
+        "smembers d1",
+        "object encoding d1",
+        "sunionstore d2 n1 n2 n3",
+        "smembers d2",
+        "sdiffstore d3 n1 n2",
+        "smembers d3",
+        "sinterstore d3 n1 nokey",
+        "exists d3",
+        "set str x",
+        "sadd str a",
+        "smembers str",
+        "sinter n1 str",
+        "sunion n1 str",
+        "sdiff n1 str",
+        "sinterstore d4 nokey str",
+        "sintercard 1 str",
+        "sinterstore str n1 n2",
+        "type str",
+        "smove n1 n9 1",
+        "smove n1 n9 1",
+        "smove nokey n9 1",
+        "smove n1 n1 2",
+        "smove n1 n1 99",
+        "set str2 x",
+        "smove n1 str2 2",
+        "smove str2 n1 2",
+        "smove nokey str2 2",
+        "smembers n9",
+        "sadd one only",
+        "smove one n9 only",
+        "exists one",
+        "spop nokey",
+        "spop nokey 3",
+        "spop n9 0",
+        "spop n9 -1",
+        "spop n9 1 2",
+        "srandmember nokey",
+        "srandmember nokey 3",
+        "srandmember n9 0",
+        "srandmember n9 1 2",
+        "srandmember n9 x",
+        "sscan n1 0",
+        "sscan n1 0 match 4*",
+        "sscan n1 0 count 0",
+        "srem n2 4 5 6",
+        "exists n2",
+        "sadd",
+    ]);
+    p.cmp_unordered(&["smembers", "s"]);
+    p.cmp_unordered(&["srandmember", "s", "10"]);
+    p.cmp_unordered(&["spop", "d2", "100"]);
+    p.cmp(&["exists", "d2"]);
+    let (a, _) = p.both(&["srandmember", "s", "-7"]);
+    assert_eq!(a.matches("bulk-string").count(), 7, "{a}");
+    let (a, _) = p.both(&["spop", "s", "2"]);
+    assert_eq!(a.matches("bulk-string").count(), 2, "{a}");
+    p.cmp(&["scard", "s"]);
+    p.both(&["spop", "s", "5"]);
+    p.cmp(&["exists", "s"]);
+    for i in 0..600 {
+        p.both(&["sadd", "big", &i.to_string()]);
+        if i == 511 {
+            p.cmp(&["object", "encoding", "big"]);
+        }
+    }
+    p.cmp(&["object", "encoding", "big"]);
+    p.cmp(&["scard", "big"]);
+    p.cmp_unordered(&["smembers", "big"]);
+    p.cmp_digest();
+}

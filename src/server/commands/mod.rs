@@ -10,6 +10,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod transactions;
 
@@ -152,6 +153,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(transactions::specs());
         all.extend(hashes::specs());
         all.extend(lists::specs());
+        all.extend(sets::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
