@@ -478,3 +478,175 @@ fn sets_basic() {
     p.cmp_unordered(&["smembers", "big"]);
     p.cmp_digest();
 }
+
+#[test]
+fn zsets_basic() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "zadd z 1 a 2 b 3 c",
+        "zadd z 1.5 d -1 e 2 f",
+        "zrange z 0 -1 withscores",
+        "object encoding z",
+        "zadd z nx 10 a 10 g",
+        "zadd z xx 20 a 20 h",
+        "zadd z xx ch 21 a 21 h",
+        "zadd z gt ch 5 a 30 b",
+        "zadd z lt ch 5 a 30 c",
+        "zadd z incr 2.5 a",
+        "zadd z incr nx 2.5 a",
+        "zadd z incr gt -1 a",
+        "zadd z nx xx 1 a",
+        "zadd z gt lt 1 a",
+        "zadd z nx gt 1 a",
+        "zadd z incr 1 a 2 b",
+        "zadd z 1 a 2",
+        "zadd z",
+        "zadd z x a",
+        "zadd z nan a",
+        "zadd z 1.1 x1 0.1 x2 1e20 x3 -inf x4 +inf x5",
+        "zrange z 0 -1 withscores",
+        "zadd nokey xx 1 a",
+        "exists nokey",
+        "zadd nokey xx incr 1 a",
+        "zadd z incr inf x5",
+        "zadd z incr -inf x5",
+        "zincrby z -inf x5",
+        "zincrby z 1 newm",
+        "zincrby z 0.1 x2",
+        "zincrby z abc x2",
+        "zincrby nz 5 m",
+        "zcard z",
+        "zcard nokey",
+        "zscore z a",
+        "zscore z zz",
+        "zscore nokey a",
+        "zmscore z a zz x3",
+        "zmscore nokey a b",
+        "zrank z a",
+        "zrevrank z a",
+        "zrank z zz",
+        "zrank nokey a",
+        "zrange z 2 4",
+        "zrange z -3 -1",
+        "zrange z 5 2",
+        "zrange z 0 -1 rev withscores",
+        "zrange z 1 3 rev",
+        "zrange z -inf +inf byscore",
+        "zrange z (1 3 byscore withscores",
+        "zrange z 3 (1 byscore rev withscores",
+        "zrange z -inf +inf byscore limit 1 3",
+        "zrange z -inf +inf byscore limit 1 -1",
+        "zrange z -inf +inf byscore limit -1 3",
+        "zrange z -inf +inf byscore limit 0 0",
+        "zrange z +inf -inf byscore rev limit 2 2 withscores",
+        "zrange z 0 1 limit 0 1",
+        "zrange z - + bylex withscores",
+        "zrange z x 1 byscore",
+        "zrange z a b bylex",
+        "zrange z 0 1 foo",
+        "zrange z 0 1 byscore bylex",
+        "zrange z x y",
+        "zrange nokey 0 -1",
+        "zrangebyscore z 1 3",
+        "zrangebyscore z (1 (3 withscores",
+        "zrangebyscore z -inf inf limit 2 3",
+        "zrangebyscore z 1 3 byscore",
+        "zrevrangebyscore z 3 1",
+        "zrevrangebyscore z +inf -inf withscores limit 1 2",
+        "zrevrange z 0 2",
+        "zrevrange z 0 2 withscores",
+        "zcount z 1 3",
+        "zcount z (1 (3",
+        "zcount z -inf +inf",
+        "zcount z x 1",
+        "zcount nokey 1 2",
+        "zadd lex 0 a 0 b 0 c 0 d 0 e 0 f",
+        "zrangebylex lex - +",
+        "zrangebylex lex [b (e",
+        "zrangebylex lex (b [e limit 1 2",
+        "zrevrangebylex lex + -",
+        "zrevrangebylex lex [e (b",
+        "zrangebylex lex b e",
+        "zrangebylex lex - + withscores",
+        "zlexcount lex - +",
+        "zlexcount lex [b [d",
+        "zlexcount lex (b (d",
+        "zlexcount lex b d",
+        "zremrangebylex lex [b (d",
+        "zrange lex 0 -1",
+        "zremrangebylex lex x y",
+        "zpopmin z",
+        "zpopmax z",
+        "zpopmin z 2",
+        "zpopmax z 2",
+        "zpopmin z 0",
+        "zpopmin z -1",
+        "zpopmin z 1 2",
+        "zpopmin nokey",
+        "zpopmin nokey 2",
+        "zremrangebyrank z 0 1",
+        "zremrangebyrank z -1 -1",
+        "zremrangebyrank z x 1",
+        "zremrangebyscore z (1 3",
+        "zremrangebyscore z x 1",
+        "zrange z 0 -1 withscores",
+        "zrem z a zz",
+        "zrem nokey a",
+        "set str x",
+        "zadd str 1 a",
+        "zscore str a",
+        "zrange str 0 1",
+        "zrangebyscore str 0 1",
+        "zcard str",
+        "zrem str a",
+        "zpopmin str",
+        "zpopmin str 0",
+        "zremrangebyrank str 0 1",
+        "zrank str a",
+        "zadd one 1 a",
+        "zpopmin one 5",
+        "exists one",
+        "zadd one 1 a 2 b",
+        "zremrangebyscore one -inf +inf",
+        "exists one",
+        "zadd negz -0 a",
+        "zscore negz a",
+        "zadd negz 0 a",
+        "zscore negz a",
+    ]);
+    p.cmp_digest();
+}
+
+#[test]
+fn zsets_encoding_and_large() {
+    let Some(mut p) = Pair::new() else { return };
+    let long = "m".repeat(65);
+    p.cmp(&["zadd", "z1", "1", &long]);
+    p.cmp(&["object", "encoding", "z1"]);
+    p.cmp(&["zadd", "z2", "1", "a"]);
+    p.cmp(&["zadd", "z2", "2", &long]);
+    p.cmp(&["object", "encoding", "z2"]);
+    for i in 0..300 {
+        p.both(&[
+            "zadd",
+            "big",
+            &((i * 37) % 101).to_string(),
+            &format!("m{i}"),
+        ]);
+        if i == 127 || i == 128 {
+            p.cmp(&["object", "encoding", "big"]);
+        }
+    }
+    p.cmp(&["zrange", "big", "0", "-1", "withscores"]);
+    p.cmp(&["zrange", "big", "10", "50", "rev"]);
+    p.cmp(&["zrangebyscore", "big", "(10", "20", "limit", "3", "7"]);
+    p.cmp(&["zrank", "big", "m77"]);
+    p.cmp(&["zrevrank", "big", "m77"]);
+    p.cmp(&["zcount", "big", "5", "(60"]);
+    p.cmp(&["zremrangebyrank", "big", "100", "150"]);
+    p.cmp(&["zremrangebyscore", "big", "90", "95"]);
+    p.cmp(&["zrange", "big", "0", "-1", "withscores"]);
+    p.cmp(&["zpopmin", "big", "3"]);
+    p.cmp(&["zpopmax", "big", "3"]);
+    p.cmp_digest();
+}

@@ -13,6 +13,7 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use super::client::Client;
 use super::db::Db;
@@ -154,6 +155,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(hashes::specs());
         all.extend(lists::specs());
         all.extend(sets::specs());
+        all.extend(zsets::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
