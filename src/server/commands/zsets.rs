@@ -1,7 +1,7 @@
 //! Sorted set commands.
 
 use super::flags::*;
-use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_f64, arg_i64, err, is, spec};
+use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_f64, arg_i64, err, is, spec};
 use crate::resp::Proto;
 use crate::server::sds::Sds;
 use crate::server::types::{Value, ZSet};
@@ -31,6 +31,17 @@ pub fn specs() -> Vec<Spec> {
         spec("zremrangebyrank", 4, WRITE, KEY1, zremrangebyrank),
         spec("zremrangebyscore", 4, WRITE, KEY1, zremrangebyscore),
         spec("zremrangebylex", 4, WRITE, KEY1, zremrangebylex),
+        spec("zrangestore", -5, WRITE | DENYOOM, (1, 2, 1), zrangestore),
+        spec("zunion", -3, READONLY, NO_KEYS, zunion),
+        spec("zinter", -3, READONLY, NO_KEYS, zinter),
+        spec("zdiff", -3, READONLY, NO_KEYS, zdiff),
+        spec("zunionstore", -4, WRITE | DENYOOM, KEY1, zunionstore),
+        spec("zinterstore", -4, WRITE | DENYOOM, KEY1, zinterstore),
+        spec("zdiffstore", -4, WRITE | DENYOOM, KEY1, zdiffstore),
+        spec("zintercard", -3, READONLY, NO_KEYS, zintercard),
+        spec("zrandmember", -2, READONLY, KEY1, zrandmember),
+        spec("zscan", -3, READONLY, KEY1, zscan),
+        spec("zmpop", -4, WRITE, NO_KEYS, zmpop),
     ]
 }
 
@@ -356,6 +367,7 @@ fn zrange_generic(
     args: &[Bytes],
     mut rtype: RangeType,
     mut rev: Option<bool>,
+    store: Option<&[u8]>,
 ) -> CmdResult {
     let key = &args[1];
     let (mut withscores, mut offset, mut limit) = (false, 0i64, -1i64);
@@ -363,7 +375,7 @@ fn zrange_generic(
     while j < args.len() {
         let left = args.len() - j - 1;
         let a = &args[j];
-        if is(a, "withscores") {
+        if store.is_none() && is(a, "withscores") {
             withscores = true;
         } else if is(a, "limit") && left >= 2 {
             offset = arg_i64(&args[j + 1])?;
@@ -416,8 +428,15 @@ fn zrange_generic(
         _ => R::Rank(arg_i64(a_min)?, arg_i64(a_max)?),
     };
     let _ = has_limit;
-    let Some(z) = read_zset(ctx, key)? else {
-        ctx.out.array(0);
+    let Some(z) = (if store.is_some() {
+        write_zset(ctx, key)?
+    } else {
+        read_zset(ctx, key)?
+    }) else {
+        match store {
+            Some(dst) => store_result(ctx, dst, Vec::new()),
+            None => ctx.out.array(0),
+        }
         return Ok(());
     };
     let len = z.len();
@@ -460,8 +479,34 @@ fn zrange_generic(
             }
         }
     };
-    reply_elems(ctx, &elems, withscores);
+    match store {
+        Some(dst) => store_result(ctx, dst, elems),
+        None => reply_elems(ctx, &elems, withscores),
+    }
     Ok(())
+}
+
+/// Stores `elems` as a sorted set under `dst` (deleting `dst` when empty) and replies with
+/// the count, as the *STORE commands do.
+fn store_result(ctx: &mut Ctx, dst: &[u8], elems: Vec<(Sds, f64)>) {
+    let n = elems.len();
+    if n == 0 {
+        ctx.expire_if_needed(dst);
+        if ctx.db().remove(dst).is_some() {
+            ctx.state.dirty += 1;
+        }
+    } else {
+        let (max_e, max_v) = limits(ctx);
+        let mut z = ZSet::default();
+        let maxlen = elems.iter().map(|e| e.0.len()).max().unwrap_or(0);
+        for (m, s) in &elems {
+            z.insert(m, *s);
+        }
+        z.skiplist = n as i64 > max_e || maxlen as i64 > max_v;
+        ctx.db().set(dst, Value::ZSet(Box::new(z)), false);
+        ctx.state.dirty += 1;
+    }
+    ctx.out.int(n as i64);
 }
 
 /// Redis's rank range normalisation: None when empty.
@@ -481,22 +526,22 @@ fn norm_range(start: i64, end: i64, len: i64) -> Option<(usize, usize)> {
 }
 
 fn zrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    zrange_generic(ctx, args, RangeType::Auto, None)
+    zrange_generic(ctx, args, RangeType::Auto, None, None)
 }
 fn zrevrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    zrange_generic(ctx, args, RangeType::Rank, Some(true))
+    zrange_generic(ctx, args, RangeType::Rank, Some(true), None)
 }
 fn zrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    zrange_generic(ctx, args, RangeType::Score, Some(false))
+    zrange_generic(ctx, args, RangeType::Score, Some(false), None)
 }
 fn zrevrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    zrange_generic(ctx, args, RangeType::Score, Some(true))
+    zrange_generic(ctx, args, RangeType::Score, Some(true), None)
 }
 fn zrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    zrange_generic(ctx, args, RangeType::Lex, Some(false))
+    zrange_generic(ctx, args, RangeType::Lex, Some(false), None)
 }
 fn zrevrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    zrange_generic(ctx, args, RangeType::Lex, Some(true))
+    zrange_generic(ctx, args, RangeType::Lex, Some(true), None)
 }
 
 fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -629,4 +674,337 @@ fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         parse_lex_bound(&args[3]).ok_or(BAD_LEX_RANGE)?,
     );
     zremrange_generic(ctx, args, r)
+}
+
+fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let dst = args[1].clone();
+    zrange_generic(ctx, &args[1..], RangeType::Auto, None, Some(&dst))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+/// ZUNION/ZINTER/ZDIFF[STORE] and ZINTERCARD. `nk` is the index of numkeys.
+fn zsetop(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    nk: usize,
+    op: SetOp,
+    dst: Option<&[u8]>,
+    card: bool,
+) -> CmdResult {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let setnum = arg_i64(&args[nk])?;
+    if setnum < 1 {
+        return Err(CmdError::msg(format!(
+            "ERR at least 1 input key is needed for '{name}' command"
+        )));
+    }
+    if setnum as usize > args.len() - (nk + 1) {
+        return Err(err::SYNTAX);
+    }
+    let setnum = setnum as usize;
+    let keys = &args[nk + 1..nk + 1 + setnum];
+    // Each source: None (absent) or its (member, score) pairs.
+    let mut srcs: Vec<Option<Vec<(Sds, f64)>>> = Vec::with_capacity(setnum);
+    for k in keys {
+        let v = if dst.is_some() {
+            ctx.lookup_write(k)
+        } else {
+            ctx.lookup_read(k)
+        };
+        srcs.push(match v {
+            None => None,
+            Some(Value::ZSet(z)) => Some(z.range(0, z.len())),
+            Some(Value::Set(s)) => Some(s.iter().map(|m| (Sds::from_slice(&m), 1.0)).collect()),
+            Some(_) => return Err(err::WRONGTYPE),
+        });
+    }
+    let mut weights = vec![1.0f64; setnum];
+    let mut aggregate = 0u8; // 0 sum, 1 min, 2 max
+    let mut withscores = false;
+    let mut limit = 0i64;
+    let mut j = nk + 1 + setnum;
+    while j < args.len() {
+        let remaining = args.len() - j;
+        if op != SetOp::Diff && !card && remaining > setnum && is(&args[j], "weights") {
+            for (i, w) in weights.iter_mut().enumerate() {
+                *w = crate::server::numbers::parse_f64(&args[j + 1 + i])
+                    .ok_or(CmdError::fixed("ERR weight value is not a float"))?;
+            }
+            j += 1 + setnum;
+        } else if op != SetOp::Diff && !card && remaining >= 2 && is(&args[j], "aggregate") {
+            let a = &args[j + 1];
+            aggregate = if is(a, "sum") {
+                0
+            } else if is(a, "min") {
+                1
+            } else if is(a, "max") {
+                2
+            } else {
+                return Err(err::SYNTAX);
+            };
+            j += 2;
+        } else if dst.is_none() && !card && is(&args[j], "withscores") {
+            withscores = true;
+            j += 1;
+        } else if card && remaining >= 2 && is(&args[j], "limit") {
+            limit = arg_i64(&args[j + 1])?;
+            if limit < 0 {
+                return Err(CmdError::fixed("ERR LIMIT can't be negative"));
+            }
+            j += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let agg = |acc: f64, v: f64| -> f64 {
+        match aggregate {
+            0 => {
+                let r = acc + v;
+                if r.is_nan() { 0.0 } else { r }
+            }
+            1 => acc.min(v),
+            _ => acc.max(v),
+        }
+    };
+    let weighted = |s: f64, w: f64| {
+        let r = s * w;
+        if r.is_nan() { 0.0 } else { r }
+    };
+    let mut result: std::collections::HashMap<Sds, f64> = std::collections::HashMap::new();
+    match op {
+        SetOp::Union => {
+            for (i, src) in srcs.iter().enumerate() {
+                for (m, s) in src.iter().flatten() {
+                    let v = weighted(*s, weights[i]);
+                    result
+                        .entry(m.clone())
+                        .and_modify(|acc| *acc = agg(*acc, v))
+                        .or_insert(v);
+                }
+            }
+        }
+        SetOp::Inter => {
+            if srcs.iter().all(|s| s.is_some()) {
+                let maps: Vec<std::collections::HashMap<&[u8], f64>> = srcs
+                    .iter()
+                    .map(|s| {
+                        s.as_ref()
+                            .unwrap()
+                            .iter()
+                            .map(|(m, sc)| (&m[..], *sc))
+                            .collect()
+                    })
+                    .collect();
+                let mut order: Vec<usize> = (0..setnum).collect();
+                order.sort_by_key(|&i| maps[i].len());
+                let first = order[0];
+                'outer: for (m, s) in srcs[first].as_ref().unwrap() {
+                    let mut acc = weighted(*s, weights[first]);
+                    for &i in &order[1..] {
+                        match maps[i].get(&m[..]) {
+                            Some(&sc) => acc = agg(acc, weighted(sc, weights[i])),
+                            None => continue 'outer,
+                        }
+                    }
+                    result.insert(m.clone(), acc);
+                }
+            }
+        }
+        SetOp::Diff => {
+            if let Some(first) = &srcs[0] {
+                let others: Vec<std::collections::HashSet<&[u8]>> = srcs[1..]
+                    .iter()
+                    .flatten()
+                    .map(|s| s.iter().map(|(m, _)| &m[..]).collect())
+                    .collect();
+                for (m, s) in first {
+                    if !others.iter().any(|o| o.contains(&m[..])) {
+                        result.insert(m.clone(), *s);
+                    }
+                }
+            }
+        }
+    }
+    if card {
+        let n = result.len();
+        let n = if limit > 0 { n.min(limit as usize) } else { n };
+        ctx.out.int(n as i64);
+        return Ok(());
+    }
+    let mut elems: Vec<(Sds, f64)> = result
+        .into_iter()
+        .map(|(m, s)| (m, if s == 0.0 { 0.0 } else { s }))
+        .collect();
+    elems.sort_by(|a, b| crate::server::types::zset::cmp_elem(a.1, &a.0, b.1, &b.0));
+    match dst {
+        Some(d) => store_result(ctx, d, elems),
+        None => reply_elems(ctx, &elems, withscores),
+    }
+    Ok(())
+}
+
+fn zunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zsetop(ctx, args, 1, SetOp::Union, None, false)
+}
+fn zinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zsetop(ctx, args, 1, SetOp::Inter, None, false)
+}
+fn zdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zsetop(ctx, args, 1, SetOp::Diff, None, false)
+}
+fn zunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let d = args[1].clone();
+    zsetop(ctx, args, 2, SetOp::Union, Some(&d), false)
+}
+fn zinterstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let d = args[1].clone();
+    zsetop(ctx, args, 2, SetOp::Inter, Some(&d), false)
+}
+fn zdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let d = args[1].clone();
+    zsetop(ctx, args, 2, SetOp::Diff, Some(&d), false)
+}
+fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zsetop(ctx, args, 1, SetOp::Inter, None, true)
+}
+
+fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    if args.len() == 2 {
+        let elems = match read_zset(ctx, key)? {
+            None => {
+                ctx.out.null();
+                return Ok(());
+            }
+            Some(z) => z.len(),
+        };
+        let i = (ctx.state.next_random() % elems as u64) as usize;
+        let m = match ctx.db().get(key) {
+            Some(Value::ZSet(z)) => z.select(i).unwrap().0.clone(),
+            _ => unreachable!(),
+        };
+        ctx.out.bulk(&m);
+        return Ok(());
+    }
+    let count = arg_i64(&args[2])?;
+    let withscores = match args.len() {
+        3 => false,
+        4 if is(&args[3], "withscores") => true,
+        _ => return Err(err::SYNTAX),
+    };
+    if withscores && count < -(i64::MAX / 2) {
+        return Err(CmdError::fixed("ERR value is out of range"));
+    }
+    let all = match read_zset(ctx, key)? {
+        None => {
+            ctx.out.array(0);
+            return Ok(());
+        }
+        Some(z) => z.range(0, z.len()),
+    };
+    let picked: Vec<usize> = if count < 0 {
+        (0..count.unsigned_abs() as usize)
+            .map(|_| (ctx.state.next_random() % all.len() as u64) as usize)
+            .collect()
+    } else if count as usize >= all.len() {
+        (0..all.len()).collect()
+    } else {
+        let mut idx: Vec<usize> = (0..all.len()).collect();
+        for i in 0..count as usize {
+            let j = i + (ctx.state.next_random() % (idx.len() - i) as u64) as usize;
+            idx.swap(i, j);
+        }
+        idx.truncate(count as usize);
+        idx
+    };
+    let elems: Vec<(Sds, f64)> = picked.into_iter().map(|i| all[i].clone()).collect();
+    reply_elems(ctx, &elems, withscores);
+    Ok(())
+}
+
+fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let _cursor = super::keys::parse_cursor(&args[2])?;
+    let pattern = super::hashes::scan_options(args, 3)?;
+    let mut items = Vec::new();
+    if let Some(z) = read_zset(ctx, &args[1])? {
+        for (m, s) in z.iter() {
+            if pattern
+                .as_ref()
+                .is_none_or(|p| crate::server::glob::glob_match(p, &m, false))
+            {
+                items.push(m.into_owned());
+                items.push(crate::server::numbers::format_double(s).into_bytes());
+            }
+        }
+    }
+    super::hashes::scan_reply(ctx, &items);
+    Ok(())
+}
+
+fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let numkeys =
+        super::lists::range_arg(&args[1], "ERR numkeys should be greater than 0")? as usize;
+    let where_idx = 2usize.saturating_add(numkeys);
+    if where_idx >= args.len() {
+        return Err(err::SYNTAX);
+    }
+    let max = if is(&args[where_idx], "min") {
+        false
+    } else if is(&args[where_idx], "max") {
+        true
+    } else {
+        return Err(err::SYNTAX);
+    };
+    let mut count: Option<i64> = None;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
+            count = Some(super::lists::range_arg(
+                &args[j + 1],
+                "ERR count should be greater than 0",
+            )?);
+            j += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let count = count.unwrap_or(1) as usize;
+    for key in &args[2..where_idx] {
+        if let Some(z) = write_zset(ctx, key)? {
+            let len = z.len();
+            let n = count.min(len);
+            let elems = if max {
+                let mut v = z.range(len - n, len);
+                v.reverse();
+                v
+            } else {
+                z.range(0, n)
+            };
+            for (m, _) in &elems {
+                z.remove(m);
+            }
+            let empty = z.is_empty();
+            if empty {
+                ctx.db().remove(key);
+            }
+            ctx.modified(key, n as u64);
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            ctx.out.array(elems.len());
+            for (m, s) in elems {
+                ctx.out.array(2);
+                ctx.out.bulk(&m);
+                ctx.out.double(s);
+            }
+            return Ok(());
+        }
+    }
+    ctx.out.null_array();
+    Ok(())
 }
