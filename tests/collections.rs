@@ -732,3 +732,42 @@ fn zsets_setops() {
     assert_eq!(a.matches("bulk-string").count(), 10, "{a}");
     p.cmp_digest();
 }
+
+#[test]
+fn resp3_replies() {
+    let Some(mut p) = Pair::new() else { return };
+    p.both(&["hello", "3"]);
+    p.script(&[
+        "hset h a 1 b 2",
+        "hgetall h",
+        "hrandfield nokey 5 withvalues",
+        "hget nokey a",
+        "sadd s 1 2 3",
+        "smembers s",
+        "sinter s",
+        "sunion s",
+        "sdiff s",
+        "spop nokey 2",
+        "srandmember nokey 2",
+        "rpush l a b",
+        "lpop nokey 2",
+        "lpop nokey",
+        "lmpop 1 nokey left",
+        "zadd z 1 a 2.5 b",
+        "zscore z b",
+        "zmscore z a zz",
+        "zincrby z 1 a",
+        "zadd z incr 1 a",
+        "zrange z 0 -1 withscores",
+        "zrangebyscore z -inf +inf withscores",
+        "zunion 1 z withscores",
+        "zpopmin z",
+        "zpopmax z 1",
+        "zadd z 1 a 2 b",
+        "zmpop 1 z min count 2",
+        "zadd z 1 a 2 b",
+        "zscan z 0",
+    ]);
+    p.cmp_unordered(&["zrandmember", "z", "5", "withscores"]);
+    p.cmp_unordered(&["hrandfield", "h", "5", "withvalues"]);
+}
