@@ -9,6 +9,7 @@ struct Server {
     child: Child,
     _dir: tempfile::TempDir,
     con: redis::Connection,
+    con_port: u16,
 }
 
 impl Drop for Server {
@@ -55,6 +56,7 @@ fn start(exe: &str, is_redrepl: bool, extra: &[&str]) -> Server {
                 child,
                 _dir: dir,
                 con: c,
+                con_port: port,
             };
         }
         if Instant::now() > deadline {
@@ -770,4 +772,103 @@ fn resp3_replies() {
     ]);
     p.cmp_unordered(&["zrandmember", "z", "5", "withscores"]);
     p.cmp_unordered(&["hrandfield", "h", "5", "withvalues"]);
+}
+
+fn port_of(s: &Server) -> u16 {
+    s.con_port
+}
+
+/// Runs `blocking` on a fresh connection to the server listening on `port`, runs `push` on
+/// another after 150 ms, and returns the blocking command's reply.
+fn block_then_push(port: u16, blocking: &[&str], push: &[&str]) -> String {
+    let url = format!("redis://127.0.0.1:{port}/");
+    let blocking: Vec<String> = blocking.iter().map(|s| s.to_string()).collect();
+    let url2 = url.clone();
+    let h = std::thread::spawn(move || {
+        let mut con = redis::Client::open(url2.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let mut c = redis::cmd(&blocking[0]);
+        for a in &blocking[1..] {
+            c.arg(a);
+        }
+        normalize(c.query::<redis::Value>(&mut con))
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut c = redis::cmd(push[0]);
+    for a in &push[1..] {
+        c.arg(*a);
+    }
+    let _ = c.query::<redis::Value>(&mut con);
+    h.join().unwrap()
+}
+
+#[test]
+fn blocking_commands() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "blpop l1 l2 0.05",
+        "brpop l1 0.01",
+        "blpop l1 -1",
+        "blpop l1 abc",
+        "rpush l2 a b c",
+        "blpop l1 l2 1",
+        "brpop l1 l2 1",
+        "blmove l2 l3 left right 1",
+        "brpoplpush l2 l3 1",
+        "brpoplpush nokey l3 0.01",
+        "blmove nokey l3 left right 0.01",
+        "blmove l3 l4 up left 1",
+        "blmpop 0.01 1 nokey left",
+        "blmpop 1 2 nokey l3 right count 5",
+        "blmpop 1 0 nokey left",
+        "zadd z 1 a 2 b 3 c",
+        "bzpopmin nokey z 1",
+        "bzpopmax nokey z 1",
+        "bzpopmin nokey 0.01",
+        "bzmpop 1 1 z min count 3",
+        "bzmpop 0.01 1 z min",
+        "set str x",
+        "blpop str 1",
+        "bzpopmin str 1",
+        "multi",
+        "blpop nokey 0",
+        "bzpopmin nokey 0",
+        "exec",
+    ]);
+    p.cmp_digest();
+    let ours = port_of(&p.ours);
+    let real = port_of(&p.real);
+    for (blocking, push) in [
+        (
+            &["blpop", "q1", "q2", "5"][..],
+            &["rpush", "q2", "x", "y"][..],
+        ),
+        (&["brpop", "q1", "5"][..], &["lpush", "q1", "z"][..]),
+        (
+            &["blmove", "q3", "q4", "left", "left", "5"][..],
+            &["rpush", "q3", "m"][..],
+        ),
+        (
+            &["blmpop", "5", "2", "q5", "q6", "right", "count", "2"][..],
+            &["rpush", "q6", "1", "2", "3"][..],
+        ),
+        (&["bzpopmin", "zz", "5"][..], &["zadd", "zz", "1", "a"][..]),
+        (
+            &["bzmpop", "5", "1", "zz2", "max", "count", "2"][..],
+            &["zadd", "zz2", "1", "a", "2", "b"][..],
+        ),
+    ] {
+        let a = block_then_push(ours, blocking, push);
+        let b = block_then_push(real, blocking, push);
+        eprintln!("{blocking:?} -> {a}");
+        assert_eq!(a, b, "{blocking:?}");
+        assert!(!a.contains("nil"), "{a}");
+    }
+    p.cmp_digest();
 }

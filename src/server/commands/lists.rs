@@ -1,7 +1,10 @@
 //! List commands.
 
 use super::flags::*;
-use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
+use super::{
+    CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, block_or_timeout, err, is, spec,
+    timeout_arg,
+};
 use crate::server::sds::Sds;
 use crate::server::types::{List, Value};
 use bytes::Bytes;
@@ -26,6 +29,17 @@ pub fn specs() -> Vec<Spec> {
         spec("lmove", 5, WRITE | DENYOOM, (1, 2, 1), lmove),
         spec("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), rpoplpush),
         spec("lmpop", -4, WRITE, NO_KEYS, lmpop),
+        spec("blpop", -3, WRITE | BLOCKING, (1, -2, 1), blpop),
+        spec("brpop", -3, WRITE | BLOCKING, (1, -2, 1), brpop),
+        spec("blmove", 6, WRITE | DENYOOM | BLOCKING, (1, 2, 1), blmove),
+        spec(
+            "brpoplpush",
+            4,
+            WRITE | DENYOOM | BLOCKING,
+            (1, 2, 1),
+            brpoplpush,
+        ),
+        spec("blmpop", -5, WRITE | BLOCKING, NO_KEYS, blmpop),
     ]
 }
 
@@ -509,5 +523,73 @@ fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     ctx.out.null_array();
+    Ok(())
+}
+
+fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
+    let timeout = timeout_arg(&args[args.len() - 1])?;
+    for key in &args[1..args.len() - 1] {
+        if write_list(ctx, key)?.is_some() {
+            // Redis propagates a served BLPOP/BRPOP as LPOP/RPOP.
+            let e = pop_n(ctx, key, left, 1);
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            ctx.out.bulk(&e[0]);
+            return Ok(());
+        }
+    }
+    block_or_timeout(ctx, timeout);
+    Ok(())
+}
+
+fn blpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bpop_generic(ctx, args, true)
+}
+fn brpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bpop_generic(ctx, args, false)
+}
+
+fn blmove_generic(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from: bool,
+    to: bool,
+    timeout: i64,
+) -> CmdResult {
+    if write_list(ctx, src)?.is_some() {
+        // Redis propagates a served BLMOVE/BRPOPLPUSH as LMOVE/RPOPLPUSH.
+        return lmove_generic(ctx, src, dst, from, to);
+    }
+    block_or_timeout(ctx, timeout);
+    Ok(())
+}
+
+fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let from = direction(&args[3])?;
+    let to = direction(&args[4])?;
+    let timeout = timeout_arg(&args[5])?;
+    blmove_generic(ctx, &args[1], &args[2], from, to, timeout)
+}
+
+fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let timeout = timeout_arg(&args[3])?;
+    blmove_generic(ctx, &args[1], &args[2], false, true, timeout)
+}
+
+fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let timeout = timeout_arg(&args[1])?;
+    let len_before = ctx.out.buf.len();
+    lmpop(ctx, &args[1..])?;
+    // lmpop replied with a null array when nothing was there: block instead.
+    let null = if ctx.out.proto == crate::resp::Proto::Resp2 {
+        &b"*-1\r\n"[..]
+    } else {
+        &b"_\r\n"[..]
+    };
+    if &ctx.out.buf[len_before..] == null {
+        ctx.out.buf.truncate(len_before);
+        block_or_timeout(ctx, timeout);
+    }
     Ok(())
 }

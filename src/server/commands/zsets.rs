@@ -42,6 +42,21 @@ pub fn specs() -> Vec<Spec> {
         spec("zrandmember", -2, READONLY, KEY1, zrandmember),
         spec("zscan", -3, READONLY, KEY1, zscan),
         spec("zmpop", -4, WRITE, NO_KEYS, zmpop),
+        spec(
+            "bzpopmin",
+            -3,
+            WRITE | FAST | BLOCKING,
+            (1, -2, 1),
+            bzpopmin,
+        ),
+        spec(
+            "bzpopmax",
+            -3,
+            WRITE | FAST | BLOCKING,
+            (1, -2, 1),
+            bzpopmax,
+        ),
+        spec("bzmpop", -5, WRITE | BLOCKING, NO_KEYS, bzmpop),
     ]
 }
 
@@ -1006,5 +1021,58 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     ctx.out.null_array();
+    Ok(())
+}
+
+fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
+    let timeout = super::timeout_arg(&args[args.len() - 1])?;
+    for key in &args[1..args.len() - 1] {
+        if let Some(z) = write_zset(ctx, key)? {
+            // Redis propagates a served BZPOPMIN/BZPOPMAX as ZPOPMIN/ZPOPMAX.
+            let len = z.len();
+            let (m, s) = if max {
+                z.range(len - 1, len)
+            } else {
+                z.range(0, 1)
+            }
+            .pop()
+            .unwrap();
+            z.remove(&m);
+            let empty = z.is_empty();
+            if empty {
+                ctx.db().remove(key);
+            }
+            ctx.modified(key, 1);
+            ctx.out.array(3);
+            ctx.out.bulk(key);
+            ctx.out.bulk(&m);
+            ctx.out.double(s);
+            return Ok(());
+        }
+    }
+    super::block_or_timeout(ctx, timeout);
+    Ok(())
+}
+
+fn bzpopmin(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bzpop_generic(ctx, args, false)
+}
+fn bzpopmax(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bzpop_generic(ctx, args, true)
+}
+
+fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let timeout = super::timeout_arg(&args[1])?;
+    let len_before = ctx.out.buf.len();
+    zmpop(ctx, &args[1..])?;
+    let null = if ctx.out.proto == Proto::Resp2 {
+        &b"*-1\r\n"[..]
+    } else {
+        &b"_\r\n"[..]
+    };
+    if &ctx.out.buf[len_before..] == null {
+        ctx.out.buf.truncate(len_before);
+        super::block_or_timeout(ctx, timeout);
+    }
     Ok(())
 }
