@@ -872,3 +872,55 @@ fn blocking_commands() {
     }
     p.cmp_digest();
 }
+
+#[test]
+fn spop_drains_large_set() {
+    let Some(mut p) = Pair::new() else { return };
+    let members: Vec<String> = (0..3000).map(|i| format!("m{i}")).collect();
+    let mut c = redis::cmd("sadd");
+    c.arg("big");
+    for m in &members {
+        c.arg(m);
+    }
+    let _: i64 = c.query(&mut p.ours.con).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let start = Instant::now();
+    loop {
+        let v: Option<String> = redis::cmd("spop")
+            .arg("big")
+            .query(&mut p.ours.con)
+            .unwrap();
+        match v {
+            Some(m) => assert!(seen.insert(m)),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3000);
+    assert!(start.elapsed() < Duration::from_secs(20));
+    let n: i64 = redis::cmd("exists")
+        .arg("big")
+        .query(&mut p.ours.con)
+        .unwrap();
+    assert_eq!(n, 0);
+    let _: i64 = c.query(&mut p.ours.con).unwrap();
+    let v: Vec<String> = redis::cmd("srandmember")
+        .arg("big")
+        .arg(10)
+        .query(&mut p.ours.con)
+        .unwrap();
+    assert_eq!(v.iter().collect::<std::collections::HashSet<_>>().len(), 10);
+    let v: Vec<String> = redis::cmd("spop")
+        .arg("big")
+        .arg(2990)
+        .query(&mut p.ours.con)
+        .unwrap();
+    assert_eq!(
+        v.iter().collect::<std::collections::HashSet<_>>().len(),
+        2990
+    );
+    let n: i64 = redis::cmd("scard")
+        .arg("big")
+        .query(&mut p.ours.con)
+        .unwrap();
+    assert_eq!(n, 10);
+}

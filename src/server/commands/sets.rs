@@ -171,7 +171,7 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else {
         None
     };
-    let members = match write_set(ctx, key)? {
+    let len = match write_set(ctx, key)? {
         None => {
             match count {
                 None => ctx.out.null(),
@@ -179,10 +179,28 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
             return Ok(());
         }
-        Some(s) => s.to_vec(),
+        Some(s) => s.len(),
     };
-    let picks = distinct_picks(ctx, members.len(), count.unwrap_or(1));
-    let popped: Vec<Vec<u8>> = picks.into_iter().map(|i| members[i].clone()).collect();
+    let want = count.unwrap_or(1);
+    let popped: Vec<Vec<u8>> = if want >= len {
+        match ctx.db().get(key) {
+            Some(Value::Set(s)) => s.to_vec(),
+            _ => unreachable!(),
+        }
+    } else {
+        // Pick and remove one at a time: O(count), not O(size of the set).
+        let mut out = Vec::with_capacity(want);
+        for _ in 0..want {
+            let seed = ctx.state.next_random();
+            let Some(Value::Set(s)) = ctx.db().get_mut(key) else {
+                unreachable!()
+            };
+            let m = s.random(seed).unwrap();
+            s.remove(&m);
+            out.push(m);
+        }
+        out
+    };
     let Some(Value::Set(s)) = ctx.db().get_mut(key) else {
         unreachable!()
     };
@@ -221,7 +239,7 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else {
         None
     };
-    let members = match read_set(ctx, key)? {
+    let len = match read_set(ctx, key)? {
         None => {
             match count {
                 None => ctx.out.null(),
@@ -229,27 +247,45 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
             return Ok(());
         }
-        Some(s) => s.to_vec(),
+        Some(s) => s.len(),
+    };
+    let random_one = |ctx: &mut Ctx| {
+        let seed = ctx.state.next_random();
+        match ctx.db().get(key) {
+            Some(Value::Set(s)) => s.random(seed).unwrap(),
+            _ => unreachable!(),
+        }
     };
     match count {
         None => {
-            let i = (ctx.state.next_random() % members.len() as u64) as usize;
-            ctx.out.bulk(&members[i]);
+            let m = random_one(ctx);
+            ctx.out.bulk(&m);
         }
         Some(c) if c < 0 => {
             let n = c.unsigned_abs() as usize;
-            ctx.out.array(n);
-            for _ in 0..n {
-                let i = (ctx.state.next_random() % members.len() as u64) as usize;
-                ctx.out.bulk(&members[i]);
+            let picked: Vec<Vec<u8>> = (0..n).map(|_| random_one(ctx)).collect();
+            reply_members(ctx, &picked, false);
+        }
+        Some(c) if (c as usize).saturating_mul(3) < len => {
+            // Few distinct members of a big set: sample until enough distinct ones.
+            let mut seen = std::collections::HashSet::new();
+            let mut picked = Vec::with_capacity(c as usize);
+            while picked.len() < c as usize {
+                let m = random_one(ctx);
+                if seen.insert(m.clone()) {
+                    picked.push(m);
+                }
             }
+            reply_members(ctx, &picked, false);
         }
         Some(c) => {
+            let members = match ctx.db().get(key) {
+                Some(Value::Set(s)) => s.to_vec(),
+                _ => unreachable!(),
+            };
             let picks = distinct_picks(ctx, members.len(), c as usize);
-            ctx.out.array(picks.len());
-            for i in picks {
-                ctx.out.bulk(&members[i]);
-            }
+            let picked: Vec<Vec<u8>> = picks.into_iter().map(|i| members[i].clone()).collect();
+            reply_members(ctx, &picked, false);
         }
     }
     Ok(())

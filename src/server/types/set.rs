@@ -3,8 +3,79 @@
 
 use crate::server::numbers::parse_i64;
 use crate::server::sds::Sds;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::hash::BuildHasher;
+
+/// A hash set of strings whose buckets can be addressed, for O(1) random picks (SPOP,
+/// SRANDMEMBER) and bucket-index SSCAN cursors.
+#[derive(Clone, Default)]
+pub struct Table {
+    t: HashTable<Sds>,
+    h: DefaultHashBuilder,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.t.iter()).finish()
+    }
+}
+
+impl Table {
+    fn hash(&self, m: &[u8]) -> u64 {
+        self.h.hash_one(m)
+    }
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.t.len()
+    }
+    /// Whether `m` is present.
+    pub fn contains(&self, m: &[u8]) -> bool {
+        self.t.find(self.hash(m), |e| e.as_bytes() == m).is_some()
+    }
+    /// Inserts; true if new.
+    pub fn insert(&mut self, m: Sds) -> bool {
+        let hv = self.hash(&m);
+        if self.t.find(hv, |e| e.as_bytes() == m.as_bytes()).is_some() {
+            return false;
+        }
+        let h = &self.h;
+        self.t.insert_unique(hv, m, |e| h.hash_one(e.as_bytes()));
+        true
+    }
+    /// Removes; true if it was present.
+    pub fn remove(&mut self, m: &[u8]) -> bool {
+        match self.t.find_entry(self.hash(m), |e| e.as_bytes() == m) {
+            Ok(o) => {
+                o.remove();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+    /// The members.
+    pub fn iter(&self) -> impl Iterator<Item = &Sds> {
+        self.t.iter()
+    }
+    /// A member found by probing buckets from `seed` on.
+    pub fn random(&self, seed: u64) -> Option<&Sds> {
+        if self.t.is_empty() {
+            return None;
+        }
+        let n = self.t.num_buckets();
+        let start = (seed % n as u64) as usize;
+        (0..n)
+            .map(|o| (start + o) % n)
+            .find_map(|i| self.t.get_bucket(i))
+    }
+    /// Shrinks after mass deletions.
+    pub fn maybe_shrink(&mut self) {
+        if self.t.num_buckets() > 64 && self.t.len() * 8 < self.t.num_buckets() {
+            let h = &self.h;
+            self.t.shrink_to_fit(|e| h.hash_one(e.as_bytes()));
+        }
+    }
+}
 
 /// The representation.
 #[derive(Clone, Debug)]
@@ -12,7 +83,7 @@ pub enum Repr {
     /// `intset`: sorted, distinct integers.
     Intset(Vec<i64>),
     /// `hashtable`.
-    Table(HashSet<Sds>),
+    Table(Table),
 }
 
 /// A set of byte strings.
@@ -37,7 +108,7 @@ impl Set {
             Set::default()
         } else {
             Set {
-                repr: Repr::Table(HashSet::new()),
+                repr: Repr::Table(Table::default()),
             }
         }
     }
@@ -72,10 +143,10 @@ impl Set {
 
     fn convert(&mut self) {
         if let Repr::Intset(v) = &self.repr {
-            let t: HashSet<Sds> = v
-                .iter()
-                .map(|i| Sds::from_slice(i.to_string().as_bytes()))
-                .collect();
+            let mut t = Table::default();
+            for i in v {
+                t.insert(Sds::from_slice(i.to_string().as_bytes()));
+            }
             self.repr = Repr::Table(t);
         }
     }
@@ -123,7 +194,22 @@ impl Set {
                 }
                 _ => false,
             },
-            Repr::Table(t) => t.remove(m),
+            Repr::Table(t) => {
+                let r = t.remove(m);
+                if r {
+                    t.maybe_shrink();
+                }
+                r
+            }
+        }
+    }
+
+    /// A random member (`seed` from the server's generator), None when empty.
+    pub fn random(&self, seed: u64) -> Option<Vec<u8>> {
+        match &self.repr {
+            Repr::Intset(v) if v.is_empty() => None,
+            Repr::Intset(v) => Some(v[(seed % v.len() as u64) as usize].to_string().into_bytes()),
+            Repr::Table(t) => t.random(seed).map(|m| m.to_vec()),
         }
     }
 
