@@ -11,7 +11,7 @@ A benchmark, not a test: figures vary with the machine; only the ratios in one r
 """
 import argparse, csv, io, os, signal, socket, statistics, subprocess, sys, tempfile, time
 
-TESTS = "ping_inline,ping_mbulk,set,get,incr,mset"
+TESTS = "ping_inline,ping_mbulk,set,get,incr,mset,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,lrange_300,lrange_600"
 
 
 def free_port():
@@ -118,6 +118,33 @@ def info_field(port, field):
     return ""
 
 
+COLLECTION_FILL = {
+    "list": ["-t", "lpush", "-n", "1000000"],
+    "hash": ["-t", "hset", "-r", "100000000", "-n", "1000000"],
+    "set": ["-t", "sadd", "-r", "100000000", "-n", "1000000"],
+    "zset": ["-t", "zadd", "-r", "100000000", "-n", "1000000"],
+}
+
+
+def collection_memory(servers, tmp):
+    """RSS growth for one collection of ~1,000,000 elements of each type, on fresh servers."""
+    print(f"{'RSS, 1M-element collection':<28}{'redrepl':>16}{'redis':>16}{'ratio':>8}")
+    for kind, args in COLLECTION_FILL.items():
+        grown = {}
+        for name, cmd in servers.items():
+            d = os.path.join(tmp, f"mem-{kind}-{name}")
+            os.mkdir(d)
+            port = free_port()
+            p = start(cmd, port, d)
+            before = rss(p.pid)
+            subprocess.run(["redis-benchmark", "-p", str(port), "-P", "32", "-q"] + args, capture_output=True, check=True)
+            grown[name] = rss(p.pid) - before
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        a, b = grown["redrepl"], grown["redis"]
+        print(f"{kind:<28}{a / 2**20:>12.1f} MiB{b / 2**20:>12.1f} MiB{a / b:>8.2f}")
+
+
 def rdb_bench(servers, tmp, nkeys):
     """SAVE time, load-at-start time, file size and GET latency during BGSAVE, both servers."""
     data = mixed_dataset(nkeys)
@@ -202,6 +229,7 @@ def main():
                 mem[name] = (int(keys), rss(procs[name].pid))
             (k1, m1), (k2, m2) = mem["redrepl"], mem["redis"]
             print(f"{'RSS after load (keys)':<28}{m1 / 2**20:>12.1f} MiB{m2 / 2**20:>12.1f} MiB{m1 / m2:>8.2f}   ({k1} / {k2} keys)")
+            collection_memory(servers, tmp)
         if a.only != "throughput":
             rdb_bench(servers, tmp, a.rdb_keys)
     finally:

@@ -605,3 +605,82 @@ fn dump_payloads_restore_both_ways() {
     let pttl: i64 = redis::cmd("PTTL").arg("raw").query(&mut oc).unwrap();
     assert!(pttl > 4000 && pttl <= 5000, "RESTORE ttl: {pttl}");
 }
+
+#[test]
+fn a_save_point_triggers_a_background_save() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Proc::start(false, tmp.path(), &["--save", "1 2"]);
+    p.cmd(&["SET", "a", "1"]);
+    p.cmd(&["SET", "b", "2"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !tmp.path().join("dump.rdb").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        tmp.path().join("dump.rdb").exists(),
+        "no dump written after 2 changes with save 1 2"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while p
+        .text(&["INFO", "persistence"])
+        .contains("rdb_changes_since_last_save:2")
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info = p.text(&["INFO", "persistence"]);
+    assert!(info.contains("rdb_changes_since_last_save:0"), "{info}");
+    assert!(info.contains("rdb_last_bgsave_status:ok"), "{info}");
+    let log = std::fs::read_to_string(tmp.path().join("server.log")).unwrap();
+    assert!(
+        log.contains("Background saving terminated with success"),
+        "{log}"
+    );
+}
+
+#[test]
+fn debug_reload_keeps_the_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let dst = tmp.path().join("dst");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::create_dir(&dst).unwrap();
+    let redis = Proc::start(true, &src, &["--save", ""]);
+    fill_everything(&redis);
+    let want = redis.digest();
+    redis.cmd(&["SAVE"]);
+    drop(redis);
+    std::fs::copy(src.join("dump.rdb"), dst.join("dump.rdb")).unwrap();
+    let p = Proc::start(false, &dst, &["--save", ""]);
+    assert_eq!(p.text(&["DEBUG", "RELOAD"]), "OK");
+    assert_eq!(p.digest(), want);
+}
+
+#[test]
+fn writes_are_refused_with_misconf_after_a_failed_background_save() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vanishing");
+    std::fs::create_dir(&dir).unwrap();
+    // The log goes to stdout (null) so that the directory is empty and can be removed.
+    let p = Proc::start(false, &dir, &["--save", "3600 1", "--logfile", ""]);
+    std::fs::remove_dir(&dir).unwrap();
+    p.cmd(&["SET", "k", "v"]);
+    p.cmd(&["BGSAVE"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !p
+        .text(&["INFO", "persistence"])
+        .contains("rdb_last_bgsave_status:err")
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let e = redis::cmd("SET")
+        .arg("k2")
+        .arg("v")
+        .query::<()>(&mut p.con())
+        .unwrap_err();
+    assert!(e.to_string().contains("MISCONF"), "{e}");
+    assert_eq!(p.text(&["GET", "k"]), "v", "reads still work");
+    p.cmd(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]);
+    p.cmd(&["SET", "k2", "v"]);
+}

@@ -112,6 +112,8 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     /// True for connections from a loopback address (protected-mode, enable-debug-command local).
     pub is_local: bool,
+    /// Deadline (unix ms, i64::MAX for none) of the blocking command this client waits in.
+    pub blocked_until: Option<i64>,
 }
 
 /// CLIENT REPLY.
@@ -135,6 +137,7 @@ impl Client {
             watched: Vec::new(),
             reply_mode: ReplyMode::On,
             is_local,
+            blocked_until: None,
         }
     }
 }

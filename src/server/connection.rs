@@ -57,6 +57,8 @@ pub async fn serve(
         // Run every complete request in the buffer; a paused server makes us wait and retry.
         loop {
             let mut paused_until: Option<i64> = None;
+            // A blocking command waits for a write: (deadline, write epoch when it looked).
+            let mut blocked: Option<(i64, u64)> = None;
             {
                 let mut guard = shared.lock();
                 let st = &mut *guard;
@@ -114,6 +116,11 @@ pub async fn serve(
                             paused_until = st.pause.map(|p| p.until_ms);
                             break;
                         }
+                        Flow::Blocked(deadline) => {
+                            pending = Some(args);
+                            blocked = Some((deadline, shared.write_epoch.load(Ordering::SeqCst)));
+                            break;
+                        }
                         Flow::Close => {
                             close = true;
                             break;
@@ -142,6 +149,27 @@ pub async fn serve(
             }
             if close {
                 break 'conn;
+            }
+            if let Some((deadline, epoch)) = blocked {
+                loop {
+                    let notified = shared.writes.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
+                    if shared.write_epoch.load(Ordering::SeqCst) != epoch {
+                        break;
+                    }
+                    let now = super::clock::now_ms();
+                    if now >= deadline {
+                        break;
+                    }
+                    let wait = (deadline - now).clamp(1, 1 << 40) as u64;
+                    tokio::select! {
+                        _ = &mut notified => break,
+                        _ = tokio::time::sleep(Duration::from_millis(wait)) => break,
+                        _ = info.kill_notify.notified() => break 'conn,
+                    }
+                }
+                continue;
             }
             match paused_until {
                 None => break,

@@ -131,6 +131,11 @@ pub struct Shared {
     pub shutdown: Notify,
     /// Notified when CLIENT PAUSE ends (UNPAUSE or timeout).
     pub unpaused: Notify,
+    /// Counts write commands that changed the dataset; blocked clients (BLPOP & co) retry
+    /// when it moves.
+    pub write_epoch: std::sync::atomic::AtomicU64,
+    /// Notified after every write command that changed the dataset.
+    pub writes: Notify,
 }
 
 impl Shared {
@@ -140,6 +145,8 @@ impl Shared {
             state: Mutex::new(state),
             shutdown: Notify::new(),
             unpaused: Notify::new(),
+            write_epoch: std::sync::atomic::AtomicU64::new(0),
+            writes: Notify::new(),
         })
     }
 

@@ -8,11 +8,15 @@
 pub mod config;
 pub mod connection;
 pub mod dump;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod persistence;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use super::client::Client;
 use super::db::Db;
@@ -157,6 +161,10 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(config::specs());
         all.extend(persistence::specs());
         all.extend(dump::specs());
+        all.extend(hashes::specs());
+        all.extend(lists::specs());
+        all.extend(sets::specs());
+        all.extend(zsets::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
@@ -183,6 +191,9 @@ pub enum Flow {
     Close,
     /// The command was not run: the server is paused; wait and run it again.
     Paused,
+    /// A blocking command found nothing to serve: run it again after the next write, or
+    /// once the deadline (unix ms) passes.
+    Blocked(i64),
 }
 
 /// Everything a handler can reach.
@@ -454,6 +465,15 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     if let Err(e) = (cmd.handler)(ctx, args) {
         reply_error(ctx, &e);
     }
+    if !matches!(ctx.flow, Flow::Blocked(_)) {
+        ctx.client.blocked_until = None;
+    }
+    if ctx.state.dirty != dirty_before {
+        ctx.shared
+            .write_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ctx.shared.writes.notify_waiters();
+    }
     if ctx.state.dirty != dirty_before && cmd.has(flags::WRITE) {
         let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
         let db = ctx.client.db;
@@ -478,4 +498,48 @@ fn reject(ctx: &mut Ctx, e: CmdError) {
 pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
     ctx.state.stats.total_error_replies += 1;
     ctx.out.error(&e.0);
+}
+
+/// Parses a blocking command's timeout (seconds, fractions allowed) into milliseconds.
+pub fn timeout_arg(b: &[u8]) -> Result<i64, CmdError> {
+    let t = super::numbers::parse_f64(b)
+        .filter(|t| t.is_finite())
+        .ok_or(CmdError::fixed(
+            "ERR timeout is not a float or out of range",
+        ))?;
+    if t < 0.0 {
+        return Err(CmdError::fixed("ERR timeout is negative"));
+    }
+    let ms = t * 1000.0;
+    if ms > (i64::MAX / 2) as f64 {
+        return Err(CmdError::fixed("ERR timeout is out of range"));
+    }
+    Ok(ms.ceil() as i64)
+}
+
+/// Called by a blocking command that found nothing to serve: inside EXEC or once the
+/// deadline passed it replies with a null array; otherwise it asks the connection to wait
+/// for the next write and run the command again.
+pub fn block_or_timeout(ctx: &mut Ctx, timeout_ms: i64) {
+    if ctx.in_exec {
+        ctx.out.null_array();
+        return;
+    }
+    let deadline = match ctx.client.blocked_until {
+        Some(d) => d,
+        None => {
+            let d = if timeout_ms == 0 {
+                i64::MAX
+            } else {
+                ctx.now_ms.saturating_add(timeout_ms)
+            };
+            ctx.client.blocked_until = Some(d);
+            d
+        }
+    };
+    if ctx.now_ms >= deadline {
+        ctx.out.null_array();
+    } else {
+        ctx.flow = Flow::Blocked(deadline);
+    }
 }

@@ -1,7 +1,9 @@
-//! Building values from plain element lists (RDB load, RESTORE). Each function picks the
-//! representation a command would have produced for the same elements.
+//! Building values from plain element lists (RDB load, RESTORE), in the representation a
+//! command would have produced for the same elements under Redis 7.0's default encoding
+//! thresholds.
 
 use super::{Hash, List, Set, Value, ZSet};
+use crate::config::Config;
 use crate::server::sds::Sds;
 
 /// A list from its elements, head first.
@@ -13,27 +15,38 @@ pub fn list(items: Vec<Vec<u8>>) -> Value {
 
 /// A set from its members.
 pub fn set(items: Vec<Vec<u8>>) -> Value {
-    Value::Set(Box::new(Set {
-        members: items.into_iter().map(Sds::from_vec).collect(),
-    }))
+    let max_intset = Config::default().set_max_intset_entries;
+    Value::Set(Box::new(Set::from_members(
+        items.iter().map(|m| m.as_slice()),
+        max_intset,
+    )))
 }
 
 /// A hash from (field, value) pairs.
 pub fn hash(items: Vec<(Vec<u8>, Vec<u8>)>) -> Value {
-    Value::Hash(Box::new(Hash {
-        map: items
-            .into_iter()
-            .map(|(f, v)| (Sds::from_vec(f), Sds::from_vec(v)))
-            .collect(),
-    }))
+    let c = Config::default();
+    let mut h = Hash::default();
+    for (f, v) in items {
+        h.maybe_convert_for(&[f.len(), v.len()], c.hash_max_listpack_value);
+        h.set(&f, Sds::from_vec(v));
+    }
+    h.maybe_convert_len(c.hash_max_listpack_entries);
+    Value::Hash(Box::new(h))
 }
 
 /// A sorted set from (member, score) pairs.
 pub fn zset(items: Vec<(Vec<u8>, f64)>) -> Value {
-    Value::ZSet(Box::new(ZSet {
-        scores: items
-            .into_iter()
-            .map(|(m, s)| (Sds::from_vec(m), s))
-            .collect(),
-    }))
+    let c = Config::default();
+    let mut z = ZSet::default();
+    let mut longest = 0;
+    for (m, s) in items {
+        longest = longest.max(m.len());
+        z.insert(&m, s);
+    }
+    z.maybe_convert(
+        c.zset_max_listpack_entries,
+        longest,
+        c.zset_max_listpack_value,
+    );
+    Value::ZSet(Box::new(z))
 }

@@ -1,0 +1,445 @@
+//! Hash commands.
+
+use super::flags::*;
+use super::keys::parse_cursor;
+use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_f64, arg_i64, err, is, spec};
+use crate::server::glob::glob_match;
+use crate::server::numbers::{format_human, parse_f64, parse_i64};
+use crate::server::sds::Sds;
+use crate::server::types::{Hash, Value};
+use bytes::Bytes;
+
+/// The hash commands.
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("hset", -4, WRITE | DENYOOM | FAST, KEY1, hset),
+        spec("hmset", -4, WRITE | DENYOOM | FAST, KEY1, hmset),
+        spec("hsetnx", 4, WRITE | DENYOOM | FAST, KEY1, hsetnx),
+        spec("hget", 3, READONLY | FAST, KEY1, hget),
+        spec("hmget", -3, READONLY | FAST, KEY1, hmget),
+        spec("hgetall", 2, READONLY, KEY1, hgetall),
+        spec("hkeys", 2, READONLY, KEY1, hkeys),
+        spec("hvals", 2, READONLY, KEY1, hvals),
+        spec("hdel", -3, WRITE | FAST, KEY1, hdel),
+        spec("hexists", 3, READONLY | FAST, KEY1, hexists),
+        spec("hlen", 2, READONLY | FAST, KEY1, hlen),
+        spec("hstrlen", 3, READONLY | FAST, KEY1, hstrlen),
+        spec("hincrby", 4, WRITE | DENYOOM | FAST, KEY1, hincrby),
+        spec(
+            "hincrbyfloat",
+            4,
+            WRITE | DENYOOM | FAST,
+            KEY1,
+            hincrbyfloat,
+        ),
+        spec("hrandfield", -2, READONLY, KEY1, hrandfield),
+        spec("hscan", -3, READONLY, KEY1, hscan),
+    ]
+}
+
+/// The hash under `key` for reading: None if absent, WRONGTYPE if not a hash.
+fn read_hash<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Hash>, CmdError> {
+    match ctx.lookup_read(key) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => Err(err::WRONGTYPE),
+    }
+}
+
+/// Checks the type of `key` for a write (WRONGTYPE) and creates an empty hash if absent.
+fn hash_for_write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<&'c mut Hash, CmdError> {
+    match ctx.lookup_write(key) {
+        Some(Value::Hash(_)) => {}
+        Some(_) => return Err(err::WRONGTYPE),
+        None => ctx.db().set(key, Value::Hash(Box::default()), false),
+    }
+    match ctx.db().get_mut(key) {
+        Some(Value::Hash(h)) => Ok(h),
+        _ => unreachable!(),
+    }
+}
+
+fn limits(ctx: &Ctx) -> (i64, i64) {
+    (
+        ctx.state.config.hash_max_listpack_entries,
+        ctx.state.config.hash_max_listpack_value,
+    )
+}
+
+fn hset_generic(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<i64, CmdError> {
+    if args.len() % 2 == 1 {
+        return Err(super::arity_error(name));
+    }
+    let key = &args[1];
+    let (max_e, max_v) = limits(ctx);
+    let h = hash_for_write(ctx, key)?;
+    let lens: Vec<usize> = args[2..].iter().map(|a| a.len()).collect();
+    h.maybe_convert_for(&lens, max_v);
+    let mut created = 0;
+    for fv in args[2..].chunks(2) {
+        if h.set(&fv[0], Sds::from_slice(&fv[1])) {
+            created += 1;
+        }
+    }
+    h.maybe_convert_len(max_e);
+    ctx.modified(key, ((args.len() - 2) / 2) as u64);
+    Ok(created)
+}
+
+fn hset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let n = hset_generic(ctx, args, "hset")?;
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn hmset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    hset_generic(ctx, args, "hmset")?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let (max_e, max_v) = limits(ctx);
+    let h = hash_for_write(ctx, key)?;
+    if h.get(&args[2]).is_some() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    h.maybe_convert_for(&[args[2].len(), args[3].len()], max_v);
+    h.set(&args[2], Sds::from_slice(&args[3]));
+    h.maybe_convert_len(max_e);
+    ctx.modified(key, 1);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn hget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let v = read_hash(ctx, &args[1])?.and_then(|h| h.get(&args[2]).cloned());
+    match v {
+        Some(v) => ctx.out.bulk(&v),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let vals: Vec<Option<Sds>> = match read_hash(ctx, &args[1])? {
+        Some(h) => args[2..].iter().map(|f| h.get(f).cloned()).collect(),
+        None => vec![None; args.len() - 2],
+    };
+    ctx.out.array(vals.len());
+    for v in vals {
+        match v {
+            Some(v) => ctx.out.bulk(&v),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn getall_generic(ctx: &mut Ctx, args: &[Bytes], fields: bool, values: bool) -> CmdResult {
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = match read_hash(ctx, &args[1])? {
+        Some(h) => h
+            .iter()
+            .map(|(f, v)| (f.into_owned(), v.into_owned()))
+            .collect(),
+        None => Vec::new(),
+    };
+    if fields && values {
+        ctx.out.map(pairs.len());
+    } else {
+        ctx.out.array(pairs.len());
+    }
+    for (f, v) in pairs {
+        if fields {
+            ctx.out.bulk(&f);
+        }
+        if values {
+            ctx.out.bulk(&v);
+        }
+    }
+    Ok(())
+}
+
+fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    getall_generic(ctx, args, true, true)
+}
+fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    getall_generic(ctx, args, true, false)
+}
+fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    getall_generic(ctx, args, false, true)
+}
+
+fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let (n, empty) = match ctx.lookup_write(key) {
+        None => (0, false),
+        Some(Value::Hash(h)) => {
+            let mut n = 0;
+            for f in &args[2..] {
+                if h.remove(f) {
+                    n += 1;
+                    if h.is_empty() {
+                        break;
+                    }
+                }
+            }
+            (n, h.is_empty())
+        }
+        Some(_) => return Err(err::WRONGTYPE),
+    };
+    if n > 0 {
+        if empty {
+            ctx.db().remove(key);
+        }
+        ctx.modified(key, n as u64);
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let e = read_hash(ctx, &args[1])?.is_some_and(|h| h.get(&args[2]).is_some());
+    ctx.out.int(e as i64);
+    Ok(())
+}
+
+fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let n = read_hash(ctx, &args[1])?.map_or(0, |h| h.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let n = read_hash(ctx, &args[1])?
+        .and_then(|h| h.get(&args[2]).map(|v| v.len()))
+        .unwrap_or(0);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let incr = arg_i64(&args[3])?;
+    let (max_e, max_v) = limits(ctx);
+    let h = hash_for_write(ctx, key)?;
+    let cur = match h.get(&args[2]) {
+        Some(v) => parse_i64(v).ok_or(CmdError::fixed("ERR hash value is not an integer"))?,
+        None => 0,
+    };
+    let new = cur.checked_add(incr).ok_or(err::OVERFLOW)?;
+    let s = new.to_string();
+    h.maybe_convert_for(&[args[2].len(), s.len()], max_v);
+    h.set(&args[2], Sds::from_slice(s.as_bytes()));
+    h.maybe_convert_len(max_e);
+    ctx.modified(key, 1);
+    ctx.out.int(new);
+    Ok(())
+}
+
+fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // Not deterministic across float implementations: Redis propagates it as HSET key field <result>.
+    let key = &args[1];
+    let incr = arg_f64(&args[3])?;
+    let (max_e, max_v) = limits(ctx);
+    let h = hash_for_write(ctx, key)?;
+    let cur = match h.get(&args[2]) {
+        Some(v) => parse_f64(v).ok_or(CmdError::fixed("ERR hash value is not a float"))?,
+        None => 0.0,
+    };
+    let new = cur + incr;
+    if new.is_nan() || new.is_infinite() {
+        return Err(CmdError::fixed(
+            "ERR increment would produce NaN or Infinity",
+        ));
+    }
+    let s = long_double_sum_text(
+        h.get(&args[2]).map(|v| v.as_bytes()).unwrap_or(b"0"),
+        &args[3],
+    )
+    .unwrap_or_else(|| format_human(new));
+    h.maybe_convert_for(&[args[2].len(), s.len()], max_v);
+    h.set(&args[2], Sds::from_slice(s.as_bytes()));
+    h.maybe_convert_len(max_e);
+    ctx.modified(key, 1);
+    ctx.out.bulk(s.as_bytes());
+    Ok(())
+}
+
+fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    if args.len() == 2 {
+        let pick = match read_hash(ctx, key)? {
+            None => None,
+            Some(h) => Some(h.len()),
+        };
+        match pick {
+            None => ctx.out.null(),
+            Some(len) => {
+                let i = (ctx.state.next_random() % len as u64) as usize;
+                let f = match ctx.db().get(key) {
+                    Some(Value::Hash(h)) => h.nth(i).unwrap().0.clone(),
+                    _ => unreachable!(),
+                };
+                ctx.out.bulk(&f);
+            }
+        }
+        return Ok(());
+    }
+    let count = arg_i64(&args[2])?;
+    let withvalues = match args.len() {
+        3 => false,
+        4 if is(&args[3], "withvalues") => true,
+        _ => return Err(err::SYNTAX),
+    };
+    if withvalues && count < -(i64::MAX / 2) {
+        return Err(CmdError::fixed("ERR value is out of range"));
+    }
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = match read_hash(ctx, key)? {
+        None => {
+            ctx.out.array(0);
+            return Ok(());
+        }
+        Some(h) => h
+            .iter()
+            .map(|(f, v)| (f.into_owned(), v.into_owned()))
+            .collect(),
+    };
+    let picked: Vec<usize> = if count < 0 {
+        let n = count.unsigned_abs() as usize;
+        (0..n)
+            .map(|_| (ctx.state.next_random() % pairs.len() as u64) as usize)
+            .collect()
+    } else if count as usize >= pairs.len() {
+        (0..pairs.len()).collect()
+    } else {
+        // Partial Fisher-Yates for distinct picks.
+        let mut idx: Vec<usize> = (0..pairs.len()).collect();
+        let n = count as usize;
+        for i in 0..n {
+            let j = i + (ctx.state.next_random() % (idx.len() - i) as u64) as usize;
+            idx.swap(i, j);
+        }
+        idx.truncate(n);
+        idx
+    };
+    let resp3 = ctx.client.proto == crate::resp::Proto::Resp3;
+    if withvalues && !resp3 {
+        ctx.out.array(picked.len() * 2);
+    } else {
+        ctx.out.array(picked.len());
+    }
+    for i in picked {
+        if withvalues && resp3 {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(&pairs[i].0);
+        if withvalues {
+            ctx.out.bulk(&pairs[i].1);
+        }
+    }
+    Ok(())
+}
+
+/// Parses the `[MATCH pattern] [COUNT count]` options of the *SCAN commands from `args[i..]`.
+pub fn scan_options(args: &[Bytes], mut i: usize) -> Result<Option<Bytes>, CmdError> {
+    let mut pattern = None;
+    while i < args.len() {
+        let has_value = i + 1 < args.len();
+        if is(&args[i], "count") && has_value {
+            let c = arg_i64(&args[i + 1])?;
+            if c < 1 {
+                return Err(err::SYNTAX);
+            }
+        } else if is(&args[i], "match") && has_value {
+            let p = args[i + 1].clone();
+            pattern = if p.as_ref() == b"*" { None } else { Some(p) };
+        } else {
+            return Err(err::SYNTAX);
+        }
+        i += 2;
+    }
+    Ok(pattern)
+}
+
+/// Writes a *SCAN reply that returns everything in one step (cursor 0).
+pub fn scan_reply(ctx: &mut Ctx, items: &[Vec<u8>]) {
+    ctx.out.array(2);
+    ctx.out.bulk(b"0");
+    ctx.out.array(items.len());
+    for it in items {
+        ctx.out.bulk(it);
+    }
+}
+
+fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let _cursor = parse_cursor(&args[2])?;
+    let pattern = scan_options(args, 3)?;
+    let mut items = Vec::new();
+    if let Some(h) = read_hash(ctx, &args[1])? {
+        for (f, v) in h.iter() {
+            if pattern.as_ref().is_none_or(|p| glob_match(p, &f, false)) {
+                items.push(f.into_owned());
+                items.push(v.into_owned());
+            }
+        }
+    }
+    scan_reply(ctx, &items);
+    Ok(())
+}
+
+/// Redis adds in `long double` and prints with `%.17Lf`; for short decimal operands of small
+/// magnitude that equals the exact decimal sum rounded to 17 places, which this computes
+/// (None when the operands are outside that range; callers then fall back to f64).
+pub fn long_double_sum_text(a: &[u8], b: &[u8]) -> Option<String> {
+    const SCALE: i128 = 100_000_000_000_000_000; // 1e17
+    fn parse(x: &[u8]) -> Option<i128> {
+        let s = std::str::from_utf8(x).ok()?;
+        let (neg, s) = match s.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, s),
+        };
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        if int.is_empty() && frac.is_empty() || int.len() > 2 || frac.len() > 17 {
+            return None;
+        }
+        if !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let i: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+        let mut f: i128 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().ok()?
+        };
+        for _ in frac.len()..17 {
+            f *= 10;
+        }
+        let v = i * SCALE + f;
+        Some(if neg { -v } else { v })
+    }
+    let sum = parse(a)? + parse(b)?;
+    if sum.abs() >= 100 * SCALE {
+        return None;
+    }
+    let neg = sum < 0;
+    let abs = sum.abs();
+    let mut out = format!(
+        "{}{}.{:017}",
+        if neg { "-" } else { "" },
+        abs / SCALE,
+        abs % SCALE
+    );
+    while out.ends_with('0') {
+        out.pop();
+    }
+    if out.ends_with('.') {
+        out.pop();
+    }
+    if out == "-0" {
+        out = "0".into();
+    }
+    Some(out)
+}

@@ -1,0 +1,595 @@
+//! List commands.
+
+use super::flags::*;
+use super::{
+    CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, block_or_timeout, err, is, spec,
+    timeout_arg,
+};
+use crate::server::sds::Sds;
+use crate::server::types::{List, Value};
+use bytes::Bytes;
+
+/// The list commands.
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("lpush", -3, WRITE | DENYOOM | FAST, KEY1, lpush),
+        spec("rpush", -3, WRITE | DENYOOM | FAST, KEY1, rpush),
+        spec("lpushx", -3, WRITE | DENYOOM | FAST, KEY1, lpushx),
+        spec("rpushx", -3, WRITE | DENYOOM | FAST, KEY1, rpushx),
+        spec("lpop", -2, WRITE | FAST, KEY1, lpop),
+        spec("rpop", -2, WRITE | FAST, KEY1, rpop),
+        spec("llen", 2, READONLY | FAST, KEY1, llen),
+        spec("lrange", 4, READONLY, KEY1, lrange),
+        spec("lindex", 3, READONLY, KEY1, lindex),
+        spec("lset", 4, WRITE | DENYOOM, KEY1, lset),
+        spec("linsert", 5, WRITE | DENYOOM, KEY1, linsert),
+        spec("lrem", 4, WRITE, KEY1, lrem),
+        spec("ltrim", 4, WRITE, KEY1, ltrim),
+        spec("lpos", -3, READONLY, KEY1, lpos),
+        spec("lmove", 5, WRITE | DENYOOM, (1, 2, 1), lmove),
+        spec("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), rpoplpush),
+        spec("lmpop", -4, WRITE, NO_KEYS, lmpop),
+        spec("blpop", -3, WRITE | BLOCKING, (1, -2, 1), blpop),
+        spec("brpop", -3, WRITE | BLOCKING, (1, -2, 1), brpop),
+        spec("blmove", 6, WRITE | DENYOOM | BLOCKING, (1, 2, 1), blmove),
+        spec(
+            "brpoplpush",
+            4,
+            WRITE | DENYOOM | BLOCKING,
+            (1, 2, 1),
+            brpoplpush,
+        ),
+        spec("blmpop", -5, WRITE | BLOCKING, NO_KEYS, blmpop),
+    ]
+}
+
+fn read_list<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut List>, CmdError> {
+    match ctx.lookup_read(key) {
+        None => Ok(None),
+        Some(Value::List(l)) => Ok(Some(l)),
+        Some(_) => Err(err::WRONGTYPE),
+    }
+}
+
+fn write_list<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut List>, CmdError> {
+    match ctx.lookup_write(key) {
+        None => Ok(None),
+        Some(Value::List(l)) => Ok(Some(l)),
+        Some(_) => Err(err::WRONGTYPE),
+    }
+}
+
+/// Deletes `key` when its list became empty, and records the change.
+fn after_write(ctx: &mut Ctx, key: &[u8], empty: bool, n: u64) {
+    if empty {
+        ctx.db().remove(key);
+    }
+    ctx.modified(key, n);
+}
+
+fn push_generic(ctx: &mut Ctx, args: &[Bytes], left: bool, only_existing: bool) -> CmdResult {
+    let key = &args[1];
+    let l = match write_list(ctx, key)? {
+        Some(l) => l,
+        None if only_existing => {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        None => {
+            ctx.db().set(key, Value::List(Box::default()), false);
+            match ctx.db().get_mut(key) {
+                Some(Value::List(l)) => l,
+                _ => unreachable!(),
+            }
+        }
+    };
+    for e in &args[2..] {
+        if left {
+            l.items.push_front(Sds::from_slice(e));
+        } else {
+            l.items.push_back(Sds::from_slice(e));
+        }
+    }
+    let n = l.len();
+    ctx.modified(key, (args.len() - 2) as u64);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn lpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push_generic(ctx, args, true, false)
+}
+fn rpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push_generic(ctx, args, false, false)
+}
+fn lpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push_generic(ctx, args, true, true)
+}
+fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push_generic(ctx, args, false, true)
+}
+
+/// Parses a count that must be >= 0 (`ERR value is out of range, must be positive`).
+fn positive(arg: &[u8]) -> Result<i64, CmdError> {
+    let v = arg_i64(arg)?;
+    if v < 0 {
+        return Err(err::NOT_POSITIVE);
+    }
+    Ok(v)
+}
+
+/// Pops up to `n` elements from one end of the list under `key` (which must be a list).
+fn pop_n(ctx: &mut Ctx, key: &[u8], left: bool, n: usize) -> Vec<Sds> {
+    let Some(Value::List(l)) = ctx.db().get_mut(key) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(n.min(l.len()));
+    for _ in 0..n {
+        match if left {
+            l.items.pop_front()
+        } else {
+            l.items.pop_back()
+        } {
+            Some(e) => out.push(e),
+            None => break,
+        }
+    }
+    let empty = l.is_empty();
+    if !out.is_empty() {
+        after_write(ctx, key, empty, out.len() as u64);
+    }
+    out
+}
+
+fn pop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
+    let name = if left { "lpop" } else { "rpop" };
+    if args.len() > 3 {
+        return Err(super::arity_error(name));
+    }
+    let count = if args.len() == 3 {
+        Some(positive(&args[2])?)
+    } else {
+        None
+    };
+    let key = &args[1];
+    if write_list(ctx, key)?.is_none() {
+        if count.is_some() {
+            ctx.out.null_array()
+        } else {
+            ctx.out.null()
+        }
+        return Ok(());
+    }
+    match count {
+        None => {
+            let e = pop_n(ctx, key, left, 1);
+            ctx.out.bulk(&e[0]);
+        }
+        Some(c) => {
+            let es = pop_n(ctx, key, left, c as usize);
+            ctx.out.array(es.len());
+            for e in es {
+                ctx.out.bulk(&e);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    pop_generic(ctx, args, true)
+}
+fn rpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    pop_generic(ctx, args, false)
+}
+
+fn llen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let n = read_list(ctx, &args[1])?.map_or(0, |l| l.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// Redis's range normalisation (LRANGE/LTRIM): None when the range is empty.
+fn norm_range(start: i64, end: i64, len: i64) -> Option<(usize, usize)> {
+    let mut start = if start < 0 { len + start } else { start };
+    let mut end = if end < 0 { len + end } else { end };
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= len {
+        return None;
+    }
+    if end >= len {
+        end = len - 1;
+    }
+    Some((start as usize, end as usize))
+}
+
+fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let start = arg_i64(&args[2])?;
+    let end = arg_i64(&args[3])?;
+    let items: Vec<Sds> = match read_list(ctx, &args[1])? {
+        None => Vec::new(),
+        Some(l) => match norm_range(start, end, l.len() as i64) {
+            None => Vec::new(),
+            Some((s, e)) => l.items.range(s..=e).cloned().collect(),
+        },
+    };
+    ctx.out.array(items.len());
+    for e in items {
+        ctx.out.bulk(&e);
+    }
+    Ok(())
+}
+
+fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let idx = arg_i64(&args[2])?;
+    let e = read_list(ctx, &args[1])?.and_then(|l| {
+        let i = if idx < 0 { l.len() as i64 + idx } else { idx };
+        if i < 0 {
+            None
+        } else {
+            l.items.get(i as usize).cloned()
+        }
+    });
+    match e {
+        Some(e) => ctx.out.bulk(&e),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let idx = arg_i64(&args[2])?;
+    let l = write_list(ctx, key)?.ok_or(err::NO_KEY)?;
+    let i = if idx < 0 { l.len() as i64 + idx } else { idx };
+    if i < 0 || i >= l.len() as i64 {
+        return Err(CmdError::fixed("ERR index out of range"));
+    }
+    l.items[i as usize] = Sds::from_slice(&args[3]);
+    ctx.modified(key, 1);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let after = if is(&args[2], "after") {
+        true
+    } else if is(&args[2], "before") {
+        false
+    } else {
+        return Err(err::SYNTAX);
+    };
+    let Some(l) = write_list(ctx, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    match l.items.iter().position(|e| e.as_bytes() == &args[3][..]) {
+        None => ctx.out.int(-1),
+        Some(p) => {
+            l.items
+                .insert(if after { p + 1 } else { p }, Sds::from_slice(&args[4]));
+            let n = l.len();
+            ctx.modified(key, 1);
+            ctx.out.int(n as i64);
+        }
+    }
+    Ok(())
+}
+
+fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let count = arg_i64(&args[2])?;
+    let Some(l) = write_list(ctx, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let target = &args[3][..];
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count.unsigned_abs() as usize
+    };
+    let mut removed = 0;
+    if count >= 0 {
+        let mut i = 0;
+        while i < l.items.len() && removed < limit {
+            if l.items[i].as_bytes() == target {
+                l.items.remove(i);
+                removed += 1;
+            } else {
+                i += 1;
+            }
+        }
+    } else {
+        let mut i = l.items.len();
+        while i > 0 && removed < limit {
+            i -= 1;
+            if l.items[i].as_bytes() == target {
+                l.items.remove(i);
+                removed += 1;
+            }
+        }
+    }
+    let empty = l.is_empty();
+    if removed > 0 {
+        after_write(ctx, key, empty, removed as u64);
+    }
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let start = arg_i64(&args[2])?;
+    let end = arg_i64(&args[3])?;
+    let Some(l) = write_list(ctx, key)? else {
+        ctx.out.ok();
+        return Ok(());
+    };
+    let len = l.len();
+    let (ltrim, rtrim) = match norm_range(start, end, len as i64) {
+        None => (len, 0),
+        Some((s, e)) => (s, len - e - 1),
+    };
+    l.items.drain(..ltrim);
+    for _ in 0..rtrim {
+        l.items.pop_back();
+    }
+    let empty = l.is_empty();
+    after_write(ctx, key, empty, (ltrim + rtrim) as u64);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (mut rank, mut count, mut maxlen): (i64, Option<i64>, i64) = (1, None, 0);
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        if is(&args[j], "rank") && more {
+            rank = arg_i64(&args[j + 1])?;
+            if rank == i64::MIN {
+                return Err(CmdError::msg(format!(
+                    "ERR value is out of range, value must between {} and {}",
+                    -i64::MAX,
+                    i64::MAX
+                )));
+            }
+            if rank == 0 {
+                return Err(CmdError::fixed(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ));
+            }
+        } else if is(&args[j], "count") && more {
+            let c = arg_i64(&args[j + 1])?;
+            if c < 0 {
+                return Err(CmdError::fixed("ERR COUNT can't be negative"));
+            }
+            count = Some(c);
+        } else if is(&args[j], "maxlen") && more {
+            let m = arg_i64(&args[j + 1])?;
+            if m < 0 {
+                return Err(CmdError::fixed("ERR MAXLEN can't be negative"));
+            }
+            maxlen = m;
+        } else {
+            return Err(err::SYNTAX);
+        }
+        j += 2;
+    }
+    let target = &args[2][..];
+    let found: Vec<i64> = match read_list(ctx, &args[1])? {
+        None => Vec::new(),
+        Some(l) => {
+            let len = l.len();
+            let want = match count {
+                None => 1,
+                Some(0) => usize::MAX,
+                Some(c) => c as usize,
+            };
+            let mut skip = rank.unsigned_abs() - 1;
+            let limit = if maxlen == 0 {
+                len
+            } else {
+                (maxlen as usize).min(len)
+            };
+            let mut out = Vec::new();
+            for step in 0..limit {
+                let i = if rank > 0 { step } else { len - 1 - step };
+                if l.items[i].as_bytes() == target {
+                    if skip > 0 {
+                        skip -= 1;
+                        continue;
+                    }
+                    out.push(i as i64);
+                    if out.len() >= want {
+                        break;
+                    }
+                }
+            }
+            out
+        }
+    };
+    match count {
+        None => match found.first() {
+            Some(&i) => ctx.out.int(i),
+            None => ctx.out.null(),
+        },
+        Some(_) => {
+            ctx.out.array(found.len());
+            for i in found {
+                ctx.out.int(i);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn direction(arg: &[u8]) -> Result<bool, CmdError> {
+    if is(arg, "left") {
+        Ok(true)
+    } else if is(arg, "right") {
+        Ok(false)
+    } else {
+        Err(err::SYNTAX)
+    }
+}
+
+fn lmove_generic(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+) -> CmdResult {
+    if write_list(ctx, src)?.is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
+    if let Some(v) = ctx.lookup_write(dst) {
+        if !matches!(v, Value::List(_)) {
+            return Err(err::WRONGTYPE);
+        }
+    }
+    let e = pop_n(ctx, src, from_left, 1).pop().unwrap();
+    if !ctx.db().contains(dst) {
+        ctx.db().set(dst, Value::List(Box::default()), false);
+    }
+    if let Some(Value::List(l)) = ctx.db().get_mut(dst) {
+        if to_left {
+            l.items.push_front(e.clone());
+        } else {
+            l.items.push_back(e.clone());
+        }
+    }
+    ctx.modified(dst, 1);
+    ctx.out.bulk(&e);
+    Ok(())
+}
+
+fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let from = direction(&args[3])?;
+    let to = direction(&args[4])?;
+    lmove_generic(ctx, &args[1], &args[2], from, to)
+}
+
+fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    lmove_generic(ctx, &args[1], &args[2], false, true)
+}
+
+/// Parses a `numkeys`-style argument in 1..=LONG_MAX with Redis's message.
+pub fn range_arg(arg: &[u8], msg: &'static str) -> Result<i64, CmdError> {
+    let v = arg_i64(arg)?;
+    if v < 1 {
+        return Err(CmdError::fixed(msg));
+    }
+    Ok(v)
+}
+
+fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let numkeys = range_arg(&args[1], "ERR numkeys should be greater than 0")? as usize;
+    let where_idx = 2usize.saturating_add(numkeys);
+    if where_idx >= args.len() {
+        return Err(err::SYNTAX);
+    }
+    let left = direction(&args[where_idx])?;
+    let mut count: Option<i64> = None;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
+            count = Some(range_arg(
+                &args[j + 1],
+                "ERR count should be greater than 0",
+            )?);
+            j += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let count = count.unwrap_or(1) as usize;
+    for key in &args[2..where_idx] {
+        if write_list(ctx, key)?.is_some() {
+            let es = pop_n(ctx, key, left, count);
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            ctx.out.array(es.len());
+            for e in es {
+                ctx.out.bulk(&e);
+            }
+            return Ok(());
+        }
+    }
+    ctx.out.null_array();
+    Ok(())
+}
+
+fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
+    let timeout = timeout_arg(&args[args.len() - 1])?;
+    for key in &args[1..args.len() - 1] {
+        if write_list(ctx, key)?.is_some() {
+            // Redis propagates a served BLPOP/BRPOP as LPOP/RPOP.
+            let e = pop_n(ctx, key, left, 1);
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            ctx.out.bulk(&e[0]);
+            return Ok(());
+        }
+    }
+    block_or_timeout(ctx, timeout);
+    Ok(())
+}
+
+fn blpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bpop_generic(ctx, args, true)
+}
+fn brpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bpop_generic(ctx, args, false)
+}
+
+fn blmove_generic(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from: bool,
+    to: bool,
+    timeout: i64,
+) -> CmdResult {
+    if write_list(ctx, src)?.is_some() {
+        // Redis propagates a served BLMOVE/BRPOPLPUSH as LMOVE/RPOPLPUSH.
+        return lmove_generic(ctx, src, dst, from, to);
+    }
+    block_or_timeout(ctx, timeout);
+    Ok(())
+}
+
+fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let from = direction(&args[3])?;
+    let to = direction(&args[4])?;
+    let timeout = timeout_arg(&args[5])?;
+    blmove_generic(ctx, &args[1], &args[2], from, to, timeout)
+}
+
+fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let timeout = timeout_arg(&args[3])?;
+    blmove_generic(ctx, &args[1], &args[2], false, true, timeout)
+}
+
+fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let timeout = timeout_arg(&args[1])?;
+    let len_before = ctx.out.buf.len();
+    lmpop(ctx, &args[1..])?;
+    // lmpop replied with a null array when nothing was there: block instead.
+    let null = if ctx.out.proto == crate::resp::Proto::Resp2 {
+        &b"*-1\r\n"[..]
+    } else {
+        &b"_\r\n"[..]
+    };
+    if &ctx.out.buf[len_before..] == null {
+        ctx.out.buf.truncate(len_before);
+        block_or_timeout(ctx, timeout);
+    }
+    Ok(())
+}

@@ -1,0 +1,515 @@
+//! Set commands.
+
+use super::flags::*;
+use super::hashes::{scan_options, scan_reply};
+use super::keys::parse_cursor;
+use super::lists::range_arg;
+use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
+use crate::server::glob::glob_match;
+use crate::server::types::{Set, Value};
+use bytes::Bytes;
+
+/// The set commands.
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("sadd", -3, WRITE | DENYOOM | FAST, KEY1, sadd),
+        spec("srem", -3, WRITE | FAST, KEY1, srem),
+        spec("smembers", 2, READONLY, KEY1, smembers),
+        spec("sismember", 3, READONLY | FAST, KEY1, sismember),
+        spec("smismember", -3, READONLY | FAST, KEY1, smismember),
+        spec("scard", 2, READONLY | FAST, KEY1, scard),
+        spec("spop", -2, WRITE | FAST, KEY1, spop),
+        spec("srandmember", -2, READONLY, KEY1, srandmember),
+        spec("smove", 4, WRITE | FAST, (1, 2, 1), smove),
+        spec("sinter", -2, READONLY, (1, -1, 1), sinter),
+        spec("sintercard", -3, READONLY, NO_KEYS, sintercard),
+        spec("sinterstore", -3, WRITE | DENYOOM, (1, -1, 1), sinterstore),
+        spec("sunion", -2, READONLY, (1, -1, 1), sunion),
+        spec("sunionstore", -3, WRITE | DENYOOM, (1, -1, 1), sunionstore),
+        spec("sdiff", -2, READONLY, (1, -1, 1), sdiff),
+        spec("sdiffstore", -3, WRITE | DENYOOM, (1, -1, 1), sdiffstore),
+        spec("sscan", -3, READONLY, KEY1, sscan),
+    ]
+}
+
+fn read_set<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Set>, CmdError> {
+    match ctx.lookup_read(key) {
+        None => Ok(None),
+        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(_) => Err(err::WRONGTYPE),
+    }
+}
+
+fn write_set<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Set>, CmdError> {
+    match ctx.lookup_write(key) {
+        None => Ok(None),
+        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(_) => Err(err::WRONGTYPE),
+    }
+}
+
+fn max_intset(ctx: &Ctx) -> i64 {
+    ctx.state.config.set_max_intset_entries
+}
+
+fn reply_members(ctx: &mut Ctx, members: &[Vec<u8>], as_set: bool) {
+    if as_set {
+        ctx.out.set(members.len());
+    } else {
+        ctx.out.array(members.len());
+    }
+    for m in members {
+        ctx.out.bulk(m);
+    }
+}
+
+fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let max = max_intset(ctx);
+    if write_set(ctx, key)?.is_none() {
+        ctx.db()
+            .set(key, Value::Set(Box::new(Set::for_member(&args[2]))), false);
+    }
+    let Some(Value::Set(s)) = ctx.db().get_mut(key) else {
+        unreachable!()
+    };
+    let mut n = 0;
+    for m in &args[2..] {
+        if s.add(m, max) {
+            n += 1;
+        }
+    }
+    if n > 0 {
+        ctx.modified(key, n);
+    }
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let Some(s) = write_set(ctx, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let mut n = 0;
+    for m in &args[2..] {
+        if s.remove(m) {
+            n += 1;
+            if s.is_empty() {
+                break;
+            }
+        }
+    }
+    let empty = s.is_empty();
+    if n > 0 {
+        if empty {
+            ctx.db().remove(key);
+        }
+        ctx.modified(key, n);
+    }
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let members = read_set(ctx, &args[1])?
+        .map(|s| s.to_vec())
+        .unwrap_or_default();
+    reply_members(ctx, &members, true);
+    Ok(())
+}
+
+fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r = read_set(ctx, &args[1])?.is_some_and(|s| s.contains(&args[2]));
+    ctx.out.int(r as i64);
+    Ok(())
+}
+
+fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r: Vec<bool> = match read_set(ctx, &args[1])? {
+        Some(s) => args[2..].iter().map(|m| s.contains(m)).collect(),
+        None => vec![false; args.len() - 2],
+    };
+    ctx.out.array(r.len());
+    for b in r {
+        ctx.out.int(b as i64);
+    }
+    Ok(())
+}
+
+fn scard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let n = read_set(ctx, &args[1])?.map_or(0, |s| s.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// `n` distinct random indexes below `len` (partial Fisher-Yates).
+fn distinct_picks(ctx: &mut Ctx, len: usize, n: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..len).collect();
+    let n = n.min(len);
+    for i in 0..n {
+        let j = i + (ctx.state.next_random() % (len - i) as u64) as usize;
+        idx.swap(i, j);
+    }
+    idx.truncate(n);
+    idx
+}
+
+fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // Random: Redis propagates SPOP as SREM of the popped members (DEL when it empties the set).
+    let key = &args[1];
+    if args.len() > 3 {
+        return Err(err::SYNTAX);
+    }
+    let count = if args.len() == 3 {
+        let c = arg_i64(&args[2])?;
+        if c < 0 {
+            return Err(err::NOT_POSITIVE);
+        }
+        Some(c as usize)
+    } else {
+        None
+    };
+    let len = match write_set(ctx, key)? {
+        None => {
+            match count {
+                None => ctx.out.null(),
+                Some(_) => ctx.out.set(0),
+            }
+            return Ok(());
+        }
+        Some(s) => s.len(),
+    };
+    let want = count.unwrap_or(1);
+    let popped: Vec<Vec<u8>> = if want >= len {
+        match ctx.db().get(key) {
+            Some(Value::Set(s)) => s.to_vec(),
+            _ => unreachable!(),
+        }
+    } else {
+        // Pick and remove one at a time: O(count), not O(size of the set).
+        let mut out = Vec::with_capacity(want);
+        for _ in 0..want {
+            let seed = ctx.state.next_random();
+            let Some(Value::Set(s)) = ctx.db().get_mut(key) else {
+                unreachable!()
+            };
+            let m = s.random(seed).unwrap();
+            s.remove(&m);
+            out.push(m);
+        }
+        out
+    };
+    let Some(Value::Set(s)) = ctx.db().get_mut(key) else {
+        unreachable!()
+    };
+    for m in &popped {
+        s.remove(m);
+    }
+    let empty = s.is_empty();
+    if !popped.is_empty() {
+        if empty {
+            ctx.db().remove(key);
+        }
+        ctx.modified(key, popped.len() as u64);
+    }
+    match count {
+        None => ctx.out.bulk(&popped[0]),
+        Some(_) => reply_members(ctx, &popped, true),
+    }
+    Ok(())
+}
+
+fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    if args.len() > 3 {
+        return Err(err::SYNTAX);
+    }
+    let count = if args.len() == 3 {
+        let c = arg_i64(&args[2])?;
+        if c == i64::MIN {
+            return Err(CmdError::msg(format!(
+                "ERR value is out of range, value must between {} and {}",
+                -i64::MAX,
+                i64::MAX
+            )));
+        }
+        Some(c)
+    } else {
+        None
+    };
+    let len = match read_set(ctx, key)? {
+        None => {
+            match count {
+                None => ctx.out.null(),
+                Some(_) => ctx.out.array(0),
+            }
+            return Ok(());
+        }
+        Some(s) => s.len(),
+    };
+    let random_one = |ctx: &mut Ctx| {
+        let seed = ctx.state.next_random();
+        match ctx.db().get(key) {
+            Some(Value::Set(s)) => s.random(seed).unwrap(),
+            _ => unreachable!(),
+        }
+    };
+    match count {
+        None => {
+            let m = random_one(ctx);
+            ctx.out.bulk(&m);
+        }
+        Some(c) if c < 0 => {
+            let n = c.unsigned_abs() as usize;
+            let picked: Vec<Vec<u8>> = (0..n).map(|_| random_one(ctx)).collect();
+            reply_members(ctx, &picked, false);
+        }
+        Some(c) if (c as usize).saturating_mul(3) < len => {
+            // Few distinct members of a big set: sample until enough distinct ones.
+            let mut seen = std::collections::HashSet::new();
+            let mut picked = Vec::with_capacity(c as usize);
+            while picked.len() < c as usize {
+                let m = random_one(ctx);
+                if seen.insert(m.clone()) {
+                    picked.push(m);
+                }
+            }
+            reply_members(ctx, &picked, false);
+        }
+        Some(c) => {
+            let members = match ctx.db().get(key) {
+                Some(Value::Set(s)) => s.to_vec(),
+                _ => unreachable!(),
+            };
+            let picks = distinct_picks(ctx, members.len(), c as usize);
+            let picked: Vec<Vec<u8>> = picks.into_iter().map(|i| members[i].clone()).collect();
+            reply_members(ctx, &picked, false);
+        }
+    }
+    Ok(())
+}
+
+fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (src, dst, m) = (&args[1], &args[2], &args[3]);
+    let max = max_intset(ctx);
+    let src_exists = match ctx.lookup_write(src) {
+        None => false,
+        Some(Value::Set(_)) => true,
+        Some(_) => return Err(err::WRONGTYPE),
+    };
+    let dst_exists = match ctx.lookup_write(dst) {
+        None => false,
+        Some(Value::Set(_)) => true,
+        Some(_) if src_exists => return Err(err::WRONGTYPE),
+        Some(_) => false,
+    };
+    if !src_exists {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if src == dst {
+        let r = matches!(ctx.db().get(src), Some(Value::Set(s)) if s.contains(m));
+        ctx.out.int(r as i64);
+        return Ok(());
+    }
+    let Some(Value::Set(s)) = ctx.db().get_mut(src) else {
+        unreachable!()
+    };
+    if !s.remove(m) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let empty = s.is_empty();
+    if empty {
+        ctx.db().remove(src);
+    }
+    ctx.modified(src, 1);
+    if !dst_exists {
+        ctx.db()
+            .set(dst, Value::Set(Box::new(Set::for_member(m))), false);
+    }
+    let Some(Value::Set(d)) = ctx.db().get_mut(dst) else {
+        unreachable!()
+    };
+    if d.add(m, max) {
+        ctx.modified(dst, 1);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// Type-checks `keys` (all of them, as Redis does) and returns each one's size (None when
+/// absent).
+fn check_sets(ctx: &mut Ctx, keys: &[Bytes], write: bool) -> Result<Vec<Option<usize>>, CmdError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let s = if write {
+            write_set(ctx, k)?
+        } else {
+            read_set(ctx, k)?
+        };
+        out.push(s.map(|s| s.len()));
+    }
+    Ok(out)
+}
+
+/// The intersection of the sets under `keys`, iterating the smallest; stops at `limit`.
+fn intersection(
+    ctx: &mut Ctx,
+    keys: &[Bytes],
+    write: bool,
+    limit: usize,
+) -> Result<Vec<Vec<u8>>, CmdError> {
+    let sizes = check_sets(ctx, keys, write)?;
+    if sizes.iter().any(|s| s.is_none()) {
+        return Ok(Vec::new());
+    }
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by_key(|&i| sizes[i]);
+    let db = ctx.db();
+    let set_at = |i: usize| match db.get(&keys[i]) {
+        Some(Value::Set(s)) => s,
+        _ => unreachable!(),
+    };
+    let mut out = Vec::new();
+    for m in set_at(order[0]).iter() {
+        if order[1..].iter().all(|&i| set_at(i).contains(&m)) {
+            out.push(m.into_owned());
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn union_or_diff(ctx: &mut Ctx, keys: &[Bytes], write: bool, diff: bool) -> Result<Set, CmdError> {
+    check_sets(ctx, keys, write)?;
+    let max = max_intset(ctx);
+    let db = ctx.db();
+    let get = |k: &[u8]| match db.get(k) {
+        Some(Value::Set(s)) => Some(s),
+        _ => None,
+    };
+    let mut result = Set::default();
+    if diff {
+        if let Some(first) = get(&keys[0]) {
+            for m in first.iter() {
+                if !keys[1..]
+                    .iter()
+                    .any(|k| get(k).is_some_and(|s| s.contains(&m)))
+                {
+                    result.add(&m, max);
+                }
+            }
+        }
+    } else {
+        for k in keys {
+            if let Some(s) = get(k) {
+                for m in s.iter() {
+                    result.add(&m, max);
+                }
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// Stores `result` under `dst` (replacing any value) or deletes `dst` when it is empty.
+fn store(ctx: &mut Ctx, dst: &[u8], result: Set) {
+    let n = result.len();
+    if n == 0 {
+        ctx.expire_if_needed(dst);
+        if ctx.db().remove(dst).is_some() {
+            ctx.state.dirty += 1;
+        }
+    } else {
+        ctx.db().set(dst, Value::Set(Box::new(result)), false);
+        ctx.state.dirty += 1;
+    }
+    ctx.out.int(n as i64);
+}
+
+fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r = intersection(ctx, &args[1..], false, usize::MAX)?;
+    reply_members(ctx, &r, true);
+    Ok(())
+}
+
+fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r = intersection(ctx, &args[2..], true, usize::MAX)?;
+    let set = Set::from_members(r.iter().map(|m| &m[..]), max_intset(ctx));
+    store(ctx, &args[1], set);
+    Ok(())
+}
+
+fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let numkeys = range_arg(&args[1], "ERR numkeys should be greater than 0")? as usize;
+    if numkeys > args.len() - 2 {
+        return Err(CmdError::fixed(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    let mut limit = 0i64;
+    let mut j = 2 + numkeys;
+    while j < args.len() {
+        if is(&args[j], "limit") && j + 1 < args.len() {
+            limit = arg_i64(&args[j + 1])?;
+            if limit < 0 {
+                return Err(CmdError::fixed("ERR LIMIT can't be negative"));
+            }
+            j += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let limit = if limit == 0 {
+        usize::MAX
+    } else {
+        limit as usize
+    };
+    let r = intersection(ctx, &args[2..2 + numkeys], false, limit)?;
+    ctx.out.int(r.len() as i64);
+    Ok(())
+}
+
+fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r = union_or_diff(ctx, &args[1..], false, false)?.to_vec();
+    reply_members(ctx, &r, true);
+    Ok(())
+}
+
+fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r = union_or_diff(ctx, &args[2..], true, false)?;
+    store(ctx, &args[1], r);
+    Ok(())
+}
+
+fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r = union_or_diff(ctx, &args[1..], false, true)?.to_vec();
+    reply_members(ctx, &r, true);
+    Ok(())
+}
+
+fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r = union_or_diff(ctx, &args[2..], true, true)?;
+    store(ctx, &args[1], r);
+    Ok(())
+}
+
+fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let _cursor = parse_cursor(&args[2])?;
+    let pattern = scan_options(args, 3)?;
+    let mut items = Vec::new();
+    if let Some(s) = read_set(ctx, &args[1])? {
+        for m in s.iter() {
+            if pattern.as_ref().is_none_or(|p| glob_match(p, &m, false)) {
+                items.push(m.into_owned());
+            }
+        }
+    }
+    scan_reply(ctx, &items);
+    Ok(())
+}

@@ -1,0 +1,1078 @@
+//! Sorted set commands.
+
+use super::flags::*;
+use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_f64, arg_i64, err, is, spec};
+use crate::resp::Proto;
+use crate::server::sds::Sds;
+use crate::server::types::{Value, ZSet};
+use bytes::Bytes;
+
+/// The sorted set commands.
+pub fn specs() -> Vec<Spec> {
+    vec![
+        spec("zadd", -4, WRITE | DENYOOM | FAST, KEY1, zadd),
+        spec("zincrby", 4, WRITE | DENYOOM | FAST, KEY1, zincrby),
+        spec("zrem", -3, WRITE | FAST, KEY1, zrem),
+        spec("zcard", 2, READONLY | FAST, KEY1, zcard),
+        spec("zscore", 3, READONLY | FAST, KEY1, zscore),
+        spec("zmscore", -3, READONLY | FAST, KEY1, zmscore),
+        spec("zrank", 3, READONLY | FAST, KEY1, zrank),
+        spec("zrevrank", 3, READONLY | FAST, KEY1, zrevrank),
+        spec("zrange", -4, READONLY, KEY1, zrange),
+        spec("zrevrange", -4, READONLY, KEY1, zrevrange),
+        spec("zrangebyscore", -4, READONLY, KEY1, zrangebyscore),
+        spec("zrevrangebyscore", -4, READONLY, KEY1, zrevrangebyscore),
+        spec("zrangebylex", -4, READONLY, KEY1, zrangebylex),
+        spec("zrevrangebylex", -4, READONLY, KEY1, zrevrangebylex),
+        spec("zcount", 4, READONLY | FAST, KEY1, zcount),
+        spec("zlexcount", 4, READONLY | FAST, KEY1, zlexcount),
+        spec("zpopmin", -2, WRITE | FAST, KEY1, zpopmin),
+        spec("zpopmax", -2, WRITE | FAST, KEY1, zpopmax),
+        spec("zremrangebyrank", 4, WRITE, KEY1, zremrangebyrank),
+        spec("zremrangebyscore", 4, WRITE, KEY1, zremrangebyscore),
+        spec("zremrangebylex", 4, WRITE, KEY1, zremrangebylex),
+        spec("zrangestore", -5, WRITE | DENYOOM, (1, 2, 1), zrangestore),
+        spec("zunion", -3, READONLY, NO_KEYS, zunion),
+        spec("zinter", -3, READONLY, NO_KEYS, zinter),
+        spec("zdiff", -3, READONLY, NO_KEYS, zdiff),
+        spec("zunionstore", -4, WRITE | DENYOOM, KEY1, zunionstore),
+        spec("zinterstore", -4, WRITE | DENYOOM, KEY1, zinterstore),
+        spec("zdiffstore", -4, WRITE | DENYOOM, KEY1, zdiffstore),
+        spec("zintercard", -3, READONLY, NO_KEYS, zintercard),
+        spec("zrandmember", -2, READONLY, KEY1, zrandmember),
+        spec("zscan", -3, READONLY, KEY1, zscan),
+        spec("zmpop", -4, WRITE, NO_KEYS, zmpop),
+        spec(
+            "bzpopmin",
+            -3,
+            WRITE | FAST | BLOCKING,
+            (1, -2, 1),
+            bzpopmin,
+        ),
+        spec(
+            "bzpopmax",
+            -3,
+            WRITE | FAST | BLOCKING,
+            (1, -2, 1),
+            bzpopmax,
+        ),
+        spec("bzmpop", -5, WRITE | BLOCKING, NO_KEYS, bzmpop),
+    ]
+}
+
+const NAN_SCORE: CmdError = CmdError::fixed("ERR resulting score is not a number (NaN)");
+const BAD_SCORE_RANGE: CmdError = CmdError::fixed("ERR min or max is not a float");
+const BAD_LEX_RANGE: CmdError = CmdError::fixed("ERR min or max not valid string range item");
+
+fn read_zset<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut ZSet>, CmdError> {
+    match ctx.lookup_read(key) {
+        None => Ok(None),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
+        Some(_) => Err(err::WRONGTYPE),
+    }
+}
+
+fn write_zset<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut ZSet>, CmdError> {
+    match ctx.lookup_write(key) {
+        None => Ok(None),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
+        Some(_) => Err(err::WRONGTYPE),
+    }
+}
+
+fn limits(ctx: &Ctx) -> (i64, i64) {
+    (
+        ctx.state.config.zset_max_listpack_entries,
+        ctx.state.config.zset_max_listpack_value,
+    )
+}
+
+fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, mut incr: bool) -> CmdResult {
+    let key = &args[1];
+    let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
+    let mut i = start;
+    while i < args.len() {
+        let a = &args[i];
+        if is(a, "nx") {
+            nx = true
+        } else if is(a, "xx") {
+            xx = true
+        } else if is(a, "gt") {
+            gt = true
+        } else if is(a, "lt") {
+            lt = true
+        } else if is(a, "ch") {
+            ch = true
+        } else if is(a, "incr") {
+            incr = true
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let elements = args.len() - i;
+    if elements % 2 != 0 || elements == 0 {
+        return Err(err::SYNTAX);
+    }
+    if nx && xx {
+        return Err(CmdError::fixed(
+            "ERR XX and NX options at the same time are not compatible",
+        ));
+    }
+    if (gt && nx) || (lt && nx) || (gt && lt) {
+        return Err(CmdError::fixed(
+            "ERR GT, LT, and/or NX options at the same time are not compatible",
+        ));
+    }
+    if incr && elements > 2 {
+        return Err(CmdError::fixed(
+            "ERR INCR option supports a single increment-element pair",
+        ));
+    }
+    let mut pairs = Vec::with_capacity(elements / 2);
+    for sm in args[i..].chunks(2) {
+        pairs.push((arg_f64(&sm[0])?, &sm[1]));
+    }
+    let (max_e, max_v) = limits(ctx);
+    let exists = write_zset(ctx, key)?.is_some();
+    let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
+    let mut newscore = 0.0;
+    if exists || !xx {
+        if !exists {
+            let mut z = ZSet::default();
+            let maxlen = pairs.iter().map(|p| p.1.len()).max().unwrap_or(0);
+            z.skiplist = pairs.len() as i64 > max_e || maxlen as i64 > max_v;
+            ctx.db().set(key, Value::ZSet(Box::new(z)), false);
+        }
+        let Some(Value::ZSet(z)) = ctx.db().get_mut(key) else {
+            unreachable!()
+        };
+        let mut nan = false;
+        for (score, member) in pairs {
+            match z.score(member) {
+                Some(cur) => {
+                    if nx {
+                        continue;
+                    }
+                    let mut score = score;
+                    if incr {
+                        score += cur;
+                        if score.is_nan() {
+                            nan = true;
+                            break;
+                        }
+                    }
+                    if (lt && score >= cur) || (gt && score <= cur) {
+                        continue;
+                    }
+                    newscore = score;
+                    if score != cur {
+                        z.insert(member, score);
+                        updated += 1;
+                    }
+                    processed += 1;
+                }
+                None => {
+                    if xx {
+                        continue;
+                    }
+                    z.insert(member, score);
+                    z.maybe_convert(max_e, member.len(), max_v);
+                    newscore = score;
+                    added += 1;
+                    processed += 1;
+                }
+            }
+        }
+        let empty = z.is_empty();
+        if empty {
+            ctx.db().remove(key);
+        }
+        if added + updated > 0 {
+            ctx.modified(key, (added + updated) as u64);
+        }
+        if nan {
+            return Err(NAN_SCORE);
+        }
+    }
+    if incr {
+        if processed > 0 {
+            ctx.out.double(newscore);
+        } else {
+            ctx.out.null();
+        }
+    } else {
+        ctx.out.int(if ch { added + updated } else { added });
+    }
+    Ok(())
+}
+
+fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zadd_generic(ctx, args, 2, false)
+}
+
+fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zadd_generic(ctx, args, 2, true)
+}
+
+fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let Some(z) = write_zset(ctx, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let mut n = 0;
+    for m in &args[2..] {
+        if z.remove(m) {
+            n += 1;
+            if z.is_empty() {
+                break;
+            }
+        }
+    }
+    let empty = z.is_empty();
+    if n > 0 {
+        if empty {
+            ctx.db().remove(key);
+        }
+        ctx.modified(key, n);
+    }
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let n = read_zset(ctx, &args[1])?.map_or(0, |z| z.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    match read_zset(ctx, &args[1])?.and_then(|z| z.score(&args[2])) {
+        Some(s) => ctx.out.double(s),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r: Vec<Option<f64>> = match read_zset(ctx, &args[1])? {
+        Some(z) => args[2..].iter().map(|m| z.score(m)).collect(),
+        None => vec![None; args.len() - 2],
+    };
+    ctx.out.array(r.len());
+    for s in r {
+        match s {
+            Some(s) => ctx.out.double(s),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn rank_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) -> CmdResult {
+    let r = read_zset(ctx, &args[1])?.and_then(|z| {
+        z.rank(&args[2])
+            .map(|r| if rev { z.len() - 1 - r } else { r })
+    });
+    match r {
+        Some(r) => ctx.out.int(r as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn zrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    rank_generic(ctx, args, false)
+}
+fn zrevrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    rank_generic(ctx, args, true)
+}
+
+/// A parsed score bound (`(` makes it exclusive).
+#[derive(Clone, Copy)]
+struct ScoreBound {
+    v: f64,
+    ex: bool,
+}
+
+fn parse_score_bound(b: &[u8]) -> Option<ScoreBound> {
+    let (ex, rest) = if b.first() == Some(&b'(') {
+        (true, &b[1..])
+    } else {
+        (false, b)
+    };
+    let v = crate::server::numbers::parse_f64(rest)?;
+    Some(ScoreBound { v, ex })
+}
+
+/// A lex bound: `-`, `+`, `[x` or `(x`.
+#[derive(Clone)]
+enum LexBound {
+    Min,
+    Max,
+    Incl(Vec<u8>),
+    Excl(Vec<u8>),
+}
+
+fn parse_lex_bound(b: &[u8]) -> Option<LexBound> {
+    match b.first() {
+        Some(b'+') if b.len() == 1 => Some(LexBound::Max),
+        Some(b'-') if b.len() == 1 => Some(LexBound::Min),
+        Some(b'[') => Some(LexBound::Incl(b[1..].to_vec())),
+        Some(b'(') => Some(LexBound::Excl(b[1..].to_vec())),
+        _ => None,
+    }
+}
+
+/// Ascending rank interval [lo, hi) of the elements within a score range.
+fn score_span(z: &ZSet, min: ScoreBound, max: ScoreBound) -> (usize, usize) {
+    let lo = z.count_before(&|s, _| if min.ex { s <= min.v } else { s < min.v });
+    let hi = z.count_before(&|s, _| if max.ex { s < max.v } else { s <= max.v });
+    (lo, hi.max(lo))
+}
+
+/// Ascending rank interval of the elements within a lex range (meaningful when all scores
+/// are equal, as in Redis).
+fn lex_span(z: &ZSet, min: &LexBound, max: &LexBound) -> (usize, usize) {
+    let lo = z.count_before(&|_, m| match min {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Incl(x) => m < &x[..],
+        LexBound::Excl(x) => m <= &x[..],
+    });
+    let hi = z.count_before(&|_, m| match max {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Incl(x) => m <= &x[..],
+        LexBound::Excl(x) => m < &x[..],
+    });
+    (lo, hi.max(lo))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum RangeType {
+    Auto,
+    Rank,
+    Score,
+    Lex,
+}
+
+fn reply_elems(ctx: &mut Ctx, elems: &[(Sds, f64)], withscores: bool) {
+    let resp3 = ctx.out.proto == Proto::Resp3;
+    if withscores && !resp3 {
+        ctx.out.array(elems.len() * 2);
+    } else {
+        ctx.out.array(elems.len());
+    }
+    for (m, s) in elems {
+        if withscores && resp3 {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(m);
+        if withscores {
+            ctx.out.double(*s);
+        }
+    }
+}
+
+/// ZRANGE and its older forms. `start` is the index of the first option argument.
+fn zrange_generic(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    mut rtype: RangeType,
+    mut rev: Option<bool>,
+    store: Option<&[u8]>,
+) -> CmdResult {
+    let key = &args[1];
+    let (mut withscores, mut offset, mut limit) = (false, 0i64, -1i64);
+    let mut j = 4;
+    while j < args.len() {
+        let left = args.len() - j - 1;
+        let a = &args[j];
+        if store.is_none() && is(a, "withscores") {
+            withscores = true;
+        } else if is(a, "limit") && left >= 2 {
+            offset = arg_i64(&args[j + 1])?;
+            limit = arg_i64(&args[j + 2])?;
+            j += 2;
+        } else if rev.is_none() && is(a, "rev") {
+            rev = Some(true);
+        } else if rtype == RangeType::Auto && is(a, "bylex") {
+            rtype = RangeType::Lex;
+        } else if rtype == RangeType::Auto && is(a, "byscore") {
+            rtype = RangeType::Score;
+        } else {
+            return Err(err::SYNTAX);
+        }
+        j += 1;
+    }
+    let rev = rev.unwrap_or(false);
+    if rtype == RangeType::Auto {
+        rtype = RangeType::Rank;
+    }
+    let has_limit = limit != -1 || offset != 0;
+    if limit != -1 && rtype == RangeType::Rank {
+        return Err(CmdError::fixed(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    if withscores && rtype == RangeType::Lex {
+        return Err(CmdError::fixed(
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
+    }
+    let (mut a_min, mut a_max) = (&args[2], &args[3]);
+    if rev && rtype != RangeType::Rank {
+        std::mem::swap(&mut a_min, &mut a_max);
+    }
+    enum R {
+        Rank(i64, i64),
+        Score(ScoreBound, ScoreBound),
+        Lex(LexBound, LexBound),
+    }
+    let range = match rtype {
+        RangeType::Score => R::Score(
+            parse_score_bound(a_min).ok_or(BAD_SCORE_RANGE)?,
+            parse_score_bound(a_max).ok_or(BAD_SCORE_RANGE)?,
+        ),
+        RangeType::Lex => R::Lex(
+            parse_lex_bound(a_min).ok_or(BAD_LEX_RANGE)?,
+            parse_lex_bound(a_max).ok_or(BAD_LEX_RANGE)?,
+        ),
+        _ => R::Rank(arg_i64(a_min)?, arg_i64(a_max)?),
+    };
+    let _ = has_limit;
+    let Some(z) = (if store.is_some() {
+        write_zset(ctx, key)?
+    } else {
+        read_zset(ctx, key)?
+    }) else {
+        match store {
+            Some(dst) => store_result(ctx, dst, Vec::new()),
+            None => ctx.out.array(0),
+        }
+        return Ok(());
+    };
+    let len = z.len();
+    let elems: Vec<(Sds, f64)> = match range {
+        R::Rank(s, e) => match norm_range(s, e, len as i64) {
+            None => Vec::new(),
+            Some((s, e)) => {
+                if rev {
+                    let mut v = z.range(len - 1 - e, len - s);
+                    v.reverse();
+                    v
+                } else {
+                    z.range(s, e + 1)
+                }
+            }
+        },
+        R::Score(..) | R::Lex(..) => {
+            let (lo, hi) = match &range {
+                R::Score(min, max) => score_span(z, *min, *max),
+                R::Lex(min, max) => lex_span(z, min, max),
+                _ => unreachable!(),
+            };
+            let n = hi - lo;
+            if offset < 0 || offset as usize >= n || limit == 0 {
+                Vec::new()
+            } else {
+                let off = offset as usize;
+                let take = if limit < 0 {
+                    n - off
+                } else {
+                    (limit as usize).min(n - off)
+                };
+                if rev {
+                    let mut v = z.range(hi - off - take, hi - off);
+                    v.reverse();
+                    v
+                } else {
+                    z.range(lo + off, lo + off + take)
+                }
+            }
+        }
+    };
+    match store {
+        Some(dst) => store_result(ctx, dst, elems),
+        None => reply_elems(ctx, &elems, withscores),
+    }
+    Ok(())
+}
+
+/// Stores `elems` as a sorted set under `dst` (deleting `dst` when empty) and replies with
+/// the count, as the *STORE commands do.
+fn store_result(ctx: &mut Ctx, dst: &[u8], elems: Vec<(Sds, f64)>) {
+    let n = elems.len();
+    if n == 0 {
+        ctx.expire_if_needed(dst);
+        if ctx.db().remove(dst).is_some() {
+            ctx.state.dirty += 1;
+        }
+    } else {
+        let (max_e, max_v) = limits(ctx);
+        let mut z = ZSet::default();
+        let maxlen = elems.iter().map(|e| e.0.len()).max().unwrap_or(0);
+        for (m, s) in &elems {
+            z.insert(m, *s);
+        }
+        z.skiplist = n as i64 > max_e || maxlen as i64 > max_v;
+        ctx.db().set(dst, Value::ZSet(Box::new(z)), false);
+        ctx.state.dirty += 1;
+    }
+    ctx.out.int(n as i64);
+}
+
+/// Redis's rank range normalisation: None when empty.
+fn norm_range(start: i64, end: i64, len: i64) -> Option<(usize, usize)> {
+    let mut start = if start < 0 { len + start } else { start };
+    let mut end = if end < 0 { len + end } else { end };
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= len {
+        return None;
+    }
+    if end >= len {
+        end = len - 1;
+    }
+    Some((start as usize, end as usize))
+}
+
+fn zrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, RangeType::Auto, None, None)
+}
+fn zrevrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, RangeType::Rank, Some(true), None)
+}
+fn zrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, RangeType::Score, Some(false), None)
+}
+fn zrevrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, RangeType::Score, Some(true), None)
+}
+fn zrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, RangeType::Lex, Some(false), None)
+}
+fn zrevrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, RangeType::Lex, Some(true), None)
+}
+
+fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let min = parse_score_bound(&args[2]).ok_or(BAD_SCORE_RANGE)?;
+    let max = parse_score_bound(&args[3]).ok_or(BAD_SCORE_RANGE)?;
+    let n = read_zset(ctx, &args[1])?.map_or(0, |z| {
+        let (lo, hi) = score_span(z, min, max);
+        hi - lo
+    });
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let min = parse_lex_bound(&args[2]).ok_or(BAD_LEX_RANGE)?;
+    let max = parse_lex_bound(&args[3]).ok_or(BAD_LEX_RANGE)?;
+    let n = read_zset(ctx, &args[1])?.map_or(0, |z| {
+        let (lo, hi) = lex_span(z, &min, &max);
+        hi - lo
+    });
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
+    let key = &args[1];
+    if args.len() > 3 {
+        return Err(err::SYNTAX);
+    }
+    let count = if args.len() == 3 {
+        let c = arg_i64(&args[2])?;
+        if c < 0 {
+            return Err(err::NOT_POSITIVE);
+        }
+        Some(c as usize)
+    } else {
+        None
+    };
+    let Some(z) = write_zset(ctx, key)? else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let n = count.unwrap_or(1).min(z.len());
+    let len = z.len();
+    let mut elems = if max {
+        let mut v = z.range(len - n, len);
+        v.reverse();
+        v
+    } else {
+        z.range(0, n)
+    };
+    for (m, _) in &elems {
+        z.remove(m);
+    }
+    let empty = z.is_empty();
+    if n > 0 {
+        if empty {
+            ctx.db().remove(key);
+        }
+        ctx.modified(key, n as u64);
+    }
+    if count.is_some() {
+        reply_elems(ctx, &elems, true);
+    } else {
+        ctx.out.array(elems.len() * 2);
+        for (m, s) in elems.drain(..) {
+            ctx.out.bulk(&m);
+            ctx.out.double(s);
+        }
+    }
+    Ok(())
+}
+
+fn zpopmin(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zpop_generic(ctx, args, false)
+}
+fn zpopmax(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zpop_generic(ctx, args, true)
+}
+
+enum RemRange {
+    Rank(i64, i64),
+    Score(ScoreBound, ScoreBound),
+    Lex(LexBound, LexBound),
+}
+
+fn zremrange_generic(ctx: &mut Ctx, args: &[Bytes], range: RemRange) -> CmdResult {
+    let key = &args[1];
+    let Some(z) = write_zset(ctx, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let (lo, hi) = match &range {
+        RemRange::Rank(s, e) => match norm_range(*s, *e, z.len() as i64) {
+            None => (0, 0),
+            Some((s, e)) => (s, e + 1),
+        },
+        RemRange::Score(min, max) => score_span(z, *min, *max),
+        RemRange::Lex(min, max) => lex_span(z, min, max),
+    };
+    let elems = z.range(lo, hi);
+    for (m, _) in &elems {
+        z.remove(m);
+    }
+    let empty = z.is_empty();
+    if !elems.is_empty() {
+        if empty {
+            ctx.db().remove(key);
+        }
+        ctx.modified(key, elems.len() as u64);
+    }
+    ctx.out.int(elems.len() as i64);
+    Ok(())
+}
+
+fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r = RemRange::Rank(arg_i64(&args[2])?, arg_i64(&args[3])?);
+    zremrange_generic(ctx, args, r)
+}
+fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r = RemRange::Score(
+        parse_score_bound(&args[2]).ok_or(BAD_SCORE_RANGE)?,
+        parse_score_bound(&args[3]).ok_or(BAD_SCORE_RANGE)?,
+    );
+    zremrange_generic(ctx, args, r)
+}
+fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let r = RemRange::Lex(
+        parse_lex_bound(&args[2]).ok_or(BAD_LEX_RANGE)?,
+        parse_lex_bound(&args[3]).ok_or(BAD_LEX_RANGE)?,
+    );
+    zremrange_generic(ctx, args, r)
+}
+
+fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let dst = args[1].clone();
+    zrange_generic(ctx, &args[1..], RangeType::Auto, None, Some(&dst))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+/// ZUNION/ZINTER/ZDIFF[STORE] and ZINTERCARD. `nk` is the index of numkeys.
+fn zsetop(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    nk: usize,
+    op: SetOp,
+    dst: Option<&[u8]>,
+    card: bool,
+) -> CmdResult {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let setnum = arg_i64(&args[nk])?;
+    if setnum < 1 {
+        return Err(CmdError::msg(format!(
+            "ERR at least 1 input key is needed for '{name}' command"
+        )));
+    }
+    if setnum as usize > args.len() - (nk + 1) {
+        return Err(err::SYNTAX);
+    }
+    let setnum = setnum as usize;
+    let keys = &args[nk + 1..nk + 1 + setnum];
+    // Each source: None (absent) or its (member, score) pairs.
+    let mut srcs: Vec<Option<Vec<(Sds, f64)>>> = Vec::with_capacity(setnum);
+    for k in keys {
+        let v = if dst.is_some() {
+            ctx.lookup_write(k)
+        } else {
+            ctx.lookup_read(k)
+        };
+        srcs.push(match v {
+            None => None,
+            Some(Value::ZSet(z)) => Some(z.range(0, z.len())),
+            Some(Value::Set(s)) => Some(s.iter().map(|m| (Sds::from_slice(&m), 1.0)).collect()),
+            Some(_) => return Err(err::WRONGTYPE),
+        });
+    }
+    let mut weights = vec![1.0f64; setnum];
+    let mut aggregate = 0u8; // 0 sum, 1 min, 2 max
+    let mut withscores = false;
+    let mut limit = 0i64;
+    let mut j = nk + 1 + setnum;
+    while j < args.len() {
+        let remaining = args.len() - j;
+        if op != SetOp::Diff && !card && remaining > setnum && is(&args[j], "weights") {
+            for (i, w) in weights.iter_mut().enumerate() {
+                *w = crate::server::numbers::parse_f64(&args[j + 1 + i])
+                    .ok_or(CmdError::fixed("ERR weight value is not a float"))?;
+            }
+            j += 1 + setnum;
+        } else if op != SetOp::Diff && !card && remaining >= 2 && is(&args[j], "aggregate") {
+            let a = &args[j + 1];
+            aggregate = if is(a, "sum") {
+                0
+            } else if is(a, "min") {
+                1
+            } else if is(a, "max") {
+                2
+            } else {
+                return Err(err::SYNTAX);
+            };
+            j += 2;
+        } else if dst.is_none() && !card && is(&args[j], "withscores") {
+            withscores = true;
+            j += 1;
+        } else if card && remaining >= 2 && is(&args[j], "limit") {
+            limit = arg_i64(&args[j + 1])?;
+            if limit < 0 {
+                return Err(CmdError::fixed("ERR LIMIT can't be negative"));
+            }
+            j += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let agg = |acc: f64, v: f64| -> f64 {
+        match aggregate {
+            0 => {
+                let r = acc + v;
+                if r.is_nan() { 0.0 } else { r }
+            }
+            1 => acc.min(v),
+            _ => acc.max(v),
+        }
+    };
+    let weighted = |s: f64, w: f64| {
+        let r = s * w;
+        if r.is_nan() { 0.0 } else { r }
+    };
+    let mut result: std::collections::HashMap<Sds, f64> = std::collections::HashMap::new();
+    match op {
+        SetOp::Union => {
+            for (i, src) in srcs.iter().enumerate() {
+                for (m, s) in src.iter().flatten() {
+                    let v = weighted(*s, weights[i]);
+                    result
+                        .entry(m.clone())
+                        .and_modify(|acc| *acc = agg(*acc, v))
+                        .or_insert(v);
+                }
+            }
+        }
+        SetOp::Inter => {
+            if srcs.iter().all(|s| s.is_some()) {
+                let maps: Vec<std::collections::HashMap<&[u8], f64>> = srcs
+                    .iter()
+                    .map(|s| {
+                        s.as_ref()
+                            .unwrap()
+                            .iter()
+                            .map(|(m, sc)| (&m[..], *sc))
+                            .collect()
+                    })
+                    .collect();
+                let mut order: Vec<usize> = (0..setnum).collect();
+                order.sort_by_key(|&i| maps[i].len());
+                let first = order[0];
+                'outer: for (m, s) in srcs[first].as_ref().unwrap() {
+                    let mut acc = weighted(*s, weights[first]);
+                    for &i in &order[1..] {
+                        match maps[i].get(&m[..]) {
+                            Some(&sc) => acc = agg(acc, weighted(sc, weights[i])),
+                            None => continue 'outer,
+                        }
+                    }
+                    result.insert(m.clone(), acc);
+                }
+            }
+        }
+        SetOp::Diff => {
+            if let Some(first) = &srcs[0] {
+                let others: Vec<std::collections::HashSet<&[u8]>> = srcs[1..]
+                    .iter()
+                    .flatten()
+                    .map(|s| s.iter().map(|(m, _)| &m[..]).collect())
+                    .collect();
+                for (m, s) in first {
+                    if !others.iter().any(|o| o.contains(&m[..])) {
+                        result.insert(m.clone(), *s);
+                    }
+                }
+            }
+        }
+    }
+    if card {
+        let n = result.len();
+        let n = if limit > 0 { n.min(limit as usize) } else { n };
+        ctx.out.int(n as i64);
+        return Ok(());
+    }
+    let mut elems: Vec<(Sds, f64)> = result
+        .into_iter()
+        .map(|(m, s)| (m, if s == 0.0 { 0.0 } else { s }))
+        .collect();
+    elems.sort_by(|a, b| crate::server::types::zset::cmp_elem(a.1, &a.0, b.1, &b.0));
+    match dst {
+        Some(d) => store_result(ctx, d, elems),
+        None => reply_elems(ctx, &elems, withscores),
+    }
+    Ok(())
+}
+
+fn zunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zsetop(ctx, args, 1, SetOp::Union, None, false)
+}
+fn zinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zsetop(ctx, args, 1, SetOp::Inter, None, false)
+}
+fn zdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zsetop(ctx, args, 1, SetOp::Diff, None, false)
+}
+fn zunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let d = args[1].clone();
+    zsetop(ctx, args, 2, SetOp::Union, Some(&d), false)
+}
+fn zinterstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let d = args[1].clone();
+    zsetop(ctx, args, 2, SetOp::Inter, Some(&d), false)
+}
+fn zdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let d = args[1].clone();
+    zsetop(ctx, args, 2, SetOp::Diff, Some(&d), false)
+}
+fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zsetop(ctx, args, 1, SetOp::Inter, None, true)
+}
+
+fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    if args.len() == 2 {
+        let elems = match read_zset(ctx, key)? {
+            None => {
+                ctx.out.null();
+                return Ok(());
+            }
+            Some(z) => z.len(),
+        };
+        let i = (ctx.state.next_random() % elems as u64) as usize;
+        let m = match ctx.db().get(key) {
+            Some(Value::ZSet(z)) => z.select(i).unwrap().0.clone(),
+            _ => unreachable!(),
+        };
+        ctx.out.bulk(&m);
+        return Ok(());
+    }
+    let count = arg_i64(&args[2])?;
+    let withscores = match args.len() {
+        3 => false,
+        4 if is(&args[3], "withscores") => true,
+        _ => return Err(err::SYNTAX),
+    };
+    if withscores && count < -(i64::MAX / 2) {
+        return Err(CmdError::fixed("ERR value is out of range"));
+    }
+    let all = match read_zset(ctx, key)? {
+        None => {
+            ctx.out.array(0);
+            return Ok(());
+        }
+        Some(z) => z.range(0, z.len()),
+    };
+    let picked: Vec<usize> = if count < 0 {
+        (0..count.unsigned_abs() as usize)
+            .map(|_| (ctx.state.next_random() % all.len() as u64) as usize)
+            .collect()
+    } else if count as usize >= all.len() {
+        (0..all.len()).collect()
+    } else {
+        let mut idx: Vec<usize> = (0..all.len()).collect();
+        for i in 0..count as usize {
+            let j = i + (ctx.state.next_random() % (idx.len() - i) as u64) as usize;
+            idx.swap(i, j);
+        }
+        idx.truncate(count as usize);
+        idx
+    };
+    let elems: Vec<(Sds, f64)> = picked.into_iter().map(|i| all[i].clone()).collect();
+    reply_elems(ctx, &elems, withscores);
+    Ok(())
+}
+
+fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let _cursor = super::keys::parse_cursor(&args[2])?;
+    let pattern = super::hashes::scan_options(args, 3)?;
+    let mut items = Vec::new();
+    if let Some(z) = read_zset(ctx, &args[1])? {
+        for (m, s) in z.iter() {
+            if pattern
+                .as_ref()
+                .is_none_or(|p| crate::server::glob::glob_match(p, &m, false))
+            {
+                items.push(m.into_owned());
+                items.push(crate::server::numbers::format_double(s).into_bytes());
+            }
+        }
+    }
+    super::hashes::scan_reply(ctx, &items);
+    Ok(())
+}
+
+fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let numkeys =
+        super::lists::range_arg(&args[1], "ERR numkeys should be greater than 0")? as usize;
+    let where_idx = 2usize.saturating_add(numkeys);
+    if where_idx >= args.len() {
+        return Err(err::SYNTAX);
+    }
+    let max = if is(&args[where_idx], "min") {
+        false
+    } else if is(&args[where_idx], "max") {
+        true
+    } else {
+        return Err(err::SYNTAX);
+    };
+    let mut count: Option<i64> = None;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
+            count = Some(super::lists::range_arg(
+                &args[j + 1],
+                "ERR count should be greater than 0",
+            )?);
+            j += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    let count = count.unwrap_or(1) as usize;
+    for key in &args[2..where_idx] {
+        if let Some(z) = write_zset(ctx, key)? {
+            let len = z.len();
+            let n = count.min(len);
+            let elems = if max {
+                let mut v = z.range(len - n, len);
+                v.reverse();
+                v
+            } else {
+                z.range(0, n)
+            };
+            for (m, _) in &elems {
+                z.remove(m);
+            }
+            let empty = z.is_empty();
+            if empty {
+                ctx.db().remove(key);
+            }
+            ctx.modified(key, n as u64);
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            ctx.out.array(elems.len());
+            for (m, s) in elems {
+                ctx.out.array(2);
+                ctx.out.bulk(&m);
+                ctx.out.double(s);
+            }
+            return Ok(());
+        }
+    }
+    ctx.out.null_array();
+    Ok(())
+}
+
+fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
+    let timeout = super::timeout_arg(&args[args.len() - 1])?;
+    for key in &args[1..args.len() - 1] {
+        if let Some(z) = write_zset(ctx, key)? {
+            // Redis propagates a served BZPOPMIN/BZPOPMAX as ZPOPMIN/ZPOPMAX.
+            let len = z.len();
+            let (m, s) = if max {
+                z.range(len - 1, len)
+            } else {
+                z.range(0, 1)
+            }
+            .pop()
+            .unwrap();
+            z.remove(&m);
+            let empty = z.is_empty();
+            if empty {
+                ctx.db().remove(key);
+            }
+            ctx.modified(key, 1);
+            ctx.out.array(3);
+            ctx.out.bulk(key);
+            ctx.out.bulk(&m);
+            ctx.out.double(s);
+            return Ok(());
+        }
+    }
+    super::block_or_timeout(ctx, timeout);
+    Ok(())
+}
+
+fn bzpopmin(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bzpop_generic(ctx, args, false)
+}
+fn bzpopmax(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bzpop_generic(ctx, args, true)
+}
+
+fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let timeout = super::timeout_arg(&args[1])?;
+    let len_before = ctx.out.buf.len();
+    zmpop(ctx, &args[1..])?;
+    let null = if ctx.out.proto == Proto::Resp2 {
+        &b"*-1\r\n"[..]
+    } else {
+        &b"_\r\n"[..]
+    };
+    if &ctx.out.buf[len_before..] == null {
+        ctx.out.buf.truncate(len_before);
+        super::block_or_timeout(ctx, timeout);
+    }
+    Ok(())
+}

@@ -1,0 +1,926 @@
+//! Collection commands compared against Debian's redis-server 7.0: the same command
+//! sequence goes to both servers, replies must match, and DEBUG DIGEST must match at the end.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    _dir: tempfile::TempDir,
+    con: redis::Connection,
+    con_port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(exe: &str, is_redrepl: bool, extra: &[&str]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(exe);
+    if is_redrepl {
+        cmd.arg("server");
+    }
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+        "--dir",
+    ])
+    .arg(dir.path())
+    .args(extra)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = format!("redis://127.0.0.1:{port}/");
+    loop {
+        if let Ok(c) = redis::Client::open(url.as_str()).unwrap().get_connection() {
+            return Server {
+                child,
+                _dir: dir,
+                con: c,
+                con_port: port,
+            };
+        }
+        if Instant::now() > deadline {
+            panic!("{exe} did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn have_redis() -> bool {
+    std::path::Path::new("/usr/bin/redis-server").exists()
+}
+
+struct Pair {
+    ours: Server,
+    real: Server,
+}
+
+fn query(s: &mut Server, args: &[&str]) -> String {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    normalize(c.query::<redis::Value>(&mut s.con))
+}
+
+fn normalize(r: redis::RedisResult<redis::Value>) -> String {
+    match r {
+        Ok(v) => format!("{v:?}"),
+        Err(e) => format!("ERROR {:?} {:?}", e.code(), e.detail()),
+    }
+}
+
+fn sorted(v: redis::Value) -> redis::Value {
+    match v {
+        redis::Value::Array(mut items) => {
+            items.sort_by_key(|x| format!("{x:?}"));
+            redis::Value::Array(items)
+        }
+        other => other,
+    }
+}
+
+impl Pair {
+    fn new() -> Option<Pair> {
+        Pair::with_config(&[])
+    }
+
+    /// Both servers started with extra `--name value` configuration arguments.
+    fn with_config(extra: &[&str]) -> Option<Pair> {
+        if !have_redis() {
+            eprintln!("redis-server not installed; skipping");
+            return None;
+        }
+        Some(Pair {
+            ours: start(env!("CARGO_BIN_EXE_redrepl"), true, extra),
+            real: start("/usr/bin/redis-server", false, extra),
+        })
+    }
+
+    /// Sends `args` to both servers and asserts identical replies.
+    fn cmp(&mut self, args: &[&str]) -> String {
+        let a = query(&mut self.ours, args);
+        let b = query(&mut self.real, args);
+        assert_eq!(a, b, "command {args:?}");
+        a
+    }
+
+    /// Same, ignoring the order of a top-level array.
+    fn cmp_unordered(&mut self, args: &[&str]) {
+        let run = |s: &mut Server| {
+            let mut c = redis::cmd(args[0]);
+            for a in &args[1..] {
+                c.arg(*a);
+            }
+            normalize(c.query::<redis::Value>(&mut s.con).map(sorted))
+        };
+        let a = run(&mut self.ours);
+        let b = run(&mut self.real);
+        assert_eq!(a, b, "command {args:?}");
+    }
+
+    /// Sends to both, only checks that both succeed or both fail, returning our reply.
+    fn both(&mut self, args: &[&str]) -> (String, String) {
+        (query(&mut self.ours, args), query(&mut self.real, args))
+    }
+
+    fn cmp_digest(&mut self) {
+        self.cmp(&["debug", "digest"]);
+    }
+
+    fn script(&mut self, lines: &[&str]) {
+        for l in lines {
+            let args: Vec<&str> = l.split(' ').collect();
+            self.cmp(&args);
+        }
+    }
+}
+
+#[test]
+fn hashes_basic() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "hset h a 1 b 2 c 3",
+        "hset h a 10 d 4",
+        "hgetall h",
+        "hkeys h",
+        "hvals h",
+        "hget h a",
+        "hget h zz",
+        "hget nokey a",
+        "hmget h a zz b",
+        "hmget nokey a b",
+        "hmset h e 5",
+        "hsetnx h e 6",
+        "hsetnx h f 6",
+        "hlen h",
+        "hexists h a",
+        "hexists h zz",
+        "hstrlen h a",
+        "hstrlen h zz",
+        "hdel h a zz b",
+        "hgetall h",
+        "object encoding h",
+        "hincrby h c 5",
+        "hincrby h new -3",
+        "hincrbyfloat h c 1.5",
+        "hincrbyfloat h fl 0.1",
+        "hincrbyfloat h fl 0.2",
+        "hset h str abc",
+        "hincrby h str 1",
+        "hincrbyfloat h str 1",
+        "hincrby h c abc",
+        "hincrbyfloat h c abc",
+        "hset h big 9223372036854775807",
+        "hincrby h big 1",
+        "hset h",
+        "hset h a",
+        "hset h a 1 b",
+        "hmset h a",
+        "hscan h 0",
+        "hscan h 0 match s*",
+        "hscan h 0 count 0",
+        "hscan h x",
+        "hrandfield nokey",
+        "hrandfield nokey 3",
+        "hrandfield h 0",
+        "hrandfield h 1 withvalue",
+        "hrandfield h 1 withvalues x",
+        "hrandfield h x",
+        "set s x",
+        "hset s a 1",
+        "hget s a",
+        "hgetall s",
+        "hlen s",
+        "hdel s a",
+        "hrandfield s",
+        "hdel h c d e f new fl str big",
+        "exists h",
+        "hdel h zz",
+    ]);
+    p.cmp_digest();
+    p.script(&["hset h2 a 1 b 2 c 3"]);
+    p.cmp_unordered(&["hrandfield", "h2", "10"]);
+    p.cmp_unordered(&["hrandfield", "h2", "10", "withvalues"]);
+    let (a, _) = p.both(&["hrandfield", "h2", "-5"]);
+    assert_eq!(a.matches("bulk-string").count(), 5, "{a}");
+    let (a, _) = p.both(&["hrandfield", "h2", "2", "withvalues"]);
+    assert_eq!(a.matches("bulk-string").count(), 4, "{a}");
+    let (a, _) = p.both(&["hrandfield", "h2"]);
+    assert!(a.contains("bulk-string"));
+    p.cmp_digest();
+}
+
+#[test]
+fn hashes_encoding() {
+    let Some(mut p) = Pair::new() else { return };
+    let long = "x".repeat(65);
+    p.cmp(&["hset", "h", "a", "1"]);
+    p.cmp(&["object", "encoding", "h"]);
+    p.cmp(&["hset", "h", "b", &long]);
+    p.cmp(&["object", "encoding", "h"]);
+    p.cmp(&["hset", "h2", &long, "1"]);
+    p.cmp(&["object", "encoding", "h2"]);
+    for i in 0..100 {
+        p.cmp(&["hset", "h3", &format!("f{i}"), &i.to_string()]);
+    }
+    p.cmp(&["object", "encoding", "h3"]);
+    p.cmp(&["hgetall", "h3"]);
+    // Redis 7.0's default hash-max-listpack-entries is 512.
+    for i in 100..600 {
+        p.both(&["hset", "h3", &format!("f{i}"), &i.to_string()]);
+    }
+    p.cmp(&["hset", "h3", "one-more", "x"]);
+    p.cmp(&["object", "encoding", "h3"]);
+    p.cmp(&["hdel", "h3", "one-more", "f1"]);
+    p.cmp(&["object", "encoding", "h3"]);
+    p.cmp_unordered(&["hkeys", "h3"]);
+    p.cmp_unordered(&["hvals", "h3"]);
+    p.cmp(&["hlen", "h3"]);
+    p.cmp(&["hincrbyfloat", "h4", "f", "10.5"]);
+    p.cmp(&["hincrbyfloat", "h4", "f", "-0.25"]);
+    p.cmp(&["hincrbyfloat", "h4", "f", "3"]);
+    p.cmp_digest();
+}
+
+#[test]
+fn lists_basic() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "rpush l a b c d e",
+        "lpush l z y",
+        "lrange l 0 -1",
+        "object encoding l",
+        "llen l",
+        "llen nokey",
+        "lrange l 1 3",
+        "lrange l -3 -1",
+        "lrange l 5 2",
+        "lrange l -100 100",
+        "lrange l 100 200",
+        "lrange l x 1",
+        "lindex l 0",
+        "lindex l -1",
+        "lindex l 100",
+        "lindex l x",
+        "lset l 0 Z",
+        "lset l -1 E",
+        "lset l 100 x",
+        "lset nokey 0 x",
+        "linsert l before c C",
+        "linsert l after c c2",
+        "linsert l after nothere x",
+        "linsert l middle c x",
+        "linsert nokey before a b",
+        "lrange l 0 -1",
+        "rpush r a b a c a d a",
+        "lrem r 2 a",
+        "lrange r 0 -1",
+        "lrem r -1 a",
+        "lrange r 0 -1",
+        "lrem r 0 a",
+        "lrange r 0 -1",
+        "lrem r 0 zz",
+        "ltrim r 1 -1",
+        "lrange r 0 -1",
+        "ltrim r 5 10",
+        "exists r",
+        "lpushx nokey a",
+        "rpushx nokey a",
+        "lpushx l x1 x2",
+        "rpushx l y1",
+        "lpop l",
+        "rpop l",
+        "lpop l 2",
+        "rpop l 0",
+        "rpop l -1",
+        "lpop l 1 2",
+        "lpop nokey",
+        "lpop nokey 2",
+        "rpop l 100",
+        "exists l",
+        "rpush p a b c a b c a",
+        "lpos p a",
+        "lpos p a rank 2",
+        "lpos p a rank -1",
+        "lpos p a rank -2 count 0",
+        "lpos p a count 0",
+        "lpos p a count 2 maxlen 4",
+        "lpos p zz",
+        "lpos p zz count 2",
+        "lpos nokey a",
+        "lpos nokey a count 1",
+        "lpos p a rank 0",
+        "lpos p a count -1",
+        "lpos p a maxlen -1",
+        "lpos p a foo 1",
+        "lpos p a rank x",
+        "rpush m1 1 2 3",
+        "lmove m1 m2 left right",
+        "lmove m1 m2 right left",
+        "lmove m1 m1 left right",
+        "lrange m1 0 -1",
+        "lrange m2 0 -1",
+        "lmove m1 m2 up down",
+        "lmove nokey m2 left left",
+        "rpoplpush m1 m2",
+        "rpoplpush m1 m2",
+        "exists m1",
+        "set str x",
+        "rpoplpush m2 str",
+        "lmove m2 str left left",
+        "lpush str a",
+        "lrange str 0 1",
+        "lpop str",
+        "llen str",
+        "lmpop 2 nokey m2 left",
+        "lmpop 2 nokey m2 right count 10",
+        "lmpop 1 nokey left",
+        "lmpop 0 m2 left",
+        "lmpop 3 m2 left",
+        "lmpop 1 m2 middle",
+        "lmpop 1 m2 left count 0",
+        "lmpop 1 m2 left count 1 count 1",
+        "lmpop 1 str left",
+        "lpush",
+        "lpop",
+        "rpush q a b c",
+    ]);
+    p.cmp_digest();
+}
+
+#[test]
+fn sets_basic() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "sadd i 3 1 2 -5 100",
+        "sadd i 2 7",
+        "smembers i",
+        "object encoding i",
+        "sadd s a b c",
+        "object encoding s",
+        "sadd i x",
+        "object encoding i",
+        "sadd j 01 1",
+        "object encoding j",
+        "scard i",
+        "scard nokey",
+        "sismember i 3",
+        "sismember i 4",
+        "sismember nokey 4",
+        "smismember i 3 4 x",
+        "smismember nokey a b",
+        "srem i 3 4 x",
+        "scard i",
+        "sadd n1 1 2 3 4 5",
+        "sadd n2 4 5 6",
+        "sadd n3 5 6 7",
+        "sinter n1 n2",
+        "sinter n1 n2 n3",
+        "sinter n1 nokey",
+        "sintercard 2 n1 n2",
+        "sintercard 2 n1 n2 limit 1",
+        "sintercard 3 n1 n2 nokey",
+        "sintercard 0 n1",
+        "sintercard 5 n1",
+        "sintercard 1 n1 limit -1",
+        "sintercard 1 n1 foo",
+        "sunion n1 n2 n3",
+        "sunion n1 nokey",
+        "sdiff n1 n2 n3",
+        "sdiff nokey n1",
+        "sinterstore d1 n1 n2",
+        "smembers d1",
+        "object encoding d1",
+        "sunionstore d2 n1 n2 n3",
+        "smembers d2",
+        "sdiffstore d3 n1 n2",
+        "smembers d3",
+        "sinterstore d3 n1 nokey",
+        "exists d3",
+        "set str x",
+        "sadd str a",
+        "smembers str",
+        "sinter n1 str",
+        "sunion n1 str",
+        "sdiff n1 str",
+        "sinterstore d4 nokey str",
+        "sintercard 1 str",
+        "sinterstore str n1 n2",
+        "type str",
+        "smove n1 n9 1",
+        "smove n1 n9 1",
+        "smove nokey n9 1",
+        "smove n1 n1 2",
+        "smove n1 n1 99",
+        "set str2 x",
+        "smove n1 str2 2",
+        "smove str2 n1 2",
+        "smove nokey str2 2",
+        "smembers n9",
+        "sadd one only",
+        "smove one n9 only",
+        "exists one",
+        "spop nokey",
+        "spop nokey 3",
+        "spop n9 0",
+        "spop n9 -1",
+        "spop n9 1 2",
+        "srandmember nokey",
+        "srandmember nokey 3",
+        "srandmember n9 0",
+        "srandmember n9 1 2",
+        "srandmember n9 x",
+        "sscan n1 0",
+        "sscan n1 0 match 4*",
+        "sscan n1 0 count 0",
+        "srem n2 4 5 6",
+        "exists n2",
+        "sadd",
+    ]);
+    p.cmp_unordered(&["smembers", "s"]);
+    p.cmp_unordered(&["srandmember", "s", "10"]);
+    p.cmp_unordered(&["spop", "d2", "100"]);
+    p.cmp(&["exists", "d2"]);
+    let (a, _) = p.both(&["srandmember", "s", "-7"]);
+    assert_eq!(a.matches("bulk-string").count(), 7, "{a}");
+    let (a, _) = p.both(&["spop", "s", "2"]);
+    assert_eq!(a.matches("bulk-string").count(), 2, "{a}");
+    p.cmp(&["scard", "s"]);
+    p.both(&["spop", "s", "5"]);
+    p.cmp(&["exists", "s"]);
+    for i in 0..600 {
+        p.both(&["sadd", "big", &i.to_string()]);
+        if i == 511 {
+            p.cmp(&["object", "encoding", "big"]);
+        }
+    }
+    p.cmp(&["object", "encoding", "big"]);
+    p.cmp(&["scard", "big"]);
+    p.cmp_unordered(&["smembers", "big"]);
+    p.cmp_digest();
+}
+
+#[test]
+fn zsets_basic() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "zadd z 1 a 2 b 3 c",
+        "zadd z 1.5 d -1 e 2 f",
+        "zrange z 0 -1 withscores",
+        "object encoding z",
+        "zadd z nx 10 a 10 g",
+        "zadd z xx 20 a 20 h",
+        "zadd z xx ch 21 a 21 h",
+        "zadd z gt ch 5 a 30 b",
+        "zadd z lt ch 5 a 30 c",
+        "zadd z incr 2.5 a",
+        "zadd z incr nx 2.5 a",
+        "zadd z incr gt -1 a",
+        "zadd z nx xx 1 a",
+        "zadd z gt lt 1 a",
+        "zadd z nx gt 1 a",
+        "zadd z incr 1 a 2 b",
+        "zadd z 1 a 2",
+        "zadd z",
+        "zadd z x a",
+        "zadd z nan a",
+        "zadd z 1.1 x1 0.1 x2 1e20 x3 -inf x4 +inf x5",
+        "zrange z 0 -1 withscores",
+        "zadd nokey xx 1 a",
+        "exists nokey",
+        "zadd nokey xx incr 1 a",
+        "zadd z incr inf x5",
+        "zadd z incr -inf x5",
+        "zincrby z -inf x5",
+        "zincrby z 1 newm",
+        "zincrby z 0.1 x2",
+        "zincrby z abc x2",
+        "zincrby nz 5 m",
+        "zcard z",
+        "zcard nokey",
+        "zscore z a",
+        "zscore z zz",
+        "zscore nokey a",
+        "zmscore z a zz x3",
+        "zmscore nokey a b",
+        "zrank z a",
+        "zrevrank z a",
+        "zrank z zz",
+        "zrank nokey a",
+        "zrange z 2 4",
+        "zrange z -3 -1",
+        "zrange z 5 2",
+        "zrange z 0 -1 rev withscores",
+        "zrange z 1 3 rev",
+        "zrange z -inf +inf byscore",
+        "zrange z (1 3 byscore withscores",
+        "zrange z 3 (1 byscore rev withscores",
+        "zrange z -inf +inf byscore limit 1 3",
+        "zrange z -inf +inf byscore limit 1 -1",
+        "zrange z -inf +inf byscore limit -1 3",
+        "zrange z -inf +inf byscore limit 0 0",
+        "zrange z +inf -inf byscore rev limit 2 2 withscores",
+        "zrange z 0 1 limit 0 1",
+        "zrange z - + bylex withscores",
+        "zrange z x 1 byscore",
+        "zrange z a b bylex",
+        "zrange z 0 1 foo",
+        "zrange z 0 1 byscore bylex",
+        "zrange z x y",
+        "zrange nokey 0 -1",
+        "zrangebyscore z 1 3",
+        "zrangebyscore z (1 (3 withscores",
+        "zrangebyscore z -inf inf limit 2 3",
+        "zrangebyscore z 1 3 byscore",
+        "zrevrangebyscore z 3 1",
+        "zrevrangebyscore z +inf -inf withscores limit 1 2",
+        "zrevrange z 0 2",
+        "zrevrange z 0 2 withscores",
+        "zcount z 1 3",
+        "zcount z (1 (3",
+        "zcount z -inf +inf",
+        "zcount z x 1",
+        "zcount nokey 1 2",
+        "zadd lex 0 a 0 b 0 c 0 d 0 e 0 f",
+        "zrangebylex lex - +",
+        "zrangebylex lex [b (e",
+        "zrangebylex lex (b [e limit 1 2",
+        "zrevrangebylex lex + -",
+        "zrevrangebylex lex [e (b",
+        "zrangebylex lex b e",
+        "zrangebylex lex - + withscores",
+        "zlexcount lex - +",
+        "zlexcount lex [b [d",
+        "zlexcount lex (b (d",
+        "zlexcount lex b d",
+        "zremrangebylex lex [b (d",
+        "zrange lex 0 -1",
+        "zremrangebylex lex x y",
+        "zpopmin z",
+        "zpopmax z",
+        "zpopmin z 2",
+        "zpopmax z 2",
+        "zpopmin z 0",
+        "zpopmin z -1",
+        "zpopmin z 1 2",
+        "zpopmin nokey",
+        "zpopmin nokey 2",
+        "zremrangebyrank z 0 1",
+        "zremrangebyrank z -1 -1",
+        "zremrangebyrank z x 1",
+        "zremrangebyscore z (1 3",
+        "zremrangebyscore z x 1",
+        "zrange z 0 -1 withscores",
+        "zrem z a zz",
+        "zrem nokey a",
+        "set str x",
+        "zadd str 1 a",
+        "zscore str a",
+        "zrange str 0 1",
+        "zrangebyscore str 0 1",
+        "zcard str",
+        "zrem str a",
+        "zpopmin str",
+        "zpopmin str 0",
+        "zremrangebyrank str 0 1",
+        "zrank str a",
+        "zadd one 1 a",
+        "zpopmin one 5",
+        "exists one",
+        "zadd one 1 a 2 b",
+        "zremrangebyscore one -inf +inf",
+        "exists one",
+        "zadd negz -0 a",
+        "zscore negz a",
+        "zadd negz 0 a",
+        "zscore negz a",
+    ]);
+    p.cmp_digest();
+}
+
+#[test]
+fn zsets_encoding_and_large() {
+    let Some(mut p) = Pair::new() else { return };
+    let long = "m".repeat(65);
+    p.cmp(&["zadd", "z1", "1", &long]);
+    p.cmp(&["object", "encoding", "z1"]);
+    p.cmp(&["zadd", "z2", "1", "a"]);
+    p.cmp(&["zadd", "z2", "2", &long]);
+    p.cmp(&["object", "encoding", "z2"]);
+    for i in 0..300 {
+        p.both(&[
+            "zadd",
+            "big",
+            &((i * 37) % 101).to_string(),
+            &format!("m{i}"),
+        ]);
+        if i == 127 || i == 128 {
+            p.cmp(&["object", "encoding", "big"]);
+        }
+    }
+    p.cmp(&["zrange", "big", "0", "-1", "withscores"]);
+    p.cmp(&["zrange", "big", "10", "50", "rev"]);
+    p.cmp(&["zrangebyscore", "big", "(10", "20", "limit", "3", "7"]);
+    p.cmp(&["zrank", "big", "m77"]);
+    p.cmp(&["zrevrank", "big", "m77"]);
+    p.cmp(&["zcount", "big", "5", "(60"]);
+    p.cmp(&["zremrangebyrank", "big", "100", "150"]);
+    p.cmp(&["zremrangebyscore", "big", "90", "95"]);
+    p.cmp(&["zrange", "big", "0", "-1", "withscores"]);
+    p.cmp(&["zpopmin", "big", "3"]);
+    p.cmp(&["zpopmax", "big", "3"]);
+    p.cmp_digest();
+}
+
+#[test]
+fn zsets_setops() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "zadd a 1 x 2 y 3 z",
+        "zadd b 10 y 20 z 30 w",
+        "sadd s y w q",
+        "zunion 2 a b",
+        "zunion 2 a b withscores",
+        "zunion 3 a b s withscores",
+        "zunion 2 a b weights 2 3 withscores",
+        "zunion 2 a b aggregate min withscores",
+        "zunion 2 a b aggregate max withscores",
+        "zunion 2 a b aggregate foo",
+        "zunion 2 a b weights 1 x",
+        "zunion 0 a",
+        "zunion 3 a b",
+        "zunion 2 a nokey withscores",
+        "zinter 2 a b withscores",
+        "zinter 3 a b s withscores",
+        "zinter 2 a nokey",
+        "zinter 2 a b weights 1 -1 aggregate max withscores",
+        "zdiff 2 a b withscores",
+        "zdiff 2 b s withscores",
+        "zdiff 2 a b weights 1 1",
+        "zdiff 1 nokey",
+        "zunionstore d1 2 a b",
+        "zrange d1 0 -1 withscores",
+        "object encoding d1",
+        "zinterstore d2 2 a b aggregate min",
+        "zrange d2 0 -1 withscores",
+        "zdiffstore d3 2 a b",
+        "zrange d3 0 -1 withscores",
+        "zinterstore d3 2 a nokey",
+        "exists d3",
+        "zunionstore d4 2 a b withscores",
+        "zunionstore d4 0 a",
+        "zintercard 2 a b",
+        "zintercard 2 a b limit 1",
+        "zintercard 2 a b limit -1",
+        "zintercard 0 a",
+        "zintercard 2 a b weights 1 2",
+        "set str v",
+        "zunion 2 a str",
+        "zinterstore d5 2 a str",
+        "zunion 2 a b withscores x",
+        "zrangestore r1 a 0 1",
+        "zrange r1 0 -1 withscores",
+        "zrangestore r1 b 15 +inf byscore",
+        "zrange r1 0 -1 withscores",
+        "zrangestore r1 b +inf 15 byscore rev limit 0 1",
+        "zrange r1 0 -1 withscores",
+        "zrangestore r1 b 0 1 withscores",
+        "zrangestore r1 nokey 0 1",
+        "exists r1",
+        "zrangestore r2 a 5 10",
+        "zrangestore r2 str 0 1",
+        "zscan a 0",
+        "zscan a 0 match y",
+        "zscan nokey 0",
+        "zrandmember nokey",
+        "zrandmember nokey 5",
+        "zrandmember a 0",
+        "zrandmember a 1 withscore",
+        "zrandmember str",
+        "zmpop 1 nokey min",
+        "zmpop 2 nokey a min",
+        "zmpop 2 nokey b max count 2",
+        "zmpop 1 b max count 2",
+        "exists b",
+        "zmpop 0 a min",
+        "zmpop 1 a middle",
+        "zmpop 1 a min count 0",
+        "zmpop 1 str min",
+    ]);
+    p.cmp_unordered(&["zrandmember", "a", "10"]);
+    p.cmp_unordered(&["zrandmember", "a", "10", "withscores"]);
+    let (a, _) = p.both(&["zrandmember", "a", "-5", "withscores"]);
+    assert_eq!(a.matches("bulk-string").count(), 10, "{a}");
+    p.cmp_digest();
+}
+
+#[test]
+fn resp3_replies() {
+    let Some(mut p) = Pair::new() else { return };
+    p.both(&["hello", "3"]);
+    p.script(&[
+        "hset h a 1 b 2",
+        "hgetall h",
+        "hrandfield nokey 5 withvalues",
+        "hget nokey a",
+        "sadd s 1 2 3",
+        "smembers s",
+        "sinter s",
+        "sunion s",
+        "sdiff s",
+        "spop nokey 2",
+        "srandmember nokey 2",
+        "rpush l a b",
+        "lpop nokey 2",
+        "lpop nokey",
+        "lmpop 1 nokey left",
+        "zadd z 1 a 2.5 b",
+        "zscore z b",
+        "zmscore z a zz",
+        "zincrby z 1 a",
+        "zadd z incr 1 a",
+        "zrange z 0 -1 withscores",
+        "zrangebyscore z -inf +inf withscores",
+        "zunion 1 z withscores",
+        "zpopmin z",
+        "zpopmax z 1",
+        "zadd z 1 a 2 b",
+        "zmpop 1 z min count 2",
+        "zadd z 1 a 2 b",
+        "zscan z 0",
+    ]);
+    p.cmp_unordered(&["zrandmember", "z", "5", "withscores"]);
+    p.cmp_unordered(&["hrandfield", "h", "5", "withvalues"]);
+}
+
+fn port_of(s: &Server) -> u16 {
+    s.con_port
+}
+
+/// Runs `blocking` on a fresh connection to the server listening on `port`, runs `push` on
+/// another after 150 ms, and returns the blocking command's reply.
+fn block_then_push(port: u16, blocking: &[&str], push: &[&str]) -> String {
+    let url = format!("redis://127.0.0.1:{port}/");
+    let blocking: Vec<String> = blocking.iter().map(|s| s.to_string()).collect();
+    let url2 = url.clone();
+    let h = std::thread::spawn(move || {
+        let mut con = redis::Client::open(url2.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let mut c = redis::cmd(&blocking[0]);
+        for a in &blocking[1..] {
+            c.arg(a);
+        }
+        normalize(c.query::<redis::Value>(&mut con))
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut c = redis::cmd(push[0]);
+    for a in &push[1..] {
+        c.arg(*a);
+    }
+    let _ = c.query::<redis::Value>(&mut con);
+    h.join().unwrap()
+}
+
+#[test]
+fn blocking_commands() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "blpop l1 l2 0.05",
+        "brpop l1 0.01",
+        "blpop l1 -1",
+        "blpop l1 abc",
+        "rpush l2 a b c",
+        "blpop l1 l2 1",
+        "brpop l1 l2 1",
+        "blmove l2 l3 left right 1",
+        "brpoplpush l2 l3 1",
+        "brpoplpush nokey l3 0.01",
+        "blmove nokey l3 left right 0.01",
+        "blmove l3 l4 up left 1",
+        "blmpop 0.01 1 nokey left",
+        "blmpop 1 2 nokey l3 right count 5",
+        "blmpop 1 0 nokey left",
+        "zadd z 1 a 2 b 3 c",
+        "bzpopmin nokey z 1",
+        "bzpopmax nokey z 1",
+        "bzpopmin nokey 0.01",
+        "bzmpop 1 1 z min count 3",
+        "bzmpop 0.01 1 z min",
+        "set str x",
+        "blpop str 1",
+        "bzpopmin str 1",
+        "multi",
+        "blpop nokey 0",
+        "bzpopmin nokey 0",
+        "exec",
+    ]);
+    p.cmp_digest();
+    let ours = port_of(&p.ours);
+    let real = port_of(&p.real);
+    for (blocking, push) in [
+        (
+            &["blpop", "q1", "q2", "5"][..],
+            &["rpush", "q2", "x", "y"][..],
+        ),
+        (&["brpop", "q1", "5"][..], &["lpush", "q1", "z"][..]),
+        (
+            &["blmove", "q3", "q4", "left", "left", "5"][..],
+            &["rpush", "q3", "m"][..],
+        ),
+        (
+            &["blmpop", "5", "2", "q5", "q6", "right", "count", "2"][..],
+            &["rpush", "q6", "1", "2", "3"][..],
+        ),
+        (&["bzpopmin", "zz", "5"][..], &["zadd", "zz", "1", "a"][..]),
+        (
+            &["bzmpop", "5", "1", "zz2", "max", "count", "2"][..],
+            &["zadd", "zz2", "1", "a", "2", "b"][..],
+        ),
+    ] {
+        let a = block_then_push(ours, blocking, push);
+        let b = block_then_push(real, blocking, push);
+        eprintln!("{blocking:?} -> {a}");
+        assert_eq!(a, b, "{blocking:?}");
+        assert!(!a.contains("nil"), "{a}");
+    }
+    p.cmp_digest();
+}
+
+#[test]
+fn spop_drains_large_set() {
+    let Some(mut p) = Pair::new() else { return };
+    let members: Vec<String> = (0..3000).map(|i| format!("m{i}")).collect();
+    let mut c = redis::cmd("sadd");
+    c.arg("big");
+    for m in &members {
+        c.arg(m);
+    }
+    let _: i64 = c.query(&mut p.ours.con).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let start = Instant::now();
+    loop {
+        let v: Option<String> = redis::cmd("spop")
+            .arg("big")
+            .query(&mut p.ours.con)
+            .unwrap();
+        match v {
+            Some(m) => assert!(seen.insert(m)),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3000);
+    assert!(start.elapsed() < Duration::from_secs(20));
+    let n: i64 = redis::cmd("exists")
+        .arg("big")
+        .query(&mut p.ours.con)
+        .unwrap();
+    assert_eq!(n, 0);
+    let _: i64 = c.query(&mut p.ours.con).unwrap();
+    let v: Vec<String> = redis::cmd("srandmember")
+        .arg("big")
+        .arg(10)
+        .query(&mut p.ours.con)
+        .unwrap();
+    assert_eq!(v.iter().collect::<std::collections::HashSet<_>>().len(), 10);
+    let v: Vec<String> = redis::cmd("spop")
+        .arg("big")
+        .arg(2990)
+        .query(&mut p.ours.con)
+        .unwrap();
+    assert_eq!(
+        v.iter().collect::<std::collections::HashSet<_>>().len(),
+        2990
+    );
+    let n: i64 = redis::cmd("scard")
+        .arg("big")
+        .query(&mut p.ours.con)
+        .unwrap();
+    assert_eq!(n, 10);
+}
