@@ -347,6 +347,54 @@ impl Gen {
                 ];
                 s(all[self.rng.below(all.len() as u64) as usize])
             }
+            // OBJECT ENCODING is left out: redrepl derives it from the content, while Redis
+            // remembers history (APPEND/SETRANGE leave "raw", INCRBYFLOAT "embstr").
+            89 if !in_multi => {
+                let mut c = vec!["WATCH".into(), k];
+                if self.rng.chance(30) {
+                    c.push(self.key());
+                }
+                c
+            }
+            90 => vec![self.rng.pick(&["UNWATCH", "PING", "ECHO"]).into()],
+            91 => vec![
+                "GETRANGE".into(),
+                k,
+                self.rng
+                    .pick(&[
+                        "0",
+                        "-1",
+                        "9223372036854775807",
+                        "-9223372036854775808",
+                        "3",
+                    ])
+                    .into(),
+                self.rng
+                    .pick(&[
+                        "0",
+                        "-1",
+                        "9223372036854775807",
+                        "-9223372036854775808",
+                        "2",
+                    ])
+                    .into(),
+            ],
+            92 => vec![
+                "SET".into(),
+                k,
+                self.val(),
+                "GET".into(),
+                self.rng.pick(&["NX", "XX", "KEEPTTL"]).into(),
+            ],
+            93 => vec!["EXEC".into(), "x".into()],
+            94 => vec![
+                "SETRANGE".into(),
+                k,
+                self.rng
+                    .pick(&["0", "44", "45", "100", "x", "536870912"])
+                    .into(),
+                self.val(),
+            ],
             _ => vec!["SET".into(), k, self.val()],
         };
         (cmd, cmp)

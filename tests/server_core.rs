@@ -773,6 +773,36 @@ fn watch_is_invalidated() {
     assert_q(&mut c, &["MULTI"], ok());
     assert_q(&mut c, &["SET", "x", "1"], simple("QUEUED"));
     assert_q(&mut c, &["EXEC"], Value::Nil);
+    // UNWATCH inside MULTI is queued, not run at once
+    assert_q(&mut c, &["WATCH", "w"], ok());
+    assert_q(&mut c, &["MULTI"], ok());
+    assert_q(&mut c, &["UNWATCH"], simple("QUEUED"));
+    assert_q(&mut c, &["EXEC"], Value::Array(vec![ok()]));
+    // SWAPDB touches a watched key only when it exists in one of the two databases
+    assert_q(&mut c, &["WATCH", "missing"], ok());
+    assert_q(&mut other, &["SWAPDB", "0", "5"], ok());
+    assert_q(&mut c, &["MULTI"], ok());
+    assert_q(&mut c, &["PING"], simple("QUEUED"));
+    assert_q(&mut c, &["EXEC"], Value::Array(vec![simple("PONG")]));
+    assert_q(&mut c, &["SET", "present", "1"], ok());
+    assert_q(&mut c, &["WATCH", "present"], ok());
+    assert_q(&mut other, &["SWAPDB", "0", "5"], ok());
+    assert_q(&mut c, &["MULTI"], ok());
+    assert_q(&mut c, &["PING"], simple("QUEUED"));
+    assert_q(&mut c, &["EXEC"], Value::Nil);
+    assert_q(&mut other, &["SWAPDB", "0", "5"], ok());
+    // EXEC with arguments discards the transaction and its WATCHes
+    assert_q(&mut c, &["WATCH", "present"], ok());
+    assert_q(&mut c, &["MULTI"], ok());
+    assert_err(
+        &mut c,
+        &["EXEC", "x"],
+        "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command",
+    );
+    assert_q(&mut other, &["SET", "present", "2"], ok());
+    assert_q(&mut c, &["MULTI"], ok());
+    assert_q(&mut c, &["GET", "present"], simple("QUEUED"));
+    assert_q(&mut c, &["EXEC"], Value::Array(vec![bulk("2")]));
     // a write in another database does not count
     assert_q(&mut c, &["SET", "w", "1"], ok());
     assert_q(&mut c, &["WATCH", "w"], ok());

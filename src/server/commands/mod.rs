@@ -328,9 +328,10 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
     };
     if (cmd.arity > 0 && args.len() as i32 != cmd.arity) || (args.len() as i32) < -cmd.arity {
         if cmd.name == "exec" {
-            // Redis (rejectCommand on EXEC): the transaction is discarded and the reason
+            // Redis (rejectCommand on EXEC): the transaction is discarded (WATCHes too) and the reason
             // given without its "ERR " prefix.
             transactions::discard_state(ctx);
+            transactions::unwatch_all(ctx);
             reply_error(
                 ctx,
                 &CmdError::fixed("EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"),
