@@ -87,10 +87,12 @@ impl Gen {
         }
     }
     fn rel_secs(&mut self) -> String {
-        match self.rng.below(12) {
+        match self.rng.below(14) {
             0 => "0".into(),
             1 => "-5".into(),
             2 => "abc".into(),
+            3 => "9223372036854775807".into(),
+            4 => "9223372036854775".into(),
             _ => self.rng.pick(&["100", "1000", "5000"]).into(),
         }
     }
@@ -104,7 +106,8 @@ impl Gen {
         }
     }
     fn abs_secs(&mut self) -> String {
-        match self.rng.below(10) {
+        match self.rng.below(11) {
+            9 => "-9223372036854775808".into(),
             0 => "1".into(), // in the past: the key goes
             1 => "-1".into(),
             _ => (self.base_s + 20_000 + 10_000 * self.rng.below(4) as i64).to_string(),
@@ -291,7 +294,12 @@ impl Gen {
                 cmp = Cmp::Sorted;
                 vec![
                     "KEYS".into(),
-                    self.rng.pick(&["*", "k1*", "k?", "k[1-3]*", "*9"]).into(),
+                    self.rng
+                        .pick(&[
+                            "*", "k1*", "k?", "k[1-3]*", "*9", "k[^1]?", "k[3-1]", "\\k*", "k[1-",
+                            "[", "?*?", "k\\[1", "k[!1]*",
+                        ])
+                        .into(),
                 ]
             }
             74 => vec!["DBSIZE".into()],
@@ -488,11 +496,11 @@ fn run_stream(proto: u8) {
     };
     let mut history: Vec<String> = Vec::new();
     let mut sent = 0;
-    let mut check = |a: &mut redis::Connection,
-                     b: &mut redis::Connection,
-                     args: &[String],
-                     cmp: Cmp,
-                     history: &mut Vec<String>| {
+    let check = |a: &mut redis::Connection,
+                 b: &mut redis::Connection,
+                 args: &[String],
+                 cmp: Cmp,
+                 history: &mut Vec<String>| {
         let c = to_cmd(args);
         let ra = qc(a, &c);
         let rb = qc(b, &c);
