@@ -364,6 +364,23 @@ impl Gen {
                 }
                 c
             }
+            95..=96 => {
+                // Any key: redrepl emulates Redis's long double arithmetic and %.17Lf output.
+                let inc = self.rng.pick(&[
+                    "0.1",
+                    "-0.3",
+                    "1e-5",
+                    "123.456",
+                    "0.5",
+                    "1e300",
+                    "-1e-300",
+                    "7",
+                    "0x1p-3",
+                    "1e4000",
+                    "-1.7976931348623157e308",
+                ]);
+                vec!["INCRBYFLOAT".into(), k, inc.into()]
+            }
             90 => vec![self.rng.pick(&["UNWATCH", "PING", "ECHO"]).into()],
             91 => vec![
                 "GETRANGE".into(),
@@ -515,6 +532,21 @@ fn run_stream(proto: u8) {
                 k.sort();
                 k
             };
+            for arg in &args[1..] {
+                let get = |c: &mut redis::Connection| {
+                    qc(c, &redis::cmd("GET").arg(arg.as_str()).to_owned())
+                };
+                let (va, vb) = (get(a), get(b));
+                let show = |v: &Value| {
+                    let t = format!("{v:?}");
+                    if t.len() > 200 {
+                        format!("{}... ({} chars)", &t[..200], t.len())
+                    } else {
+                        t
+                    }
+                };
+                eprintln!("GET {arg}: redrepl {} / redis {}", show(&va), show(&vb));
+            }
             let (ka, kb) = (keys(a), keys(b));
             eprintln!(
                 "keys only in redrepl: {:?}",

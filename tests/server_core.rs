@@ -159,6 +159,15 @@ fn string_commands() {
     );
     assert_q(&mut c, &["INCRBYFLOAT", "f", "10.5"], bulk("10.5"));
     assert_q(&mut c, &["INCRBYFLOAT", "f", "0.5"], bulk("11"));
+    // long double arithmetic, as Redis on x86-64
+    assert_q(&mut c, &["SET", "ld", "1000"], ok());
+    assert_q(
+        &mut c,
+        &["INCRBYFLOAT", "ld", "0.1"],
+        bulk("1000.09999999999999998"),
+    );
+    assert_q(&mut c, &["SET", "ld", "10.5"], ok());
+    assert_q(&mut c, &["INCRBYFLOAT", "ld", "0.1"], bulk("10.6"));
     assert_q(&mut c, &["INCRBYFLOAT", "f", "-6"], bulk("5"));
     assert_q(&mut c, &["INCRBYFLOAT", "f", "5.0e3"], bulk("5005"));
     assert_q(&mut c, &["SET", "hx", "0x10"], ok());
