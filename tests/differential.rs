@@ -156,8 +156,7 @@ impl Gen {
             22..=23 => vec!["INCRBY".into(), k, self.int_arg()],
             24 => vec!["DECRBY".into(), k, self.int_arg()],
             25..=26 => {
-                // Redis computes in long double, redrepl in f64: keep INCRBYFLOAT to keys
-                // ("f0".."f4") holding small values, where both are exact.
+                // A few keys ("f0".."f4") that mostly hold numbers, for INCRBYFLOAT chains.
                 let fk = format!("f{}", self.rng.below(5));
                 match self.rng.below(10) {
                     0 => vec![
@@ -381,6 +380,10 @@ impl Gen {
                 ]);
                 vec!["INCRBYFLOAT".into(), k, inc.into()]
             }
+            97 => vec!["SUBSTR".into(), k, self.offset(), self.offset()],
+            98 if self.rng.chance(10) => {
+                vec![self.rng.pick(&["FLUSHDB", "FLUSHALL", "FLUSHDB"]).into()]
+            }
             90 => vec![self.rng.pick(&["UNWATCH", "PING", "ECHO"]).into()],
             91 => vec![
                 "GETRANGE".into(),
@@ -567,6 +570,51 @@ fn run_stream(proto: u8) {
         }
     };
     while sent < n {
+        if g.rng.chance(1) {
+            // A full SCAN (optionally with MATCH) must visit the same set of keys.
+            let pat = g.rng.pick(&["*", "k1*", "k?", "f*"]);
+            let scan_all = |c: &mut redis::Connection| {
+                let mut cursor = "0".to_string();
+                let mut found = std::collections::BTreeSet::new();
+                loop {
+                    let r = qc(
+                        c,
+                        &redis::cmd("SCAN")
+                            .arg(&cursor)
+                            .arg("MATCH")
+                            .arg(pat)
+                            .arg("COUNT")
+                            .arg(7)
+                            .to_owned(),
+                    );
+                    let Value::Array(parts) = r else {
+                        panic!("SCAN: {r:?}")
+                    };
+                    let Value::BulkString(next) = &parts[0] else {
+                        panic!()
+                    };
+                    let Value::Array(keys) = &parts[1] else {
+                        panic!()
+                    };
+                    for k in keys {
+                        found.insert(format!("{k:?}"));
+                    }
+                    cursor = String::from_utf8(next.clone()).unwrap();
+                    if cursor == "0" {
+                        return found;
+                    }
+                }
+            };
+            let (sa, sb) = (scan_all(&mut a), scan_all(&mut b));
+            assert_eq!(
+                sa,
+                sb,
+                "full SCAN MATCH {pat} differs after {} commands",
+                history.len()
+            );
+            history.push(format!("(full SCAN MATCH {pat})"));
+            continue;
+        }
         if g.rng.chance(5) {
             // A MULTI block, sometimes with a queued error, sometimes discarded.
             check(
