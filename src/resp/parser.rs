@@ -148,7 +148,8 @@ fn read_line_int(buf: &[u8], at: usize) -> Result<Option<(Option<i64>, usize)>, 
         return Ok(None);
     }
     let digits = &buf[at + 1..cr];
-    let value = std::str::from_utf8(digits).ok().and_then(|s| s.parse::<i64>().ok());
+    // Redis reads these with string2ll: no '+', no leading zeros or spaces ("*+1", "*01").
+    let value = crate::server::numbers::parse_i64(digits);
     Ok(Some((value, cr + 2)))
 }
 
@@ -209,6 +210,9 @@ mod tests {
         };
         assert_eq!(err(b"*1\r\n+PING\r\n"), "Protocol error: expected '$', got '+'");
         assert_eq!(err(b"*x\r\n"), "Protocol error: invalid multibulk length");
+        assert_eq!(err(b"*+1\r\n"), "Protocol error: invalid multibulk length");
+        assert_eq!(err(b"*01\r\n"), "Protocol error: invalid multibulk length");
+        assert_eq!(err(b"*1\r\n$+4\r\nPING\r\n"), "Protocol error: invalid bulk length");
         assert_eq!(err(b"*1\r\n$-5\r\n"), "Protocol error: invalid bulk length");
         assert_eq!(err(b"set \"a\r\n"), "Protocol error: unbalanced quotes in request");
         let unauth = ParseLimits { unauthenticated: true, ..Default::default() };

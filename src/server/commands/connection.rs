@@ -51,6 +51,8 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.out.proto = Proto::Resp2;
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.authenticated = ctx.state.config.requirepass.is_none();
+    // Redis's clearClientConnectionState also drops the client name.
+    ctx.client.info.name.lock().unwrap().clear();
     ctx.out.simple("RESET");
     Ok(())
 }
