@@ -792,6 +792,70 @@ fn raw_protocol_matches_redis() {
     }
 }
 
+/// Raw protocol comparison before and around AUTH (requirepass set on both servers).
+#[test]
+fn raw_protocol_with_requirepass_matches_redis() {
+    let ours = Server::start(&["--requirepass", "pw"]);
+    let theirs = Server::start_kind(Kind::Redis, &["--requirepass", "pw"]);
+    let big_inline = {
+        let mut v = b"SET k ".to_vec();
+        v.extend(std::iter::repeat_n(b'x', 70 * 1024));
+        v
+    };
+    let cases: Vec<&[u8]> = vec![
+        b"GET k\r\n",
+        b"PING\r\n",
+        b"MULTI\r\n",
+        b"EXEC\r\n",
+        b"AUTH\r\n",
+        b"AUTH x\r\n",
+        b"AUTH default x\r\n",
+        b"AUTH a b c\r\n",
+        b"*11\r\n",
+        b"*1\r\n$20000\r\n",
+        b"HELLO\r\n",
+        b"HELLO 3\r\n",
+        b"HELLO 3 AUTH default wrong\r\n",
+        b"HELLO 2 AUTH default pw SETNAME n\r\nCLIENT GETNAME\r\n",
+        b"HELLO 2 AUTH default\r\n",
+        b"HELLO x\r\n",
+        b"HELLO 2 FOO\r\n",
+        b"AUTH pw\r\nGET k\r\nRESET\r\nGET k\r\n",
+        b"AUTH default pw\r\nMULTI\r\nAUTH pw\r\nEXEC\r\n",
+        b"QUIT\r\n",
+        b"NOSUCH\r\n",
+        b"SELECT 1\r\n",
+        &big_inline,
+    ];
+    for case in cases {
+        let exchange = |mut r: common::Raw| {
+            r.send(case);
+            let got = without_client_id(&r.read_available(std::time::Duration::from_millis(250)));
+            let closed = r.is_closed(std::time::Duration::from_millis(50));
+            (got, closed)
+        };
+        let (ra, rb) = (ours.raw(), theirs.raw());
+        let ((got_a, closed_a), (got_b, closed_b)) = std::thread::scope(|sc| {
+            let h = sc.spawn(|| exchange(ra));
+            let b = exchange(rb);
+            (h.join().unwrap(), b)
+        });
+        let show = |c: &[u8]| String::from_utf8_lossy(&c[..c.len().min(80)]).into_owned();
+        assert_eq!(
+            String::from_utf8_lossy(&got_a),
+            String::from_utf8_lossy(&got_b),
+            "reply to {:?}",
+            show(case)
+        );
+        assert_eq!(
+            closed_a,
+            closed_b,
+            "connection closed after {:?}",
+            show(case)
+        );
+    }
+}
+
 /// Blanks the client id in HELLO replies (ids differ between the servers).
 fn without_client_id(reply: &[u8]) -> Vec<u8> {
     let marker = b"$2\r\nid\r\n:";

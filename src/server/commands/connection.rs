@@ -15,8 +15,8 @@ pub fn specs() -> Vec<Spec> {
         spec("echo", 2, FAST, NO_KEYS, echo),
         spec("quit", -1, NOAUTH | NO_QUEUE | STALE | LOADING | FAST, NO_KEYS, quit),
         spec("reset", 1, NOAUTH | NO_QUEUE | STALE | LOADING | FAST, NO_KEYS, reset),
-        spec("auth", -2, NOAUTH | STALE | LOADING | FAST | NO_MULTI, NO_KEYS, auth),
-        spec("hello", -1, NOAUTH | STALE | LOADING | FAST | NO_MULTI, NO_KEYS, hello),
+        spec("auth", -2, NOAUTH | STALE | LOADING | FAST, NO_KEYS, auth),
+        spec("hello", -1, NOAUTH | STALE | LOADING | FAST, NO_KEYS, hello),
         spec("select", 2, FAST | LOADING | STALE, NO_KEYS, select),
         spec("client", -2, ADMIN | STALE | LOADING, NO_KEYS, client),
     ]
@@ -128,7 +128,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     if !ctx.client.authenticated {
         return Err(CmdError::fixed(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         ));
     }
     if let Some(n) = name {
