@@ -763,6 +763,18 @@ fn raw_protocol_matches_redis() {
         b"SELECT 3\r\nRESET\r\nSET z 1\r\nSELECT 3\r\nEXISTS z\r\n",
         b"CLIENT SETNAME x\r\nRESET\r\nCLIENT GETNAME\r\n",
         b"SUBSTR\r\nSUBSTR a b c\r\n",
+        b"CLIENT SETNAME a b\r\nCLIENT SETNAME\r\nCLIENT SETNAME \"\"\r\nCLIENT GETNAME\r\n",
+        b"CLIENT REPLY FOO\r\nCLIENT PAUSE -1\r\nCLIENT PAUSE 10 FOO\r\nCLIENT PAUSE 1 WRITE\r\nCLIENT UNPAUSE\r\n",
+        b"CLIENT KILL ID 0\r\nCLIENT KILL ID x\r\nCLIENT KILL FOO bar\r\nCLIENT KILL 1.2.3.4:5\r\nCLIENT KILL ID 999999\r\n",
+        b"CLIENT KILL ADDR 1.2.3.4:5 SKIPME maybe\r\nCLIENT KILL TYPE foo\r\nCLIENT KILL USER nobody\r\n",
+        b"CLIENT NO-EVICT maybe\r\nCLIENT NO-EVICT on\r\nCLIENT LIST TYPE foo\r\nCLIENT LIST ID x\r\nCLIENT LIST ID 0\r\n",
+        // CLIENT HELP is left out: Redis lists subcommands redrepl lacks (TRACKING, ...).
+        b"OBJECT HELP\r\n",
+        b"ECHO a b\r\nPING a b\r\nSELECT 1 2\r\nTIME x\r\n",
+        b"DEBUG\r\nDEBUG FOO\r\nSHUTDOWN FOO\r\nSHUTDOWN NOSAVE SAVE\r\nSHUTDOWN ABORT\r\nSHUTDOWN ABORT NOW\r\nPING\r\n",
+        b"SET k v\r\nOBJECT FREQ k\r\nOBJECT IDLETIME nokey\r\nOBJECT ENCODING k\r\nSWAPDB 0 0\r\n",
+        // Not compared: OBJECT ENCODING after APPEND/SETRANGE ("raw" in Redis, from history).
+        b"HELLO 3\r\nINCRBYFLOAT f 1.5\r\nEXISTS f\r\nTTL f\r\nCLIENT LIST ID 0\r\nOBJECT FREQ f\r\n",
     ];
     for case in cases {
         let exchange = |mut r: common::Raw| {

@@ -270,8 +270,12 @@ fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         } else if is(&args[i], "id") && i + 1 < args.len() {
             let mut v = Vec::new();
             for a in &args[i + 1..] {
-                let id = arg_i64(a).ok().filter(|&x| x > 0).ok_or(CmdError::fixed("ERR Invalid client ID"))?;
-                v.push(id as u64);
+                // Any integer is accepted (Redis: getLongLongFromObjectOrReply); 0 or a
+                // negative id just matches no client.
+                let id = arg_i64(a).map_err(|_| CmdError::fixed("ERR Invalid client ID"))?;
+                if id > 0 {
+                    v.push(id as u64);
+                }
             }
             ids = Some(v);
             i = args.len();
@@ -337,7 +341,12 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 return Err(CmdError::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v))));
             }
             only_other_types = !is(v, "normal");
-        } else if is(k, "user") || is(k, "maxage") {
+        } else if is(k, "user") {
+            // The only user is "default" (every client is it); Redis rejects unknown users.
+            if v.as_ref() != b"default" {
+                return Err(CmdError::msg(format!("ERR No such user '{}'", String::from_utf8_lossy(v))));
+            }
+        } else if is(k, "maxage") {
             // single default user; no age filter support beyond matching everyone
         } else {
             return Err(err::SYNTAX);
