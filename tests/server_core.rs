@@ -1079,6 +1079,11 @@ fn redis_cli_works() {
 fn shutdown_nosave_ends_the_process() {
     let mut s = start(&[]);
     let mut r = s.raw();
+    // Neither ABORT (nothing pending) nor an illegal combination shuts the server down.
+    r.roundtrip(b"SHUTDOWN ABORT\r\n", b"-ERR No shutdown in progress.\r\n");
+    r.roundtrip(b"SHUTDOWN SAVE NOSAVE\r\n", b"-ERR syntax error\r\n");
+    r.roundtrip(b"SHUTDOWN NOW ABORT\r\n", b"-ERR syntax error\r\n");
+    r.roundtrip(b"PING\r\n", b"+PONG\r\n");
     r.send(b"SHUTDOWN NOSAVE\r\n");
     assert!(r.is_closed(Duration::from_secs(5)));
     let status = s
