@@ -38,7 +38,10 @@ fn main() -> ExitCode {
             let loaded = match redrepl::config::load(&args) {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!("\n*** FATAL CONFIG FILE ERROR (Redis {}) ***", redrepl::server::REDIS_VERSION);
+                    eprintln!(
+                        "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***",
+                        redrepl::server::REDIS_VERSION
+                    );
                     eprintln!("{e}");
                     return ExitCode::from(1);
                 }

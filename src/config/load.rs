@@ -54,7 +54,10 @@ pub fn load(args: &[OsString]) -> Result<Loaded, ConfigError> {
         let s = a.to_string_lossy();
         if let Some(name) = s.strip_prefix("--") {
             if !line.is_empty() {
-                apply_line(&mut config, &line).map_err(|reason| ConfigError { location: "command line".into(), reason })?;
+                apply_line(&mut config, &line).map_err(|reason| ConfigError {
+                    location: "command line".into(),
+                    reason,
+                })?;
             }
             line = name.to_string();
         } else {
@@ -63,9 +66,16 @@ pub fn load(args: &[OsString]) -> Result<Loaded, ConfigError> {
         }
     }
     if !line.is_empty() {
-        apply_line(&mut config, &line).map_err(|reason| ConfigError { location: "command line".into(), reason })?;
+        apply_line(&mut config, &line).map_err(|reason| ConfigError {
+            location: "command line".into(),
+            reason,
+        })?;
     }
-    Ok(Loaded { config, file, ignored: Vec::new() })
+    Ok(Loaded {
+        config,
+        file,
+        ignored: Vec::new(),
+    })
 }
 
 fn yes_no(v: &str) -> Result<bool, String> {
@@ -81,11 +91,18 @@ fn apply_line(c: &mut Config, line: &str) -> Result<(), String> {
     if line.is_empty() || line.starts_with('#') {
         return Ok(());
     }
-    let args = crate::resp::split_args(line.as_bytes()).ok_or("Unbalanced quotes in configuration line")?;
-    let args: Vec<String> = args.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect();
+    let args = crate::resp::split_args(line.as_bytes())
+        .ok_or("Unbalanced quotes in configuration line")?;
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| String::from_utf8_lossy(&a).into_owned())
+        .collect();
     let name = args[0].to_ascii_lowercase();
     let v = args.get(1).cloned().unwrap_or_default();
-    let int = |v: &str| v.parse::<i64>().map_err(|_| "argument couldn't be parsed into an integer".to_string());
+    let int = |v: &str| {
+        v.parse::<i64>()
+            .map_err(|_| "argument couldn't be parsed into an integer".to_string())
+    };
     match name.as_str() {
         "port" => c.port = int(&v)? as u16,
         "bind" => {
@@ -97,15 +114,25 @@ fn apply_line(c: &mut Config, line: &str) -> Result<(), String> {
         "pidfile" => c.pidfile = v,
         "logfile" => c.logfile = v,
         "loglevel" => {
-            c.loglevel = match v.as_str() {
-                "debug" => LogLevel::Debug,
-                "verbose" => LogLevel::Verbose,
-                "notice" => LogLevel::Notice,
-                "warning" => LogLevel::Warning,
-                _ => return Err("argument(s) must be one of the following: debug, verbose, notice, warning".into()),
+            c.loglevel =
+                match v.as_str() {
+                    "debug" => LogLevel::Debug,
+                    "verbose" => LogLevel::Verbose,
+                    "notice" => LogLevel::Notice,
+                    "warning" => LogLevel::Warning,
+                    _ => return Err(
+                        "argument(s) must be one of the following: debug, verbose, notice, warning"
+                            .into(),
+                    ),
+                }
+        }
+        "requirepass" => {
+            c.requirepass = if v.is_empty() {
+                None
+            } else {
+                Some(v.into_bytes())
             }
         }
-        "requirepass" => c.requirepass = if v.is_empty() { None } else { Some(v.into_bytes()) },
         "masterauth" => c.masterauth = Some(v.into_bytes()),
         "dir" => c.dir = v,
         "dbfilename" => c.dbfilename = v,
@@ -124,7 +151,12 @@ fn apply_line(c: &mut Config, line: &str) -> Result<(), String> {
                 _ => return Err("argument must be 'yes', 'no' or 'local'".into()),
             }
         }
-        "replicaof" | "slaveof" => c.replicaof = Some((v, int(args.get(2).map(|s| s.as_str()).unwrap_or(""))? as u16)),
+        "replicaof" | "slaveof" => {
+            c.replicaof = Some((
+                v,
+                int(args.get(2).map(|s| s.as_str()).unwrap_or(""))? as u16,
+            ))
+        }
         _ => return Err("Bad directive or wrong number of arguments".into()),
     }
     Ok(())

@@ -21,7 +21,10 @@ pub struct ParseLimits {
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits { max_bulk_len: 512 * 1024 * 1024, unauthenticated: false }
+        ParseLimits {
+            max_bulk_len: 512 * 1024 * 1024,
+            unauthenticated: false,
+        }
     }
 }
 
@@ -53,7 +56,11 @@ impl RequestParser {
     /// Returns `Ok(Some(args))` for a command (possibly empty: an empty line or `*0`, which the
     /// caller skips), `Ok(None)` when more bytes are needed, and an error for a protocol
     /// violation (the caller replies and closes the connection).
-    pub fn parse(&mut self, buf: &mut BytesMut, limits: ParseLimits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    pub fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: ParseLimits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         if buf.is_empty() {
             return Ok(None);
         }
@@ -79,11 +86,16 @@ impl RequestParser {
         if end > 0 && line[end - 1] == b'\r' {
             end -= 1;
         }
-        let args = super::split_args(&line[..end]).ok_or_else(|| perr("unbalanced quotes in request"))?;
+        let args =
+            super::split_args(&line[..end]).ok_or_else(|| perr("unbalanced quotes in request"))?;
         Ok(Some(args.into_iter().map(Bytes::from).collect()))
     }
 
-    fn parse_multibulk(&mut self, buf: &mut BytesMut, limits: ParseLimits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    fn parse_multibulk(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: ParseLimits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         let Some((count, mut pos)) = read_line_int(buf, 0)? else {
             if buf.len() > INLINE_MAX {
                 return Err(perr("too big mbulk count string"));
@@ -134,7 +146,9 @@ impl RequestParser {
             pos = after + len + 2;
         }
         let frame = buf.split_to(pos).freeze();
-        Ok(Some(spans.into_iter().map(|(a, b)| frame.slice(a..b)).collect()))
+        Ok(Some(
+            spans.into_iter().map(|(a, b)| frame.slice(a..b)).collect(),
+        ))
     }
 }
 
@@ -176,16 +190,20 @@ mod tests {
     #[test]
     fn multibulk_and_inline_pipelined() {
         let cmds = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\nset a \"b c\"\n");
-        assert_eq!(cmds, vec![
-            vec![b"GET".to_vec(), b"k".to_vec()],
-            vec![b"PING".to_vec()],
-            vec![b"set".to_vec(), b"a".to_vec(), b"b c".to_vec()],
-        ]);
+        assert_eq!(
+            cmds,
+            vec![
+                vec![b"GET".to_vec(), b"k".to_vec()],
+                vec![b"PING".to_vec()],
+                vec![b"set".to_vec(), b"a".to_vec(), b"b c".to_vec()],
+            ]
+        );
     }
 
     #[test]
     fn every_split_point_gives_the_same_commands() {
-        let input = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\nECHO hi\r\n*1\r\n$4\r\nPING\r\n";
+        let input =
+            b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\nECHO hi\r\n*1\r\n$4\r\nPING\r\n";
         let whole = parse_all(input);
         for cut in 0..input.len() {
             let mut p = RequestParser::new();
@@ -198,7 +216,10 @@ mod tests {
             while let Some(c) = p.parse(&mut buf, ParseLimits::default()).unwrap() {
                 got.push(c);
             }
-            let got: Vec<Vec<Vec<u8>>> = got.into_iter().map(|c| c.into_iter().map(|b| b.to_vec()).collect()).collect();
+            let got: Vec<Vec<Vec<u8>>> = got
+                .into_iter()
+                .map(|c| c.into_iter().map(|b| b.to_vec()).collect())
+                .collect();
             assert_eq!(got, whole, "cut at {cut}");
         }
     }
@@ -206,22 +227,45 @@ mod tests {
     #[test]
     fn protocol_errors_use_redis_wording() {
         let err = |input: &[u8]| {
-            RequestParser::new().parse(&mut BytesMut::from(input), ParseLimits::default()).unwrap_err().to_string()
+            RequestParser::new()
+                .parse(&mut BytesMut::from(input), ParseLimits::default())
+                .unwrap_err()
+                .to_string()
         };
-        assert_eq!(err(b"*1\r\n+PING\r\n"), "Protocol error: expected '$', got '+'");
+        assert_eq!(
+            err(b"*1\r\n+PING\r\n"),
+            "Protocol error: expected '$', got '+'"
+        );
         assert_eq!(err(b"*x\r\n"), "Protocol error: invalid multibulk length");
         assert_eq!(err(b"*+1\r\n"), "Protocol error: invalid multibulk length");
         assert_eq!(err(b"*01\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*1\r\n$+4\r\nPING\r\n"), "Protocol error: invalid bulk length");
+        assert_eq!(
+            err(b"*1\r\n$+4\r\nPING\r\n"),
+            "Protocol error: invalid bulk length"
+        );
         assert_eq!(err(b"*1\r\n$-5\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"set \"a\r\n"), "Protocol error: unbalanced quotes in request");
-        let unauth = ParseLimits { unauthenticated: true, ..Default::default() };
-        let e = RequestParser::new().parse(&mut BytesMut::from(&b"*11\r\n"[..]), unauth).unwrap_err();
-        assert_eq!(e.to_string(), "Protocol error: unauthenticated multibulk length");
+        assert_eq!(
+            err(b"set \"a\r\n"),
+            "Protocol error: unbalanced quotes in request"
+        );
+        let unauth = ParseLimits {
+            unauthenticated: true,
+            ..Default::default()
+        };
+        let e = RequestParser::new()
+            .parse(&mut BytesMut::from(&b"*11\r\n"[..]), unauth)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Protocol error: unauthenticated multibulk length"
+        );
     }
 
     #[test]
     fn empty_requests_are_skipped_by_caller() {
-        assert_eq!(parse_all(b"\r\n*0\r\n"), vec![Vec::<Vec<u8>>::new(), vec![]]);
+        assert_eq!(
+            parse_all(b"\r\n*0\r\n"),
+            vec![Vec::<Vec<u8>>::new(), vec![]]
+        );
     }
 }

@@ -25,7 +25,10 @@ pub struct ReplyBuf {
 impl ReplyBuf {
     /// An empty buffer speaking `proto`.
     pub fn new(proto: Proto) -> Self {
-        ReplyBuf { buf: Vec::new(), proto }
+        ReplyBuf {
+            buf: Vec::new(),
+            proto,
+        }
     }
 
     /// `+OK`.
@@ -45,7 +48,8 @@ impl ReplyBuf {
     pub fn error(&mut self, msg: &str) {
         self.buf.push(b'-');
         for b in msg.bytes() {
-            self.buf.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+            self.buf
+                .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }
         self.buf.extend_from_slice(b"\r\n");
     }
@@ -53,14 +57,16 @@ impl ReplyBuf {
     /// An integer `:n`.
     pub fn int(&mut self, n: i64) {
         self.buf.push(b':');
-        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
     }
 
     /// A bulk string.
     pub fn bulk(&mut self, b: &[u8]) {
         self.buf.push(b'$');
-        self.buf.extend_from_slice(itoa::Buffer::new().format(b.len()).as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(b.len()).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
         self.buf.extend_from_slice(b);
         self.buf.extend_from_slice(b"\r\n");
@@ -141,7 +147,8 @@ impl ReplyBuf {
 
     fn header(&mut self, kind: u8, n: usize) {
         self.buf.push(kind);
-        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
     }
 }

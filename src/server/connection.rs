@@ -16,7 +16,12 @@ use tokio::net::TcpStream;
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Serves one accepted connection until it closes.
-pub async fn serve(shared: Arc<Shared>, mut socket: TcpStream, info: Arc<ClientInfo>, is_local: bool) {
+pub async fn serve(
+    shared: Arc<Shared>,
+    mut socket: TcpStream,
+    info: Arc<ClientInfo>,
+    is_local: bool,
+) {
     let (needs_auth, timeout) = {
         let st = shared.lock();
         (st.config.requirepass.is_some(), st.config.timeout)
@@ -27,7 +32,11 @@ pub async fn serve(shared: Arc<Shared>, mut socket: TcpStream, info: Arc<ClientI
     let mut out = ReplyBuf::default();
     // A request that found the server paused, to run first once the pause ends.
     let mut pending: Option<Vec<bytes::Bytes>> = None;
-    let idle = if timeout > 0 { Duration::from_secs(timeout as u64) } else { Duration::from_secs(u64::MAX / 4) };
+    let idle = if timeout > 0 {
+        Duration::from_secs(timeout as u64)
+    } else {
+        Duration::from_secs(u64::MAX / 4)
+    };
 
     'conn: loop {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
@@ -52,13 +61,21 @@ pub async fn serve(shared: Arc<Shared>, mut socket: TcpStream, info: Arc<ClientI
                 let mut guard = shared.lock();
                 let st = &mut *guard;
                 st.stats.net_input_bytes += n as u64;
-                if st.config.client_query_buffer_limit > 0 && rbuf.len() as i64 > st.config.client_query_buffer_limit {
-                    crate::warning!("Closing client that reached max query buffer length (id={})", info.id);
+                if st.config.client_query_buffer_limit > 0
+                    && rbuf.len() as i64 > st.config.client_query_buffer_limit
+                {
+                    crate::warning!(
+                        "Closing client that reached max query buffer length (id={})",
+                        info.id
+                    );
                     break 'conn;
                 }
                 let max_bulk_len = st.config.proto_max_bulk_len;
                 loop {
-                    let limits = ParseLimits { max_bulk_len, unauthenticated: !client.authenticated };
+                    let limits = ParseLimits {
+                        max_bulk_len,
+                        unauthenticated: !client.authenticated,
+                    };
                     let parsed = match pending.take() {
                         Some(a) => Ok(Some(a)),
                         None => parser.parse(&mut rbuf, limits),
@@ -76,7 +93,8 @@ pub async fn serve(shared: Arc<Shared>, mut socket: TcpStream, info: Arc<ClientI
                     if args.is_empty() {
                         continue;
                     }
-                    info.last_ms.store(super::clock::now_ms(), Ordering::Relaxed);
+                    info.last_ms
+                        .store(super::clock::now_ms(), Ordering::Relaxed);
                     let mode = client.reply_mode;
                     let mark = out.buf.len();
                     let mut ctx = Ctx {

@@ -7,8 +7,8 @@
 
 use super::sds::Sds;
 use super::types::Value;
-use hashbrown::HashTable;
 use hashbrown::DefaultHashBuilder;
+use hashbrown::HashTable;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
@@ -134,9 +134,15 @@ impl Db {
             }
             None => {
                 let hasher = &self.hasher;
-                self.table.insert_unique(h, Entry { key: Sds::from_slice(key), value, atime: now }, |e| {
-                    hasher.hash_one(e.key.as_bytes())
-                });
+                self.table.insert_unique(
+                    h,
+                    Entry {
+                        key: Sds::from_slice(key),
+                        value,
+                        atime: now,
+                    },
+                    |e| hasher.hash_one(e.key.as_bytes()),
+                );
             }
         }
         if !keep_ttl {
@@ -149,7 +155,15 @@ impl Db {
     pub fn insert_new(&mut self, key: Sds, value: Value) {
         let h = self.hash(&key);
         let hasher = &self.hasher;
-        self.table.insert_unique(h, Entry { key, value, atime: lru_clock() }, |e| hasher.hash_one(e.key.as_bytes()));
+        self.table.insert_unique(
+            h,
+            Entry {
+                key,
+                value,
+                atime: lru_clock(),
+            },
+            |e| hasher.hash_one(e.key.as_bytes()),
+        );
     }
 
     /// Removes `key` and its TTL; returns the old value. Counts as a modification.
@@ -173,7 +187,9 @@ impl Db {
             return None;
         }
         let h = self.hash(key);
-        self.expires.find(h, |e| e.key.as_bytes() == key).map(|e| e.at_ms)
+        self.expires
+            .find(h, |e| e.key.as_bytes() == key)
+            .map(|e| e.at_ms)
     }
 
     /// True when `key` has a TTL that has passed at `now_ms`.
@@ -189,9 +205,14 @@ impl Db {
             Some(e) => e.at_ms = at_ms,
             None => {
                 let hasher = &self.hasher;
-                self.expires.insert_unique(h, ExpireEntry { key: Sds::from_slice(key), at_ms }, |e| {
-                    hasher.hash_one(e.key.as_bytes())
-                });
+                self.expires.insert_unique(
+                    h,
+                    ExpireEntry {
+                        key: Sds::from_slice(key),
+                        at_ms,
+                    },
+                    |e| hasher.hash_one(e.key.as_bytes()),
+                );
             }
         }
     }
@@ -213,7 +234,12 @@ impl Db {
 
     /// Removes every key. Watched keys that existed count as modified.
     pub fn clear(&mut self) {
-        let keys: Vec<Sds> = self.watched.keys().filter(|k| self.contains(k)).cloned().collect();
+        let keys: Vec<Sds> = self
+            .watched
+            .keys()
+            .filter(|k| self.contains(k))
+            .cloned()
+            .collect();
         for k in keys {
             self.touch(&k);
         }
@@ -259,7 +285,10 @@ impl Db {
         }
         let buckets = self.table.num_buckets();
         let start = (seed % buckets as u64) as usize;
-        (0..buckets).map(|o| (start + o) % buckets).find_map(|i| self.table.get_bucket(i)).map(|e| &e.key)
+        (0..buckets)
+            .map(|o| (start + o) % buckets)
+            .find_map(|i| self.table.get_bucket(i))
+            .map(|e| &e.key)
     }
 
     /// Collects up to `max` keys whose TTL has passed at `now_ms`, looking at no more than
@@ -336,7 +365,11 @@ impl Db {
         // As Redis's touchAllWatchedKeysInDb: a watched key counts as modified only when it
         // exists in one of the two databases (a missing key stays missing).
         let touched = |me: &Db, other: &Db| -> Vec<Sds> {
-            me.watched.keys().filter(|k| me.contains(k) || other.contains(k)).cloned().collect()
+            me.watched
+                .keys()
+                .filter(|k| me.contains(k) || other.contains(k))
+                .cloned()
+                .collect()
         };
         let (mine, theirs) = (touched(self, other), touched(other, self));
         for k in mine {
@@ -351,10 +384,12 @@ impl Db {
     pub fn maybe_shrink(&mut self) {
         let hasher = &self.hasher;
         if self.table.num_buckets() > 64 && self.table.len() * 8 < self.table.num_buckets() {
-            self.table.shrink_to_fit(|e| hasher.hash_one(e.key.as_bytes()));
+            self.table
+                .shrink_to_fit(|e| hasher.hash_one(e.key.as_bytes()));
         }
         if self.expires.num_buckets() > 64 && self.expires.len() * 8 < self.expires.num_buckets() {
-            self.expires.shrink_to_fit(|e| hasher.hash_one(e.key.as_bytes()));
+            self.expires
+                .shrink_to_fit(|e| hasher.hash_one(e.key.as_bytes()));
             self.expire_cursor = 0;
         }
     }

@@ -6,11 +6,23 @@ use super::{alloc, clock};
 use std::fmt::Write;
 
 /// Section names in Redis's order; `default` and `all` select them all here.
-const SECTIONS: [&str; 8] = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"];
+const SECTIONS: [&str; 8] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+];
 
 /// Renders the requested sections (none, `default`, `all` or `everything` mean all).
 pub fn render(state: &State, wanted: &[String]) -> String {
-    let all = wanted.is_empty() || wanted.iter().any(|w| w == "all" || w == "default" || w == "everything");
+    let all = wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == "all" || w == "default" || w == "everything");
     let mut out = String::new();
     for name in SECTIONS {
         if !(all || wanted.iter().any(|w| w == name)) {
@@ -35,8 +47,14 @@ pub fn render(state: &State, wanted: &[String]) -> String {
 
 fn server(state: &State, out: &mut String) {
     let uptime = (clock::now_ms() - state.start_ms) / 1000;
-    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
-    let config_file = state.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let config_file = state
+        .config_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let _ = write!(
         out,
         "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nredrepl_version:{}\r\n",
@@ -83,7 +101,11 @@ fn human(bytes: usize) -> String {
 fn memory(out: &mut String) {
     let used = alloc::allocated();
     let rss = alloc::rss();
-    let frag = if used > 0 { rss as f64 / used as f64 } else { 1.0 };
+    let frag = if used > 0 {
+        rss as f64 / used as f64
+    } else {
+        1.0
+    };
     let _ = write!(
         out,
         "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\n",
@@ -145,6 +167,12 @@ fn keyspace(state: &State, out: &mut String) {
         if db.is_empty() {
             continue;
         }
-        let _ = write!(out, "db{}:keys={},expires={},avg_ttl=0\r\n", i, db.len(), db.expires_len());
+        let _ = write!(
+            out,
+            "db{}:keys={},expires={},avg_ttl=0\r\n",
+            i,
+            db.len(),
+            db.expires_len()
+        );
     }
 }

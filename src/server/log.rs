@@ -16,7 +16,10 @@ struct Target {
     file: String,
 }
 
-static TARGET: Mutex<Target> = Mutex::new(Target { level: LogLevel::Notice, file: String::new() });
+static TARGET: Mutex<Target> = Mutex::new(Target {
+    level: LogLevel::Notice,
+    file: String::new(),
+});
 static ROLE: AtomicU8 = AtomicU8::new(b'M');
 
 /// Points logging at `file` ("" for stdout) with the given verbosity.
@@ -60,7 +63,11 @@ pub fn log(level: LogLevel, msg: &str) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(line.as_bytes());
         let _ = out.flush();
-    } else if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&t.file) {
+    } else if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&t.file)
+    {
         let _ = f.write_all(line.as_bytes());
     }
 }
@@ -74,9 +81,18 @@ fn timestamp() -> String {
     let mut buf = [0u8; 64];
     let n = unsafe {
         libc::localtime_r(&secs, &mut tm);
-        libc::strftime(buf.as_mut_ptr() as *mut libc::c_char, buf.len(), c"%d %b %Y %H:%M:%S".as_ptr(), &tm)
+        libc::strftime(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c"%d %b %Y %H:%M:%S".as_ptr(),
+            &tm,
+        )
     };
-    format!("{}.{:03}", String::from_utf8_lossy(&buf[..n]), now_ms % 1000)
+    format!(
+        "{}.{:03}",
+        String::from_utf8_lossy(&buf[..n]),
+        now_ms % 1000
+    )
 }
 
 /// Logs at notice level (`*`).

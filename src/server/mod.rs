@@ -57,13 +57,21 @@ pub fn run(loaded: Loaded) -> i32 {
     for name in &loaded.ignored {
         verbose!("Directive '{name}' is accepted but has no effect in redrepl");
     }
-    let pidfile = if config.pidfile.is_empty() && config.daemonize { "/var/run/redis.pid".to_string() } else { config.pidfile.clone() };
+    let pidfile = if config.pidfile.is_empty() && config.daemonize {
+        "/var/run/redis.pid".to_string()
+    } else {
+        config.pidfile.clone()
+    };
     if !pidfile.is_empty() {
         if let Err(e) = process::write_pidfile(&pidfile) {
             warning!("Failed to write PID file: {e}");
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             warning!("Can't start the runtime: {e}");
@@ -117,7 +125,9 @@ async fn serve(loaded: Loaded) -> i32 {
             Ok(l) => listeners.push(l),
             Err(e) if optional => verbose!("Skipping optional bind address {addr}:{port}: {e}"),
             Err(e) => {
-                warning!("Warning: Could not create server TCP listening socket {addr}:{port}: bind: {e}");
+                warning!(
+                    "Warning: Could not create server TCP listening socket {addr}:{port}: bind: {e}"
+                );
                 warning!("Failed listening on port {port} (tcp), aborting.");
                 return 1;
             }
@@ -137,7 +147,8 @@ async fn serve(loaded: Loaded) -> i32 {
     tokio::spawn(cron(shared.clone(), hz));
     notice!("Ready to accept connections");
 
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut sigterm =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
     tokio::select! {
         _ = shared.shutdown.notified() => {}
@@ -148,7 +159,10 @@ async fn serve(loaded: Loaded) -> i32 {
             warning!("Received SIGINT scheduling shutdown...");
         }
     }
-    let kind = shared.lock().shutdown_requested.unwrap_or(ShutdownKind::Default);
+    let kind = shared
+        .lock()
+        .shutdown_requested
+        .unwrap_or(ShutdownKind::Default);
     shutdown(&shared, kind)
 }
 
@@ -164,7 +178,9 @@ fn shutdown(shared: &Arc<Shared>, kind: ShutdownKind) -> i32 {
 fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -187,7 +203,10 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         };
         let _ = socket.set_nodelay(true);
         let local = is_loopback(peer.ip());
-        let laddr = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let laddr = socket
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let info = {
             let mut st = shared.lock();
             st.stats.total_connections_received += 1;
@@ -196,7 +215,11 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             if denied || full {
                 st.stats.rejected_connections += 1;
                 drop(st);
-                let msg: &[u8] = if denied { DENIED } else { b"-ERR max number of clients reached\r\n" };
+                let msg: &[u8] = if denied {
+                    DENIED
+                } else {
+                    b"-ERR max number of clients reached\r\n"
+                };
                 tokio::spawn(async move {
                     use tokio::io::AsyncWriteExt;
                     let _ = socket.write_all(msg).await;
@@ -206,7 +229,8 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             let keepalive = st.config.tcp_keepalive;
             if keepalive > 0 {
                 let sock = socket2::SockRef::from(&socket);
-                let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
+                let ka =
+                    socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
                 let _ = sock.set_tcp_keepalive(&ka);
             }
             let id = st.next_client_id;

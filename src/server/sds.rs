@@ -23,7 +23,10 @@ pub enum Sds {
 impl Sds {
     /// The empty string.
     pub const fn empty() -> Sds {
-        Sds::Inline { len: 0, buf: [0; INLINE_CAP] }
+        Sds::Inline {
+            len: 0,
+            buf: [0; INLINE_CAP],
+        }
     }
 
     /// Copies `bytes` into a new string.
@@ -31,7 +34,10 @@ impl Sds {
         if bytes.len() <= INLINE_CAP {
             let mut buf = [0u8; INLINE_CAP];
             buf[..bytes.len()].copy_from_slice(bytes);
-            Sds::Inline { len: bytes.len() as u8, buf }
+            Sds::Inline {
+                len: bytes.len() as u8,
+                buf,
+            }
         } else {
             Sds::Heap(bytes.into())
         }
@@ -39,7 +45,11 @@ impl Sds {
 
     /// Takes ownership of `v` (no copy when it is long).
     pub fn from_vec(v: Vec<u8>) -> Sds {
-        if v.len() <= INLINE_CAP { Sds::from_slice(&v) } else { Sds::Heap(v.into_boxed_slice()) }
+        if v.len() <= INLINE_CAP {
+            Sds::from_slice(&v)
+        } else {
+            Sds::Heap(v.into_boxed_slice())
+        }
     }
 
     /// The bytes.

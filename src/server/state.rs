@@ -129,7 +129,11 @@ pub struct Shared {
 impl Shared {
     /// Wraps a state.
     pub fn new(state: State) -> Arc<Shared> {
-        Arc::new(Shared { state: Mutex::new(state), shutdown: Notify::new(), unpaused: Notify::new() })
+        Arc::new(Shared {
+            state: Mutex::new(state),
+            shutdown: Notify::new(),
+            unpaused: Notify::new(),
+        })
     }
 
     /// Locks the state (a poisoned lock is taken over: state changes are single steps).
@@ -158,7 +162,13 @@ pub fn fill_random(buf: &mut [u8]) {
     let mut filled = 0;
     while filled < buf.len() {
         // SAFETY: getrandom writes at most the given length into our buffer.
-        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr() as *mut libc::c_void, buf.len() - filled, 0) };
+        let n = unsafe {
+            libc::getrandom(
+                buf[filled..].as_mut_ptr() as *mut libc::c_void,
+                buf.len() - filled,
+                0,
+            )
+        };
         if n <= 0 {
             break;
         }

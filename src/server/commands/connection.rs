@@ -13,8 +13,20 @@ pub fn specs() -> Vec<Spec> {
     vec![
         spec("ping", -1, FAST | STALE | LOADING, NO_KEYS, ping),
         spec("echo", 2, FAST, NO_KEYS, echo),
-        spec("quit", -1, NOAUTH | NO_QUEUE | STALE | LOADING | FAST, NO_KEYS, quit),
-        spec("reset", 1, NOAUTH | NO_QUEUE | STALE | LOADING | FAST, NO_KEYS, reset),
+        spec(
+            "quit",
+            -1,
+            NOAUTH | NO_QUEUE | STALE | LOADING | FAST,
+            NO_KEYS,
+            quit,
+        ),
+        spec(
+            "reset",
+            1,
+            NOAUTH | NO_QUEUE | STALE | LOADING | FAST,
+            NO_KEYS,
+            reset,
+        ),
         spec("auth", -2, NOAUTH | STALE | LOADING | FAST, NO_KEYS, auth),
         spec("hello", -1, NOAUTH | STALE | LOADING | FAST, NO_KEYS, hello),
         spec("select", 2, FAST | LOADING | STALE, NO_KEYS, select),
@@ -68,7 +80,11 @@ fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
             if expected.len() != pass.len() {
                 return false;
             }
-            expected.iter().zip(pass).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+            expected
+                .iter()
+                .zip(pass)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
         }
     }
 }
@@ -77,7 +93,11 @@ fn auth(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
         return Err(err::SYNTAX);
     }
-    let (user, pass): (&[u8], &[u8]) = if args.len() == 2 { (b"default", &args[1]) } else { (&args[1], &args[2]) };
+    let (user, pass): (&[u8], &[u8]) = if args.len() == 2 {
+        (b"default", &args[1])
+    } else {
+        (&args[1], &args[2])
+    };
     if args.len() == 2 && ctx.state.config.requirepass.is_none() {
         return Err(CmdError::fixed(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
@@ -97,8 +117,9 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut proto = ctx.client.proto;
     let mut i = 1;
     if args.len() >= 2 {
-        let v = crate::server::numbers::parse_i64(&args[1])
-            .ok_or(CmdError::fixed("ERR Protocol version is not an integer or out of range"))?;
+        let v = crate::server::numbers::parse_i64(&args[1]).ok_or(CmdError::fixed(
+            "ERR Protocol version is not an integer or out of range",
+        ))?;
         proto = match v {
             2 => Proto::Resp2,
             3 => Proto::Resp3,
@@ -117,7 +138,10 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             name = Some(args[i + 1].clone());
             i += 2;
         } else {
-            return Err(CmdError::msg(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&args[i]))));
+            return Err(CmdError::msg(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&args[i])
+            )));
         }
     }
     if let Some((u, p)) = creds {
@@ -168,7 +192,9 @@ fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
     if name.iter().any(|&c| c < b'!' || c > b'~') {
-        return Err(CmdError::fixed("ERR Client names cannot contain spaces, newlines or special characters."));
+        return Err(CmdError::fixed(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     *ctx.client.info.name.lock().unwrap() = name.to_vec();
     Ok(())
@@ -184,7 +210,11 @@ fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
     } else if is(sub, "getname") && n == 2 {
         let name = ctx.client.info.name.lock().unwrap().clone();
-        if name.is_empty() { ctx.out.null() } else { ctx.out.bulk(&name) }
+        if name.is_empty() {
+            ctx.out.null()
+        } else {
+            ctx.out.bulk(&name)
+        }
     } else if is(sub, "info") && n == 2 {
         let line = ctx.client.info.describe() + "\n";
         ctx.out.verbatim(line.as_bytes());
@@ -193,7 +223,8 @@ fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "kill") && n >= 3 {
         client_kill(ctx, args)?;
     } else if is(sub, "pause") && (n == 3 || n == 4) {
-        let ms = arg_i64(&args[2]).map_err(|_| CmdError::fixed("ERR timeout is not an integer or out of range"))?;
+        let ms = arg_i64(&args[2])
+            .map_err(|_| CmdError::fixed("ERR timeout is not an integer or out of range"))?;
         if ms < 0 {
             return Err(CmdError::fixed("ERR timeout is negative"));
         }
@@ -203,7 +234,9 @@ fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             } else if is(&args[3], "all") {
                 false
             } else {
-                return Err(CmdError::fixed("ERR CLIENT PAUSE mode must be WRITE or ALL"));
+                return Err(CmdError::fixed(
+                    "ERR CLIENT PAUSE mode must be WRITE or ALL",
+                ));
             }
         } else {
             false
@@ -211,8 +244,14 @@ fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let until_ms = ctx.now_ms + ms;
         // A second PAUSE can extend the pause or make it stricter, never relax it.
         let p = match ctx.state.pause {
-            Some(old) => Pause { until_ms: until_ms.max(old.until_ms), writes_only: writes_only && old.writes_only },
-            None => Pause { until_ms, writes_only },
+            Some(old) => Pause {
+                until_ms: until_ms.max(old.until_ms),
+                writes_only: writes_only && old.writes_only,
+            },
+            None => Pause {
+                until_ms,
+                writes_only,
+            },
         };
         ctx.state.pause = Some(p);
         ctx.out.ok();
@@ -240,9 +279,17 @@ fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "help") && n == 2 {
         let lines = [
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GETNAME", "ID", "INFO", "KILL <ip:port> | <option> <value> [<option> <value> ...]",
-            "LIST [TYPE normal|master|replica|pubsub] [ID <id> [<id> ...]]", "NO-EVICT (ON|OFF)",
-            "PAUSE <timeout> [WRITE|ALL]", "REPLY (ON|OFF|SKIP)", "SETNAME <name>", "UNPAUSE", "HELP",
+            "GETNAME",
+            "ID",
+            "INFO",
+            "KILL <ip:port> | <option> <value> [<option> <value> ...]",
+            "LIST [TYPE normal|master|replica|pubsub] [ID <id> [<id> ...]]",
+            "NO-EVICT (ON|OFF)",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "REPLY (ON|OFF|SKIP)",
+            "SETNAME <name>",
+            "UNPAUSE",
+            "HELP",
         ];
         ctx.out.array(lines.len());
         for l in lines {
@@ -260,8 +307,14 @@ fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     while i < args.len() {
         if is(&args[i], "type") && i + 1 < args.len() {
             let t = &args[i + 1];
-            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|k| is(t, k)) {
-                return Err(CmdError::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t))));
+            if !["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .any(|k| is(t, k))
+            {
+                return Err(CmdError::msg(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(t)
+                )));
             }
             if !is(t, "normal") {
                 ids = Some(Vec::new());
@@ -323,7 +376,13 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     for pair in args[2..].chunks(2) {
         let (k, v) = (&pair[0], &pair[1]);
         if is(k, "id") {
-            id = Some(arg_i64(v).ok().filter(|&x| x > 0).ok_or(CmdError::fixed("ERR client-id should be greater than 0"))? as u64);
+            id = Some(
+                arg_i64(v)
+                    .ok()
+                    .filter(|&x| x > 0)
+                    .ok_or(CmdError::fixed("ERR client-id should be greater than 0"))?
+                    as u64,
+            );
         } else if is(k, "addr") {
             addr = Some(String::from_utf8_lossy(v).into_owned());
         } else if is(k, "laddr") {
@@ -337,14 +396,23 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 return Err(err::SYNTAX);
             };
         } else if is(k, "type") {
-            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|t| is(v, t)) {
-                return Err(CmdError::msg(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v))));
+            if !["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .any(|t| is(v, t))
+            {
+                return Err(CmdError::msg(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(v)
+                )));
             }
             only_other_types = !is(v, "normal");
         } else if is(k, "user") {
             // The only user is "default" (every client is it); Redis rejects unknown users.
             if v.as_ref() != b"default" {
-                return Err(CmdError::msg(format!("ERR No such user '{}'", String::from_utf8_lossy(v))));
+                return Err(CmdError::msg(format!(
+                    "ERR No such user '{}'",
+                    String::from_utf8_lossy(v)
+                )));
             }
         } else if is(k, "maxage") {
             // single default user; no age filter support beyond matching everyone

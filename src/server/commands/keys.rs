@@ -62,7 +62,13 @@ fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: i64, absolute: bool, name: &str) -> CmdResult {
+fn expire_generic(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    unit: i64,
+    absolute: bool,
+    name: &str,
+) -> CmdResult {
     let key = &args[1];
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for a in &args[3..] {
@@ -75,14 +81,21 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit: i64, absolute: bool, name
         } else if is(a, "lt") {
             lt = true
         } else {
-            return Err(CmdError::msg(format!("ERR Unsupported option {}", String::from_utf8_lossy(a))));
+            return Err(CmdError::msg(format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(a)
+            )));
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(CmdError::fixed("ERR NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(CmdError::fixed(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if gt && lt {
-        return Err(CmdError::fixed("ERR GT and LT options at the same time are not compatible"));
+        return Err(CmdError::fixed(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
     let invalid = || CmdError::msg(format!("ERR invalid expire time in '{name}' command"));
     let v = arg_i64(&args[2])?;
@@ -203,7 +216,10 @@ fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Parses a SCAN cursor (`ERR invalid cursor`).
 pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(b).ok().and_then(|s| s.parse::<u64>().ok()).ok_or(CmdError::fixed("ERR invalid cursor"))
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or(CmdError::fixed("ERR invalid cursor"))
 }
 
 fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -297,7 +313,11 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
         db.set_expire(dst, at);
     }
     ctx.state.dirty += 1;
-    if nx { ctx.out.int(1) } else { ctx.out.ok() }
+    if nx {
+        ctx.out.int(1)
+    } else {
+        ctx.out.ok()
+    }
     Ok(())
 }
 
@@ -334,7 +354,9 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     if src == dst && target_db == ctx.client.db {
-        return Err(CmdError::fixed("ERR source and destination objects are the same"));
+        return Err(CmdError::fixed(
+            "ERR source and destination objects are the same",
+        ));
     }
     let Some(value) = ctx.lookup_write(src).cloned() else {
         ctx.out.int(0);
@@ -363,7 +385,9 @@ fn move_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let target = db_index(ctx, &args[2])?;
     if target == ctx.client.db {
-        return Err(CmdError::fixed("ERR source and destination objects are the same"));
+        return Err(CmdError::fixed(
+            "ERR source and destination objects are the same",
+        ));
     }
     if ctx.lookup_write(key).is_none() {
         ctx.out.int(0);
@@ -427,8 +451,10 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let a = crate::server::numbers::parse_i64(&args[1]).ok_or(CmdError::fixed("ERR invalid first DB index"))?;
-    let b = crate::server::numbers::parse_i64(&args[2]).ok_or(CmdError::fixed("ERR invalid second DB index"))?;
+    let a = crate::server::numbers::parse_i64(&args[1])
+        .ok_or(CmdError::fixed("ERR invalid first DB index"))?;
+    let b = crate::server::numbers::parse_i64(&args[2])
+        .ok_or(CmdError::fixed("ERR invalid second DB index"))?;
     let n = ctx.state.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(err::DB_RANGE);
@@ -490,7 +516,9 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // Redis shares the integers 0..9999 (OBJ_SHARED_INTEGERS) with refcount INT_MAX.
         let shared = match &entry.value {
             crate::server::types::Value::Str(s) => {
-                entry.value.encoding() == "int" && crate::server::numbers::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n))
+                entry.value.encoding() == "int"
+                    && crate::server::numbers::parse_i64(s)
+                        .is_some_and(|n| (0..10_000).contains(&n))
             }
             _ => false,
         };

@@ -77,10 +77,12 @@ pub mod err {
     pub const OVERFLOW: CmdError = CmdError::fixed("ERR increment or decrement would overflow");
     pub const DB_RANGE: CmdError = CmdError::fixed("ERR DB index is out of range");
     pub const NOAUTH: CmdError = CmdError::fixed("NOAUTH Authentication required.");
-    pub const READONLY: CmdError = CmdError::fixed("READONLY You can't write against a read only replica.");
+    pub const READONLY: CmdError =
+        CmdError::fixed("READONLY You can't write against a read only replica.");
     pub const WRONGPASS: CmdError =
         CmdError::fixed("WRONGPASS invalid username-password pair or user is disabled.");
-    pub const NOT_POSITIVE: CmdError = CmdError::fixed("ERR value is out of range, must be positive");
+    pub const NOT_POSITIVE: CmdError =
+        CmdError::fixed("ERR value is out of range, must be positive");
 }
 
 /// A command handler.
@@ -113,8 +115,22 @@ impl Spec {
 }
 
 /// Shorthand to build a [`Spec`].
-pub const fn spec(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: Handler) -> Spec {
-    Spec { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, handler }
+pub const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: Handler,
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        handler,
+    }
 }
 
 /// Key positions for commands without keys.
@@ -262,12 +278,18 @@ pub fn is(arg: &[u8], word: &str) -> bool {
 /// The `unknown command` error text, as Redis 7.0 words it.
 fn unknown_command(args: &[Bytes]) -> String {
     let name = String::from_utf8_lossy(&args[0]);
-    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", truncate(&name, 128));
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        truncate(&name, 128)
+    );
     for a in &args[1..] {
         if msg.len() >= 128 + 60 {
             break;
         }
-        msg.push_str(&format!("'{}' ", truncate(&String::from_utf8_lossy(a), 128)));
+        msg.push_str(&format!(
+            "'{}' ",
+            truncate(&String::from_utf8_lossy(a), 128)
+        ));
     }
     msg
 }
@@ -286,17 +308,42 @@ fn truncate(s: &str, n: usize) -> &str {
 /// The subcommands of container commands, as Redis 7.0 names them (`client|list`): shown
 /// as `cmd=` in CLIENT LIST and used in their arity errors.
 const SUBCOMMANDS: &[&str] = &[
-    "client|id", "client|setname", "client|getname", "client|info", "client|list", "client|kill",
-    "client|pause", "client|unpause", "client|no-evict", "client|reply", "client|help",
-    "object|encoding", "object|freq", "object|idletime", "object|refcount", "object|help",
-    "config|get", "config|set", "config|rewrite", "config|resetstat", "config|help",
-    "command|count", "command|info", "command|docs", "command|list", "command|getkeys", "command|help",
+    "client|id",
+    "client|setname",
+    "client|getname",
+    "client|info",
+    "client|list",
+    "client|kill",
+    "client|pause",
+    "client|unpause",
+    "client|no-evict",
+    "client|reply",
+    "client|help",
+    "object|encoding",
+    "object|freq",
+    "object|idletime",
+    "object|refcount",
+    "object|help",
+    "config|get",
+    "config|set",
+    "config|rewrite",
+    "config|resetstat",
+    "config|help",
+    "command|count",
+    "command|info",
+    "command|docs",
+    "command|list",
+    "command|getkeys",
+    "command|help",
 ];
 
 /// The full name of a container command's subcommand (`client|list`), if it is known.
 pub fn subcommand_name(cmd: &str, sub: &[u8]) -> Option<&'static str> {
     SUBCOMMANDS.iter().copied().find(|full| {
-        full.len() == cmd.len() + 1 + sub.len() && full.starts_with(cmd) && full.as_bytes()[cmd.len()] == b'|' && full.as_bytes()[cmd.len() + 1..].eq_ignore_ascii_case(sub)
+        full.len() == cmd.len() + 1 + sub.len()
+            && full.starts_with(cmd)
+            && full.as_bytes()[cmd.len()] == b'|'
+            && full.as_bytes()[cmd.len() + 1..].eq_ignore_ascii_case(sub)
     })
 }
 
@@ -316,7 +363,9 @@ pub fn subcommand_error(cmd: &str, sub: &[u8]) -> CmdError {
 
 /// The `wrong number of arguments` error text.
 pub fn arity_error(name: &str) -> CmdError {
-    CmdError::msg(format!("ERR wrong number of arguments for '{name}' command"))
+    CmdError::msg(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
 }
 
 /// Runs one request from a client. The caller holds the state lock.
@@ -336,7 +385,10 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
     }
     if ctx.client.multi.is_some() && !cmd.has(flags::NO_QUEUE) {
         if cmd.has(flags::NO_MULTI) {
-            reject(ctx, CmdError::msg(format!("ERR Command not allowed inside a transaction")));
+            reject(
+                ctx,
+                CmdError::msg(format!("ERR Command not allowed inside a transaction")),
+            );
             return;
         }
         ctx.client.multi.as_mut().unwrap().push(args.to_vec());
@@ -364,7 +416,9 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     let dirty_before = ctx.state.dirty;
     ctx.state.stats.total_commands_processed += 1;
     let shown = match args.get(1) {
-        Some(sub) if matches!(cmd.name, "client" | "object" | "config" | "command") => subcommand_name(cmd.name, sub).unwrap_or(cmd.name),
+        Some(sub) if matches!(cmd.name, "client" | "object" | "config" | "command") => {
+            subcommand_name(cmd.name, sub).unwrap_or(cmd.name)
+        }
         _ => cmd.name,
     };
     *ctx.client.info.last_cmd.lock().unwrap() = shown;
@@ -393,7 +447,12 @@ fn reject_cmd(ctx: &mut Ctx, cmd: &Spec, e: CmdError) {
     transactions::discard_state(ctx);
     transactions::unwatch_all(ctx);
     let reason = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
-    reply_error(ctx, &CmdError::msg(format!("EXECABORT Transaction discarded because of: {reason}")));
+    reply_error(
+        ctx,
+        &CmdError::msg(format!(
+            "EXECABORT Transaction discarded because of: {reason}"
+        )),
+    );
 }
 
 /// Replies with an error that was found before the command ran; inside MULTI this also

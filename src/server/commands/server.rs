@@ -13,13 +13,22 @@ pub fn specs() -> Vec<Spec> {
         spec("info", -1, LOADING | STALE, NO_KEYS, info_cmd),
         spec("time", 1, LOADING | STALE | FAST, NO_KEYS, time),
         spec("debug", -2, ADMIN | LOADING | STALE, NO_KEYS, debug),
-        spec("shutdown", -1, ADMIN | NOAUTH | LOADING | STALE | NO_MULTI, NO_KEYS, shutdown),
+        spec(
+            "shutdown",
+            -1,
+            ADMIN | NOAUTH | LOADING | STALE | NO_MULTI,
+            NO_KEYS,
+            shutdown,
+        ),
         spec("command", -1, LOADING | STALE, NO_KEYS, command),
     ]
 }
 
 fn info_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let sections: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let sections: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
     let text = info::render(ctx.state, &sections);
     ctx.out.verbatim(text.as_bytes());
     Ok(())
@@ -195,9 +204,15 @@ fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if s.first_key == 0 {
             return Err(CmdError::fixed("ERR The command has no key arguments"));
         }
-        let last = if s.last_key < 0 { cmd_args.len() as i32 + s.last_key } else { s.last_key };
-        let keys: Vec<&Bytes> =
-            (s.first_key..=last).step_by(s.step.max(1) as usize).filter_map(|i| cmd_args.get(i as usize)).collect();
+        let last = if s.last_key < 0 {
+            cmd_args.len() as i32 + s.last_key
+        } else {
+            s.last_key
+        };
+        let keys: Vec<&Bytes> = (s.first_key..=last)
+            .step_by(s.step.max(1) as usize)
+            .filter_map(|i| cmd_args.get(i as usize))
+            .collect();
         ctx.out.array(keys.len());
         for k in keys {
             ctx.out.bulk(k);

@@ -35,7 +35,8 @@ pub fn specs() -> Vec<Spec> {
     ]
 }
 
-const TOO_BIG: CmdError = CmdError::fixed("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+const TOO_BIG: CmdError =
+    CmdError::fixed("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 
 /// The string under `key` for reading: None if absent, WRONGTYPE if not a string.
 fn read_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c Sds>, CmdError> {
@@ -59,14 +60,24 @@ fn get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Converts an expire argument to absolute unix ms. `unit_ms` is 1000 for seconds;
 /// `absolute` for EXAT/PXAT. Errors use Redis's "invalid expire time in '<cmd>'".
-pub fn expire_arg(arg: &[u8], unit_ms: i64, absolute: bool, now_ms: i64, cmd: &str) -> Result<i64, CmdError> {
+pub fn expire_arg(
+    arg: &[u8],
+    unit_ms: i64,
+    absolute: bool,
+    now_ms: i64,
+    cmd: &str,
+) -> Result<i64, CmdError> {
     let invalid = || CmdError::msg(format!("ERR invalid expire time in '{cmd}' command"));
     let v = arg_i64(arg)?;
     if v <= 0 {
         return Err(invalid());
     }
     let ms = v.checked_mul(unit_ms).ok_or_else(invalid)?;
-    if absolute { Ok(ms) } else { ms.checked_add(now_ms).ok_or_else(invalid) }
+    if absolute {
+        Ok(ms)
+    } else {
+        ms.checked_add(now_ms).ok_or_else(invalid)
+    }
 }
 
 /// Stores a string, sets or keeps the TTL, and propagates an already-past expiry as a DEL.
@@ -336,7 +347,13 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         Some(_) => return Err(err::WRONGTYPE),
     };
     let new = cur.checked_add(by).ok_or(err::OVERFLOW)?;
-    store(ctx, key, itoa::Buffer::new().format(new).as_bytes(), None, true);
+    store(
+        ctx,
+        key,
+        itoa::Buffer::new().format(new).as_bytes(),
+        None,
+        true,
+    );
     ctx.out.int(new);
     Ok(())
 }
@@ -372,7 +389,11 @@ fn long_double_arg(b: &[u8]) -> Result<longdouble::Ld, CmdError> {
 fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let cur = match ctx.lookup_write(key) {
-        None => longdouble::Ld::Finite { neg: false, m: 0, e: 0 },
+        None => longdouble::Ld::Finite {
+            neg: false,
+            m: 0,
+            e: 0,
+        },
         Some(Value::Str(s)) => {
             let s = s.clone();
             long_double_arg(&s)?
@@ -383,7 +404,9 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Redis adds in long double and prints with %.17Lf; f64 would print other digits.
     let text = longdouble::add(cur, by)
         .and_then(longdouble::format_human)
-        .ok_or(CmdError::fixed("ERR increment would produce NaN or Infinity"))?;
+        .ok_or(CmdError::fixed(
+            "ERR increment would produce NaN or Infinity",
+        ))?;
     store(ctx, key, text.as_bytes(), None, true);
     ctx.out.bulk(text.as_bytes());
     Ok(())

@@ -13,10 +13,28 @@ use std::sync::atomic::Ordering;
 /// The transaction commands.
 pub fn specs() -> Vec<Spec> {
     vec![
-        spec("multi", 1, NO_QUEUE | FAST | LOADING | STALE, NO_KEYS, multi),
+        spec(
+            "multi",
+            1,
+            NO_QUEUE | FAST | LOADING | STALE,
+            NO_KEYS,
+            multi,
+        ),
         spec("exec", 1, NO_QUEUE | LOADING | STALE, NO_KEYS, exec),
-        spec("discard", 1, NO_QUEUE | FAST | LOADING | STALE, NO_KEYS, discard),
-        spec("watch", -2, NO_QUEUE | FAST | LOADING | STALE, (1, -1, 1), watch),
+        spec(
+            "discard",
+            1,
+            NO_QUEUE | FAST | LOADING | STALE,
+            NO_KEYS,
+            discard,
+        ),
+        spec(
+            "watch",
+            -2,
+            NO_QUEUE | FAST | LOADING | STALE,
+            (1, -1, 1),
+            watch,
+        ),
         // Not NO_QUEUE: inside MULTI Redis queues UNWATCH (only EXEC, DISCARD, MULTI, WATCH,
         // QUIT and RESET run immediately).
         spec("unwatch", 1, FAST | LOADING | STALE, NO_KEYS, unwatch),
@@ -66,14 +84,24 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let dbi = ctx.client.db;
     for key in &args[1..] {
-        if ctx.client.watched.iter().any(|w| w.db == dbi && w.key == key) {
+        if ctx
+            .client
+            .watched
+            .iter()
+            .any(|w| w.db == dbi && w.key == key)
+        {
             continue;
         }
         let now = ctx.now_ms;
         let db = ctx.db();
         let expired = db.is_expired(key, now);
         let version = db.watch(key);
-        ctx.client.watched.push(Watched { db: dbi, key: key.clone(), version, expired });
+        ctx.client.watched.push(Watched {
+            db: dbi,
+            key: key.clone(),
+            version,
+            expired,
+        });
     }
     ctx.out.ok();
     Ok(())
@@ -108,7 +136,9 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     discard_state(ctx);
     if failed {
         unwatch_all(ctx);
-        return Err(CmdError::fixed("EXECABORT Transaction discarded because of previous errors."));
+        return Err(CmdError::fixed(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
     }
     if watch_broken(ctx) {
         unwatch_all(ctx);
@@ -117,8 +147,13 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     }
     unwatch_all(ctx);
     // A read-only replica refuses the whole transaction if it contains a write.
-    let read_only_replica = ctx.state.config.replicaof.is_some() && ctx.state.config.replica_read_only;
-    if read_only_replica && queued.iter().any(|c| super::lookup(&c[0]).is_some_and(|s| s.has(WRITE))) {
+    let read_only_replica =
+        ctx.state.config.replicaof.is_some() && ctx.state.config.replica_read_only;
+    if read_only_replica
+        && queued
+            .iter()
+            .any(|c| super::lookup(&c[0]).is_some_and(|s| s.has(WRITE)))
+    {
         return Err(CmdError::fixed(
             "EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.",
         ));

@@ -27,7 +27,14 @@ impl Hash {
 
 impl Hash {
     /// (field, value) pairs, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (std::borrow::Cow<'_, [u8]>, std::borrow::Cow<'_, [u8]>)> {
-        self.map.iter().map(|(f, v)| (std::borrow::Cow::Borrowed(f.as_bytes()), std::borrow::Cow::Borrowed(v.as_bytes())))
+    pub fn iter(
+        &self,
+    ) -> impl Iterator<Item = (std::borrow::Cow<'_, [u8]>, std::borrow::Cow<'_, [u8]>)> {
+        self.map.iter().map(|(f, v)| {
+            (
+                std::borrow::Cow::Borrowed(f.as_bytes()),
+                std::borrow::Cow::Borrowed(v.as_bytes()),
+            )
+        })
     }
 }

@@ -28,6 +28,8 @@ impl List {
 impl List {
     /// The elements, head first.
     pub fn iter(&self) -> impl Iterator<Item = std::borrow::Cow<'_, [u8]>> {
-        self.items.iter().map(|s| std::borrow::Cow::Borrowed(s.as_bytes()))
+        self.items
+            .iter()
+            .map(|s| std::borrow::Cow::Borrowed(s.as_bytes()))
     }
 }

@@ -28,6 +28,8 @@ impl Set {
 impl Set {
     /// The members, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = std::borrow::Cow<'_, [u8]>> {
-        self.members.iter().map(|s| std::borrow::Cow::Borrowed(s.as_bytes()))
+        self.members
+            .iter()
+            .map(|s| std::borrow::Cow::Borrowed(s.as_bytes()))
     }
 }

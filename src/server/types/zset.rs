@@ -30,6 +30,7 @@ impl ZSet {
     pub fn iter(&self) -> impl Iterator<Item = (std::borrow::Cow<'_, [u8]>, f64)> {
         let mut v: Vec<_> = self.scores.iter().collect();
         v.sort_by(|a, b| a.1.total_cmp(b.1).then_with(|| a.0.cmp(b.0)));
-        v.into_iter().map(|(m, s)| (std::borrow::Cow::Borrowed(m.as_bytes()), *s))
+        v.into_iter()
+            .map(|(m, s)| (std::borrow::Cow::Borrowed(m.as_bytes()), *s))
     }
 }
