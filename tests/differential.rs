@@ -87,10 +87,12 @@ impl Gen {
         }
     }
     fn rel_secs(&mut self) -> String {
-        match self.rng.below(12) {
+        match self.rng.below(14) {
             0 => "0".into(),
             1 => "-5".into(),
             2 => "abc".into(),
+            3 => "9223372036854775807".into(),
+            4 => "9223372036854775".into(),
             _ => self.rng.pick(&["100", "1000", "5000"]).into(),
         }
     }
@@ -104,7 +106,8 @@ impl Gen {
         }
     }
     fn abs_secs(&mut self) -> String {
-        match self.rng.below(10) {
+        match self.rng.below(11) {
+            9 => "-9223372036854775808".into(),
             0 => "1".into(), // in the past: the key goes
             1 => "-1".into(),
             _ => (self.base_s + 20_000 + 10_000 * self.rng.below(4) as i64).to_string(),
@@ -153,8 +156,7 @@ impl Gen {
             22..=23 => vec!["INCRBY".into(), k, self.int_arg()],
             24 => vec!["DECRBY".into(), k, self.int_arg()],
             25..=26 => {
-                // Redis computes in long double, redrepl in f64: keep INCRBYFLOAT to keys
-                // ("f0".."f4") holding small values, where both are exact.
+                // A few keys ("f0".."f4") that mostly hold numbers, for INCRBYFLOAT chains.
                 let fk = format!("f{}", self.rng.below(5));
                 match self.rng.below(10) {
                     0 => vec![
@@ -291,7 +293,12 @@ impl Gen {
                 cmp = Cmp::Sorted;
                 vec![
                     "KEYS".into(),
-                    self.rng.pick(&["*", "k1*", "k?", "k[1-3]*", "*9"]).into(),
+                    self.rng
+                        .pick(&[
+                            "*", "k1*", "k?", "k[1-3]*", "*9", "k[^1]?", "k[3-1]", "\\k*", "k[1-",
+                            "[", "?*?", "k\\[1", "k[!1]*",
+                        ])
+                        .into(),
                 ]
             }
             74 => vec!["DBSIZE".into()],
@@ -347,6 +354,75 @@ impl Gen {
                 ];
                 s(all[self.rng.below(all.len() as u64) as usize])
             }
+            // OBJECT ENCODING is left out: redrepl derives it from the content, while Redis
+            // remembers history (APPEND/SETRANGE leave "raw", INCRBYFLOAT "embstr").
+            89 if !in_multi => {
+                let mut c = vec!["WATCH".into(), k];
+                if self.rng.chance(30) {
+                    c.push(self.key());
+                }
+                c
+            }
+            95..=96 => {
+                // Any key: redrepl emulates Redis's long double arithmetic and %.17Lf output.
+                let inc = self.rng.pick(&[
+                    "0.1",
+                    "-0.3",
+                    "1e-5",
+                    "123.456",
+                    "0.5",
+                    "1e300",
+                    "-1e-300",
+                    "7",
+                    "0x1p-3",
+                    "1e4000",
+                    "-1.7976931348623157e308",
+                ]);
+                vec!["INCRBYFLOAT".into(), k, inc.into()]
+            }
+            97 => vec!["SUBSTR".into(), k, self.offset(), self.offset()],
+            98 if self.rng.chance(10) => {
+                vec![self.rng.pick(&["FLUSHDB", "FLUSHALL", "FLUSHDB"]).into()]
+            }
+            90 => vec![self.rng.pick(&["UNWATCH", "PING", "ECHO"]).into()],
+            91 => vec![
+                "GETRANGE".into(),
+                k,
+                self.rng
+                    .pick(&[
+                        "0",
+                        "-1",
+                        "9223372036854775807",
+                        "-9223372036854775808",
+                        "3",
+                    ])
+                    .into(),
+                self.rng
+                    .pick(&[
+                        "0",
+                        "-1",
+                        "9223372036854775807",
+                        "-9223372036854775808",
+                        "2",
+                    ])
+                    .into(),
+            ],
+            92 => vec![
+                "SET".into(),
+                k,
+                self.val(),
+                "GET".into(),
+                self.rng.pick(&["NX", "XX", "KEEPTTL"]).into(),
+            ],
+            93 => vec!["EXEC".into(), "x".into()],
+            94 => vec![
+                "SETRANGE".into(),
+                k,
+                self.rng
+                    .pick(&["0", "44", "45", "100", "x", "536870912"])
+                    .into(),
+                self.val(),
+            ],
             _ => vec!["SET".into(), k, self.val()],
         };
         (cmd, cmp)
@@ -440,11 +516,11 @@ fn run_stream(proto: u8) {
     };
     let mut history: Vec<String> = Vec::new();
     let mut sent = 0;
-    let mut check = |a: &mut redis::Connection,
-                     b: &mut redis::Connection,
-                     args: &[String],
-                     cmp: Cmp,
-                     history: &mut Vec<String>| {
+    let check = |a: &mut redis::Connection,
+                 b: &mut redis::Connection,
+                 args: &[String],
+                 cmp: Cmp,
+                 history: &mut Vec<String>| {
         let c = to_cmd(args);
         let ra = qc(a, &c);
         let rb = qc(b, &c);
@@ -459,6 +535,21 @@ fn run_stream(proto: u8) {
                 k.sort();
                 k
             };
+            for arg in &args[1..] {
+                let get = |c: &mut redis::Connection| {
+                    qc(c, &redis::cmd("GET").arg(arg.as_str()).to_owned())
+                };
+                let (va, vb) = (get(a), get(b));
+                let show = |v: &Value| {
+                    let t = format!("{v:?}");
+                    if t.len() > 200 {
+                        format!("{}... ({} chars)", &t[..200], t.len())
+                    } else {
+                        t
+                    }
+                };
+                eprintln!("GET {arg}: redrepl {} / redis {}", show(&va), show(&vb));
+            }
             let (ka, kb) = (keys(a), keys(b));
             eprintln!(
                 "keys only in redrepl: {:?}",
@@ -479,6 +570,51 @@ fn run_stream(proto: u8) {
         }
     };
     while sent < n {
+        if g.rng.chance(1) {
+            // A full SCAN (optionally with MATCH) must visit the same set of keys.
+            let pat = g.rng.pick(&["*", "k1*", "k?", "f*"]);
+            let scan_all = |c: &mut redis::Connection| {
+                let mut cursor = "0".to_string();
+                let mut found = std::collections::BTreeSet::new();
+                loop {
+                    let r = qc(
+                        c,
+                        &redis::cmd("SCAN")
+                            .arg(&cursor)
+                            .arg("MATCH")
+                            .arg(pat)
+                            .arg("COUNT")
+                            .arg(7)
+                            .to_owned(),
+                    );
+                    let Value::Array(parts) = r else {
+                        panic!("SCAN: {r:?}")
+                    };
+                    let Value::BulkString(next) = &parts[0] else {
+                        panic!()
+                    };
+                    let Value::Array(keys) = &parts[1] else {
+                        panic!()
+                    };
+                    for k in keys {
+                        found.insert(format!("{k:?}"));
+                    }
+                    cursor = String::from_utf8(next.clone()).unwrap();
+                    if cursor == "0" {
+                        return found;
+                    }
+                }
+            };
+            let (sa, sb) = (scan_all(&mut a), scan_all(&mut b));
+            assert_eq!(
+                sa,
+                sb,
+                "full SCAN MATCH {pat} differs after {} commands",
+                history.len()
+            );
+            history.push(format!("(full SCAN MATCH {pat})"));
+            continue;
+        }
         if g.rng.chance(5) {
             // A MULTI block, sometimes with a queued error, sometimes discarded.
             check(
@@ -600,6 +736,45 @@ fn raw_protocol_matches_redis() {
         b"SELECT 1\r\nSET a 1\r\nSELECT 0\r\nGET a\r\n",
         b"DEBUG DIGEST\r\n",
         b"TYPE a\r\nTYPE nokey\r\n",
+        b"*1\r\n$-5\r\n",
+        b"*1\r\n$4\r\nPING",
+        b"*1\r\n$4\r\nPINGXX\r\nPING\r\n",
+        b"*2\r\n$4\r\nECHO\r\n",
+        b"*1\r\n$0\r\n\r\n",
+        b"*2\r\n$0\r\n\r\n$1\r\nx\r\n",
+        b"*1\r\n$4\r\nping\r\n*1\r\n$4\r\nPiNg\r\n",
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$6\r\nEXISTS\r\n$1\r\nk\r\nDEL k\r\n",
+        b"*+1\r\n",
+        b"* 1\r\n",
+        b"*01\r\n$4\r\nPING\r\n",
+        b"*1\r\n$04\r\nPING\r\n",
+        b"*1\r\n$+4\r\nPING\r\n",
+        b"SET k \"a\" b\r\n",
+        b"SET k \"unterminated\r\n",
+        b"SET k 'a\\'b'\r\n",
+        b"ECHO \"\\xZZ\"\r\n",
+        b"ECHO a\tb\r\n",
+        b"ECHO \"\"\r\n",
+        b"\r\n",
+        b"PING\n",
+        b"PING\rPING\r\n",
+        b"MULTI\r\nSET a 1\r\nBADCMD\r\nEXEC\r\nGET a\r\n",
+        b"MULTI\r\nSET a 1\r\nRESET\r\nGET a\r\n",
+        b"SELECT 3\r\nRESET\r\nSET z 1\r\nSELECT 3\r\nEXISTS z\r\n",
+        b"CLIENT SETNAME x\r\nRESET\r\nCLIENT GETNAME\r\n",
+        b"SUBSTR\r\nSUBSTR a b c\r\n",
+        b"CLIENT SETNAME a b\r\nCLIENT SETNAME\r\nCLIENT SETNAME \"\"\r\nCLIENT GETNAME\r\n",
+        b"CLIENT REPLY FOO\r\nCLIENT PAUSE -1\r\nCLIENT PAUSE 10 FOO\r\nCLIENT PAUSE 1 WRITE\r\nCLIENT UNPAUSE\r\n",
+        b"CLIENT KILL ID 0\r\nCLIENT KILL ID x\r\nCLIENT KILL FOO bar\r\nCLIENT KILL 1.2.3.4:5\r\nCLIENT KILL ID 999999\r\n",
+        b"CLIENT KILL ADDR 1.2.3.4:5 SKIPME maybe\r\nCLIENT KILL TYPE foo\r\nCLIENT KILL USER nobody\r\n",
+        b"CLIENT NO-EVICT maybe\r\nCLIENT NO-EVICT on\r\nCLIENT LIST TYPE foo\r\nCLIENT LIST ID x\r\nCLIENT LIST ID 0\r\n",
+        // CLIENT HELP is left out: Redis lists subcommands redrepl lacks (TRACKING, ...).
+        b"OBJECT HELP\r\n",
+        b"ECHO a b\r\nPING a b\r\nSELECT 1 2\r\nTIME x\r\n",
+        b"DEBUG\r\nDEBUG FOO\r\nSHUTDOWN FOO\r\nSHUTDOWN NOSAVE SAVE\r\nSHUTDOWN ABORT\r\nSHUTDOWN ABORT NOW\r\nPING\r\n",
+        b"SET k v\r\nOBJECT FREQ k\r\nOBJECT IDLETIME nokey\r\nOBJECT ENCODING k\r\nSWAPDB 0 0\r\n",
+        // Not compared: OBJECT ENCODING after APPEND/SETRANGE ("raw" in Redis, from history).
+        b"HELLO 3\r\nINCRBYFLOAT f 1.5\r\nEXISTS f\r\nTTL f\r\nCLIENT LIST ID 0\r\nOBJECT FREQ f\r\n",
     ];
     for case in cases {
         let exchange = |mut r: common::Raw| {
@@ -625,6 +800,70 @@ fn raw_protocol_matches_redis() {
             closed_b,
             "connection closed after {:?}",
             String::from_utf8_lossy(case)
+        );
+    }
+}
+
+/// Raw protocol comparison before and around AUTH (requirepass set on both servers).
+#[test]
+fn raw_protocol_with_requirepass_matches_redis() {
+    let ours = Server::start(&["--requirepass", "pw"]);
+    let theirs = Server::start_kind(Kind::Redis, &["--requirepass", "pw"]);
+    let big_inline = {
+        let mut v = b"SET k ".to_vec();
+        v.extend(std::iter::repeat_n(b'x', 70 * 1024));
+        v
+    };
+    let cases: Vec<&[u8]> = vec![
+        b"GET k\r\n",
+        b"PING\r\n",
+        b"MULTI\r\n",
+        b"EXEC\r\n",
+        b"AUTH\r\n",
+        b"AUTH x\r\n",
+        b"AUTH default x\r\n",
+        b"AUTH a b c\r\n",
+        b"*11\r\n",
+        b"*1\r\n$20000\r\n",
+        b"HELLO\r\n",
+        b"HELLO 3\r\n",
+        b"HELLO 3 AUTH default wrong\r\n",
+        b"HELLO 2 AUTH default pw SETNAME n\r\nCLIENT GETNAME\r\n",
+        b"HELLO 2 AUTH default\r\n",
+        b"HELLO x\r\n",
+        b"HELLO 2 FOO\r\n",
+        b"AUTH pw\r\nGET k\r\nRESET\r\nGET k\r\n",
+        b"AUTH default pw\r\nMULTI\r\nAUTH pw\r\nEXEC\r\n",
+        b"QUIT\r\n",
+        b"NOSUCH\r\n",
+        b"SELECT 1\r\n",
+        &big_inline,
+    ];
+    for case in cases {
+        let exchange = |mut r: common::Raw| {
+            r.send(case);
+            let got = without_client_id(&r.read_available(std::time::Duration::from_millis(250)));
+            let closed = r.is_closed(std::time::Duration::from_millis(50));
+            (got, closed)
+        };
+        let (ra, rb) = (ours.raw(), theirs.raw());
+        let ((got_a, closed_a), (got_b, closed_b)) = std::thread::scope(|sc| {
+            let h = sc.spawn(|| exchange(ra));
+            let b = exchange(rb);
+            (h.join().unwrap(), b)
+        });
+        let show = |c: &[u8]| String::from_utf8_lossy(&c[..c.len().min(80)]).into_owned();
+        assert_eq!(
+            String::from_utf8_lossy(&got_a),
+            String::from_utf8_lossy(&got_b),
+            "reply to {:?}",
+            show(case)
+        );
+        assert_eq!(
+            closed_a,
+            closed_b,
+            "connection closed after {:?}",
+            show(case)
         );
     }
 }

@@ -159,6 +159,15 @@ fn string_commands() {
     );
     assert_q(&mut c, &["INCRBYFLOAT", "f", "10.5"], bulk("10.5"));
     assert_q(&mut c, &["INCRBYFLOAT", "f", "0.5"], bulk("11"));
+    // long double arithmetic, as Redis on x86-64
+    assert_q(&mut c, &["SET", "ld", "1000"], ok());
+    assert_q(
+        &mut c,
+        &["INCRBYFLOAT", "ld", "0.1"],
+        bulk("1000.09999999999999998"),
+    );
+    assert_q(&mut c, &["SET", "ld", "10.5"], ok());
+    assert_q(&mut c, &["INCRBYFLOAT", "ld", "0.1"], bulk("10.6"));
     assert_q(&mut c, &["INCRBYFLOAT", "f", "-6"], bulk("5"));
     assert_q(&mut c, &["INCRBYFLOAT", "f", "5.0e3"], bulk("5005"));
     assert_q(&mut c, &["SET", "hx", "0x10"], ok());
@@ -773,6 +782,36 @@ fn watch_is_invalidated() {
     assert_q(&mut c, &["MULTI"], ok());
     assert_q(&mut c, &["SET", "x", "1"], simple("QUEUED"));
     assert_q(&mut c, &["EXEC"], Value::Nil);
+    // UNWATCH inside MULTI is queued, not run at once
+    assert_q(&mut c, &["WATCH", "w"], ok());
+    assert_q(&mut c, &["MULTI"], ok());
+    assert_q(&mut c, &["UNWATCH"], simple("QUEUED"));
+    assert_q(&mut c, &["EXEC"], Value::Array(vec![ok()]));
+    // SWAPDB touches a watched key only when it exists in one of the two databases
+    assert_q(&mut c, &["WATCH", "missing"], ok());
+    assert_q(&mut other, &["SWAPDB", "0", "5"], ok());
+    assert_q(&mut c, &["MULTI"], ok());
+    assert_q(&mut c, &["PING"], simple("QUEUED"));
+    assert_q(&mut c, &["EXEC"], Value::Array(vec![simple("PONG")]));
+    assert_q(&mut c, &["SET", "present", "1"], ok());
+    assert_q(&mut c, &["WATCH", "present"], ok());
+    assert_q(&mut other, &["SWAPDB", "0", "5"], ok());
+    assert_q(&mut c, &["MULTI"], ok());
+    assert_q(&mut c, &["PING"], simple("QUEUED"));
+    assert_q(&mut c, &["EXEC"], Value::Nil);
+    assert_q(&mut other, &["SWAPDB", "0", "5"], ok());
+    // EXEC with arguments discards the transaction and its WATCHes
+    assert_q(&mut c, &["WATCH", "present"], ok());
+    assert_q(&mut c, &["MULTI"], ok());
+    assert_err(
+        &mut c,
+        &["EXEC", "x"],
+        "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command",
+    );
+    assert_q(&mut other, &["SET", "present", "2"], ok());
+    assert_q(&mut c, &["MULTI"], ok());
+    assert_q(&mut c, &["GET", "present"], simple("QUEUED"));
+    assert_q(&mut c, &["EXEC"], Value::Array(vec![bulk("2")]));
     // a write in another database does not count
     assert_q(&mut c, &["SET", "w", "1"], ok());
     assert_q(&mut c, &["WATCH", "w"], ok());
@@ -1040,6 +1079,11 @@ fn redis_cli_works() {
 fn shutdown_nosave_ends_the_process() {
     let mut s = start(&[]);
     let mut r = s.raw();
+    // Neither ABORT (nothing pending) nor an illegal combination shuts the server down.
+    r.roundtrip(b"SHUTDOWN ABORT\r\n", b"-ERR No shutdown in progress.\r\n");
+    r.roundtrip(b"SHUTDOWN SAVE NOSAVE\r\n", b"-ERR syntax error\r\n");
+    r.roundtrip(b"SHUTDOWN NOW ABORT\r\n", b"-ERR syntax error\r\n");
+    r.roundtrip(b"PING\r\n", b"+PONG\r\n");
     r.send(b"SHUTDOWN NOSAVE\r\n");
     assert!(r.is_closed(Duration::from_secs(5)));
     let status = s

@@ -162,9 +162,8 @@ fn read_line_int(buf: &[u8], at: usize) -> Result<Option<(Option<i64>, usize)>, 
         return Ok(None);
     }
     let digits = &buf[at + 1..cr];
-    let value = std::str::from_utf8(digits)
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok());
+    // Redis reads these with string2ll: no '+', no leading zeros or spaces ("*+1", "*01").
+    let value = crate::server::numbers::parse_i64(digits);
     Ok(Some((value, cr + 2)))
 }
 
@@ -238,6 +237,12 @@ mod tests {
             "Protocol error: expected '$', got '+'"
         );
         assert_eq!(err(b"*x\r\n"), "Protocol error: invalid multibulk length");
+        assert_eq!(err(b"*+1\r\n"), "Protocol error: invalid multibulk length");
+        assert_eq!(err(b"*01\r\n"), "Protocol error: invalid multibulk length");
+        assert_eq!(
+            err(b"*1\r\n$+4\r\nPING\r\n"),
+            "Protocol error: invalid bulk length"
+        );
         assert_eq!(err(b"*1\r\n$-5\r\n"), "Protocol error: invalid bulk length");
         assert_eq!(
             err(b"set \"a\r\n"),

@@ -362,8 +362,22 @@ impl Db {
         std::mem::swap(&mut self.hasher, &mut other.hasher);
         self.expire_cursor = 0;
         other.expire_cursor = 0;
-        self.touch_all_watched();
-        other.touch_all_watched();
+        // As Redis's touchAllWatchedKeysInDb: a watched key counts as modified only when it
+        // exists in one of the two databases (a missing key stays missing).
+        let touched = |me: &Db, other: &Db| -> Vec<Sds> {
+            me.watched
+                .keys()
+                .filter(|k| me.contains(k) || other.contains(k))
+                .cloned()
+                .collect()
+        };
+        let (mine, theirs) = (touched(self, other), touched(other, self));
+        for k in mine {
+            self.touch(&k);
+        }
+        for k in theirs {
+            other.touch(&k);
+        }
     }
 
     /// Shrinks the tables when they are mostly empty (after mass deletions).

@@ -75,10 +75,6 @@ fn matches(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
                     }
                     p = &p[1..];
                 }
-                if p.is_empty() {
-                    // Unterminated class: Redis treats the rest as matched so far.
-                    return false;
-                }
                 if not {
                     matched = !matched;
                 }
@@ -86,6 +82,13 @@ fn matches(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
                     return false;
                 }
                 s = &s[1..];
+                if p.is_empty() {
+                    // Unterminated class ("k[1-"): stringmatchlen steps back onto the last
+                    // pattern byte and ends the class there, so the class is judged on what
+                    // it held and the pattern is then exhausted. A one-byte stand-in makes
+                    // the shared `p = &p[1..]` below leave it empty.
+                    p = b"]";
+                }
             }
             b'\\' if p.len() >= 2 => {
                 p = &p[1..];
@@ -131,5 +134,11 @@ mod tests {
         assert!(m(b"MAX*", b"maxmemory", true));
         assert!(m(b"a\\*b", b"a*b", false));
         assert!(!m(b"a\\*b", b"axb", false));
+        // Unterminated classes, as redis-server 7.0 answers them.
+        assert!(m(b"k[1-", b"k1", false));
+        assert!(m(b"k[1-", b"k-", false));
+        assert!(!m(b"k[1-", b"k2", false));
+        assert!(!m(b"k[1-", b"k1x", false));
+        assert!(!m(b"[", b"x", false));
     }
 }

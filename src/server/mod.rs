@@ -14,6 +14,7 @@ pub mod digest;
 pub mod glob;
 pub mod info;
 pub mod log;
+pub mod longdouble;
 pub mod numbers;
 pub mod persistence;
 pub mod process;

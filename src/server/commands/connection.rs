@@ -27,20 +27,8 @@ pub fn specs() -> Vec<Spec> {
             NO_KEYS,
             reset,
         ),
-        spec(
-            "auth",
-            -2,
-            NOAUTH | STALE | LOADING | FAST | NO_MULTI,
-            NO_KEYS,
-            auth,
-        ),
-        spec(
-            "hello",
-            -1,
-            NOAUTH | STALE | LOADING | FAST | NO_MULTI,
-            NO_KEYS,
-            hello,
-        ),
+        spec("auth", -2, NOAUTH | STALE | LOADING | FAST, NO_KEYS, auth),
+        spec("hello", -1, NOAUTH | STALE | LOADING | FAST, NO_KEYS, hello),
         spec("select", 2, FAST | LOADING | STALE, NO_KEYS, select),
         spec("client", -2, ADMIN | STALE | LOADING, NO_KEYS, client),
     ]
@@ -75,6 +63,8 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.out.proto = Proto::Resp2;
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.authenticated = ctx.state.config.requirepass.is_none();
+    // Redis's clearClientConnectionState also drops the client name.
+    ctx.client.info.name.lock().unwrap().clear();
     ctx.out.simple("RESET");
     Ok(())
 }
@@ -162,7 +152,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     if !ctx.client.authenticated {
         return Err(CmdError::fixed(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         ));
     }
     if let Some(n) = name {
@@ -333,11 +323,12 @@ fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         } else if is(&args[i], "id") && i + 1 < args.len() {
             let mut v = Vec::new();
             for a in &args[i + 1..] {
-                let id = arg_i64(a)
-                    .ok()
-                    .filter(|&x| x > 0)
-                    .ok_or(CmdError::fixed("ERR Invalid client ID"))?;
-                v.push(id as u64);
+                // Any integer is accepted (Redis: getLongLongFromObjectOrReply); 0 or a
+                // negative id just matches no client.
+                let id = arg_i64(a).map_err(|_| CmdError::fixed("ERR Invalid client ID"))?;
+                if id > 0 {
+                    v.push(id as u64);
+                }
             }
             ids = Some(v);
             i = args.len();
@@ -415,7 +406,15 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 )));
             }
             only_other_types = !is(v, "normal");
-        } else if is(k, "user") || is(k, "maxage") {
+        } else if is(k, "user") {
+            // The only user is "default" (every client is it); Redis rejects unknown users.
+            if v.as_ref() != b"default" {
+                return Err(CmdError::msg(format!(
+                    "ERR No such user '{}'",
+                    String::from_utf8_lossy(v)
+                )));
+            }
+        } else if is(k, "maxage") {
             // single default user; no age filter support beyond matching everyone
         } else {
             return Err(err::SYNTAX);

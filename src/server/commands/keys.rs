@@ -245,7 +245,6 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         i += 2;
     }
-    let now = ctx.now_ms;
     let mut found: Vec<Vec<u8>> = Vec::new();
     let db = ctx.db();
     let next = db.scan(cursor, count, |e| {
@@ -261,7 +260,9 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         found.push(e.key.to_vec());
     });
-    found.retain(|k| !db.is_expired(k, now));
+    // As Redis's scanGenericCommand: a matching key whose TTL has passed is deleted
+    // (expireIfNeeded), not just left out.
+    found.retain(|k| !ctx.expire_if_needed(k));
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out.array(found.len());

@@ -396,23 +396,11 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     };
     if (cmd.arity > 0 && args.len() as i32 != cmd.arity) || (args.len() as i32) < -cmd.arity {
-        if cmd.name == "exec" {
-            // Redis (rejectCommand on EXEC): the transaction is discarded and the reason
-            // given without its "ERR " prefix.
-            transactions::discard_state(ctx);
-            reply_error(
-                ctx,
-                &CmdError::fixed(
-                    "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command",
-                ),
-            );
-            return;
-        }
-        reject(ctx, arity_error(cmd.name));
+        reject_cmd(ctx, cmd, arity_error(cmd.name));
         return;
     }
     if !ctx.client.authenticated && !cmd.has(flags::NOAUTH) {
-        reject(ctx, err::NOAUTH);
+        reject_cmd(ctx, cmd, err::NOAUTH);
         return;
     }
     if ctx.client.multi.is_some() && !cmd.has(flags::NO_QUEUE) {
@@ -483,6 +471,25 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
 
 fn is_read_only_replica(state: &State) -> bool {
     state.config.replicaof.is_some() && state.config.replica_read_only
+}
+
+/// Like [`reject`], but as Redis's rejectCommand does for EXEC: the transaction and its
+/// WATCHes are discarded and the reason is given as `EXECABORT Transaction discarded
+/// because of: <error without "ERR ">`.
+fn reject_cmd(ctx: &mut Ctx, cmd: &Spec, e: CmdError) {
+    if cmd.name != "exec" {
+        reject(ctx, e);
+        return;
+    }
+    transactions::discard_state(ctx);
+    transactions::unwatch_all(ctx);
+    let reason = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
+    reply_error(
+        ctx,
+        &CmdError::msg(format!(
+            "EXECABORT Transaction discarded because of: {reason}"
+        )),
+    );
 }
 
 /// Replies with an error that was found before the command ran; inside MULTI this also

@@ -97,16 +97,30 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(err::NOAUTH);
     }
     let mut kind = ShutdownKind::Default;
+    let (mut nosave, mut save, mut other_flags, mut abort) = (false, false, false, false);
     for a in &args[1..] {
         if is(a, "nosave") {
+            nosave = true;
             kind = ShutdownKind::NoSave;
         } else if is(a, "save") {
+            save = true;
             kind = ShutdownKind::Save;
-        } else if is(a, "now") || is(a, "force") || is(a, "abort") {
-            // No shutdown delay to skip or abort: shutdown is immediate.
+        } else if is(a, "now") || is(a, "force") {
+            // No shutdown delay to skip: shutdown is immediate.
+            other_flags = true;
+        } else if is(a, "abort") {
+            abort = true;
         } else {
             return Err(err::SYNTAX);
         }
+    }
+    // As Redis's shutdownCommand: SAVE with NOSAVE, or ABORT with any flag, is a syntax
+    // error; ABORT alone has no pending shutdown to stop here (shutdown is immediate).
+    if (nosave && save) || (abort && (nosave || save || other_flags)) {
+        return Err(err::SYNTAX);
+    }
+    if abort {
+        return Err(CmdError::fixed("ERR No shutdown in progress."));
     }
     crate::warning!("User requested shutdown...");
     ctx.state.shutdown_requested = Some(kind);

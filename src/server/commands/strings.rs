@@ -1,8 +1,9 @@
 //! String commands: GET, SET and friends, counters, ranges.
 
 use super::flags::*;
-use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_f64, arg_i64, err, is, spec};
-use crate::server::numbers::{format_human, parse_f64, parse_i64};
+use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
+use crate::server::longdouble;
+use crate::server::numbers::{parse_f64, parse_i64};
 use crate::server::sds::Sds;
 use crate::server::types::Value;
 use bytes::Bytes;
@@ -378,21 +379,34 @@ fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     incr_generic(ctx, &args[1], -by)
 }
 
+/// Parses a float operand the way Redis's string2ld accepts it, as a long double.
+fn long_double_arg(b: &[u8]) -> Result<longdouble::Ld, CmdError> {
+    parse_f64(b).ok_or(err::NOT_FLOAT)?;
+    let s = std::str::from_utf8(b).map_err(|_| err::NOT_FLOAT)?;
+    longdouble::parse(s).ok_or(err::NOT_FLOAT)
+}
+
 fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let cur = match ctx.lookup_write(key) {
-        None => 0.0,
-        Some(Value::Str(s)) => parse_f64(s).ok_or(err::NOT_FLOAT)?,
+        None => longdouble::Ld::Finite {
+            neg: false,
+            m: 0,
+            e: 0,
+        },
+        Some(Value::Str(s)) => {
+            let s = s.clone();
+            long_double_arg(&s)?
+        }
         Some(_) => return Err(err::WRONGTYPE),
     };
-    let by = arg_f64(&args[2])?;
-    let new = cur + by;
-    if new.is_nan() || new.is_infinite() {
-        return Err(CmdError::fixed(
+    let by = long_double_arg(&args[2])?;
+    // Redis adds in long double and prints with %.17Lf; f64 would print other digits.
+    let text = longdouble::add(cur, by)
+        .and_then(longdouble::format_human)
+        .ok_or(CmdError::fixed(
             "ERR increment would produce NaN or Infinity",
-        ));
-    }
-    let text = format_human(new);
+        ))?;
     store(ctx, key, text.as_bytes(), None, true);
     ctx.out.bulk(text.as_bytes());
     Ok(())
