@@ -1,7 +1,7 @@
 //! Sorted set commands.
 
 use super::flags::*;
-use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_f64, arg_i64, err, is, spec};
+use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
 use crate::resp::Proto;
 use crate::server::sds::Sds;
 use crate::server::types::{Value, ZSet};
@@ -58,6 +58,63 @@ pub fn specs() -> Vec<Spec> {
         ),
         spec("bzmpop", -5, WRITE | BLOCKING, NO_KEYS, bzmpop),
     ]
+}
+
+/// `parse_f64`, plus the hexadecimal forms C's strtod accepts (`0x10`, `-0x1.8p3`).
+fn strtod(b: &[u8]) -> Option<f64> {
+    if let Some(v) = crate::server::numbers::parse_f64(b) {
+        return Some(v);
+    }
+    let (neg, rest) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let rest = rest
+        .strip_prefix(b"0x")
+        .or_else(|| rest.strip_prefix(b"0X"))?;
+    let (mant, exp) = match rest.iter().position(|&c| c == b'p' || c == b'P') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let (int, frac) = match mant.iter().position(|&c| c == b'.') {
+        Some(i) => (&mant[..i], &mant[i + 1..]),
+        None => (mant, &[][..]),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for &c in int {
+        v = v * 16.0 + (c as char).to_digit(16)? as f64;
+    }
+    let mut scale = 1.0 / 16.0;
+    for &c in frac {
+        v += (c as char).to_digit(16)? as f64 * scale;
+        scale /= 16.0;
+    }
+    if let Some(e) = exp {
+        let e: i32 = std::str::from_utf8(e).ok()?.parse().ok()?;
+        v *= 2f64.powi(e);
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// Parses a double as Redis's `getDoubleFromObject` does (strtod): like `parse_f64`, but
+/// values that overflow to infinity or underflow to zero (ERANGE) are refused.
+fn double_arg(b: &[u8]) -> Option<f64> {
+    let v = strtod(b)?;
+    let lower = b.to_ascii_lowercase();
+    if v.is_infinite() && !lower.windows(3).any(|w| w == b"inf") {
+        return None;
+    }
+    if v == 0.0 {
+        let mantissa = lower.split(|&c| c == b'e').next().unwrap_or(&[]);
+        if mantissa.iter().any(|c| (b'1'..=b'9').contains(c)) {
+            return None;
+        }
+    }
+    Some(v)
 }
 
 const NAN_SCORE: CmdError = CmdError::fixed("ERR resulting score is not a number (NaN)");
@@ -131,7 +188,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, mut incr: bool) -> 
     }
     let mut pairs = Vec::with_capacity(elements / 2);
     for sm in args[i..].chunks(2) {
-        pairs.push((arg_f64(&sm[0])?, &sm[1]));
+        pairs.push((double_arg(&sm[0]).ok_or(err::NOT_FLOAT)?, &sm[1]));
     }
     let (max_e, max_v) = limits(ctx);
     let exists = write_zset(ctx, key)?.is_some();
@@ -302,7 +359,7 @@ fn parse_score_bound(b: &[u8]) -> Option<ScoreBound> {
     } else {
         (false, b)
     };
-    let v = crate::server::numbers::parse_f64(rest)?;
+    let v = strtod(rest)?;
     Some(ScoreBound { v, ex })
 }
 
@@ -748,7 +805,7 @@ fn zsetop(
         let remaining = args.len() - j;
         if op != SetOp::Diff && !card && remaining > setnum && is(&args[j], "weights") {
             for (i, w) in weights.iter_mut().enumerate() {
-                *w = crate::server::numbers::parse_f64(&args[j + 1 + i])
+                *w = double_arg(&args[j + 1 + i])
                     .ok_or(CmdError::fixed("ERR weight value is not a float"))?;
             }
             j += 1 + setnum;
