@@ -255,6 +255,12 @@ fn hashes_encoding() {
     p.cmp(&["hdel", "h3", "one-more", "f1"]);
     p.cmp(&["object", "encoding", "h3"]);
     p.cmp_unordered(&["hkeys", "h3"]);
+    let (a, _) = p.both(&["hrandfield", "h3"]);
+    assert!(a.starts_with("bulk-string"), "{a}");
+    let (a, _) = p.both(&["hrandfield", "h3", "-20", "withvalues"]);
+    assert_eq!(a.matches("bulk-string").count(), 40, "{a}");
+    let (a, _) = p.both(&["hrandfield", "h3", "20"]);
+    assert_eq!(a.matches("bulk-string").count(), 20, "{a}");
     p.cmp_unordered(&["hvals", "h3"]);
     p.cmp(&["hlen", "h3"]);
     p.cmp(&["hincrbyfloat", "h4", "f", "10.5"]);

@@ -271,21 +271,16 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     if args.len() == 2 {
-        let pick = match read_hash(ctx, key)? {
-            None => None,
-            Some(h) => Some(h.len()),
-        };
-        match pick {
-            None => ctx.out.null(),
-            Some(len) => {
-                let i = (ctx.state.next_random() % len as u64) as usize;
-                let f = match ctx.db().get(key) {
-                    Some(Value::Hash(h)) => h.nth(i).unwrap().0.clone(),
-                    _ => unreachable!(),
-                };
-                ctx.out.bulk(&f);
-            }
+        if read_hash(ctx, key)?.is_none() {
+            ctx.out.null();
+            return Ok(());
         }
+        let seed = ctx.state.next_random();
+        let f = match ctx.db().get(key) {
+            Some(Value::Hash(h)) => h.random(seed).unwrap().0.clone(),
+            _ => unreachable!(),
+        };
+        ctx.out.bulk(&f);
         return Ok(());
     }
     let count = arg_i64(&args[2])?;
@@ -297,21 +292,36 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if withvalues && count < -(i64::MAX / 2) {
         return Err(CmdError::fixed("ERR value is out of range"));
     }
-    let pairs: Vec<(Vec<u8>, Vec<u8>)> = match read_hash(ctx, key)? {
+    let len = match read_hash(ctx, key)? {
         None => {
             ctx.out.array(0);
             return Ok(());
         }
-        Some(h) => h
-            .iter()
-            .map(|(f, v)| (f.into_owned(), v.into_owned()))
-            .collect(),
+        Some(h) => h.len(),
     };
-    let picked: Vec<usize> = if count < 0 {
-        let n = count.unsigned_abs() as usize;
-        (0..n)
-            .map(|_| (ctx.state.next_random() % pairs.len() as u64) as usize)
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = if count < 0 {
+        // Repetitions allowed: independent random picks, no copy of the hash.
+        let mut out = Vec::with_capacity(count.unsigned_abs() as usize);
+        for _ in 0..count.unsigned_abs() {
+            let seed = ctx.state.next_random();
+            let Some(Value::Hash(h)) = ctx.db().get(key) else {
+                unreachable!()
+            };
+            let (f, v) = h.random(seed).unwrap();
+            out.push((f.to_vec(), v.to_vec()));
+        }
+        out
+    } else {
+        let Some(Value::Hash(h)) = ctx.db().get(key) else {
+            unreachable!()
+        };
+        h.iter()
+            .map(|(f, v)| (f.into_owned(), v.into_owned()))
             .collect()
+    };
+    let _ = len;
+    let picked: Vec<usize> = if count < 0 {
+        (0..pairs.len()).collect()
     } else if count as usize >= pairs.len() {
         (0..pairs.len()).collect()
     } else {
