@@ -938,3 +938,23 @@ fn spop_drains_large_set() {
         .unwrap();
     assert_eq!(n, 10);
 }
+
+#[test]
+fn blocked_client_disconnect_does_not_steal() {
+    let Some(mut p) = Pair::new() else { return };
+    let port = port_of(&p.ours);
+    let h = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        use std::io::Write;
+        s.write_all(b"*3\r\n$5\r\nBLPOP\r\n$2\r\nbq\r\n$1\r\n0\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        drop(s);
+    });
+    h.join().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    p.cmp(&["rpush", "bq", "x"]);
+    std::thread::sleep(Duration::from_millis(100));
+    let v: i64 = redis::cmd("llen").arg("bq").query(&mut p.ours.con).unwrap();
+    assert_eq!(v, 1);
+}

@@ -167,6 +167,13 @@ pub async fn serve(
                         _ = &mut notified => break,
                         _ = tokio::time::sleep(Duration::from_millis(wait)) => break,
                         _ = info.kill_notify.notified() => break 'conn,
+                        // Keep reading while blocked: a disconnect must end the wait (or the
+                        // command would later pop an element for nobody); further requests
+                        // queue up behind the blocked one.
+                        r = socket.read_buf(&mut rbuf) => match r {
+                            Ok(0) | Err(_) => break 'conn,
+                            Ok(_) => {}
+                        },
                     }
                 }
                 continue;
