@@ -958,3 +958,47 @@ fn blocked_client_disconnect_does_not_steal() {
     let v: i64 = redis::cmd("llen").arg("bq").query(&mut p.ours.con).unwrap();
     assert_eq!(v, 1);
 }
+
+/// Runs a full *SCAN iteration on `con`, returning every item seen and the number of calls.
+fn full_scan(con: &mut redis::Connection, cmd: &str, key: &str) -> (Vec<String>, usize) {
+    let mut cursor = "0".to_string();
+    let mut all = Vec::new();
+    let mut calls = 0;
+    loop {
+        let (next, items): (String, Vec<String>) = redis::cmd(cmd)
+            .arg(key)
+            .arg(&cursor)
+            .arg("count")
+            .arg(10)
+            .query(con)
+            .unwrap();
+        calls += 1;
+        all.extend(items);
+        if next == "0" {
+            return (all, calls);
+        }
+        cursor = next;
+    }
+}
+
+#[test]
+fn scan_large_collections() {
+    let Some(mut p) = Pair::new() else { return };
+    for i in 0..1000 {
+        p.both(&["sadd", "s", &format!("m{i}")]);
+        p.both(&["hset", "h", &format!("f{i}"), &i.to_string()]);
+    }
+    let (items, calls) = full_scan(&mut p.ours.con, "sscan", "s");
+    assert!(calls > 1);
+    let set: std::collections::HashSet<_> = items.iter().cloned().collect();
+    assert_eq!(set.len(), 1000);
+    let (items, calls) = full_scan(&mut p.ours.con, "hscan", "h");
+    assert!(calls > 1);
+    let map: std::collections::HashMap<_, _> = items
+        .chunks(2)
+        .map(|c| (c[0].clone(), c[1].clone()))
+        .collect();
+    assert_eq!(map.len(), 1000);
+    assert_eq!(map["f77"], "77");
+    p.cmp_digest();
+}

@@ -354,8 +354,9 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// Parses the `[MATCH pattern] [COUNT count]` options of the *SCAN commands from `args[i..]`.
-pub fn scan_options(args: &[Bytes], mut i: usize) -> Result<Option<Bytes>, CmdError> {
+pub fn scan_options(args: &[Bytes], mut i: usize) -> Result<(Option<Bytes>, usize), CmdError> {
     let mut pattern = None;
+    let mut count = 10usize;
     while i < args.len() {
         let has_value = i + 1 < args.len();
         if is(&args[i], "count") && has_value {
@@ -363,6 +364,7 @@ pub fn scan_options(args: &[Bytes], mut i: usize) -> Result<Option<Bytes>, CmdEr
             if c < 1 {
                 return Err(err::SYNTAX);
             }
+            count = c as usize;
         } else if is(&args[i], "match") && has_value {
             let p = args[i + 1].clone();
             pattern = if p.as_ref() == b"*" { None } else { Some(p) };
@@ -371,13 +373,13 @@ pub fn scan_options(args: &[Bytes], mut i: usize) -> Result<Option<Bytes>, CmdEr
         }
         i += 2;
     }
-    Ok(pattern)
+    Ok((pattern, count))
 }
 
-/// Writes a *SCAN reply that returns everything in one step (cursor 0).
-pub fn scan_reply(ctx: &mut Ctx, items: &[Vec<u8>]) {
+/// Writes a *SCAN reply: the next cursor and the items.
+pub fn scan_reply(ctx: &mut Ctx, next: u64, items: &[Vec<u8>]) {
     ctx.out.array(2);
-    ctx.out.bulk(b"0");
+    ctx.out.bulk_int(next as i64);
     ctx.out.array(items.len());
     for it in items {
         ctx.out.bulk(it);
@@ -385,18 +387,32 @@ pub fn scan_reply(ctx: &mut Ctx, items: &[Vec<u8>]) {
 }
 
 fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let _cursor = parse_cursor(&args[2])?;
-    let pattern = scan_options(args, 3)?;
+    let cursor = parse_cursor(&args[2])?;
+    let (pattern, count) = scan_options(args, 3)?;
+    let matches = |f: &[u8]| pattern.as_ref().is_none_or(|p| glob_match(p, f, false));
     let mut items = Vec::new();
+    let mut next = 0;
     if let Some(h) = read_hash(ctx, &args[1])? {
-        for (f, v) in h.iter() {
-            if pattern.as_ref().is_none_or(|p| glob_match(p, &f, false)) {
-                items.push(f.into_owned());
-                items.push(v.into_owned());
+        match &h.repr {
+            crate::server::types::hash::Repr::Table(t) => {
+                next = t.scan(cursor, count, |(f, v)| {
+                    if matches(f) {
+                        items.push(f.to_vec());
+                        items.push(v.to_vec());
+                    }
+                });
+            }
+            crate::server::types::hash::Repr::Listpack(v) => {
+                for (f, val) in v {
+                    if matches(f) {
+                        items.push(f.to_vec());
+                        items.push(val.to_vec());
+                    }
+                }
             }
         }
     }
-    scan_reply(ctx, &items);
+    scan_reply(ctx, next, &items);
     Ok(())
 }
 

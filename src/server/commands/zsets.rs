@@ -1002,7 +1002,7 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let _cursor = super::keys::parse_cursor(&args[2])?;
-    let pattern = super::hashes::scan_options(args, 3)?;
+    let (pattern, _count) = super::hashes::scan_options(args, 3)?;
     let mut items = Vec::new();
     if let Some(z) = read_zset(ctx, &args[1])? {
         for (m, s) in z.iter() {
@@ -1015,7 +1015,7 @@ fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    super::hashes::scan_reply(ctx, &items);
+    super::hashes::scan_reply(ctx, 0, &items);
     Ok(())
 }
 

@@ -68,6 +68,23 @@ impl Table {
     pub fn iter(&self) -> impl Iterator<Item = &(Sds, Sds)> {
         self.t.iter()
     }
+
+    /// One SCAN step over buckets from `cursor`, visiting about `count` entries; returns
+    /// the next cursor (0 when done).
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&(Sds, Sds))) -> u64 {
+        let buckets = self.t.num_buckets();
+        let mut i = cursor as usize;
+        let mut seen = 0;
+        while i < buckets && seen < count.max(1) {
+            if let Some(e) = self.t.get_bucket(i) {
+                f(e);
+                seen += 1;
+            }
+            i += 1;
+        }
+        if i >= buckets { 0 } else { i as u64 }
+    }
+
     /// A pair found by probing buckets from `seed` on.
     pub fn random(&self, seed: u64) -> Option<&(Sds, Sds)> {
         if self.t.is_empty() {
