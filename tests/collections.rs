@@ -1002,3 +1002,132 @@ fn scan_large_collections() {
     assert_eq!(map["f77"], "77");
     p.cmp_digest();
 }
+
+/// Random command sequences (deterministic commands only) against both servers.
+#[test]
+fn differential_fuzz() {
+    let Some(mut p) = Pair::new() else { return };
+    let mut rng: u64 = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x2545F4914F6CDD1D);
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let keys = ["k1", "k2", "k3"];
+    let long = "v".repeat(70);
+    let vals = ["a", "b", "c", "1", "2", "-3", "10", "x y", "", &long];
+    let idx = ["0", "1", "-1", "2", "-2", "5", "-10"];
+    let scores = ["0", "1", "1.5", "-2", "inf", "-inf", "3", "(1", "(2"];
+    let templates: &[&str] = &[
+        "lpush K V V",
+        "rpush K V",
+        "lpop K",
+        "rpop K I",
+        "lrange K I I",
+        "lindex K I",
+        "lset K I V",
+        "linsert K before V V",
+        "linsert K after V V",
+        "lrem K I V",
+        "ltrim K I I",
+        "lpos K V",
+        "lpos K V rank I count 0",
+        "lmove K K left right",
+        "rpoplpush K K",
+        "llen K",
+        "lmpop 2 K K right count 2",
+        "hset K V V V V",
+        "hget K V",
+        "hdel K V V",
+        "hincrby K V I",
+        "hgetall K",
+        "hlen K",
+        "hmget K V V",
+        "hsetnx K V V",
+        "hexists K V",
+        "hstrlen K V",
+        "hkeys K",
+        "hvals K",
+        "sadd K V V V",
+        "srem K V",
+        "scard K",
+        "sismember K V",
+        "smismember K V V",
+        "smove K K V",
+        "sinterstore K K K",
+        "sunionstore K K K",
+        "sdiffstore K K K",
+        "sintercard 2 K K",
+        "zadd K S V S V",
+        "zadd K nx S V",
+        "zadd K xx ch S V",
+        "zadd K gt S V",
+        "zadd K lt ch S V",
+        "zincrby K S V",
+        "zrem K V",
+        "zcard K",
+        "zscore K V",
+        "zrank K V",
+        "zrevrank K V",
+        "zrange K I I withscores",
+        "zrange K S S byscore withscores",
+        "zrange K S S byscore rev limit 1 2",
+        "zrangebyscore K S S",
+        "zrevrangebyscore K S S withscores",
+        "zcount K S S",
+        "zpopmin K I",
+        "zpopmax K",
+        "zremrangebyrank K I I",
+        "zremrangebyscore K S S",
+        "zunionstore K 2 K K",
+        "zinterstore K 2 K K weights 2 3",
+        "zdiffstore K 2 K K",
+        "zrangestore K K I I",
+        "zmscore K V V",
+        "zrangebylex K - +",
+        "zlexcount K - +",
+        "type K",
+        "exists K",
+        "del K",
+        "set K V",
+    ];
+    for step in 0..3000 {
+        let t = templates[next(templates.len() as u64) as usize];
+        let args: Vec<String> = t
+            .split(' ')
+            .map(|w| match w {
+                "K" => {
+                    // Mostly keys of the command's own type, sometimes a shared one.
+                    let prefix = match t.as_bytes()[0] {
+                        _ if next(10) == 0 => "",
+                        b'l' | b'r' => "l",
+                        b'h' => "h",
+                        b's' if !t.starts_with("set ") => "s",
+                        b'z' => "z",
+                        _ => "",
+                    };
+                    format!("{prefix}{}", keys[next(keys.len() as u64) as usize])
+                }
+                "V" => vals[next(vals.len() as u64) as usize].to_string(),
+                "I" => idx[next(idx.len() as u64) as usize].to_string(),
+                "S" => scores[next(scores.len() as u64) as usize].to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let sortable = matches!(refs[0], "hgetall" | "hkeys" | "hvals");
+        if sortable {
+            p.cmp_unordered(&refs);
+        } else {
+            p.cmp(&refs);
+        }
+        if step % 250 == 0 {
+            p.cmp_digest();
+        }
+    }
+    p.cmp_digest();
+}
