@@ -1131,3 +1131,66 @@ fn differential_fuzz() {
     }
     p.cmp_digest();
 }
+
+/// WATCH is invalidated exactly when Redis would signal the key as modified.
+#[test]
+fn watch_invalidation_matches() {
+    let Some(mut p) = Pair::new() else { return };
+    let cases: &[(&str, &str)] = &[
+        ("rpush w a b", "lpush w c"),
+        ("rpush w a b", "lrem w 0 zz"),
+        ("rpush w a b", "lrem w 0 a"),
+        ("rpush w a b", "ltrim w 0 -1"),
+        ("rpush w a b", "lset w 0 a"),
+        ("rpush w a b", "lpos w a"),
+        ("rpush w a b", "linsert w before zz x"),
+        ("rpush w a", "lmove w w left right"),
+        ("hset w a 1", "hset w a 1"),
+        ("hset w a 1", "hsetnx w a 2"),
+        ("hset w a 1", "hdel w zz"),
+        ("hset w a 1", "hincrby w a 0"),
+        ("sadd w a", "sadd w a"),
+        ("sadd w a", "srem w zz"),
+        ("sadd w a", "smove w other zz"),
+        ("sadd w a", "sinterstore w w"),
+        ("sadd w a", "spop w 0"),
+        ("zadd w 1 a", "zadd w 1 a"),
+        ("zadd w 1 a", "zadd w 2 a"),
+        ("zadd w 1 a", "zincrby w 0 a"),
+        ("zadd w 1 a", "zrem w zz"),
+        ("zadd w 1 a", "zremrangebyscore w 5 6"),
+        ("zadd w 1 a", "zunionstore w 1 w"),
+        ("zadd w 1 a", "zpopmin w 0"),
+    ];
+    let ports = [port_of(&p.ours), port_of(&p.real)];
+    for (setup, cmd) in cases {
+        let mut results = Vec::new();
+        for port in ports {
+            let url = format!("redis://127.0.0.1:{port}/");
+            let mut a = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let mut b = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let run = |con: &mut redis::Connection, line: &str| {
+                let mut c = redis::cmd(line.split(' ').next().unwrap());
+                for w in line.split(' ').skip(1) {
+                    c.arg(w);
+                }
+                normalize(c.query::<redis::Value>(con))
+            };
+            run(&mut a, "flushall");
+            run(&mut a, setup);
+            run(&mut a, "watch w");
+            run(&mut b, cmd);
+            run(&mut a, "multi");
+            run(&mut a, "ping");
+            results.push(run(&mut a, "exec"));
+        }
+        assert_eq!(results[0], results[1], "{setup} / {cmd}");
+    }
+    let _ = &mut p;
+}
