@@ -951,8 +951,19 @@ fn blocked_client_disconnect_does_not_steal() {
         std::thread::sleep(Duration::from_millis(200));
         drop(s);
     });
+    std::thread::sleep(Duration::from_millis(100));
+    let info: String = redis::cmd("info")
+        .arg("clients")
+        .query(&mut p.ours.con)
+        .unwrap();
+    assert!(info.contains("blocked_clients:1"), "{info}");
     h.join().unwrap();
     std::thread::sleep(Duration::from_millis(100));
+    let info: String = redis::cmd("info")
+        .arg("clients")
+        .query(&mut p.ours.con)
+        .unwrap();
+    assert!(info.contains("blocked_clients:0"), "{info}");
     p.cmp(&["rpush", "bq", "x"]);
     std::thread::sleep(Duration::from_millis(100));
     let v: i64 = redis::cmd("llen").arg("bq").query(&mut p.ours.con).unwrap();

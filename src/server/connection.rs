@@ -197,6 +197,9 @@ pub async fn serve(
     let _ = socket.shutdown().await;
     let mut st = shared.lock();
     st.clients.remove(&info.id);
+    if client.blocked_until.is_some() {
+        st.blocked_clients = st.blocked_clients.saturating_sub(1);
+    }
     for w in std::mem::take(&mut client.watched) {
         if let Some(db) = st.dbs.get_mut(w.db) {
             db.unwatch(&w.key);

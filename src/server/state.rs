@@ -64,6 +64,8 @@ pub struct State {
     pub lastsave: i64,
     /// Active expiry on (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire_enabled: bool,
+    /// Clients waiting in a blocking command (INFO blocked_clients).
+    pub blocked_clients: usize,
 }
 
 /// How to shut down.
@@ -98,6 +100,7 @@ impl State {
             rng: random_u64(),
             lastsave: now / 1000,
             active_expire_enabled: true,
+            blocked_clients: 0,
         }
     }
 

@@ -371,11 +371,18 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     let dirty_before = ctx.state.dirty;
     ctx.state.stats.total_commands_processed += 1;
     *ctx.client.info.last_cmd.lock().unwrap() = cmd.name;
+    let was_blocked = ctx.client.blocked_until.is_some();
     if let Err(e) = (cmd.handler)(ctx, args) {
         reply_error(ctx, &e);
     }
-    if !matches!(ctx.flow, Flow::Blocked(_)) {
+    let now_blocked = matches!(ctx.flow, Flow::Blocked(_));
+    if !now_blocked {
         ctx.client.blocked_until = None;
+    }
+    match (was_blocked, now_blocked) {
+        (false, true) => ctx.state.blocked_clients += 1,
+        (true, false) => ctx.state.blocked_clients = ctx.state.blocked_clients.saturating_sub(1),
+        _ => {}
     }
     if ctx.state.dirty != dirty_before {
         ctx.shared
