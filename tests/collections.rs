@@ -786,6 +786,17 @@ fn resp3_replies() {
     ]);
     p.cmp_unordered(&["zrandmember", "z", "5", "withscores"]);
     p.cmp_unordered(&["hrandfield", "h", "5", "withvalues"]);
+    p.cmp_unordered(&["srandmember", "s", "10"]);
+    let (a, b) = p.both(&["srandmember", "s", "-1"]);
+    assert_eq!(a.split('(').next(), b.split('(').next());
+    p.cmp_unordered(&["spop", "s", "10"]);
+    p.script(&["sadd s2 a b c d e f g"]);
+    let (a, b) = p.both(&["srandmember", "s2", "2"]);
+    assert_eq!(a.split('(').next(), b.split('(').next());
+    let (a, b) = p.both(&["spop", "s2", "2"]);
+    assert_eq!(a.split('(').next(), b.split('(').next());
+    let (a, b) = p.both(&["zrandmember", "z", "1"]);
+    assert_eq!(a.split('(').next(), b.split('(').next());
 }
 
 fn port_of(s: &Server) -> u16 {
