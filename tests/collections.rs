@@ -803,6 +803,27 @@ fn port_of(s: &Server) -> u16 {
     s.con_port
 }
 
+/// Polls INFO until `blocked_clients` equals `n` (10 s at most).
+fn wait_blocked(port: u16, n: usize) {
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("info").arg("clients").query(&mut con).unwrap();
+        if info.contains(&format!("blocked_clients:{n}\r\n")) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "blocked_clients never reached {n}: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Runs `blocking` on a fresh connection to the server listening on `port`, runs `push` on
 /// another after 150 ms, and returns the blocking command's reply.
 fn block_then_push(port: u16, blocking: &[&str], push: &[&str]) -> String {
@@ -959,22 +980,11 @@ fn blocked_client_disconnect_does_not_steal() {
         use std::io::Write;
         s.write_all(b"*3\r\n$5\r\nBLPOP\r\n$2\r\nbq\r\n$1\r\n0\r\n")
             .unwrap();
-        std::thread::sleep(Duration::from_millis(200));
+        wait_blocked(port, 1);
         drop(s);
     });
-    std::thread::sleep(Duration::from_millis(100));
-    let info: String = redis::cmd("info")
-        .arg("clients")
-        .query(&mut p.ours.con)
-        .unwrap();
-    assert!(info.contains("blocked_clients:1"), "{info}");
     h.join().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    let info: String = redis::cmd("info")
-        .arg("clients")
-        .query(&mut p.ours.con)
-        .unwrap();
-    assert!(info.contains("blocked_clients:0"), "{info}");
+    wait_blocked(port, 0);
     p.cmp(&["rpush", "bq", "x"]);
     std::thread::sleep(Duration::from_millis(100));
     let v: i64 = redis::cmd("llen").arg("bq").query(&mut p.ours.con).unwrap();
@@ -1215,4 +1225,57 @@ fn watch_invalidation_matches() {
         assert_eq!(results[0], results[1], "{setup} / {cmd}");
     }
     let _ = &mut p;
+}
+
+/// Two clients blocked on the same key are served in the order they blocked.
+#[test]
+fn blocked_clients_served_in_order() {
+    let Some(p) = Pair::new() else { return };
+    for port in [port_of(&p.ours), port_of(&p.real)] {
+        let url = format!("redis://127.0.0.1:{port}/");
+        let spawn = |delay: u64| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(delay));
+                let mut con = redis::Client::open(url.as_str())
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let v: Vec<String> = redis::cmd("blpop")
+                    .arg("fifo")
+                    .arg(5)
+                    .query(&mut con)
+                    .unwrap();
+                v[1].clone()
+            })
+        };
+        let first = spawn(0);
+        wait_blocked(port, 1);
+        let second = spawn(0);
+        wait_blocked(port, 2);
+        let mut con = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let _: i64 = redis::cmd("rpush")
+            .arg("fifo")
+            .arg("one")
+            .query(&mut con)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let _: i64 = redis::cmd("rpush")
+            .arg("fifo")
+            .arg("two")
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(first.join().unwrap(), "one", "port {port}");
+        assert_eq!(second.join().unwrap(), "two", "port {port}");
+        let _: i64 = redis::cmd("rpush")
+            .arg("fifo")
+            .arg("a")
+            .arg("b")
+            .query(&mut con)
+            .unwrap();
+        let _: () = redis::cmd("del").arg("fifo").query(&mut con).unwrap_or(());
+    }
 }

@@ -200,6 +200,7 @@ pub async fn serve(
     if client.blocked_until.is_some() {
         st.blocked_clients = st.blocked_clients.saturating_sub(1);
     }
+    st.blocked_on.retain(|b| b.0 != info.id);
     for w in std::mem::take(&mut client.watched) {
         if let Some(db) = st.dbs.get_mut(w.db) {
             db.unwatch(&w.key);

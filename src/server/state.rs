@@ -66,6 +66,9 @@ pub struct State {
     pub active_expire_enabled: bool,
     /// Clients waiting in a blocking command (INFO blocked_clients).
     pub blocked_clients: usize,
+    /// Clients blocked on keys, oldest first: (client id, db, keys). A key that becomes
+    /// ready is served to the oldest client waiting on it, as Redis does.
+    pub blocked_on: Vec<(u64, usize, Vec<bytes::Bytes>)>,
 }
 
 /// How to shut down.
@@ -101,6 +104,7 @@ impl State {
             lastsave: now / 1000,
             active_expire_enabled: true,
             blocked_clients: 0,
+            blocked_on: Vec::new(),
         }
     }
 

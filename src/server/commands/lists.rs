@@ -529,7 +529,7 @@ fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
     let timeout = timeout_arg(&args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
-        if write_list(ctx, key)?.is_some() {
+        if write_list(ctx, key)?.is_some() && super::may_serve(ctx, key) {
             // Redis propagates a served BLPOP/BRPOP as LPOP/RPOP.
             let e = pop_n(ctx, key, left, 1);
             ctx.out.array(2);
@@ -538,7 +538,7 @@ fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
             return Ok(());
         }
     }
-    block_or_timeout(ctx, timeout);
+    block_or_timeout(ctx, timeout, &args[1..args.len() - 1]);
     Ok(())
 }
 
@@ -557,11 +557,11 @@ fn blmove_generic(
     to: bool,
     timeout: i64,
 ) -> CmdResult {
-    if write_list(ctx, src)?.is_some() {
+    if write_list(ctx, src)?.is_some() && super::may_serve(ctx, src) {
         // Redis propagates a served BLMOVE/BRPOPLPUSH as LMOVE/RPOPLPUSH.
         return lmove_generic(ctx, src, dst, from, to);
     }
-    block_or_timeout(ctx, timeout);
+    block_or_timeout(ctx, timeout, &[Bytes::copy_from_slice(src)]);
     Ok(())
 }
 
@@ -589,7 +589,8 @@ fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     if &ctx.out.buf[len_before..] == null {
         ctx.out.buf.truncate(len_before);
-        block_or_timeout(ctx, timeout);
+        let n = (super::arg_i64(&args[2]).unwrap_or(0) as usize).min(args.len() - 3);
+        block_or_timeout(ctx, timeout, &args[3..3 + n]);
     }
     Ok(())
 }

@@ -378,6 +378,10 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     let now_blocked = matches!(ctx.flow, Flow::Blocked(_));
     if !now_blocked {
         ctx.client.blocked_until = None;
+        if !ctx.state.blocked_on.is_empty() {
+            let id = ctx.client.info.id;
+            ctx.state.blocked_on.retain(|b| b.0 != id);
+        }
     }
     match (was_blocked, now_blocked) {
         (false, true) => ctx.state.blocked_clients += 1,
@@ -436,10 +440,15 @@ pub fn timeout_arg(b: &[u8]) -> Result<i64, CmdError> {
 /// Called by a blocking command that found nothing to serve: inside EXEC or once the
 /// deadline passed it replies with a null array; otherwise it asks the connection to wait
 /// for the next write and run the command again.
-pub fn block_or_timeout(ctx: &mut Ctx, timeout_ms: i64) {
+pub fn block_or_timeout(ctx: &mut Ctx, timeout_ms: i64, keys: &[Bytes]) {
     if ctx.in_exec {
         ctx.out.null_array();
         return;
+    }
+    let id = ctx.client.info.id;
+    if !ctx.state.blocked_on.iter().any(|b| b.0 == id) {
+        let db = ctx.client.db;
+        ctx.state.blocked_on.push((id, db, keys.to_vec()));
     }
     let deadline = match ctx.client.blocked_until {
         Some(d) => d,
@@ -458,4 +467,20 @@ pub fn block_or_timeout(ctx: &mut Ctx, timeout_ms: i64) {
     } else {
         ctx.flow = Flow::Blocked(deadline);
     }
+}
+
+/// Whether the calling client may take from `key` now: false while a client that blocked
+/// earlier still waits on the same key (it is served first, as in Redis).
+pub fn may_serve(ctx: &Ctx, key: &[u8]) -> bool {
+    let id = ctx.client.info.id;
+    let db = ctx.client.db;
+    for (cid, cdb, keys) in &ctx.state.blocked_on {
+        if *cid == id {
+            return true;
+        }
+        if *cdb == db && keys.iter().any(|k| &k[..] == key) {
+            return false;
+        }
+    }
+    true
 }

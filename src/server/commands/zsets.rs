@@ -1084,6 +1084,9 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
     let timeout = super::timeout_arg(&args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
+        if write_zset(ctx, key)?.is_none() || !super::may_serve(ctx, key) {
+            continue;
+        }
         if let Some(z) = write_zset(ctx, key)? {
             // Redis propagates a served BZPOPMIN/BZPOPMAX as ZPOPMIN/ZPOPMAX.
             let len = z.len();
@@ -1107,7 +1110,7 @@ fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
             return Ok(());
         }
     }
-    super::block_or_timeout(ctx, timeout);
+    super::block_or_timeout(ctx, timeout, &args[1..args.len() - 1]);
     Ok(())
 }
 
@@ -1129,7 +1132,8 @@ fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     if &ctx.out.buf[len_before..] == null {
         ctx.out.buf.truncate(len_before);
-        super::block_or_timeout(ctx, timeout);
+        let n = (arg_i64(&args[2]).unwrap_or(0) as usize).min(args.len() - 3);
+        super::block_or_timeout(ctx, timeout, &args[3..3 + n]);
     }
     Ok(())
 }
