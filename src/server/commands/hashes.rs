@@ -2,9 +2,9 @@
 
 use super::flags::*;
 use super::keys::parse_cursor;
-use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_f64, arg_i64, err, is, spec};
+use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
 use crate::server::glob::glob_match;
-use crate::server::numbers::{format_human, parse_f64, parse_i64};
+use crate::server::numbers::{format_human, parse_i64};
 use crate::server::sds::Sds;
 use crate::server::types::{Hash, Value};
 use bytes::Bytes;
@@ -242,11 +242,16 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Not deterministic across float implementations: Redis propagates it as HSET key field <result>.
     let key = &args[1];
-    let incr = arg_f64(&args[3])?;
+    let incr = super::zsets::strtod(&args[3]).ok_or(err::NOT_FLOAT)?;
+    if incr.is_infinite() {
+        return Err(CmdError::fixed("ERR value is NaN or Infinity"));
+    }
     let (max_e, max_v) = limits(ctx);
     let h = hash_for_write(ctx, key)?;
     let cur = match h.get(&args[2]) {
-        Some(v) => parse_f64(v).ok_or(CmdError::fixed("ERR hash value is not a float"))?,
+        Some(v) => {
+            super::zsets::strtod(v).ok_or(CmdError::fixed("ERR hash value is not a float"))?
+        }
         None => 0.0,
     };
     let new = cur + incr;
@@ -284,6 +289,13 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let count = arg_i64(&args[2])?;
+    if count == i64::MIN {
+        return Err(CmdError::msg(format!(
+            "ERR value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )));
+    }
     let withvalues = match args.len() {
         3 => false,
         4 if is(&args[3], "withvalues") => true,

@@ -351,13 +351,6 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let more = j + 1 < args.len();
         if is(&args[j], "rank") && more {
             rank = arg_i64(&args[j + 1])?;
-            if rank == i64::MIN {
-                return Err(CmdError::msg(format!(
-                    "ERR value is out of range, value must between {} and {}",
-                    -i64::MAX,
-                    i64::MAX
-                )));
-            }
             if rank == 0 {
                 return Err(CmdError::fixed(
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
@@ -390,7 +383,12 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 Some(0) => usize::MAX,
                 Some(c) => c as usize,
             };
-            let mut skip = rank.unsigned_abs() - 1;
+            // Redis negates LONG_MIN into itself, which then matches the first hit.
+            let mut skip = if rank == i64::MIN {
+                0
+            } else {
+                rank.unsigned_abs() - 1
+            };
             let limit = if maxlen == 0 {
                 len
             } else {

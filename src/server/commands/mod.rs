@@ -422,19 +422,20 @@ pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
 
 /// Parses a blocking command's timeout (seconds, fractions allowed) into milliseconds.
 pub fn timeout_arg(b: &[u8]) -> Result<i64, CmdError> {
-    let t = super::numbers::parse_f64(b)
-        .filter(|t| t.is_finite())
-        .ok_or(CmdError::fixed(
-            "ERR timeout is not a float or out of range",
-        ))?;
-    if t < 0.0 {
+    let t = zsets::strtod(b).ok_or(CmdError::fixed(
+        "ERR timeout is not a float or out of range",
+    ))?;
+    let ms = t * 1000.0;
+    // Redis casts to long long: out-of-range values (and inf) come out negative on x86.
+    let ms = if ms.is_finite() && ms.abs() < 9.2e18 {
+        ms.trunc() as i64
+    } else {
+        i64::MIN
+    };
+    if ms < 0 {
         return Err(CmdError::fixed("ERR timeout is negative"));
     }
-    let ms = t * 1000.0;
-    if ms > (i64::MAX / 2) as f64 {
-        return Err(CmdError::fixed("ERR timeout is out of range"));
-    }
-    Ok(ms.ceil() as i64)
+    Ok(ms)
 }
 
 /// Called by a blocking command that found nothing to serve: inside EXEC or once the

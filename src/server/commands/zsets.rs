@@ -61,7 +61,7 @@ pub fn specs() -> Vec<Spec> {
 }
 
 /// `parse_f64`, plus the hexadecimal forms C's strtod accepts (`0x10`, `-0x1.8p3`).
-fn strtod(b: &[u8]) -> Option<f64> {
+pub(crate) fn strtod(b: &[u8]) -> Option<f64> {
     if let Some(v) = crate::server::numbers::parse_f64(b) {
         return Some(v);
     }
@@ -359,7 +359,8 @@ fn parse_score_bound(b: &[u8]) -> Option<ScoreBound> {
     } else {
         (false, b)
     };
-    let v = strtod(rest)?;
+    // strtod of an empty string consumes nothing and yields 0, which Redis accepts.
+    let v = if rest.is_empty() { 0.0 } else { strtod(rest)? };
     Some(ScoreBound { v, ex })
 }
 
@@ -965,6 +966,13 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let count = arg_i64(&args[2])?;
+    if count == i64::MIN {
+        return Err(CmdError::msg(format!(
+            "ERR value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )));
+    }
     let withscores = match args.len() {
         3 => false,
         4 if is(&args[3], "withscores") => true,
