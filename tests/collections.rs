@@ -255,6 +255,12 @@ fn hashes_encoding() {
     p.cmp(&["hdel", "h3", "one-more", "f1"]);
     p.cmp(&["object", "encoding", "h3"]);
     p.cmp_unordered(&["hkeys", "h3"]);
+    let (a, _) = p.both(&["hrandfield", "h3"]);
+    assert!(a.starts_with("bulk-string"), "{a}");
+    let (a, _) = p.both(&["hrandfield", "h3", "-20", "withvalues"]);
+    assert_eq!(a.matches("bulk-string").count(), 40, "{a}");
+    let (a, _) = p.both(&["hrandfield", "h3", "20"]);
+    assert_eq!(a.matches("bulk-string").count(), 20, "{a}");
     p.cmp_unordered(&["hvals", "h3"]);
     p.cmp(&["hlen", "h3"]);
     p.cmp(&["hincrbyfloat", "h4", "f", "10.5"]);
@@ -505,6 +511,14 @@ fn zsets_basic() {
         "zadd z",
         "zadd z x a",
         "zadd z nan a",
+        "zadd z 1e400 a",
+        "zadd z 1e-400 a",
+        "zadd z 0e5 zero",
+        "zadd z 0x10 a",
+        "zadd z 1e308 big",
+        "zrange z 0 -1 withscores",
+        "zrem z zero big",
+        "zrangebyscore z 1e400 +inf",
         "zadd z 1.1 x1 0.1 x2 1e20 x3 -inf x4 +inf x5",
         "zrange z 0 -1 withscores",
         "zadd nokey xx 1 a",
@@ -772,10 +786,42 @@ fn resp3_replies() {
     ]);
     p.cmp_unordered(&["zrandmember", "z", "5", "withscores"]);
     p.cmp_unordered(&["hrandfield", "h", "5", "withvalues"]);
+    p.cmp_unordered(&["srandmember", "s", "10"]);
+    let (a, b) = p.both(&["srandmember", "s", "-1"]);
+    assert_eq!(a.split('(').next(), b.split('(').next());
+    p.cmp_unordered(&["spop", "s", "10"]);
+    p.script(&["sadd s2 a b c d e f g"]);
+    let (a, b) = p.both(&["srandmember", "s2", "2"]);
+    assert_eq!(a.split('(').next(), b.split('(').next());
+    let (a, b) = p.both(&["spop", "s2", "2"]);
+    assert_eq!(a.split('(').next(), b.split('(').next());
+    let (a, b) = p.both(&["zrandmember", "z", "1"]);
+    assert_eq!(a.split('(').next(), b.split('(').next());
 }
 
 fn port_of(s: &Server) -> u16 {
     s.con_port
+}
+
+/// Polls INFO until `blocked_clients` equals `n` (10 s at most).
+fn wait_blocked(port: u16, n: usize) {
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("info").arg("clients").query(&mut con).unwrap();
+        if info.contains(&format!("blocked_clients:{n}\r\n")) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "blocked_clients never reached {n}: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Runs `blocking` on a fresh connection to the server listening on `port`, runs `push` on
@@ -923,4 +969,389 @@ fn spop_drains_large_set() {
         .query(&mut p.ours.con)
         .unwrap();
     assert_eq!(n, 10);
+}
+
+#[test]
+fn blocked_client_disconnect_does_not_steal() {
+    let Some(mut p) = Pair::new() else { return };
+    let port = port_of(&p.ours);
+    let h = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        use std::io::Write;
+        s.write_all(b"*3\r\n$5\r\nBLPOP\r\n$2\r\nbq\r\n$1\r\n0\r\n")
+            .unwrap();
+        wait_blocked(port, 1);
+        drop(s);
+    });
+    h.join().unwrap();
+    wait_blocked(port, 0);
+    p.cmp(&["rpush", "bq", "x"]);
+    std::thread::sleep(Duration::from_millis(100));
+    let v: i64 = redis::cmd("llen").arg("bq").query(&mut p.ours.con).unwrap();
+    assert_eq!(v, 1);
+}
+
+/// Runs a full *SCAN iteration on `con`, returning every item seen and the number of calls.
+fn full_scan(con: &mut redis::Connection, cmd: &str, key: &str) -> (Vec<String>, usize) {
+    let mut cursor = "0".to_string();
+    let mut all = Vec::new();
+    let mut calls = 0;
+    loop {
+        let (next, items): (String, Vec<String>) = redis::cmd(cmd)
+            .arg(key)
+            .arg(&cursor)
+            .arg("count")
+            .arg(10)
+            .query(con)
+            .unwrap();
+        calls += 1;
+        all.extend(items);
+        if next == "0" {
+            return (all, calls);
+        }
+        cursor = next;
+    }
+}
+
+#[test]
+fn scan_large_collections() {
+    let Some(mut p) = Pair::new() else { return };
+    for i in 0..1000 {
+        p.both(&["sadd", "s", &format!("m{i}")]);
+        p.both(&["hset", "h", &format!("f{i}"), &i.to_string()]);
+    }
+    let (items, calls) = full_scan(&mut p.ours.con, "sscan", "s");
+    assert!(calls > 1);
+    let set: std::collections::HashSet<_> = items.iter().cloned().collect();
+    assert_eq!(set.len(), 1000);
+    let (items, calls) = full_scan(&mut p.ours.con, "hscan", "h");
+    assert!(calls > 1);
+    let map: std::collections::HashMap<_, _> = items
+        .chunks(2)
+        .map(|c| (c[0].clone(), c[1].clone()))
+        .collect();
+    assert_eq!(map.len(), 1000);
+    assert_eq!(map["f77"], "77");
+    p.cmp_digest();
+}
+
+/// Random command sequences (deterministic commands only) against both servers.
+#[test]
+fn differential_fuzz() {
+    let Some(mut p) = Pair::new() else { return };
+    let mut rng: u64 = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x2545F4914F6CDD1D);
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let keys = ["k1", "k2", "k3"];
+    let long = "v".repeat(70);
+    let vals = ["a", "b", "c", "1", "2", "-3", "10", "x y", "", &long];
+    let idx = ["0", "1", "-1", "2", "-2", "5", "-10"];
+    let scores = ["0", "1", "1.5", "-2", "inf", "-inf", "3", "(1", "(2"];
+    let templates: &[&str] = &[
+        "lpush K V V",
+        "rpush K V",
+        "lpop K",
+        "rpop K I",
+        "lrange K I I",
+        "lindex K I",
+        "lset K I V",
+        "linsert K before V V",
+        "linsert K after V V",
+        "lrem K I V",
+        "ltrim K I I",
+        "lpos K V",
+        "lpos K V rank I count 0",
+        "lmove K K left right",
+        "rpoplpush K K",
+        "llen K",
+        "lmpop 2 K K right count 2",
+        "hset K V V V V",
+        "hget K V",
+        "hdel K V V",
+        "hincrby K V I",
+        "hgetall K",
+        "hlen K",
+        "hmget K V V",
+        "hsetnx K V V",
+        "hexists K V",
+        "hstrlen K V",
+        "hkeys K",
+        "hvals K",
+        "sadd K V V V",
+        "srem K V",
+        "scard K",
+        "sismember K V",
+        "smismember K V V",
+        "smove K K V",
+        "sinterstore K K K",
+        "sunionstore K K K",
+        "sdiffstore K K K",
+        "sintercard 2 K K",
+        "zadd K S V S V",
+        "zadd K nx S V",
+        "zadd K xx ch S V",
+        "zadd K gt S V",
+        "zadd K lt ch S V",
+        "zincrby K S V",
+        "zrem K V",
+        "zcard K",
+        "zscore K V",
+        "zrank K V",
+        "zrevrank K V",
+        "zrange K I I withscores",
+        "zrange K S S byscore withscores",
+        "zrange K S S byscore rev limit 1 2",
+        "zrangebyscore K S S",
+        "zrevrangebyscore K S S withscores",
+        "zcount K S S",
+        "zpopmin K I",
+        "zpopmax K",
+        "zremrangebyrank K I I",
+        "zremrangebyscore K S S",
+        "zunionstore K 2 K K",
+        "zinterstore K 2 K K weights 2 3",
+        "zdiffstore K 2 K K",
+        "zrangestore K K I I",
+        "zmscore K V V",
+        "zrangebylex K - +",
+        "zlexcount K - +",
+        "type K",
+        "exists K",
+        "del K",
+        "set K V",
+    ];
+    for step in 0..3000 {
+        let t = templates[next(templates.len() as u64) as usize];
+        let args: Vec<String> = t
+            .split(' ')
+            .map(|w| match w {
+                "K" => {
+                    // Mostly keys of the command's own type, sometimes a shared one.
+                    let prefix = match t.as_bytes()[0] {
+                        _ if next(10) == 0 => "",
+                        b'l' | b'r' => "l",
+                        b'h' => "h",
+                        b's' if !t.starts_with("set ") => "s",
+                        b'z' => "z",
+                        _ => "",
+                    };
+                    format!("{prefix}{}", keys[next(keys.len() as u64) as usize])
+                }
+                "V" => vals[next(vals.len() as u64) as usize].to_string(),
+                "I" => idx[next(idx.len() as u64) as usize].to_string(),
+                "S" => scores[next(scores.len() as u64) as usize].to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let sortable = matches!(refs[0], "hgetall" | "hkeys" | "hvals");
+        if sortable {
+            p.cmp_unordered(&refs);
+        } else {
+            p.cmp(&refs);
+        }
+        if step % 250 == 0 {
+            p.cmp_digest();
+        }
+    }
+    p.cmp_digest();
+}
+
+/// WATCH is invalidated exactly when Redis would signal the key as modified.
+#[test]
+fn watch_invalidation_matches() {
+    let Some(mut p) = Pair::new() else { return };
+    let cases: &[(&str, &str)] = &[
+        ("rpush w a b", "lpush w c"),
+        ("rpush w a b", "lrem w 0 zz"),
+        ("rpush w a b", "lrem w 0 a"),
+        ("rpush w a b", "ltrim w 0 -1"),
+        ("rpush w a b", "lset w 0 a"),
+        ("rpush w a b", "lpos w a"),
+        ("rpush w a b", "linsert w before zz x"),
+        ("rpush w a", "lmove w w left right"),
+        ("hset w a 1", "hset w a 1"),
+        ("hset w a 1", "hsetnx w a 2"),
+        ("hset w a 1", "hdel w zz"),
+        ("hset w a 1", "hincrby w a 0"),
+        ("sadd w a", "sadd w a"),
+        ("sadd w a", "srem w zz"),
+        ("sadd w a", "smove w other zz"),
+        ("sadd w a", "sinterstore w w"),
+        ("sadd w a", "spop w 0"),
+        ("zadd w 1 a", "zadd w 1 a"),
+        ("zadd w 1 a", "zadd w 2 a"),
+        ("zadd w 1 a", "zincrby w 0 a"),
+        ("zadd w 1 a", "zrem w zz"),
+        ("zadd w 1 a", "zremrangebyscore w 5 6"),
+        ("zadd w 1 a", "zunionstore w 1 w"),
+        ("zadd w 1 a", "zpopmin w 0"),
+    ];
+    let ports = [port_of(&p.ours), port_of(&p.real)];
+    for (setup, cmd) in cases {
+        let mut results = Vec::new();
+        for port in ports {
+            let url = format!("redis://127.0.0.1:{port}/");
+            let mut a = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let mut b = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let run = |con: &mut redis::Connection, line: &str| {
+                let mut c = redis::cmd(line.split(' ').next().unwrap());
+                for w in line.split(' ').skip(1) {
+                    c.arg(w);
+                }
+                normalize(c.query::<redis::Value>(con))
+            };
+            run(&mut a, "flushall");
+            run(&mut a, setup);
+            run(&mut a, "watch w");
+            run(&mut b, cmd);
+            run(&mut a, "multi");
+            run(&mut a, "ping");
+            results.push(run(&mut a, "exec"));
+        }
+        assert_eq!(results[0], results[1], "{setup} / {cmd}");
+    }
+    let _ = &mut p;
+}
+
+/// Two clients blocked on the same key are served in the order they blocked.
+#[test]
+fn blocked_clients_served_in_order() {
+    let Some(p) = Pair::new() else { return };
+    for port in [port_of(&p.ours), port_of(&p.real)] {
+        let url = format!("redis://127.0.0.1:{port}/");
+        let spawn = |delay: u64| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(delay));
+                let mut con = redis::Client::open(url.as_str())
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let v: Vec<String> = redis::cmd("blpop")
+                    .arg("fifo")
+                    .arg(5)
+                    .query(&mut con)
+                    .unwrap();
+                v[1].clone()
+            })
+        };
+        let first = spawn(0);
+        wait_blocked(port, 1);
+        let second = spawn(0);
+        wait_blocked(port, 2);
+        let mut con = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let _: i64 = redis::cmd("rpush")
+            .arg("fifo")
+            .arg("one")
+            .query(&mut con)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let _: i64 = redis::cmd("rpush")
+            .arg("fifo")
+            .arg("two")
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(first.join().unwrap(), "one", "port {port}");
+        assert_eq!(second.join().unwrap(), "two", "port {port}");
+        let _: i64 = redis::cmd("rpush")
+            .arg("fifo")
+            .arg("a")
+            .arg("b")
+            .query(&mut con)
+            .unwrap();
+        let _: () = redis::cmd("del").arg("fifo").query(&mut con).unwrap_or(());
+    }
+}
+
+#[test]
+fn edge_cases() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "rpush l a b c",
+        "sadd s a b c",
+        "hset h a 1",
+        "zadd z 1 a 2 b",
+        "lpos l a rank -9223372036854775808",
+        "lpos l a rank 9223372036854775807",
+        "lpos l a count 9223372036854775807",
+        "srandmember s -9223372036854775808",
+        "hrandfield h -9223372036854775808 withvalues",
+        "zrandmember z -9223372036854775808 withscores",
+        "lrange l 0 9223372036854775807",
+        "lrange l -9223372036854775808 9223372036854775807",
+        "zrange z 0 -9223372036854775808",
+        "zrange z -9223372036854775808 9223372036854775807",
+        "ltrim l -9223372036854775808 9223372036854775807",
+        "lindex l -9223372036854775808",
+        "lrem l -9223372036854775808 zz",
+        "blpop l2 1e100",
+        "blpop l2 inf",
+        "blpop l2 0x1p-3",
+        "blpop l2 -0.5",
+        "zadd z 1 a incr",
+        "zadd z incr",
+        "zadd z ch",
+        "zrangebyscore z (a 1",
+        "zrangebyscore z ( 1",
+        "zrangebyscore z [1 2",
+        "zrangebylex z [a",
+        "zrangebylex z a [b",
+        "zrangebylex z [a [b limit 0",
+        "zrange z 0 1 limit",
+        "zrange z 0 1 rev rev",
+        "zrange z 0 1 byscore byscore",
+        "zrange z (1 2 bylex",
+        "sintercard 1 s limit 0",
+        "sintercard 1 s limit",
+        "zunionstore d 1 z weights",
+        "zunionstore d 1 z weights 1 2",
+        "zinterstore d 1 z aggregate",
+        "zinterstore d 1 z aggregate sum aggregate max",
+        "zunion 1 z withscores withscores",
+        "spop s 0",
+        "lpop l 0",
+        "zpopmin z 0",
+        "hincrby h a 9223372036854775807",
+        "hincrby h a -9223372036854775808",
+        "hincrby h a -9223372036854775808",
+        "hincrbyfloat h b inf",
+        "hset h f 1.5",
+        "hincrby h f 1",
+        "hset h f 10",
+        "hincrbyfloat h f 0x10",
+        "lmpop 1 l left count 9223372036854775807",
+        "linsert l before a",
+        "lset l 0",
+        "smove s",
+        "zscore z",
+        "hmget h",
+        "zadd z 1 a 2",
+        "zincrby z 1",
+        "zrangestore d z 0",
+        "zmpop 1 z min count",
+        "object encoding l",
+        "object encoding nokey",
+        "type s",
+        "type z",
+        "type h",
+        "type l",
+    ]);
+    p.cmp_digest();
 }

@@ -167,6 +167,13 @@ pub async fn serve(
                         _ = &mut notified => break,
                         _ = tokio::time::sleep(Duration::from_millis(wait)) => break,
                         _ = info.kill_notify.notified() => break 'conn,
+                        // Keep reading while blocked: a disconnect must end the wait (or the
+                        // command would later pop an element for nobody); further requests
+                        // queue up behind the blocked one.
+                        r = socket.read_buf(&mut rbuf) => match r {
+                            Ok(0) | Err(_) => break 'conn,
+                            Ok(_) => {}
+                        },
                     }
                 }
                 continue;
@@ -190,6 +197,10 @@ pub async fn serve(
     let _ = socket.shutdown().await;
     let mut st = shared.lock();
     st.clients.remove(&info.id);
+    if client.blocked_until.is_some() {
+        st.blocked_clients = st.blocked_clients.saturating_sub(1);
+    }
+    st.blocked_on.retain(|b| b.0 != info.id);
     for w in std::mem::take(&mut client.watched) {
         if let Some(db) = st.dbs.get_mut(w.db) {
             db.unwatch(&w.key);

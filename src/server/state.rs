@@ -66,6 +66,11 @@ pub struct State {
     pub persistence: super::persistence::Persistence,
     /// Active expiry on (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire_enabled: bool,
+    /// Clients waiting in a blocking command (INFO blocked_clients).
+    pub blocked_clients: usize,
+    /// Clients blocked on keys, oldest first: (client id, db, keys). A key that becomes
+    /// ready is served to the oldest client waiting on it, as Redis does.
+    pub blocked_on: Vec<(u64, usize, Vec<bytes::Bytes>)>,
 }
 
 /// How to shut down.
@@ -105,6 +110,8 @@ impl State {
                 last_bgsave_secs: -1,
                 ..Default::default()
             },
+            blocked_clients: 0,
+            blocked_on: Vec::new(),
         }
     }
 

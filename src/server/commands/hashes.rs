@@ -2,9 +2,9 @@
 
 use super::flags::*;
 use super::keys::parse_cursor;
-use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_f64, arg_i64, err, is, spec};
+use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
 use crate::server::glob::glob_match;
-use crate::server::numbers::{format_human, parse_f64, parse_i64};
+use crate::server::numbers::{format_human, parse_i64};
 use crate::server::sds::Sds;
 use crate::server::types::{Hash, Value};
 use bytes::Bytes;
@@ -242,11 +242,16 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Not deterministic across float implementations: Redis propagates it as HSET key field <result>.
     let key = &args[1];
-    let incr = arg_f64(&args[3])?;
+    let incr = super::zsets::strtod(&args[3]).ok_or(err::NOT_FLOAT)?;
+    if incr.is_infinite() {
+        return Err(CmdError::fixed("ERR value is NaN or Infinity"));
+    }
     let (max_e, max_v) = limits(ctx);
     let h = hash_for_write(ctx, key)?;
     let cur = match h.get(&args[2]) {
-        Some(v) => parse_f64(v).ok_or(CmdError::fixed("ERR hash value is not a float"))?,
+        Some(v) => {
+            super::zsets::strtod(v).ok_or(CmdError::fixed("ERR hash value is not a float"))?
+        }
         None => 0.0,
     };
     let new = cur + incr;
@@ -271,24 +276,26 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     if args.len() == 2 {
-        let pick = match read_hash(ctx, key)? {
-            None => None,
-            Some(h) => Some(h.len()),
-        };
-        match pick {
-            None => ctx.out.null(),
-            Some(len) => {
-                let i = (ctx.state.next_random() % len as u64) as usize;
-                let f = match ctx.db().get(key) {
-                    Some(Value::Hash(h)) => h.nth(i).unwrap().0.clone(),
-                    _ => unreachable!(),
-                };
-                ctx.out.bulk(&f);
-            }
+        if read_hash(ctx, key)?.is_none() {
+            ctx.out.null();
+            return Ok(());
         }
+        let seed = ctx.state.next_random();
+        let f = match ctx.db().get(key) {
+            Some(Value::Hash(h)) => h.random(seed).unwrap().0.clone(),
+            _ => unreachable!(),
+        };
+        ctx.out.bulk(&f);
         return Ok(());
     }
     let count = arg_i64(&args[2])?;
+    if count == i64::MIN {
+        return Err(CmdError::msg(format!(
+            "ERR value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )));
+    }
     let withvalues = match args.len() {
         3 => false,
         4 if is(&args[3], "withvalues") => true,
@@ -297,21 +304,36 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if withvalues && count < -(i64::MAX / 2) {
         return Err(CmdError::fixed("ERR value is out of range"));
     }
-    let pairs: Vec<(Vec<u8>, Vec<u8>)> = match read_hash(ctx, key)? {
+    let len = match read_hash(ctx, key)? {
         None => {
             ctx.out.array(0);
             return Ok(());
         }
-        Some(h) => h
-            .iter()
-            .map(|(f, v)| (f.into_owned(), v.into_owned()))
-            .collect(),
+        Some(h) => h.len(),
     };
-    let picked: Vec<usize> = if count < 0 {
-        let n = count.unsigned_abs() as usize;
-        (0..n)
-            .map(|_| (ctx.state.next_random() % pairs.len() as u64) as usize)
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = if count < 0 {
+        // Repetitions allowed: independent random picks, no copy of the hash.
+        let mut out = Vec::with_capacity(count.unsigned_abs() as usize);
+        for _ in 0..count.unsigned_abs() {
+            let seed = ctx.state.next_random();
+            let Some(Value::Hash(h)) = ctx.db().get(key) else {
+                unreachable!()
+            };
+            let (f, v) = h.random(seed).unwrap();
+            out.push((f.to_vec(), v.to_vec()));
+        }
+        out
+    } else {
+        let Some(Value::Hash(h)) = ctx.db().get(key) else {
+            unreachable!()
+        };
+        h.iter()
+            .map(|(f, v)| (f.into_owned(), v.into_owned()))
             .collect()
+    };
+    let _ = len;
+    let picked: Vec<usize> = if count < 0 {
+        (0..pairs.len()).collect()
     } else if count as usize >= pairs.len() {
         (0..pairs.len()).collect()
     } else {
@@ -344,8 +366,9 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// Parses the `[MATCH pattern] [COUNT count]` options of the *SCAN commands from `args[i..]`.
-pub fn scan_options(args: &[Bytes], mut i: usize) -> Result<Option<Bytes>, CmdError> {
+pub fn scan_options(args: &[Bytes], mut i: usize) -> Result<(Option<Bytes>, usize), CmdError> {
     let mut pattern = None;
+    let mut count = 10usize;
     while i < args.len() {
         let has_value = i + 1 < args.len();
         if is(&args[i], "count") && has_value {
@@ -353,6 +376,7 @@ pub fn scan_options(args: &[Bytes], mut i: usize) -> Result<Option<Bytes>, CmdEr
             if c < 1 {
                 return Err(err::SYNTAX);
             }
+            count = c as usize;
         } else if is(&args[i], "match") && has_value {
             let p = args[i + 1].clone();
             pattern = if p.as_ref() == b"*" { None } else { Some(p) };
@@ -361,13 +385,13 @@ pub fn scan_options(args: &[Bytes], mut i: usize) -> Result<Option<Bytes>, CmdEr
         }
         i += 2;
     }
-    Ok(pattern)
+    Ok((pattern, count))
 }
 
-/// Writes a *SCAN reply that returns everything in one step (cursor 0).
-pub fn scan_reply(ctx: &mut Ctx, items: &[Vec<u8>]) {
+/// Writes a *SCAN reply: the next cursor and the items.
+pub fn scan_reply(ctx: &mut Ctx, next: u64, items: &[Vec<u8>]) {
     ctx.out.array(2);
-    ctx.out.bulk(b"0");
+    ctx.out.bulk_int(next as i64);
     ctx.out.array(items.len());
     for it in items {
         ctx.out.bulk(it);
@@ -375,18 +399,32 @@ pub fn scan_reply(ctx: &mut Ctx, items: &[Vec<u8>]) {
 }
 
 fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let _cursor = parse_cursor(&args[2])?;
-    let pattern = scan_options(args, 3)?;
+    let cursor = parse_cursor(&args[2])?;
+    let (pattern, count) = scan_options(args, 3)?;
+    let matches = |f: &[u8]| pattern.as_ref().is_none_or(|p| glob_match(p, f, false));
     let mut items = Vec::new();
+    let mut next = 0;
     if let Some(h) = read_hash(ctx, &args[1])? {
-        for (f, v) in h.iter() {
-            if pattern.as_ref().is_none_or(|p| glob_match(p, &f, false)) {
-                items.push(f.into_owned());
-                items.push(v.into_owned());
+        match &h.repr {
+            crate::server::types::hash::Repr::Table(t) => {
+                next = t.scan(cursor, count, |(f, v)| {
+                    if matches(f) {
+                        items.push(f.to_vec());
+                        items.push(v.to_vec());
+                    }
+                });
+            }
+            crate::server::types::hash::Repr::Listpack(v) => {
+                for (f, val) in v {
+                    if matches(f) {
+                        items.push(f.to_vec());
+                        items.push(val.to_vec());
+                    }
+                }
             }
         }
     }
-    scan_reply(ctx, &items);
+    scan_reply(ctx, next, &items);
     Ok(())
 }
 

@@ -351,13 +351,6 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let more = j + 1 < args.len();
         if is(&args[j], "rank") && more {
             rank = arg_i64(&args[j + 1])?;
-            if rank == i64::MIN {
-                return Err(CmdError::msg(format!(
-                    "ERR value is out of range, value must between {} and {}",
-                    -i64::MAX,
-                    i64::MAX
-                )));
-            }
             if rank == 0 {
                 return Err(CmdError::fixed(
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
@@ -390,7 +383,12 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 Some(0) => usize::MAX,
                 Some(c) => c as usize,
             };
-            let mut skip = rank.unsigned_abs() - 1;
+            // Redis negates LONG_MIN into itself, which then matches the first hit.
+            let mut skip = if rank == i64::MIN {
+                0
+            } else {
+                rank.unsigned_abs() - 1
+            };
             let limit = if maxlen == 0 {
                 len
             } else {
@@ -529,7 +527,7 @@ fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
     let timeout = timeout_arg(&args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
-        if write_list(ctx, key)?.is_some() {
+        if write_list(ctx, key)?.is_some() && super::may_serve(ctx, key) {
             // Redis propagates a served BLPOP/BRPOP as LPOP/RPOP.
             let e = pop_n(ctx, key, left, 1);
             ctx.out.array(2);
@@ -538,7 +536,7 @@ fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
             return Ok(());
         }
     }
-    block_or_timeout(ctx, timeout);
+    block_or_timeout(ctx, timeout, &args[1..args.len() - 1]);
     Ok(())
 }
 
@@ -557,11 +555,11 @@ fn blmove_generic(
     to: bool,
     timeout: i64,
 ) -> CmdResult {
-    if write_list(ctx, src)?.is_some() {
+    if write_list(ctx, src)?.is_some() && super::may_serve(ctx, src) {
         // Redis propagates a served BLMOVE/BRPOPLPUSH as LMOVE/RPOPLPUSH.
         return lmove_generic(ctx, src, dst, from, to);
     }
-    block_or_timeout(ctx, timeout);
+    block_or_timeout(ctx, timeout, &[Bytes::copy_from_slice(src)]);
     Ok(())
 }
 
@@ -589,7 +587,8 @@ fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     if &ctx.out.buf[len_before..] == null {
         ctx.out.buf.truncate(len_before);
-        block_or_timeout(ctx, timeout);
+        let n = (super::arg_i64(&args[2]).unwrap_or(0) as usize).min(args.len() - 3);
+        block_or_timeout(ctx, timeout, &args[3..3 + n]);
     }
     Ok(())
 }

@@ -450,11 +450,22 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
         _ => cmd.name,
     };
     *ctx.client.info.last_cmd.lock().unwrap() = shown;
+    let was_blocked = ctx.client.blocked_until.is_some();
     if let Err(e) = (cmd.handler)(ctx, args) {
         reply_error(ctx, &e);
     }
-    if !matches!(ctx.flow, Flow::Blocked(_)) {
+    let now_blocked = matches!(ctx.flow, Flow::Blocked(_));
+    if !now_blocked {
         ctx.client.blocked_until = None;
+        if !ctx.state.blocked_on.is_empty() {
+            let id = ctx.client.info.id;
+            ctx.state.blocked_on.retain(|b| b.0 != id);
+        }
+    }
+    match (was_blocked, now_blocked) {
+        (false, true) => ctx.state.blocked_clients += 1,
+        (true, false) => ctx.state.blocked_clients = ctx.state.blocked_clients.saturating_sub(1),
+        _ => {}
     }
     if ctx.state.dirty != dirty_before {
         ctx.shared
@@ -509,28 +520,34 @@ pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
 
 /// Parses a blocking command's timeout (seconds, fractions allowed) into milliseconds.
 pub fn timeout_arg(b: &[u8]) -> Result<i64, CmdError> {
-    let t = super::numbers::parse_f64(b)
-        .filter(|t| t.is_finite())
-        .ok_or(CmdError::fixed(
-            "ERR timeout is not a float or out of range",
-        ))?;
-    if t < 0.0 {
+    let t = zsets::strtod(b).ok_or(CmdError::fixed(
+        "ERR timeout is not a float or out of range",
+    ))?;
+    let ms = t * 1000.0;
+    // Redis casts to long long: out-of-range values (and inf) come out negative on x86.
+    let ms = if ms.is_finite() && ms.abs() < 9.2e18 {
+        ms.trunc() as i64
+    } else {
+        i64::MIN
+    };
+    if ms < 0 {
         return Err(CmdError::fixed("ERR timeout is negative"));
     }
-    let ms = t * 1000.0;
-    if ms > (i64::MAX / 2) as f64 {
-        return Err(CmdError::fixed("ERR timeout is out of range"));
-    }
-    Ok(ms.ceil() as i64)
+    Ok(ms)
 }
 
 /// Called by a blocking command that found nothing to serve: inside EXEC or once the
 /// deadline passed it replies with a null array; otherwise it asks the connection to wait
 /// for the next write and run the command again.
-pub fn block_or_timeout(ctx: &mut Ctx, timeout_ms: i64) {
+pub fn block_or_timeout(ctx: &mut Ctx, timeout_ms: i64, keys: &[Bytes]) {
     if ctx.in_exec {
         ctx.out.null_array();
         return;
+    }
+    let id = ctx.client.info.id;
+    if !ctx.state.blocked_on.iter().any(|b| b.0 == id) {
+        let db = ctx.client.db;
+        ctx.state.blocked_on.push((id, db, keys.to_vec()));
     }
     let deadline = match ctx.client.blocked_until {
         Some(d) => d,
@@ -549,4 +566,20 @@ pub fn block_or_timeout(ctx: &mut Ctx, timeout_ms: i64) {
     } else {
         ctx.flow = Flow::Blocked(deadline);
     }
+}
+
+/// Whether the calling client may take from `key` now: false while a client that blocked
+/// earlier still waits on the same key (it is served first, as in Redis).
+pub fn may_serve(ctx: &Ctx, key: &[u8]) -> bool {
+    let id = ctx.client.info.id;
+    let db = ctx.client.db;
+    for (cid, cdb, keys) in &ctx.state.blocked_on {
+        if *cid == id {
+            return true;
+        }
+        if *cdb == db && keys.iter().any(|k| &k[..] == key) {
+            return false;
+        }
+    }
+    true
 }

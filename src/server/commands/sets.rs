@@ -500,16 +500,29 @@ fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let _cursor = parse_cursor(&args[2])?;
-    let pattern = scan_options(args, 3)?;
+    let cursor = parse_cursor(&args[2])?;
+    let (pattern, count) = scan_options(args, 3)?;
+    let matches = |m: &[u8]| pattern.as_ref().is_none_or(|p| glob_match(p, m, false));
     let mut items = Vec::new();
+    let mut next = 0;
     if let Some(s) = read_set(ctx, &args[1])? {
-        for m in s.iter() {
-            if pattern.as_ref().is_none_or(|p| glob_match(p, &m, false)) {
-                items.push(m.into_owned());
+        match &s.repr {
+            crate::server::types::set::Repr::Table(t) => {
+                next = t.scan(cursor, count, |m| {
+                    if matches(m) {
+                        items.push(m.to_vec());
+                    }
+                });
+            }
+            _ => {
+                for m in s.iter() {
+                    if matches(&m) {
+                        items.push(m.into_owned());
+                    }
+                }
             }
         }
     }
-    scan_reply(ctx, &items);
+    scan_reply(ctx, next, &items);
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Sorted set commands.
 
 use super::flags::*;
-use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_f64, arg_i64, err, is, spec};
+use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
 use crate::resp::Proto;
 use crate::server::sds::Sds;
 use crate::server::types::{Value, ZSet};
@@ -58,6 +58,63 @@ pub fn specs() -> Vec<Spec> {
         ),
         spec("bzmpop", -5, WRITE | BLOCKING, NO_KEYS, bzmpop),
     ]
+}
+
+/// `parse_f64`, plus the hexadecimal forms C's strtod accepts (`0x10`, `-0x1.8p3`).
+pub(crate) fn strtod(b: &[u8]) -> Option<f64> {
+    if let Some(v) = crate::server::numbers::parse_f64(b) {
+        return Some(v);
+    }
+    let (neg, rest) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let rest = rest
+        .strip_prefix(b"0x")
+        .or_else(|| rest.strip_prefix(b"0X"))?;
+    let (mant, exp) = match rest.iter().position(|&c| c == b'p' || c == b'P') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let (int, frac) = match mant.iter().position(|&c| c == b'.') {
+        Some(i) => (&mant[..i], &mant[i + 1..]),
+        None => (mant, &[][..]),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for &c in int {
+        v = v * 16.0 + (c as char).to_digit(16)? as f64;
+    }
+    let mut scale = 1.0 / 16.0;
+    for &c in frac {
+        v += (c as char).to_digit(16)? as f64 * scale;
+        scale /= 16.0;
+    }
+    if let Some(e) = exp {
+        let e: i32 = std::str::from_utf8(e).ok()?.parse().ok()?;
+        v *= 2f64.powi(e);
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// Parses a double as Redis's `getDoubleFromObject` does (strtod): like `parse_f64`, but
+/// values that overflow to infinity or underflow to zero (ERANGE) are refused.
+fn double_arg(b: &[u8]) -> Option<f64> {
+    let v = strtod(b)?;
+    let lower = b.to_ascii_lowercase();
+    if v.is_infinite() && !lower.windows(3).any(|w| w == b"inf") {
+        return None;
+    }
+    if v == 0.0 {
+        let mantissa = lower.split(|&c| c == b'e').next().unwrap_or(&[]);
+        if mantissa.iter().any(|c| (b'1'..=b'9').contains(c)) {
+            return None;
+        }
+    }
+    Some(v)
 }
 
 const NAN_SCORE: CmdError = CmdError::fixed("ERR resulting score is not a number (NaN)");
@@ -131,7 +188,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, mut incr: bool) -> 
     }
     let mut pairs = Vec::with_capacity(elements / 2);
     for sm in args[i..].chunks(2) {
-        pairs.push((arg_f64(&sm[0])?, &sm[1]));
+        pairs.push((double_arg(&sm[0]).ok_or(err::NOT_FLOAT)?, &sm[1]));
     }
     let (max_e, max_v) = limits(ctx);
     let exists = write_zset(ctx, key)?.is_some();
@@ -302,7 +359,8 @@ fn parse_score_bound(b: &[u8]) -> Option<ScoreBound> {
     } else {
         (false, b)
     };
-    let v = crate::server::numbers::parse_f64(rest)?;
+    // strtod of an empty string consumes nothing and yields 0, which Redis accepts.
+    let v = if rest.is_empty() { 0.0 } else { strtod(rest)? };
     Some(ScoreBound { v, ex })
 }
 
@@ -748,7 +806,7 @@ fn zsetop(
         let remaining = args.len() - j;
         if op != SetOp::Diff && !card && remaining > setnum && is(&args[j], "weights") {
             for (i, w) in weights.iter_mut().enumerate() {
-                *w = crate::server::numbers::parse_f64(&args[j + 1 + i])
+                *w = double_arg(&args[j + 1 + i])
                     .ok_or(CmdError::fixed("ERR weight value is not a float"))?;
             }
             j += 1 + setnum;
@@ -908,6 +966,13 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let count = arg_i64(&args[2])?;
+    if count == i64::MIN {
+        return Err(CmdError::msg(format!(
+            "ERR value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )));
+    }
     let withscores = match args.len() {
         3 => false,
         4 if is(&args[3], "withscores") => true,
@@ -945,7 +1010,7 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let _cursor = super::keys::parse_cursor(&args[2])?;
-    let pattern = super::hashes::scan_options(args, 3)?;
+    let (pattern, _count) = super::hashes::scan_options(args, 3)?;
     let mut items = Vec::new();
     if let Some(z) = read_zset(ctx, &args[1])? {
         for (m, s) in z.iter() {
@@ -958,7 +1023,7 @@ fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    super::hashes::scan_reply(ctx, &items);
+    super::hashes::scan_reply(ctx, 0, &items);
     Ok(())
 }
 
@@ -1027,6 +1092,9 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
     let timeout = super::timeout_arg(&args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
+        if write_zset(ctx, key)?.is_none() || !super::may_serve(ctx, key) {
+            continue;
+        }
         if let Some(z) = write_zset(ctx, key)? {
             // Redis propagates a served BZPOPMIN/BZPOPMAX as ZPOPMIN/ZPOPMAX.
             let len = z.len();
@@ -1050,7 +1118,7 @@ fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
             return Ok(());
         }
     }
-    super::block_or_timeout(ctx, timeout);
+    super::block_or_timeout(ctx, timeout, &args[1..args.len() - 1]);
     Ok(())
 }
 
@@ -1072,7 +1140,8 @@ fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     if &ctx.out.buf[len_before..] == null {
         ctx.out.buf.truncate(len_before);
-        super::block_or_timeout(ctx, timeout);
+        let n = (arg_i64(&args[2]).unwrap_or(0) as usize).min(args.len() - 3);
+        super::block_or_timeout(ctx, timeout, &args[3..3 + n]);
     }
     Ok(())
 }

@@ -2,8 +2,101 @@
 //! HGETALL order matches); it converts one-way to a hash table past the configured limits.
 
 use crate::server::sds::Sds;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+/// A field → value hash table whose buckets can be addressed (O(1) random picks).
+#[derive(Clone, Default)]
+pub struct Table {
+    t: HashTable<(Sds, Sds)>,
+    h: DefaultHashBuilder,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.t.iter().map(|(k, v)| (k, v)))
+            .finish()
+    }
+}
+
+impl Table {
+    fn hash(&self, k: &[u8]) -> u64 {
+        self.h.hash_one(k)
+    }
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.t.len()
+    }
+    /// The value of `field`.
+    pub fn get(&self, field: &[u8]) -> Option<&Sds> {
+        self.t
+            .find(self.hash(field), |e| e.0.as_bytes() == field)
+            .map(|e| &e.1)
+    }
+    /// Sets a field; true if it is new.
+    pub fn insert(&mut self, field: Sds, value: Sds) -> bool {
+        let hv = self.hash(&field);
+        if let Some(e) = self.t.find_mut(hv, |e| e.0.as_bytes() == field.as_bytes()) {
+            e.1 = value;
+            return false;
+        }
+        let h = &self.h;
+        self.t
+            .insert_unique(hv, (field, value), |e| h.hash_one(e.0.as_bytes()));
+        true
+    }
+    /// Removes a field; true if it existed.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        match self
+            .t
+            .find_entry(self.hash(field), |e| e.0.as_bytes() == field)
+        {
+            Ok(o) => {
+                o.remove();
+                if self.t.num_buckets() > 64 && self.t.len() * 8 < self.t.num_buckets() {
+                    let h = &self.h;
+                    self.t.shrink_to_fit(|e| h.hash_one(e.0.as_bytes()));
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+    /// The pairs.
+    pub fn iter(&self) -> impl Iterator<Item = &(Sds, Sds)> {
+        self.t.iter()
+    }
+
+    /// One SCAN step over buckets from `cursor`, visiting about `count` entries; returns
+    /// the next cursor (0 when done).
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&(Sds, Sds))) -> u64 {
+        let buckets = self.t.num_buckets();
+        let mut i = cursor as usize;
+        let mut seen = 0;
+        while i < buckets && seen < count.max(1) {
+            if let Some(e) = self.t.get_bucket(i) {
+                f(e);
+                seen += 1;
+            }
+            i += 1;
+        }
+        if i >= buckets { 0 } else { i as u64 }
+    }
+
+    /// A pair found by probing buckets from `seed` on.
+    pub fn random(&self, seed: u64) -> Option<&(Sds, Sds)> {
+        if self.t.is_empty() {
+            return None;
+        }
+        let n = self.t.num_buckets();
+        let start = (seed % n as u64) as usize;
+        (0..n)
+            .map(|o| (start + o) % n)
+            .find_map(|i| self.t.get_bucket(i))
+    }
+}
 
 /// The representation.
 #[derive(Clone, Debug)]
@@ -11,7 +104,7 @@ pub enum Repr {
     /// `listpack`: pairs in insertion order.
     Listpack(Vec<(Sds, Sds)>),
     /// `hashtable`.
-    Table(HashMap<Sds, Sds>),
+    Table(Table),
 }
 
 /// A hash: field → value.
@@ -63,7 +156,10 @@ impl Hash {
     /// Converts to a hash table (one-way).
     pub fn convert(&mut self) {
         if let Repr::Listpack(v) = &mut self.repr {
-            let m: HashMap<Sds, Sds> = std::mem::take(v).into_iter().collect();
+            let mut m = Table::default();
+            for (f, val) in std::mem::take(v) {
+                m.insert(f, val);
+            }
             self.repr = Repr::Table(m);
         }
     }
@@ -95,7 +191,7 @@ impl Hash {
                     true
                 }
             }
-            Repr::Table(m) => m.insert(Sds::from_slice(field), value).is_none(),
+            Repr::Table(m) => m.insert(Sds::from_slice(field), value),
         }
     }
 
@@ -109,7 +205,7 @@ impl Hash {
                 }
                 None => false,
             },
-            Repr::Table(m) => m.remove(field).is_some(),
+            Repr::Table(m) => m.remove(field),
         }
     }
 
@@ -127,11 +223,12 @@ impl Hash {
         }
     }
 
-    /// The pair at position `i` of the iteration order (for random picks).
-    pub fn nth(&self, i: usize) -> Option<(&Sds, &Sds)> {
+    /// A random pair (`seed` from the server's generator), None when empty.
+    pub fn random(&self, seed: u64) -> Option<(&Sds, &Sds)> {
         match &self.repr {
-            Repr::Listpack(v) => v.get(i).map(|(f, v)| (f, v)),
-            Repr::Table(m) => m.iter().nth(i),
+            Repr::Listpack(v) if v.is_empty() => None,
+            Repr::Listpack(v) => v.get((seed % v.len() as u64) as usize).map(|(f, v)| (f, v)),
+            Repr::Table(m) => m.random(seed).map(|(f, v)| (f, v)),
         }
     }
 }

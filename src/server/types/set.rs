@@ -68,6 +68,23 @@ impl Table {
             .map(|o| (start + o) % n)
             .find_map(|i| self.t.get_bucket(i))
     }
+
+    /// One SCAN step over buckets from `cursor`, visiting about `count` entries; returns
+    /// the next cursor (0 when done).
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Sds)) -> u64 {
+        let buckets = self.t.num_buckets();
+        let mut i = cursor as usize;
+        let mut seen = 0;
+        while i < buckets && seen < count.max(1) {
+            if let Some(e) = self.t.get_bucket(i) {
+                f(e);
+                seen += 1;
+            }
+            i += 1;
+        }
+        if i >= buckets { 0 } else { i as u64 }
+    }
+
     /// Shrinks after mass deletions.
     pub fn maybe_shrink(&mut self) {
         if self.t.num_buckets() > 64 && self.t.len() * 8 < self.t.num_buckets() {
