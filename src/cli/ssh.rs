@@ -239,6 +239,24 @@ fn target_of(host: &str, port: u16) -> String {
     }
 }
 
+/// The line number in the file of russh's `counted`-th known_hosts line: russh does not count
+/// lines that start with `#`, and users need the real number to find the entry.
+fn file_line(path: &Path, counted: usize) -> usize {
+    let Ok(content) = std::fs::read(path) else {
+        return counted;
+    };
+    let mut seen = 0;
+    for (i, line) in content.split(|&b| b == b'\n').enumerate() {
+        if line.first() != Some(&b'#') {
+            seen += 1;
+            if seen == counted {
+                return i + 1;
+            }
+        }
+    }
+    counted
+}
+
 /// The handler's error: russh's own, or a refusal decided in `check_server_key`.
 #[derive(Debug)]
 enum HandlerError {
@@ -295,8 +313,8 @@ impl Handler {
                 target: self.target.clone(),
                 algorithm,
                 fingerprint,
+                line: file_line(&self.known_hosts, line),
                 known_hosts,
-                line,
             }),
             Err(e) => Err(SshError::KnownHosts {
                 target: self.target.clone(),
@@ -656,6 +674,18 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8(out.stdout).unwrap(), nasty);
+    }
+
+    #[test]
+    fn known_hosts_line_numbers_count_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(&path, "# a\nh1 k\n#b\n\nh2 k\nh3 k").unwrap();
+        assert_eq!(file_line(&path, 1), 2);
+        assert_eq!(file_line(&path, 2), 4);
+        assert_eq!(file_line(&path, 3), 5);
+        assert_eq!(file_line(&path, 4), 6);
+        assert_eq!(file_line(&dir.path().join("none"), 3), 3);
     }
 
     #[test]
