@@ -418,6 +418,14 @@ impl Session {
         Ok(Session { handle, target })
     }
 
+    /// Connects to a node of the cluster with its resolved SSH settings.
+    pub async fn connect_node(
+        node: &crate::cli::cluster::Node,
+        new_host_keys: NewHostKeys,
+    ) -> Result<Session, SshError> {
+        Session::connect(&node.host, &node.ssh, new_host_keys).await
+    }
+
     /// `host:port` of the node.
     pub fn target(&self) -> &str {
         &self.target
@@ -512,7 +520,9 @@ impl Session {
     /// Writes `data` to `remote_path` with permission bits `mode`, atomically: into a
     /// temporary file next to it (created under umask 077), chmod, then renamed over it.
     pub async fn upload(&self, data: &[u8], remote_path: &str, mode: u32) -> Result<(), SshError> {
-        let tmp = format!("{remote_path}.redrepl-tmp");
+        static UPLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = UPLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = format!("{remote_path}.redrepl-tmp-{}-{n}", std::process::id());
         let (q_tmp, q_dst) = (shell_quote(&tmp), shell_quote(remote_path));
         let command = format!(
             "umask 077; cat > {q_tmp} && chmod {:o} {q_tmp} && mv -f {q_tmp} {q_dst} \
