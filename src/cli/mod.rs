@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod password;
 pub mod render;
 pub mod secret;
+pub mod ssh;
 pub mod template;
 pub mod validate;
 
