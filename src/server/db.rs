@@ -151,6 +151,38 @@ impl Db {
         self.touch(key);
     }
 
+    /// Makes room for `keys` more keys and `expires` more TTLs (RDB load uses RESIZEDB's
+    /// hint so the tables are not regrown again and again).
+    pub fn reserve(&mut self, keys: usize, expires: usize) {
+        let hasher = &self.hasher;
+        self.table
+            .reserve(keys, |e| hasher.hash_one(e.key.as_bytes()));
+        self.expires
+            .reserve(expires, |e| hasher.hash_one(e.key.as_bytes()));
+    }
+
+    /// Inserts `key` unless it exists, in which case the key is handed back and nothing
+    /// changes. Does not count as a modification (RDB load).
+    pub fn insert_if_absent(&mut self, key: Sds, value: Value) -> Result<(), Sds> {
+        let h = self.hash(&key);
+        let hasher = &self.hasher;
+        match self.table.entry(
+            h,
+            |e| e.key.as_bytes() == key.as_bytes(),
+            |e| hasher.hash_one(e.key.as_bytes()),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => Err(key),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Entry {
+                    key,
+                    value,
+                    atime: lru_clock(),
+                });
+                Ok(())
+            }
+        }
+    }
+
     /// Inserts a key known not to exist (RDB load, COPY). Does not count as a modification.
     pub fn insert_new(&mut self, key: Sds, value: Value) {
         let h = self.hash(&key);

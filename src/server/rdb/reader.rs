@@ -125,6 +125,17 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// A string straight into an `Sds` (no intermediate Vec for the common raw case).
+    fn sds(&mut self) -> R<Sds> {
+        let start = self.pos;
+        let (n, encoded) = self.len_enc()?;
+        if !encoded {
+            return Ok(Sds::from_slice(self.take(n as usize)?));
+        }
+        self.pos = start;
+        Ok(Sds::from_vec(self.string()?))
+    }
+
     fn binary_double(&mut self) -> R<f64> {
         Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
     }
@@ -392,7 +403,7 @@ fn read_value(c: &mut Cursor, t: u8) -> R<Value> {
         f(&b).or_else(|e| c.err(e))
     };
     Ok(match t {
-        op::STRING => Value::Str(Sds::from_vec(c.string()?)),
+        op::STRING => Value::Str(c.sds()?),
         op::LIST | op::SET => {
             let n = c.count()?;
             let mut items = Vec::with_capacity(n.min(1 << 20));
@@ -545,8 +556,11 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
                 db = n;
             }
             op::RESIZEDB => {
-                c.len()?;
-                c.len()?;
+                let keys = c.len()? as usize;
+                let expires = c.len()? as usize;
+                // A hint only; capped so a corrupt header cannot make us allocate wildly.
+                let cap = buf.len() / 4;
+                dbs[db].reserve(keys.min(cap), expires.min(cap));
             }
             op::AUX => {
                 let k = c.string()?;
@@ -574,25 +588,24 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
                 return c.err("functions (FUNCTION LOAD) are not supported by redrepl");
             }
             _ => {
-                let key = c.string()?;
-                c.key = Some(String::from_utf8_lossy(&key).into_owned());
-                let value = read_value(&mut c, t)?;
-                c.key = None;
+                let key = c.sds()?;
+                let value = read_value(&mut c, t).map_err(|mut e| {
+                    e.key = Some(String::from_utf8_lossy(&key).into_owned());
+                    e
+                })?;
                 let at = expire.take();
                 if drop_expired && at.is_some_and(|a| a <= now) {
                     info.expired_skipped += 1;
                     continue;
                 }
                 let d = &mut dbs[db];
-                if d.contains(&key) {
-                    return c.err(format!("duplicate key '{}'", String::from_utf8_lossy(&key)));
+                let ttl_key = at.map(|a| (key.clone(), a));
+                if let Err(key) = d.insert_if_absent(key, value) {
+                    c.key = Some(String::from_utf8_lossy(&key).into_owned());
+                    return c.err("duplicate key in the same database");
                 }
-                let key = Sds::from_vec(key);
-                if let Some(a) = at {
-                    d.insert_new(key.clone(), value);
-                    d.set_expire(&key, a);
-                } else {
-                    d.insert_new(key, value);
+                if let Some((k, a)) = ttl_key {
+                    d.set_expire(&k, a);
                 }
                 info.keys += 1;
             }
