@@ -118,6 +118,24 @@ def info_field(port, field):
     return ""
 
 
+def key_memory(servers, tmp):
+    """RSS after loading ~865,000 distinct small string keys into fresh servers."""
+    mem = {}
+    for name, cmd in servers.items():
+        d = os.path.join(tmp, "keys-" + name)
+        os.mkdir(d)
+        port = free_port()
+        p = start(cmd, port, d)
+        subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-r", "1000000", "-n", "2000000",
+                        "-P", "32", "-q"], capture_output=True, check=True)
+        keys = subprocess.run(["redis-cli", "-p", str(port), "dbsize"], capture_output=True, text=True).stdout.strip()
+        mem[name] = (int(keys), rss(p.pid))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    (k1, m1), (k2, m2) = mem["redrepl"], mem["redis"]
+    print(f"{'RSS after load (keys)':<28}{m1 / 2**20:>12.1f} MiB{m2 / 2**20:>12.1f} MiB{m1 / m2:>8.2f}   ({k1} / {k2} keys)")
+
+
 COLLECTION_FILL = {
     "list": ["-t", "lpush", "-n", "1000000"],
     "hash": ["-t", "hset", "-r", "100000000", "-n", "1000000"],
@@ -186,7 +204,7 @@ def main():
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--binary", default="target/release/redrepl")
     ap.add_argument("--skip-memory", action="store_true")
-    ap.add_argument("--only", choices=["throughput", "rdb"], help="run one part only")
+    ap.add_argument("--only", choices=["throughput", "memory", "rdb"], help="run one part only")
     ap.add_argument("--rdb-keys", type=int, default=1000000)
     a = ap.parse_args()
     if not os.path.exists(a.binary):
@@ -206,6 +224,10 @@ def main():
         if a.only == "rdb":
             rdb_bench(servers, tmp, a.rdb_keys)
             return
+        if a.only == "memory":
+            key_memory(servers, tmp)
+            collection_memory(servers, tmp)
+            return
         results = {}  # (test, pipeline) -> {server: [rps...]}
         for r in range(a.rounds):
             for pipeline in (1, 32):
@@ -221,14 +243,7 @@ def main():
             label = f"{test} (-P {pipeline})" if pipeline > 1 else test
             print(f"{label:<28}{ours:>16,.0f}{theirs:>16,.0f}{ours / theirs:>8.2f}")
         if not a.skip_memory:
-            mem = {}
-            for name in servers:
-                subprocess.run(["redis-benchmark", "-p", str(ports[name]), "-t", "set", "-r", "1000000", "-n", "2000000",
-                                "-P", "32", "-q"], capture_output=True, check=True)
-                keys = subprocess.run(["redis-cli", "-p", str(ports[name]), "dbsize"], capture_output=True, text=True).stdout.strip()
-                mem[name] = (int(keys), rss(procs[name].pid))
-            (k1, m1), (k2, m2) = mem["redrepl"], mem["redis"]
-            print(f"{'RSS after load (keys)':<28}{m1 / 2**20:>12.1f} MiB{m2 / 2**20:>12.1f} MiB{m1 / m2:>8.2f}   ({k1} / {k2} keys)")
+            key_memory(servers, tmp)
             collection_memory(servers, tmp)
         if a.only != "throughput":
             rdb_bench(servers, tmp, a.rdb_keys)
