@@ -95,8 +95,6 @@ pub async fn serve(
                     if args.is_empty() {
                         continue;
                     }
-                    info.last_ms
-                        .store(super::clock::now_ms(), Ordering::Relaxed);
                     let mode = client.reply_mode;
                     let mark = out.buf.len();
                     let mut ctx = Ctx {
@@ -109,6 +107,8 @@ pub async fn serve(
                         in_exec: false,
                     };
                     commands::dispatch(&mut ctx, &args);
+                    // dispatch read the clock once for the command; reuse it.
+                    info.last_ms.store(ctx.now_ms, Ordering::Relaxed);
                     let flow = ctx.flow;
                     match flow {
                         Flow::Paused => {

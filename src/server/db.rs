@@ -54,8 +54,21 @@ impl Default for Db {
 }
 
 /// Seconds clock used for access times.
+///
+/// A cached value, refreshed by the cron (`refresh_lru_clock`), as Redis's `server.lruclock`:
+/// reading the clock on every key access costs more than the whole GET.
 pub fn lru_clock() -> u32 {
-    (super::clock::now_ms() / 1000) as u32
+    let c = LRU_CLOCK.load(std::sync::atomic::Ordering::Relaxed);
+    if c != 0 { c } else { refresh_lru_clock() }
+}
+
+static LRU_CLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Re-reads the clock into the cached LRU clock; returns it.
+pub fn refresh_lru_clock() -> u32 {
+    let c = (super::clock::now_ms() / 1000) as u32;
+    LRU_CLOCK.store(c, std::sync::atomic::Ordering::Relaxed);
+    c
 }
 
 impl Db {

@@ -293,6 +293,7 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
         let mut st = shared.lock();
         let want_hz = st.config.hz.clamp(1, 500);
         let now = clock::now_ms();
+        db::refresh_lru_clock();
         if let Some(p) = st.pause {
             if p.until_ms <= now {
                 st.pause = None;
