@@ -1361,3 +1361,20 @@ fn edge_cases() {
     ]);
     p.cmp_digest();
 }
+
+/// HINCRBYFLOAT adds in long double and prints like Redis, for big values too.
+#[test]
+fn hincrbyfloat_matches_redis_long_double() {
+    let Some(mut p) = Pair::new() else { return };
+    for (field, by) in [
+        ("f", "1000"),
+        ("f", "0.1"),
+        ("g", "1e300"),
+        ("f", "1.5e3"),
+        ("f", "-2500.1"),
+        ("f", "abc"),
+    ] {
+        p.cmp(&["hincrbyfloat", "h", field, by]);
+    }
+    p.cmp_digest();
+}

@@ -324,7 +324,7 @@ fn active_expire(st: &mut State, now: i64, budget: Duration) {
             for key in &expired {
                 if st.dbs[dbi].remove(key).is_some() {
                     st.stats.expired_keys += 1;
-                    st.propagate(dbi, &[b"DEL", key]);
+                    st.propagate(dbi, &[&b"DEL"[..], key]);
                 }
             }
             if examined == 0 || expired.len() * 4 < examined || started.elapsed() > budget {

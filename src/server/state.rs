@@ -127,7 +127,7 @@ impl State {
 
     /// Hands a write to replication. Replication (a later part) streams it to replicas;
     /// until then this only exists so that every write path already calls it in order.
-    pub fn propagate(&mut self, _db: usize, _args: &[&[u8]]) {}
+    pub fn propagate<A: AsRef<[u8]>>(&mut self, _db: usize, _args: &[A]) {}
 }
 
 /// The state plus the wake-ups that live outside the lock.

@@ -4,7 +4,7 @@ use super::flags::*;
 use super::keys::parse_cursor;
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
 use crate::server::glob::glob_match;
-use crate::server::numbers::{format_human, parse_i64};
+use crate::server::numbers::parse_i64;
 use crate::server::sds::Sds;
 use crate::server::types::{Hash, Value};
 use bytes::Bytes;
@@ -242,29 +242,23 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Not deterministic across float implementations: Redis propagates it as HSET key field <result>.
     let key = &args[1];
-    let incr = super::zsets::strtod(&args[3]).ok_or(err::NOT_FLOAT)?;
-    if incr.is_infinite() {
+    let incr = crate::server::longdouble::parse_arg(&args[3]).ok_or(err::NOT_FLOAT)?;
+    if super::zsets::strtod(&args[3]).is_some_and(f64::is_infinite) {
         return Err(CmdError::fixed("ERR value is NaN or Infinity"));
     }
     let (max_e, max_v) = limits(ctx);
     let h = hash_for_write(ctx, key)?;
     let cur = match h.get(&args[2]) {
-        Some(v) => {
-            super::zsets::strtod(v).ok_or(CmdError::fixed("ERR hash value is not a float"))?
-        }
-        None => 0.0,
+        Some(v) => crate::server::longdouble::parse_arg(v)
+            .ok_or(CmdError::fixed("ERR hash value is not a float"))?,
+        None => crate::server::longdouble::ZERO,
     };
-    let new = cur + incr;
-    if new.is_nan() || new.is_infinite() {
-        return Err(CmdError::fixed(
+    // Redis adds in long double and prints with %.17Lf, as INCRBYFLOAT.
+    let s = crate::server::longdouble::add(cur, incr)
+        .and_then(crate::server::longdouble::format_human)
+        .ok_or(CmdError::fixed(
             "ERR increment would produce NaN or Infinity",
-        ));
-    }
-    let s = long_double_sum_text(
-        h.get(&args[2]).map(|v| v.as_bytes()).unwrap_or(b"0"),
-        &args[3],
-    )
-    .unwrap_or_else(|| format_human(new));
+        ))?;
     h.maybe_convert_for(&[args[2].len(), s.len()], max_v);
     h.set(&args[2], Sds::from_slice(s.as_bytes()));
     h.maybe_convert_len(max_e);
@@ -426,58 +420,4 @@ fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     scan_reply(ctx, next, &items);
     Ok(())
-}
-
-/// Redis adds in `long double` and prints with `%.17Lf`; for short decimal operands of small
-/// magnitude that equals the exact decimal sum rounded to 17 places, which this computes
-/// (None when the operands are outside that range; callers then fall back to f64).
-pub fn long_double_sum_text(a: &[u8], b: &[u8]) -> Option<String> {
-    const SCALE: i128 = 100_000_000_000_000_000; // 1e17
-    fn parse(x: &[u8]) -> Option<i128> {
-        let s = std::str::from_utf8(x).ok()?;
-        let (neg, s) = match s.strip_prefix('-') {
-            Some(r) => (true, r),
-            None => (false, s),
-        };
-        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-        if int.is_empty() && frac.is_empty() || int.len() > 2 || frac.len() > 17 {
-            return None;
-        }
-        if !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        let i: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-        let mut f: i128 = if frac.is_empty() {
-            0
-        } else {
-            frac.parse().ok()?
-        };
-        for _ in frac.len()..17 {
-            f *= 10;
-        }
-        let v = i * SCALE + f;
-        Some(if neg { -v } else { v })
-    }
-    let sum = parse(a)? + parse(b)?;
-    if sum.abs() >= 100 * SCALE {
-        return None;
-    }
-    let neg = sum < 0;
-    let abs = sum.abs();
-    let mut out = format!(
-        "{}{}.{:017}",
-        if neg { "-" } else { "" },
-        abs / SCALE,
-        abs % SCALE
-    );
-    while out.ends_with('0') {
-        out.pop();
-    }
-    if out.ends_with('.') {
-        out.pop();
-    }
-    if out == "-0" {
-        out = "0".into();
-    }
-    Some(out)
 }

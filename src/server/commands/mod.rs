@@ -467,16 +467,17 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
         (true, false) => ctx.state.blocked_clients = ctx.state.blocked_clients.saturating_sub(1),
         _ => {}
     }
-    if ctx.state.dirty != dirty_before {
+    // Blocked clients record the epoch and join `writes` under this same lock, so when none
+    // is blocked nobody can miss a wake-up and the hot path skips both.
+    if ctx.state.dirty != dirty_before && ctx.state.blocked_clients > 0 {
         ctx.shared
             .write_epoch
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         ctx.shared.writes.notify_waiters();
     }
     if ctx.state.dirty != dirty_before && cmd.has(flags::WRITE) {
-        let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
         let db = ctx.client.db;
-        ctx.state.propagate(db, &argv);
+        ctx.state.propagate(db, args);
     }
 }
 

@@ -3,7 +3,7 @@
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
 use crate::server::longdouble;
-use crate::server::numbers::{parse_f64, parse_i64};
+use crate::server::numbers::parse_i64;
 use crate::server::sds::Sds;
 use crate::server::types::Value;
 use bytes::Bytes;
@@ -381,19 +381,13 @@ fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Parses a float operand the way Redis's string2ld accepts it, as a long double.
 fn long_double_arg(b: &[u8]) -> Result<longdouble::Ld, CmdError> {
-    parse_f64(b).ok_or(err::NOT_FLOAT)?;
-    let s = std::str::from_utf8(b).map_err(|_| err::NOT_FLOAT)?;
-    longdouble::parse(s).ok_or(err::NOT_FLOAT)
+    longdouble::parse_arg(b).ok_or(err::NOT_FLOAT)
 }
 
 fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let cur = match ctx.lookup_write(key) {
-        None => longdouble::Ld::Finite {
-            neg: false,
-            m: 0,
-            e: 0,
-        },
+        None => longdouble::ZERO,
         Some(Value::Str(s)) => {
             let s = s.clone();
             long_double_arg(&s)?
