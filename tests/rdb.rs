@@ -684,3 +684,30 @@ fn writes_are_refused_with_misconf_after_a_failed_background_save() {
     p.cmd(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]);
     p.cmd(&["SET", "k2", "v"]);
 }
+
+#[test]
+fn bgsave_schedule_runs_after_the_current_save() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Proc::start(false, tmp.path(), &["--save", ""]);
+    load_keys(&p, 500_000, "k");
+    assert_eq!(p.text(&["BGSAVE"]), "Background saving started");
+    let e = redis::cmd("BGSAVE").query::<()>(&mut p.con());
+    let scheduled = p.text(&["BGSAVE", "SCHEDULE"]);
+    if let Err(e) = e {
+        // The first save was still running: a plain BGSAVE is refused, SCHEDULE queues one.
+        assert!(e.to_string().contains("already in progress"), "{e}");
+    }
+    assert!(
+        scheduled == "Background saving scheduled" || scheduled == "Background saving started",
+        "{scheduled}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !p.text(&["INFO", "persistence"]).contains("rdb_saves:2") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info = p.text(&["INFO", "persistence"]);
+    assert!(
+        info.contains("rdb_saves:2"),
+        "the scheduled save did not run: {info}"
+    );
+}
