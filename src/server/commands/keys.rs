@@ -500,7 +500,10 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(super::subcommand_error("object", sub));
     }
     let key = &args[2];
-    ctx.expire_if_needed(key);
+    if ctx.expire_if_needed(key) {
+        ctx.out.null();
+        return Ok(());
+    }
     let clock = crate::server::db::lru_clock();
     let Some(entry) = ctx.db().entry(key) else {
         ctx.out.null();
