@@ -148,8 +148,13 @@ pub async fn serve(
                 break 'conn;
             }
             if replica {
-                super::replication::master::serve_replica(shared.clone(), socket, rbuf, info.clone())
-                    .await;
+                super::replication::master::serve_replica(
+                    shared.clone(),
+                    socket,
+                    rbuf,
+                    info.clone(),
+                )
+                .await;
                 shared.lock().clients.remove(&info.id);
                 return;
             }

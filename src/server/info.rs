@@ -213,8 +213,7 @@ fn replication(state: &State, out: &mut String) {
             let _ = write!(
                 out,
                 "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
-                state.config.replica_priority,
-                state.config.replica_read_only as i32
+                state.config.replica_priority, state.config.replica_read_only as i32
             );
         }
         _ => out.push_str("role:master\r\n"),

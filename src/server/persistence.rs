@@ -45,7 +45,10 @@ fn save_info(state: &State) -> SaveInfo {
     let r = &state.repl;
     let db = match &r.master {
         Some(m) => m.db as i64,
-        None => r.cached.as_ref().map_or(r.stream_db.max(0), |c| c.db as i64),
+        None => r
+            .cached
+            .as_ref()
+            .map_or(r.stream_db.max(0), |c| c.db as i64),
     };
     SaveInfo {
         repl_id: r.replid.clone(),

@@ -246,9 +246,11 @@ impl<'a> Ctx<'a> {
     /// Streams `args` to replicas in place of the running command (may be called several
     /// times; each call adds one command).
     pub fn propagate_instead<A: AsRef<[u8]>>(&mut self, args: &[A]) {
-        self.propagate_as
-            .get_or_insert_with(Vec::new)
-            .push(args.iter().map(|a| Bytes::copy_from_slice(a.as_ref())).collect());
+        self.propagate_as.get_or_insert_with(Vec::new).push(
+            args.iter()
+                .map(|a| Bytes::copy_from_slice(a.as_ref()))
+                .collect(),
+        );
     }
 
     /// The selected database.
@@ -482,9 +484,12 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
     if !cmd.has(flags::STALE)
         && !ctx.state.config.replica_serve_stale_data
         && ctx.state.config.replicaof.is_some()
-        && !ctx.state.repl.master.as_ref().is_some_and(|m| {
-            m.state == super::replication::MasterState::Connected
-        })
+        && !ctx
+            .state
+            .repl
+            .master
+            .as_ref()
+            .is_some_and(|m| m.state == super::replication::MasterState::Connected)
     {
         reject(
             ctx,

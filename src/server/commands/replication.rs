@@ -36,7 +36,9 @@ fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let host = String::from_utf8_lossy(&args[1]).into_owned();
     let port = port as u16;
     if ctx.state.config.replicaof.as_ref() == Some(&(host.clone(), port)) {
-        notice!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+        notice!(
+            "REPLICAOF would result into synchronization with the master we are already connected with. No operation performed."
+        );
         ctx.out.simple("OK Already connected to specified master");
         return Ok(());
     }

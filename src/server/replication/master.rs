@@ -83,9 +83,10 @@ pub fn sync_command(ctx: &mut Ctx, args: &[Bytes], old_sync: bool) -> CmdResult 
     st.repl.ensure_backlog(st.config.repl_backlog_size);
     // A disk snapshot for replication is being written: share it with the replica that
     // waits for it, copying its buffered stream (what was written since the fork).
-    let sibling = st.repl.replicas.values().find(|r| {
-        r.state == LinkState::WaitBgsaveEnd && st.repl.disk_sync_running && !r.dropped
-    });
+    let sibling =
+        st.repl.replicas.values().find(|r| {
+            r.state == LinkState::WaitBgsaveEnd && st.repl.disk_sync_running && !r.dropped
+        });
     if let Some(s) = sibling {
         link.state = LinkState::WaitBgsaveEnd;
         link.out = s.out.clone();
@@ -220,7 +221,8 @@ fn begin_snapshot(st: &mut State, ids: &[u64], state: LinkState) {
         r.state = state;
         r.sync_offset = offset;
         if !r.old_sync {
-            r.pending.extend_from_slice(&fullresync_line(&replid, offset));
+            r.pending
+                .extend_from_slice(&fullresync_line(&replid, offset));
         }
         r.notify.notify_one();
     }
@@ -367,7 +369,13 @@ pub async fn serve_replica(
     info: Arc<ClientInfo>,
 ) {
     let id = info.id;
-    let Some(notify) = shared.lock().repl.replicas.get(&id).map(|r| r.notify.clone()) else {
+    let Some(notify) = shared
+        .lock()
+        .repl
+        .replicas
+        .get(&id)
+        .map(|r| r.notify.clone())
+    else {
         return;
     };
     let (rd, mut wr) = socket.into_split();
@@ -470,7 +478,9 @@ async fn send_snapshot(wr: &mut OwnedWriteHalf, src: RdbSource) -> std::io::Resu
                 sent += n as u64;
             }
             if sent != len {
-                return Err(std::io::Error::other("snapshot file shorter than announced"));
+                return Err(std::io::Error::other(
+                    "snapshot file shorter than announced",
+                ));
             }
             Ok(())
         }
@@ -570,7 +580,10 @@ pub fn cron_second(st: &mut State, loops: u64, now: i64) {
                 r.notify.notify_one();
             }
             LinkState::Online if now - r.ack_ms > timeout_ms => {
-                warning!("Disconnecting timedout replica (streaming sync): {}", r.name());
+                warning!(
+                    "Disconnecting timedout replica (streaming sync): {}",
+                    r.name()
+                );
                 r.drop_link();
             }
             _ => {}

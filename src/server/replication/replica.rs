@@ -117,7 +117,11 @@ pub fn start_at_boot(shared: &Arc<Shared>) {
 }
 
 /// Applies `f` to the link if it is still the current one.
-fn with_link<R>(st: &mut State, cancel: &Arc<Cancel>, f: impl FnOnce(&mut MasterLink) -> R) -> Option<R> {
+fn with_link<R>(
+    st: &mut State,
+    cancel: &Arc<Cancel>,
+    f: impl FnOnce(&mut MasterLink) -> R,
+) -> Option<R> {
     match st.repl.master.as_mut() {
         Some(m) if Arc::ptr_eq(&m.cancel, cancel) && !cancel.is_cancelled() => Some(f(m)),
         _ => None,
@@ -321,8 +325,10 @@ async fn sync_and_stream(shared: &Arc<Shared>, cancel: &Arc<Cancel>) -> Result<(
     let db;
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
         let mut parts = rest.split_whitespace();
-        let (Some(id), Some(off)) = (parts.next(), parts.next().and_then(|o| o.parse::<i64>().ok()))
-        else {
+        let (Some(id), Some(off)) = (
+            parts.next(),
+            parts.next().and_then(|o| o.parse::<i64>().ok()),
+        ) else {
             return Err(format!("Bad FULLRESYNC reply from master: '{reply}'"));
         };
         notice!("Full resync from master: {id}:{off}");
@@ -373,18 +379,16 @@ async fn full_sync(
 ) -> Result<(), String> {
     let header = conn.reply().await?;
     if header.starts_with('-') {
-        return Err(format!("MASTER aborted replication with an error: {header}"));
+        return Err(format!(
+            "MASTER aborted replication with an error: {header}"
+        ));
     }
     let Some(size) = header.strip_prefix('$') else {
         return Err(format!(
             "Bad protocol from MASTER, the first byte is not '$' (we received '{header}'), are you sure the host and port are right?"
         ));
     };
-    let tmp = format!(
-        "temp-{}.{}.rdb",
-        clock::now_ms() / 1000,
-        std::process::id()
-    );
+    let tmp = format!("temp-{}.{}.rdb", clock::now_ms() / 1000, std::process::id());
     let result = receive_payload(shared, cancel, conn, size, &tmp).await;
     let bytes = match result.and_then(|()| std::fs::read(&tmp).map_err(|e| e.to_string())) {
         Ok(b) => b,
