@@ -244,8 +244,16 @@ fn replication(state: &State, out: &mut String) {
     };
     let _ = write!(
         out,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
-        r.replid, r.replid2, r.offset, r.second_offset, active, size, first, histlen
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        super::replication::failover::state_name(state),
+        r.replid,
+        r.replid2,
+        r.offset,
+        r.second_offset,
+        active,
+        size,
+        first,
+        histlen
     );
 }
 

@@ -3,7 +3,7 @@
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, Flow, NO_KEYS, Spec, arg_i64, err, is, spec};
 use crate::notice;
-use crate::server::replication::{LinkState, MasterState, master, replica};
+use crate::server::replication::{LinkState, MasterState, failover, master, replica};
 use bytes::Bytes;
 
 /// The replication commands.
@@ -16,10 +16,16 @@ pub fn specs() -> Vec<Spec> {
         spec("replconf", -1, ADMIN | LOADING | STALE, NO_KEYS, replconf),
         spec("psync", -3, ADMIN | NO_MULTI, NO_KEYS, psync),
         spec("sync", 1, ADMIN | NO_MULTI, NO_KEYS, sync),
+        spec("failover", -1, ADMIN | STALE, NO_KEYS, failover::command),
     ]
 }
 
 fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if ctx.state.repl.failover.is_some() {
+        return Err(CmdError::fixed(
+            "ERR REPLICAOF not allowed while failing over.",
+        ));
+    }
     let who = ctx.client.info.describe();
     if is(&args[1], "no") && is(&args[2], "one") {
         if ctx.state.config.replicaof.is_some() {

@@ -25,6 +25,20 @@ pub fn sync_command(ctx: &mut Ctx, args: &[Bytes], old_sync: bool) -> CmdResult 
         return Ok(());
     }
     let st = &mut *ctx.state;
+    if !old_sync && args.len() > 3 && super::super::commands::is(&args[3], "failover") {
+        if st.config.replicaof.is_none() {
+            return Err(CmdError::fixed(
+                "ERR PSYNC FAILOVER can't be sent to a master.",
+            ));
+        }
+        if args[1] != st.repl.replid.as_bytes() {
+            return Err(CmdError::fixed(
+                "ERR PSYNC FAILOVER replid must match my replid.",
+            ));
+        }
+        notice!("Failover request received for replid {}.", st.repl.replid);
+        super::replica::unset_master(st);
+    }
     if st.config.replicaof.is_some()
         && !st
             .repl

@@ -244,14 +244,51 @@ async fn sync_and_stream(shared: &Arc<Shared>, cancel: &Arc<Cancel>) -> Result<(
             Duration::from_secs(cfg.repl_timeout.max(1) as u64),
         );
         let cached = st.repl.cached.clone();
+        let failing_over = super::failover::psync_suffix(&st);
         let Some((host, port)) = with_link(&mut st, cancel, |m| {
             m.state = MasterState::Connecting;
             (m.host.clone(), m.port)
         }) else {
             return Ok(());
         };
-        (host, port, t.4, t.0, t.1, t.2, t.3, cached)
+        (host, port, t.4, t.0, t.1, t.2, t.3, (cached, failing_over))
     };
+    let (cached, failing_over) = cached;
+    let result = handshake_and_stream(
+        shared,
+        cancel,
+        (host, port, timeout, auth, user, listen_port, announce_ip),
+        cached,
+        failing_over,
+    )
+    .await;
+    if failing_over && result.is_err() {
+        let mut st = shared.lock();
+        if !cancel.is_cancelled() {
+            super::failover::abort_failover(&mut st, "Failover target did not accept the PSYNC");
+        }
+    }
+    result
+}
+
+type LinkParams = (
+    String,
+    u16,
+    Duration,
+    Option<Vec<u8>>,
+    Option<String>,
+    i64,
+    Option<String>,
+);
+
+async fn handshake_and_stream(
+    shared: &Arc<Shared>,
+    cancel: &Arc<Cancel>,
+    params: LinkParams,
+    cached: Option<Cached>,
+    failing_over: bool,
+) -> Result<(), String> {
+    let (host, port, timeout, auth, user, listen_port, announce_ip) = params;
     notice!("Connecting to MASTER {host}:{port}");
     let sock = match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port))).await
     {
@@ -319,9 +356,16 @@ async fn sync_and_stream(shared: &Arc<Shared>, cancel: &Arc<Cancel>) -> Result<(
             ("?".to_string(), "-1".to_string())
         }
     };
-    let reply = conn
-        .command(&[b"PSYNC", req_id.as_bytes(), req_off.as_bytes()])
-        .await?;
+    let reply = if failing_over {
+        conn.command(&[b"PSYNC", req_id.as_bytes(), req_off.as_bytes(), b"FAILOVER"])
+            .await?
+    } else {
+        conn.command(&[b"PSYNC", req_id.as_bytes(), req_off.as_bytes()])
+            .await?
+    };
+    if failing_over && (reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE")) {
+        super::failover::finish(&mut shared.lock());
+    }
     let db;
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
         let mut parts = rest.split_whitespace();
