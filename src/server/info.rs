@@ -80,7 +80,8 @@ fn clients(state: &State, out: &mut String) {
     let _ = write!(
         out,
         "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-        state.clients.len(),
+        // As Redis: replicas attached to us are not counted.
+        state.clients.len() - state.repl.replicas.len().min(state.clients.len()),
         state.config.maxclients,
         state.blocked_clients
     );

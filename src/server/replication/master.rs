@@ -603,6 +603,14 @@ pub fn cron_second(st: &mut State, loops: u64, now: i64) {
             _ => {}
         }
     }
+    // CONFIG SET repl-backlog-size takes effect here, keeping the newest history.
+    let want = st.config.repl_backlog_size.max(16) as usize;
+    if let Some(b) = st.repl.backlog.as_ref() {
+        if b.size() != want {
+            let resized = b.resized(want);
+            st.repl.backlog = Some(resized);
+        }
+    }
     let ttl = st.config.repl_backlog_ttl;
     if st.config.replicaof.is_none()
         && st.repl.replicas.is_empty()

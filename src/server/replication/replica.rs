@@ -48,6 +48,7 @@ pub fn set_master(st: &mut State, shared: &Arc<Shared>, host: String, port: u16)
 
 /// Records `host:port` as our master and starts the link task.
 fn attach(st: &mut State, shared: &Arc<Shared>, host: String, port: u16) {
+    crate::server::log::set_role(b'S');
     st.config.replicaof = Some((host.clone(), port));
     let cancel = Arc::new(Cancel::default());
     st.repl.master = Some(MasterLink {
@@ -73,6 +74,7 @@ pub fn unset_master(st: &mut State) {
         old.cancel.cancel();
     }
     st.config.replicaof = None;
+    crate::server::log::set_role(b'M');
     st.repl.ensure_backlog(st.config.repl_backlog_size);
     st.repl.shift_replid();
     st.repl.drop_replicas();
@@ -376,8 +378,7 @@ async fn handshake_and_stream(
             return Err(format!("Bad FULLRESYNC reply from master: '{reply}'"));
         };
         notice!("Full resync from master: {id}:{off}");
-        full_sync(shared, cancel, &mut conn, id, off).await?;
-        db = 0;
+        db = full_sync(shared, cancel, &mut conn, id, off).await?;
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         notice!("Successful partial resynchronization with master.");
         let new_id = rest.trim();
@@ -420,7 +421,7 @@ async fn full_sync(
     conn: &mut Conn,
     replid: &str,
     offset: i64,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     let header = conn.reply().await?;
     if header.starts_with('-') {
         return Err(format!(
@@ -444,7 +445,7 @@ async fn full_sync(
     let mut st = shared.lock();
     if with_link(&mut st, cancel, |_| ()).is_none() {
         let _ = std::fs::remove_file(&tmp);
-        return Ok(());
+        return Err("replication link cancelled".into());
     }
     notice!("MASTER <-> REPLICA sync: Flushing old data");
     persistence::kill_child(&mut st);
@@ -459,13 +460,22 @@ async fn full_sync(
         ));
     }
     notice!("MASTER <-> REPLICA sync: Loading DB in memory");
-    if let Err(e) = reader::load(&bytes, &mut st.dbs, false) {
-        let ndb = st.dbs.len();
-        st.dbs = (0..ndb).map(|_| Db::new()).collect();
-        return Err(format!(
-            "Failed trying to load the MASTER synchronization DB from disk: {e}"
-        ));
-    }
+    let info = match reader::load(&bytes, &mut st.dbs, false) {
+        Ok(info) => info,
+        Err(e) => {
+            let ndb = st.dbs.len();
+            st.dbs = (0..ndb).map(|_| Db::new()).collect();
+            return Err(format!(
+                "Failed trying to load the MASTER synchronization DB from disk: {e}"
+            ));
+        }
+    };
+    // A snapshot from a replica (chained replication) records which database its stream
+    // has selected; the stream we receive next continues in it without a SELECT.
+    let db = info
+        .repl_stream_db
+        .filter(|d| *d >= 0 && (*d as usize) < st.dbs.len())
+        .unwrap_or(0) as usize;
     let keys: usize = st.dbs.iter().map(|d| d.len()).sum();
     notice!("Done loading RDB, keys loaded: {keys}, keys expired: 0.");
     st.dirty = 0;
@@ -479,11 +489,11 @@ async fn full_sync(
     st.repl.cached = None;
     with_link(&mut st, cancel, |m| {
         m.state = MasterState::Connected;
-        m.db = 0;
+        m.db = db;
         m.read_offset = offset;
     });
     notice!("MASTER <-> REPLICA sync: Finished with success");
-    Ok(())
+    Ok(db)
 }
 
 async fn receive_payload(
