@@ -609,7 +609,7 @@ async fn apply_stream(
     db: usize,
     info: Arc<ClientInfo>,
 ) -> Result<(), String> {
-    let mut client = Client::new(info, true, false);
+    let mut client = Client::new(info.clone(), true, false);
     client.is_master = true;
     client.db = db;
     let mut out = ReplyBuf::default();
@@ -679,6 +679,8 @@ async fn apply_stream(
                 ack = Some(off);
             }
             _ = cancel.cancelled() => return Ok(()),
+            // CLIENT KILL of the master's connection: drop the link (it reconnects).
+            _ = info.kill_notify.notified() => return Err("Connection with master killed.".into()),
         }
     }
 }
