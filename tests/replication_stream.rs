@@ -222,7 +222,11 @@ fn random_stream_leaves_every_replica_with_the_masters_digest() {
             std::thread::spawn(move || {
                 let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
                 let mut c = client.get_connection().unwrap();
-                let _: () = redis::cmd("DEBUG").arg("SLEEP").arg(0.1).query(&mut c).unwrap();
+                let _: () = redis::cmd("DEBUG")
+                    .arg("SLEEP")
+                    .arg(0.1)
+                    .query(&mut c)
+                    .unwrap();
             })
         })
         .collect();

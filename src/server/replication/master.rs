@@ -538,6 +538,9 @@ async fn read_acks(
                 }
             }
         }
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            rbuf.reserve(4096);
+        }
         match rd.read_buf(&mut rbuf).await {
             Ok(0) | Err(_) => {
                 info.kill();
