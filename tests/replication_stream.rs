@@ -372,7 +372,6 @@ fn maxmemory_evicts_by_policy_and_replicas_follow_by_del() {
         kept >= 95,
         "only {kept} of 100 recently read keys survived LRU eviction"
     );
-    let evicted = stat(&mut m, "stats", "evicted_keys");
     let keys: i64 = redis::cmd("DBSIZE").query(&mut m).unwrap();
     assert!(keys > 10_000, "only {keys} keys left in 16 MB");
     // What counts against maxmemory, as Redis: used_memory less the replicas' buffers
@@ -393,6 +392,7 @@ fn maxmemory_evicts_by_policy_and_replicas_follow_by_del() {
     // and deletions still work.
     let _ = q(&mut m, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
     let _ = q(&mut m, &["CONFIG", "SET", "maxmemory", "1mb"]);
+    let evicted = stat(&mut m, "stats", "evicted_keys");
     let e = redis::cmd("SET")
         .arg("new")
         .arg("v")
