@@ -453,7 +453,11 @@ pub fn edit_inventory(
         let l = &lines[i];
         let t = l.trim_start();
         let ind = &l[..l.len() - t.len()];
-        let comment = t.find(" #").map(|p| &t[p..]).unwrap_or("");
+        // The trailing comment with the spaces before it.
+        let comment = t
+            .find(" #")
+            .map(|p| &t[t[..p].trim_end().len()..])
+            .unwrap_or("");
         let body = match new {
             None => "role: master".to_string(),
             Some(m) => format!("replicaof: {m}"),
