@@ -291,7 +291,8 @@ pub async fn deploy(
         }
     }
     // Phase 5: wait for every replica's sync.
-    wait_synced(cluster, &conns, opts.wait, progress).await?;
+    let all: Vec<&NodeConn> = conns.iter().collect();
+    wait_synced(cluster, &all, opts.wait, progress).await?;
     for (c, p) in conns.iter().zip(&plans) {
         let msg = match p.action {
             Action::Unchanged if p.is_unchanged() => "unchanged".to_string(),
@@ -364,7 +365,7 @@ async fn inspect(
 /// Waits until every replica's link is up and its offset reached its master's.
 pub async fn wait_synced(
     cluster: &Cluster,
-    conns: &[NodeConn],
+    conns: &[&NodeConn],
     wait: Duration,
     progress: &Progress,
 ) -> anyhow::Result<()> {

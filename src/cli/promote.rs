@@ -351,26 +351,30 @@ pub async fn promote(
         }
     }
     drop(links);
-    // Reconnect with the new topology for the sync wait and verify.
-    let new_conns = node::connect_all(&new_cluster, opts.new_host_keys).await;
-    let reachable: Vec<NodeConn> = new_conns.into_iter().filter_map(Result::ok).collect();
-    if reachable.len() == new_cluster.nodes.len() {
-        deploy::wait_synced(&new_cluster, &reachable, opts.wait, progress).await?;
+    let ok_names: Vec<String> = ok_conns.iter().map(|c| c.name().to_string()).collect();
+    drop(ok_conns);
+    // The same connections, now describing the new topology: wait for sync, then verify.
+    let mut conns = conns;
+    for (c, n) in conns.iter_mut().zip(&new_cluster.nodes) {
+        if let Ok(c) = c {
+            c.node = n.clone();
+        }
     }
-    for c in &ok_conns {
+    let reachable: Vec<&NodeConn> = conns.iter().filter_map(|c| c.as_ref().ok()).collect();
+    deploy::wait_synced(&new_cluster, &reachable, opts.wait, progress).await?;
+    for name in &ok_names {
         progress.done(
-            c.name(),
-            match &topo[c.name()] {
+            name,
+            match &topo[name] {
                 None => "master",
                 Some(_) => "replica",
             },
         );
     }
     progress.finish();
-    let conns2 = node::connect_all(&new_cluster, opts.new_host_keys).await;
     let report = crate::cli::verify::verify(
         &new_cluster,
-        &conns2,
+        &conns,
         opts.wait,
         &inventory.display().to_string(),
     )
