@@ -453,3 +453,69 @@ pub fn depths(cluster: &Cluster) -> Vec<usize> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn cluster(text: &str) -> Cluster {
+        let inv = crate::cli::inventory::parse(text, Path::new("x.yaml")).unwrap();
+        crate::cli::validate::validate(&inv, Path::new("/tmp"), &|_| None).unwrap()
+    }
+
+    #[test]
+    fn depths_follow_chains() {
+        let c = cluster(
+            "cluster: c\nauth:\n  password: pw-123456789\ndefaults:\n  dir: /d/{node}\n  host: 10.0.0.1\n\
+             nodes:\n  a:\n    replicaof: b\n    port: 1\n  b:\n    replicaof: m\n    port: 2\n  \
+             m:\n    role: master\n    port: 3\n  z:\n    replicaof: m\n    port: 4\n",
+        );
+        let names: Vec<&str> = c.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "m", "z"]);
+        assert_eq!(depths(&c), [2, 1, 0, 1]);
+    }
+
+    #[test]
+    fn the_node_side_address_of_the_server() {
+        let c = cluster(
+            "cluster: c\nauth:\n  password: pw-123456789\ndefaults:\n  dir: /d/{node}\n\
+             nodes:\n  a:\n    role: master\n    host: 10.0.0.1\n    bind: [10.0.0.1]\n  \
+             b:\n    replicaof: a\n    host: 10.0.0.2\n    bind: [\"-::1\", 127.0.0.1]\n  \
+             c:\n    replicaof: a\n    host: 10.0.0.3\n",
+        );
+        assert_eq!(local_redis_host(c.node("a").unwrap()), "10.0.0.1");
+        assert_eq!(local_redis_host(c.node("b").unwrap()), "127.0.0.1");
+        // Default for SSH nodes: every interface, so loopback works.
+        assert_eq!(local_redis_host(c.node("c").unwrap()), "127.0.0.1");
+    }
+
+    #[tokio::test]
+    async fn start_commands_quote_paths_and_detach_non_daemons() {
+        let c = cluster(
+            "cluster: c\nengine: redis\nauth:\n  password: pw-123456789\ndefaults:\n  \
+             transport: local\n  host: 127.0.0.1\n  dir: \"/d/it's {node}\"\n\
+             nodes:\n  a:\n    role: master\n  b:\n    replicaof: a\n    port: 6380\n    daemonize: false\n",
+        );
+        let a = NodeConn::connect(c.node("a").unwrap(), NewHostKeys::Refuse)
+            .await
+            .unwrap();
+        assert_eq!(
+            a.start_command(Engine::Redis),
+            "cd '/d/it'\\''s a' && redis-server '/d/it'\\''s a/redis-6379.conf'"
+        );
+        let b = NodeConn::connect(c.node("b").unwrap(), NewHostKeys::Refuse)
+            .await
+            .unwrap();
+        assert!(
+            b.start_command(Engine::Redis)
+                .contains("(setsid redis-server")
+        );
+        let out = a
+            .sh_input("cat; echo err >&2; exit 3", Some(b"in"))
+            .await
+            .unwrap();
+        assert_eq!((out.status, out.stdout_str().as_str()), (3, "in"));
+        assert_eq!(out.stderr_str(), "err\n");
+    }
+}
