@@ -296,7 +296,10 @@ pub async fn deploy(
     for (c, p) in conns.iter().zip(&plans) {
         let msg = match p.action {
             Action::Unchanged if p.is_unchanged() => "unchanged".to_string(),
-            Action::Unchanged => "files updated, server left running".to_string(),
+            Action::Unchanged => {
+                "binary updated; the running server keeps the old one until `redrepl stop` + deploy"
+                    .to_string()
+            }
             Action::Start => "started".into(),
             Action::Restart => "restarted (config changed)".into(),
         };

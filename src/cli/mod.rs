@@ -200,7 +200,7 @@ pub fn run_deploy(inventory: &Path, dry_run: bool, accept_new: bool) -> anyhow::
         for p in &outcome.plans {
             let what = match p.action {
                 deploy::Action::Unchanged if p.is_unchanged() => "unchanged",
-                deploy::Action::Unchanged => "files updated",
+                deploy::Action::Unchanged => "binary updated (server left running)",
                 deploy::Action::Start => "started",
                 deploy::Action::Restart => "restarted",
             };
