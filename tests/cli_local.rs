@@ -132,7 +132,11 @@ fn verify_and_promote_refuse_when_the_master_is_down() {
     cli("stop", inv, &["node1"]).expect(0, "stop node1");
     let run = cli("verify", inv, &[]);
     assert_eq!(run.code, 3, "{}", run.all());
-    assert!(run.stdout.contains("node1: "), "{}", run.all());
+    assert!(
+        run.stdout.contains("node1 (") && run.stdout.contains("not running"),
+        "{}",
+        run.all()
+    );
     assert!(run.stdout.contains("--force"), "{}", run.all());
     let before = std::fs::read_to_string(inv).unwrap();
     let run = cli("promote", inv, &["node3"]);

@@ -163,7 +163,11 @@ fn kill_master_then_force(engine: &str) {
 
     let run = cli("verify", &inv, &[]);
     assert_eq!(run.code, 3, "{}", run.all());
-    assert!(run.stdout.contains("node1: "), "{}", run.all());
+    assert!(
+        run.stdout.contains("node1 (") && run.stdout.contains("not running"),
+        "{}",
+        run.all()
+    );
     assert!(
         run.all().contains("verify failed on node1"),
         "{}",

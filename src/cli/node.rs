@@ -38,7 +38,7 @@ pub enum NodeError {
         source: LinkError,
     },
     /// The server does not accept connections.
-    #[error("{node} ({addr}): the server is not running (connection refused{detail})")]
+    #[error("{node} ({addr}): the server is not running ({detail})")]
     NotRunning {
         /// The node's name.
         node: String,
@@ -239,7 +239,7 @@ impl NodeConn {
                     return Err(NodeError::NotRunning {
                         node: self.node.name.clone(),
                         addr: self.addr(),
-                        detail: format!(" through SSH: {e}"),
+                        detail: format!("no connection through SSH: {e}"),
                     });
                 }
             },
@@ -254,14 +254,14 @@ impl NodeConn {
                         return Err(NodeError::NotRunning {
                             node: self.node.name.clone(),
                             addr: self.addr(),
-                            detail: format!(": {e}"),
+                            detail: e.to_string(),
                         });
                     }
                     Err(_) => {
                         return Err(NodeError::NotRunning {
                             node: self.node.name.clone(),
                             addr: self.addr(),
-                            detail: ": connect timed out".into(),
+                            detail: "connect timed out".into(),
                         });
                     }
                 }

@@ -145,7 +145,7 @@ pub fn table(rows: &[Row]) -> String {
     }
     for r in rows {
         if let Some(e) = &r.error {
-            out.push_str(&format!("{}: {e}\n", r.node));
+            out.push_str(&crate::cli::verify::named(&r.node, e));
         }
     }
     out

@@ -350,7 +350,7 @@ pub fn table(report: &Report, color: bool) -> String {
     }
     for r in &report.nodes {
         for p in &r.problems {
-            out.push_str(&format!("{}: {p}\n", r.node));
+            out.push_str(&named(&r.node, p));
         }
     }
     out.push_str(if report.ok {
@@ -359,4 +359,13 @@ pub fn table(report: &Report, color: bool) -> String {
         "verify: FAILED\n"
     });
     out
+}
+
+/// `node: message` on one line, without repeating the node when the message names it first.
+pub fn named(node: &str, message: &str) -> String {
+    if message.starts_with(&format!("{node} ")) || message.starts_with(&format!("{node}:")) {
+        format!("{message}\n")
+    } else {
+        format!("{node}: {message}\n")
+    }
 }
