@@ -98,8 +98,8 @@ fn role(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// WAIT numreplicas timeout: blocks until that many replicas acknowledged every write made
-/// so far, or the timeout (ms, 0 = forever) passes; replies with how many did.
+/// WAIT numreplicas timeout: blocks until that many replicas acknowledged this client's
+/// writes, or the timeout (ms, 0 = forever) passes; replies with how many did.
 fn wait(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if ctx.state.config.replicaof.is_some() {
         return Err(CmdError::fixed(
@@ -112,7 +112,7 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if timeout < 0 {
         return Err(CmdError::fixed("ERR timeout is negative"));
     }
-    let target = *ctx.client.wait_offset.get_or_insert(ctx.state.repl.offset);
+    let target = ctx.client.woff;
     let acked = ctx
         .state
         .repl
@@ -127,7 +127,6 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => ctx.now_ms.saturating_add(timeout),
     };
     if acked >= wanted || ctx.in_exec || ctx.now_ms >= deadline {
-        ctx.client.wait_offset = None;
         ctx.out.int(acked);
         return Ok(());
     }

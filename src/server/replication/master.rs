@@ -471,6 +471,9 @@ async fn write_stream(
             _ = notify.notified() => {}
             _ = info.kill_notify.notified() => return,
         }
+        // Let the clients that are ready run first, so one write to the replica carries
+        // their writes together (as Redis writes to replicas once per event-loop turn).
+        tokio::task::yield_now().await;
     }
 }
 
@@ -537,6 +540,9 @@ async fn read_acks(
                     return;
                 }
             }
+        }
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            rbuf.reserve(4096);
         }
         match rd.read_buf(&mut rbuf).await {
             Ok(0) | Err(_) => {
