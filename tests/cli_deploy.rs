@@ -35,6 +35,15 @@ fn lab_bundled_deploy_is_idempotent_and_restarts_only_the_changed_node() {
         &FLAT,
     );
 
+    let run = cli("deploy", &inv, &["--dry-run"]).expect(0, "dry run");
+    assert_eq!(
+        run.stdout.matches("upload redrepl").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+    assert!(!lab.dir.join("data").exists(), "dry run touched the nodes");
+
     let run = cli("deploy", &inv, &[]).expect(0, "first deploy");
     assert!(run.stdout.contains("verify: OK"), "{}", run.all());
     for i in 1..=3 {
@@ -136,6 +145,12 @@ fn lab_redis_engine_deploy_verify_promote() {
         run.all()
     );
     assert!(run.stdout.contains("write "), "{}", run.stdout);
+    assert!(run.stdout.contains("create "), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("upload"),
+        "engine redis uploads nothing: {}",
+        run.stdout
+    );
     assert!(!lab.dir.join("data").exists(), "dry run touched the nodes");
 
     let run = cli("deploy", &inv, &[]).expect(0, "deploy");

@@ -24,6 +24,8 @@ pub struct NodePlan {
     pub node: String,
     /// Upload the bundled binary (size in bytes).
     pub upload_binary: Option<u64>,
+    /// The node's `dir` does not exist yet.
+    pub create_dir: bool,
     /// Write the config (it differs or is missing).
     pub write_config: bool,
     /// What happens to the server.
@@ -53,6 +55,9 @@ impl NodePlan {
             return "unchanged".into();
         }
         let mut parts = Vec::new();
+        if self.create_dir {
+            parts.push(format!("create {}", conn.node.dir));
+        }
         if let Some(size) = self.upload_binary {
             parts.push(format!(
                 "upload redrepl ({:.1} MB) to {}",
@@ -320,10 +325,11 @@ async fn inspect(
 ) -> Result<NodePlan, NodeError> {
     let conf = shell_quote(&c.node.config_path);
     let bin = shell_quote(&c.binary_path());
+    let dir = shell_quote(&c.node.dir);
     let cmd = if binary_sum.is_some() && !c.is_local() {
-        format!("sha256sum {conf} {bin} 2>/dev/null; true")
+        format!("sha256sum {conf} {bin} 2>/dev/null; [ -d {dir} ] || echo no-dir; true")
     } else {
-        format!("sha256sum {conf} 2>/dev/null; true")
+        format!("sha256sum {conf} 2>/dev/null; [ -d {dir} ] || echo no-dir; true")
     };
     let out = c.sh_ok(&cmd).await?.stdout_str();
     let sum_of = |path: &str| {
@@ -359,6 +365,7 @@ async fn inspect(
     };
     Ok(NodePlan {
         node: c.node.name.clone(),
+        create_dir: out.lines().any(|l| l == "no-dir"),
         upload_binary,
         write_config,
         action,
