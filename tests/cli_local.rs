@@ -122,6 +122,36 @@ fn verify_with_a_wrong_password_says_so_without_printing_it() {
         "{}",
         run.all()
     );
+
+    // A server whose password was changed by hand, config unchanged: deploy refuses before
+    // touching anything.
+    let pids: Vec<i32> = (0..3).map(|i| pid_in(&c.pidfile(i)).unwrap()).collect();
+    let mut n2 = orch::connect("127.0.0.1", c.ports[1]);
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("changed-by-hand-42")
+        .query(&mut n2)
+        .unwrap();
+    let run = cli("deploy", inv, &[]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("node2"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("authentication refused"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    assert!(!run.all().contains("changed-by-hand-42"));
+    let after: Vec<i32> = (0..3).map(|i| pid_in(&c.pidfile(i)).unwrap()).collect();
+    assert_eq!(pids, after);
+    // Back to the inventory's password so the guard can stop it.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg(orch::PASSWORD)
+        .query(&mut n2)
+        .unwrap();
 }
 
 #[test]
