@@ -299,3 +299,115 @@ fn random_stream_leaves_every_replica_with_the_masters_digest() {
     }
     assert!(with_ttl > 0, "no key with a TTL left to compare");
 }
+
+fn stat(con: &mut redis::Connection, section: &str, field: &str) -> i64 {
+    let text: String = redis::cmd("INFO").arg(section).query(con).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(-1)
+}
+
+#[test]
+fn maxmemory_evicts_by_policy_and_replicas_follow_by_del() {
+    let master = Server::start(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--maxmemory",
+        "16mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+    ]);
+    let mport = master.port.to_string();
+    let replica = Server::start_kind(Kind::Redis, &["--replicaof", "127.0.0.1", &mport]);
+    let mut m = master.conn();
+    let mut r = replica.conn();
+    wait_for("the replica link", Duration::from_secs(10), || {
+        info_field(&mut r, "master_link_status") == "up"
+    });
+    // Fill past the limit, then (a second later: the LRU clock counts seconds, as Redis's)
+    // read 100 of the keys and write more: approximate LRU evicts older keys first.
+    let value = "x".repeat(200);
+    let fill = |m: &mut redis::Connection, prefix: &str, batches: usize| {
+        for batch in 0..batches {
+            let mut pipe = redis::pipe();
+            for i in 0..100 {
+                pipe.cmd("SET")
+                    .arg(format!("{prefix}:{batch}:{i}"))
+                    .arg(&value)
+                    .ignore();
+            }
+            let _: () = pipe.query(m).unwrap();
+        }
+    };
+    fill(&mut m, "a", 700);
+    let evicted = stat(&mut m, "stats", "evicted_keys");
+    assert!(evicted > 10_000, "evicted_keys {evicted}");
+    std::thread::sleep(Duration::from_millis(1100));
+    // (Keys may still be evicted while we read: every command first brings memory under
+    // the limit. The ones read are the recently used ones.)
+    let hot: Vec<String> = (0..100)
+        .map(|i| format!("a:699:{i}"))
+        .filter(|k| {
+            redis::cmd("GET")
+                .arg(k)
+                .query::<Option<String>>(&mut m)
+                .unwrap()
+                .is_some()
+        })
+        .collect();
+    assert!(
+        hot.len() >= 50,
+        "only {} of 100 new keys still there",
+        hot.len()
+    );
+    fill(&mut m, "b", 200);
+    let kept = hot
+        .iter()
+        .filter(|k| redis::cmd("EXISTS").arg(*k).query::<i64>(&mut m).unwrap() == 1)
+        .count();
+    assert!(
+        kept >= 95,
+        "only {kept} of 100 recently read keys survived LRU eviction"
+    );
+    let evicted = stat(&mut m, "stats", "evicted_keys");
+    let keys: i64 = redis::cmd("DBSIZE").query(&mut m).unwrap();
+    assert!(keys > 10_000, "only {keys} keys left in 16 MB");
+    // What counts against maxmemory, as Redis: used_memory less the replicas' buffers.
+    let used = stat(&mut m, "memory", "used_memory");
+    let not_counted = stat(&mut m, "memory", "mem_not_counted_for_evict");
+    assert!(
+        used - not_counted <= 16 << 20,
+        "used_memory {used} (of which {not_counted} not counted) above maxmemory"
+    );
+    // Each eviction reached the replica as a DEL.
+    wait_for(
+        "the replica to match the master",
+        Duration::from_secs(10),
+        || digest(&mut m) == digest(&mut r),
+    );
+    // noeviction: once over the limit, commands that may grow memory are refused, reads
+    // and deletions still work.
+    let _ = q(&mut m, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    let _ = q(&mut m, &["CONFIG", "SET", "maxmemory", "1mb"]);
+    let e = redis::cmd("SET")
+        .arg("new")
+        .arg("v")
+        .query::<()>(&mut m)
+        .unwrap_err();
+    assert!(
+        e.code() == Some("OOM")
+            && e.detail() == Some("command not allowed when used memory > 'maxmemory'."),
+        "{e}"
+    );
+    let _: Option<String> = redis::cmd("GET").arg(&hot[0]).query(&mut m).unwrap();
+    let n: i64 = redis::cmd("DEL").arg(&hot[0]).query(&mut m).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        stat(&mut m, "stats", "evicted_keys"),
+        evicted,
+        "noeviction evicted keys"
+    );
+}

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod connection;
 pub mod db;
 pub mod digest;
+pub mod evict;
 pub mod glob;
 pub mod info;
 pub mod log;

@@ -74,6 +74,7 @@ pub fn sync_command(ctx: &mut Ctx, args: &[Bytes], old_sync: bool) -> CmdResult 
         soft_since_ms: 0,
         dropped: false,
         wait_ack: false,
+        in_flight: 0,
     };
     notice!("Replica {} asks for synchronization", link.name());
     ctx.flow = Flow::Replica;
@@ -436,6 +437,7 @@ async fn write_stream(
             if r.state == LinkState::Online && !r.wait_ack {
                 std::mem::swap(&mut r.out, &mut spare);
             }
+            r.in_flight = spare.capacity();
             let sent = (pending.len() + spare.len()) as u64;
             st.stats.net_repl_output_bytes += sent;
             (pending, rdb)

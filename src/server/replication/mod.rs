@@ -109,6 +109,9 @@ pub struct ReplicaLink {
     pub dropped: bool,
     /// After a diskless transfer: hold the stream until the replica's first ACK.
     pub wait_ack: bool,
+    /// Bytes the writer took out of `out` and is sending now (memory not counted for
+    /// maxmemory, like `out`).
+    pub in_flight: usize,
 }
 
 impl ReplicaLink {
