@@ -11,7 +11,10 @@ OpenSSH; needs root): first deploy, unchanged re-deploy, and promote (command st
 verify passed), for the bundled engine and for Debian's redis-server on the nodes.
 
 Usage: python3 bench/compare.py [--rounds 3] [--requests 200000] [--binary target/release/redrepl]
-       python3 bench/compare.py --only deploy
+       [--only throughput|memory|rdb] [--tests lpush,rpush,...] [--kinds list,hash,set,zset]
+(--tests picks redis-benchmark tests; --kinds picks the collections whose memory is measured
+and skips the string-key memory run.)
+Or: python3 bench/compare.py --only deploy [--rounds 3]   (the lab timings; root)
 A benchmark, not a test: figures vary with the machine; only the ratios in one run compare.
 """
 import argparse, csv, io, os, signal, socket, statistics, subprocess, sys, tempfile, time
@@ -48,9 +51,9 @@ def start(cmd, port, workdir):
     return proc
 
 
-def bench(port, pipeline, requests):
+def bench(port, pipeline, requests, tests=TESTS):
     out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-P", str(pipeline),
-                          "-t", TESTS, "--csv"], capture_output=True, text=True, check=True).stdout
+                          "-t", tests, "--csv"], capture_output=True, text=True, check=True).stdout
     rows = {}
     for row in csv.reader(io.StringIO(out)):
         if row and row[0] != "test":
@@ -149,10 +152,12 @@ COLLECTION_FILL = {
 }
 
 
-def collection_memory(servers, tmp):
+def collection_memory(servers, tmp, kinds=None):
     """RSS growth for one collection of ~1,000,000 elements of each type, on fresh servers."""
     print(f"{'RSS, 1M-element collection':<28}{'redrepl':>16}{'redis':>16}{'ratio':>8}")
     for kind, args in COLLECTION_FILL.items():
+        if kinds and kind not in kinds:
+            continue
         grown = {}
         for name, cmd in servers.items():
             d = os.path.join(tmp, f"mem-{kind}-{name}")
@@ -225,7 +230,10 @@ def main():
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--only", choices=["throughput", "memory", "rdb", "deploy"], help="run one part only")
     ap.add_argument("--rdb-keys", type=int, default=1000000)
+    ap.add_argument("--tests", default=TESTS, help="redis-benchmark tests (comma-separated)")
+    ap.add_argument("--kinds", help="collections for the memory part (comma-separated: list,hash,set,zset)")
     a = ap.parse_args()
+    kinds = a.kinds.split(",") if a.kinds else None
     if not os.path.exists(a.binary):
         sys.exit(f"{a.binary} not found: run `cargo build --release` first")
     if a.only == "deploy":
@@ -247,8 +255,9 @@ def main():
             rdb_bench(servers, tmp, a.rdb_keys)
             return
         if a.only == "memory":
-            key_memory(servers, tmp)
-            collection_memory(servers, tmp)
+            if not kinds:
+                key_memory(servers, tmp)
+            collection_memory(servers, tmp, kinds)
             return
         results = {}  # (test, pipeline) -> {server: [rps...]}
         for r in range(a.rounds):
@@ -256,7 +265,7 @@ def main():
                 order = ["redrepl", "redis"] if r % 2 == 0 else ["redis", "redrepl"]
                 for name in order:
                     n = a.requests * (5 if pipeline > 1 else 1)
-                    for test, rps in bench(ports[name], pipeline, n).items():
+                    for test, rps in bench(ports[name], pipeline, n, a.tests).items():
                         results.setdefault((test, pipeline), {}).setdefault(name, []).append(rps)
             print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
         print(f"{'test':<28}{'redrepl ops/s':>16}{'redis ops/s':>16}{'ratio':>8}")
@@ -265,8 +274,9 @@ def main():
             label = f"{test} (-P {pipeline})" if pipeline > 1 else test
             print(f"{label:<28}{ours:>16,.0f}{theirs:>16,.0f}{ours / theirs:>8.2f}")
         if not a.skip_memory:
-            key_memory(servers, tmp)
-            collection_memory(servers, tmp)
+            if not kinds:
+                key_memory(servers, tmp)
+            collection_memory(servers, tmp, kinds)
         if a.only != "throughput":
             rdb_bench(servers, tmp, a.rdb_keys)
     finally:
