@@ -6,10 +6,15 @@ redis-benchmark against each in alternation (A B A B ...), and prints one table 
 and ratios (redrepl / redis; above 1.0 means redrepl is faster). Then loads 1,000,000 keys
 into each and compares resident memory.
 
+`--only deploy` instead times the orchestrator on a three-VM lab (network namespaces with
+OpenSSH; needs root): first deploy, unchanged re-deploy, and promote (command start until its
+verify passed), for the bundled engine and for Debian's redis-server on the nodes.
+
 Usage: python3 bench/compare.py [--rounds 3] [--requests 200000] [--binary target/release/redrepl]
        [--only throughput|memory|rdb] [--tests lpush,rpush,...] [--kinds list,hash,set,zset]
 (--tests picks redis-benchmark tests; --kinds picks the collections whose memory is measured
 and skips the string-key memory run.)
+Or: python3 bench/compare.py --only deploy [--rounds 3]   (the lab timings; root)
 A benchmark, not a test: figures vary with the machine; only the ratios in one run compare.
 """
 import argparse, csv, io, os, signal, socket, statistics, subprocess, sys, tempfile, time
@@ -203,13 +208,27 @@ def rdb_bench(servers, tmp, nkeys):
     print(f"{'p99 GET during BGSAVE (ms)':<28}{a[3]:>16.3f}{b[3]:>16.3f}{a[3] / b[3]:>8.2f}   ({a[4]} / {b[4]} GETs)")
 
 
+def deploy_bench(binary, rounds):
+    """Deploy/promote wall times on the lab (examples/deploy_bench.rs does the lab work)."""
+    import json
+    out = subprocess.run(
+        ["cargo", "run", "--quiet", "--release", "--example", "deploy_bench", "--",
+         binary, str(rounds)], stdout=subprocess.PIPE, check=True, text=True).stdout
+    print(f"{'engine':<10}{'first deploy':>14}{'re-deploy':>12}{'promote':>10}   (3 lab nodes over SSH, "
+          f"median of {rounds})")
+    for line in out.splitlines():
+        r = json.loads(line)
+        print(f"{r['engine']:<10}{r['first_deploy_s']:>13.2f}s{r['unchanged_redeploy_s']:>11.2f}s"
+              f"{r['promote_s']:>9.2f}s")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--binary", default="target/release/redrepl")
     ap.add_argument("--skip-memory", action="store_true")
-    ap.add_argument("--only", choices=["throughput", "memory", "rdb"], help="run one part only")
+    ap.add_argument("--only", choices=["throughput", "memory", "rdb", "deploy"], help="run one part only")
     ap.add_argument("--rdb-keys", type=int, default=1000000)
     ap.add_argument("--tests", default=TESTS, help="redis-benchmark tests (comma-separated)")
     ap.add_argument("--kinds", help="collections for the memory part (comma-separated: list,hash,set,zset)")
@@ -217,6 +236,9 @@ def main():
     kinds = a.kinds.split(",") if a.kinds else None
     if not os.path.exists(a.binary):
         sys.exit(f"{a.binary} not found: run `cargo build --release` first")
+    if a.only == "deploy":
+        deploy_bench(a.binary, a.rounds)
+        return
     tmp = tempfile.mkdtemp(prefix="redrepl-bench-")
     servers = {
         "redrepl": [os.path.abspath(a.binary), "server"],
