@@ -442,13 +442,15 @@ async fn write_stream(
             st.stats.net_repl_output_bytes += sent;
             (pending, rdb)
         };
-        if !pending.is_empty() && wr.write_all(&pending).await.is_err() {
+        if !pending.is_empty() && unless_killed(info, wr.write_all(&pending)).await.is_err() {
             return;
         }
         if let Some(src) = rdb {
             let eof_framed = matches!(src, RdbSource::Pipe(_));
-            if send_snapshot(wr, src).await.is_err() {
-                warning!("SYNC failed: error sending the snapshot to replica");
+            if unless_killed(info, send_snapshot(wr, src)).await.is_err() {
+                if !info.killed.load(Ordering::SeqCst) {
+                    warning!("SYNC failed: error sending the snapshot to replica");
+                }
                 return;
             }
             let mut st = shared.lock();
@@ -463,7 +465,7 @@ async fn write_stream(
             }
             continue;
         }
-        if !spare.is_empty() && wr.write_all(&spare).await.is_err() {
+        if !spare.is_empty() && unless_killed(info, wr.write_all(&spare)).await.is_err() {
             return;
         }
         if spare.capacity() > 4 << 20 {
@@ -476,6 +478,21 @@ async fn write_stream(
         // Let the clients that are ready run first, so one write to the replica carries
         // their writes together (as Redis writes to replicas once per event-loop turn).
         tokio::task::yield_now().await;
+    }
+}
+
+/// Runs a write to the replica unless the link is dropped first (a replica that stopped
+/// reading would otherwise hold the writer forever, and with it the link).
+async fn unless_killed<F: std::future::Future<Output = std::io::Result<()>>>(
+    info: &ClientInfo,
+    write: F,
+) -> std::io::Result<()> {
+    if info.killed.load(Ordering::SeqCst) {
+        return Err(std::io::Error::other("replica link dropped"));
+    }
+    tokio::select! {
+        r = write => r,
+        _ = info.kill_notify.notified() => Err(std::io::Error::other("replica link dropped")),
     }
 }
 

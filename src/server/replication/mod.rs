@@ -339,7 +339,12 @@ impl Replication {
         };
         b.append(bytes);
         self.offset += bytes.len() as i64;
-        let (hard, soft, soft_secs) = limits;
+        let (mut hard, soft, soft_secs) = limits;
+        // As Redis 7.0: a replica's hard limit is never below the backlog size (a replica
+        // that falls that far behind could not continue by PSYNC anyway).
+        if hard > 0 {
+            hard = hard.max(b.size() as i64);
+        }
         for r in self.replicas.values_mut() {
             if r.state == LinkState::WaitBgsaveStart || r.dropped {
                 continue;
