@@ -1,0 +1,923 @@
+//! Master–replica replication, the seed's behaviours S1–S15 on loopback: three nodes configured
+//! like the seed (S4: requirepass + masterauth, a dbfilename per node, distinct dirs, replicaof
+//! in the config file). Each test names the seed item(s) it proves. Under a steady background
+//! writer, scenarios end with identical DEBUG DIGEST on all nodes and every acknowledged write
+//! present on every node.
+//!
+//! `REDREPL_TEST_ENGINE=redis` runs every node as Debian's redis-server 7.0: that is how these
+//! tests are validated against the reference (a test failing there is wrong).
+
+mod common;
+
+use common::repl::*;
+use redis::Value;
+use std::time::{Duration, Instant};
+
+const READONLY: &str = "READONLY You can't write against a read only replica.";
+const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+const WRITE_RATE: u32 = 400;
+
+/// Master and two replicas with `replicaof` in their config files (S4), in sync.
+fn trio_with(master: NodeOpts) -> (Node, Node, Node) {
+    let k = engine();
+    let m = Node::start(master);
+    let r1 = Node::start(NodeOpts::seed_replica(k, m.port));
+    let r2 = Node::start(NodeOpts::seed_replica(k, m.port));
+    wait_synced(&m, &r1);
+    wait_synced(&m, &r2);
+    (m, r1, r2)
+}
+
+fn trio() -> (Node, Node, Node) {
+    trio_with(NodeOpts::seed(engine()))
+}
+
+fn stat(n: &Node, field: &str) -> i64 {
+    n.info_int("stats", field)
+}
+
+/// (sync_full, sync_partial_ok, sync_partial_err) from the master's INFO stats.
+fn syncs(m: &Node) -> (i64, i64, i64) {
+    (
+        stat(m, "sync_full"),
+        stat(m, "sync_partial_ok"),
+        stat(m, "sync_partial_err"),
+    )
+}
+
+fn wait_log(n: &Node, needle: &str) {
+    let ok = wait_until(Duration::from_secs(10), || n.log().contains(needle));
+    assert!(
+        ok,
+        "log of {} lacks {needle:?}; tail:\n{}",
+        n.port,
+        tail(&n.log(), 40)
+    );
+}
+
+fn link_status(n: &Node) -> String {
+    n.info_field("replication", "master_link_status")
+        .unwrap_or_default()
+}
+
+#[test]
+fn s1_s4_s5_config_file_replicas_sync_and_serve_master_writes() {
+    let (m, r1, r2) = trio();
+    // S5: the master's log shows that the replicas synchronised.
+    for r in [&r1, &r2] {
+        wait_log(
+            &m,
+            &format!("Replica {} asks for synchronization", r.addr()),
+        );
+        wait_log(
+            &m,
+            &format!("Synchronization with replica {} succeeded", r.addr()),
+        );
+        wait_log(r, "MASTER <-> REPLICA sync: Finished with success");
+        assert_eq!(r.info_field("replication", "role").unwrap(), "slave");
+    }
+    assert_eq!(
+        m.info_field("replication", "connected_slaves").unwrap(),
+        "2"
+    );
+    // S5: SET k v on the master, GET k on a replica returns v.
+    assert_eq!(m.text(&["SET", "k", "v"]), "OK");
+    for r in [&r1, &r2] {
+        assert!(
+            wait_until(Duration::from_secs(5), || r.text(&["GET", "k"]) == "v"),
+            "replica {} did not get k",
+            r.port
+        );
+    }
+    assert_same_digest(&[&m, &r1, &r2]);
+}
+
+#[test]
+fn s1_s12_replicaof_command_returns_ok_at_once_and_replaces_old_data() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k));
+    preload(&m, 20_000);
+    let r = Node::start(NodeOpts::seed(k));
+    assert_eq!(r.text(&["SET", "old:key", "old"]), "OK");
+    let t = Instant::now();
+    let reply = r.replicaof(m.port);
+    let took = t.elapsed();
+    assert_eq!(reply, Value::Okay, "REPLICAOF reply");
+    assert!(took < Duration::from_secs(1), "REPLICAOF took {took:?}");
+    assert_eq!(r.info_field("replication", "role").unwrap(), "slave");
+    wait_synced(&m, &r);
+    // S12: the replica discarded its old data and loaded the master's snapshot.
+    assert_eq!(r.text(&["GET", "old:key"]), "nil");
+    assert_eq!(r.text(&["DBSIZE"]), m.text(&["DBSIZE"]));
+    assert_same_digest(&[&m, &r]);
+    // Same master again: Redis's answer.
+    assert_eq!(
+        r.text(&["REPLICAOF", "127.0.0.1", &m.port.to_string()]),
+        "OK Already connected to specified master"
+    );
+}
+
+#[test]
+fn s6_replica_refuses_writes_with_readonly_error() {
+    let (m, r1, _r2) = trio();
+    assert_eq!(m.text(&["SET", "ro", "1"]), "OK");
+    wait_synced(&m, &r1);
+    for args in [
+        &["SET", "ro", "2"][..],
+        &["INCR", "ro"],
+        &["LPUSH", "l", "a"],
+        &["HSET", "h", "f", "v"],
+        &["SADD", "s", "m"],
+        &["ZADD", "z", "1", "m"],
+        &["DEL", "ro"],
+        &["EXPIRE", "ro", "100"],
+        &["FLUSHALL"],
+    ] {
+        let v = r1.cmd(args);
+        assert_eq!(
+            error_text(&v).as_deref(),
+            Some(READONLY),
+            "reply to {args:?} on a replica"
+        );
+    }
+    // Reads are served, the value is the master's.
+    assert_eq!(r1.text(&["GET", "ro"]), "1");
+    assert_eq!(
+        r1.text(&["CONFIG", "GET", "replica-read-only"]),
+        "[replica-read-only, yes]"
+    );
+}
+
+#[test]
+fn s7_late_replica_receives_everything() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k));
+    preload(&m, 20_000);
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(300);
+    // The replica starts late, while the writes go on.
+    let r = Node::start(NodeOpts::seed_replica(k, m.port));
+    w.wait_more(300);
+    let model = finish(w, &m, &[&r]);
+    assert!(model.checked_keys() > 100, "{model:?}");
+    assert_eq!(stat(&m, "sync_full"), 1);
+}
+
+/// S8: a replica that goes away (`how`) while the master keeps taking writes, then restarts,
+/// continues by partial resynchronisation and ends with the master's data.
+fn replica_restart_continues_by_psync(sigkill: bool) {
+    let (m, r1, mut r2) = trio();
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(200);
+    if sigkill {
+        // The replica's last save point (the dump records the replication ID and offset).
+        assert_eq!(r2.text(&["SAVE"]), "OK");
+        w.wait_more(100);
+    }
+    let before = syncs(&m);
+    let log_len = m.log().len();
+    if sigkill {
+        r2.kill9();
+    } else {
+        r2.shutdown();
+    }
+    w.wait_more(300);
+    r2.restart();
+    let ok = wait_until(Duration::from_secs(20), || syncs(&m).1 > before.1);
+    assert!(
+        ok,
+        "no partial resync: master syncs {:?} -> {:?}; master log:\n{}\nreplica log:\n{}",
+        before,
+        syncs(&m),
+        tail(&m.log(), 20),
+        tail(&r2.log(), 20)
+    );
+    w.wait_more(200);
+    finish(w, &m, &[&r1, &r2]);
+    let after = syncs(&m);
+    assert_eq!(
+        after.0, before.0,
+        "sync_full changed: {before:?} -> {after:?}"
+    );
+    assert_eq!(
+        after.1,
+        before.1 + 1,
+        "sync_partial_ok: {before:?} -> {after:?}"
+    );
+    let new_log = m.log()[log_len..].to_string();
+    assert!(
+        new_log.contains(&format!(
+            "Partial resynchronization request from {} accepted",
+            r2.addr()
+        )),
+        "master log:\n{}",
+        tail(&new_log, 20)
+    );
+    wait_log(&r2, "Successful partial resynchronization with master");
+}
+
+#[test]
+fn s8_replica_killed_with_sigkill_continues_by_partial_resync() {
+    replica_restart_continues_by_psync(true);
+}
+
+#[test]
+fn s8_s15_replica_shutdown_and_restart_continues_by_partial_resync() {
+    replica_restart_continues_by_psync(false);
+}
+
+#[test]
+fn s9_master_shutdown_replicas_stay_replicas_and_serve_reads() {
+    let (mut m, r1, r2) = trio();
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(300);
+    let model = finish(w, &m, &[&r1, &r2]);
+    let d = m.digest();
+    m.shutdown();
+    for r in [&r1, &r2] {
+        assert!(
+            wait_until(Duration::from_secs(10), || link_status(r) == "down"),
+            "replica {} still reports the link as {}",
+            r.port,
+            link_status(r)
+        );
+    }
+    // No self-promotion, ever: still replicas after a while.
+    std::thread::sleep(Duration::from_secs(2));
+    for r in [&r1, &r2] {
+        let info = r.info("replication");
+        assert_eq!(parse_info_field(&info, "role").unwrap(), "slave", "{info}");
+        assert_eq!(
+            parse_info_field(&info, "master_link_status").unwrap(),
+            "down"
+        );
+        assert_eq!(
+            parse_info_field(&info, "master_port").unwrap(),
+            m.port.to_string()
+        );
+        match r.cmd(&["ROLE"]) {
+            Value::Array(a) => assert_eq!(common::repl::text(&a[0]), "slave"),
+            other => panic!("ROLE: {other:?}"),
+        }
+        // Reads served (replica-serve-stale-data yes), writes still refused.
+        assert_eq!(r.digest(), d);
+        model.verify(r);
+        assert_eq!(
+            error_text(&r.cmd(&["SET", "x", "y"])).as_deref(),
+            Some(READONLY)
+        );
+    }
+}
+
+#[test]
+fn s10_master_restart_replicas_reconnect_by_psync_and_catch_up() {
+    let (mut m, r1, r2) = trio();
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(300);
+    let model = finish(w, &m, &[&r1, &r2]);
+    let replid = m.info_field("replication", "master_replid").unwrap();
+    m.shutdown();
+    for r in [&r1, &r2] {
+        assert!(wait_until(Duration::from_secs(10), || link_status(r) == "down"));
+    }
+    let log_len = m.log().len();
+    m.restart();
+    for r in [&r1, &r2] {
+        wait_synced(&m, r);
+    }
+    // The restarted master kept its history (replid2) and both replicas continued by PSYNC.
+    assert_eq!(
+        m.info_field("replication", "master_replid2").unwrap(),
+        replid
+    );
+    let s = syncs(&m);
+    assert_eq!(
+        (s.0, s.1),
+        (0, 2),
+        "sync_full, sync_partial_ok after restart"
+    );
+    let new_log = m.log()[log_len..].to_string();
+    for r in [&r1, &r2] {
+        assert!(
+            new_log.contains(&format!(
+                "Partial resynchronization request from {} accepted",
+                r.addr()
+            )),
+            "master log:\n{}",
+            tail(&new_log, 30)
+        );
+        model.verify(r);
+    }
+    // Replication resumes.
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(300);
+    finish(w, &m, &[&r1, &r2]);
+    model.verify(&m);
+}
+
+#[test]
+fn s11_chain_master_replica1_replica2() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k));
+    let r1 = Node::start(NodeOpts::seed_replica(k, m.port));
+    let r2 = Node::start(NodeOpts::seed_replica(k, r1.port));
+    wait_synced(&m, &r1);
+    wait_synced(&r1, &r2);
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(200);
+    assert_eq!(m.text(&["SET", "chain:key", "torch"]), "OK");
+    assert!(wait_until(Duration::from_secs(5), || r2
+        .text(&["GET", "chain:key"])
+        == "torch"));
+    // replica1 is still read-only.
+    assert_eq!(
+        error_text(&r1.cmd(&["SET", "chain:key", "x"])).as_deref(),
+        Some(READONLY)
+    );
+    w.wait_more(300);
+    let model = w.stop();
+    wait_synced(&m, &r1);
+    wait_synced(&r1, &r2);
+    assert_same_digest(&[&m, &r1, &r2]);
+    for n in [&m, &r1, &r2] {
+        model.verify(n);
+    }
+    // The master's stream is passed on unchanged, with the master's replication ID.
+    let id = m.info_field("replication", "master_replid").unwrap();
+    assert_eq!(r1.info_field("replication", "master_replid").unwrap(), id);
+    assert_eq!(r2.info_field("replication", "master_replid").unwrap(), id);
+    assert_eq!(
+        m.info_field("replication", "connected_slaves").unwrap(),
+        "1"
+    );
+    assert_eq!(
+        r1.info_field("replication", "connected_slaves").unwrap(),
+        "1"
+    );
+    assert_eq!(
+        r2.info_field("replication", "master_port").unwrap(),
+        r1.port.to_string()
+    );
+}
+
+#[test]
+fn s2_s3_replicaof_no_one_then_sibling_continues_by_psync_and_slaveof_back() {
+    let (m, r1, r2) = trio();
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(300);
+    let model = finish(w, &m, &[&r1, &r2]);
+    let old_id = m.info_field("replication", "master_replid").unwrap();
+    let off = m.info_int("replication", "master_repl_offset");
+    // S3: SLAVEOF NO ONE turns the replica into a master.
+    assert_eq!(r1.cmd(&["SLAVEOF", "NO", "ONE"]), Value::Okay);
+    let info = r1.info("replication");
+    assert_eq!(parse_info_field(&info, "role").unwrap(), "master", "{info}");
+    assert_ne!(parse_info_field(&info, "master_replid").unwrap(), old_id);
+    assert_eq!(parse_info_field(&info, "master_replid2").unwrap(), old_id);
+    assert_eq!(
+        parse_info_field(&info, "second_repl_offset").unwrap(),
+        (off + 1).to_string()
+    );
+    // S2: the sibling switches to the promoted node and continues by PSYNC (replid2).
+    assert_eq!(
+        r2.cmd(&["SLAVEOF", "127.0.0.1", &r1.port.to_string()]),
+        Value::Okay
+    );
+    wait_synced(&r1, &r2);
+    let s = syncs(&r1);
+    assert_eq!(
+        (s.0, s.1),
+        (0, 1),
+        "promoted node's sync_full, sync_partial_ok"
+    );
+    wait_log(
+        &r1,
+        &format!(
+            "Partial resynchronization request from {} accepted",
+            r2.addr()
+        ),
+    );
+    // The promoted node takes writes and streams them to its new replica.
+    let w2 = Writer::start(&r1, WRITE_RATE);
+    w2.wait_more(300);
+    finish(w2, &r1, &[&r2]);
+    model.verify(&r2);
+    // SLAVEOF back to the original master: both end with its data.
+    assert_eq!(
+        r1.cmd(&["SLAVEOF", "127.0.0.1", &m.port.to_string()]),
+        Value::Okay
+    );
+    assert_eq!(
+        r2.cmd(&["SLAVEOF", "127.0.0.1", &m.port.to_string()]),
+        Value::Okay
+    );
+    wait_synced(&m, &r1);
+    wait_synced(&m, &r2);
+    assert_same_digest(&[&m, &r1, &r2]);
+    for n in [&m, &r1, &r2] {
+        model.verify(n);
+    }
+    assert_eq!(r1.info_field("replication", "role").unwrap(), "slave");
+}
+
+fn full_sync_big_dataset(diskless: bool) {
+    let k = engine();
+    let m = Node::start(
+        NodeOpts::seed(k).with("repl-diskless-sync", if diskless { "yes" } else { "no" }),
+    );
+    preload(&m, 40_000);
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(100);
+    let r = Node::start(NodeOpts::seed_replica(k, m.port));
+    w.wait_more(300);
+    finish(w, &m, &[&r]);
+    assert_eq!(stat(&m, "sync_full"), 1);
+    wait_log(&r, "MASTER <-> REPLICA sync: Finished with success");
+    // S12: the replica stored the snapshot under its dbfilename.
+    let dump = r.path().join(format!("dump{}.rdb", r.port));
+    assert!(dump.exists(), "{} missing", dump.display());
+    assert!(r.text(&["DBSIZE"]).parse::<i64>().unwrap() >= 40_000);
+}
+
+#[test]
+fn s12_full_sync_disk_based_big_dataset_while_writes_continue() {
+    full_sync_big_dataset(false);
+}
+
+#[test]
+fn s12_full_sync_diskless_big_dataset_while_writes_continue() {
+    full_sync_big_dataset(true);
+}
+
+#[test]
+fn s13_master_pings_every_repl_ping_replica_period() {
+    let k = engine();
+    let fast = Node::start(NodeOpts::seed(k).with("repl-ping-replica-period", "1"));
+    let slow = Node::start(NodeOpts::seed(k)); // default period: 10 s
+    let rf = Node::start(NodeOpts::seed_replica(k, fast.port));
+    let rs = Node::start(NodeOpts::seed_replica(k, slow.port));
+    wait_synced(&fast, &rf);
+    wait_synced(&slow, &rs);
+    assert_eq!(
+        fast.text(&["CONFIG", "GET", "repl-ping-slave-period"]),
+        "[repl-ping-slave-period, 1]"
+    );
+    assert_eq!(
+        slow.text(&["CONFIG", "GET", "repl-ping-replica-period"]),
+        "[repl-ping-replica-period, 10]"
+    );
+    let f0 = fast.info_int("replication", "master_repl_offset");
+    let s0 = slow.info_int("replication", "master_repl_offset");
+    std::thread::sleep(Duration::from_millis(3500));
+    let f1 = fast.info_int("replication", "master_repl_offset");
+    let s1 = slow.info_int("replication", "master_repl_offset");
+    // No writes: the offset moves only by PINGs (*1\r\n$4\r\nPING\r\n, 14 bytes each).
+    assert!(f1 - f0 >= 28, "period 1: offset {f0} -> {f1}");
+    assert_eq!((f1 - f0) % 14, 0, "period 1: offset {f0} -> {f1}");
+    assert!(s1 - s0 <= 14, "period 10: offset {s0} -> {s1}");
+    wait_synced(&fast, &rf);
+    let io: i64 = rf.info_int("replication", "master_last_io_seconds_ago");
+    assert!(io <= 1, "master_last_io_seconds_ago {io} with period 1");
+    assert_same_digest(&[&fast, &rf]);
+}
+
+#[test]
+fn s14_writes_reach_replicas_in_master_order() {
+    let (m, r1, r2) = trio();
+    let mut handles = Vec::new();
+    for t in 0..2 {
+        let port = m.port;
+        handles.push(std::thread::spawn(move || {
+            let mut con = redis::Client::open(format!("redis://:{PASS}@127.0.0.1:{port}/0"))
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            for i in 0..600 {
+                let _: () = redis::cmd("RPUSH")
+                    .arg("order:list")
+                    .arg(format!("t{t}:{i}"))
+                    .query(&mut con)
+                    .unwrap();
+                let _: i64 = redis::cmd("INCR").arg("order:ctr").query(&mut con).unwrap();
+                if i % 50 == 0 {
+                    // A transaction across databases.
+                    let _: Value = redis::pipe()
+                        .atomic()
+                        .cmd("SELECT")
+                        .arg(1)
+                        .cmd("RPUSH")
+                        .arg("order:tx")
+                        .arg(format!("t{t}:{i}:a"))
+                        .cmd("SELECT")
+                        .arg(2)
+                        .cmd("RPUSH")
+                        .arg("order:tx")
+                        .arg(format!("t{t}:{i}:b"))
+                        .cmd("SELECT")
+                        .arg(0)
+                        .query(&mut con)
+                        .unwrap();
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    wait_synced(&m, &r1);
+    wait_synced(&m, &r2);
+    let list = |n: &Node, db: usize, key: &str| -> Vec<String> {
+        redis::cmd("LRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(-1)
+            .query(&mut n.new_con_db(db))
+            .unwrap()
+    };
+    let ml = list(&m, 0, "order:list");
+    assert_eq!(ml.len(), 1200);
+    for t in 0..2 {
+        let mine: Vec<&String> = ml
+            .iter()
+            .filter(|v| v.starts_with(&format!("t{t}:")))
+            .collect();
+        let expected: Vec<String> = (0..600).map(|i| format!("t{t}:{i}")).collect();
+        assert_eq!(
+            mine.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            expected
+        );
+    }
+    for r in [&r1, &r2] {
+        assert_eq!(list(r, 0, "order:list"), ml, "list order on {}", r.port);
+        assert_eq!(r.text(&["GET", "order:ctr"]), "1200");
+        for db in [1, 2] {
+            assert_eq!(list(r, db, "order:tx"), list(&m, db, "order:tx"));
+        }
+    }
+    assert_same_digest(&[&m, &r1, &r2]);
+}
+
+#[test]
+fn s15_outage_longer_than_backlog_falls_back_to_full_sync() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k).with("repl-backlog-size", "16384"));
+    let mut r = Node::start(NodeOpts::seed_replica(k, m.port));
+    wait_synced(&m, &r);
+    assert_eq!(m.info_int("replication", "repl_backlog_size"), 16384);
+    r.shutdown();
+    let before = syncs(&m);
+    // 300 KB of writes while the replica is away: far more than the backlog holds.
+    let mut con = m.new_con();
+    let big = "x".repeat(1000);
+    for i in 0..300 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("big:{i}"))
+            .arg(&big)
+            .query(&mut con)
+            .unwrap();
+    }
+    let histlen = m.info_int("replication", "repl_backlog_histlen");
+    assert!(histlen < 300_000, "backlog kept {histlen} bytes");
+    r.restart();
+    wait_synced(&m, &r);
+    let after = syncs(&m);
+    assert_eq!(after.0, before.0 + 1, "sync_full {before:?} -> {after:?}");
+    assert_eq!(
+        after.2,
+        before.2 + 1,
+        "sync_partial_err {before:?} -> {after:?}"
+    );
+    assert_eq!(after.1, before.1, "sync_partial_ok {before:?} -> {after:?}");
+    assert_same_digest(&[&m, &r]);
+}
+
+#[test]
+fn s15_short_outage_is_served_from_the_backlog() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k).with("repl-backlog-size", "1mb"));
+    let mut r = Node::start(NodeOpts::seed_replica(k, m.port));
+    wait_synced(&m, &r);
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(200);
+    let before = syncs(&m);
+    let log_len = m.log().len();
+    r.shutdown();
+    w.wait_more(100);
+    r.restart();
+    assert!(wait_until(Duration::from_secs(20), || syncs(&m).1 > before.1));
+    let model = finish(w, &m, &[&r]);
+    assert!(model.acked > 300);
+    let after = syncs(&m);
+    assert_eq!(after.0, before.0, "sync_full {before:?} -> {after:?}");
+    let new_log = m.log()[log_len..].to_string();
+    let line = new_log
+        .lines()
+        .find(|l| l.contains("Partial resynchronization request from"))
+        .unwrap_or_else(|| panic!("no accepted line:\n{new_log}"));
+    // "... accepted. Sending N bytes of backlog starting from offset M."
+    let n: i64 = line
+        .split("Sending ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line: {line}"));
+    assert!(n > 0, "nothing sent from the backlog: {line}");
+    let info = m.info("replication");
+    let first: i64 = parse_info_field(&info, "repl_backlog_first_byte_offset")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let hist: i64 = parse_info_field(&info, "repl_backlog_histlen")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let off: i64 = parse_info_field(&info, "master_repl_offset")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(first + hist - 1, off, "{info}");
+}
+
+#[test]
+fn wait_counts_acknowledging_replicas_and_times_out() {
+    let (m, r1, _r2) = trio();
+    let mut con = m.new_con();
+    let _: () = redis::cmd("SET").arg("w").arg("1").query(&mut con).unwrap();
+    let t = Instant::now();
+    let n: i64 = redis::cmd("WAIT").arg(2).arg(5000).query(&mut con).unwrap();
+    assert_eq!(n, 2);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "WAIT 2 took {:?}",
+        t.elapsed()
+    );
+    let _: () = redis::cmd("SET").arg("w").arg("2").query(&mut con).unwrap();
+    let t = Instant::now();
+    let n: i64 = redis::cmd("WAIT").arg(3).arg(300).query(&mut con).unwrap();
+    let took = t.elapsed();
+    assert_eq!(n, 2);
+    assert!(
+        took >= Duration::from_millis(290),
+        "WAIT 3 300 took {took:?}"
+    );
+    assert!(took < Duration::from_secs(3), "WAIT 3 300 took {took:?}");
+    let n: i64 = redis::cmd("WAIT").arg(0).arg(0).query(&mut con).unwrap();
+    assert_eq!(n, 2);
+    let e = error_text(&r1.cmd(&["WAIT", "1", "100"])).unwrap_or_default();
+    assert!(
+        e.starts_with("ERR WAIT cannot be used with replica instances"),
+        "WAIT on a replica: {e}"
+    );
+}
+
+#[test]
+fn min_replicas_to_write_refuses_with_noreplicas() {
+    let (m, _r1, mut r2) = trio();
+    assert_eq!(
+        m.cmd(&["CONFIG", "SET", "min-replicas-to-write", "3"]),
+        Value::Okay
+    );
+    let v = m.cmd(&["SET", "mr", "1"]);
+    assert_eq!(error_text(&v).as_deref(), Some(NOREPLICAS));
+    assert_eq!(m.text(&["GET", "mr"]), "nil");
+    assert_eq!(
+        m.cmd(&["CONFIG", "SET", "min-replicas-to-write", "2"]),
+        Value::Okay
+    );
+    assert_eq!(m.cmd(&["SET", "mr", "2"]), Value::Okay);
+    r2.shutdown();
+    let ok = wait_until(Duration::from_secs(15), || {
+        error_text(&m.cmd(&["SET", "mr", "3"])).as_deref() == Some(NOREPLICAS)
+    });
+    assert!(ok, "writes still accepted with one replica left");
+    assert_eq!(m.text(&["GET", "mr"]), "2");
+    assert_eq!(
+        m.cmd(&["CONFIG", "SET", "min-replicas-to-write", "0"]),
+        Value::Okay
+    );
+    assert_eq!(m.cmd(&["SET", "mr", "4"]), Value::Okay);
+}
+
+fn field_names(info: &str) -> Vec<String> {
+    info.lines()
+        .filter(|l| !l.starts_with('#') && l.contains(':'))
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect()
+}
+
+fn is_replid(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[test]
+fn info_replication_fields_and_role_as_redis() {
+    let (m, r1, r2) = trio();
+    assert_eq!(m.text(&["SET", "i", "1"]), "OK");
+    wait_synced(&m, &r1);
+    wait_synced(&m, &r2);
+    // The replicas' REPLCONF ACKs (every second) bring slaveN:offset to the master's offset.
+    let mut info = String::new();
+    let acked = wait_until(Duration::from_secs(5), || {
+        info = m.info("replication");
+        let off = parse_info_field(&info, "master_repl_offset").unwrap_or_default();
+        ["slave0", "slave1"].iter().all(|s| {
+            parse_info_field(&info, s).is_some_and(|v| v.contains(&format!(",offset={off},")))
+        })
+    });
+    assert!(acked, "replicas' offsets never acknowledged:\n{info}");
+    assert_eq!(
+        field_names(&info),
+        [
+            "role",
+            "connected_slaves",
+            "slave0",
+            "slave1",
+            "master_failover_state",
+            "master_replid",
+            "master_replid2",
+            "master_repl_offset",
+            "second_repl_offset",
+            "repl_backlog_active",
+            "repl_backlog_size",
+            "repl_backlog_first_byte_offset",
+            "repl_backlog_histlen"
+        ],
+        "{info}"
+    );
+    let f = |k: &str| parse_info_field(&info, k).unwrap();
+    assert_eq!(f("role"), "master");
+    assert_eq!(f("connected_slaves"), "2");
+    let mut ports = Vec::new();
+    for s in ["slave0", "slave1"] {
+        let kv: Vec<(String, String)> = f(s)
+            .split(',')
+            .map(|p| {
+                let (a, b) = p.split_once('=').unwrap();
+                (a.to_string(), b.to_string())
+            })
+            .collect();
+        let names: Vec<&str> = kv.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(names, ["ip", "port", "state", "offset", "lag"], "{s}");
+        assert_eq!(kv[0].1, "127.0.0.1");
+        ports.push(kv[1].1.parse::<u16>().unwrap());
+        assert_eq!(kv[2].1, "online");
+        assert_eq!(kv[3].1, f("master_repl_offset"));
+        assert!(kv[4].1.parse::<i64>().unwrap() >= 0);
+    }
+    ports.sort();
+    let mut want = vec![r1.port, r2.port];
+    want.sort();
+    assert_eq!(ports, want);
+    assert_eq!(f("master_failover_state"), "no-failover");
+    assert!(is_replid(&f("master_replid")));
+    assert_eq!(f("master_replid2"), "0".repeat(40));
+    let off: i64 = f("master_repl_offset").parse().unwrap();
+    assert!(off > 0);
+    assert_eq!(f("second_repl_offset"), "-1");
+    assert_eq!(f("repl_backlog_active"), "1");
+    assert_eq!(f("repl_backlog_size"), "67108864");
+    assert_eq!(f("repl_backlog_first_byte_offset"), "1");
+    assert_eq!(f("repl_backlog_histlen"), off.to_string());
+
+    let rinfo = r1.info("replication");
+    assert_eq!(
+        field_names(&rinfo),
+        [
+            "role",
+            "master_host",
+            "master_port",
+            "master_link_status",
+            "master_last_io_seconds_ago",
+            "master_sync_in_progress",
+            "slave_read_repl_offset",
+            "slave_repl_offset",
+            "slave_priority",
+            "slave_read_only",
+            "replica_announced",
+            "connected_slaves",
+            "master_failover_state",
+            "master_replid",
+            "master_replid2",
+            "master_repl_offset",
+            "second_repl_offset",
+            "repl_backlog_active",
+            "repl_backlog_size",
+            "repl_backlog_first_byte_offset",
+            "repl_backlog_histlen"
+        ],
+        "{rinfo}"
+    );
+    let g = |k: &str| parse_info_field(&rinfo, k).unwrap();
+    assert_eq!(g("role"), "slave");
+    assert_eq!(g("master_host"), "127.0.0.1");
+    assert_eq!(g("master_port"), m.port.to_string());
+    assert_eq!(g("master_link_status"), "up");
+    let io: i64 = g("master_last_io_seconds_ago").parse().unwrap();
+    assert!((0..=10).contains(&io));
+    assert_eq!(g("master_sync_in_progress"), "0");
+    let read: i64 = g("slave_read_repl_offset").parse().unwrap();
+    let done: i64 = g("slave_repl_offset").parse().unwrap();
+    assert!(read >= done && done >= off, "{rinfo}");
+    assert_eq!(g("slave_priority"), "100");
+    assert_eq!(g("slave_read_only"), "1");
+    assert_eq!(g("replica_announced"), "1");
+    assert_eq!(g("connected_slaves"), "0");
+    assert_eq!(g("master_replid"), f("master_replid"));
+
+    // ROLE on the master: ["master", offset, [[ip, port, offset], ...]].
+    match m.cmd(&["ROLE"]) {
+        Value::Array(a) => {
+            assert_eq!(a.len(), 3);
+            assert_eq!(common::repl::text(&a[0]), "master");
+            assert!(matches!(a[1], Value::Int(o) if o >= off));
+            let Value::Array(reps) = &a[2] else {
+                panic!("ROLE replicas: {:?}", a[2])
+            };
+            assert_eq!(reps.len(), 2);
+            for rep in reps {
+                let Value::Array(t) = rep else {
+                    panic!("{rep:?}")
+                };
+                assert_eq!(t.len(), 3);
+                assert_eq!(common::repl::text(&t[0]), "127.0.0.1");
+                assert!(
+                    matches!(t[1], Value::BulkString(_)),
+                    "port as bulk: {:?}",
+                    t[1]
+                );
+                assert!(
+                    matches!(t[2], Value::BulkString(_)),
+                    "offset as bulk: {:?}",
+                    t[2]
+                );
+            }
+        }
+        other => panic!("ROLE: {other:?}"),
+    }
+    // ROLE on a replica: ["slave", host, port, "connected", offset].
+    match r1.cmd(&["ROLE"]) {
+        Value::Array(a) => {
+            assert_eq!(a.len(), 5);
+            assert_eq!(common::repl::text(&a[0]), "slave");
+            assert_eq!(common::repl::text(&a[1]), "127.0.0.1");
+            assert_eq!(a[2], Value::Int(m.port as i64));
+            assert_eq!(common::repl::text(&a[3]), "connected");
+            assert!(matches!(a[4], Value::Int(o) if o >= off));
+        }
+        other => panic!("ROLE: {other:?}"),
+    }
+}
+
+#[test]
+fn expiry_on_master_reaches_replicas_as_del() {
+    let (m, r1, r2) = trio();
+    // Lazy expiry on the master: the replica hides the key but keeps it until the master's DEL.
+    assert_eq!(m.text(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "OK");
+    let set_at = Instant::now();
+    assert_eq!(m.text(&["SET", "exp:lazy", "v", "PX", "1500"]), "OK");
+    wait_synced(&m, &r1);
+    let pttl: i64 = r1.text(&["PTTL", "exp:lazy"]).parse().unwrap();
+    assert!(pttl > 0 && pttl <= 1500, "PTTL on replica {pttl}");
+    std::thread::sleep(Duration::from_millis(1800).saturating_sub(set_at.elapsed()));
+    for r in [&r1, &r2] {
+        assert_eq!(r.text(&["GET", "exp:lazy"]), "nil");
+        assert_eq!(r.text(&["EXISTS", "exp:lazy"]), "0");
+        assert_eq!(
+            r.text(&["DBSIZE"]),
+            "1",
+            "the replica expired the key by itself"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(r1.text(&["DBSIZE"]), "1");
+    // The master's lookup expires it and propagates DEL.
+    assert_eq!(m.text(&["GET", "exp:lazy"]), "nil");
+    for r in [&r1, &r2] {
+        assert!(
+            wait_until(Duration::from_secs(5), || r.text(&["DBSIZE"]) == "0"),
+            "replica {} never got the DEL",
+            r.port
+        );
+    }
+    // Active expiry on the master reaches the replicas too.
+    assert_eq!(m.text(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]), "OK");
+    for i in 0..20 {
+        assert_eq!(
+            m.text(&["SET", &format!("exp:a{i}"), "v", "PX", "100"]),
+            "OK"
+        );
+    }
+    assert_eq!(m.text(&["SET", "exp:keep", "v", "EX", "1000"]), "OK");
+    for r in [&r1, &r2] {
+        assert!(
+            wait_until(Duration::from_secs(10), || r.text(&["DBSIZE"]) == "1"),
+            "replica {} DBSIZE {}",
+            r.port,
+            r.text(&["DBSIZE"])
+        );
+        let ttl: i64 = r.text(&["TTL", "exp:keep"]).parse().unwrap();
+        assert!(ttl > 990, "TTL on replica {ttl}");
+    }
+    assert!(stat(&m, "expired_keys") >= 21);
+    assert_same_digest(&[&m, &r1, &r2]);
+}
