@@ -445,8 +445,9 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Waits (up to 60 s) until `replica` is in sync with `master`: link up, no sync in progress,
-/// and the replica's processed offset has reached the master's `master_repl_offset` (read first).
+/// Waits (up to 60 s) until `replica` is in sync with `master`: the master lists it as
+/// `state=online`, its link is up, no sync is in progress, and its processed offset has reached
+/// the master's `master_repl_offset` (read first).
 pub fn wait_synced(master: &Node, replica: &Node) {
     let ok = wait_until(Duration::from_secs(60), || {
         let Ok(mi) = master.try_cmd(&["INFO", "replication"]) else {
@@ -462,7 +463,10 @@ pub fn wait_synced(master: &Node, replica: &Node) {
         let roff: i64 = parse_info_field(&ri, "slave_repl_offset")
             .and_then(|v| v.parse().ok())
             .unwrap_or(-1);
-        parse_info_field(&ri, "master_link_status").as_deref() == Some("up")
+        let listed = format!("ip=127.0.0.1,port={},state=online,", replica.port);
+        mi.lines()
+            .any(|l| l.starts_with("slave") && l.contains(&listed))
+            && parse_info_field(&ri, "master_link_status").as_deref() == Some("up")
             && parse_info_field(&ri, "master_sync_in_progress").as_deref() == Some("0")
             && parse_info_field(&ri, "master_port") == Some(master.port.to_string())
             && roff >= moff
