@@ -445,11 +445,11 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Waits (up to 60 s) until `replica` is in sync with `master`: the master lists it as
+/// Waits (up to 30 s) until `replica` is in sync with `master`: the master lists it as
 /// `state=online`, its link is up, no sync is in progress, and its processed offset has reached
 /// the master's `master_repl_offset` (read first).
 pub fn wait_synced(master: &Node, replica: &Node) {
-    let ok = wait_until(Duration::from_secs(60), || {
+    let ok = wait_until(Duration::from_secs(30), || {
         let Ok(mi) = master.try_cmd(&["INFO", "replication"]) else {
             return false;
         };
@@ -473,7 +473,7 @@ pub fn wait_synced(master: &Node, replica: &Node) {
     });
     if !ok {
         panic!(
-            "replica {} not in sync with master {} within 60 s\nmaster INFO:\n{}\nreplica INFO:\n{}\nreplica log tail:\n{}",
+            "replica {} not in sync with master {} within 30 s\nmaster INFO:\n{}\nreplica INFO:\n{}\nreplica log tail:\n{}",
             replica.port,
             master.port,
             master
