@@ -921,3 +921,459 @@ fn expiry_on_master_reaches_replicas_as_del() {
     assert!(stat(&m, "expired_keys") >= 21);
     assert_same_digest(&[&m, &r1, &r2]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The replication protocol on the wire, seen by a replica (Redis 7.0's exact framing)
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Reads stream commands until one named `name`; PINGs are skipped; returns the others.
+fn next_cmds(f: &mut FakeReplica, name: &str) -> Vec<Vec<String>> {
+    f.until(Duration::from_secs(10), |c| c[0].eq_ignore_ascii_case(name))
+        .into_iter()
+        .filter(|c| c[0] != "PING")
+        .collect()
+}
+
+fn psync_protocol(diskless: bool) {
+    let k = engine();
+    let m = Node::start(
+        NodeOpts::seed(k).with("repl-diskless-sync", if diskless { "yes" } else { "no" }),
+    );
+    assert_eq!(m.text(&["SET", "pre", "1"]), "OK");
+    let mut f = FakeReplica::connect(&m);
+    f.handshake(40001);
+    f.send(&["PSYNC", "?", "-1"]);
+    let l = f.line();
+    let parts: Vec<&str> = l.split(' ').collect();
+    assert_eq!(parts.len(), 3, "{l}");
+    assert_eq!(parts[0], "+FULLRESYNC", "{l}");
+    let id = parts[1].to_string();
+    assert!(is_replid(&id), "{l}");
+    let off: i64 = parts[2].parse().unwrap();
+    let (rdb, eof) = f.read_rdb();
+    assert_eq!(eof, diskless, "EOF-marked transfer iff diskless");
+    assert!(
+        rdb.starts_with(b"REDIS0010"),
+        "RDB header {:?}",
+        &rdb[..9.min(rdb.len())]
+    );
+    // The snapshot records the replication ID and offset (aux fields).
+    let has = |needle: &[u8]| rdb.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"repl-id") && has(id.as_bytes()) && has(b"repl-offset"));
+    assert!(has(b"pre"));
+    // The first ACK puts a diskless replica online (Redis 7.0); harmless otherwise.
+    f.send(&["REPLCONF", "ACK", &off.to_string()]);
+    let online = wait_until(Duration::from_secs(5), || {
+        m.info("replication")
+            .contains("ip=127.0.0.1,port=40001,state=online")
+    });
+    assert!(online, "{}", m.info("replication"));
+    // An ACK before the transfer is recorded as complete is ignored: ACK again, as a real
+    // replica does every second.
+    f.send(&["REPLCONF", "ACK", &off.to_string()]);
+    assert_eq!(m.info_field("replication", "master_replid").unwrap(), id);
+
+    let mut c = m.new_con();
+    let q = |c: &mut redis::Connection, args: &[&str]| -> Value {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        common::qc(c, &cmd)
+    };
+    q(&mut c, &["SET", "a", "1"]);
+    assert_eq!(
+        next_cmds(&mut f, "SET"),
+        [vec!["SELECT", "0"], vec!["SET", "a", "1"]]
+    );
+    // Relative expiries travel as absolute times.
+    q(&mut c, &["SET", "b", "2", "EX", "100"]);
+    let s = next_cmds(&mut f, "SET");
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(s[0][..4], ["SET", "b", "2", "PXAT"], "{s:?}");
+    let at: i64 = s[0][4].parse().unwrap();
+    assert!((at - (now_ms() + 100_000)).abs() < 5_000, "PXAT {at}");
+    q(&mut c, &["EXPIRE", "a", "100"]);
+    let s = next_cmds(&mut f, "PEXPIREAT");
+    assert_eq!(s[0][..2], ["PEXPIREAT", "a"], "{s:?}");
+    // Non-deterministic commands in their deterministic form.
+    q(&mut c, &["INCRBYFLOAT", "f", "1.5"]);
+    assert_eq!(
+        next_cmds(&mut f, "SET"),
+        [vec!["SET", "f", "1.5", "KEEPTTL"]]
+    );
+    q(&mut c, &["SADD", "s", "x"]);
+    q(&mut c, &["SPOP", "s"]);
+    assert_eq!(
+        next_cmds(&mut f, "SREM"),
+        [vec!["SADD", "s", "x"], vec!["SREM", "s", "x"]]
+    );
+    // SELECT when the database changes; MULTI/EXEC kept.
+    q(&mut c, &["SELECT", "1"]);
+    q(&mut c, &["SET", "d1", "x"]);
+    assert_eq!(
+        next_cmds(&mut f, "SET"),
+        [vec!["SELECT", "1"], vec!["SET", "d1", "x"]]
+    );
+    let v: Value = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("t")
+        .arg("1")
+        .cmd("INCR")
+        .arg("t")
+        .query(&mut c)
+        .unwrap();
+    assert!(matches!(v, Value::Array(_)));
+    assert_eq!(
+        next_cmds(&mut f, "EXEC"),
+        [
+            vec!["MULTI"],
+            vec!["SET", "t", "1"],
+            vec!["INCR", "t"],
+            vec!["EXEC"]
+        ]
+    );
+    // Keys expired by the master arrive as DEL.
+    q(&mut c, &["SET", "e", "v", "PX", "50"]);
+    let s = next_cmds(&mut f, "DEL");
+    assert_eq!(s.last().unwrap(), &vec!["DEL", "e"], "{s:?}");
+    // WAIT makes the master ask for an ACK.
+    let t = Instant::now();
+    assert_eq!(q(&mut c, &["WAIT", "1", "200"]), Value::Int(0));
+    assert!(t.elapsed() >= Duration::from_millis(190));
+    let s = next_cmds(&mut f, "REPLCONF");
+    assert_eq!(s.last().unwrap(), &vec!["REPLCONF", "GETACK", "*"]);
+    // Offsets: every byte of the stream counts.
+    let moff = m.info_int("replication", "master_repl_offset");
+    while off + (f.consumed as i64) < moff {
+        f.command(Duration::from_secs(5))
+            .expect("stream ended short");
+    }
+    let mine = off + f.consumed as i64;
+    assert_eq!(mine, moff, "stream bytes vs master_repl_offset");
+    f.send(&["REPLCONF", "ACK", &mine.to_string()]);
+    let acked = wait_until(Duration::from_secs(5), || {
+        m.info("replication")
+            .contains(&format!("port=40001,state=online,offset={mine},"))
+    });
+    assert!(acked, "{}", m.info("replication"));
+
+    // A second replica continues from that offset: +CONTINUE with the ID (psync2).
+    let before = syncs(&m);
+    let mut g = FakeReplica::connect(&m);
+    g.handshake(40002);
+    g.send(&["PSYNC", &id, &(mine + 1).to_string()]);
+    assert_eq!(g.line(), format!("+CONTINUE {id}"));
+    q(&mut c, &["SET", "after", "1"]);
+    let s = next_cmds(&mut g, "SET");
+    assert_eq!(s.last().unwrap(), &vec!["SET", "after", "1"]);
+    assert_eq!(syncs(&m).1, before.1 + 1);
+    // An unknown ID or an offset beyond the backlog gets a full resync.
+    for (rid, roff) in [
+        (
+            "0123456789012345678901234567890123456789".to_string(),
+            mine + 1,
+        ),
+        (id.clone(), mine + 10_000_000),
+    ] {
+        let mut h = FakeReplica::connect(&m);
+        h.handshake(40003);
+        h.send(&["PSYNC", &rid, &roff.to_string()]);
+        let l = h.line();
+        assert!(l.starts_with(&format!("+FULLRESYNC {id} ")), "{l}");
+    }
+    let after = syncs(&m);
+    assert_eq!(
+        after.2,
+        before.2 + 2,
+        "sync_partial_err {before:?} -> {after:?}"
+    );
+}
+
+#[test]
+fn s12_s14_s15_psync_protocol_disk_based() {
+    psync_protocol(false);
+}
+
+#[test]
+fn s12_s14_s15_psync_protocol_diskless() {
+    psync_protocol(true);
+}
+
+#[test]
+fn s12_legacy_sync_gets_a_plain_rdb_then_the_stream() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k));
+    assert_eq!(m.text(&["SET", "pre", "1"]), "OK");
+    let mut f = FakeReplica::connect(&m);
+    f.send(&["REPLCONF", "listening-port", "40010"]);
+    assert_eq!(f.line(), "+OK");
+    f.send(&["SYNC"]);
+    let (rdb, eof) = f.read_rdb();
+    assert!(!eof, "SYNC without capa eof gets a length-prefixed RDB");
+    assert!(rdb.starts_with(b"REDIS0010"));
+    assert_eq!(m.text(&["SET", "x", "1"]), "OK");
+    let s = next_cmds(&mut f, "SET");
+    assert_eq!(s.last().unwrap(), &vec!["SET", "x", "1"]);
+}
+
+#[test]
+fn master_drops_replica_that_stops_acknowledging_after_repl_timeout() {
+    let k = engine();
+    let m = Node::start(
+        NodeOpts::seed(k)
+            .with("repl-diskless-sync", "no")
+            .with("repl-timeout", "2"),
+    );
+    let mut f = FakeReplica::connect(&m);
+    f.handshake(40020);
+    f.send(&["PSYNC", "?", "-1"]);
+    assert!(f.line().starts_with("+FULLRESYNC "));
+    f.read_rdb();
+    assert!(wait_until(Duration::from_secs(5), || m
+        .info("replication")
+        .contains("port=40020,state=online")));
+    let t = Instant::now();
+    assert!(f.closed_within(Duration::from_secs(10)), "never dropped");
+    assert!(
+        t.elapsed() >= Duration::from_secs(1),
+        "dropped too early: {:?}",
+        t.elapsed()
+    );
+    assert!(wait_until(Duration::from_secs(3), || m
+        .info_field("replication", "connected_slaves")
+        .as_deref()
+        == Some("0")));
+}
+
+#[test]
+fn master_drops_replica_over_its_output_buffer_limit() {
+    let k = engine();
+    // As in Redis 7.0, a replica's hard limit below repl-backlog-size counts as the backlog's
+    // size (replicas share the backlog's memory): keep the backlog at 1 MB here.
+    let m = Node::start(
+        NodeOpts::seed(k)
+            .with("repl-diskless-sync", "no")
+            .with("repl-backlog-size", "1mb"),
+    );
+    assert_eq!(
+        m.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "replica 1mb 0 0"
+        ]),
+        Value::Okay
+    );
+    let mut f = FakeReplica::connect(&m);
+    f.handshake(40030);
+    f.send(&["PSYNC", "?", "-1"]);
+    assert!(f.line().starts_with("+FULLRESYNC "));
+    f.read_rdb();
+    f.send(&["REPLCONF", "ACK", "0"]);
+    assert!(wait_until(Duration::from_secs(5), || m
+        .info("replication")
+        .contains("port=40030,state=online")));
+    // The fake replica stops reading; 30 MB of writes overflow its 1 MB limit.
+    let mut c = m.new_con();
+    let big = "v".repeat(100_000);
+    for i in 0..300 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("big:{}", i % 10))
+            .arg(&big)
+            .query(&mut c)
+            .unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || m
+            .info_field("replication", "connected_slaves")
+            .as_deref()
+            == Some("0")),
+        "{}",
+        m.info("replication")
+    );
+    assert!(f.closed_within(Duration::from_secs(10)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// FAILOVER, replica options, CONFIG REWRITE
+
+#[test]
+fn failover_to_replica_while_writes_continue_loses_nothing() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k));
+    let r = Node::start(NodeOpts::seed_replica(k, m.port));
+    wait_synced(&m, &r);
+    assert_eq!(
+        error_text(&r.cmd(&["FAILOVER"])).as_deref(),
+        Some("ERR FAILOVER is not valid when server is a replica.")
+    );
+    assert_eq!(
+        error_text(&m.cmd(&["FAILOVER", "ABORT"])).as_deref(),
+        Some("ERR No failover in progress.")
+    );
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(200);
+    assert_eq!(
+        m.cmd(&[
+            "FAILOVER",
+            "TO",
+            "127.0.0.1",
+            &r.port.to_string(),
+            "TIMEOUT",
+            "10000"
+        ]),
+        Value::Okay
+    );
+    let swapped = wait_until(Duration::from_secs(15), || {
+        r.info_field("replication", "role").as_deref() == Some("master")
+            && m.info_field("replication", "role").as_deref() == Some("slave")
+    });
+    assert!(
+        swapped,
+        "roles after FAILOVER: master {:?}, replica {:?}\n{}",
+        m.info("replication"),
+        r.info("replication"),
+        tail(&m.log(), 20)
+    );
+    // The old master now refuses writes: the writer's later writes are not acknowledged.
+    std::thread::sleep(Duration::from_millis(300));
+    let model = w.stop();
+    wait_synced(&r, &m);
+    assert_same_digest(&[&m, &r]);
+    model.verify(&r);
+    model.verify(&m);
+    assert_eq!(
+        m.info_field("replication", "master_failover_state")
+            .unwrap(),
+        "no-failover"
+    );
+    // The new master's writes reach the old one.
+    assert_eq!(r.text(&["SET", "after-failover", "1"]), "OK");
+    assert!(wait_until(Duration::from_secs(5), || m
+        .text(&["GET", "after-failover"])
+        == "1"));
+}
+
+#[test]
+fn s9_replica_serve_stale_data_no_refuses_reads_while_link_down() {
+    let k = engine();
+    let mut m = Node::start(NodeOpts::seed(k));
+    let r = Node::start(NodeOpts::seed_replica(k, m.port).with("replica-serve-stale-data", "no"));
+    wait_synced(&m, &r);
+    assert_eq!(m.text(&["SET", "k", "v"]), "OK");
+    wait_synced(&m, &r);
+    assert_eq!(r.text(&["GET", "k"]), "v");
+    m.shutdown();
+    assert!(wait_until(Duration::from_secs(10), || link_status(&r) == "down"));
+    assert_eq!(
+        error_text(&r.cmd(&["GET", "k"])).as_deref(),
+        Some("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+    );
+    // INFO and the like still answer.
+    assert_eq!(r.info_field("replication", "role").unwrap(), "slave");
+}
+
+#[test]
+fn s6_replica_read_only_no_takes_local_writes() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k));
+    let r = Node::start(NodeOpts::seed_replica(k, m.port).with("replica-read-only", "no"));
+    wait_synced(&m, &r);
+    assert_eq!(r.text(&["SET", "local", "1"]), "OK");
+    assert_eq!(r.text(&["GET", "local"]), "1");
+    assert_eq!(m.text(&["GET", "local"]), "nil");
+    assert_eq!(r.info_field("replication", "slave_read_only").unwrap(), "0");
+}
+
+#[test]
+fn replica_announce_ip_port_and_priority() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k));
+    let r = Node::start(
+        NodeOpts::seed_replica(k, m.port)
+            .with("replica-announce-ip", "10.1.2.3")
+            .with("replica-announce-port", "7777")
+            .with("replica-priority", "50"),
+    );
+    let ok = wait_until(Duration::from_secs(10), || {
+        m.info("replication")
+            .contains("slave0:ip=10.1.2.3,port=7777,state=online,")
+    });
+    assert!(ok, "{}", m.info("replication"));
+    assert_eq!(r.info_field("replication", "slave_priority").unwrap(), "50");
+    match m.cmd(&["ROLE"]) {
+        Value::Array(a) => assert_eq!(
+            common::repl::text(&a[2]),
+            format!(
+                "[[10.1.2.3, 7777, {}]]",
+                match &a[2] {
+                    Value::Array(x) => match &x[0] {
+                        Value::Array(y) => common::repl::text(&y[2]),
+                        _ => unreachable!(),
+                    },
+                    _ => unreachable!(),
+                }
+            )
+        ),
+        other => panic!("ROLE {other:?}"),
+    }
+}
+
+#[test]
+fn s1_s4_config_rewrite_keeps_replicaof_across_restart() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k));
+    let mut r = Node::start(NodeOpts::seed(k));
+    assert_eq!(r.replicaof(m.port), Value::Okay);
+    wait_synced(&m, &r);
+    assert_eq!(m.text(&["SET", "k", "v"]), "OK");
+    wait_synced(&m, &r);
+    assert_eq!(r.text(&["CONFIG", "REWRITE"]), "OK");
+    let conf = std::fs::read_to_string(&r.conf_path).unwrap();
+    assert!(
+        conf.lines()
+            .any(|l| l == format!("replicaof 127.0.0.1 {}", m.port)),
+        "{conf}"
+    );
+    let before = syncs(&m);
+    r.shutdown();
+    assert_eq!(m.text(&["SET", "k2", "v2"]), "OK");
+    r.restart();
+    wait_synced(&m, &r);
+    assert_eq!(r.text(&["GET", "k2"]), "v2");
+    let after = syncs(&m);
+    assert_eq!(
+        (after.0, after.1),
+        (before.0, before.1 + 1),
+        "{before:?} -> {after:?}"
+    );
+}
+
+#[test]
+fn s12_one_snapshot_serves_replicas_that_ask_together() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k).with("repl-diskless-sync-delay", "2"));
+    preload(&m, 5_000);
+    let r1 = Node::start(NodeOpts::seed(k));
+    let r2 = Node::start(NodeOpts::seed(k));
+    assert_eq!(r1.replicaof(m.port), Value::Okay);
+    assert_eq!(r2.replicaof(m.port), Value::Okay);
+    wait_synced(&m, &r1);
+    wait_synced(&m, &r2);
+    assert_eq!(stat(&m, "sync_full"), 2);
+    let forks = m
+        .log()
+        .lines()
+        .filter(|l| l.contains("Starting BGSAVE for SYNC with target"))
+        .count();
+    assert_eq!(forks, 1, "master log:\n{}", tail(&m.log(), 30));
+    assert_same_digest(&[&m, &r1, &r2]);
+}

@@ -1020,3 +1020,210 @@ fn writer_loop(
     }
     model
 }
+
+// ---------------------------------------------------------------------------------------------
+// A fake replica speaking the replication protocol over raw TCP
+
+/// A raw connection that plays a replica: handshake, PSYNC, RDB transfer, then the stream.
+pub struct FakeReplica {
+    pub stream: std::net::TcpStream,
+    buf: Vec<u8>,
+    /// Bytes of the replication stream consumed since the RDB (or +CONTINUE).
+    pub consumed: u64,
+}
+
+impl FakeReplica {
+    /// Connects to `master` and authenticates with its requirepass.
+    pub fn connect(master: &Node) -> FakeReplica {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", master.port)).expect("connect");
+        stream.set_nodelay(true).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut f = FakeReplica {
+            stream,
+            buf: Vec::new(),
+            consumed: 0,
+        };
+        if let Some(pw) = &master.opts.requirepass {
+            f.send(&["AUTH", pw]);
+            assert_eq!(f.line(), "+OK");
+        }
+        f
+    }
+
+    /// Sends a command as a RESP array.
+    pub fn send(&mut self, args: &[&str]) {
+        use std::io::Write;
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.stream.write_all(&super::resp(&a)).expect("write");
+    }
+
+    fn fill(&mut self) -> bool {
+        use std::io::Read;
+        let mut tmp = [0u8; 65536];
+        match self.stream.read(&mut tmp) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&tmp[..n]);
+                true
+            }
+            Err(e) => panic!("fake replica read: {e}"),
+        }
+    }
+
+    /// The next reply line without CRLF; the bare newlines a master sends while it prepares
+    /// the RDB are skipped.
+    pub fn line(&mut self) -> String {
+        loop {
+            while self.buf.first() == Some(&b'\n') {
+                self.buf.remove(0);
+            }
+            if let Some(p) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let l = String::from_utf8_lossy(&self.buf[..p]).into_owned();
+                self.buf.drain(..p + 2);
+                return l;
+            }
+            assert!(self.fill(), "connection closed while reading a line");
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            assert!(self.fill(), "connection closed while reading {n} bytes");
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    /// REPLCONF listening-port and capa eof/psync2, as a Redis 7.0 replica sends them.
+    pub fn handshake(&mut self, listening_port: u16) {
+        self.send(&["REPLCONF", "listening-port", &listening_port.to_string()]);
+        assert_eq!(self.line(), "+OK");
+        self.send(&["REPLCONF", "capa", "eof", "capa", "psync2"]);
+        assert_eq!(self.line(), "+OK");
+    }
+
+    /// Reads the RDB payload after +FULLRESYNC: `$<len>\r\n<bytes>` (disk-based) or
+    /// `$EOF:<40-byte mark>\r\n<bytes><mark>` (diskless). Returns (payload, diskless).
+    pub fn read_rdb(&mut self) -> (Vec<u8>, bool) {
+        let head = self.line();
+        let head = head
+            .strip_prefix('$')
+            .unwrap_or_else(|| panic!("RDB header: {head:?}"))
+            .to_string();
+        if let Some(mark) = head.strip_prefix("EOF:") {
+            assert_eq!(mark.len(), 40, "EOF mark {mark:?}");
+            let mark = mark.as_bytes().to_vec();
+            loop {
+                if let Some(p) = self.buf.windows(40).position(|w| w == mark.as_slice()) {
+                    let rdb: Vec<u8> = self.buf.drain(..p).collect();
+                    self.buf.drain(..40);
+                    self.consumed = 0;
+                    return (rdb, true);
+                }
+                assert!(self.fill(), "connection closed in the RDB");
+            }
+        }
+        let len: usize = head.parse().expect("RDB length");
+        let rdb = self.take(len);
+        self.consumed = 0;
+        (rdb, false)
+    }
+
+    /// The next command of the replication stream (None when nothing arrives within `wait`).
+    pub fn command(&mut self, wait: Duration) -> Option<Vec<String>> {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let deadline = Instant::now() + wait;
+        let r = loop {
+            if let Some((cmd, used)) = parse_array(&self.buf) {
+                self.buf.drain(..used);
+                self.consumed += used as u64;
+                break Some(cmd);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            use std::io::Read;
+            let mut tmp = [0u8; 65536];
+            match self.stream.read(&mut tmp) {
+                Ok(0) => panic!("master closed the replication link"),
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+                Err(_) => break None,
+            }
+        };
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        r
+    }
+
+    /// Reads stream commands until `pred` matches one (panics after `wait`); returns all read.
+    pub fn until(
+        &mut self,
+        wait: Duration,
+        mut pred: impl FnMut(&[String]) -> bool,
+    ) -> Vec<Vec<String>> {
+        let deadline = Instant::now() + wait;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.command(left.max(Duration::from_millis(1))) {
+                Some(c) => {
+                    let hit = pred(&c);
+                    seen.push(c);
+                    if hit {
+                        return seen;
+                    }
+                }
+                None => panic!("not seen within {wait:?}; stream so far: {seen:?}"),
+            }
+        }
+    }
+
+    /// True when the master closes the link within `wait` (data still in flight is discarded).
+    pub fn closed_within(&mut self, wait: Duration) -> bool {
+        use std::io::Read;
+        let deadline = Instant::now() + wait;
+        self.stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut tmp = [0u8; 65536];
+        while Instant::now() < deadline {
+            match self.stream.read(&mut tmp) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => {}
+            }
+        }
+        false
+    }
+}
+
+/// Parses one RESP array of bulk strings at the start of `b`: (arguments, bytes used).
+fn parse_array(b: &[u8]) -> Option<(Vec<String>, usize)> {
+    fn line(b: &[u8], at: usize) -> Option<(&[u8], usize)> {
+        let p = b[at..].windows(2).position(|w| w == b"\r\n")?;
+        Some((&b[at..at + p], at + p + 2))
+    }
+    let (head, mut at) = line(b, 0)?;
+    assert_eq!(
+        head.first(),
+        Some(&b'*'),
+        "stream: {:?}",
+        String::from_utf8_lossy(b)
+    );
+    let n: usize = std::str::from_utf8(&head[1..]).ok()?.parse().ok()?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (h, next) = line(b, at)?;
+        assert_eq!(h.first(), Some(&b'$'));
+        let len: usize = std::str::from_utf8(&h[1..]).ok()?.parse().ok()?;
+        if b.len() < next + len + 2 {
+            return None;
+        }
+        out.push(String::from_utf8_lossy(&b[next..next + len]).into_owned());
+        at = next + len + 2;
+    }
+    Some((out, at))
+}
