@@ -5,7 +5,7 @@
 //! multibulk (`*N\r\n$len\r\narg\r\n...`) or an inline line (`SET k v\r\n`), decided by its
 //! first byte as in Redis's `processInputBuffer`.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// Longest inline request or multibulk header line accepted (Redis's PROTO_INLINE_MAX_SIZE).
 pub const INLINE_MAX: usize = 64 * 1024;
@@ -61,6 +61,16 @@ impl RequestParser {
         buf: &mut BytesMut,
         limits: ParseLimits,
     ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        Ok(self.parse_frame(buf, limits)?.map(|(_, args)| args))
+    }
+
+    /// Like [`parse`](Self::parse), also returning the command's exact bytes (a replica
+    /// passes its master's stream on unchanged and counts its offset in bytes).
+    pub fn parse_frame(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: ParseLimits,
+    ) -> Result<Option<(Bytes, Vec<Bytes>)>, ProtocolError> {
         if buf.is_empty() {
             return Ok(None);
         }
@@ -71,7 +81,10 @@ impl RequestParser {
         }
     }
 
-    fn parse_inline(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    fn parse_inline(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<(Bytes, Vec<Bytes>)>, ProtocolError> {
         let start = self.inline_scanned.min(buf.len());
         let Some(nl) = memchr(b'\n', &buf[start..]).map(|i| i + start) else {
             self.inline_scanned = buf.len();
@@ -81,21 +94,21 @@ impl RequestParser {
             return Ok(None);
         };
         self.inline_scanned = 0;
-        let line = buf.split_to(nl + 1);
+        let line = buf.split_to(nl + 1).freeze();
         let mut end = nl;
         if end > 0 && line[end - 1] == b'\r' {
             end -= 1;
         }
         let args =
             super::split_args(&line[..end]).ok_or_else(|| perr("unbalanced quotes in request"))?;
-        Ok(Some(args.into_iter().map(Bytes::from).collect()))
+        Ok(Some((line, args.into_iter().map(Bytes::from).collect())))
     }
 
     fn parse_multibulk(
         &mut self,
         buf: &mut BytesMut,
         limits: ParseLimits,
-    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    ) -> Result<Option<(Bytes, Vec<Bytes>)>, ProtocolError> {
         let Some((count, mut pos)) = read_line_int(buf, 0)? else {
             if buf.len() > INLINE_MAX {
                 return Err(perr("too big mbulk count string"));
@@ -110,8 +123,7 @@ impl RequestParser {
             return Err(perr("unauthenticated multibulk length"));
         }
         if count <= 0 {
-            buf.advance(pos);
-            return Ok(Some(Vec::new()));
+            return Ok(Some((buf.split_to(pos).freeze(), Vec::new())));
         }
         let count = count as usize;
         // First pass: find where every argument lies, without consuming anything.
@@ -146,9 +158,8 @@ impl RequestParser {
             pos = after + len + 2;
         }
         let frame = buf.split_to(pos).freeze();
-        Ok(Some(
-            spans.into_iter().map(|(a, b)| frame.slice(a..b)).collect(),
-        ))
+        let args = spans.into_iter().map(|(a, b)| frame.slice(a..b)).collect();
+        Ok(Some((frame, args)))
     }
 }
 

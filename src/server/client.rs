@@ -114,6 +114,21 @@ pub struct Client {
     pub is_local: bool,
     /// Deadline (unix ms, i64::MAX for none) of the blocking command this client waits in.
     pub blocked_until: Option<i64>,
+    /// This is our master's connection (replica side): its writes are applied even on a
+    /// read-only replica, never propagated by us, and it gets no replies.
+    pub is_master: bool,
+    /// The master asked for an ACK (REPLCONF GETACK).
+    pub ack_requested: bool,
+    /// REPLCONF listening-port, before PSYNC.
+    pub repl_listening_port: u16,
+    /// REPLCONF ip-address, before PSYNC.
+    pub repl_ip: Option<String>,
+    /// REPLCONF capa eof.
+    pub repl_capa_eof: bool,
+    /// REPLCONF capa psync2.
+    pub repl_capa_psync2: bool,
+    /// WAIT: the offset this client's writes reached when it started waiting.
+    pub wait_offset: Option<i64>,
 }
 
 /// CLIENT REPLY.
@@ -138,6 +153,13 @@ impl Client {
             reply_mode: ReplyMode::On,
             is_local,
             blocked_until: None,
+            is_master: false,
+            ack_requested: false,
+            repl_listening_port: 0,
+            repl_ip: None,
+            repl_capa_eof: false,
+            repl_capa_psync2: false,
+            wait_offset: None,
         }
     }
 }

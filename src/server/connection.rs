@@ -54,6 +54,7 @@ pub async fn serve(
             break;
         }
         let mut close = false;
+        let mut replica = false;
         // Run every complete request in the buffer; a paused server makes us wait and retry.
         loop {
             let mut paused_until: Option<i64> = None;
@@ -97,15 +98,7 @@ pub async fn serve(
                     }
                     let mode = client.reply_mode;
                     let mark = out.buf.len();
-                    let mut ctx = Ctx {
-                        state: st,
-                        client: &mut client,
-                        out: &mut out,
-                        shared: &shared,
-                        now_ms: 0,
-                        flow: Flow::Continue,
-                        in_exec: false,
-                    };
+                    let mut ctx = Ctx::new(st, &mut client, &mut out, &shared);
                     commands::dispatch(&mut ctx, &args);
                     // dispatch read the clock once for the command; reuse it.
                     info.last_ms.store(ctx.now_ms, Ordering::Relaxed);
@@ -123,6 +116,10 @@ pub async fn serve(
                         }
                         Flow::Close => {
                             close = true;
+                            break;
+                        }
+                        Flow::Replica => {
+                            replica = true;
                             break;
                         }
                         Flow::Continue => {}
@@ -149,6 +146,17 @@ pub async fn serve(
             }
             if close {
                 break 'conn;
+            }
+            if replica {
+                super::replication::master::serve_replica(
+                    shared.clone(),
+                    socket,
+                    rbuf,
+                    info.clone(),
+                )
+                .await;
+                shared.lock().clients.remove(&info.id);
+                return;
             }
             if let Some((deadline, epoch)) = blocked {
                 loop {

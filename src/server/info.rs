@@ -139,24 +139,113 @@ fn stats(state: &State, out: &mut String) {
     let s = &state.stats;
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\n",
         s.total_connections_received,
         s.total_commands_processed,
         s.net_input_bytes,
         s.net_output_bytes,
         s.rejected_connections,
+        state.repl.sync_full,
+        state.repl.sync_partial_ok,
+        state.repl.sync_partial_err,
         s.expired_keys,
         s.keyspace_hits,
         s.keyspace_misses,
         s.total_error_replies,
+        s.net_repl_input_bytes,
+        s.net_repl_output_bytes,
     );
 }
 
 fn replication(state: &State, out: &mut String) {
+    use super::replication::MasterState;
+    let r = &state.repl;
+    let now = clock::now_ms();
+    out.push_str("# Replication\r\n");
+    match (&state.config.replicaof, &r.master) {
+        (Some(_), Some(m)) => {
+            let up = m.state == MasterState::Connected;
+            let last_io = if m.last_io_ms > 0 && up {
+                (now - m.last_io_ms) / 1000
+            } else {
+                -1
+            };
+            let _ = write!(
+                out,
+                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\n",
+                m.host,
+                m.port,
+                if up { "up" } else { "down" },
+                last_io,
+                (m.state == MasterState::Transfer) as i32,
+                if up { m.read_offset } else { r.offset },
+                r.offset,
+            );
+            if m.state == MasterState::Transfer {
+                let left = if m.transfer_size >= 0 {
+                    m.transfer_size - m.transfer_read
+                } else {
+                    -1
+                };
+                let perc = if m.transfer_size > 0 {
+                    m.transfer_read as f64 * 100.0 / m.transfer_size as f64
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    out,
+                    "master_sync_total_bytes:{}\r\nmaster_sync_read_bytes:{}\r\nmaster_sync_left_bytes:{}\r\nmaster_sync_perc:{:.2}\r\nmaster_sync_last_io_seconds_ago:{}\r\n",
+                    m.transfer_size,
+                    m.transfer_read,
+                    left,
+                    perc,
+                    (now - m.last_io_ms) / 1000
+                );
+            }
+            if !up {
+                let since = if m.down_since_ms > 0 {
+                    (now - m.down_since_ms) / 1000
+                } else {
+                    -1
+                };
+                let _ = write!(out, "master_link_down_since_seconds:{since}\r\n");
+            }
+            let _ = write!(
+                out,
+                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+                state.config.replica_priority, state.config.replica_read_only as i32
+            );
+        }
+        _ => out.push_str("role:master\r\n"),
+    }
+    let _ = write!(out, "connected_slaves:{}\r\n", r.replicas.len());
+    for (i, link) in r.replicas.values().enumerate() {
+        let _ = write!(
+            out,
+            "slave{}:ip={},port={},state={},offset={},lag={}\r\n",
+            i,
+            link.ip,
+            link.listening_port,
+            link.state.name(),
+            link.ack_offset,
+            (now - link.ack_ms) / 1000
+        );
+    }
+    if state.config.min_replicas_to_write > 0 && state.config.min_replicas_max_lag > 0 {
+        let _ = write!(
+            out,
+            "min_slaves_good_slaves:{}\r\n",
+            r.good_replicas(now, state.config.min_replicas_max_lag)
+        );
+    }
+    let (active, size, first, histlen) = match &r.backlog {
+        Some(b) => (1, b.size(), r.backlog_first_byte(), b.histlen()),
+        None => (0, state.config.repl_backlog_size as usize, 0, 0),
+    };
     let _ = write!(
         out,
-        "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-        state.replid, state.config.repl_backlog_size
+        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        r.replid, r.replid2, r.offset, r.second_offset, active, size, first, histlen
     );
 }
 

@@ -19,6 +19,7 @@ pub mod numbers;
 pub mod persistence;
 pub mod process;
 pub mod rdb;
+pub mod replication;
 pub mod sds;
 pub mod state;
 pub mod types;
@@ -163,6 +164,7 @@ async fn serve(loaded: Loaded) -> i32 {
         return 1;
     }
     let shared = Shared::new(state);
+    replication::replica::start_at_boot(&shared);
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
@@ -182,6 +184,7 @@ async fn serve(loaded: Loaded) -> i32 {
                 warning!("Received SIGINT scheduling shutdown...");
             }
         }
+        replication::master::wait_replicas_before_shutdown(&shared).await;
         let mut st = shared.lock();
         let kind = st
             .shutdown_requested
@@ -288,6 +291,8 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
     let mut hz = hz;
     let mut period = Duration::from_millis((1000 / hz) as u64);
     let mut tick = tokio::time::interval(period);
+    let mut last_second = clock::now_ms() / 1000;
+    let mut seconds: u64 = 0;
     loop {
         tick.tick().await;
         let mut st = shared.lock();
@@ -301,8 +306,16 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
             }
         }
         persistence::reap_child(&mut st);
+        replication::master::start_pending(&mut st, &shared, now);
+        if now / 1000 != last_second {
+            last_second = now / 1000;
+            seconds += 1;
+            replication::master::cron_second(&mut st, seconds, now);
+        }
         persistence::check_save_points(&mut st);
-        if st.active_expire_enabled && st.config.replicaof.is_none() {
+        // No active expiry on a replica (the master's DELs do it) nor while writes are
+        // paused (the stream must stay still).
+        if st.active_expire_enabled && st.config.replicaof.is_none() && st.pause.is_none() {
             active_expire(&mut st, now, period / 4);
         }
         drop(st);

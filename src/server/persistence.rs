@@ -30,6 +30,8 @@ pub struct Persistence {
     pub saves: u64,
     /// BGSAVE SCHEDULE asked for a save once the running one ends.
     pub scheduled: bool,
+    /// The child writes a diskless replication snapshot to a pipe (its reader reaps it).
+    pub child_is_socket: bool,
 }
 
 /// The dump file's path (relative to `dir`, which is the working directory).
@@ -37,11 +39,21 @@ pub fn dump_path(state: &State) -> PathBuf {
     PathBuf::from(&state.config.dbfilename)
 }
 
+/// The replication position a snapshot corresponds to (repl-id, repl-offset, and the
+/// database the stream has selected), so a restarted node can continue by PSYNC.
 fn save_info(state: &State) -> SaveInfo {
+    let r = &state.repl;
+    let db = match &r.master {
+        Some(m) => m.db as i64,
+        None => r
+            .cached
+            .as_ref()
+            .map_or(r.stream_db.max(0), |c| c.db as i64),
+    };
     SaveInfo {
-        repl_id: state.replid.clone(),
-        repl_offset: 0,
-        repl_stream_db: 0,
+        repl_id: r.replid.clone(),
+        repl_offset: r.offset,
+        repl_stream_db: db,
     }
 }
 
@@ -133,6 +145,9 @@ pub fn reap_child(state: &mut State) {
     let Some(pid) = state.persistence.child_pid else {
         return;
     };
+    if state.persistence.child_is_socket {
+        return;
+    }
     let mut status = 0;
     // SAFETY: plain waitpid on our own child.
     let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
@@ -153,6 +168,7 @@ pub fn reap_child(state: &mut State) {
     } else {
         warning!("Background saving error");
     }
+    super::replication::master::disk_snapshot_done(state, ok);
 }
 
 /// Starts a BGSAVE when a save point is reached (cron).
@@ -181,6 +197,50 @@ pub fn check_save_points(state: &mut State) {
     }
 }
 
+/// Forks a child that writes the dataset as RDB into a pipe (diskless replication); returns
+/// the child's pid and the pipe's read end. The caller holds the state lock.
+pub fn fork_to_pipe(state: &mut State) -> io::Result<(i32, std::os::fd::OwnedFd)> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    if state.persistence.child_pid.is_some() {
+        return Err(io::Error::other("Background save already in progress"));
+    }
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills the two descriptors we own from here on.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: as in `bgsave`: the child only walks its copy of the state and writes to the
+    // pipe, then leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        drop(rd);
+        let w = BufWriter::with_capacity(1 << 16, File::from(wr));
+        let code = match writer::write_dataset(
+            w,
+            &state.dbs,
+            &save_info(state),
+            state.config.rdbchecksum,
+            state.config.rdbcompression,
+        )
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        {
+            Ok(_) => 0,
+            Err(_) => 1,
+        };
+        unsafe { libc::_exit(code) };
+    }
+    drop(wr);
+    state.persistence.child_pid = Some(pid);
+    state.persistence.child_is_socket = true;
+    state.persistence.child_started_ms = super::clock::now_ms();
+    Ok((pid, rd))
+}
+
 /// Kills a running BGSAVE child and removes its temp file (before a foreground save at exit).
 pub fn kill_child(state: &mut State) {
     if let Some(pid) = state.persistence.child_pid.take() {
@@ -190,6 +250,8 @@ pub fn kill_child(state: &mut State) {
             libc::waitpid(pid, std::ptr::null_mut(), 0);
         }
         let _ = std::fs::remove_file(format!("temp-{pid}.rdb"));
+        state.persistence.child_is_socket = false;
+        super::replication::master::disk_snapshot_done(state, false);
     }
 }
 
@@ -206,11 +268,12 @@ pub fn load_at_start(state: &mut State) -> Result<(), String> {
     let is_master = state.config.replicaof.is_none();
     match reader::load(&bytes, &mut state.dbs, is_master) {
         Ok(info) => {
-            if let Some(id) = info.repl_id {
-                if id.len() == 40 {
-                    state.replid = id;
-                }
-            }
+            super::replication::replica::restore_from_dump(
+                state,
+                info.repl_id,
+                info.repl_offset,
+                info.repl_stream_db.unwrap_or(0),
+            );
             notice!(
                 "DB loaded from disk: {:.3} seconds",
                 started.elapsed().as_secs_f64()

@@ -21,6 +21,10 @@ pub struct Stats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub total_error_replies: u64,
+    /// Bytes sent to replicas.
+    pub net_repl_output_bytes: u64,
+    /// Bytes received from our master.
+    pub net_repl_input_bytes: u64,
 }
 
 /// CLIENT PAUSE in force.
@@ -54,8 +58,8 @@ pub struct State {
     pub start_ms: i64,
     /// 40 hex characters, new at every start.
     pub run_id: String,
-    /// Replication ID shown in INFO replication.
-    pub replid: String,
+    /// Replication: our ID and offset, the backlog, attached replicas, the link to our master.
+    pub repl: super::replication::Replication,
     /// Set when SHUTDOWN or a signal asked the server to stop; the value says whether to save.
     pub shutdown_requested: Option<ShutdownKind>,
     /// Seed for RANDOMKEY and friends.
@@ -100,7 +104,7 @@ impl State {
             pause: None,
             start_ms: now,
             run_id: random_hex(40),
-            replid: random_hex(40),
+            repl: super::replication::Replication::new(),
             shutdown_requested: None,
             rng: random_u64(),
             lastsave: now / 1000,
@@ -125,9 +129,15 @@ impl State {
         x
     }
 
-    /// Hands a write to replication. Replication (a later part) streams it to replicas;
-    /// until then this only exists so that every write path already calls it in order.
-    pub fn propagate<A: AsRef<[u8]>>(&mut self, _db: usize, _args: &[A]) {}
+    /// Hands a write to replication: every write path calls this, in the order the writes
+    /// were applied, under the state lock (see [`super::replication`]).
+    #[inline]
+    pub fn propagate<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
+        if self.repl.active() {
+            let limits = self.config.client_output_buffer_limit[1];
+            self.repl.propagate(db, args, limits);
+        }
+    }
 }
 
 /// The state plus the wake-ups that live outside the lock.

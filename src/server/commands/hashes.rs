@@ -263,6 +263,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     h.set(&args[2], Sds::from_slice(s.as_bytes()));
     h.maybe_convert_len(max_e);
     ctx.modified(key, 1);
+    ctx.propagate_instead(&[b"HSET".as_slice(), key, &args[2], s.as_bytes()]);
     ctx.out.bulk(s.as_bytes());
     Ok(())
 }

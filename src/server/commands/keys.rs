@@ -123,12 +123,16 @@ fn expire_generic(
         ctx.out.int(0);
         return Ok(());
     }
+    // Replicas get an absolute time (PEXPIREAT), or a DEL when it is already past.
     if when <= ctx.now_ms && !ctx.state.config.replicaof.is_some() {
         ctx.db().remove(key);
         ctx.state.dirty += 1;
+        ctx.propagate_instead(&[b"DEL".as_slice(), key]);
     } else {
         ctx.db().set_expire(key, when);
         ctx.modified(key, 1);
+        let at = when.to_string();
+        ctx.propagate_instead(&[b"PEXPIREAT".as_slice(), key, at.as_bytes()]);
     }
     ctx.out.int(1);
     Ok(())
@@ -500,7 +504,10 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(super::subcommand_error("object", sub));
     }
     let key = &args[2];
-    ctx.expire_if_needed(key);
+    if ctx.expire_if_needed(key) {
+        ctx.out.null();
+        return Ok(());
+    }
     let clock = crate::server::db::lru_clock();
     let Some(entry) = ctx.db().entry(key) else {
         ctx.out.null();

@@ -511,6 +511,10 @@ fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     for key in &args[2..where_idx] {
         if write_list(ctx, key)?.is_some() {
             let es = pop_n(ctx, key, left, count);
+            // LMPOP and BLMPOP reach replicas as LPOP/RPOP key count, as in Redis.
+            let pop: &[u8] = if left { b"LPOP" } else { b"RPOP" };
+            let n = es.len().to_string();
+            ctx.propagate_instead(&[pop, key, n.as_bytes()]);
             ctx.out.array(2);
             ctx.out.bulk(key);
             ctx.out.array(es.len());
@@ -530,6 +534,8 @@ fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
         if write_list(ctx, key)?.is_some() && super::may_serve(ctx, key) {
             // Redis propagates a served BLPOP/BRPOP as LPOP/RPOP.
             let e = pop_n(ctx, key, left, 1);
+            let pop: &[u8] = if left { b"LPOP" } else { b"RPOP" };
+            ctx.propagate_instead(&[pop, key]);
             ctx.out.array(2);
             ctx.out.bulk(key);
             ctx.out.bulk(&e[0]);
@@ -557,6 +563,8 @@ fn blmove_generic(
 ) -> CmdResult {
     if write_list(ctx, src)?.is_some() && super::may_serve(ctx, src) {
         // Redis propagates a served BLMOVE/BRPOPLPUSH as LMOVE/RPOPLPUSH.
+        let side = |left: bool| -> &'static [u8] { if left { b"LEFT" } else { b"RIGHT" } };
+        ctx.propagate_instead(&[b"LMOVE".as_slice(), src, dst, side(from), side(to)]);
         return lmove_generic(ctx, src, dst, from, to);
     }
     block_or_timeout(ctx, timeout, &[Bytes::copy_from_slice(src)]);

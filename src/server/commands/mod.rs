@@ -12,6 +12,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod persistence;
+pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -165,6 +166,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(lists::specs());
         all.extend(sets::specs());
         all.extend(zsets::specs());
+        all.extend(replication::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
@@ -194,6 +196,8 @@ pub enum Flow {
     /// A blocking command found nothing to serve: run it again after the next write, or
     /// once the deadline (unix ms) passes.
     Blocked(i64),
+    /// PSYNC/SYNC made this connection a replica: it leaves the command loop and streams.
+    Replica,
 }
 
 /// Everything a handler can reach.
@@ -212,9 +216,43 @@ pub struct Ctx<'a> {
     pub flow: Flow,
     /// True while EXEC runs queued commands (blocking commands do not block then).
     pub in_exec: bool,
+    /// What to stream to replicas instead of the command as received (Redis's
+    /// rewriteClientCommandVector / alsoPropagate): set by commands whose effect must be
+    /// replayed deterministically (SPOP as SREM, a served BLPOP as LPOP, relative expiries
+    /// as absolute ones, INCRBYFLOAT as SET ... KEEPTTL).
+    pub propagate_as: Option<Vec<Vec<Bytes>>>,
 }
 
 impl<'a> Ctx<'a> {
+    /// A context for one command of `client`.
+    pub fn new(
+        state: &'a mut State,
+        client: &'a mut Client,
+        out: &'a mut ReplyBuf,
+        shared: &'a Arc<Shared>,
+    ) -> Ctx<'a> {
+        Ctx {
+            state,
+            client,
+            out,
+            shared,
+            now_ms: 0,
+            flow: Flow::Continue,
+            in_exec: false,
+            propagate_as: None,
+        }
+    }
+
+    /// Streams `args` to replicas in place of the running command (may be called several
+    /// times; each call adds one command).
+    pub fn propagate_instead<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        self.propagate_as.get_or_insert_with(Vec::new).push(
+            args.iter()
+                .map(|a| Bytes::copy_from_slice(a.as_ref()))
+                .collect(),
+        );
+    }
+
     /// The selected database.
     #[inline]
     pub fn db(&mut self) -> &mut Db {
@@ -223,10 +261,25 @@ impl<'a> Ctx<'a> {
 
     /// Deletes `key` if its TTL has passed (propagating a DEL, as Redis does on a master);
     /// returns true when the key is logically absent because of expiry.
+    ///
+    /// On a replica nothing is deleted: the key stays until the master's DEL arrives, but
+    /// reads see it as gone (and the master's own commands see it as present). While writes
+    /// are paused, expired keys are also hidden but kept, so the stream stays still.
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
         let db = &mut self.state.dbs[self.client.db];
         match db.expire_at(key) {
             Some(at) if at <= self.now_ms => {
+                if self.state.config.replicaof.is_some() {
+                    return !self.client.is_master;
+                }
+                if self
+                    .state
+                    .pause
+                    .is_some_and(|p| p.writes_only && p.until_ms > self.now_ms)
+                {
+                    return true;
+                }
+                let db = &mut self.state.dbs[self.client.db];
                 db.remove(key);
                 self.state.stats.expired_keys += 1;
                 let dbi = self.client.db;
@@ -239,7 +292,10 @@ impl<'a> Ctx<'a> {
 
     /// Looks `key` up for reading: expired keys are removed first, hits and misses counted.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Value> {
-        self.expire_if_needed(key);
+        if self.expire_if_needed(key) && self.state.dbs[self.client.db].contains(key) {
+            self.state.stats.keyspace_misses += 1;
+            return None;
+        }
         let clock = super::db::lru_clock();
         let db = &mut self.state.dbs[self.client.db];
         match db.entry_mut(key) {
@@ -257,7 +313,9 @@ impl<'a> Ctx<'a> {
 
     /// Looks `key` up for writing: expired keys are removed first; no statistics.
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Value> {
-        self.expire_if_needed(key);
+        if self.expire_if_needed(key) && self.state.dbs[self.client.db].contains(key) {
+            return None;
+        }
         let clock = super::db::lru_clock();
         self.state.dbs[self.client.db].entry_mut(key).map(|e| {
             e.atime = clock;
@@ -267,8 +325,7 @@ impl<'a> Ctx<'a> {
 
     /// Whether `key` exists (after expiry), without touching statistics.
     pub fn exists(&mut self, key: &[u8]) -> bool {
-        self.expire_if_needed(key);
-        self.state.dbs[self.client.db].contains(key)
+        !self.expire_if_needed(key) && self.state.dbs[self.client.db].contains(key)
     }
 
     /// Records `n` changes for save points and marks the command for propagation, and
@@ -419,21 +476,48 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
         if p.until_ms <= ctx.now_ms {
             ctx.state.pause = None;
             ctx.shared.unpaused.notify_waiters();
-        } else if !p.writes_only || cmd.has(flags::WRITE) {
+        } else if (!p.writes_only || cmd.has(flags::WRITE)) && !ctx.client.is_master {
             ctx.flow = Flow::Paused;
             return;
         }
+    }
+    if !cmd.has(flags::STALE)
+        && !ctx.state.config.replica_serve_stale_data
+        && ctx.state.config.replicaof.is_some()
+        && !ctx
+            .state
+            .repl
+            .master
+            .as_ref()
+            .is_some_and(|m| m.state == super::replication::MasterState::Connected)
+    {
+        reject(
+            ctx,
+            CmdError::fixed(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            ),
+        );
+        return;
     }
     call(ctx, cmd, args);
 }
 
 /// Runs a command whose checks passed (also used by EXEC for queued commands).
 pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
-    if cmd.has(flags::WRITE) && is_read_only_replica(ctx.state) {
+    let from_master = ctx.client.is_master;
+    if cmd.has(flags::WRITE) && !from_master && is_read_only_replica(ctx.state) {
         reject(ctx, err::READONLY);
         return;
     }
     if cmd.has(flags::WRITE)
+        && !from_master
+        && super::replication::master::too_few_replicas(ctx.state, ctx.now_ms)
+    {
+        reject(ctx, super::replication::master::NOREPLICAS);
+        return;
+    }
+    if cmd.has(flags::WRITE)
+        && !from_master
         && !ctx.state.persistence.last_bgsave_ok
         && ctx.state.config.stop_writes_on_bgsave_error
         && !ctx.state.config.save.is_empty()
@@ -475,9 +559,17 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         ctx.shared.writes.notify_waiters();
     }
-    if ctx.state.dirty != dirty_before && cmd.has(flags::WRITE) {
+    let rewritten = ctx.propagate_as.take();
+    if ctx.state.dirty != dirty_before && cmd.has(flags::WRITE) && !from_master {
         let db = ctx.client.db;
-        ctx.state.propagate(db, args);
+        match rewritten {
+            None => ctx.state.propagate(db, args),
+            Some(cmds) => {
+                for c in cmds {
+                    ctx.state.propagate(db, &c);
+                }
+            }
+        }
     }
 }
 

@@ -213,6 +213,12 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.db().remove(key);
         }
         ctx.modified(key, popped.len() as u64);
+        // Replicas remove exactly the members we picked.
+        let mut srem: Vec<&[u8]> = Vec::with_capacity(popped.len() + 2);
+        srem.push(b"SREM");
+        srem.push(key);
+        srem.extend(popped.iter().map(|m| m.as_slice()));
+        ctx.propagate_instead(&srem);
     }
     match count {
         None => ctx.out.bulk(&popped[0]),

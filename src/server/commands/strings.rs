@@ -80,7 +80,7 @@ pub fn expire_arg(
     }
 }
 
-/// Stores a string, sets or keeps the TTL, and propagates an already-past expiry as a DEL.
+/// Stores a string and sets or keeps the TTL.
 fn store(ctx: &mut Ctx, key: &[u8], val: &[u8], expire_at: Option<i64>, keep_ttl: bool) {
     let db = ctx.db();
     db.set(key, Value::Str(Sds::from_slice(val)), keep_ttl);
@@ -88,6 +88,13 @@ fn store(ctx: &mut Ctx, key: &[u8], val: &[u8], expire_at: Option<i64>, keep_ttl
         db.set_expire(key, at);
     }
     ctx.state.dirty += 1;
+}
+
+/// A string stored with a TTL reaches replicas as `SET key value PXAT <unix ms>` (as in
+/// Redis 7.0), so their expiry does not depend on when they apply it.
+fn propagate_set_pxat(ctx: &mut Ctx, key: &[u8], val: &[u8], at: i64) {
+    let at = at.to_string();
+    ctx.propagate_instead(&[b"SET".as_slice(), key, val, b"PXAT", at.as_bytes()]);
 }
 
 /// Which expire option of SET/GETEX was given: (unit ms, absolute, argument).
@@ -165,6 +172,9 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     store(ctx, key, val, expire, keepttl);
+    if let Some(at) = expire {
+        propagate_set_pxat(ctx, key, val, at);
+    }
     if !get {
         ctx.out.ok();
     }
@@ -184,6 +194,7 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn setex_generic(ctx: &mut Ctx, args: &[Bytes], unit: i64, name: &str) -> CmdResult {
     let at = expire_arg(&args[2], unit, false, ctx.now_ms, name)?;
     store(ctx, &args[1], &args[3], Some(at), false);
+    propagate_set_pxat(ctx, &args[1], &args[3], at);
     ctx.out.ok();
     Ok(())
 }
@@ -294,16 +305,21 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => None,
     };
     ctx.out.bulk(&s);
+    // Propagated as Redis 7.0 does: DEL for a past time, PEXPIREAT, PERSIST.
     if let Some(at) = expire {
         if at <= ctx.now_ms {
             ctx.db().remove(key);
             ctx.state.dirty += 1;
+            ctx.propagate_instead(&[b"DEL".as_slice(), key]);
         } else {
             ctx.db().set_expire(key, at);
             ctx.modified(key, 1);
+            let at = at.to_string();
+            ctx.propagate_instead(&[b"PEXPIREAT".as_slice(), key, at.as_bytes()]);
         }
     } else if persist && ctx.db().remove_expire(key) {
         ctx.modified(key, 1);
+        ctx.propagate_instead(&[b"PERSIST".as_slice(), key]);
     }
     Ok(())
 }
@@ -402,6 +418,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "ERR increment would produce NaN or Infinity",
         ))?;
     store(ctx, key, text.as_bytes(), None, true);
+    // Replicas get the result, not the addition (float formatting must not differ).
+    ctx.propagate_instead(&[b"SET".as_slice(), key, text.as_bytes(), b"KEEPTTL"]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -147,8 +147,9 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     }
     unwatch_all(ctx);
     // A read-only replica refuses the whole transaction if it contains a write.
-    let read_only_replica =
-        ctx.state.config.replicaof.is_some() && ctx.state.config.replica_read_only;
+    let read_only_replica = ctx.state.config.replicaof.is_some()
+        && ctx.state.config.replica_read_only
+        && !ctx.client.is_master;
     if read_only_replica
         && queued
             .iter()
@@ -160,10 +161,17 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     }
     ctx.out.array(queued.len());
     ctx.in_exec = true;
+    // The transaction's writes reach replicas wrapped in MULTI ... EXEC (MULTI goes out with
+    // the first write), so replicas apply them atomically too.
+    ctx.state.repl.exec_wrap = Some(false);
     for cmd in &queued {
         if let Some(spec) = super::lookup(&cmd[0]) {
             super::call(ctx, spec, cmd);
         }
+    }
+    if ctx.state.repl.exec_wrap.take() == Some(true) {
+        let db = ctx.client.db;
+        ctx.state.propagate(db, &[b"EXEC"]);
     }
     ctx.in_exec = false;
     Ok(())

@@ -1074,6 +1074,10 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 ctx.db().remove(key);
             }
             ctx.modified(key, n as u64);
+            // ZMPOP and BZMPOP reach replicas as ZPOPMIN/ZPOPMAX key count, as in Redis.
+            let pop: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            let c = n.to_string();
+            ctx.propagate_instead(&[pop, key, c.as_bytes()]);
             ctx.out.array(2);
             ctx.out.bulk(key);
             ctx.out.array(elems.len());
@@ -1111,6 +1115,8 @@ fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
                 ctx.db().remove(key);
             }
             ctx.modified(key, 1);
+            let pop: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            ctx.propagate_instead(&[pop, key]);
             ctx.out.array(3);
             ctx.out.bulk(key);
             ctx.out.bulk(&m);
