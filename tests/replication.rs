@@ -1377,3 +1377,55 @@ fn s12_one_snapshot_serves_replicas_that_ask_together() {
     assert_eq!(forks, 1, "master log:\n{}", tail(&m.log(), 30));
     assert_same_digest(&[&m, &r1, &r2]);
 }
+
+#[test]
+fn s9_master_shutdown_under_writes_loses_no_acknowledged_write() {
+    let (mut m, r1, r2) = trio();
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(300);
+    // SHUTDOWN while the writer is still writing: every write the master acknowledged before
+    // it went away is on both replicas.
+    m.shutdown();
+    std::thread::sleep(Duration::from_millis(300));
+    let model = w.stop();
+    for r in [&r1, &r2] {
+        assert!(wait_until(Duration::from_secs(10), || link_status(r) == "down"));
+        model.verify(r);
+    }
+    assert_same_digest(&[&r1, &r2]);
+    assert!(model.acked >= 300);
+}
+
+#[test]
+fn replica_detects_a_silent_master_after_repl_timeout_and_resumes_by_psync() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k).with("repl-ping-replica-period", "1"));
+    let r = Node::start(NodeOpts::seed_replica(k, m.port).with("repl-timeout", "3"));
+    wait_synced(&m, &r);
+    assert_eq!(m.text(&["SET", "k", "1"]), "OK");
+    wait_synced(&m, &r);
+    let before = syncs(&m);
+    // The master hangs (no data, no PINGs): the replica gives up on the link after repl-timeout.
+    m.signal_stop(true);
+    let down = wait_until(Duration::from_secs(15), || link_status(&r) == "down");
+    m.signal_stop(false);
+    assert!(
+        down,
+        "link never reported down; replica log:\n{}",
+        tail(&r.log(), 20)
+    );
+    wait_log(&r, "MASTER timeout: no data nor PING received");
+    // Reads were served meanwhile; when the master is back the replica continues by PSYNC.
+    assert_eq!(r.text(&["GET", "k"]), "1");
+    wait_synced(&m, &r);
+    assert_eq!(m.text(&["SET", "k", "2"]), "OK");
+    wait_synced(&m, &r);
+    assert_eq!(r.text(&["GET", "k"]), "2");
+    let after = syncs(&m);
+    assert_eq!(after.0, before.0, "sync_full {before:?} -> {after:?}");
+    assert_eq!(
+        after.1,
+        before.1 + 1,
+        "sync_partial_ok {before:?} -> {after:?}"
+    );
+}

@@ -244,6 +244,15 @@ impl Node {
         }
     }
 
+    /// SIGSTOP (`true`) or SIGCONT (`false`) to the node's process: a hung server.
+    pub fn signal_stop(&self, stop: bool) {
+        if let Some(pid) = self.pid() {
+            unsafe {
+                libc::kill(pid as i32, if stop { libc::SIGSTOP } else { libc::SIGCONT });
+            }
+        }
+    }
+
     /// SHUTDOWN (saves, since save points are configured) and waits for the process to exit.
     pub fn shutdown(&mut self) {
         let mut con = self.new_con();
