@@ -512,16 +512,83 @@ pub fn assert_same_digest(nodes: &[&Node]) -> String {
         last = nodes.iter().map(|n| n.digest()).collect::<Vec<_>>();
         last.iter().all(|d| *d == last[0])
     });
-    assert!(
-        ok,
-        "digests differ: {:?}",
-        nodes
-            .iter()
-            .zip(&last)
-            .map(|(n, d)| format!("{}={d}", n.port))
-            .collect::<Vec<_>>()
-    );
+    if !ok {
+        let odd = (1..nodes.len()).find(|&i| last[i] != last[0]).unwrap_or(1);
+        panic!(
+            "digests differ: {:?}\nfirst differences between {} and {}:\n{}",
+            nodes
+                .iter()
+                .zip(&last)
+                .map(|(n, d)| format!("{}={d}", n.port))
+                .collect::<Vec<_>>(),
+            nodes[0].port,
+            nodes[odd].port,
+            diff_datasets(nodes[0], nodes[odd], 10)
+        );
+    }
     last[0].clone()
+}
+
+/// Keys (dbs 0–15) whose DEBUG DIGEST-VALUE differs between `a` and `b`, up to `max`, with
+/// their type and PEXPIRETIME on each side: a diagnostic for digest mismatches.
+pub fn diff_datasets(a: &Node, b: &Node, max: usize) -> String {
+    fn keys(con: &mut redis::Connection) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(1000)
+                .query(con)
+                .unwrap_or((0, vec![]));
+            out.extend(batch);
+            cursor = next;
+            if cursor == 0 {
+                return out;
+            }
+        }
+    }
+    fn describe(con: &mut redis::Connection, k: &[u8]) -> String {
+        let t: String = redis::cmd("TYPE").arg(k).query(con).unwrap_or_default();
+        let at: i64 = redis::cmd("PEXPIRETIME").arg(k).query(con).unwrap_or(-3);
+        let d: Vec<String> = redis::cmd("DEBUG")
+            .arg("DIGEST-VALUE")
+            .arg(k)
+            .query(con)
+            .unwrap_or_default();
+        format!(
+            "{t} pexpiretime={at} digest={}",
+            d.first().cloned().unwrap_or_default()
+        )
+    }
+    let mut out = vec![format!(
+        "INFO keyspace of {}: {:?}; of {}: {:?}",
+        a.port,
+        a.info("keyspace").lines().skip(1).collect::<Vec<_>>(),
+        b.port,
+        b.info("keyspace").lines().skip(1).collect::<Vec<_>>()
+    )];
+    for db in 0..16 {
+        let (mut ca, mut cb) = (a.new_con_db(db), b.new_con_db(db));
+        let mut all: BTreeSet<Vec<u8>> = keys(&mut ca).into_iter().collect();
+        all.extend(keys(&mut cb));
+        for k in all {
+            let (da, db_) = (describe(&mut ca, &k), describe(&mut cb, &k));
+            if da != db_ {
+                out.push(format!(
+                    "db{db} {:?}: {} has {da}; {} has {db_}",
+                    String::from_utf8_lossy(&k),
+                    a.port,
+                    b.port
+                ));
+                if out.len() > max {
+                    return out.join("\n");
+                }
+            }
+        }
+    }
+    out.join("\n")
 }
 
 /// Stops the writer, waits until every replica is in sync with `master` and checks that all
