@@ -127,8 +127,9 @@ pub struct Client {
     pub repl_capa_eof: bool,
     /// REPLCONF capa psync2.
     pub repl_capa_psync2: bool,
-    /// WAIT: the offset this client's writes reached when it started waiting.
-    pub wait_offset: Option<i64>,
+    /// The stream offset just after this client's last propagated write (what WAIT waits
+    /// for, as Redis's `c->woff`).
+    pub woff: i64,
 }
 
 /// CLIENT REPLY.
@@ -159,7 +160,7 @@ impl Client {
             repl_ip: None,
             repl_capa_eof: false,
             repl_capa_psync2: false,
-            wait_offset: None,
+            woff: 0,
         }
     }
 }

@@ -80,7 +80,8 @@ fn clients(state: &State, out: &mut String) {
     let _ = write!(
         out,
         "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-        state.clients.len(),
+        // As Redis: replicas attached to us are not counted.
+        state.clients.len() - state.repl.replicas.len().min(state.clients.len()),
         state.config.maxclients,
         state.blocked_clients
     );
@@ -244,8 +245,16 @@ fn replication(state: &State, out: &mut String) {
     };
     let _ = write!(
         out,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
-        r.replid, r.replid2, r.offset, r.second_offset, active, size, first, histlen
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        super::replication::failover::state_name(state),
+        r.replid,
+        r.replid2,
+        r.offset,
+        r.second_offset,
+        active,
+        size,
+        first,
+        histlen
     );
 }
 

@@ -307,6 +307,7 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
         }
         persistence::reap_child(&mut st);
         replication::master::start_pending(&mut st, &shared, now);
+        replication::failover::cron(&mut st, &shared, now);
         if now / 1000 != last_second {
             last_second = now / 1000;
             seconds += 1;

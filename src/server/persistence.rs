@@ -274,6 +274,11 @@ pub fn load_at_start(state: &mut State) -> Result<(), String> {
                 info.repl_offset,
                 info.repl_stream_db.unwrap_or(0),
             );
+            // A master that dropped expired keys while loading streams their DELs after the
+            // saved offset, so replicas that continue by PSYNC drop them too (as Redis 7.0).
+            for (db, key) in &info.expired_keys {
+                state.propagate(*db, &[b"DEL".as_slice(), key]);
+            }
             notice!(
                 "DB loaded from disk: {:.3} seconds",
                 started.elapsed().as_secs_f64()

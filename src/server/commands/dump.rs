@@ -80,6 +80,7 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // Already expired: like Redis, the key is (re)moved and nothing is stored.
         if ctx.db().remove(key).is_some() {
             ctx.state.dirty += 1;
+            ctx.propagate_instead(&[b"DEL".as_slice(), key]);
         }
         ctx.out.ok();
         return Ok(());
@@ -88,6 +89,13 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     db.set(key, value, false);
     if ttl > 0 {
         db.set_expire(key, ttl);
+        if !absttl {
+            // Replicas get the absolute time (RESTORE ... <unix ms> ... ABSTTL), as in Redis.
+            let mut rewritten: Vec<Bytes> = args.to_vec();
+            rewritten[2] = Bytes::from(ttl.to_string());
+            rewritten.push(Bytes::from_static(b"ABSTTL"));
+            ctx.propagate_instead(&rewritten);
+        }
     }
     ctx.state.dirty += 1;
     ctx.out.ok();

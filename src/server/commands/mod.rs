@@ -570,6 +570,7 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
                 }
             }
         }
+        ctx.client.woff = ctx.state.repl.offset;
     }
 }
 

@@ -3,7 +3,7 @@
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, Flow, NO_KEYS, Spec, arg_i64, err, is, spec};
 use crate::notice;
-use crate::server::replication::{LinkState, MasterState, master, replica};
+use crate::server::replication::{LinkState, MasterState, failover, master, replica};
 use bytes::Bytes;
 
 /// The replication commands.
@@ -16,10 +16,16 @@ pub fn specs() -> Vec<Spec> {
         spec("replconf", -1, ADMIN | LOADING | STALE, NO_KEYS, replconf),
         spec("psync", -3, ADMIN | NO_MULTI, NO_KEYS, psync),
         spec("sync", 1, ADMIN | NO_MULTI, NO_KEYS, sync),
+        spec("failover", -1, ADMIN | STALE, NO_KEYS, failover::command),
     ]
 }
 
 fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if ctx.state.repl.failover.is_some() {
+        return Err(CmdError::fixed(
+            "ERR REPLICAOF not allowed while failing over.",
+        ));
+    }
     let who = ctx.client.info.describe();
     if is(&args[1], "no") && is(&args[2], "one") {
         if ctx.state.config.replicaof.is_some() {
@@ -92,8 +98,8 @@ fn role(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// WAIT numreplicas timeout: blocks until that many replicas acknowledged every write made
-/// so far, or the timeout (ms, 0 = forever) passes; replies with how many did.
+/// WAIT numreplicas timeout: blocks until that many replicas acknowledged this client's
+/// writes, or the timeout (ms, 0 = forever) passes; replies with how many did.
 fn wait(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if ctx.state.config.replicaof.is_some() {
         return Err(CmdError::fixed(
@@ -106,7 +112,7 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if timeout < 0 {
         return Err(CmdError::fixed("ERR timeout is negative"));
     }
-    let target = *ctx.client.wait_offset.get_or_insert(ctx.state.repl.offset);
+    let target = ctx.client.woff;
     let acked = ctx
         .state
         .repl
@@ -121,7 +127,6 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => ctx.now_ms.saturating_add(timeout),
     };
     if acked >= wanted || ctx.in_exec || ctx.now_ms >= deadline {
-        ctx.client.wait_offset = None;
         ctx.out.int(acked);
         return Ok(());
     }

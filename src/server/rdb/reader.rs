@@ -34,6 +34,8 @@ pub struct LoadInfo {
     pub keys: u64,
     /// Keys skipped because they had already expired (a master drops them at load).
     pub expired_skipped: u64,
+    /// Those keys, by database, so a restarted master can tell its replicas (DEL).
+    pub expired_keys: Vec<(usize, Vec<u8>)>,
 }
 
 type R<T> = Result<T, RdbError>;
@@ -596,6 +598,7 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
                 let at = expire.take();
                 if drop_expired && at.is_some_and(|a| a <= now) {
                     info.expired_skipped += 1;
+                    info.expired_keys.push((db, key.to_vec()));
                     continue;
                 }
                 let d = &mut dbs[db];

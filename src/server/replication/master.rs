@@ -25,6 +25,20 @@ pub fn sync_command(ctx: &mut Ctx, args: &[Bytes], old_sync: bool) -> CmdResult 
         return Ok(());
     }
     let st = &mut *ctx.state;
+    if !old_sync && args.len() > 3 && super::super::commands::is(&args[3], "failover") {
+        if st.config.replicaof.is_none() {
+            return Err(CmdError::fixed(
+                "ERR PSYNC FAILOVER can't be sent to a master.",
+            ));
+        }
+        if args[1] != st.repl.replid.as_bytes() {
+            return Err(CmdError::fixed(
+                "ERR PSYNC FAILOVER replid must match my replid.",
+            ));
+        }
+        notice!("Failover request received for replid {}.", st.repl.replid);
+        super::replica::unset_master(st);
+    }
     if st.config.replicaof.is_some()
         && !st
             .repl
@@ -587,6 +601,14 @@ pub fn cron_second(st: &mut State, loops: u64, now: i64) {
                 r.drop_link();
             }
             _ => {}
+        }
+    }
+    // CONFIG SET repl-backlog-size takes effect here, keeping the newest history.
+    let want = st.config.repl_backlog_size.max(16) as usize;
+    if let Some(b) = st.repl.backlog.as_ref() {
+        if b.size() != want {
+            let resized = b.resized(want);
+            st.repl.backlog = Some(resized);
         }
     }
     let ttl = st.config.repl_backlog_ttl;

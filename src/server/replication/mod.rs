@@ -14,6 +14,7 @@
 //! were applied.
 
 pub mod backlog;
+pub mod failover;
 pub mod master;
 pub mod replica;
 
@@ -243,6 +244,8 @@ pub struct Replication {
     pub sync_partial_err: u64,
     /// Snapshot being sent as replication's own BGSAVE to disk.
     pub disk_sync_running: bool,
+    /// A FAILOVER under way.
+    pub failover: Option<failover::Failover>,
     scratch: Vec<u8>,
 }
 
@@ -267,6 +270,7 @@ impl Replication {
             sync_partial_ok: 0,
             sync_partial_err: 0,
             disk_sync_running: false,
+            failover: None,
             scratch: Vec::new(),
         }
     }

@@ -48,6 +48,7 @@ pub fn set_master(st: &mut State, shared: &Arc<Shared>, host: String, port: u16)
 
 /// Records `host:port` as our master and starts the link task.
 fn attach(st: &mut State, shared: &Arc<Shared>, host: String, port: u16) {
+    crate::server::log::set_role(b'S');
     st.config.replicaof = Some((host.clone(), port));
     let cancel = Arc::new(Cancel::default());
     st.repl.master = Some(MasterLink {
@@ -73,6 +74,7 @@ pub fn unset_master(st: &mut State) {
         old.cancel.cancel();
     }
     st.config.replicaof = None;
+    crate::server::log::set_role(b'M');
     st.repl.ensure_backlog(st.config.repl_backlog_size);
     st.repl.shift_replid();
     st.repl.drop_replicas();
@@ -244,14 +246,51 @@ async fn sync_and_stream(shared: &Arc<Shared>, cancel: &Arc<Cancel>) -> Result<(
             Duration::from_secs(cfg.repl_timeout.max(1) as u64),
         );
         let cached = st.repl.cached.clone();
+        let failing_over = super::failover::psync_suffix(&st);
         let Some((host, port)) = with_link(&mut st, cancel, |m| {
             m.state = MasterState::Connecting;
             (m.host.clone(), m.port)
         }) else {
             return Ok(());
         };
-        (host, port, t.4, t.0, t.1, t.2, t.3, cached)
+        (host, port, t.4, t.0, t.1, t.2, t.3, (cached, failing_over))
     };
+    let (cached, failing_over) = cached;
+    let result = handshake_and_stream(
+        shared,
+        cancel,
+        (host, port, timeout, auth, user, listen_port, announce_ip),
+        cached,
+        failing_over,
+    )
+    .await;
+    if failing_over && result.is_err() {
+        let mut st = shared.lock();
+        if !cancel.is_cancelled() {
+            super::failover::abort_failover(&mut st, "Failover target did not accept the PSYNC");
+        }
+    }
+    result
+}
+
+type LinkParams = (
+    String,
+    u16,
+    Duration,
+    Option<Vec<u8>>,
+    Option<String>,
+    i64,
+    Option<String>,
+);
+
+async fn handshake_and_stream(
+    shared: &Arc<Shared>,
+    cancel: &Arc<Cancel>,
+    params: LinkParams,
+    cached: Option<Cached>,
+    failing_over: bool,
+) -> Result<(), String> {
+    let (host, port, timeout, auth, user, listen_port, announce_ip) = params;
     notice!("Connecting to MASTER {host}:{port}");
     let sock = match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port))).await
     {
@@ -319,9 +358,16 @@ async fn sync_and_stream(shared: &Arc<Shared>, cancel: &Arc<Cancel>) -> Result<(
             ("?".to_string(), "-1".to_string())
         }
     };
-    let reply = conn
-        .command(&[b"PSYNC", req_id.as_bytes(), req_off.as_bytes()])
-        .await?;
+    let reply = if failing_over {
+        conn.command(&[b"PSYNC", req_id.as_bytes(), req_off.as_bytes(), b"FAILOVER"])
+            .await?
+    } else {
+        conn.command(&[b"PSYNC", req_id.as_bytes(), req_off.as_bytes()])
+            .await?
+    };
+    if failing_over && (reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE")) {
+        super::failover::finish(&mut shared.lock());
+    }
     let db;
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
         let mut parts = rest.split_whitespace();
@@ -332,8 +378,7 @@ async fn sync_and_stream(shared: &Arc<Shared>, cancel: &Arc<Cancel>) -> Result<(
             return Err(format!("Bad FULLRESYNC reply from master: '{reply}'"));
         };
         notice!("Full resync from master: {id}:{off}");
-        full_sync(shared, cancel, &mut conn, id, off).await?;
-        db = 0;
+        db = full_sync(shared, cancel, &mut conn, id, off).await?;
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         notice!("Successful partial resynchronization with master.");
         let new_id = rest.trim();
@@ -376,7 +421,7 @@ async fn full_sync(
     conn: &mut Conn,
     replid: &str,
     offset: i64,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     let header = conn.reply().await?;
     if header.starts_with('-') {
         return Err(format!(
@@ -400,7 +445,7 @@ async fn full_sync(
     let mut st = shared.lock();
     if with_link(&mut st, cancel, |_| ()).is_none() {
         let _ = std::fs::remove_file(&tmp);
-        return Ok(());
+        return Err("replication link cancelled".into());
     }
     notice!("MASTER <-> REPLICA sync: Flushing old data");
     persistence::kill_child(&mut st);
@@ -415,13 +460,22 @@ async fn full_sync(
         ));
     }
     notice!("MASTER <-> REPLICA sync: Loading DB in memory");
-    if let Err(e) = reader::load(&bytes, &mut st.dbs, false) {
-        let ndb = st.dbs.len();
-        st.dbs = (0..ndb).map(|_| Db::new()).collect();
-        return Err(format!(
-            "Failed trying to load the MASTER synchronization DB from disk: {e}"
-        ));
-    }
+    let info = match reader::load(&bytes, &mut st.dbs, false) {
+        Ok(info) => info,
+        Err(e) => {
+            let ndb = st.dbs.len();
+            st.dbs = (0..ndb).map(|_| Db::new()).collect();
+            return Err(format!(
+                "Failed trying to load the MASTER synchronization DB from disk: {e}"
+            ));
+        }
+    };
+    // A snapshot from a replica (chained replication) records which database its stream
+    // has selected; the stream we receive next continues in it without a SELECT.
+    let db = info
+        .repl_stream_db
+        .filter(|d| *d >= 0 && (*d as usize) < st.dbs.len())
+        .unwrap_or(0) as usize;
     let keys: usize = st.dbs.iter().map(|d| d.len()).sum();
     notice!("Done loading RDB, keys loaded: {keys}, keys expired: 0.");
     st.dirty = 0;
@@ -435,11 +489,11 @@ async fn full_sync(
     st.repl.cached = None;
     with_link(&mut st, cancel, |m| {
         m.state = MasterState::Connected;
-        m.db = 0;
+        m.db = db;
         m.read_offset = offset;
     });
     notice!("MASTER <-> REPLICA sync: Finished with success");
-    Ok(())
+    Ok(db)
 }
 
 async fn receive_payload(
@@ -555,7 +609,7 @@ async fn apply_stream(
     db: usize,
     info: Arc<ClientInfo>,
 ) -> Result<(), String> {
-    let mut client = Client::new(info, true, false);
+    let mut client = Client::new(info.clone(), true, false);
     client.is_master = true;
     client.db = db;
     let mut out = ReplyBuf::default();
@@ -625,6 +679,8 @@ async fn apply_stream(
                 ack = Some(off);
             }
             _ = cancel.cancelled() => return Ok(()),
+            // CLIENT KILL of the master's connection: drop the link (it reconnects).
+            _ = info.kill_notify.notified() => return Err("Connection with master killed.".into()),
         }
     }
 }
