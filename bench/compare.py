@@ -244,6 +244,24 @@ def wait_sync(master, replicas, timeout=600, poll=0.005):
             time.sleep(poll)
 
 
+def log_phase_times(path):
+    """(transfer s, load s) of the last full sync, from a replica's log (Redis's wording)."""
+    import datetime
+    marks = {}
+    for line in open(path, errors="replace"):
+        for key, needle in (("recv", "MASTER <-> REPLICA sync: receiving"), ("load", "Loading DB in memory"),
+                            ("done", "MASTER <-> REPLICA sync: Finished with success")):
+            if needle in line:
+                try:
+                    stamp = " ".join(line.split(" ")[1:5])
+                    marks[key] = datetime.datetime.strptime(stamp, "%d %b %Y %H:%M:%S.%f").timestamp()
+                except ValueError:
+                    pass
+    if len(marks) < 3:
+        return float("nan"), float("nan")
+    return marks["load"] - marks["recv"], marks["done"] - marks["load"]
+
+
 def string_dataset(n):
     return b"".join(resp("SET", f"key:{i:08d}", f"value-{i:08d}-xxxxxxxxxxxxxxxx") for i in range(n))
 
@@ -336,6 +354,7 @@ def repl_round(name, cmd, tmp, rnd, data, requests, lag_rate, lag_seconds):
             cli(r, "replicaof", "127.0.0.1", m)
         wait_sync(m, [r1, r2])
         full_s = time.perf_counter() - t
+        transfer_s, load_s = log_phase_times(os.path.join(dirs[1], "server.log"))
         ok = cli(m, "debug", "digest") == cli(r1, "debug", "digest") == cli(r2, "debug", "digest")
         # SET throughput with two replicas attached.
         rps = []
@@ -369,7 +388,7 @@ def repl_round(name, cmd, tmp, rnd, data, requests, lag_rate, lag_seconds):
         stop_evt.set()
         wp.join()
         lags.sort()
-        return dict(full=full_s, ok=ok, set1=rps[0], set16=rps[1],
+        return dict(full=full_s, transfer=transfer_s, load=load_s, ok=ok, set1=rps[0], set16=rps[1],
                     p50=lags[len(lags) // 2], p99=lags[int(len(lags) * 0.99)], n=len(lags),
                     rate=(o1 - o0) / (t1 - t0), restart=restart_s, psync=psync)
     finally:
@@ -384,6 +403,8 @@ def print_repl_table(rows, nkeys):
     print(f"{'replication (2 replicas)':<34}{'redrepl':>14}{'redis':>14}{'ratio':>8}")
     print(f"{'full sync ' + f'{nkeys:,}' + ' keys (s)':<34}{a['full']:>14.3f}{b['full']:>14.3f}{a['full'] / b['full']:>8.2f}"
           f"   (digests equal: {a['ok']} / {b['ok']})")
+    print(f"{'  of which RDB transfer (s)':<34}{a['transfer']:>14.3f}{b['transfer']:>14.3f}{a['transfer'] / b['transfer']:>8.2f}")
+    print(f"{'  of which replica load (s)':<34}{a['load']:>14.3f}{b['load']:>14.3f}{a['load'] / b['load']:>8.2f}")
     print(f"{'SET ops/s, 2 replicas':<34}{a['set1']:>14,.0f}{b['set1']:>14,.0f}{a['set1'] / b['set1']:>8.2f}")
     print(f"{'SET ops/s -P 16, 2 replicas':<34}{a['set16']:>14,.0f}{b['set16']:>14,.0f}{a['set16'] / b['set16']:>8.2f}")
     print(f"{'lag p50 (ms)':<34}{a['p50']:>14.3f}{b['p50']:>14.3f}{a['p50'] / b['p50']:>8.2f}"
