@@ -362,3 +362,155 @@ fn chain_redis_ours_redis() {
     assert_eq!(mid.info_field("replication", "master_replid").unwrap(), id);
     assert_eq!(end.info_field("replication", "master_replid").unwrap(), id);
 }
+
+fn kinds_label(k: Kind) -> &'static str {
+    match k {
+        Kind::Redis => "redis",
+        Kind::Redrepl => "redrepl",
+    }
+}
+
+/// S10 mixed: the master (`mk`) restarts after SHUTDOWN; the replica (`rk`) continues by PSYNC
+/// against the master's new ID (replid2 = the old one) and catches up.
+fn master_restart_replica_continues(mk: Kind, rk: Kind) {
+    let mut m = Node::start(NodeOpts::seed(mk));
+    let r = Node::start(NodeOpts::seed_replica(rk, m.port));
+    wait_synced(&m, &r);
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(300);
+    let model = finish(w, &m, &[&r]);
+    let old_id = m.info_field("replication", "master_replid").unwrap();
+    m.shutdown();
+    assert!(wait_until(Duration::from_secs(10), || r
+        .info_field("replication", "master_link_status")
+        .as_deref()
+        == Some("down")));
+    m.restart();
+    wait_synced(&m, &r);
+    let new_id = m.info_field("replication", "master_replid").unwrap();
+    assert_eq!(
+        m.info_field("replication", "master_replid2").unwrap(),
+        old_id
+    );
+    assert_eq!(
+        (stat(&m, "sync_full"), stat(&m, "sync_partial_ok")),
+        (0, 1),
+        "{} master restarted, {} replica",
+        kinds_label(mk),
+        kinds_label(rk)
+    );
+    // The replica switched to the master's new ID and keeps the old one as replid2.
+    assert_eq!(
+        r.info_field("replication", "master_replid").unwrap(),
+        new_id
+    );
+    assert_eq!(
+        r.info_field("replication", "master_replid2").unwrap(),
+        old_id
+    );
+    model.verify(&r);
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(300);
+    finish(w, &m, &[&r]);
+}
+
+#[test]
+fn redis_replica_continues_by_psync_after_our_master_restarts() {
+    master_restart_replica_continues(ours(), Kind::Redis);
+}
+
+#[test]
+fn ours_replica_continues_by_psync_after_redis_master_restarts() {
+    master_restart_replica_continues(Kind::Redis, ours());
+}
+
+/// S2/S3 mixed: a replica of kind `pk` is promoted; its sibling of kind `sk` is re-pointed to
+/// it and continues by PSYNC thanks to replid2.
+fn promotion_sibling_continues(pk: Kind, sk: Kind) {
+    let m = Node::start(NodeOpts::seed(Kind::Redis));
+    let p = Node::start(NodeOpts::seed_replica(pk, m.port));
+    let s = Node::start(NodeOpts::seed_replica(sk, m.port));
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(300);
+    let model = finish(w, &m, &[&p, &s]);
+    assert_eq!(p.cmd(&["REPLICAOF", "NO", "ONE"]), Value::Okay);
+    assert_eq!(s.replicaof(p.port), Value::Okay);
+    wait_synced(&p, &s);
+    assert_eq!(
+        (stat(&p, "sync_full"), stat(&p, "sync_partial_ok")),
+        (0, 1),
+        "promoted {}, sibling {}",
+        kinds_label(pk),
+        kinds_label(sk)
+    );
+    let w = Writer::start(&p, WRITE_RATE);
+    w.wait_more(300);
+    finish(w, &p, &[&s]);
+    model.verify(&s);
+}
+
+#[test]
+fn ours_promoted_redis_sibling_continues_by_psync() {
+    promotion_sibling_continues(ours(), Kind::Redis);
+}
+
+#[test]
+fn redis_promoted_our_sibling_continues_by_psync() {
+    promotion_sibling_continues(Kind::Redis, ours());
+}
+
+/// FAILOVER between a master of kind `mk` and a replica of kind `rk`, writes going on.
+fn failover_mixed(mk: Kind, rk: Kind) {
+    let m = Node::start(NodeOpts::seed(mk));
+    let r = Node::start(NodeOpts::seed_replica(rk, m.port));
+    wait_synced(&m, &r);
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(200);
+    assert_eq!(m.cmd(&["FAILOVER", "TIMEOUT", "10000"]), Value::Okay);
+    let swapped = wait_until(Duration::from_secs(15), || {
+        r.info_field("replication", "role").as_deref() == Some("master")
+            && m.info_field("replication", "role").as_deref() == Some("slave")
+    });
+    assert!(
+        swapped,
+        "FAILOVER {} -> {}: {}\n{}\nold master log:\n{}",
+        kinds_label(mk),
+        kinds_label(rk),
+        m.info("replication"),
+        r.info("replication"),
+        tail(&m.log(), 20)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let model = w.stop();
+    wait_synced(&r, &m);
+    assert_same_digest(&[&m, &r]);
+    model.verify(&m);
+    model.verify(&r);
+}
+
+#[test]
+fn failover_from_ours_to_redis_replica() {
+    failover_mixed(ours(), Kind::Redis);
+}
+
+#[test]
+fn failover_from_redis_to_our_replica() {
+    failover_mixed(Kind::Redis, ours());
+}
+
+#[test]
+fn redis_replica_of_ours_disk_based_full_sync() {
+    let m = Node::start(NodeOpts::seed(ours()).with("repl-diskless-sync", "no"));
+    preload(&m, 20_000);
+    let w = Writer::start(&m, WRITE_RATE);
+    w.wait_more(100);
+    let r = Node::start(NodeOpts::seed_replica(Kind::Redis, m.port));
+    w.wait_more(300);
+    finish(w, &m, &[&r]);
+    wait_log(&r, "MASTER <-> REPLICA sync: receiving");
+    assert!(
+        !r.log().contains("receiving streamed RDB"),
+        "expected a length-prefixed (disk-based) transfer:\n{}",
+        tail(&r.log(), 20)
+    );
+}
