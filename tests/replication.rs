@@ -1598,3 +1598,26 @@ fn evicted_keys_reach_replicas_as_del() {
     assert_eq!(r1.text(&["DBSIZE"]), m.text(&["DBSIZE"]));
     assert_same_digest(&[&m, &r1]);
 }
+
+#[test]
+fn s12_s8_full_sync_and_partial_resync_under_heavy_writes() {
+    let k = engine();
+    let m = Node::start(NodeOpts::seed(k));
+    preload(&m, 40_000);
+    // ~5,000 writes a second: 50-command pipelines, 100 a second.
+    let w = Writer::start_batched(&m, 100, 50);
+    w.wait_more(2_000);
+    let mut r = Node::start(NodeOpts::seed_replica(k, m.port));
+    wait_synced_under_load(&m, &r);
+    w.wait_more(3_000);
+    let before = syncs(&m);
+    r.shutdown();
+    w.wait_more(3_000);
+    r.restart();
+    assert!(wait_until(Duration::from_secs(20), || syncs(&m).1 > before.1));
+    w.wait_more(3_000);
+    let model = finish(w, &m, &[&r]);
+    let after = syncs(&m);
+    assert_eq!(after.0, before.0, "sync_full {before:?} -> {after:?}");
+    assert!(model.acked > 10_000, "{}", model.acked);
+}

@@ -197,10 +197,10 @@ fn wait_expired(nodes: &[&Node]) {
 fn redis_replica_of_ours_full_sync_streaming_and_psync_after_its_restart() {
     let m = Node::start(NodeOpts::seed(ours()));
     preload(&m, 20_000);
-    let w = Writer::start(&m, WRITE_RATE);
+    let w = Writer::start_batched(&m, 100, 20);
     w.wait_more(100);
     let mut r = Node::start(NodeOpts::seed_replica(Kind::Redis, m.port));
-    wait_synced(&m, &r);
+    wait_synced_under_load(&m, &r);
     wait_log(&r, "MASTER <-> REPLICA sync: Finished with success");
     assert_eq!(stat(&m, "sync_full"), 1);
     w.wait_more(200);
@@ -312,7 +312,7 @@ fn ours_replica_of_redis_partial_resync_after_our_restart() {
     let m = Node::start(NodeOpts::seed(Kind::Redis));
     let mut r = Node::start(NodeOpts::seed_replica(ours(), m.port));
     wait_synced(&m, &r);
-    let w = Writer::start(&m, WRITE_RATE);
+    let w = Writer::start_batched(&m, 100, 20);
     w.wait_more(200);
     let (full, ok) = (stat(&m, "sync_full"), stat(&m, "sync_partial_ok"));
     r.shutdown();

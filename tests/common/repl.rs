@@ -498,6 +498,18 @@ pub fn wait_synced(master: &Node, replica: &Node) {
     }
 }
 
+/// Under a steady write load the offsets never stay equal: the link is up and the sync done.
+pub fn wait_synced_under_load(m: &Node, r: &Node) {
+    let ok = wait_until(Duration::from_secs(30), || {
+        let info = r.info("replication");
+        parse_info_field(&info, "master_link_status").as_deref() == Some("up")
+            && parse_info_field(&info, "master_sync_in_progress").as_deref() == Some("0")
+            && m.info("replication")
+                .contains(&format!("port={},state=online", r.port))
+    });
+    assert!(ok, "{}", r.info("replication"));
+}
+
 /// The last `n` lines of a text.
 pub fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
@@ -801,13 +813,24 @@ impl Writer {
         Writer::start_port(node.port, node.opts.requirepass.clone(), per_sec)
     }
 
+    /// A heavy writer: `batch` pipelined commands per round trip, `per_sec` round trips a
+    /// second (MULTI/EXEC rounds stay as in [`Writer::start`]).
+    pub fn start_batched(node: &Node, per_sec: u32, batch: usize) -> Writer {
+        Writer::start_with(node.port, node.opts.requirepass.clone(), per_sec, batch)
+    }
+
     pub fn start_port(port: u16, password: Option<String>, per_sec: u32) -> Writer {
+        Writer::start_with(port, password, per_sec, 1)
+    }
+
+    fn start_with(port: u16, password: Option<String>, per_sec: u32, batch: usize) -> Writer {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let prefix = format!("w{}", NEXT.fetch_add(1, Ordering::Relaxed));
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(AtomicU64::new(0));
         let (s2, a2, p2) = (stop.clone(), acked.clone(), prefix.clone());
-        let handle = std::thread::spawn(move || writer_loop(port, password, per_sec, p2, s2, a2));
+        let handle =
+            std::thread::spawn(move || writer_loop(port, password, per_sec, batch, p2, s2, a2));
         let w = Writer {
             prefix,
             stop,
@@ -1053,6 +1076,7 @@ fn writer_loop(
     port: u16,
     password: Option<String>,
     per_sec: u32,
+    batch: usize,
     px: String,
     stop: Arc<AtomicBool>,
     acked: Arc<AtomicU64>,
@@ -1134,6 +1158,20 @@ fn writer_loop(
                     }
                     model.transactions += 1;
                     cur_db = tdb;
+                }
+            } else if batch > 1 {
+                let mut ops = Vec::with_capacity(batch);
+                let mut packed = Vec::new();
+                for _ in 0..batch {
+                    seq += 1;
+                    let op = gen_op(&mut rng, &px, cur_db, seq);
+                    touched.push((cur_db, op.key.clone()));
+                    packed.extend_from_slice(&pack(&op.args));
+                    ops.push(op);
+                }
+                let replies = c.req_packed_commands(&packed, 0, batch)?;
+                for (op, r) in ops.iter().zip(replies.iter()) {
+                    apply(&mut model, op, r);
                 }
             } else {
                 seq += 1;
