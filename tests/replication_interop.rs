@@ -222,7 +222,7 @@ fn redis_replica_of_ours_full_sync_streaming_and_psync_after_its_restart() {
 }
 
 #[test]
-fn redis_replica_of_ours_streams_every_type() {
+fn redis_replica_of_ours_streams_every_type_pings_and_getack() {
     let m = Node::start(NodeOpts::seed(ours()).with("repl-ping-replica-period", "1"));
     let r = Node::start(NodeOpts::seed_replica(Kind::Redis, m.port));
     wait_synced(&m, &r);
@@ -230,12 +230,30 @@ fn redis_replica_of_ours_streams_every_type() {
     wait_expired(&[&m, &r]);
     wait_synced(&m, &r);
     assert_same_digest(&[&m, &r]);
-    // PINGs keep flowing and the Redis replica keeps up.
+    // Our master asks the Redis replica for ACKs on WAIT (REPLCONF GETACK).
+    let mut c = m.new_con();
+    for i in 0..3 {
+        run(&mut c, &["SET", "getack", &i.to_string()]);
+        let t = Instant::now();
+        let n: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut c).unwrap();
+        assert_eq!(n, 1);
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "WAIT took {:?}: no REPLCONF GETACK sent?",
+            t.elapsed()
+        );
+    }
+    // PINGs (period 1) keep flowing and the Redis replica keeps up.
     let o = m.info_int("replication", "master_repl_offset");
-    assert!(wait_until(Duration::from_secs(5), || m
-        .info_int("replication", "master_repl_offset")
-        > o));
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(m.info_int("replication", "master_repl_offset") >= o + 28);
     wait_synced(&m, &r);
+    let io = r.info_int("replication", "master_last_io_seconds_ago");
+    assert!(
+        io <= 1,
+        "master_last_io_seconds_ago {io} on the Redis replica"
+    );
+    assert_same_digest(&[&m, &r]);
 }
 
 fn ours_replica_of_redis_full_sync(diskless: bool) {
