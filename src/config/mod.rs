@@ -39,6 +39,10 @@ pub struct Config {
     pub proto_max_bulk_len: i64,
     pub client_query_buffer_limit: i64,
     pub maxmemory: i64,
+    /// `maxmemory-policy`: an index into [`table::MAXMEMORY_POLICIES`].
+    pub maxmemory_policy: usize,
+    /// `maxmemory-samples`.
+    pub maxmemory_samples: i64,
     pub hz: i64,
     /// `client-output-buffer-limit` as (hard, soft, soft seconds) for the classes
     /// normal, replica, pubsub (accepted and kept; not enforced yet).
@@ -122,6 +126,8 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             maxmemory: 0,
+            maxmemory_policy: 0,
+            maxmemory_samples: 5,
             hz: 10,
             client_output_buffer_limit: [
                 (0, 0, 0),

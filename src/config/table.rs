@@ -235,6 +235,17 @@ fn show_bytes(v: &Option<Vec<u8>>) -> String {
         .unwrap_or_default()
 }
 
+/// The words `maxmemory-policy` takes, in Redis's order; index 0 is the default.
+pub const MAXMEMORY_POLICIES: &[&str] = &[
+    "noeviction",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+];
 /// The words `loglevel` takes.
 pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 /// The words `enable-debug-command` and friends take.
@@ -456,6 +467,20 @@ fn build() -> Vec<Directive> {
             true
         ),
         memory!("maxmemory", None, maxmemory, 0, i64::MAX, true),
+        Directive {
+            name: "maxmemory-policy",
+            alias: None,
+            kind: Kind::Enum(MAXMEMORY_POLICIES),
+            mutable: true,
+            sensitive: false,
+            set: |c, a, _| {
+                c.maxmemory_policy = parse_enum(&a[0], MAXMEMORY_POLICIES)?;
+                Ok(())
+            },
+            get: |c| MAXMEMORY_POLICIES[c.maxmemory_policy].into(),
+            lines: None,
+        },
+        integer!("maxmemory-samples", None, maxmemory_samples, 1, 64, true),
         integer!("hz", None, hz, 0, I32, true),
         Directive {
             name: "client-output-buffer-limit",
@@ -840,8 +865,6 @@ pub static OTHERS: &[Other] = others![
     ("enable-protected-configs", "no"),
     ("enable-module-command", "no"),
     ("loadmodule", ""),
-    ("maxmemory-policy", "noeviction"),
-    ("maxmemory-samples", "5"),
     ("maxmemory-eviction-tenacity", "10"),
     ("maxmemory-clients", "0"),
     ("active-expire-effort", "1"),

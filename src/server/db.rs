@@ -336,6 +336,19 @@ impl Db {
             .map(|e| &e.key)
     }
 
+    /// A random key that has a TTL, with its expiry time (unix ms); `seed` picks the bucket.
+    pub fn random_volatile_key(&self, seed: u64) -> Option<(&Sds, i64)> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        let buckets = self.expires.num_buckets();
+        let start = (seed % buckets as u64) as usize;
+        (0..buckets)
+            .map(|o| (start + o) % buckets)
+            .find_map(|i| self.expires.get_bucket(i))
+            .map(|e| (&e.key, e.at_ms))
+    }
+
     /// Collects up to `max` keys whose TTL has passed at `now_ms`, looking at no more than
     /// `budget` buckets of the expiry table, continuing where the last call stopped.
     /// Returns the keys and how many TTLs were examined.

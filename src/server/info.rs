@@ -34,7 +34,7 @@ pub fn render(state: &State, wanted: &[String]) -> String {
         match name {
             "server" => server(state, &mut out),
             "clients" => clients(state, &mut out),
-            "memory" => memory(&mut out),
+            "memory" => memory(state, &mut out),
             "persistence" => persistence(state, &mut out),
             "stats" => stats(state, &mut out),
             "replication" => replication(state, &mut out),
@@ -100,7 +100,7 @@ fn human(bytes: usize) -> String {
     }
 }
 
-fn memory(out: &mut String) {
+fn memory(state: &State, out: &mut String) {
     let used = alloc::allocated();
     let rss = alloc::rss();
     let frag = if used > 0 {
@@ -110,10 +110,14 @@ fn memory(out: &mut String) {
     };
     let _ = write!(
         out,
-        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\n",
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_not_counted_for_evict:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\n",
         human(used),
         human(rss),
         human(used),
+        state.config.maxmemory,
+        human(state.config.maxmemory.max(0) as usize),
+        crate::config::table::MAXMEMORY_POLICIES[state.config.maxmemory_policy],
+        super::evict::not_counted(state),
     );
 }
 
@@ -140,7 +144,7 @@ fn stats(state: &State, out: &mut String) {
     let s = &state.stats;
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\n",
         s.total_connections_received,
         s.total_commands_processed,
         s.net_input_bytes,
@@ -150,6 +154,7 @@ fn stats(state: &State, out: &mut String) {
         state.repl.sync_partial_ok,
         state.repl.sync_partial_err,
         s.expired_keys,
+        s.evicted_keys,
         s.keyspace_hits,
         s.keyspace_misses,
         s.total_error_replies,

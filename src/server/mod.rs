@@ -11,6 +11,7 @@ pub mod commands;
 pub mod connection;
 pub mod db;
 pub mod digest;
+pub mod evict;
 pub mod glob;
 pub mod info;
 pub mod log;
@@ -54,6 +55,9 @@ pub fn run(mut loaded: Loaded) -> i32 {
         loaded.config.dir = cwd.display().to_string();
     }
     log::configure(config.loglevel, &config.logfile);
+    if config.replicaof.is_some() {
+        log::set_role(b'S');
+    }
     notice!("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
     notice!(
         "Redis version={}, bits=64, commit=00000000, modified=0, pid={}, just started (redrepl {})",

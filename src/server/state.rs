@@ -23,6 +23,8 @@ pub struct Stats {
     pub total_error_replies: u64,
     /// Bytes sent to replicas.
     pub net_repl_output_bytes: u64,
+    /// Keys evicted for maxmemory.
+    pub evicted_keys: u64,
     /// Bytes received from our master.
     pub net_repl_input_bytes: u64,
 }

@@ -509,6 +509,17 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
         reject(ctx, err::READONLY);
         return;
     }
+    if ctx.state.config.maxmemory > 0
+        && !from_master
+        && !super::evict::perform(ctx.state)
+        && cmd.has(flags::DENYOOM)
+    {
+        reject(
+            ctx,
+            CmdError::fixed("OOM command not allowed when used memory > 'maxmemory'."),
+        );
+        return;
+    }
     if cmd.has(flags::WRITE)
         && !from_master
         && super::replication::master::too_few_replicas(ctx.state, ctx.now_ms)

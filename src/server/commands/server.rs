@@ -83,12 +83,51 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "set-active-expire") && args.len() == 3 {
         ctx.state.active_expire_enabled = super::arg_i64(&args[2])? != 0;
         ctx.out.ok();
+    } else if is(sub, "populate") && (3..=5).contains(&args.len()) {
+        populate(ctx, args)?;
     } else {
         return Err(CmdError::msg(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
             String::from_utf8_lossy(sub)
         )));
     }
+    Ok(())
+}
+
+/// DEBUG POPULATE count [prefix] [size]: creates `prefix:N` = `value:N` (padded with zero
+/// bytes or cut to `size`) for N below count, skipping keys that exist, as Redis does. Not
+/// propagated (Redis does not either).
+fn populate(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let count = super::arg_i64(&args[2])?;
+    if count < 0 {
+        return Err(CmdError::fixed("ERR count must be a positive number"));
+    }
+    let prefix: &[u8] = args.get(3).map_or(b"key", |p| &p[..]);
+    let size = match args.get(4) {
+        Some(s) => {
+            let n = super::arg_i64(s)?;
+            if n < 0 {
+                return Err(CmdError::fixed("ERR size must be a positive number"));
+            }
+            Some(n as usize)
+        }
+        None => None,
+    };
+    let db = ctx.client.db;
+    ctx.state.dbs[db].reserve(count as usize, 0);
+    let mut key = Vec::with_capacity(prefix.len() + 21);
+    for j in 0..count {
+        key.clear();
+        key.extend_from_slice(prefix);
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        let mut val = format!("value:{j}").into_bytes();
+        if let Some(n) = size {
+            val.resize(n, 0);
+        }
+        let v = crate::server::types::Value::Str(crate::server::sds::Sds::from_slice(&val));
+        let _ = ctx.state.dbs[db].insert_if_absent(crate::server::sds::Sds::from_slice(&key), v);
+    }
+    ctx.out.ok();
     Ok(())
 }
 

@@ -74,6 +74,7 @@ pub fn sync_command(ctx: &mut Ctx, args: &[Bytes], old_sync: bool) -> CmdResult 
         soft_since_ms: 0,
         dropped: false,
         wait_ack: false,
+        in_flight: 0,
     };
     notice!("Replica {} asks for synchronization", link.name());
     ctx.flow = Flow::Replica;
@@ -436,6 +437,7 @@ async fn write_stream(
             if r.state == LinkState::Online && !r.wait_ack {
                 std::mem::swap(&mut r.out, &mut spare);
             }
+            r.in_flight = spare.capacity();
             let sent = (pending.len() + spare.len()) as u64;
             st.stats.net_repl_output_bytes += sent;
             (pending, rdb)
@@ -471,6 +473,9 @@ async fn write_stream(
             _ = notify.notified() => {}
             _ = info.kill_notify.notified() => return,
         }
+        // Let the clients that are ready run first, so one write to the replica carries
+        // their writes together (as Redis writes to replicas once per event-loop turn).
+        tokio::task::yield_now().await;
     }
 }
 
@@ -537,6 +542,9 @@ async fn read_acks(
                     return;
                 }
             }
+        }
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            rbuf.reserve(4096);
         }
         match rd.read_buf(&mut rbuf).await {
             Ok(0) | Err(_) => {

@@ -109,6 +109,9 @@ pub struct ReplicaLink {
     pub dropped: bool,
     /// After a diskless transfer: hold the stream until the replica's first ACK.
     pub wait_ack: bool,
+    /// Bytes the writer took out of `out` and is sending now (memory not counted for
+    /// maxmemory, like `out`).
+    pub in_flight: usize,
 }
 
 impl ReplicaLink {
@@ -234,8 +237,6 @@ pub struct Replication {
     pub cached: Option<Cached>,
     /// Unix ms since when replicas wait for a diskless snapshot to start.
     pub diskless_wait_since_ms: i64,
-    /// A WAIT asked for ACKs: send REPLCONF GETACK once this round.
-    pub getack_pending: bool,
     /// Full syncs served (INFO stats sync_full).
     pub sync_full: u64,
     /// Partial resyncs accepted (sync_partial_ok).
@@ -265,7 +266,6 @@ impl Replication {
             master: None,
             cached: None,
             diskless_wait_since_ms: 0,
-            getack_pending: false,
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
@@ -346,7 +346,16 @@ impl Replication {
             }
             r.out.extend_from_slice(bytes);
             let len = r.out.len() as i64;
-            if hard > 0 && len > hard {
+            let over_soft = soft > 0 && len > soft;
+            if !over_soft {
+                r.soft_since_ms = 0;
+            } else if r.soft_since_ms == 0 {
+                r.soft_since_ms = super::clock::now_ms();
+            }
+            let soft_for_long = over_soft
+                && r.soft_since_ms > 0
+                && super::clock::now_ms() - r.soft_since_ms > soft_secs * 1000;
+            if (hard > 0 && len > hard) || soft_for_long {
                 crate::warning!(
                     "Client id={} addr={} (replica) scheduled to be closed ASAP for overcoming of output buffer limits.",
                     r.info.id,
@@ -354,22 +363,6 @@ impl Replication {
                 );
                 r.drop_link();
                 continue;
-            }
-            if soft > 0 && len > soft {
-                let now = super::clock::now_ms();
-                if r.soft_since_ms == 0 {
-                    r.soft_since_ms = now;
-                } else if now - r.soft_since_ms > soft_secs * 1000 {
-                    crate::warning!(
-                        "Client id={} addr={} (replica) scheduled to be closed ASAP for overcoming of output buffer limits.",
-                        r.info.id,
-                        r.info.addr
-                    );
-                    r.drop_link();
-                    continue;
-                }
-            } else {
-                r.soft_since_ms = 0;
             }
             if r.state == LinkState::Online {
                 r.notify.notify_one();

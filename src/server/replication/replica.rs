@@ -169,6 +169,13 @@ async fn link_task(shared: Arc<Shared>, cancel: Arc<Cancel>) {
     }
 }
 
+/// Keeps room for a large read: a full BytesMut would otherwise grow 64 bytes at a time.
+fn reserve(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < 16 * 1024 {
+        buf.reserve(64 * 1024);
+    }
+}
+
 /// The master connection during the handshake and transfer.
 struct Conn {
     sock: TcpStream,
@@ -187,6 +194,7 @@ impl Conn {
     }
 
     async fn fill(&mut self) -> Result<(), String> {
+        reserve(&mut self.buf);
         match tokio::time::timeout(self.timeout, self.sock.read_buf(&mut self.buf)).await {
             Err(_) => Err("Timeout connecting to the MASTER...".into()),
             Ok(Ok(0)) => Err("Master closed the connection".into()),
@@ -659,6 +667,7 @@ async fn apply_stream(
         if ack.is_some() {
             continue;
         }
+        reserve(&mut conn.buf);
         tokio::select! {
             r = conn.sock.read_buf(&mut conn.buf) => match r {
                 Ok(0) => return Err("Connection with master lost.".into()),

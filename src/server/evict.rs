@@ -1,0 +1,106 @@
+//! `maxmemory`: before a command runs, while the memory in use is above the limit, keys are
+//! evicted as `maxmemory-policy` says (Redis's performEvictions), each one streamed to
+//! replicas as a DEL. Commands that may grow memory are refused with OOM when nothing can be
+//! evicted (always under `noeviction`).
+//!
+//! As in Redis, the choice is approximate: `maxmemory-samples` random keys per database are
+//! looked at and the best candidate among them goes: the longest idle (LRU), the nearest
+//! expiry (TTL), or any (random). redrepl keeps no access-frequency counters, so the LFU
+//! policies evict by idle time like LRU. Replicas do not evict (replica-ignore-maxmemory):
+//! the master's DELs keep them equal.
+
+use super::state::State;
+use crate::config::table::MAXMEMORY_POLICIES;
+
+/// Memory counted against `maxmemory`: everything allocated except the output buffers of
+/// replicas (Redis does not count them either, or a slow replica would evict keys).
+pub fn used_memory(st: &State) -> usize {
+    super::alloc::allocated().saturating_sub(not_counted(st))
+}
+
+/// Replica output buffers (INFO's `mem_not_counted_for_evict`).
+pub fn not_counted(st: &State) -> usize {
+    st.repl
+        .replicas
+        .values()
+        .map(|r| r.out.capacity() + r.pending.capacity() + r.in_flight)
+        .sum()
+}
+
+/// Evicts keys until memory is under `maxmemory`. Returns false when it is still above the
+/// limit (the caller refuses commands that may grow memory).
+pub fn perform(st: &mut State) -> bool {
+    let max = st.config.maxmemory;
+    if max <= 0 || st.config.replicaof.is_some() || used_memory(st) as i64 <= max {
+        return true;
+    }
+    let policy = MAXMEMORY_POLICIES[st.config.maxmemory_policy];
+    if policy == "noeviction" {
+        return false;
+    }
+    loop {
+        if used_memory(st) as i64 <= max {
+            return true;
+        }
+        let Some((db, key)) = pick(st, policy) else {
+            return false;
+        };
+        if st.dbs[db].remove(&key).is_some() {
+            st.stats.evicted_keys += 1;
+            st.dirty += 1;
+            st.dbs[db].touch(&key);
+            st.propagate(db, &[b"DEL".as_slice(), &key]);
+        }
+    }
+}
+
+/// The best candidate among `maxmemory-samples` random keys of each database.
+fn pick(st: &mut State, policy: &str) -> Option<(usize, Vec<u8>)> {
+    let volatile = policy.starts_with("volatile");
+    let random = policy.ends_with("random");
+    let by_ttl = policy == "volatile-ttl";
+    let samples = st.config.maxmemory_samples.max(1) as usize;
+    let clock = super::db::lru_clock();
+    // (score: higher is a better victim, db, key)
+    let mut best: Option<(i64, usize, Vec<u8>)> = None;
+    let ndbs = st.dbs.len();
+    // Random policies start at a random database, so none is favoured.
+    let first = if random {
+        (st.next_random() % ndbs as u64) as usize
+    } else {
+        0
+    };
+    for dbi in (0..ndbs).map(|i| (first + i) % ndbs) {
+        for _ in 0..samples {
+            let seed = st.next_random();
+            let db = &st.dbs[dbi];
+            let found = if volatile {
+                db.random_volatile_key(seed)
+                    .map(|(k, at)| (k.as_bytes().to_vec(), at))
+            } else {
+                db.random_key(seed).map(|k| (k.as_bytes().to_vec(), 0))
+            };
+            let Some((key, at)) = found else {
+                break;
+            };
+            let score = if random {
+                0
+            } else if by_ttl {
+                -at
+            } else {
+                let atime = db.entry(&key).map_or(clock, |e| e.atime);
+                clock.wrapping_sub(atime) as i64
+            };
+            if best.as_ref().is_none_or(|b| score > b.0) {
+                best = Some((score, dbi, key));
+            }
+            if random {
+                break;
+            }
+        }
+        if random && best.is_some() {
+            break;
+        }
+    }
+    best.map(|(_, db, key)| (db, key))
+}
