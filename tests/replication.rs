@@ -1569,10 +1569,7 @@ fn s14_blocking_pops_served_by_pushes_replicate() {
     assert_same_digest(&[&m, &r1, &r2]);
 }
 
-/// Needs maxmemory eviction, which redrepl does not have yet (maxmemory-policy is accepted and
-/// ignored): run with `--ignored`; passes against redis-server.
 #[test]
-#[ignore = "maxmemory eviction is not implemented in redrepl yet"]
 fn evicted_keys_reach_replicas_as_del() {
     let (m, r1, _r2) = trio_with(
         NodeOpts::seed(engine())
