@@ -6,8 +6,16 @@ redis-benchmark against each in alternation (A B A B ...), and prints one table 
 and ratios (redrepl / redis; above 1.0 means redrepl is faster). Then loads 1,000,000 keys
 into each and compares resident memory.
 
+`--only deploy` instead times the orchestrator on a three-VM lab (network namespaces with
+OpenSSH; needs root): first deploy, unchanged re-deploy, and promote (command start until its
+verify passed), for the bundled engine and for Debian's redis-server on the nodes.
+
 Usage: python3 bench/compare.py [--rounds 3] [--requests 200000] [--binary target/release/redrepl]
-       python3 bench/compare.py --only replication [--rounds 3] [--repl-keys 1000000] [--lag-rate 20000]
+       [--only throughput|memory|rdb] [--tests lpush,rpush,...] [--kinds list,hash,set,zset]
+(--tests picks redis-benchmark tests; --kinds picks the collections whose memory is measured
+and skips the string-key memory run.)
+Or: python3 bench/compare.py --only deploy [--rounds 3]   (the lab timings; root)
+Or: python3 bench/compare.py --only replication [--rounds 3] [--repl-keys 1000000] [--lag-rate 20000]
 A benchmark, not a test: figures vary with the machine; only the ratios in one run compare.
 
 --only replication: each engine as master with two replicas of the same kind on loopback
@@ -50,9 +58,9 @@ def start(cmd, port, workdir, extra=()):
     return proc
 
 
-def bench(port, pipeline, requests):
+def bench(port, pipeline, requests, tests=TESTS):
     out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-P", str(pipeline),
-                          "-t", TESTS, "--csv"], capture_output=True, text=True, check=True).stdout
+                          "-t", tests, "--csv"], capture_output=True, text=True, check=True).stdout
     rows = {}
     for row in csv.reader(io.StringIO(out)):
         if row and row[0] != "test":
@@ -151,10 +159,12 @@ COLLECTION_FILL = {
 }
 
 
-def collection_memory(servers, tmp):
+def collection_memory(servers, tmp, kinds=None):
     """RSS growth for one collection of ~1,000,000 elements of each type, on fresh servers."""
     print(f"{'RSS, 1M-element collection':<28}{'redrepl':>16}{'redis':>16}{'ratio':>8}")
     for kind, args in COLLECTION_FILL.items():
+        if kinds and kind not in kinds:
+            continue
         grown = {}
         for name, cmd in servers.items():
             d = os.path.join(tmp, f"mem-{kind}-{name}")
@@ -416,20 +426,40 @@ def print_repl_table(rows, nkeys):
     print("ratios: redrepl / redis (times and lags: lower is better; ops/s: higher is better)")
 
 
+def deploy_bench(binary, rounds):
+    """Deploy/promote wall times on the lab (examples/deploy_bench.rs does the lab work)."""
+    import json
+    out = subprocess.run(
+        ["cargo", "run", "--quiet", "--release", "--example", "deploy_bench", "--",
+         binary, str(rounds)], stdout=subprocess.PIPE, check=True, text=True).stdout
+    print(f"{'engine':<10}{'first deploy':>14}{'re-deploy':>12}{'promote':>10}   (3 lab nodes over SSH, "
+          f"median of {rounds})")
+    for line in out.splitlines():
+        r = json.loads(line)
+        print(f"{r['engine']:<10}{r['first_deploy_s']:>13.2f}s{r['unchanged_redeploy_s']:>11.2f}s"
+              f"{r['promote_s']:>9.2f}s")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--binary", default="target/release/redrepl")
     ap.add_argument("--skip-memory", action="store_true")
-    ap.add_argument("--only", choices=["throughput", "memory", "rdb", "replication"], help="run one part only")
+    ap.add_argument("--only", choices=["throughput", "memory", "rdb", "deploy", "replication"], help="run one part only")
     ap.add_argument("--rdb-keys", type=int, default=1000000)
+    ap.add_argument("--tests", default=TESTS, help="redis-benchmark tests (comma-separated)")
+    ap.add_argument("--kinds", help="collections for the memory part (comma-separated: list,hash,set,zset)")
     ap.add_argument("--repl-keys", type=int, default=1000000)
     ap.add_argument("--lag-rate", type=int, default=20000, help="writes/s during the lag measurement")
     ap.add_argument("--lag-seconds", type=float, default=10)
     a = ap.parse_args()
+    kinds = a.kinds.split(",") if a.kinds else None
     if not os.path.exists(a.binary):
         sys.exit(f"{a.binary} not found: run `cargo build --release` first")
+    if a.only == "deploy":
+        deploy_bench(a.binary, a.rounds)
+        return
     tmp = tempfile.mkdtemp(prefix="redrepl-bench-")
     servers = {
         "redrepl": [os.path.abspath(a.binary), "server"],
@@ -449,8 +479,9 @@ def main():
             repl_bench(servers, tmp, a.repl_keys, a.requests, a.lag_rate, a.lag_seconds, a.rounds)
             return
         if a.only == "memory":
-            key_memory(servers, tmp)
-            collection_memory(servers, tmp)
+            if not kinds:
+                key_memory(servers, tmp)
+            collection_memory(servers, tmp, kinds)
             return
         results = {}  # (test, pipeline) -> {server: [rps...]}
         for r in range(a.rounds):
@@ -458,7 +489,7 @@ def main():
                 order = ["redrepl", "redis"] if r % 2 == 0 else ["redis", "redrepl"]
                 for name in order:
                     n = a.requests * (5 if pipeline > 1 else 1)
-                    for test, rps in bench(ports[name], pipeline, n).items():
+                    for test, rps in bench(ports[name], pipeline, n, a.tests).items():
                         results.setdefault((test, pipeline), {}).setdefault(name, []).append(rps)
             print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
         print(f"{'test':<28}{'redrepl ops/s':>16}{'redis ops/s':>16}{'ratio':>8}")
@@ -467,8 +498,9 @@ def main():
             label = f"{test} (-P {pipeline})" if pipeline > 1 else test
             print(f"{label:<28}{ours:>16,.0f}{theirs:>16,.0f}{ours / theirs:>8.2f}")
         if not a.skip_memory:
-            key_memory(servers, tmp)
-            collection_memory(servers, tmp)
+            if not kinds:
+                key_memory(servers, tmp)
+            collection_memory(servers, tmp, kinds)
         if a.only != "throughput":
             rdb_bench(servers, tmp, a.rdb_keys)
     finally:

@@ -14,7 +14,10 @@ static ALLOC: redrepl::server::alloc::Counting = redrepl::server::alloc::Countin
     name = "redrepl",
     version,
     about,
-    after_help = "Exit status: 0 success, 2 bad input (an inventory that does not parse or validate), 1 any other failure."
+    after_help = "Exit status: 0 success; 1 failure (a node unreachable, a refused host key or \
+password, a server that did not start, ...; the message names the node and what to do); \
+2 bad input (an inventory that does not parse or validate: nothing was touched); \
+3 unhealthy (verify, deploy, promote, status: the cluster was reached but a check failed)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,6 +53,64 @@ enum Command {
         /// Output folder (default: <inventory folder>/rendered).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Render, push over SSH (or locally), start or restart what changed, wait for sync, verify.
+    /// A second run with nothing changed restarts nothing and says "unchanged".
+    Deploy {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// Print what would be uploaded, written and started; touch nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Trust host keys not yet in known_hosts (and add them); a changed key is always refused.
+        #[arg(long)]
+        accept_new_host_keys: bool,
+    },
+    /// Write a unique key on the master, read it on every replica, report lag; check that
+    /// replicas refuse writes and follow the node the inventory says. Exit 0 only when all hold.
+    Verify {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for the key on each replica.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+    },
+    /// One row per node from INFO: reachable, role, master, link, offset, lag, replicas, keys,
+    /// memory, uptime.
+    Status {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Refresh every second until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Safe switchover: pause writes on the master, wait until NODE has every write, make NODE
+    /// the master and the others (old master included) follow it, persist it (CONFIG REWRITE,
+    /// configs, the inventory file), verify.
+    Promote {
+        /// The inventory file (updated in place).
+        inventory: PathBuf,
+        /// The replica to promote.
+        node: String,
+        /// Promote even though the master does not answer (writes it had not sent are lost).
+        #[arg(long)]
+        force: bool,
+        /// Trust host keys not yet in known_hosts.
+        #[arg(long)]
+        accept_new_host_keys: bool,
+    },
+    /// Shut the servers down cleanly (SHUTDOWN: data saved), replicas before the master.
+    Stop {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// Only these nodes (default: all).
+        nodes: Vec<String>,
     },
 }
 
@@ -91,5 +152,36 @@ fn main() -> ExitCode {
         Command::Render { inventory, out } => {
             finish(redrepl::cli::run_render(&inventory, out.as_deref()))
         }
+        Command::Deploy {
+            inventory,
+            dry_run,
+            accept_new_host_keys,
+        } => finish(redrepl::cli::run_deploy(
+            &inventory,
+            dry_run,
+            accept_new_host_keys,
+        )),
+        Command::Verify {
+            inventory,
+            json,
+            timeout,
+        } => finish(redrepl::cli::run_verify(&inventory, json, timeout)),
+        Command::Status {
+            inventory,
+            json,
+            watch,
+        } => finish(redrepl::cli::run_status(&inventory, json, watch)),
+        Command::Promote {
+            inventory,
+            node,
+            force,
+            accept_new_host_keys,
+        } => finish(redrepl::cli::run_promote(
+            &inventory,
+            &node,
+            force,
+            accept_new_host_keys,
+        )),
+        Command::Stop { inventory, nodes } => finish(redrepl::cli::run_stop(&inventory, &nodes)),
     }
 }

@@ -1378,3 +1378,114 @@ fn hincrbyfloat_matches_redis_long_double() {
     }
     p.cmp_digest();
 }
+
+/// Blocks `blocking` on a fresh connection to `port`, then sends CLIENT UNBLOCK for that
+/// connection (with `how` when given) from another. Returns the UNBLOCK reply, the blocked
+/// command's reply, the reply to a second UNBLOCK, and a PING on the unblocked connection.
+fn unblock_case(
+    port: u16,
+    blocking: &[&str],
+    how: Option<&str>,
+) -> (String, String, String, String) {
+    let url = format!("redis://127.0.0.1:{port}/");
+    let connect = || {
+        redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    };
+    let mut con = connect();
+    let id: i64 = redis::cmd("client").arg("id").query(&mut con).unwrap();
+    let blocking: Vec<String> = blocking.iter().map(|s| s.to_string()).collect();
+    let h = std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut c = redis::cmd(&blocking[0]);
+        for a in &blocking[1..] {
+            c.arg(a);
+        }
+        let r = normalize(c.query::<redis::Value>(&mut con));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{blocking:?} was not unblocked"
+        );
+        let pong = normalize(redis::cmd("ping").query::<redis::Value>(&mut con));
+        (r, pong)
+    });
+    wait_blocked(port, 1);
+    let mut admin = connect();
+    let mut c = redis::cmd("client");
+    c.arg("unblock").arg(id);
+    if let Some(how) = how {
+        c.arg(how);
+    }
+    let first = normalize(c.query::<redis::Value>(&mut admin));
+    let (reply, pong) = h.join().unwrap();
+    let second = normalize(c.query::<redis::Value>(&mut admin));
+    wait_blocked(port, 0);
+    (first, reply, second, pong)
+}
+
+#[test]
+fn client_unblock() {
+    let Some(mut p) = Pair::new() else { return };
+    let ours = port_of(&p.ours);
+    let real = port_of(&p.real);
+    for (blocking, how) in [
+        (&["blpop", "ub1", "ub2", "10"][..], None),
+        (&["brpop", "ub1", "10"][..], Some("timeout")),
+        (&["blpop", "ub1", "0"][..], Some("ERROR")),
+        (&["blmove", "ub1", "ub2", "left", "right", "10"][..], None),
+        (&["brpoplpush", "ub1", "ub2", "0"][..], Some("error")),
+        (
+            &["blmpop", "10", "2", "ub1", "ub2", "left"][..],
+            Some("TIMEOUT"),
+        ),
+        (&["bzpopmin", "ubz", "10"][..], None),
+        (&["bzmpop", "0", "1", "ubz", "max"][..], Some("error")),
+    ] {
+        let a = unblock_case(ours, blocking, how);
+        let b = unblock_case(real, blocking, how);
+        eprintln!("{blocking:?} {how:?} -> {a:?}");
+        assert_eq!(a, b, "{blocking:?} {how:?}");
+        assert_eq!(a.0, "int(1)");
+        assert_eq!(a.2, "int(0)");
+        if how.is_some_and(|h| h.eq_ignore_ascii_case("error")) {
+            assert!(a.1.contains("UNBLOCKED"), "{}", a.1);
+        } else {
+            assert!(!a.1.contains("ERROR"), "{}", a.1);
+        }
+    }
+    // An unblocked client took nothing and left nothing behind: the next push stays, and
+    // the next blocking command on that connection is served normally.
+    p.cmp(&["rpush", "ub1", "x"]);
+    p.cmp(&["llen", "ub1"]);
+    p.cmp(&["lpop", "ub1"]);
+    for port in [ours, real] {
+        let r = block_then_push(port, &["blpop", "ub3", "5"], &["rpush", "ub3", "y"]);
+        assert!(r.contains("ub3"), "{r}");
+    }
+    // Not blocked, unknown, self, and the argument errors.
+    let id: i64 = redis::cmd("client")
+        .arg("id")
+        .query(&mut p.ours.con)
+        .unwrap();
+    let id_real: i64 = redis::cmd("client")
+        .arg("id")
+        .query(&mut p.real.con)
+        .unwrap();
+    assert_eq!(
+        query(&mut p.ours, &["client", "unblock", &id.to_string()]),
+        query(&mut p.real, &["client", "unblock", &id_real.to_string()])
+    );
+    p.script(&[
+        "client unblock 987654",
+        "client unblock -1",
+        "client unblock 987654 error",
+        "client unblock 1 foo",
+        "client unblock abc",
+        "client unblock abc foo",
+        "client unblock",
+        "client unblock 1 timeout extra",
+    ]);
+    p.cmp_digest();
+}

@@ -372,14 +372,14 @@ fn maxmemory_evicts_by_policy_and_replicas_follow_by_del() {
         kept >= 95,
         "only {kept} of 100 recently read keys survived LRU eviction"
     );
-    let evicted = stat(&mut m, "stats", "evicted_keys");
     let keys: i64 = redis::cmd("DBSIZE").query(&mut m).unwrap();
     assert!(keys > 10_000, "only {keys} keys left in 16 MB");
-    // What counts against maxmemory, as Redis: used_memory less the replicas' buffers.
+    // What counts against maxmemory, as Redis: used_memory less the replicas' buffers
+    // (INFO measures while it builds its own reply: allow for that).
     let used = stat(&mut m, "memory", "used_memory");
     let not_counted = stat(&mut m, "memory", "mem_not_counted_for_evict");
     assert!(
-        used - not_counted <= 16 << 20,
+        used - not_counted <= (16 << 20) + (64 << 10),
         "used_memory {used} (of which {not_counted} not counted) above maxmemory"
     );
     // Each eviction reached the replica as a DEL.
@@ -392,6 +392,7 @@ fn maxmemory_evicts_by_policy_and_replicas_follow_by_del() {
     // and deletions still work.
     let _ = q(&mut m, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
     let _ = q(&mut m, &["CONFIG", "SET", "maxmemory", "1mb"]);
+    let evicted = stat(&mut m, "stats", "evicted_keys");
     let e = redis::cmd("SET")
         .arg("new")
         .arg("v")

@@ -2,15 +2,23 @@
 //! Library code returns typed errors; the `run_*` functions are the CLI edge and use anyhow.
 
 pub mod cluster;
+pub mod deploy;
 pub mod files;
 pub mod init;
 pub mod inventory;
+pub mod node;
 pub mod password;
+pub mod progress;
+pub mod promote;
+pub mod redis_link;
 pub mod render;
 pub mod secret;
 pub mod ssh;
+pub mod status;
+pub mod stop;
 pub mod template;
 pub mod validate;
+pub mod verify;
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -21,6 +29,14 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit status for bad input: an inventory that does not parse or does not validate.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit status of `verify` (and of `deploy`/`promote`, which end with it) when the cluster was
+/// reached but is not healthy: a replica that does not see the write, a link down, ...
+pub const EXIT_UNHEALTHY: u8 = 3;
+
+/// The cluster was reached and is not healthy (exit status [`EXIT_UNHEALTHY`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unhealthy(pub String);
 
 /// The exit status for an error: [`EXIT_BAD_INPUT`] when it comes from the inventory's content,
 /// [`EXIT_FAILURE`] otherwise.
@@ -38,6 +54,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     });
     if bad_input {
         EXIT_BAD_INPUT
+    } else if err.chain().any(|e| e.is::<Unhealthy>()) {
+        EXIT_UNHEALTHY
     } else {
         EXIT_FAILURE
     }
@@ -96,4 +114,198 @@ pub fn run_render(inventory: &Path, out: Option<&Path>) -> anyhow::Result<()> {
         println!("wrote {}", p.display());
     }
     Ok(())
+}
+
+/// A runtime for the orchestrator's commands (two threads: a handful of nodes at once).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn stdout_color() -> bool {
+    progress::color_ok(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+}
+
+fn new_host_keys(accept: bool) -> ssh::NewHostKeys {
+    if accept {
+        ssh::NewHostKeys::Accept
+    } else {
+        ssh::NewHostKeys::Refuse
+    }
+}
+
+/// How long deploy and promote wait for a server to answer or a replica to sync.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn node_names(cluster: &cluster::Cluster) -> Vec<String> {
+    cluster.nodes.iter().map(|n| n.name.clone()).collect()
+}
+
+/// Runs verify and prints its table (or JSON); an unhealthy cluster is [`Unhealthy`].
+async fn verify_and_print(
+    cluster: &cluster::Cluster,
+    conns: &[Result<node::NodeConn, node::NodeError>],
+    timeout: std::time::Duration,
+    inventory: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let report = verify::verify(cluster, conns, timeout, &inventory.display().to_string()).await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", verify::table(&report, stdout_color()));
+    }
+    if report.ok {
+        Ok(())
+    } else {
+        let bad: Vec<&str> = report
+            .nodes
+            .iter()
+            .filter(|r| !r.ok)
+            .map(|r| r.node.as_str())
+            .collect();
+        Err(Unhealthy(format!("verify failed on {}", bad.join(", "))).into())
+    }
+}
+
+/// `redrepl deploy INVENTORY [--dry-run] [--accept-new-host-keys]`.
+pub fn run_deploy(inventory: &Path, dry_run: bool, accept_new: bool) -> anyhow::Result<()> {
+    let (cluster, dir) = load_cluster(inventory)?;
+    let template = template::Template::for_inventory(&dir)?;
+    let opts = deploy::Options {
+        dry_run,
+        new_host_keys: new_host_keys(accept_new),
+        wait: WAIT,
+    };
+    runtime()?.block_on(async {
+        let started = std::time::Instant::now();
+        let progress = progress::Progress::new(&node_names(&cluster));
+        let outcome = deploy::deploy(&cluster, &template, &opts, &progress)
+            .await
+            .context("deploy failed")?;
+        progress.finish();
+        drop(progress);
+        if dry_run {
+            println!("dry run: nothing was changed. The plan:");
+            for (c, p) in outcome.conns.iter().zip(&outcome.plans) {
+                if let Ok(c) = c {
+                    println!("  {}: {}", c.name(), p.describe(c, cluster.engine));
+                }
+            }
+            return Ok(());
+        }
+        for p in &outcome.plans {
+            let what = match p.action {
+                deploy::Action::Unchanged if p.is_unchanged() => "unchanged",
+                deploy::Action::Unchanged => "binary updated (server left running)",
+                deploy::Action::Start => "started",
+                deploy::Action::Restart => "restarted",
+            };
+            println!("{}: {what}", p.node);
+        }
+        if outcome.unchanged {
+            println!("deploy: unchanged (nothing to do on any node)");
+        } else {
+            println!("deploy: done in {:.2}s", started.elapsed().as_secs_f64());
+        }
+        verify_and_print(
+            &cluster,
+            &outcome.conns,
+            std::time::Duration::from_secs(10),
+            inventory,
+            false,
+        )
+        .await
+    })
+}
+
+/// `redrepl verify INVENTORY [--json] [--timeout SECS]`.
+pub fn run_verify(inventory: &Path, json: bool, timeout: f64) -> anyhow::Result<()> {
+    let (cluster, _) = load_cluster(inventory)?;
+    runtime()?.block_on(async {
+        let conns = node::connect_all(&cluster, ssh::NewHostKeys::Refuse).await;
+        verify_and_print(
+            &cluster,
+            &conns,
+            std::time::Duration::from_secs_f64(timeout.max(0.0)),
+            inventory,
+            json,
+        )
+        .await
+    })
+}
+
+/// `redrepl status INVENTORY [--json] [--watch]`.
+pub fn run_status(inventory: &Path, json: bool, watch: bool) -> anyhow::Result<()> {
+    let (cluster, _) = load_cluster(inventory)?;
+    runtime()?.block_on(async {
+        let conns = node::connect_all(&cluster, ssh::NewHostKeys::Refuse).await;
+        loop {
+            let rows = status::status(&cluster, &conns).await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                if watch && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                    print!("\x1b[2J\x1b[H");
+                }
+                print!("{}", status::table(&rows));
+            }
+            if !watch {
+                if rows.iter().all(|r| r.reachable) {
+                    return Ok(());
+                }
+                return Err(Unhealthy("some nodes do not answer".into()).into());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            }
+        }
+    })
+}
+
+/// `redrepl promote INVENTORY NODE [--force]`.
+pub fn run_promote(
+    inventory: &Path,
+    target: &str,
+    force: bool,
+    accept_new: bool,
+) -> anyhow::Result<()> {
+    let (cluster, dir) = load_cluster(inventory)?;
+    let template = template::Template::for_inventory(&dir)?;
+    let opts = promote::Options {
+        force,
+        new_host_keys: new_host_keys(accept_new),
+        wait: std::time::Duration::from_secs(20),
+    };
+    runtime()?.block_on(async {
+        let progress = progress::Progress::new(&node_names(&cluster));
+        let ok = promote::promote(inventory, &cluster, &template, target, &opts, &progress)
+            .await
+            .with_context(|| format!("promote {target} failed"))?;
+        if ok {
+            Ok(())
+        } else {
+            Err(Unhealthy(format!("{target} was promoted, but verify failed")).into())
+        }
+    })
+}
+
+/// `redrepl stop INVENTORY [NODE...]`.
+pub fn run_stop(inventory: &Path, nodes: &[String]) -> anyhow::Result<()> {
+    let (cluster, _) = load_cluster(inventory)?;
+    runtime()?.block_on(async {
+        let progress = progress::Progress::new(&node_names(&cluster));
+        stop::stop(
+            &cluster,
+            nodes,
+            ssh::NewHostKeys::Refuse,
+            std::time::Duration::from_secs(30),
+            &progress,
+        )
+        .await
+    })
 }

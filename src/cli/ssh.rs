@@ -542,6 +542,22 @@ impl Session {
         }
     }
 
+    /// Opens a TCP connection from the node to `host:port` (usually `127.0.0.1` and the Redis
+    /// port) through this SSH connection (a direct-tcpip channel), so that a server bound to
+    /// loopback only is reachable and the traffic is encrypted.
+    pub async fn tunnel(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<russh::ChannelStream<client::Msg>, SshError> {
+        let channel = self
+            .handle
+            .channel_open_direct_tcpip(host, u32::from(port), "127.0.0.1", 0)
+            .await
+            .map_err(|e| self.protocol(format!("cannot open a tunnel to {host}:{port} ({e})")))?;
+        Ok(channel.into_stream())
+    }
+
     /// Closes the connection politely.
     pub async fn close(self) {
         let _ = self

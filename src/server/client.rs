@@ -4,7 +4,7 @@
 use crate::resp::Proto;
 use bytes::Bytes;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicUsize, Ordering};
 use tokio::sync::Notify;
 
 /// What CLIENT LIST, CLIENT INFO and CLIENT KILL see of a connection.
@@ -32,7 +32,19 @@ pub struct ClientInfo {
     pub kill_notify: Notify,
     /// Inside MULTI.
     pub in_multi: AtomicBool,
+    /// A CLIENT UNBLOCK waiting to be acted on by the blocked command: one of the
+    /// `UNBLOCK_*` values.
+    pub unblock: AtomicU8,
+    /// Woken by CLIENT UNBLOCK.
+    pub unblock_notify: Notify,
 }
+
+/// No CLIENT UNBLOCK pending.
+pub const UNBLOCK_NONE: u8 = 0;
+/// CLIENT UNBLOCK ... TIMEOUT: the blocked command replies as if it timed out.
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+/// CLIENT UNBLOCK ... ERROR: the blocked command replies `-UNBLOCKED ...`.
+pub const UNBLOCK_ERROR: u8 = 2;
 
 impl ClientInfo {
     /// A new connection's shared info.
@@ -50,6 +62,8 @@ impl ClientInfo {
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
             in_multi: AtomicBool::new(false),
+            unblock: AtomicU8::new(UNBLOCK_NONE),
+            unblock_notify: Notify::new(),
         }
     }
 
@@ -71,6 +85,19 @@ impl ClientInfo {
             if multi { 0 } else { -1 },
             self.last_cmd.lock().unwrap(),
         )
+    }
+
+    /// CLIENT UNBLOCK: asks the blocking command this client waits in to end with `how`
+    /// (`UNBLOCK_TIMEOUT` or `UNBLOCK_ERROR`). False when an unblock is already pending.
+    pub fn request_unblock(&self, how: u8) -> bool {
+        let ok = self
+            .unblock
+            .compare_exchange(UNBLOCK_NONE, how, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        if ok {
+            self.unblock_notify.notify_one();
+        }
+        ok
     }
 
     /// Asks the connection to close.

@@ -175,6 +175,8 @@ pub async fn serve(
                         _ = &mut notified => break,
                         _ = tokio::time::sleep(Duration::from_millis(wait)) => break,
                         _ = info.kill_notify.notified() => break 'conn,
+                        // CLIENT UNBLOCK: run the command again; it sees the request.
+                        _ = info.unblock_notify.notified() => break,
                         // Keep reading while blocked: a disconnect must end the wait (or the
                         // command would later pop an element for nobody); further requests
                         // queue up behind the blocked one.

@@ -54,23 +54,41 @@ pub fn perform(st: &mut State) -> bool {
     }
 }
 
-/// The best candidate among `maxmemory-samples` random keys of each database.
+/// A key that may be evicted: (score, database, key); a higher score goes first.
+pub type Candidate = (i64, usize, Vec<u8>);
+
+/// How many candidates are kept between evictions (Redis's EVPOOL_SIZE).
+const POOL_SIZE: usize = 16;
+
+/// The next key to evict. `maxmemory-samples` random keys of each database are scored and
+/// merged into a pool of the best candidates kept between calls (as Redis's eviction pool),
+/// which keeps recently used keys out far better than the best of one sample would.
 fn pick(st: &mut State, policy: &str) -> Option<(usize, Vec<u8>)> {
     let volatile = policy.starts_with("volatile");
     let random = policy.ends_with("random");
     let by_ttl = policy == "volatile-ttl";
     let samples = st.config.maxmemory_samples.max(1) as usize;
     let clock = super::db::lru_clock();
-    // (score: higher is a better victim, db, key)
-    let mut best: Option<(i64, usize, Vec<u8>)> = None;
     let ndbs = st.dbs.len();
-    // Random policies start at a random database, so none is favoured.
-    let first = if random {
-        (st.next_random() % ndbs as u64) as usize
-    } else {
-        0
-    };
-    for dbi in (0..ndbs).map(|i| (first + i) % ndbs) {
+    if random {
+        // Any key: from a random database, so none is favoured.
+        let first = (st.next_random() % ndbs as u64) as usize;
+        for dbi in (0..ndbs).map(|i| (first + i) % ndbs) {
+            let seed = st.next_random();
+            let db = &st.dbs[dbi];
+            let key = if volatile {
+                db.random_volatile_key(seed).map(|(k, _)| k)
+            } else {
+                db.random_key(seed)
+            };
+            if let Some(k) = key {
+                return Some((dbi, k.as_bytes().to_vec()));
+            }
+        }
+        return None;
+    }
+    let mut pool = std::mem::take(&mut st.evict_pool);
+    for dbi in 0..ndbs {
         for _ in 0..samples {
             let seed = st.next_random();
             let db = &st.dbs[dbi];
@@ -83,24 +101,29 @@ fn pick(st: &mut State, policy: &str) -> Option<(usize, Vec<u8>)> {
             let Some((key, at)) = found else {
                 break;
             };
-            let score = if random {
-                0
-            } else if by_ttl {
+            let score = if by_ttl {
                 -at
             } else {
                 let atime = db.entry(&key).map_or(clock, |e| e.atime);
                 clock.wrapping_sub(atime) as i64
             };
-            if best.as_ref().is_none_or(|b| score > b.0) {
-                best = Some((score, dbi, key));
+            if pool.iter().any(|c| c.1 == dbi && c.2 == key) {
+                continue;
             }
-            if random {
-                break;
-            }
+            pool.push((score, dbi, key));
         }
-        if random && best.is_some() {
+    }
+    pool.sort_by_key(|c| std::cmp::Reverse(c.0));
+    pool.truncate(POOL_SIZE);
+    // The best candidate that still exists.
+    let mut chosen = None;
+    while !pool.is_empty() {
+        let (_, db, key) = pool.remove(0);
+        if st.dbs[db].contains(&key) {
+            chosen = Some((db, key));
             break;
         }
     }
-    best.map(|(_, db, key)| (db, key))
+    st.evict_pool = pool;
+    chosen
 }

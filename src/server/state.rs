@@ -60,6 +60,8 @@ pub struct State {
     pub start_ms: i64,
     /// 40 hex characters, new at every start.
     pub run_id: String,
+    /// Eviction candidates kept between evictions (see `evict`).
+    pub evict_pool: Vec<super::evict::Candidate>,
     /// Replication: our ID and offset, the backlog, attached replicas, the link to our master.
     pub repl: super::replication::Replication,
     /// Set when SHUTDOWN or a signal asked the server to stop; the value says whether to save.
@@ -107,6 +109,7 @@ impl State {
             start_ms: now,
             run_id: random_hex(40),
             repl: super::replication::Replication::new(),
+            evict_pool: Vec::new(),
             shutdown_requested: None,
             rng: random_u64(),
             lastsave: now / 1000,

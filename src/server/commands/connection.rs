@@ -255,6 +255,8 @@ fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         };
         ctx.state.pause = Some(p);
         ctx.out.ok();
+    } else if is(sub, "unblock") && n >= 3 {
+        client_unblock(ctx, args)?;
     } else if is(sub, "unpause") && n == 2 {
         ctx.state.pause = None;
         ctx.shared.unpaused.notify_waiters();
@@ -288,6 +290,7 @@ fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "PAUSE <timeout> [WRITE|ALL]",
             "REPLY (ON|OFF|SKIP)",
             "SETNAME <name>",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "UNPAUSE",
             "HELP",
         ];
@@ -298,6 +301,41 @@ fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else {
         return Err(super::subcommand_error("client", sub));
     }
+    Ok(())
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: :1 when that client waited in a blocking
+/// command and is now told to leave it, :0 otherwise.
+fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    use crate::server::client::{UNBLOCK_ERROR, UNBLOCK_TIMEOUT};
+    if args.len() > 4 {
+        // The table's arity (-3) let it through; Redis 7.0's handler then answers this.
+        return Err(CmdError::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
+    }
+    let how = match args.get(3) {
+        None => UNBLOCK_TIMEOUT,
+        Some(a) if is(a, "timeout") => UNBLOCK_TIMEOUT,
+        Some(a) if is(a, "error") => UNBLOCK_ERROR,
+        Some(_) => {
+            return Err(CmdError::fixed(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+    };
+    let id = arg_i64(&args[2])?;
+    // A client is blocked while it is registered as waiting on keys (until its command
+    // is served, times out or is unblocked).
+    let blocked = id >= 0
+        && ctx.state.blocked_on.iter().any(|b| b.0 == id as u64)
+        && ctx
+            .state
+            .clients
+            .get(&(id as u64))
+            .is_some_and(|c| c.request_unblock(how));
+    ctx.out.int(blocked as i64);
     Ok(())
 }
 

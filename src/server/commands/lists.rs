@@ -85,9 +85,9 @@ fn push_generic(ctx: &mut Ctx, args: &[Bytes], left: bool, only_existing: bool) 
     };
     for e in &args[2..] {
         if left {
-            l.items.push_front(Sds::from_slice(e));
+            l.push_front(e);
         } else {
-            l.items.push_back(Sds::from_slice(e));
+            l.push_back(e);
         }
     }
     let n = l.len();
@@ -125,11 +125,7 @@ fn pop_n(ctx: &mut Ctx, key: &[u8], left: bool, n: usize) -> Vec<Sds> {
     };
     let mut out = Vec::with_capacity(n.min(l.len()));
     for _ in 0..n {
-        match if left {
-            l.items.pop_front()
-        } else {
-            l.items.pop_back()
-        } {
+        match if left { l.pop_front() } else { l.pop_back() } {
             Some(e) => out.push(e),
             None => break,
         }
@@ -208,16 +204,21 @@ fn norm_range(start: i64, end: i64, len: i64) -> Option<(usize, usize)> {
 fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = arg_i64(&args[2])?;
     let end = arg_i64(&args[3])?;
-    let items: Vec<Sds> = match read_list(ctx, &args[1])? {
-        None => Vec::new(),
-        Some(l) => match norm_range(start, end, l.len() as i64) {
-            None => Vec::new(),
-            Some((s, e)) => l.items.range(s..=e).cloned().collect(),
-        },
+    let range = match read_list(ctx, &args[1])? {
+        None => None,
+        Some(l) => norm_range(start, end, l.len() as i64),
     };
-    ctx.out.array(items.len());
-    for e in items {
-        ctx.out.bulk(&e);
+    let Some((s, e)) = range else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    // Reply straight from the list (no copy of the range).
+    let Some(Value::List(l)) = ctx.state.dbs[ctx.client.db].get(&args[1]) else {
+        unreachable!("read_list found a list");
+    };
+    ctx.out.array(e - s + 1);
+    for x in l.iter_from(s).take(e - s + 1) {
+        ctx.out.bulk(&x);
     }
     Ok(())
 }
@@ -229,7 +230,7 @@ fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if i < 0 {
             None
         } else {
-            l.items.get(i as usize).cloned()
+            l.get(i as usize).map(|e| e.to_sds())
         }
     });
     match e {
@@ -247,7 +248,7 @@ fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if i < 0 || i >= l.len() as i64 {
         return Err(CmdError::fixed("ERR index out of range"));
     }
-    l.items[i as usize] = Sds::from_slice(&args[3]);
+    l.set(i as usize, &args[3]);
     ctx.modified(key, 1);
     ctx.out.ok();
     Ok(())
@@ -266,11 +267,9 @@ fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    match l.items.iter().position(|e| e.as_bytes() == &args[3][..]) {
-        None => ctx.out.int(-1),
-        Some(p) => {
-            l.items
-                .insert(if after { p + 1 } else { p }, Sds::from_slice(&args[4]));
+    match l.insert_at_pivot(&args[3], &args[4], after) {
+        false => ctx.out.int(-1),
+        true => {
             let n = l.len();
             ctx.modified(key, 1);
             ctx.out.int(n as i64);
@@ -287,32 +286,7 @@ fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let target = &args[3][..];
-    let limit = if count == 0 {
-        usize::MAX
-    } else {
-        count.unsigned_abs() as usize
-    };
-    let mut removed = 0;
-    if count >= 0 {
-        let mut i = 0;
-        while i < l.items.len() && removed < limit {
-            if l.items[i].as_bytes() == target {
-                l.items.remove(i);
-                removed += 1;
-            } else {
-                i += 1;
-            }
-        }
-    } else {
-        let mut i = l.items.len();
-        while i > 0 && removed < limit {
-            i -= 1;
-            if l.items[i].as_bytes() == target {
-                l.items.remove(i);
-                removed += 1;
-            }
-        }
-    }
+    let removed = l.remove_matching(target, count);
     let empty = l.is_empty();
     if removed > 0 {
         after_write(ctx, key, empty, removed as u64);
@@ -334,10 +308,7 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => (len, 0),
         Some((s, e)) => (s, len - e - 1),
     };
-    l.items.drain(..ltrim);
-    for _ in 0..rtrim {
-        l.items.pop_back();
-    }
+    l.trim(ltrim, rtrim);
     let empty = l.is_empty();
     after_write(ctx, key, empty, (ltrim + rtrim) as u64);
     ctx.out.ok();
@@ -395,15 +366,29 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 (maxlen as usize).min(len)
             };
             let mut out = Vec::new();
-            for step in 0..limit {
-                let i = if rank > 0 { step } else { len - 1 - step };
-                if l.items[i].as_bytes() == target {
+            let mut visit = |step: usize, e: &[u8]| {
+                if e == target {
                     if skip > 0 {
                         skip -= 1;
-                        continue;
+                        return true;
                     }
+                    let i = if rank > 0 { step } else { len - 1 - step };
                     out.push(i as i64);
                     if out.len() >= want {
+                        return false;
+                    }
+                }
+                true
+            };
+            if rank > 0 {
+                for (step, e) in l.iter().take(limit).enumerate() {
+                    if !visit(step, &e) {
+                        break;
+                    }
+                }
+            } else {
+                for (step, e) in l.iter_rev().take(limit).enumerate() {
+                    if !visit(step, &e) {
                         break;
                     }
                 }
@@ -458,9 +443,9 @@ fn lmove_generic(
     }
     if let Some(Value::List(l)) = ctx.db().get_mut(dst) {
         if to_left {
-            l.items.push_front(e.clone());
+            l.push_front(&e);
         } else {
-            l.items.push_back(e.clone());
+            l.push_back(&e);
         }
     }
     ctx.modified(dst, 1);

@@ -395,6 +395,7 @@ const SUBCOMMANDS: &[&str] = &[
     "client|unpause",
     "client|no-evict",
     "client|reply",
+    "client|unblock",
     "client|help",
     "object|encoding",
     "object|freq",
@@ -551,6 +552,13 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     }
     let now_blocked = matches!(ctx.flow, Flow::Blocked(_));
     if !now_blocked {
+        if was_blocked {
+            // Served before a CLIENT UNBLOCK took effect: forget it.
+            ctx.client.info.unblock.store(
+                crate::server::client::UNBLOCK_NONE,
+                std::sync::atomic::Ordering::SeqCst,
+            );
+        }
         ctx.client.blocked_until = None;
         if !ctx.state.blocked_on.is_empty() {
             let id = ctx.client.info.id;
@@ -648,6 +656,24 @@ pub fn block_or_timeout(ctx: &mut Ctx, timeout_ms: i64, keys: &[Bytes]) {
     if ctx.in_exec {
         ctx.out.null_array();
         return;
+    }
+    // CLIENT UNBLOCK: the timeout reply, or Redis's UNBLOCKED error.
+    match ctx.client.info.unblock.swap(
+        crate::server::client::UNBLOCK_NONE,
+        std::sync::atomic::Ordering::SeqCst,
+    ) {
+        crate::server::client::UNBLOCK_TIMEOUT => {
+            ctx.out.null_array();
+            return;
+        }
+        crate::server::client::UNBLOCK_ERROR => {
+            reply_error(
+                ctx,
+                &CmdError::fixed("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+            );
+            return;
+        }
+        _ => {}
     }
     let id = ctx.client.info.id;
     if !ctx.state.blocked_on.iter().any(|b| b.0 == id) {

@@ -11,6 +11,8 @@ pub struct RdbWriter<W: Write> {
     crc: u64,
     checksum: bool,
     compress: bool,
+    lzf: super::lzf::Compressor,
+    lzf_out: Vec<u8>,
 }
 
 impl<W: Write> RdbWriter<W> {
@@ -21,6 +23,8 @@ impl<W: Write> RdbWriter<W> {
             crc: 0,
             checksum,
             compress,
+            lzf: super::lzf::Compressor::default(),
+            lzf_out: Vec::new(),
         }
     }
 
@@ -62,14 +66,20 @@ impl<W: Write> RdbWriter<W> {
                 }
             }
         }
+        // As Redis: only when it saves at least 4 bytes.
         if self.compress && s.len() > 20 {
-            if let Ok(c) = lzf::compress(s) {
-                if c.len() + 4 < s.len() {
-                    self.raw(&[0xC3])?;
-                    self.len(c.len() as u64)?;
-                    self.len(s.len() as u64)?;
-                    return self.raw(&c);
-                }
+            let mut c = std::mem::take(&mut self.lzf_out);
+            let done = if self.lzf.compress(s, &mut c, s.len() - 4) {
+                self.raw(&[0xC3])?;
+                self.len(c.len() as u64)?;
+                self.len(s.len() as u64)?;
+                self.raw(&c).map(|_| true)
+            } else {
+                Ok(false)
+            };
+            self.lzf_out = c;
+            if done? {
+                return Ok(());
             }
         }
         self.len(s.len() as u64)?;

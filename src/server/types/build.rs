@@ -8,9 +8,7 @@ use crate::server::sds::Sds;
 
 /// A list from its elements, head first.
 pub fn list(items: Vec<Vec<u8>>) -> Value {
-    Value::List(Box::new(List {
-        items: items.into_iter().map(Sds::from_vec).collect(),
-    }))
+    Value::List(Box::new(List::from_items(items)))
 }
 
 /// A set from its members.

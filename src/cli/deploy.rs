@@ -1,0 +1,438 @@
+//! `redrepl deploy`: connect to every node, compare what is there with what should be
+//! (binary checksum, config checksum, server running), then act on the difference only:
+//! upload, write the config (0600), stop changed nodes replicas first, start master first,
+//! wait for PING and for each replica's sync, verify.
+//!
+//! Two phases keep failures clean: everything is connected and inspected before anything is
+//! touched, so an unreachable node, a refused host key or a wrong password stops the deploy
+//! with nothing changed anywhere.
+
+use crate::cli::cluster::Cluster;
+use crate::cli::inventory::Engine;
+use crate::cli::node::{self, NodeConn, NodeError};
+use crate::cli::progress::Progress;
+use crate::cli::render;
+use crate::cli::ssh::{NewHostKeys, shell_quote};
+use crate::cli::template::Template;
+use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
+
+/// What deploy will do (or did) on one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePlan {
+    /// Node name.
+    pub node: String,
+    /// Upload the bundled binary (size in bytes).
+    pub upload_binary: Option<u64>,
+    /// The node's `dir` does not exist yet.
+    pub create_dir: bool,
+    /// Write the config (it differs or is missing).
+    pub write_config: bool,
+    /// What happens to the server.
+    pub action: Action,
+}
+
+/// What happens to a node's server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Running with the right config: nothing.
+    Unchanged,
+    /// Not running: start.
+    Start,
+    /// Running with another config: restart.
+    Restart,
+}
+
+impl NodePlan {
+    /// Whether nothing happens on this node.
+    pub fn is_unchanged(&self) -> bool {
+        self.upload_binary.is_none() && !self.write_config && self.action == Action::Unchanged
+    }
+
+    /// One line for the plan.
+    pub fn describe(&self, conn: &NodeConn, engine: Engine) -> String {
+        if self.is_unchanged() {
+            return "unchanged".into();
+        }
+        let mut parts = Vec::new();
+        if self.create_dir {
+            parts.push(format!("create {}", conn.node.dir));
+        }
+        if let Some(size) = self.upload_binary {
+            parts.push(format!(
+                "upload redrepl ({:.1} MB) to {}",
+                size as f64 / 1e6,
+                conn.binary_path()
+            ));
+        }
+        if self.write_config {
+            parts.push(format!("write {} (0600)", conn.node.config_path));
+        }
+        let server = match engine {
+            Engine::Bundled => "redrepl server",
+            Engine::Redis => "redis-server",
+        };
+        match self.action {
+            Action::Unchanged => parts.push("server left running".into()),
+            Action::Start => parts.push(format!("start {server} on port {}", conn.node.port)),
+            Action::Restart => parts.push(format!(
+                "restart {server} on port {} (config changed)",
+                conn.node.port
+            )),
+        }
+        parts.join("; ")
+    }
+}
+
+/// Options of a deploy.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Print the plan, touch nothing.
+    pub dry_run: bool,
+    /// `--accept-new-host-keys`.
+    pub new_host_keys: NewHostKeys,
+    /// How long a server may take to answer after start, and a replica to sync.
+    pub wait: Duration,
+}
+
+/// What a deploy did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The plan, per node in inventory order.
+    pub plans: Vec<NodePlan>,
+    /// Nothing was changed anywhere.
+    pub unchanged: bool,
+    /// The connections (for verify).
+    pub conns: Vec<Result<NodeConn, NodeError>>,
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    let d = Sha256::digest(data);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Connects to every node; fails with every node's error when one cannot be reached.
+pub async fn connect_or_fail(
+    cluster: &Cluster,
+    new_host_keys: NewHostKeys,
+    progress: &Progress,
+) -> anyhow::Result<Vec<NodeConn>> {
+    for n in &cluster.nodes {
+        progress.step(&n.name, "connecting");
+    }
+    let results = node::connect_all(cluster, new_host_keys).await;
+    let mut conns = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(c) => {
+                progress.step(c.name(), "connected");
+                conns.push(c)
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        for c in &conns {
+            progress.done(c.name(), "connected (nothing changed)");
+        }
+        anyhow::bail!(
+            "cannot reach {} of {} nodes; nothing was changed on any node:\n  {}",
+            errors.len(),
+            cluster.nodes.len(),
+            errors.join("\n  ")
+        );
+    }
+    Ok(conns)
+}
+
+/// Runs a deploy (or its dry run).
+pub async fn deploy(
+    cluster: &Cluster,
+    template: &Template,
+    opts: &Options,
+    progress: &Progress,
+) -> anyhow::Result<Outcome> {
+    let rendered = render::render_all(cluster, template)?;
+    let pw = cluster.password.as_ref().map(|p| p.expose());
+    let conns = connect_or_fail(cluster, opts.new_host_keys, progress).await?;
+
+    // The binary, read once.
+    let binary = if cluster.engine == Engine::Bundled && conns.iter().any(|c| !c.is_local()) {
+        let exe = std::env::current_exe()?;
+        let data = std::fs::read(&exe)
+            .map_err(|e| anyhow::anyhow!("cannot read this program ({}): {e}", exe.display()))?;
+        let sum = sha256_hex(&data);
+        Some((data, sum))
+    } else {
+        None
+    };
+
+    // Phase 1: inspect every node (read-only).
+    let inspect = conns.iter().zip(&rendered).map(|(c, (_, text))| {
+        let binary_sum = binary.as_ref().map(|(_, s)| s.as_str());
+        async move {
+            progress.step(c.name(), "inspecting");
+            inspect(c, text, binary_sum, pw).await
+        }
+    });
+    let inspected = futures::future::join_all(inspect).await;
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for (c, r) in conns.iter().zip(inspected) {
+        match r {
+            Ok(mut p) => {
+                if p.upload_binary.is_some() {
+                    p.upload_binary = binary.as_ref().map(|(d, _)| d.len() as u64);
+                }
+                plans.push(p)
+            }
+            Err(e) => {
+                progress.done(c.name(), "inspection failed (nothing changed)");
+                errors.push(e.to_string())
+            }
+        }
+    }
+    if !errors.is_empty() {
+        anyhow::bail!(
+            "{} of {} nodes cannot be deployed to; nothing was changed on any node:\n  {}",
+            errors.len(),
+            conns.len(),
+            errors.join("\n  ")
+        );
+    }
+    let unchanged = plans.iter().all(NodePlan::is_unchanged);
+    if opts.dry_run {
+        for (c, p) in conns.iter().zip(&plans) {
+            progress.done(
+                c.name(),
+                &format!("would {}", p.describe(c, cluster.engine)),
+            );
+        }
+        return Ok(Outcome {
+            plans,
+            unchanged,
+            conns: conns.into_iter().map(Ok).collect(),
+        });
+    }
+
+    // Phase 2: files.
+    let files = conns
+        .iter()
+        .zip(&plans)
+        .zip(&rendered)
+        .map(|((c, p), (_, text))| {
+            let binary = binary.as_ref().map(|(d, _)| d.as_slice());
+            async move {
+                if p.is_unchanged() {
+                    return Ok(());
+                }
+                progress.step(c.name(), "creating dir");
+                c.sh_ok(&format!("mkdir -p {}", shell_quote(&c.node.dir)))
+                    .await?;
+                if let (Some(_), Some(data)) = (p.upload_binary, binary) {
+                    progress.step(c.name(), "uploading redrepl");
+                    c.write_file(data, &c.binary_path(), 0o755).await?;
+                }
+                if p.write_config {
+                    progress.step(c.name(), "writing config");
+                    c.write_file(text.as_bytes(), &c.node.config_path, 0o600)
+                        .await?;
+                }
+                Ok::<(), NodeError>(())
+            }
+        });
+    let errs: Vec<String> = futures::future::join_all(files)
+        .await
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| e.to_string()))
+        .collect();
+    if !errs.is_empty() {
+        anyhow::bail!(
+            "writing files failed (servers were not touched):\n  {}",
+            errs.join("\n  ")
+        );
+    }
+
+    // Phase 3: stop the nodes to restart, deepest first (replicas before the master).
+    let depths = node::depths(cluster);
+    let max_depth = depths.iter().copied().max().unwrap_or(0);
+    for d in (0..=max_depth).rev() {
+        let stops = conns
+            .iter()
+            .zip(&plans)
+            .zip(&depths)
+            .filter(|(_, dd)| **dd == d)
+            .filter(|((_, p), _)| p.action == Action::Restart)
+            .map(|((c, _), _)| async move {
+                progress.step(c.name(), "stopping (config changed)");
+                c.stop(pw, opts.wait).await
+            });
+        for r in futures::future::join_all(stops).await {
+            r?;
+        }
+    }
+    // Phase 4: start, master first, then each level of replicas.
+    for d in 0..=max_depth {
+        let starts = conns
+            .iter()
+            .zip(&plans)
+            .zip(&depths)
+            .filter(|(_, dd)| **dd == d)
+            .filter(|((_, p), _)| p.action != Action::Unchanged)
+            .map(|((c, p), _)| async move {
+                progress.step(
+                    c.name(),
+                    if p.action == Action::Restart {
+                        "restarting"
+                    } else {
+                        "starting"
+                    },
+                );
+                c.start(cluster.engine, pw, opts.wait).await
+            });
+        for r in futures::future::join_all(starts).await {
+            r?;
+        }
+    }
+    // Phase 5: wait for every replica's sync.
+    let all: Vec<&NodeConn> = conns.iter().collect();
+    wait_synced(cluster, &all, opts.wait, progress).await?;
+    for (c, p) in conns.iter().zip(&plans) {
+        let msg = match p.action {
+            Action::Unchanged if p.is_unchanged() => "unchanged".to_string(),
+            Action::Unchanged => {
+                "binary updated; the running server keeps the old one until `redrepl stop` + deploy"
+                    .to_string()
+            }
+            Action::Start => "started".into(),
+            Action::Restart => "restarted (config changed)".into(),
+        };
+        progress.done(c.name(), &msg);
+    }
+    Ok(Outcome {
+        plans,
+        unchanged,
+        conns: conns.into_iter().map(Ok).collect(),
+    })
+}
+
+async fn inspect(
+    c: &NodeConn,
+    config: &str,
+    binary_sum: Option<&str>,
+    pw: Option<&str>,
+) -> Result<NodePlan, NodeError> {
+    let conf = shell_quote(&c.node.config_path);
+    let bin = shell_quote(&c.binary_path());
+    let dir = shell_quote(&c.node.dir);
+    let cmd = if binary_sum.is_some() && !c.is_local() {
+        format!("sha256sum {conf} {bin} 2>/dev/null; [ -d {dir} ] || echo no-dir; true")
+    } else {
+        format!("sha256sum {conf} 2>/dev/null; [ -d {dir} ] || echo no-dir; true")
+    };
+    let out = c.sh_ok(&cmd).await?.stdout_str();
+    let sum_of = |path: &str| {
+        out.lines().find_map(|l| {
+            let (sum, p) = l.split_once(char::is_whitespace)?;
+            (p.trim_start().trim_start_matches('*') == path).then(|| sum.to_string())
+        })
+    };
+    let write_config =
+        sum_of(&c.node.config_path).as_deref() != Some(&sha256_hex(config.as_bytes()));
+    let upload_binary = match binary_sum {
+        Some(want) if !c.is_local() && sum_of(&c.binary_path()).as_deref() != Some(want) => Some(0),
+        _ => None,
+    };
+    let running = match c.redis(pw).await {
+        Ok(mut link) => {
+            link.cmd(&["PING"]).await.map_err(|e| c.redis_err(e))?;
+            true
+        }
+        Err(NodeError::NotRunning { .. }) => false,
+        Err(e) if write_config => {
+            // A password change: the old server answers to the old password. It will be
+            // stopped by pidfile.
+            let _ = e;
+            true
+        }
+        Err(e) => return Err(e),
+    };
+    let action = match (running, write_config) {
+        (false, _) => Action::Start,
+        (true, true) => Action::Restart,
+        (true, false) => Action::Unchanged,
+    };
+    Ok(NodePlan {
+        node: c.node.name.clone(),
+        create_dir: out.lines().any(|l| l == "no-dir"),
+        upload_binary,
+        write_config,
+        action,
+    })
+}
+
+/// Waits until every replica's link is up and its offset reached its master's.
+pub async fn wait_synced(
+    cluster: &Cluster,
+    conns: &[&NodeConn],
+    wait: Duration,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    let pw = cluster.password.as_ref().map(|p| p.expose());
+    let master = conns
+        .iter()
+        .find(|c| c.node.replicaof.is_none())
+        .expect("one master");
+    let tasks = conns
+        .iter()
+        .filter(|c| c.node.replicaof.is_some())
+        .map(|c| async move {
+            progress.step(c.name(), "waiting for sync");
+            let start = Instant::now();
+            let mut mlink = master.redis(pw).await?;
+            let mut link = c.redis(pw).await?;
+            loop {
+                let target = mlink
+                    .info("replication")
+                    .await
+                    .map_err(|e| master.redis_err(e))?
+                    .offset();
+                let info = link.info("replication").await.map_err(|e| c.redis_err(e))?;
+                let up = info.get("master_link_status") == Some("up")
+                    && info.get("master_sync_in_progress") != Some("1");
+                if up && info.offset() >= target {
+                    return Ok(());
+                }
+                if info.role() != "slave" && start.elapsed() > Duration::from_secs(5) {
+                    return Err(anyhow::anyhow!(
+                        "{}: configured to follow {} but its server reports role {} (does this \
+                     server support replication?); see its log {}:\n{}",
+                        c.name(),
+                        c.node.replicaof.as_deref().unwrap_or("?"),
+                        info.role(),
+                        c.node.logfile,
+                        c.log_tail().await
+                    ));
+                }
+                if start.elapsed() > wait {
+                    return Err(anyhow::anyhow!(
+                        "{}: not in sync with the master after {}s (link {}, offset {} of {}); \
+                     see its log {}:\n{}",
+                        c.name(),
+                        wait.as_secs(),
+                        info.get("master_link_status").unwrap_or("?"),
+                        info.offset(),
+                        target,
+                        c.node.logfile,
+                        c.log_tail().await
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+    for r in futures::future::join_all(tasks).await {
+        r?;
+    }
+    Ok(())
+}

@@ -1,0 +1,585 @@
+//! `redrepl promote`: a switchover that loses no acknowledged write.
+//!
+//! With the master answering: CLIENT PAUSE WRITE on it, wait until NODE's offset equals the
+//! master's, REPLICAOF NO ONE on NODE, re-point the others (the old master included), CONFIG
+//! REWRITE everywhere, CLIENT UNPAUSE. Writes that were paused are then refused by the old
+//! master (now a replica), so a client never gets an acknowledgement for a write NODE lacks.
+//! With the master gone: refused unless `--force`, which promotes NODE as it is and reports how
+//! far behind the most advanced reachable replica it was.
+//!
+//! The new topology swaps NODE and the old master: whoever followed the old master follows
+//! NODE, whoever followed NODE follows the old master, so each node keeps its depth (chains
+//! stay chains). Then the inventory file is edited in place (only the `role:`/`replicaof:`
+//! lines of the nodes that changed, comments kept), each node gets the config that `render`
+//! makes from the new inventory (so the next deploy says "unchanged"), a reachable node whose
+//! server is down is started as a replica, and verify runs.
+
+use crate::cli::cluster::Cluster;
+use crate::cli::deploy;
+use crate::cli::node::{self, NodeConn, NodeError};
+use crate::cli::progress::Progress;
+use crate::cli::redis_link::Link;
+use crate::cli::render;
+use crate::cli::ssh::NewHostKeys;
+use crate::cli::template::Template;
+use anyhow::{Context, bail};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Options of a promote.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Promote even when the master does not answer.
+    pub force: bool,
+    /// `--accept-new-host-keys`.
+    pub new_host_keys: NewHostKeys,
+    /// How long to wait for NODE to catch up, and for servers and syncs.
+    pub wait: Duration,
+}
+
+/// The topology after promoting `target`: node → the node it follows (None for the master).
+pub fn new_topology(cluster: &Cluster, target: &str) -> BTreeMap<String, Option<String>> {
+    let old = cluster.master().name.clone();
+    let swap = |n: &str| -> String {
+        if n == old {
+            target.to_string()
+        } else if n == target {
+            old.clone()
+        } else {
+            n.to_string()
+        }
+    };
+    let target_follows = cluster.node(target).and_then(|n| n.replicaof.clone());
+    cluster
+        .nodes
+        .iter()
+        .map(|n| {
+            let follows = if n.name == target {
+                None
+            } else if n.name == old {
+                target_follows.as_deref().map(swap)
+            } else {
+                n.replicaof.as_deref().map(swap)
+            };
+            (n.name.clone(), follows)
+        })
+        .collect()
+}
+
+/// `cluster` with a new topology.
+pub fn with_topology(cluster: &Cluster, topo: &BTreeMap<String, Option<String>>) -> Cluster {
+    let mut c = cluster.clone();
+    for n in &mut c.nodes {
+        n.replicaof = topo.get(&n.name).cloned().flatten();
+    }
+    c
+}
+
+/// Runs a promote; returns the verify report's success.
+pub async fn promote(
+    inventory: &Path,
+    cluster: &Cluster,
+    template: &Template,
+    target: &str,
+    opts: &Options,
+    progress: &Progress,
+) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let pw = cluster.password.as_ref().map(|p| p.expose());
+    let Some(target_node) = cluster.node(target) else {
+        bail!(
+            "no node named {target:?} in {}; nodes: {}",
+            inventory.display(),
+            cluster
+                .nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let old = cluster.master().clone();
+    if target_node.replicaof.is_none() {
+        progress.note(&format!("{target} is already the master; nothing to do"));
+        return Ok(true);
+    }
+    let topo = new_topology(cluster, target);
+    let new_cluster = with_topology(cluster, &topo);
+    let rendered = render::render_all(&new_cluster, template)?;
+
+    // Connect and open links.
+    for n in &cluster.nodes {
+        progress.step(&n.name, "connecting");
+    }
+    let conns = node::connect_all(cluster, opts.new_host_keys).await;
+    let links = futures::future::join_all(conns.iter().map(|c| async move {
+        match c {
+            Ok(c) => c.redis(pw).await,
+            Err(e) => Err(NodeError::Local {
+                node: String::new(),
+                message: e.to_string(),
+            }),
+        }
+    }))
+    .await;
+    let idx = |name: &str| cluster.nodes.iter().position(|n| n.name == name).unwrap();
+    let (ti, mi) = (idx(target), idx(&old.name));
+    let mut links: Vec<Result<Link, String>> = links
+        .into_iter()
+        .zip(&conns)
+        .map(|(l, c)| match (l, c) {
+            (_, Err(e)) => Err(e.to_string()),
+            (Ok(l), _) => Ok(l),
+            (Err(e), _) => Err(e.to_string()),
+        })
+        .collect();
+    if let Err(e) = &links[ti] {
+        bail!("cannot promote {target}: {e}; nothing was changed");
+    }
+    let master_up = links[mi].is_ok();
+    if !master_up && !opts.force {
+        bail!(
+            "the master {} does not answer ({}); nothing was changed. Promoting {target} now \
+             may lose the writes the master acknowledged but had not sent yet. If {} is lost \
+             for good, re-run with --force",
+            old.name,
+            links[mi].as_ref().err().unwrap(),
+            old.name
+        );
+    }
+    if !opts.force {
+        let down: Vec<String> = links
+            .iter()
+            .zip(&cluster.nodes)
+            .filter_map(|(l, n)| l.as_ref().err().map(|e| format!("{}: {e}", n.name)))
+            .collect();
+        if !down.is_empty() {
+            bail!(
+                "some nodes do not answer; nothing was changed (bring them back, or use --force \
+                 to re-point only the reachable ones):\n  {}",
+                down.join("\n  ")
+            );
+        }
+    }
+    // The target must be a replica that is in touch.
+    {
+        let tl = links[ti].as_mut().unwrap();
+        let info = tl
+            .info("replication")
+            .await
+            .map_err(|e| conn(&conns[ti]).redis_err(e))?;
+        if info.role() != "slave" {
+            bail!(
+                "{target} is not a replica (role {}); run `redrepl deploy {}` first",
+                info.role(),
+                inventory.display()
+            );
+        }
+    }
+
+    let host_port = |name: &str| {
+        let n = cluster.node(name).unwrap();
+        (n.host.clone(), n.port.to_string())
+    };
+    let mut paused = false;
+    if master_up {
+        // Safe switchover.
+        progress.step(&old.name, "pausing writes");
+        links[mi]
+            .as_mut()
+            .unwrap()
+            .cmd(&[
+                "CLIENT",
+                "PAUSE",
+                &opts.wait.as_millis().to_string(),
+                "WRITE",
+            ])
+            .await
+            .map_err(|e| conn(&conns[mi]).redis_err(e))?;
+        paused = true;
+        let result = async {
+            let m_off = links[mi]
+                .as_mut()
+                .unwrap()
+                .info("replication")
+                .await
+                .map_err(|e| conn(&conns[mi]).redis_err(e))?
+                .offset();
+            progress.step(target, &format!("catching up to offset {m_off}"));
+            let tl = links[ti].as_mut().unwrap();
+            let t0 = Instant::now();
+            loop {
+                let info = tl
+                    .info("replication")
+                    .await
+                    .map_err(|e| conn(&conns[ti]).redis_err(e))?;
+                if info.offset() >= m_off {
+                    break;
+                }
+                if t0.elapsed() > opts.wait / 2 {
+                    bail!(
+                        "{target} did not catch up with the master within {}s (offset {} of \
+                         {m_off}); nothing was switched, writes are resumed",
+                        (opts.wait / 2).as_secs(),
+                        info.offset()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = links[mi]
+                .as_mut()
+                .unwrap()
+                .cmd(&["CLIENT", "UNPAUSE"])
+                .await;
+            return Err(e);
+        }
+    } else {
+        // Forced: report how far behind the target is.
+        let mut offsets = Vec::new();
+        for (i, l) in links.iter_mut().enumerate() {
+            if let Ok(l) = l
+                && let Ok(info) = l.info("replication").await
+            {
+                offsets.push((cluster.nodes[i].name.clone(), info.offset()));
+            }
+        }
+        let t_off = offsets
+            .iter()
+            .find(|(n, _)| n == target)
+            .map(|o| o.1)
+            .unwrap_or(0);
+        let (best, best_off) = offsets
+            .iter()
+            .max_by_key(|o| o.1)
+            .cloned()
+            .unwrap_or((target.to_string(), t_off));
+        progress.note(&format!(
+            "--force: the master {} is unreachable; {target} is at offset {t_off}, {} bytes \
+             behind the most advanced reachable node ({best}, offset {best_off}) at its last \
+             contact with the master; anything the master acknowledged after that is lost",
+            old.name,
+            best_off - t_off
+        ));
+    }
+
+    // Switch.
+    let switch = async {
+        progress.step(target, "REPLICAOF NO ONE");
+        links[ti]
+            .as_mut()
+            .unwrap()
+            .cmd(&["REPLICAOF", "NO", "ONE"])
+            .await
+            .map_err(|e| conn(&conns[ti]).redis_err(e))?;
+        for (i, n) in cluster.nodes.iter().enumerate() {
+            let Some(Some(follows)) = topo.get(&n.name) else {
+                continue;
+            };
+            if n.replicaof.as_deref() == Some(follows.as_str()) {
+                continue;
+            }
+            let Ok(l) = links[i].as_mut() else {
+                progress.done(&n.name, "unreachable: not re-pointed");
+                continue;
+            };
+            let (h, p) = host_port(follows);
+            progress.step(&n.name, &format!("REPLICAOF {follows}"));
+            if let Some(pw) = pw {
+                // The old master never needed masterauth; every replica needs it.
+                l.cmd(&["CONFIG", "SET", "masterauth", pw])
+                    .await
+                    .map_err(|e| conn(&conns[i]).redis_err(e))?;
+            }
+            l.cmd(&["REPLICAOF", &h, &p])
+                .await
+                .map_err(|e| conn(&conns[i]).redis_err(e))?;
+        }
+        for (i, l) in links.iter_mut().enumerate() {
+            if let Ok(l) = l {
+                l.cmd(&["CONFIG", "REWRITE"])
+                    .await
+                    .map_err(|e| conn(&conns[i]).redis_err(e))?;
+            }
+        }
+        Ok::<(), anyhow::Error>(())
+    }
+    .await;
+    if paused {
+        let _ = links[mi]
+            .as_mut()
+            .unwrap()
+            .cmd(&["CLIENT", "UNPAUSE"])
+            .await;
+    }
+    switch?;
+    let switched_in = started.elapsed();
+
+    // The inventory.
+    update_inventory_file(inventory, cluster, &topo)
+        .with_context(|| format!("{target} is the master now, but"))?;
+    progress.note(&format!(
+        "{} updated: {target} is the master, {} follows {}",
+        inventory.display(),
+        old.name,
+        topo[&old.name].as_deref().unwrap_or("-")
+    ));
+
+    // Configs as render makes them from the new inventory; start what is down.
+    let ok_conns: Vec<&NodeConn> = conns.iter().filter_map(|c| c.as_ref().ok()).collect();
+    for c in &ok_conns {
+        let i = idx(c.name());
+        c.write_file(rendered[i].1.as_bytes(), &c.node.config_path, 0o600)
+            .await?;
+    }
+    let depths = node::depths(&new_cluster);
+    let mut order: Vec<usize> = (0..cluster.nodes.len()).collect();
+    order.sort_by_key(|&i| depths[i]);
+    for i in order {
+        if let (Err(_), Ok(c)) = (&links[i], &conns[i])
+            && links[i]
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.contains("not running"))
+        {
+            progress.step(c.name(), "starting as a replica");
+            c.start(new_cluster.engine, pw, opts.wait).await?;
+        }
+    }
+    drop(links);
+    let ok_names: Vec<String> = ok_conns.iter().map(|c| c.name().to_string()).collect();
+    drop(ok_conns);
+    // The same connections, now describing the new topology: wait for sync, then verify.
+    let mut conns = conns;
+    for (c, n) in conns.iter_mut().zip(&new_cluster.nodes) {
+        if let Ok(c) = c {
+            c.node = n.clone();
+        }
+    }
+    let reachable: Vec<&NodeConn> = conns.iter().filter_map(|c| c.as_ref().ok()).collect();
+    deploy::wait_synced(&new_cluster, &reachable, opts.wait, progress).await?;
+    for name in &ok_names {
+        progress.done(
+            name,
+            match &topo[name] {
+                None => "master",
+                Some(_) => "replica",
+            },
+        );
+    }
+    progress.finish();
+    let report = crate::cli::verify::verify(
+        &new_cluster,
+        &conns,
+        opts.wait,
+        &inventory.display().to_string(),
+    )
+    .await;
+    let color =
+        crate::cli::progress::color_ok(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    print!("{}", crate::cli::verify::table(&report, color));
+    println!(
+        "promote: {target} is the master (switched in {:.2}s, verified in {:.2}s)",
+        switched_in.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(report.ok)
+}
+
+fn conn(c: &Result<NodeConn, NodeError>) -> &NodeConn {
+    c.as_ref().expect("connected")
+}
+
+/// Edits the inventory text: in each node's block under `nodes:`, the `role:`/`replicaof:`
+/// line becomes the new one (indentation and trailing comment kept). Returns None when the
+/// file's shape is not one this edit understands.
+pub fn edit_inventory(
+    text: &str,
+    cluster: &Cluster,
+    topo: &BTreeMap<String, Option<String>>,
+) -> Option<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let nodes_at = lines.iter().position(|l| {
+        l.trim_end() == "nodes:" || l.starts_with("nodes:") && l[6..].trim_start().starts_with('#')
+    })?;
+    for n in &cluster.nodes {
+        let new = &topo[&n.name];
+        if *new == n.replicaof {
+            continue;
+        }
+        // The node's block: a line `<indent><name>:` after `nodes:`, up to the next line
+        // indented as much or less.
+        let mut start = None;
+        let mut indent = 0;
+        for (i, l) in lines.iter().enumerate().skip(nodes_at + 1) {
+            let t = l.trim_start();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let ind = l.len() - t.len();
+            if ind == 0 {
+                break;
+            }
+            let key = t
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(['"', '\'']);
+            if key == n.name && t[t.find(':')? + 1..].trim_start().is_empty_or_comment() {
+                start = Some(i);
+                indent = ind;
+                break;
+            }
+        }
+        let start = start?;
+        let mut found = None;
+        for (i, l) in lines.iter().enumerate().skip(start + 1) {
+            let t = l.trim_start();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            if l.len() - t.len() <= indent {
+                break;
+            }
+            if t.starts_with("role:") || t.starts_with("replicaof:") {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(i);
+            }
+        }
+        let i = found?;
+        let l = &lines[i];
+        let t = l.trim_start();
+        let ind = &l[..l.len() - t.len()];
+        // The trailing comment with the spaces before it.
+        let comment = t
+            .find(" #")
+            .map(|p| &t[t[..p].trim_end().len()..])
+            .unwrap_or("");
+        let body = match new {
+            None => "role: master".to_string(),
+            Some(m) => format!("replicaof: {m}"),
+        };
+        lines[i] = format!("{ind}{body}{comment}");
+    }
+    let mut out = lines.join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    Some(out)
+}
+
+trait EmptyOrComment {
+    fn is_empty_or_comment(&self) -> bool;
+}
+impl EmptyOrComment for str {
+    fn is_empty_or_comment(&self) -> bool {
+        let t = self.trim();
+        t.is_empty() || t.starts_with('#')
+    }
+}
+
+/// Rewrites the inventory file with the new topology, checking that it reads back as meant.
+fn update_inventory_file(
+    path: &Path,
+    cluster: &Cluster,
+    topo: &BTreeMap<String, Option<String>>,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {} to update it", path.display()))?;
+    let manual = || {
+        topo.iter()
+            .map(|(n, m)| match m {
+                None => format!("nodes.{n}: role: master"),
+                Some(m) => format!("nodes.{n}: replicaof: {m}"),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let Some(new_text) = edit_inventory(&text, cluster, topo) else {
+        bail!(
+            "{} could not be edited automatically; set by hand: {}",
+            path.display(),
+            manual()
+        );
+    };
+    // It must read back with exactly the new topology.
+    let inv = crate::cli::inventory::parse(&new_text, path)?;
+    let back: BTreeMap<String, Option<String>> = inv
+        .nodes
+        .iter()
+        .map(|(n, s)| {
+            (
+                n.clone(),
+                s.replicaof
+                    .clone()
+                    .or(inv.defaults.replicaof.clone())
+                    .filter(|_| s.role.is_none()),
+            )
+        })
+        .collect();
+    if &back != topo {
+        bail!(
+            "{} could not be edited automatically; set by hand: {}",
+            path.display(),
+            manual()
+        );
+    }
+    let tmp = path.with_extension("yaml.redrepl-tmp");
+    std::fs::write(&tmp, new_text)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(text: &str) -> Cluster {
+        let inv = crate::cli::inventory::parse(text, Path::new("x.yaml")).unwrap();
+        crate::cli::validate::validate(&inv, Path::new("/tmp"), &|_| None).unwrap()
+    }
+
+    const INV: &str = "# top comment\ncluster: c\nauth:\n  password: pw-123456789\ndefaults:\n  transport: local\n  host: 127.0.0.1\n  dir: /tmp/x/{node}\nnodes:\n  node1:\n    role: master   # the first\n    port: 7001\n  node2:\n    # follows node1\n    replicaof: node1\n    port: 7002\n  node3:\n    replicaof: node2\n    port: 7003\n";
+
+    #[test]
+    fn promote_swaps_positions_and_keeps_depths() {
+        let c = cluster(INV);
+        let t = new_topology(&c, "node2");
+        assert_eq!(t["node2"], None);
+        assert_eq!(t["node1"].as_deref(), Some("node2"));
+        assert_eq!(t["node3"].as_deref(), Some("node1"));
+        let t = new_topology(&c, "node3");
+        assert_eq!(t["node3"], None);
+        assert_eq!(t["node2"].as_deref(), Some("node3"));
+        assert_eq!(t["node1"].as_deref(), Some("node2"));
+    }
+
+    #[test]
+    fn the_inventory_edit_keeps_comments() {
+        let c = cluster(INV);
+        let t = new_topology(&c, "node2");
+        let out = edit_inventory(INV, &c, &t).unwrap();
+        assert!(out.contains("# top comment\n"));
+        assert!(
+            out.contains("  node1:\n    replicaof: node2   # the first\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("    # follows node1\n    role: master\n"),
+            "{out}"
+        );
+        assert!(out.contains("  node3:\n    replicaof: node1\n"), "{out}");
+        let c2 = cluster(&out);
+        assert_eq!(c2.master().name, "node2");
+    }
+}

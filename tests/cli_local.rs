@@ -1,0 +1,179 @@
+//! `inventories/local.yaml` end to end with `transport: local` (no SSH): deploy, verify,
+//! status, promote, stop — through the binary, on free ports in a temporary folder.
+
+mod orch;
+
+use orch::{LocalCluster, alive, cli, pid_in};
+
+fn local_round_trip(engine: &str) {
+    let c = LocalCluster::new(engine);
+    let inv = c.inventory.as_path();
+
+    // Dry run: the plan, nothing touched.
+    let run = cli("deploy", inv, &["--dry-run"]).expect(0, "dry run");
+    assert!(
+        run.stdout.contains("dry run: nothing was changed"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("start"), "{}", run.stdout);
+    assert!(!c.dir.path().join("local-data").exists());
+
+    // S4/S5: deploy from nothing, then verify.
+    let run = cli("deploy", inv, &[]).expect(0, "first deploy");
+    assert!(run.stdout.contains("node1: started"), "{}", run.stdout);
+    assert!(run.stdout.contains("verify: OK"), "{}", run.stdout);
+    let pids: Vec<i32> = (0..3).map(|i| pid_in(&c.pidfile(i)).unwrap()).collect();
+    cli("verify", inv, &[]).expect(0, "verify");
+
+    // Again: unchanged, nothing restarted.
+    let run = cli("deploy", inv, &[]).expect(0, "second deploy");
+    assert!(run.stdout.contains("deploy: unchanged"), "{}", run.stdout);
+    let again: Vec<i32> = (0..3).map(|i| pid_in(&c.pidfile(i)).unwrap()).collect();
+    assert_eq!(pids, again);
+
+    // status: one row per node, roles right.
+    let run = cli("status", inv, &["--json"]).expect(0, "status");
+    let rows: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let roles: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["master", "replica", "replica"]);
+    assert_eq!(rows[1]["link"], "up");
+    let run = cli("status", inv, &[]).expect(0, "status table");
+    assert!(run.stdout.starts_with("NODE"), "{}", run.stdout);
+    assert_eq!(run.stdout.lines().count(), 4, "{}", run.stdout);
+
+    // A write on the master shows on the replicas (through our own verify and by hand).
+    let mut m = orch::connect("127.0.0.1", c.ports[0]);
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut m).unwrap();
+
+    // promote node2: the inventory follows, the next deploy is unchanged.
+    let run = cli("promote", inv, &["node2"]).expect(0, "promote");
+    assert!(run.stdout.contains("verify: OK"), "{}", run.all());
+    let text = std::fs::read_to_string(inv).unwrap();
+    assert!(text.contains("  node1:\n    replicaof: node2\n"), "{text}");
+    assert!(text.contains("  node2:\n    role: master\n"), "{text}");
+    assert!(text.contains("  node3:\n    replicaof: node2\n"), "{text}");
+    assert!(
+        text.starts_with("# Three nodes on this machine"),
+        "comments kept: {text}"
+    );
+    let mut n2 = orch::connect("127.0.0.1", c.ports[1]);
+    assert_eq!(orch::info_field(&mut n2, "role").as_deref(), Some("master"));
+    let v: String = redis::cmd("GET").arg("k").query(&mut n2).unwrap();
+    assert_eq!(v, "v");
+    let run = cli("deploy", inv, &[]).expect(0, "deploy after promote");
+    assert!(run.stdout.contains("deploy: unchanged"), "{}", run.stdout);
+
+    // stop: every server gone, data saved; deploy starts them again with the new topology.
+    cli("stop", inv, &[]).expect(0, "stop");
+    for p in &again {
+        orch::wait_for("server exit", std::time::Duration::from_secs(10), || {
+            !alive(*p)
+        });
+    }
+    let run = cli("deploy", inv, &[]).expect(0, "deploy after stop");
+    assert!(run.stdout.contains("node2: started"), "{}", run.stdout);
+    let mut n2 = orch::connect("127.0.0.1", c.ports[1]);
+    assert_eq!(orch::info_field(&mut n2, "role").as_deref(), Some("master"));
+    let v: String = redis::cmd("GET").arg("k").query(&mut n2).unwrap();
+    assert_eq!(v, "v");
+    let mut n1 = orch::connect("127.0.0.1", c.ports[0]);
+    assert_eq!(orch::info_field(&mut n1, "role").as_deref(), Some("slave"));
+}
+
+/// Needs replication in the bundled server.
+#[test]
+fn local_inventory_bundled_deploy_verify_status_promote_stop() {
+    local_round_trip("bundled");
+}
+
+#[test]
+fn local_inventory_redis_engine_deploy_verify_status_promote_stop() {
+    local_round_trip("redis");
+}
+
+#[test]
+fn verify_with_a_wrong_password_says_so_without_printing_it() {
+    let c = LocalCluster::new("redis");
+    let inv = c.inventory.as_path();
+    cli("deploy", inv, &[]).expect(0, "deploy");
+    let wrong = c.dir.path().join("wrong.yaml");
+    let text = std::fs::read_to_string(inv)
+        .unwrap()
+        .replace(orch::PASSWORD, "not-the-password-123");
+    std::fs::write(&wrong, text).unwrap();
+    let run = cli("verify", &wrong, &[]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(
+        run.all().contains("authentication refused"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains("not-the-password-123"), "{}", run.all());
+    let run = cli("status", &wrong, &[]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.all().contains("authentication refused"),
+        "{}",
+        run.all()
+    );
+
+    // A server whose password was changed by hand, config unchanged: deploy refuses before
+    // touching anything.
+    let pids: Vec<i32> = (0..3).map(|i| pid_in(&c.pidfile(i)).unwrap()).collect();
+    let mut n2 = orch::connect("127.0.0.1", c.ports[1]);
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("changed-by-hand-42")
+        .query(&mut n2)
+        .unwrap();
+    let run = cli("deploy", inv, &[]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("node2"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("authentication refused"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    assert!(!run.all().contains("changed-by-hand-42"));
+    let after: Vec<i32> = (0..3).map(|i| pid_in(&c.pidfile(i)).unwrap()).collect();
+    assert_eq!(pids, after);
+    // Back to the inventory's password so the guard can stop it.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg(orch::PASSWORD)
+        .query(&mut n2)
+        .unwrap();
+}
+
+#[test]
+fn verify_and_promote_refuse_when_the_master_is_down() {
+    let c = LocalCluster::new("redis");
+    let inv = c.inventory.as_path();
+    cli("deploy", inv, &[]).expect(0, "deploy");
+    cli("stop", inv, &["node1"]).expect(0, "stop node1");
+    let run = cli("verify", inv, &[]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stdout.contains("node1 (") && run.stdout.contains("not running"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stdout.contains("--force"), "{}", run.all());
+    let before = std::fs::read_to_string(inv).unwrap();
+    let run = cli("promote", inv, &["node3"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.all().contains("--force"), "{}", run.all());
+    assert_eq!(std::fs::read_to_string(inv).unwrap(), before);
+    let run = cli("promote", inv, &["node3", "--force"]).expect(0, "promote --force");
+    assert!(run.all().contains("bytes"), "{}", run.all());
+    cli("verify", inv, &[]).expect(0, "verify after force");
+}
