@@ -15,7 +15,14 @@ Usage: python3 bench/compare.py [--rounds 3] [--requests 200000] [--binary targe
 (--tests picks redis-benchmark tests; --kinds picks the collections whose memory is measured
 and skips the string-key memory run.)
 Or: python3 bench/compare.py --only deploy [--rounds 3]   (the lab timings; root)
+Or: python3 bench/compare.py --only replication [--rounds 3] [--repl-keys 1000000] [--lag-rate 20000]
 A benchmark, not a test: figures vary with the machine; only the ratios in one run compare.
+
+--only replication: each engine as master with two replicas of the same kind on loopback
+(diskless sync, delay 0): full-sync time of --repl-keys keys to both replicas, SET throughput
+on the master with the replicas attached (redis-benchmark), replication lag p50/p99 (write's
+reply on the master until readable on a replica) under a --lag-rate writes/s load, and time for
+a restarted replica (SHUTDOWN, start, load its dump, PSYNC) to be back in sync.
 """
 import argparse, csv, io, os, signal, socket, statistics, subprocess, sys, tempfile, time
 
@@ -43,9 +50,9 @@ def wait_ready(port, proc, timeout=10):
     sys.exit(f"server on port {port} did not answer PING")
 
 
-def start(cmd, port, workdir):
+def start(cmd, port, workdir, extra=()):
     args = cmd + ["--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1",
-                  "--dir", workdir, "--logfile", os.path.join(workdir, "server.log")]
+                  "--dir", workdir, "--logfile", os.path.join(workdir, "server.log")] + list(extra)
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, proc)
     return proc
@@ -208,6 +215,217 @@ def rdb_bench(servers, tmp, nkeys):
     print(f"{'p99 GET during BGSAVE (ms)':<28}{a[3]:>16.3f}{b[3]:>16.3f}{a[3] / b[3]:>8.2f}   ({a[4]} / {b[4]} GETs)")
 
 
+# ---------------------------------------------------------------------------------------------
+# Replication
+
+REPL_ARGS = ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0", "--repl-backlog-size", "256mb",
+             "--save", "3600 1", "--enable-debug-command", "yes"]
+
+
+def cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port)] + [str(a) for a in args], capture_output=True,
+                          text=True).stdout.strip()
+
+
+def info(port, section="replication"):
+    out = cli(port, "info", section)
+    return dict(l.split(":", 1) for l in out.splitlines() if ":" in l and not l.startswith("#"))
+
+
+def in_sync(master, replica):
+    """Link up, no sync in progress, replica's offset reached the master's (read first)."""
+    m, r = info(master), info(replica)
+    try:
+        return (r.get("master_link_status") == "up" and r.get("master_sync_in_progress") == "0"
+                and int(r.get("slave_repl_offset", -1)) >= int(m["master_repl_offset"])
+                and any(f"port={replica},state=online" in v for k, v in m.items() if k.startswith("slave")))
+    except (KeyError, ValueError):
+        return False
+
+
+def wait_sync(master, replicas, timeout=600, poll=0.005):
+    deadline = time.time() + timeout
+    pending = set(replicas)
+    while pending:
+        if time.time() > deadline:
+            sys.exit(f"replicas {pending} of {master} not in sync within {timeout} s")
+        pending = {r for r in pending if not in_sync(master, r)}
+        if pending:
+            time.sleep(poll)
+
+
+def log_phase_times(path):
+    """(transfer s, load s) of the last full sync, from a replica's log (Redis's wording)."""
+    import datetime
+    marks = {}
+    for line in open(path, errors="replace"):
+        for key, needle in (("recv", "MASTER <-> REPLICA sync: receiving"), ("load", "Loading DB in memory"),
+                            ("done", "MASTER <-> REPLICA sync: Finished with success")):
+            if needle in line:
+                try:
+                    stamp = " ".join(line.split(" ")[1:5])
+                    marks[key] = datetime.datetime.strptime(stamp, "%d %b %Y %H:%M:%S.%f").timestamp()
+                except ValueError:
+                    pass
+    if len(marks) < 3:
+        return float("nan"), float("nan")
+    return marks["load"] - marks["recv"], marks["done"] - marks["load"]
+
+
+def string_dataset(n):
+    return b"".join(resp("SET", f"key:{i:08d}", f"value-{i:08d}-xxxxxxxxxxxxxxxx") for i in range(n))
+
+
+def writer_proc(port, rate, stop_evt):
+    """~rate SET/s on port: pipelined batches of rate/100 every 10 ms (separate process)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    per = max(1, rate // 100)
+    i, t = 0, time.perf_counter()
+    while not stop_evt.is_set():
+        batch = b"".join(resp("SET", f"load:{(i + j) % 100000}", i + j) for j in range(per))
+        s.sendall(batch)
+        got = 0
+        while got < per:
+            got += s.recv(65536).count(b"\r\n")
+        i += per
+        t += 0.01
+        d = t - time.perf_counter()
+        if d > 0:
+            time.sleep(d)
+    s.close()
+
+
+def read_line(s, buf):
+    while b"\r\n" not in buf:
+        buf += s.recv(4096)
+    line, rest = buf.split(b"\r\n", 1)
+    return line, rest
+
+
+def lag_samples(master, replica, seconds):
+    """Write on the master; from its reply, poll GET on the replica until the value is there."""
+    ms = socket.create_connection(("127.0.0.1", master))
+    rs = socket.create_connection(("127.0.0.1", replica))
+    for so in (ms, rs):
+        so.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    lags, i, end = [], 0, time.time() + seconds
+    mbuf = rbuf = b""
+    while time.time() < end:
+        key, val = f"lag:{i % 1000}", str(i)
+        ms.sendall(resp("SET", key, val))
+        _, mbuf = read_line(ms, mbuf)
+        t0 = time.perf_counter()
+        while True:
+            rs.sendall(resp("GET", key))
+            line, rbuf = read_line(rs, rbuf)
+            if line.startswith(b"$") and line != b"$-1":
+                data, rbuf = read_line(rs, rbuf)
+                if data == val.encode():
+                    break
+        lags.append((time.perf_counter() - t0) * 1000)
+        i += 1
+        time.sleep(0.001)
+    ms.close()
+    rs.close()
+    return lags
+
+
+def repl_bench(servers, tmp, nkeys, requests, lag_rate, lag_seconds, rounds):
+    """Rounds alternate the engines' order; the table shows the medians."""
+    data = string_dataset(nkeys)
+    runs = {name: [] for name in servers}
+    for rnd in range(rounds):
+        order = list(servers) if rnd % 2 == 0 else list(reversed(list(servers)))
+        for name in order:
+            runs[name].append(repl_round(name, servers[name], tmp, rnd, data, requests, lag_rate, lag_seconds))
+            print(f"replication round {rnd + 1}/{rounds}: {name} done", file=sys.stderr)
+    rows = {}
+    for name, rs in runs.items():
+        rows[name] = {k: (statistics.median([r[k] for r in rs]) if isinstance(rs[0][k], float)
+                          else all(r[k] for r in rs) if isinstance(rs[0][k], bool) else sum(r[k] for r in rs))
+                      for k in rs[0]}
+    print_repl_table(rows, nkeys)
+
+
+def repl_round(name, cmd, tmp, rnd, data, requests, lag_rate, lag_seconds):
+    import multiprocessing
+    procs = []
+    try:
+        ports = [free_port() for _ in range(3)]
+        dirs = [os.path.join(tmp, f"repl-{name}-{rnd}-{i}") for i in range(3)]
+        for d, p in zip(dirs, ports):
+            os.mkdir(d)
+            procs.append(start(cmd, p, d, REPL_ARGS))
+        m, r1, r2 = ports
+        subprocess.run(["redis-cli", "-p", str(m), "--pipe"], input=data, capture_output=True, check=True)
+        # Full sync of nkeys keys to both replicas at once.
+        t = time.perf_counter()
+        for r in (r1, r2):
+            cli(r, "replicaof", "127.0.0.1", m)
+        wait_sync(m, [r1, r2])
+        full_s = time.perf_counter() - t
+        transfer_s, load_s = log_phase_times(os.path.join(dirs[1], "server.log"))
+        ok = cli(m, "debug", "digest") == cli(r1, "debug", "digest") == cli(r2, "debug", "digest")
+        # SET throughput with two replicas attached.
+        rps = []
+        for pipeline in (1, 16):
+            out = subprocess.run(["redis-benchmark", "-p", str(m), "-c", "50", "-n", str(requests * (5 if pipeline > 1 else 1)),
+                                  "-P", str(pipeline), "-t", "set", "-r", "100000", "--csv"],
+                                 capture_output=True, text=True, check=True).stdout
+            row = [r for r in csv.reader(io.StringIO(out)) if r and r[0] != "test"][0]
+            rps.append(float(row[1]))
+        wait_sync(m, [r1, r2])
+        # Lag under ~lag_rate writes/s.
+        stop_evt = multiprocessing.Event()
+        wp = multiprocessing.Process(target=writer_proc, args=(m, lag_rate, stop_evt))
+        wp.start()
+        time.sleep(0.5)
+        o0, t0 = int(info(m)["master_repl_offset"]), time.time()
+        lags = lag_samples(m, r1, lag_seconds)
+        o1, t1 = int(info(m)["master_repl_offset"]), time.time()
+        # Restarted replica (SHUTDOWN saves its dump with the replication ID and offset):
+        # time from the restart until it is back in sync, writes continuing.
+        cli(r2, "shutdown")
+        procs[2].wait()
+        time.sleep(0.5)
+        before = info(m, "stats")
+        t = time.perf_counter()
+        procs[2] = start(cmd, r2, dirs[2], REPL_ARGS + ["--replicaof", "127.0.0.1", str(m)])
+        wait_sync(m, [r2], poll=0.002)
+        restart_s = time.perf_counter() - t
+        after = info(m, "stats")
+        psync = int(after["sync_partial_ok"]) - int(before["sync_partial_ok"])
+        stop_evt.set()
+        wp.join()
+        lags.sort()
+        return dict(full=full_s, transfer=transfer_s, load=load_s, ok=ok, set1=rps[0], set16=rps[1],
+                    p50=lags[len(lags) // 2], p99=lags[int(len(lags) * 0.99)], n=len(lags),
+                    rate=(o1 - o0) / (t1 - t0), restart=restart_s, psync=psync)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+
+
+def print_repl_table(rows, nkeys):
+    a, b = rows["redrepl"], rows["redis"]
+    print(f"{'replication (2 replicas)':<34}{'redrepl':>14}{'redis':>14}{'ratio':>8}")
+    print(f"{'full sync ' + f'{nkeys:,}' + ' keys (s)':<34}{a['full']:>14.3f}{b['full']:>14.3f}{a['full'] / b['full']:>8.2f}"
+          f"   (digests equal: {a['ok']} / {b['ok']})")
+    print(f"{'  of which RDB transfer (s)':<34}{a['transfer']:>14.3f}{b['transfer']:>14.3f}{a['transfer'] / b['transfer']:>8.2f}")
+    print(f"{'  of which replica load (s)':<34}{a['load']:>14.3f}{b['load']:>14.3f}{a['load'] / b['load']:>8.2f}")
+    print(f"{'SET ops/s, 2 replicas':<34}{a['set1']:>14,.0f}{b['set1']:>14,.0f}{a['set1'] / b['set1']:>8.2f}")
+    print(f"{'SET ops/s -P 16, 2 replicas':<34}{a['set16']:>14,.0f}{b['set16']:>14,.0f}{a['set16'] / b['set16']:>8.2f}")
+    print(f"{'lag p50 (ms)':<34}{a['p50']:>14.3f}{b['p50']:>14.3f}{a['p50'] / b['p50']:>8.2f}"
+          f"   ({a['n']} / {b['n']} samples)")
+    print(f"{'lag p99 (ms)':<34}{a['p99']:>14.3f}{b['p99']:>14.3f}{a['p99'] / b['p99']:>8.2f}"
+          f"   (stream {a['rate'] / 1e6:.2f} / {b['rate'] / 1e6:.2f} MB/s)")
+    print(f"{'restarted replica in sync (s)':<34}{a['restart']:>14.3f}{b['restart']:>14.3f}{a['restart'] / b['restart']:>8.2f}"
+          f"   (partial resyncs: {a['psync']} / {b['psync']})")
+    print("ratios: redrepl / redis (times and lags: lower is better; ops/s: higher is better)")
+
+
 def deploy_bench(binary, rounds):
     """Deploy/promote wall times on the lab (examples/deploy_bench.rs does the lab work)."""
     import json
@@ -228,10 +446,13 @@ def main():
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--binary", default="target/release/redrepl")
     ap.add_argument("--skip-memory", action="store_true")
-    ap.add_argument("--only", choices=["throughput", "memory", "rdb", "deploy"], help="run one part only")
+    ap.add_argument("--only", choices=["throughput", "memory", "rdb", "deploy", "replication"], help="run one part only")
     ap.add_argument("--rdb-keys", type=int, default=1000000)
     ap.add_argument("--tests", default=TESTS, help="redis-benchmark tests (comma-separated)")
     ap.add_argument("--kinds", help="collections for the memory part (comma-separated: list,hash,set,zset)")
+    ap.add_argument("--repl-keys", type=int, default=1000000)
+    ap.add_argument("--lag-rate", type=int, default=20000, help="writes/s during the lag measurement")
+    ap.add_argument("--lag-seconds", type=float, default=10)
     a = ap.parse_args()
     kinds = a.kinds.split(",") if a.kinds else None
     if not os.path.exists(a.binary):
@@ -253,6 +474,9 @@ def main():
             procs[name] = start(cmd, ports[name], d)
         if a.only == "rdb":
             rdb_bench(servers, tmp, a.rdb_keys)
+            return
+        if a.only == "replication":
+            repl_bench(servers, tmp, a.repl_keys, a.requests, a.lag_rate, a.lag_seconds, a.rounds)
             return
         if a.only == "memory":
             if not kinds:

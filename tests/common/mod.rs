@@ -3,6 +3,8 @@
 //! `redis` crate or over raw TCP, and kill it on drop.
 #![allow(dead_code)]
 
+pub mod repl;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
