@@ -325,28 +325,12 @@ impl Db {
 
     /// A random key, or None when empty. `seed` picks the starting bucket.
     pub fn random_key(&self, seed: u64) -> Option<&Sds> {
-        if self.table.is_empty() {
-            return None;
-        }
-        let buckets = self.table.num_buckets();
-        let start = (seed % buckets as u64) as usize;
-        (0..buckets)
-            .map(|o| (start + o) % buckets)
-            .find_map(|i| self.table.get_bucket(i))
-            .map(|e| &e.key)
+        random_entry(&self.table, seed).map(|e| &e.key)
     }
 
     /// A random key that has a TTL, with its expiry time (unix ms); `seed` picks the bucket.
     pub fn random_volatile_key(&self, seed: u64) -> Option<(&Sds, i64)> {
-        if self.expires.is_empty() {
-            return None;
-        }
-        let buckets = self.expires.num_buckets();
-        let start = (seed % buckets as u64) as usize;
-        (0..buckets)
-            .map(|o| (start + o) % buckets)
-            .find_map(|i| self.expires.get_bucket(i))
-            .map(|e| (&e.key, e.at_ms))
+        random_entry(&self.expires, seed).map(|e| (&e.key, e.at_ms))
     }
 
     /// Collects up to `max` keys whose TTL has passed at `now_ms`, looking at no more than
@@ -451,4 +435,16 @@ impl Db {
             self.expire_cursor = 0;
         }
     }
+}
+
+/// The first entry at or after a bucket chosen by `seed`, or None when the table is empty.
+fn random_entry<T>(table: &HashTable<T>, seed: u64) -> Option<&T> {
+    if table.is_empty() {
+        return None;
+    }
+    let buckets = table.num_buckets();
+    let start = (seed % buckets as u64) as usize;
+    (0..buckets)
+        .map(|o| (start + o) % buckets)
+        .find_map(|i| table.get_bucket(i))
 }

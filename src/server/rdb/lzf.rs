@@ -47,6 +47,17 @@ impl Compressor {
                 out[run] = (lit - 1) as u8;
             }
         };
+        // One literal byte; a full run (32 bytes) is closed and a new one opened.
+        let literal = |out: &mut Vec<u8>, run: &mut usize, lit: &mut usize, b: u8| {
+            out.push(b);
+            *lit += 1;
+            if *lit == MAX_LIT {
+                out[*run] = (MAX_LIT - 1) as u8;
+                *run = out.len();
+                out.push(0);
+                *lit = 0;
+            }
+        };
         while ip + 2 < n {
             let v = (input[ip] as u32) << 16 | (input[ip + 1] as u32) << 8 | input[ip + 2] as u32;
             let h = slot(v);
@@ -82,30 +93,15 @@ impl Compressor {
                 lit = 0;
                 ip += len + 2;
             } else {
-                out.push(input[ip]);
-                lit += 1;
+                literal(out, &mut run, &mut lit, input[ip]);
                 ip += 1;
-                if lit == MAX_LIT {
-                    out[run] = (MAX_LIT - 1) as u8;
-                    run = out.len();
-                    out.push(0);
-                    lit = 0;
-                }
             }
             if out.len() >= max_len {
                 return false;
             }
         }
-        while ip < n {
-            out.push(input[ip]);
-            lit += 1;
-            ip += 1;
-            if lit == MAX_LIT {
-                out[run] = (MAX_LIT - 1) as u8;
-                run = out.len();
-                out.push(0);
-                lit = 0;
-            }
+        for &b in &input[ip..] {
+            literal(out, &mut run, &mut lit, b);
         }
         close_run(out, run, lit);
         out.len() < max_len
