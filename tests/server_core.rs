@@ -1198,3 +1198,30 @@ fn protected_mode() {
         .unwrap();
     r.roundtrip(b"PING\r\n", b"-NOAUTH Authentication required.\r\n");
 }
+
+/// DEBUG POPULATE builds the same keys and values as redis-server (equal DEBUG DIGEST), with a
+/// prefix and a value size too, and leaves existing keys alone.
+#[test]
+fn debug_populate_matches_redis() {
+    let ours = Server::start(&["--enable-debug-command", "yes"]);
+    let theirs = Server::start_redis(&[]);
+    for s in [&ours, &theirs] {
+        let mut c = s.conn();
+        let _ = q(&mut c, &["SET", "key:3", "mine"]);
+        assert_eq!(
+            q(&mut c, &["DEBUG", "POPULATE", "1000"]),
+            redis::Value::Okay
+        );
+        assert_eq!(
+            q(&mut c, &["DEBUG", "POPULATE", "50", "p", "40"]),
+            redis::Value::Okay
+        );
+        assert_eq!(
+            q(&mut c, &["GET", "key:3"]),
+            redis::Value::BulkString(b"mine".to_vec())
+        );
+    }
+    let digest = |s: &Server| q(&mut s.conn(), &["DEBUG", "DIGEST"]);
+    assert_eq!(digest(&ours), digest(&theirs));
+    assert_eq!(q(&mut ours.conn(), &["DBSIZE"]), redis::Value::Int(1050));
+}
