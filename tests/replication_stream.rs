@@ -277,6 +277,22 @@ fn random_stream_leaves_every_replica_with_the_masters_digest() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // CLIENT LIST marks the replication links as Redis does: S on the master, M on a replica.
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut m).unwrap();
+    assert_eq!(
+        list.matches(" flags=S ").count(),
+        2,
+        "master's CLIENT LIST:\n{list}"
+    );
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut replicas[0])
+        .unwrap();
+    assert_eq!(
+        list.matches(" flags=M ").count(),
+        1,
+        "replica's CLIENT LIST:\n{list}"
+    );
     let mut with_ttl = 0;
     for db in 0..3 {
         let select = |c: &mut redis::Connection| {

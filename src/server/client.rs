@@ -37,6 +37,9 @@ pub struct ClientInfo {
     pub unblock: AtomicU8,
     /// Woken by CLIENT UNBLOCK.
     pub unblock_notify: Notify,
+    /// CLIENT LIST's flag for a replication link: `S` a replica attached to us, `M` our
+    /// master's connection, 0 neither.
+    pub repl_flag: AtomicU8,
 }
 
 /// No CLIENT UNBLOCK pending.
@@ -64,6 +67,7 @@ impl ClientInfo {
             in_multi: AtomicBool::new(false),
             unblock: AtomicU8::new(UNBLOCK_NONE),
             unblock_notify: Notify::new(),
+            repl_flag: AtomicU8::new(0),
         }
     }
 
@@ -72,6 +76,12 @@ impl ClientInfo {
         let now = super::clock::now_ms();
         let name = String::from_utf8_lossy(&self.name.lock().unwrap()).into_owned();
         let multi = self.in_multi.load(Ordering::Relaxed);
+        let flags = match self.repl_flag.load(Ordering::Relaxed) {
+            0 if multi => "x",
+            0 => "N",
+            b'M' => "M",
+            _ => "S",
+        };
         format!(
             "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp=2",
             self.id,
@@ -80,7 +90,7 @@ impl ClientInfo {
             name,
             (now - self.created_ms) / 1000,
             (now - self.last_ms.load(Ordering::Relaxed)) / 1000,
-            if multi { "x" } else { "N" },
+            flags,
             self.db.load(Ordering::Relaxed),
             if multi { 0 } else { -1 },
             self.last_cmd.lock().unwrap(),

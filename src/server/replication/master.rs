@@ -78,6 +78,7 @@ pub fn sync_command(ctx: &mut Ctx, args: &[Bytes], old_sync: bool) -> CmdResult 
     };
     notice!("Replica {} asks for synchronization", link.name());
     ctx.flow = Flow::Replica;
+    info.repl_flag.store(b'S', Ordering::Relaxed);
     if !old_sync {
         let replid = String::from_utf8_lossy(&args[1]).into_owned();
         let offset = crate::server::numbers::parse_i64(&args[2]).unwrap_or(-1);

@@ -602,6 +602,8 @@ async fn stream(
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
         ));
+        info.repl_flag
+            .store(b'M', std::sync::atomic::Ordering::Relaxed);
         st.clients.insert(id, info.clone());
         info
     };
