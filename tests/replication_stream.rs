@@ -428,3 +428,62 @@ fn maxmemory_evicts_by_policy_and_replicas_follow_by_del() {
         "noeviction evicted keys"
     );
 }
+
+/// CLIENT UNBLOCK ends a WAIT as in Redis: TIMEOUT answers how many replicas acknowledged,
+/// ERROR answers `UNBLOCKED client unblocked via CLIENT UNBLOCK`.
+#[test]
+fn client_unblock_ends_a_wait() {
+    let master = Server::start(&["--repl-diskless-sync-delay", "0"]);
+    let mport = master.port.to_string();
+    let replica = Server::start(&["--replicaof", "127.0.0.1", &mport]);
+    let mut r = replica.conn();
+    wait_for("the replica link", Duration::from_secs(10), || {
+        info_field(&mut r, "master_link_status") == "up"
+    });
+    for (how, expected) in [("TIMEOUT", "1"), ("ERROR", "UNBLOCKED")] {
+        let port = master.port;
+        let waiter = std::thread::spawn(move || {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+            let mut c = client.get_connection().unwrap();
+            let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut c).unwrap();
+            let _: () = redis::cmd("SET").arg("k").arg(how).query(&mut c).unwrap();
+            // Two replicas wanted, one attached: blocks until unblocked (no timeout).
+            let r: redis::RedisResult<i64> = redis::cmd("WAIT").arg(2).arg(0).query(&mut c);
+            (id, r)
+        });
+        let mut m = master.conn();
+        // The waiter is the client running WAIT.
+        let id = {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut m).unwrap();
+                if let Some(line) = list.lines().find(|l| l.contains("cmd=wait")) {
+                    break line
+                        .split(' ')
+                        .find_map(|f| f.strip_prefix("id="))
+                        .unwrap()
+                        .parse::<i64>()
+                        .unwrap();
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no client blocked in WAIT:\n{list}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let n: i64 = redis::cmd("CLIENT")
+            .arg("UNBLOCK")
+            .arg(id)
+            .arg(how)
+            .query(&mut m)
+            .unwrap();
+        assert_eq!(n, 1, "CLIENT UNBLOCK {how} of a client in WAIT");
+        let (waiter_id, reply) = waiter.join().unwrap();
+        assert_eq!(waiter_id, id);
+        match reply {
+            Ok(v) => assert_eq!(v.to_string(), expected, "WAIT after UNBLOCK {how}"),
+            Err(e) => assert_eq!(e.code(), Some(expected), "WAIT after UNBLOCK {how}: {e}"),
+        }
+    }
+}

@@ -126,12 +126,31 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None if timeout == 0 => i64::MAX,
         None => ctx.now_ms.saturating_add(timeout),
     };
-    if acked >= wanted || ctx.in_exec || ctx.now_ms >= deadline {
+    // CLIENT UNBLOCK: TIMEOUT answers the count so far, ERROR with Redis's UNBLOCKED error.
+    let unblock = ctx.client.info.unblock.swap(
+        crate::server::client::UNBLOCK_NONE,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    if unblock == crate::server::client::UNBLOCK_ERROR {
+        return Err(CmdError::fixed(
+            "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+        ));
+    }
+    if acked >= wanted
+        || ctx.in_exec
+        || ctx.now_ms >= deadline
+        || unblock == crate::server::client::UNBLOCK_TIMEOUT
+    {
         ctx.out.int(acked);
         return Ok(());
     }
     if first {
         master::request_acks(ctx.state);
+    }
+    // Registered as blocked (on no key), so CLIENT UNBLOCK finds it.
+    let (id, db) = (ctx.client.info.id, ctx.client.db);
+    if !ctx.state.blocked_on.iter().any(|b| b.0 == id) {
+        ctx.state.blocked_on.push((id, db, Vec::new()));
     }
     ctx.client.blocked_until = Some(deadline);
     ctx.flow = Flow::Blocked(deadline);
