@@ -28,6 +28,17 @@ fn free_port() -> u16 {
 }
 
 fn start(exe: &str, is_redrepl: bool, extra: &[&str]) -> Server {
+    // A port picked free may be taken by another test before the server binds it: then the
+    // server exits (or another test's server answers); try again on another port.
+    for _ in 0..5 {
+        if let Some(s) = try_start(exe, is_redrepl, extra) {
+            return s;
+        }
+    }
+    panic!("{exe} did not start");
+}
+
+fn try_start(exe: &str, is_redrepl: bool, extra: &[&str]) -> Option<Server> {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut cmd = Command::new(exe);
@@ -47,20 +58,36 @@ fn start(exe: &str, is_redrepl: bool, extra: &[&str]) -> Server {
     .args(extra)
     .stdout(Stdio::null())
     .stderr(Stdio::null());
-    let child = cmd.spawn().unwrap();
+    let mut child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let url = format!("redis://127.0.0.1:{port}/");
     loop {
-        if let Ok(c) = redis::Client::open(url.as_str()).unwrap().get_connection() {
-            return Server {
+        if child.try_wait().ok().flatten().is_some() {
+            return None;
+        }
+        if let Ok(mut c) = redis::Client::open(url.as_str()).unwrap().get_connection() {
+            // Ours, not another test's server on the same port.
+            let info: String = redis::cmd("INFO")
+                .arg("server")
+                .query(&mut c)
+                .unwrap_or_default();
+            let pid = format!("process_id:{}", child.id());
+            if !info.lines().any(|l| l.trim() == pid) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            return Some(Server {
                 child,
                 _dir: dir,
                 con: c,
                 con_port: port,
-            };
+            });
         }
         if Instant::now() > deadline {
-            panic!("{exe} did not start");
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -27,8 +27,16 @@ struct Proc {
 }
 
 impl Proc {
+    /// Starts a server; a free port taken by another test before the bind is retried.
     fn start(redis: bool, dir: &Path, extra: &[&str]) -> Proc {
-        Self::try_start(redis, dir, extra).unwrap_or_else(|e| panic!("server did not start: {e}"))
+        let mut last = String::new();
+        for _ in 0..5 {
+            match Self::try_start(redis, dir, extra) {
+                Ok(p) => return p,
+                Err(e) => last = e,
+            }
+        }
+        panic!("server did not start: {last}")
     }
 
     fn try_start(redis: bool, dir: &Path, extra: &[&str]) -> Result<Proc, String> {
