@@ -89,17 +89,6 @@ impl std::fmt::Debug for Link {
     }
 }
 
-fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 impl Link {
     /// Wraps a connected stream.
     pub fn new(stream: Box<dyn Stream>) -> Link {
@@ -134,7 +123,9 @@ impl Link {
             .unwrap_or_default();
         let timeout = self.timeout;
         let fut = async {
-            self.stream.write_all(&encode(args)).await?;
+            let mut cmd = Vec::new();
+            crate::resp::encode_command(&mut cmd, args);
+            self.stream.write_all(&cmd).await?;
             self.stream.flush().await?;
             self.read_reply().await
         };

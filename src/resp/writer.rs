@@ -153,6 +153,19 @@ impl ReplyBuf {
     }
 }
 
+/// Appends a command (or any array of bulk strings) in RESP: `*N` then `$len` and each
+/// argument. Replication streams writes this way; the orchestrator sends its commands so.
+pub fn encode_command<A: AsRef<[u8]>>(buf: &mut Vec<u8>, args: &[A]) {
+    use std::io::Write;
+    let _ = write!(buf, "*{}\r\n", args.len());
+    for a in args {
+        let a = a.as_ref();
+        let _ = write!(buf, "${}\r\n", a.len());
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b"\r\n");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

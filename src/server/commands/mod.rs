@@ -246,6 +246,10 @@ impl<'a> Ctx<'a> {
     /// Streams `args` to replicas in place of the running command (may be called several
     /// times; each call adds one command).
     pub fn propagate_instead<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        if !self.state.repl.active() {
+            // Nothing is streamed yet (no backlog): nothing to build.
+            return;
+        }
         self.propagate_as.get_or_insert_with(Vec::new).push(
             args.iter()
                 .map(|a| Bytes::copy_from_slice(a.as_ref()))

@@ -30,8 +30,6 @@ pub struct Failover {
     pub force: bool,
     /// Progress.
     pub phase: Phase,
-    /// The replica chosen when the switch starts.
-    pub chosen: Option<(String, u16)>,
 }
 
 /// INFO's `master_failover_state`.
@@ -131,7 +129,6 @@ pub fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         deadline_ms: timeout.map_or(0, |t| now + t),
         force,
         phase: Phase::WaitingForSync,
-        chosen: None,
     });
     notice!("FAILOVER requested to {}.", describe(&st.repl.failover));
     st.pause = Some(Pause {
@@ -205,7 +202,6 @@ pub fn cron(st: &mut State, shared: &Arc<Shared>, now: i64) {
             notice!("Failover target {host}:{port} is synced, failing over.");
             if let Some(f) = st.repl.failover.as_mut() {
                 f.phase = Phase::InProgress;
-                f.chosen = Some((host.clone(), port));
             }
             replica::set_master(st, shared, host, port);
         }
@@ -214,8 +210,9 @@ pub fn cron(st: &mut State, shared: &Arc<Shared>, now: i64) {
     }
 }
 
-/// The PSYNC arguments this node's link adds while a failover is in progress.
-pub fn psync_suffix(st: &State) -> bool {
+/// Whether this node became a replica for a failover and must ask its new master to take
+/// over (`PSYNC ... FAILOVER`).
+pub fn in_progress(st: &State) -> bool {
     st.repl
         .failover
         .as_ref()

@@ -606,7 +606,7 @@ pub fn cron_second(st: &mut State, loops: u64, now: i64) {
     {
         let limits = st.config.client_output_buffer_limit[1];
         let mut ping = Vec::new();
-        super::encode(&mut ping, &[b"PING".as_slice()]);
+        crate::resp::encode_command(&mut ping, &[b"PING".as_slice()]);
         st.repl.feed(&ping, limits);
     }
     let timeout_ms = st.config.repl_timeout * 1000;
@@ -655,7 +655,7 @@ pub fn cron_second(st: &mut State, loops: u64, now: i64) {
 pub fn request_acks(st: &mut State) {
     let limits = st.config.client_output_buffer_limit[1];
     let mut buf = Vec::new();
-    super::encode(&mut buf, &[b"REPLCONF".as_slice(), b"GETACK", b"*"]);
+    crate::resp::encode_command(&mut buf, &[b"REPLCONF".as_slice(), b"GETACK", b"*"]);
     st.repl.feed(&buf, limits);
 }
 

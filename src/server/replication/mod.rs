@@ -19,6 +19,7 @@ pub mod master;
 pub mod replica;
 
 use super::client::ClientInfo;
+use crate::resp::encode_command as encode;
 use backlog::Backlog;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -394,17 +395,5 @@ impl Replication {
 impl Default for Replication {
     fn default() -> Self {
         Replication::new()
-    }
-}
-
-/// Appends `args` as a RESP array of bulk strings.
-pub fn encode<A: AsRef<[u8]>>(buf: &mut Vec<u8>, args: &[A]) {
-    use std::io::Write;
-    let _ = write!(buf, "*{}\r\n", args.len());
-    for a in args {
-        let a = a.as_ref();
-        let _ = write!(buf, "${}\r\n", a.len());
-        buf.extend_from_slice(a);
-        buf.extend_from_slice(b"\r\n");
     }
 }

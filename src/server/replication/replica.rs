@@ -186,7 +186,7 @@ struct Conn {
 impl Conn {
     async fn send(&mut self, args: &[&[u8]]) -> Result<(), String> {
         let mut b = Vec::new();
-        super::encode(&mut b, args);
+        crate::resp::encode_command(&mut b, args);
         self.sock
             .write_all(&b)
             .await
@@ -254,7 +254,7 @@ async fn sync_and_stream(shared: &Arc<Shared>, cancel: &Arc<Cancel>) -> Result<(
             Duration::from_secs(cfg.repl_timeout.max(1) as u64),
         );
         let cached = st.repl.cached.clone();
-        let failing_over = super::failover::psync_suffix(&st);
+        let failing_over = super::failover::in_progress(&st);
         let Some((host, port)) = with_link(&mut st, cancel, |m| {
             m.state = MasterState::Connecting;
             (m.host.clone(), m.port)
