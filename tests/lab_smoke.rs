@@ -108,18 +108,22 @@ fn two_labs_in_parallel_do_not_collide_and_are_torn_down() {
     let bridge = a.bridge.clone();
     let ns = a.vms[0].ns.clone();
     let dir = a.dir.clone();
-    // A process the test started in a namespace is killed at teardown.
-    let child = std::process::Command::new("ip")
-        .args(["netns", "exec", &ns, "sleep", "1000"])
-        .spawn()
-        .unwrap();
+    // A process the test started in a namespace is killed at teardown. `spawn_in` returns
+    // once the process is inside the namespace (before that, teardown cannot see it).
+    let mut child = a.spawn_in(0, &["sleep", "1000"]);
     let pid = child.id() as i32;
     drop(a);
     assert!(!Path::new("/sys/class/net").join(&bridge).exists());
     assert!(!Path::new("/run/netns").join(&ns).exists());
     assert!(!dir.exists());
-    let mut child = child;
-    let status = child.wait().unwrap();
+    // Teardown has returned: the process must already be gone (a zombie at most). Should it
+    // have survived, kill it ourselves rather than wait for it, and fail.
+    let exited = child.try_wait().unwrap();
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let status = exited.unwrap_or_else(|| panic!("sleep {pid} survived the lab's teardown"));
     assert!(!status.success(), "sleep {pid} was not killed");
     // B is still fine.
     check_vm(&b, 1);

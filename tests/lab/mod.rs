@@ -379,6 +379,44 @@ impl Lab {
             .expect("lab: cannot run ip netns exec")
     }
 
+    /// Starts `args` inside VM `i`'s namespace (`ip netns exec`) and returns only once the
+    /// process is in it (`/proc/PID/ns/net` is the namespace's), so the lab's teardown, which
+    /// kills by namespace, is sure to see it. `ip` enters the namespace and then execs the
+    /// program under the same PID; until it has, the PID still lives in the host's namespace.
+    pub fn spawn_in(&self, i: usize, args: &[&str]) -> Child {
+        use std::os::unix::fs::MetadataExt;
+        let ns = &self.vms[i].ns;
+        let want = fs::metadata(Path::new("/run/netns").join(ns))
+            .unwrap_or_else(|e| panic!("lab: namespace {ns}: {e}"))
+            .ino();
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("lab: cannot run ip netns exec");
+        let link = format!("/proc/{}/ns/net", child.id());
+        loop {
+            let here = fs::read_link(&link).ok().and_then(|t| {
+                let t = t.to_string_lossy().into_owned();
+                t.strip_prefix("net:[")?
+                    .strip_suffix(']')?
+                    .parse::<u64>()
+                    .ok()
+            });
+            if here == Some(want) {
+                return child;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "lab: `ip netns exec {ns} {}` exited with {status}",
+                    args.join(" ")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// The PIDs of the processes living in VM `i`'s namespace.
     pub fn pids(&self, i: usize) -> Vec<i32> {
         netns_pids(&self.vms[i].ns)
