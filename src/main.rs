@@ -130,17 +130,19 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Server { args } => {
             if args.iter().any(|a| a == "--help" || a == "-h") {
-                println!("Usage: redrepl server [/path/to/redis.conf] [--directive value ...]");
+                redrepl::outln!(
+                    "Usage: redrepl server [/path/to/redis.conf] [--directive value ...]"
+                );
                 return ExitCode::SUCCESS;
             }
             let loaded = match redrepl::config::load(&args) {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!(
+                    redrepl::errln!(
                         "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***",
                         redrepl::server::REDIS_VERSION
                     );
-                    eprintln!("{}", e.report());
+                    redrepl::errln!("{}", e.report());
                     return ExitCode::from(1);
                 }
             };

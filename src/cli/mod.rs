@@ -7,6 +7,7 @@ pub mod files;
 pub mod init;
 pub mod inventory;
 pub mod node;
+pub mod output;
 pub mod password;
 pub mod progress;
 pub mod promote;
@@ -63,9 +64,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 
 /// Prints an error and its causes, one per line, to stderr.
 pub fn print_error(err: &anyhow::Error) {
-    eprintln!("error: {err}");
+    crate::errln!("error: {err}");
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        crate::errln!("  caused by: {cause}");
     }
 }
 
@@ -92,9 +93,9 @@ pub fn load_cluster(path: &Path) -> anyhow::Result<(cluster::Cluster, PathBuf)> 
 pub fn run_init(dir: &Path, hosts: Option<&[String]>, force: bool) -> anyhow::Result<()> {
     let written = init::init(dir, hosts, force).context("init failed")?;
     for p in &written {
-        println!("wrote {}", p.display());
+        crate::outln!("wrote {}", p.display());
     }
-    println!(
+    crate::outln!(
         "a random 32-character password is in auth.password of {} (not shown here)",
         written[0].display()
     );
@@ -109,9 +110,9 @@ pub fn run_render(inventory: &Path, out: Option<&Path>) -> anyhow::Result<()> {
         .map(Path::to_owned)
         .unwrap_or_else(|| dir.join("rendered"));
     let written = render::render_to_dir(&cluster, &template, &out).context("render failed")?;
-    println!("template: {}", template.origin());
+    crate::outln!("template: {}", template.origin());
     for p in &written {
-        println!("wrote {}", p.display());
+        crate::outln!("wrote {}", p.display());
     }
     Ok(())
 }
@@ -154,9 +155,9 @@ async fn verify_and_print(
 ) -> anyhow::Result<()> {
     let report = verify::verify(cluster, conns, timeout, &inventory.display().to_string()).await;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", verify::table(&report, stdout_color()));
+        crate::out!("{}", verify::table(&report, stdout_color()));
     }
     if report.ok {
         Ok(())
@@ -189,10 +190,10 @@ pub fn run_deploy(inventory: &Path, dry_run: bool, accept_new: bool) -> anyhow::
         progress.finish();
         drop(progress);
         if dry_run {
-            println!("dry run: nothing was changed. The plan:");
+            crate::outln!("dry run: nothing was changed. The plan:");
             for (c, p) in outcome.conns.iter().zip(&outcome.plans) {
                 if let Ok(c) = c {
-                    println!("  {}: {}", c.name(), p.describe(c, cluster.engine));
+                    crate::outln!("  {}: {}", c.name(), p.describe(c, cluster.engine));
                 }
             }
             return Ok(());
@@ -204,12 +205,12 @@ pub fn run_deploy(inventory: &Path, dry_run: bool, accept_new: bool) -> anyhow::
                 deploy::Action::Start => "started",
                 deploy::Action::Restart => "restarted",
             };
-            println!("{}: {what}", p.node);
+            crate::outln!("{}: {what}", p.node);
         }
         if outcome.unchanged {
-            println!("deploy: unchanged (nothing to do on any node)");
+            crate::outln!("deploy: unchanged (nothing to do on any node)");
         } else {
-            println!("deploy: done in {:.2}s", started.elapsed().as_secs_f64());
+            crate::outln!("deploy: done in {:.2}s", started.elapsed().as_secs_f64());
         }
         verify_and_print(
             &cluster,
@@ -246,12 +247,12 @@ pub fn run_status(inventory: &Path, json: bool, watch: bool) -> anyhow::Result<(
         loop {
             let rows = status::status(&cluster, &conns).await;
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 if watch && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-                    print!("\x1b[2J\x1b[H");
+                    crate::out!("\x1b[2J\x1b[H");
                 }
-                print!("{}", status::table(&rows));
+                crate::out!("{}", status::table(&rows));
             }
             if !watch {
                 if rows.iter().all(|r| r.reachable) {

@@ -66,7 +66,7 @@ impl Progress {
             Some((_, bars)) if bars.contains_key(node) => bars[node].set_message(msg.to_string()),
             _ => {
                 let _g = self.lock.lock();
-                eprintln!("{node}: {msg}");
+                crate::errln!("{node}: {msg}");
             }
         }
     }
@@ -79,7 +79,7 @@ impl Progress {
             }
             _ => {
                 let _g = self.lock.lock();
-                eprintln!("{node}: {msg}");
+                crate::errln!("{node}: {msg}");
             }
         }
     }
@@ -92,7 +92,7 @@ impl Progress {
             }
             None => {
                 let _g = self.lock.lock();
-                eprintln!("{msg}");
+                crate::errln!("{msg}");
             }
         }
     }

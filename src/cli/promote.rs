@@ -381,8 +381,8 @@ pub async fn promote(
     .await;
     let color =
         crate::cli::progress::color_ok(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-    print!("{}", crate::cli::verify::table(&report, color));
-    println!(
+    crate::out!("{}", crate::cli::verify::table(&report, color));
+    crate::outln!(
         "promote: {target} is the master (switched in {:.2}s, verified in {:.2}s)",
         switched_in.as_secs_f64(),
         started.elapsed().as_secs_f64()
