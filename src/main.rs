@@ -65,6 +65,11 @@ enum Command {
         /// Trust host keys not yet in known_hosts (and add them); a changed key is always refused.
         #[arg(long)]
         accept_new_host_keys: bool,
+        /// When the master is down and a replica holds more than the master's dump would
+        /// bring back, promote the most advanced replica (as `promote NODE --force`) and carry
+        /// on, instead of refusing. Never starts a master over better replicas.
+        #[arg(long)]
+        promote_if_master_lost: bool,
     },
     /// Write a unique key on the master, read it on every replica, report lag; check that
     /// replicas refuse writes and follow the node the inventory says. Exit 0 only when all hold.
@@ -101,6 +106,9 @@ enum Command {
         /// Promote even though the master does not answer (writes it had not sent are lost).
         #[arg(long)]
         force: bool,
+        /// Print the plan (what each node would do); change nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Trust host keys not yet in known_hosts.
         #[arg(long)]
         accept_new_host_keys: bool,
@@ -158,10 +166,14 @@ fn main() -> ExitCode {
             inventory,
             dry_run,
             accept_new_host_keys,
+            promote_if_master_lost,
         } => finish(redrepl::cli::run_deploy(
             &inventory,
-            dry_run,
-            accept_new_host_keys,
+            redrepl::cli::DeployArgs {
+                dry_run,
+                accept_new_host_keys,
+                promote_if_master_lost,
+            },
         )),
         Command::Verify {
             inventory,
@@ -177,12 +189,16 @@ fn main() -> ExitCode {
             inventory,
             node,
             force,
+            dry_run,
             accept_new_host_keys,
         } => finish(redrepl::cli::run_promote(
             &inventory,
             &node,
-            force,
-            accept_new_host_keys,
+            redrepl::cli::PromoteArgs {
+                force,
+                dry_run,
+                accept_new_host_keys,
+            },
         )),
         Command::Stop { inventory, nodes } => finish(redrepl::cli::run_stop(&inventory, &nodes)),
     }

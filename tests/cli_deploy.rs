@@ -276,3 +276,118 @@ fn lab_refusals_leave_nothing_half_deployed() {
     );
     cli("verify", &inv, &[]).expect(0, "verify");
 }
+
+/// The value of `key` on the server at `addr`, if it answers.
+fn get(addr: &str, key: &str) -> Option<String> {
+    let mut c = orch::connect(addr, 6379);
+    redis::cmd("GET").arg(key).query(&mut c).unwrap()
+}
+
+/// Whether a server answers on `addr`.
+fn answers(addr: &str) -> bool {
+    std::net::TcpStream::connect((addr, 6379)).is_ok()
+}
+
+/// Issue #10: the master crashes (`kill -9`) before any save; `deploy` must not start it
+/// empty over replicas that hold k1. Plain deploy refuses (exit 1, nothing restarted, the
+/// figures and `promote node2 --force` named), verify's advice says the same, and
+/// `deploy --promote-if-master-lost` promotes the most advanced replica and carries on: k1
+/// survives everywhere and verify passes.
+#[test]
+fn lab_bundled_deploy_after_a_master_crash_never_wipes_the_replicas() {
+    let lab = Lab::new(3);
+    let inv = lab_inventory(
+        &lab.dir,
+        &addrs(&lab),
+        &lab.key,
+        &lab.known_hosts,
+        "bundled",
+        &FLAT,
+    );
+    cli("deploy", &inv, &[]).expect(0, "deploy");
+    let mut m = orch::connect(lab.addr(0), 6379);
+    let _: () = redis::cmd("SET").arg("k1").arg("v1").query(&mut m).unwrap();
+    drop(m);
+    for i in 1..3 {
+        orch::wait_for(
+            "k1 on the replicas",
+            std::time::Duration::from_secs(10),
+            || get(lab.addr(i), "k1").is_some(),
+        );
+    }
+    let before = pids(&lab.dir);
+    let master = before[0].unwrap();
+    // SAFETY: the pid of our own server in the lab.
+    unsafe {
+        libc::kill(master, libc::SIGKILL);
+    }
+    orch::wait_for("node1 to die", std::time::Duration::from_secs(5), || {
+        !orch::alive(master)
+    });
+    let dump = lab.dir.join("data/node1/dump.rdb");
+    assert!(!dump.exists(), "the test needs a master without a dump");
+
+    // verify advises the promotion, not a plain deploy.
+    let run = cli("verify", &inv, &[]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stdout.contains("promote") && run.stdout.contains("node2 --force"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("--promote-if-master-lost"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.stdout.contains("Start it with"), "{}", run.all());
+
+    // Plain deploy refuses and touches nothing.
+    let inv_text = std::fs::read_to_string(&inv).unwrap();
+    let run = cli("deploy", &inv, &[]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    for want in [
+        "node1",
+        "no dump",
+        "node2 holds offset",
+        "node3 holds offset",
+        "nothing was changed",
+        "node2 --force",
+        "--promote-if-master-lost",
+    ] {
+        assert!(run.stderr.contains(want), "{want:?} missing: {}", run.all());
+    }
+    assert!(!answers(lab.addr(0)), "node1 was started");
+    assert_eq!(pids(&lab.dir)[1..], before[1..], "a replica was restarted");
+    for i in 1..3 {
+        assert_eq!(
+            get(lab.addr(i), "k1").as_deref(),
+            Some("v1"),
+            "node{}",
+            i + 1
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&inv).unwrap(), inv_text);
+
+    // The dry run with the flag says what it would do, and does nothing.
+    let run = cli("deploy", &inv, &["--promote-if-master-lost", "--dry-run"])
+        .expect(0, "dry run with the flag");
+    assert!(run.stdout.contains("would promote node2"), "{}", run.all());
+    assert!(!answers(lab.addr(0)), "node1 was started by a dry run");
+
+    // The opt-in: promote the most advanced replica, then carry on.
+    let run = cli("deploy", &inv, &["--promote-if-master-lost"]).expect(0, "deploy --promote");
+    assert!(run.stdout.contains("verify: OK"), "{}", run.all());
+    let text = std::fs::read_to_string(&inv).unwrap();
+    assert!(text.contains("  node2:\n"), "{text}");
+    assert!(text.contains("    role: master   # topology"), "{text}");
+    assert!(text.contains("    replicaof: node2   # topology"), "{text}");
+    let mut n2 = orch::connect(lab.addr(1), 6379);
+    assert_eq!(orch::info_field(&mut n2, "role").as_deref(), Some("master"));
+    for i in 0..3 {
+        orch::wait_for("k1 everywhere", std::time::Duration::from_secs(10), || {
+            get(lab.addr(i), "k1").as_deref() == Some("v1")
+        });
+    }
+    cli("verify", &inv, &[]).expect(0, "verify after the promotion");
+}

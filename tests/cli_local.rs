@@ -51,6 +51,29 @@ fn local_round_trip(engine: &str) {
     let mut m = orch::connect("127.0.0.1", c.ports[0]);
     let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut m).unwrap();
 
+    // promote --dry-run: the plan, and nothing changed (roles, inventory, servers).
+    let inv_before = std::fs::read_to_string(inv).unwrap();
+    let run = cli("promote", inv, &["node2", "--dry-run"]).expect(0, "promote --dry-run");
+    assert!(
+        run.stdout.contains("dry run: nothing was changed"),
+        "{}",
+        run.all()
+    );
+    for want in [
+        "node2: catch up with node1",
+        "REPLICAOF NO ONE",
+        "node1: REPLICAOF node2",
+        "node3: REPLICAOF node2",
+        "node2 becomes the master, node1 follows node2",
+    ] {
+        assert!(run.stdout.contains(want), "{want:?} missing: {}", run.all());
+    }
+    assert_eq!(std::fs::read_to_string(inv).unwrap(), inv_before);
+    let mut n2 = orch::connect("127.0.0.1", c.ports[1]);
+    assert_eq!(orch::info_field(&mut n2, "role").as_deref(), Some("slave"));
+    assert_eq!(orch::info_field(&mut m, "role").as_deref(), Some("master"));
+    drop(n2);
+
     // promote node2: the inventory follows, the next deploy is unchanged.
     let run = cli("promote", inv, &["node2"]).expect(0, "promote");
     assert!(run.stdout.contains("verify: OK"), "{}", run.all());
@@ -176,4 +199,83 @@ fn verify_and_promote_refuse_when_the_master_is_down() {
     let run = cli("promote", inv, &["node3", "--force"]).expect(0, "promote --force");
     assert!(run.all().contains("bytes"), "{}", run.all());
     cli("verify", inv, &[]).expect(0, "verify after force");
+}
+
+/// A master stopped cleanly saved everything its replicas have: verify advises a plain
+/// deploy, and deploy starts it (the master-loss guard does not refuse a safe start).
+fn clean_stop_then_deploy_starts_the_master(engine: &str) {
+    let c = LocalCluster::new(engine);
+    let inv = c.inventory.as_path();
+    cli("deploy", inv, &[]).expect(0, "deploy");
+    let mut m = orch::connect("127.0.0.1", c.ports[0]);
+    let _: () = redis::cmd("SET").arg("k1").arg("v1").query(&mut m).unwrap();
+    drop(m);
+    cli("stop", inv, &["node1"]).expect(0, "stop node1");
+    let run = cli("verify", inv, &[]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stdout.contains("start it with `redrepl deploy"),
+        "{}",
+        run.all()
+    );
+    let run = cli("deploy", inv, &[]).expect(0, "deploy after a clean stop");
+    assert!(run.stdout.contains("node1: started"), "{}", run.all());
+    assert!(run.stdout.contains("verify: OK"), "{}", run.all());
+    let mut m = orch::connect("127.0.0.1", c.ports[0]);
+    let v: String = redis::cmd("GET").arg("k1").query(&mut m).unwrap();
+    assert_eq!(v, "v1");
+}
+
+#[test]
+fn bundled_clean_stop_of_the_master_then_deploy_starts_it() {
+    clean_stop_then_deploy_starts_the_master("bundled");
+}
+
+#[test]
+fn redis_clean_stop_of_the_master_then_deploy_starts_it() {
+    clean_stop_then_deploy_starts_the_master("redis");
+}
+
+/// Issue #10 with the local transport: a master killed before any save is not started over
+/// its replicas; deploy refuses with the figures, the replicas keep k1.
+#[test]
+fn local_deploy_refuses_to_start_a_crashed_master_over_its_replicas() {
+    let c = LocalCluster::new("bundled");
+    let inv = c.inventory.as_path();
+    cli("deploy", inv, &[]).expect(0, "deploy");
+    let mut m = orch::connect("127.0.0.1", c.ports[0]);
+    let _: () = redis::cmd("SET").arg("k1").arg("v1").query(&mut m).unwrap();
+    drop(m);
+    for i in 1..3 {
+        orch::wait_for(
+            "k1 on the replicas",
+            std::time::Duration::from_secs(10),
+            || {
+                let mut r = orch::connect("127.0.0.1", c.ports[i]);
+                redis::cmd("GET")
+                    .arg("k1")
+                    .query::<Option<String>>(&mut r)
+                    .unwrap()
+                    .is_some()
+            },
+        );
+    }
+    let pid = pid_in(&c.pidfile(0)).unwrap();
+    // SAFETY: the pid of our own server.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    orch::wait_for("node1 to die", std::time::Duration::from_secs(5), || {
+        !alive(pid)
+    });
+    let run = cli("deploy", inv, &[]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("node2 --force"), "{}", run.all());
+    assert!(run.stderr.contains("holds offset"), "{}", run.all());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", c.ports[0])).is_err());
+    for i in 1..3 {
+        let mut r = orch::connect("127.0.0.1", c.ports[i]);
+        let v: String = redis::cmd("GET").arg("k1").query(&mut r).unwrap();
+        assert_eq!(v, "v1");
+    }
 }

@@ -9,6 +9,7 @@
 
 use crate::cli::cluster::Cluster;
 use crate::cli::inventory::Engine;
+use crate::cli::master_guard::{self, MasterLost};
 use crate::cli::node::{self, NodeConn, NodeError};
 use crate::cli::progress::Progress;
 use crate::cli::render;
@@ -93,6 +94,12 @@ pub struct Options {
     pub new_host_keys: NewHostKeys,
     /// How long a server may take to answer after start, and a replica to sync.
     pub wait: Duration,
+    /// `--promote-if-master-lost`: when the master is down and a replica holds more than its
+    /// dump, stop after inspection and hand the [`MasterLost`] back (in [`Outcome`]) instead
+    /// of failing with it, so the caller promotes that replica.
+    pub promote_if_master_lost: bool,
+    /// The inventory file as the user named it (for advice in messages).
+    pub inventory: String,
 }
 
 /// What a deploy did.
@@ -104,6 +111,9 @@ pub struct Outcome {
     pub unchanged: bool,
     /// The connections (for verify).
     pub conns: Vec<Result<NodeConn, NodeError>>,
+    /// The master is down and a replica holds more (only with `promote_if_master_lost`;
+    /// without it this is the deploy's error): nothing was changed.
+    pub master_lost: Option<MasterLost>,
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -202,6 +212,22 @@ pub async fn deploy(
         );
     }
     let unchanged = plans.iter().all(NodePlan::is_unchanged);
+
+    // Never start a master over better replicas.
+    if let Some(lost) = master_lost(cluster, &conns, &plans, pw, &opts.inventory).await? {
+        for c in &conns {
+            progress.done(c.name(), "nothing changed (the master is lost)");
+        }
+        if !opts.promote_if_master_lost {
+            return Err(lost.into());
+        }
+        return Ok(Outcome {
+            plans,
+            unchanged: false,
+            conns: conns.into_iter().map(Ok).collect(),
+            master_lost: Some(lost),
+        });
+    }
     if opts.dry_run {
         for (c, p) in conns.iter().zip(&plans) {
             progress.done(
@@ -213,6 +239,7 @@ pub async fn deploy(
             plans,
             unchanged,
             conns: conns.into_iter().map(Ok).collect(),
+            master_lost: None,
         });
     }
 
@@ -314,7 +341,30 @@ pub async fn deploy(
         plans,
         unchanged,
         conns: conns.into_iter().map(Ok).collect(),
+        master_lost: None,
     })
+}
+
+/// When the plan starts the master (its server is down), whether a replica holds more than
+/// the master's dump would bring back.
+async fn master_lost(
+    cluster: &Cluster,
+    conns: &[NodeConn],
+    plans: &[NodePlan],
+    pw: Option<&str>,
+    inventory: &str,
+) -> anyhow::Result<Option<MasterLost>> {
+    let starts_master = conns
+        .iter()
+        .zip(plans)
+        .any(|(c, p)| c.node.replicaof.is_none() && p.action == Action::Start);
+    if !starts_master {
+        return Ok(None);
+    }
+    let refs: Vec<Option<&NodeConn>> = conns.iter().map(Some).collect();
+    Ok(master_guard::check(cluster, &refs, pw, inventory)
+        .await?
+        .err())
 }
 
 async fn inspect(

@@ -3,9 +3,11 @@
 
 pub mod cluster;
 pub mod deploy;
+pub mod dump_header;
 pub mod files;
 pub mod init;
 pub mod inventory;
+pub mod master_guard;
 pub mod node;
 pub mod output;
 pub mod password;
@@ -172,14 +174,27 @@ async fn verify_and_print(
     }
 }
 
-/// `redrepl deploy INVENTORY [--dry-run] [--accept-new-host-keys]`.
-pub fn run_deploy(inventory: &Path, dry_run: bool, accept_new: bool) -> anyhow::Result<()> {
+/// Options of `redrepl deploy` as the command line gives them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeployArgs {
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--accept-new-host-keys`.
+    pub accept_new_host_keys: bool,
+    /// `--promote-if-master-lost`.
+    pub promote_if_master_lost: bool,
+}
+
+/// `redrepl deploy INVENTORY [--dry-run] [--accept-new-host-keys] [--promote-if-master-lost]`.
+pub fn run_deploy(inventory: &Path, args: DeployArgs) -> anyhow::Result<()> {
     let (cluster, dir) = load_cluster(inventory)?;
     let template = template::Template::for_inventory(&dir)?;
     let opts = deploy::Options {
-        dry_run,
-        new_host_keys: new_host_keys(accept_new),
+        dry_run: args.dry_run,
+        new_host_keys: new_host_keys(args.accept_new_host_keys),
         wait: WAIT,
+        promote_if_master_lost: args.promote_if_master_lost,
+        inventory: inventory.display().to_string(),
     };
     runtime()?.block_on(async {
         let started = std::time::Instant::now();
@@ -189,38 +204,117 @@ pub fn run_deploy(inventory: &Path, dry_run: bool, accept_new: bool) -> anyhow::
             .context("deploy failed")?;
         progress.finish();
         drop(progress);
-        if dry_run {
-            crate::outln!("dry run: nothing was changed. The plan:");
-            for (c, p) in outcome.conns.iter().zip(&outcome.plans) {
-                if let Ok(c) = c {
-                    crate::outln!("  {}: {}", c.name(), p.describe(c, cluster.engine));
-                }
-            }
+        let Some(lost) = outcome.master_lost else {
+            return print_deploy(&cluster, outcome, &opts, inventory, started).await;
+        };
+        // --promote-if-master-lost: promote the most advanced replica, then carry on.
+        let best = lost.best().clone();
+        if args.dry_run {
+            crate::outln!("dry run: nothing was changed. {}", lost.figures());
+            crate::outln!(
+                "  would promote {} (the most advanced replica) with --force, then deploy the \
+                 updated inventory",
+                best.node
+            );
             return Ok(());
         }
-        for p in &outcome.plans {
-            let what = match p.action {
-                deploy::Action::Unchanged if p.is_unchanged() => "unchanged",
-                deploy::Action::Unchanged => "binary updated (server left running)",
-                deploy::Action::Start => "started",
-                deploy::Action::Restart => "restarted",
-            };
-            crate::outln!("{}: {what}", p.node);
-        }
-        if outcome.unchanged {
-            crate::outln!("deploy: unchanged (nothing to do on any node)");
-        } else {
-            crate::outln!("deploy: done in {:.2}s", started.elapsed().as_secs_f64());
-        }
-        verify_and_print(
-            &cluster,
-            &outcome.conns,
-            std::time::Duration::from_secs(10),
-            inventory,
-            false,
+        crate::errln!(
+            "{}; --promote-if-master-lost: promoting {}",
+            lost.figures(),
+            best.node
+        );
+        start_stopped_replicas(&cluster, outcome.conns, &lost).await?;
+        let popts = promote::Options {
+            force: true,
+            new_host_keys: opts.new_host_keys,
+            wait: std::time::Duration::from_secs(20),
+            dry_run: false,
+        };
+        let progress = progress::Progress::new(&node_names(&cluster));
+        let ok = promote::promote(
+            inventory, &cluster, &template, &best.node, &popts, &progress,
         )
         .await
+        .with_context(|| format!("promote {} failed", best.node))?;
+        drop(progress);
+        if !ok {
+            return Err(Unhealthy(format!("{} was promoted, but verify failed", best.node)).into());
+        }
+        // Carry on with the updated inventory.
+        let (cluster, _) = load_cluster(inventory)?;
+        let opts = deploy::Options {
+            promote_if_master_lost: false,
+            ..opts
+        };
+        let progress = progress::Progress::new(&node_names(&cluster));
+        let outcome = deploy::deploy(&cluster, &template, &opts, &progress)
+            .await
+            .context("deploy after the promotion failed")?;
+        progress.finish();
+        drop(progress);
+        print_deploy(&cluster, outcome, &opts, inventory, started).await
     })
+}
+
+/// Starts the replicas that hold more than the lost master and whose servers are down, so
+/// the most advanced one can be promoted: each loads its own dump (its data is kept) and
+/// waits for its master in vain, which is harmless.
+async fn start_stopped_replicas(
+    cluster: &cluster::Cluster,
+    conns: Vec<Result<node::NodeConn, node::NodeError>>,
+    lost: &master_guard::MasterLost,
+) -> anyhow::Result<()> {
+    let pw = cluster.password.as_ref().map(|p| p.expose());
+    for c in conns.iter().flatten() {
+        if lost.ahead.iter().any(|h| h.node == c.name() && !h.running) {
+            c.start(cluster.engine, pw, WAIT).await?;
+        }
+    }
+    for c in conns.into_iter().flatten() {
+        c.close().await;
+    }
+    Ok(())
+}
+
+/// Prints what a deploy did (or its dry run's plan), then verifies.
+async fn print_deploy(
+    cluster: &cluster::Cluster,
+    outcome: deploy::Outcome,
+    opts: &deploy::Options,
+    inventory: &Path,
+    started: std::time::Instant,
+) -> anyhow::Result<()> {
+    if opts.dry_run {
+        crate::outln!("dry run: nothing was changed. The plan:");
+        for (c, p) in outcome.conns.iter().zip(&outcome.plans) {
+            if let Ok(c) = c {
+                crate::outln!("  {}: {}", c.name(), p.describe(c, cluster.engine));
+            }
+        }
+        return Ok(());
+    }
+    for p in &outcome.plans {
+        let what = match p.action {
+            deploy::Action::Unchanged if p.is_unchanged() => "unchanged",
+            deploy::Action::Unchanged => "binary updated (server left running)",
+            deploy::Action::Start => "started",
+            deploy::Action::Restart => "restarted",
+        };
+        crate::outln!("{}: {what}", p.node);
+    }
+    if outcome.unchanged {
+        crate::outln!("deploy: unchanged (nothing to do on any node)");
+    } else {
+        crate::outln!("deploy: done in {:.2}s", started.elapsed().as_secs_f64());
+    }
+    verify_and_print(
+        cluster,
+        &outcome.conns,
+        std::time::Duration::from_secs(10),
+        inventory,
+        false,
+    )
+    .await
 }
 
 /// `redrepl verify INVENTORY [--json] [--timeout SECS]`.
@@ -268,19 +362,26 @@ pub fn run_status(inventory: &Path, json: bool, watch: bool) -> anyhow::Result<(
     })
 }
 
-/// `redrepl promote INVENTORY NODE [--force]`.
-pub fn run_promote(
-    inventory: &Path,
-    target: &str,
-    force: bool,
-    accept_new: bool,
-) -> anyhow::Result<()> {
+/// Options of `redrepl promote` as the command line gives them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PromoteArgs {
+    /// `--force`.
+    pub force: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--accept-new-host-keys`.
+    pub accept_new_host_keys: bool,
+}
+
+/// `redrepl promote INVENTORY NODE [--force] [--dry-run] [--accept-new-host-keys]`.
+pub fn run_promote(inventory: &Path, target: &str, args: PromoteArgs) -> anyhow::Result<()> {
     let (cluster, dir) = load_cluster(inventory)?;
     let template = template::Template::for_inventory(&dir)?;
     let opts = promote::Options {
-        force,
-        new_host_keys: new_host_keys(accept_new),
+        force: args.force,
+        new_host_keys: new_host_keys(args.accept_new_host_keys),
         wait: std::time::Duration::from_secs(20),
+        dry_run: args.dry_run,
     };
     runtime()?.block_on(async {
         let progress = progress::Progress::new(&node_names(&cluster));

@@ -7,6 +7,11 @@
 //! With the master gone: refused unless `--force`, which promotes NODE as it is and reports how
 //! far behind the most advanced reachable replica it was.
 //!
+//! Like deploy, it inspects first and acts second: every node is connected and its server
+//! asked before anything changes, the result is a typed [`Plan`] (one [`Step`] per node), and
+//! `--dry-run` prints that same plan and stops. Promote never starts a master: the node it
+//! promotes is running, and a node whose server is down is started as a replica.
+//!
 //! The new topology swaps NODE and the old master: whoever followed the old master follows
 //! NODE, whoever followed NODE follows the old master, so each node keeps its depth (chains
 //! stay chains). Then the inventory file is edited in place (only the `role:`/`replicaof:`
@@ -36,6 +41,138 @@ pub struct Options {
     pub new_host_keys: NewHostKeys,
     /// How long to wait for NODE to catch up, and for servers and syncs.
     pub wait: Duration,
+    /// Print the plan, change nothing.
+    pub dry_run: bool,
+}
+
+/// What promote will do (or did) on one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The node becomes the master (REPLICAOF NO ONE), after catching up with the master
+    /// while its writes are paused (or as it is, with `--force` and the master gone).
+    Promote,
+    /// The node follows another one (REPLICAOF), then CONFIG REWRITE and the new config.
+    Repoint {
+        /// The node it will follow.
+        to: String,
+    },
+    /// The node keeps following the same node; CONFIG REWRITE and the new config.
+    Keep {
+        /// The node it follows.
+        follows: String,
+    },
+    /// The server is down: the new config is written and it is started as a replica.
+    StartAsReplica {
+        /// The node it will follow.
+        to: String,
+    },
+    /// Unreachable (`--force`): left alone; `redrepl deploy` later brings it in line.
+    Unreachable,
+}
+
+/// A promote's plan: built from inspecting every node, printed by `--dry-run`, then acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The node to promote.
+    pub target: String,
+    /// The current master.
+    pub old_master: String,
+    /// Whether the master answers (a paused switchover) or not (`--force`).
+    pub master_up: bool,
+    /// One step per node, inventory order.
+    pub steps: Vec<(String, Step)>,
+}
+
+impl Plan {
+    /// The plan, one line per node, then the inventory edit.
+    pub fn describe(&self, inventory: &Path) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .steps
+            .iter()
+            .map(|(node, step)| {
+                let what = match step {
+                    Step::Promote if self.master_up => format!(
+                        "catch up with {} (its writes paused), then REPLICAOF NO ONE: the new \
+                         master",
+                        self.old_master
+                    ),
+                    Step::Promote => format!(
+                        "REPLICAOF NO ONE as it is (--force: {} does not answer): the new master",
+                        self.old_master
+                    ),
+                    Step::Repoint { to } => {
+                        format!("REPLICAOF {to}; CONFIG REWRITE; write its config")
+                    }
+                    Step::Keep { follows } => {
+                        format!("keeps following {follows}; CONFIG REWRITE; write its config")
+                    }
+                    Step::StartAsReplica { to } => {
+                        format!("server down: write its config, start it as a replica of {to}")
+                    }
+                    Step::Unreachable => "unreachable: left alone".into(),
+                };
+                format!("{node}: {what}")
+            })
+            .collect();
+        lines.push(format!(
+            "{}: {} becomes the master, {} follows {}",
+            inventory.display(),
+            self.target,
+            self.old_master,
+            self.steps
+                .iter()
+                .find_map(|(n, s)| match s {
+                    Step::Repoint { to } | Step::StartAsReplica { to } if *n == self.old_master =>
+                        Some(to.as_str()),
+                    _ => None,
+                })
+                .unwrap_or(&self.target)
+        ));
+        lines
+    }
+
+    fn step(&self, node: &str) -> &Step {
+        &self
+            .steps
+            .iter()
+            .find(|(n, _)| n == node)
+            .expect("a step per node")
+            .1
+    }
+}
+
+/// The plan from what was found: `links[i]` is node i's Redis link or why there is none.
+fn plan(
+    cluster: &Cluster,
+    target: &str,
+    topo: &BTreeMap<String, Option<String>>,
+    links: &[Result<Link, String>],
+    master_up: bool,
+) -> Plan {
+    let steps = cluster
+        .nodes
+        .iter()
+        .zip(links)
+        .map(|(n, l)| {
+            let follows = topo[&n.name].clone();
+            let step = match (follows, l) {
+                (None, _) => Step::Promote,
+                (Some(to), Err(e)) if e.contains("not running") => Step::StartAsReplica { to },
+                (Some(_), Err(_)) => Step::Unreachable,
+                (Some(to), Ok(_)) if n.replicaof.as_deref() == Some(to.as_str()) => {
+                    Step::Keep { follows: to }
+                }
+                (Some(to), Ok(_)) => Step::Repoint { to },
+            };
+            (n.name.clone(), step)
+        })
+        .collect();
+    Plan {
+        target: target.to_string(),
+        old_master: cluster.master().name.clone(),
+        master_up,
+        steps,
+    }
 }
 
 /// The topology after promoting `target`: node → the node it follows (None for the master).
@@ -178,6 +315,19 @@ pub async fn promote(
         }
     }
 
+    let plan = plan(cluster, target, &topo, &links, master_up);
+    if opts.dry_run {
+        for (n, _) in &plan.steps {
+            progress.done(n, "nothing changed (dry run)");
+        }
+        progress.finish();
+        crate::outln!("dry run: nothing was changed. The plan:");
+        for line in plan.describe(inventory) {
+            crate::outln!("  {line}");
+        }
+        return Ok(true);
+    }
+
     let host_port = |name: &str| {
         let n = cluster.node(name).unwrap();
         (n.host.clone(), n.port.to_string())
@@ -277,14 +427,15 @@ pub async fn promote(
             .await
             .map_err(|e| conn(&conns[ti]).redis_err(e))?;
         for (i, n) in cluster.nodes.iter().enumerate() {
-            let Some(Some(follows)) = topo.get(&n.name) else {
-                continue;
+            let follows = match plan.step(&n.name) {
+                Step::Repoint { to } => to,
+                Step::Unreachable => {
+                    progress.done(&n.name, "unreachable: not re-pointed");
+                    continue;
+                }
+                _ => continue,
             };
-            if n.replicaof.as_deref() == Some(follows.as_str()) {
-                continue;
-            }
             let Ok(l) = links[i].as_mut() else {
-                progress.done(&n.name, "unreachable: not re-pointed");
                 continue;
             };
             let (h, p) = host_port(follows);
@@ -340,11 +491,7 @@ pub async fn promote(
     let mut order: Vec<usize> = (0..cluster.nodes.len()).collect();
     order.sort_by_key(|&i| depths[i]);
     for i in order {
-        if let (Err(_), Ok(c)) = (&links[i], &conns[i])
-            && links[i]
-                .as_ref()
-                .err()
-                .is_some_and(|e| e.contains("not running"))
+        if let (Step::StartAsReplica { .. }, Ok(c)) = (plan.step(&cluster.nodes[i].name), &conns[i])
         {
             progress.step(c.name(), "starting as a replica");
             c.start(new_cluster.engine, pw, opts.wait).await?;

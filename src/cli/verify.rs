@@ -109,8 +109,8 @@ pub async fn verify(
             }
             Err(p) => rows[master_i].problems.push(if p.contains("not running") {
                 format!(
-                    "{p}. Start it with `redrepl deploy {inventory}`, or if it is lost, \
-                     `redrepl promote {inventory} {some_replica} --force`"
+                    "{p}. {}",
+                    restart_advice(cluster, conns, pw, inventory).await
                 )
             } else {
                 p
@@ -175,6 +175,38 @@ pub async fn verify(
     Report {
         ok: rows.iter().all(|r| r.ok),
         nodes: rows,
+    }
+}
+
+/// What to do about a master whose server is down: start it with deploy when its dump holds
+/// everything its replicas have, else promote the most advanced replica (deploy would refuse).
+async fn restart_advice(
+    cluster: &Cluster,
+    conns: &[Result<NodeConn, NodeError>],
+    pw: Option<&str>,
+    inventory: &str,
+) -> String {
+    let refs: Vec<Option<&NodeConn>> = conns.iter().map(|c| c.as_ref().ok()).collect();
+    match crate::cli::master_guard::check(cluster, &refs, pw, inventory).await {
+        Ok(Ok(())) => format!(
+            "Its dump holds everything its replicas have: start it with `redrepl deploy \
+             {inventory}` (if its host is lost for good: `redrepl promote {inventory} {} \
+             --force`)",
+            cluster
+                .nodes
+                .iter()
+                .find(|n| n.replicaof.is_some())
+                .map_or("NODE", |n| n.name.as_str())
+        ),
+        Ok(Err(lost)) => format!(
+            "Do not start it as it is: {}. Instead {}",
+            lost.figures(),
+            lost.advice()
+        ),
+        Err(e) => format!(
+            "Its dump could not be compared with its replicas ({e}); `redrepl deploy \
+             {inventory}` checks again before starting it"
+        ),
     }
 }
 
