@@ -2,32 +2,17 @@
 //! for `engine: redis`, Debian's redis-server 7.0. Each is started on a free port with the
 //! rendered file and must answer PING after AUTH with the inventory's password.
 
+mod common;
+
+use common::Kind;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_redrepl");
 const PASSWORD: &str = "render-test-pw-0123456789";
-
-/// Kills the server it holds when dropped, so a failing test leaves nothing running.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Copies inventories/local.yaml into a scratch folder (with a known password and `engine`),
 /// renders it and returns (folder, rendered dir).
@@ -86,40 +71,17 @@ fn auth_ping(port: u16) -> Result<(), String> {
     }
 }
 
-fn start_and_ping(program: &str, first_args: &[&str], conf: &Path) {
-    let port = free_port();
-    let child = Command::new(program)
-        .args(first_args)
-        .arg(conf)
-        .args(["--port", &port.to_string(), "--daemonize", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    let mut server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match auth_ping(port) {
-            Ok(()) => return,
-            Err(e) => {
-                if let Some(status) = server.0.try_wait().unwrap() {
-                    let mut err = String::new();
-                    server
-                        .0
-                        .stderr
-                        .take()
-                        .unwrap()
-                        .read_to_string(&mut err)
-                        .unwrap();
-                    panic!("{program} exited ({status}) with {}: {err}", conf.display());
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "{program} never answered on {port}: {e}"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
+/// Starts `kind` with the rendered `conf` (the harness picks the port and checks the
+/// process answering is ours), then AUTH + PING must answer +OK +PONG.
+fn start_and_ping(kind: Kind, conf: &std::path::Path) {
+    let server = common::Server::builder(kind)
+        .bare()
+        .config_file(conf)
+        .args(&["--daemonize", "no"])
+        .password(PASSWORD)
+        .start();
+    if let Err(e) = auth_ping(server.port) {
+        panic!("{kind:?} with {}: {e}\n{}", conf.display(), server.log());
     }
 }
 
@@ -127,18 +89,14 @@ fn start_and_ping(program: &str, first_args: &[&str], conf: &Path) {
 fn rendered_configs_load_in_the_bundled_server() {
     let (_dir, rendered) = render_local("bundled");
     for node in ["node1", "node2"] {
-        start_and_ping(BIN, &["server"], &rendered.join(format!("{node}.conf")));
+        start_and_ping(Kind::Redrepl, &rendered.join(format!("{node}.conf")));
     }
 }
 
 #[test]
 fn rendered_configs_for_engine_redis_load_in_redis_server() {
-    assert!(
-        Path::new("/usr/bin/redis-server").exists(),
-        "redis-server is missing: apt-get install -y redis-server (the reference peer)"
-    );
     let (_dir, rendered) = render_local("redis");
     for node in ["node1", "node2"] {
-        start_and_ping("redis-server", &[], &rendered.join(format!("{node}.conf")));
+        start_and_ping(Kind::Redis, &rendered.join(format!("{node}.conf")));
     }
 }

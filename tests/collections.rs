@@ -1,100 +1,28 @@
 //! Collection commands compared against Debian's redis-server 7.0: the same command
 //! sequence goes to both servers, replies must match, and DEBUG DIGEST must match at the end.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::Kind;
 use std::time::{Duration, Instant};
 
+/// A server from the shared harness with one open connection.
 struct Server {
-    child: Child,
-    _dir: tempfile::TempDir,
     con: redis::Connection,
     con_port: u16,
+    _srv: common::Server,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+fn start(kind: Kind, extra: &[&str]) -> Server {
+    let srv = common::Server::builder(kind)
+        .debug_command(true)
+        .args(extra)
+        .start();
+    Server {
+        con: srv.conn(),
+        con_port: srv.port,
+        _srv: srv,
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(exe: &str, is_redrepl: bool, extra: &[&str]) -> Server {
-    // A port picked free may be taken by another test before the server binds it: then the
-    // server exits (or another test's server answers); try again on another port.
-    for _ in 0..5 {
-        if let Some(s) = try_start(exe, is_redrepl, extra) {
-            return s;
-        }
-    }
-    panic!("{exe} did not start");
-}
-
-fn try_start(exe: &str, is_redrepl: bool, extra: &[&str]) -> Option<Server> {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut cmd = Command::new(exe);
-    if is_redrepl {
-        cmd.arg("server");
-    }
-    cmd.args([
-        "--port",
-        &port.to_string(),
-        "--save",
-        "",
-        "--enable-debug-command",
-        "yes",
-        "--dir",
-    ])
-    .arg(dir.path())
-    .args(extra)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let url = format!("redis://127.0.0.1:{port}/");
-    loop {
-        if child.try_wait().ok().flatten().is_some() {
-            return None;
-        }
-        if let Ok(mut c) = redis::Client::open(url.as_str()).unwrap().get_connection() {
-            // Ours, not another test's server on the same port.
-            let info: String = redis::cmd("INFO")
-                .arg("server")
-                .query(&mut c)
-                .unwrap_or_default();
-            let pid = format!("process_id:{}", child.id());
-            if !info.lines().any(|l| l.trim() == pid) {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-            return Some(Server {
-                child,
-                _dir: dir,
-                con: c,
-                con_port: port,
-            });
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn have_redis() -> bool {
-    std::path::Path::new("/usr/bin/redis-server").exists()
 }
 
 struct Pair {
@@ -134,14 +62,10 @@ impl Pair {
 
     /// Both servers started with extra `--name value` configuration arguments.
     fn with_config(extra: &[&str]) -> Option<Pair> {
-        // Never skip silently: without the reference server these tests prove nothing.
-        assert!(
-            have_redis(),
-            "redis-server (7.0) is needed as the reference: apt-get install redis-server redis-tools"
-        );
+        // Never skip silently: the harness panics without the reference server.
         Some(Pair {
-            ours: start(env!("CARGO_BIN_EXE_redrepl"), true, extra),
-            real: start("/usr/bin/redis-server", false, extra),
+            ours: start(Kind::Redrepl, extra),
+            real: start(Kind::Redis, extra),
         })
     }
 

@@ -2,98 +2,40 @@
 //! Debian's redis.conf, start-up errors with file:line, CONFIG GET/SET/REWRITE round trips
 //! through the `redis` crate, and no password in any log or error output.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{Kind, ServerBuilder, free_port};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const NEED_REDIS: &str = "/etc/redis/redis.conf is missing: install Debian's redis-server (apt-get install -y redis-server)";
 
-/// A free TCP port on 127.0.0.1.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `redrepl server` from the shared harness with only the arguments a test gives (and the
+/// port it picked), in `dir`.
+fn redrepl(dir: &Path, port: u16) -> ServerBuilder {
+    common::Server::builder(Kind::Redrepl)
+        .bare()
+        .dir(dir)
+        .port(port)
 }
 
-/// A running `redrepl server`, killed (by PID) when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    out: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Starts the server with `args` and waits until it accepts connections.
-    fn start(dir: &Path, port: u16, args: &[&str]) -> Server {
-        let out = dir.join("stdout.txt");
-        let child = Command::new(env!("CARGO_BIN_EXE_redrepl"))
-            .arg("server")
-            .args(args)
-            .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("stderr.txt")).unwrap(),
-            ))
-            .spawn()
-            .unwrap();
-        let mut s = Server { child, port, out };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return s;
-            }
-            if let Some(status) = s.child.try_wait().unwrap() {
-                panic!(
-                    "server exited early ({status}): {}",
-                    std::fs::read_to_string(&s.out).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn connect(&self, password: Option<&str>) -> redis::RedisResult<redis::Connection> {
-        let url = match password {
-            Some(p) => format!("redis://:{p}@127.0.0.1:{}/", self.port),
-            None => format!("redis://127.0.0.1:{}/", self.port),
-        };
-        redis::Client::open(url)?.get_connection()
-    }
+/// A connection, authenticated when `password` is given.
+fn connect(s: &common::Server, password: Option<&str>) -> redis::RedisResult<redis::Connection> {
+    let url = match password {
+        Some(p) => format!("redis://:{p}@127.0.0.1:{}/", s.port),
+        None => s.url(),
+    };
+    redis::Client::open(url)?.get_connection()
 }
 
 /// Runs the server expecting it to refuse to start; returns stdout + stderr.
-fn start_fails(args: &[&str]) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redrepl"))
-        .arg("server")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("server started although its config is bad");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+fn start_fails(conf: Option<&Path>, args: &[&str]) -> String {
+    let mut b = common::Server::builder(Kind::Redrepl).bare().args(args);
+    if let Some(c) = conf {
+        b = b.config_file(c);
     }
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success(), "exit status {}", out.status);
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    b.start_fails()
 }
 
 fn config_get(con: &mut redis::Connection, name: &str) -> String {
@@ -118,7 +60,6 @@ fn debian_redis_conf_loads_and_server_answers_ping() {
     let pid = format!("{d}/redis.pid");
     let port_s = port.to_string();
     let args = [
-        conf.to_str().unwrap(),
         "--daemonize",
         "no",
         "--port",
@@ -130,8 +71,11 @@ fn debian_redis_conf_loads_and_server_answers_ping() {
         "--pidfile",
         &pid,
     ];
-    let s = Server::start(dir.path(), port, &args);
-    let mut con = s.connect(None).unwrap();
+    let s = redrepl(dir.path(), port)
+        .config_file(&conf)
+        .args(&args)
+        .start();
+    let mut con = connect(&s, None).unwrap();
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
     assert_eq!(pong, "PONG");
     assert_eq!(config_get(&mut con, "appendonly"), "no");
@@ -153,7 +97,7 @@ fn typo_in_config_stops_start_with_file_and_line() {
         format!("# comment\nport {}\nmaxmemroy 1gb\n", free_port()),
     )
     .unwrap();
-    let out = start_fails(&[conf.to_str().unwrap()]);
+    let out = start_fails(Some(&conf), &[]);
     assert!(out.contains(&format!("{}:3", conf.display())), "{out}");
     assert!(
         out.contains("Bad directive or wrong number of arguments"),
@@ -171,10 +115,10 @@ fn bad_value_stops_start_with_file_and_line() {
         format!("port {}\n\ndaemonize perhaps\n", free_port()),
     )
     .unwrap();
-    let out = start_fails(&[conf.to_str().unwrap()]);
+    let out = start_fails(Some(&conf), &[]);
     assert!(out.contains(&format!("{}:3", conf.display())), "{out}");
     assert!(out.contains("argument must be 'yes' or 'no'"), "{out}");
-    let out = start_fails(&["--port", "99999"]);
+    let out = start_fails(None, &["--port", "99999"]);
     assert!(
         out.contains("argument must be between 0 and 65535 inclusive"),
         "{out}"
@@ -186,11 +130,14 @@ fn bad_sensitive_line_never_prints_the_password() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("bad.conf");
     std::fs::write(&conf, "requirepass Sup3rS3cretValue extra\n").unwrap();
-    let out = start_fails(&[conf.to_str().unwrap()]);
+    let out = start_fails(Some(&conf), &[]);
     assert!(out.contains(&format!("{}:1", conf.display())), "{out}");
     assert!(!out.contains("Sup3rS3cretValue"), "{out}");
     let port = free_port().to_string();
-    let out = start_fails(&["--port", &port, "--masterauth", "Sup3rS3cretValue", "extra"]);
+    let out = start_fails(
+        None,
+        &["--port", &port, "--masterauth", "Sup3rS3cretValue", "extra"],
+    );
     assert!(out.contains("wrong number of arguments"), "{out}");
     assert!(!out.contains("Sup3rS3cretValue"), "{out}");
 }
@@ -206,17 +153,19 @@ fn config_get_set_rewrite_round_trip() {
          requirepass Pa55wordOne\nappendonly no\n# end\n"
     );
     std::fs::write(&conf, &original).unwrap();
-    let s = Server::start(dir.path(), port, &[conf.to_str().unwrap()]);
-
+    let s = redrepl(dir.path(), port)
+        .config_file(&conf)
+        .password("Pa55wordOne")
+        .start();
     // requirepass is enforced, and CONFIG GET returns it to an authenticated client.
-    let mut anon = s.connect(None).unwrap();
+    let mut anon = connect(&s, None).unwrap();
     let e = redis::cmd("CONFIG")
         .arg("GET")
         .arg("port")
         .query::<Vec<String>>(&mut anon)
         .unwrap_err();
     assert!(e.to_string().contains("NOAUTH"), "{e}");
-    let mut con = s.connect(Some("Pa55wordOne")).unwrap();
+    let mut con = connect(&s, Some("Pa55wordOne")).unwrap();
     assert_eq!(config_get(&mut con, "requirepass"), "Pa55wordOne");
     assert_eq!(config_get(&mut con, "save"), "900 1");
     assert_eq!(config_get(&mut con, "maxmemory"), "0");
@@ -275,8 +224,8 @@ fn config_get_set_rewrite_round_trip() {
         .arg("Pa55wordTwo")
         .query(&mut con)
         .unwrap();
-    assert!(s.connect(Some("Pa55wordOne")).is_err());
-    let mut con2 = s.connect(Some("Pa55wordTwo")).unwrap();
+    assert!(connect(&s, Some("Pa55wordOne")).is_err());
+    let mut con2 = connect(&s, Some("Pa55wordTwo")).unwrap();
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
         .arg("save")
@@ -312,19 +261,23 @@ fn config_get_set_rewrite_round_trip() {
     assert_eq!(text, want);
     drop(con);
     drop(con2);
+    let mut stdout = s.log();
     drop(s);
 
     // The rewritten file starts a server with the same settings.
-    let s = Server::start(dir.path(), port, &[conf.to_str().unwrap()]);
-    let mut con = s.connect(Some("Pa55wordTwo")).unwrap();
+    let s = redrepl(dir.path(), port)
+        .config_file(&conf)
+        .password("Pa55wordTwo")
+        .start();
+    let mut con = connect(&s, Some("Pa55wordTwo")).unwrap();
     assert_eq!(config_get(&mut con, "maxmemory"), "104857600");
     assert_eq!(config_get(&mut con, "save"), "");
     assert_eq!(config_get(&mut con, "slave-read-only"), "no");
+    stdout.push_str(&s.log());
     drop(s);
 
     // No password in the log or on stdout.
     let log = std::fs::read_to_string(dir.path().join("node.log")).unwrap();
-    let stdout = std::fs::read_to_string(dir.path().join("stdout.txt")).unwrap();
     assert!(log.contains("Ready to accept connections"), "{log}");
     for secret in ["Pa55wordOne", "Pa55wordTwo"] {
         assert!(
@@ -337,22 +290,13 @@ fn config_get_set_rewrite_round_trip() {
 #[test]
 fn rewrite_without_config_file_is_an_error_and_loglevel_applies() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let log = dir.path().join("a.log");
-    let port_s = port.to_string();
-    let s = Server::start(
-        dir.path(),
-        port,
-        &[
-            "--port",
-            &port_s,
-            "--save",
-            "",
-            "--logfile",
-            log.to_str().unwrap(),
-        ],
-    );
-    let mut con = s.connect(None).unwrap();
+    let mut s = common::Server::builder(Kind::Redrepl)
+        .bare()
+        .dir(dir.path())
+        .args(&["--save", "", "--logfile", log.to_str().unwrap()])
+        .start();
+    let mut con = connect(&s, None).unwrap();
     let e = redis::cmd("CONFIG")
         .arg("REWRITE")
         .query::<()>(&mut con)
@@ -383,11 +327,7 @@ fn rewrite_without_config_file_is_an_error_and_loglevel_applies() {
         .query(&mut con)
         .unwrap();
     let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut con);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut s = s;
-    while s.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    s.wait_exit(Duration::from_secs(10));
     drop(s);
     assert!(
         std::fs::read_to_string(&log)

@@ -2,90 +2,35 @@
 //! DIGEST equal), corrupt dumps refused without touching the file, crash safety of BGSAVE,
 //! clients served during BGSAVE, saving at shutdown (S10: a restarted node reloads its data).
 
+mod common;
+
+use common::Kind;
 use redis::ConnectionLike;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const REDRR: &str = env!("CARGO_BIN_EXE_redrepl");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A server process in its own process group, killed (with any BGSAVE child) on drop.
+/// A server from the shared harness in a fixed dir; SIGKILLed with its process group (any
+/// BGSAVE child included) on drop.
 struct Proc {
-    child: Child,
+    srv: common::Server,
     port: u16,
 }
 
 impl Proc {
-    /// Starts a server; a free port taken by another test before the bind is retried.
+    /// Starts a server in `dir` (the harness retries a port taken by another test).
     fn start(redis: bool, dir: &Path, extra: &[&str]) -> Proc {
-        let mut last = String::new();
-        for _ in 0..5 {
-            match Self::try_start(redis, dir, extra) {
-                Ok(p) => return p,
-                Err(e) => last = e,
-            }
+        let kind = if redis { Kind::Redis } else { Kind::Redrepl };
+        let srv = common::Server::builder(kind)
+            .dir(dir)
+            .debug_command(true)
+            .args(&["--bind", "127.0.0.1", "--logfile", "server.log"])
+            .args(extra)
+            .start();
+        Proc {
+            port: srv.port,
+            srv,
         }
-        panic!("server did not start: {last}")
-    }
-
-    fn try_start(redis: bool, dir: &Path, extra: &[&str]) -> Result<Proc, String> {
-        let port = free_port();
-        let mut cmd = if redis {
-            assert!(
-                Path::new("/usr/bin/redis-server").exists(),
-                "redis-server is missing: apt-get install redis-server redis-tools"
-            );
-            Command::new("redis-server")
-        } else {
-            let mut c = Command::new(REDRR);
-            c.arg("server");
-            c
-        };
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            dir.to_str().unwrap(),
-        ])
-        .args(["--enable-debug-command", "yes", "--logfile", "server.log"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0);
-        let child = cmd.spawn().map_err(|e| e.to_string())?;
-        let mut p = Proc { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = p.child.try_wait().unwrap() {
-                return Err(format!("exited with {status}"));
-            }
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                let _ = s.write_all(b"PING\r\n");
-                let mut buf = [0u8; 64];
-                if let Ok(n) = s.read(&mut buf) {
-                    if buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-LOADING") {
-                        if buf[..n].starts_with(b"+PONG") {
-                            return Ok(p);
-                        }
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        Err("no PONG within 30 s".into())
     }
 
     fn con(&self) -> redis::Connection {
@@ -118,20 +63,11 @@ impl Proc {
     }
 
     fn kill_group(&mut self) {
-        // SAFETY: signalling the process group we created for this server.
-        unsafe { libc::killpg(self.child.id() as i32, libc::SIGKILL) };
-        let _ = self.child.wait();
+        self.srv.kill9();
     }
 
     fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.srv.wait_exit(timeout)
     }
 }
 
@@ -360,24 +296,10 @@ fn corrupt_or_truncated_dumps_stop_start_up_and_stay_untouched() {
         std::fs::create_dir(&dir).unwrap();
         let dump = dir.join("dump.rdb");
         std::fs::write(&dump, &bytes).unwrap();
-        let out = Command::new(REDRR)
-            .args([
-                "server",
-                "--port",
-                &free_port().to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--dir", dir.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            !out.status.success(),
-            "{what}: server started on a bad dump"
-        );
-        let log = String::from_utf8_lossy(&out.stdout);
+        let log = common::Server::builder(Kind::Redrepl)
+            .dir(&dir)
+            .args(&["--bind", "127.0.0.1"])
+            .start_fails();
         assert!(
             log.contains("byte offset"),
             "{what}: log does not say where: {log}"
@@ -423,7 +345,7 @@ fn shutdown_saves_with_save_points_and_nosave_does_not() {
     assert_eq!(p.cmd(&["GET", "lost"]), redis::Value::Nil);
     p.cmd(&["SET", "sigterm", "saved"]);
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(p.child.id() as i32, libc::SIGTERM) };
+    p.srv.signal(libc::SIGTERM);
     assert!(
         p.wait_exit(Duration::from_secs(10))
             .is_some_and(|s| s.success())

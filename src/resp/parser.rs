@@ -38,17 +38,43 @@ fn perr(msg: impl Into<String>) -> ProtocolError {
 }
 
 /// Parses requests out of a connection's query buffer.
+///
+/// Work is proportional to the bytes that arrived: a request that comes in pieces is never
+/// rescanned from its start (an inline line remembers how far it was searched, a multibulk
+/// where its next argument starts), and nothing is allocated from a length the client
+/// declares (the buffer grows with the bytes actually received).
 #[derive(Default, Debug)]
 pub struct RequestParser {
     /// Byte offset up to which the buffer was already searched for the end of an inline
     /// line, so a long line arriving in pieces is not rescanned from the start.
     inline_scanned: usize,
+    /// The multibulk being received, when its header was read but not all its arguments.
+    multibulk: Option<Multibulk>,
+}
+
+/// Progress through one multibulk request whose bytes are still in the buffer.
+#[derive(Debug)]
+struct Multibulk {
+    /// Arguments announced by the `*<count>` header.
+    count: usize,
+    /// Offset of the next unread `$<len>` line.
+    pos: usize,
+    /// Where each argument read so far lies in the buffer.
+    spans: Vec<(usize, usize)>,
 }
 
 impl RequestParser {
     /// Creates a parser.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Bytes of bookkeeping held for a request still arriving (counted with the query
+    /// buffer against `client-query-buffer-limit`).
+    pub fn pending_overhead(&self) -> usize {
+        self.multibulk.as_ref().map_or(0, |m| {
+            m.spans.capacity() * std::mem::size_of::<(usize, usize)>()
+        })
     }
 
     /// Takes one complete command off the front of `buf`.
@@ -109,27 +135,37 @@ impl RequestParser {
         buf: &mut BytesMut,
         limits: ParseLimits,
     ) -> Result<Option<(Bytes, Vec<Bytes>)>, ProtocolError> {
-        let Some((count, mut pos)) = read_line_int(buf, 0)? else {
-            if buf.len() > INLINE_MAX {
-                return Err(perr("too big mbulk count string"));
+        let mut mb = match self.multibulk.take() {
+            Some(mb) => mb,
+            None => {
+                let Some((count, pos)) = read_line_int(buf, 0)? else {
+                    if buf.len() > INLINE_MAX {
+                        return Err(perr("too big mbulk count string"));
+                    }
+                    return Ok(None);
+                };
+                let count = count.ok_or_else(|| perr("invalid multibulk length"))?;
+                if count > i32::MAX as i64 {
+                    return Err(perr("invalid multibulk length"));
+                }
+                if count > 10 && limits.unauthenticated {
+                    return Err(perr("unauthenticated multibulk length"));
+                }
+                if count <= 0 {
+                    return Ok(Some((buf.split_to(pos).freeze(), Vec::new())));
+                }
+                Multibulk {
+                    count: count as usize,
+                    pos,
+                    // Never sized by the client's count: grows with the arguments received.
+                    spans: Vec::with_capacity((count as usize).min(1024)),
+                }
             }
-            return Ok(None);
         };
-        let count = count.ok_or_else(|| perr("invalid multibulk length"))?;
-        if count > i32::MAX as i64 {
-            return Err(perr("invalid multibulk length"));
-        }
-        if count > 10 && limits.unauthenticated {
-            return Err(perr("unauthenticated multibulk length"));
-        }
-        if count <= 0 {
-            return Ok(Some((buf.split_to(pos).freeze(), Vec::new())));
-        }
-        let count = count as usize;
-        // First pass: find where every argument lies, without consuming anything.
-        let mut spans = Vec::with_capacity(count.min(1024));
-        for _ in 0..count {
+        while mb.spans.len() < mb.count {
+            let pos = mb.pos;
             if pos >= buf.len() {
+                self.multibulk = Some(mb);
                 return Ok(None);
             }
             if buf[pos] != b'$' {
@@ -139,6 +175,7 @@ impl RequestParser {
                 if buf.len() - pos > INLINE_MAX {
                     return Err(perr("too big bulk count string"));
                 }
+                self.multibulk = Some(mb);
                 return Ok(None);
             };
             let len = match len {
@@ -150,15 +187,19 @@ impl RequestParser {
             }
             let len = len as usize;
             if buf.len() < after + len + 2 {
-                // Make room for the whole argument at once (large values arrive in pieces).
-                buf.reserve(after + len + 2 - buf.len());
+                // The argument arrives in pieces; the caller's buffer grows with them.
+                self.multibulk = Some(mb);
                 return Ok(None);
             }
-            spans.push((after, after + len));
-            pos = after + len + 2;
+            mb.spans.push((after, after + len));
+            mb.pos = after + len + 2;
         }
-        let frame = buf.split_to(pos).freeze();
-        let args = spans.into_iter().map(|(a, b)| frame.slice(a..b)).collect();
+        let frame = buf.split_to(mb.pos).freeze();
+        let args = mb
+            .spans
+            .into_iter()
+            .map(|(a, b)| frame.slice(a..b))
+            .collect();
         Ok(Some((frame, args)))
     }
 }
@@ -270,6 +311,30 @@ mod tests {
             e.to_string(),
             "Protocol error: unauthenticated multibulk length"
         );
+    }
+
+    #[test]
+    fn declared_lengths_allocate_nothing() {
+        let mut p = RequestParser::new();
+        let mut buf = BytesMut::from(&b"*1\r\n$536870912\r\nabc"[..]);
+        assert_eq!(p.parse(&mut buf, ParseLimits::default()).unwrap(), None);
+        assert!(buf.capacity() < 1 << 20, "reserved {}", buf.capacity());
+        let mut buf = BytesMut::from(&b"*2147483647\r\n$1\r\na\r\n"[..]);
+        let mut p = RequestParser::new();
+        assert_eq!(p.parse(&mut buf, ParseLimits::default()).unwrap(), None);
+        assert!(p.pending_overhead() < 1 << 20);
+    }
+
+    #[test]
+    fn a_multibulk_in_pieces_resumes_where_it_stopped() {
+        let mut p = RequestParser::new();
+        let mut buf = BytesMut::from(&b"*3\r\n$3\r\nSET\r\n$1\r\nk"[..]);
+        assert_eq!(p.parse(&mut buf, ParseLimits::default()).unwrap(), None);
+        assert_eq!(p.multibulk.as_ref().unwrap().spans.len(), 1);
+        buf.extend_from_slice(b"\r\n$1\r\nv\r\n");
+        let args = p.parse(&mut buf, ParseLimits::default()).unwrap().unwrap();
+        assert_eq!(args, vec!["SET", "k", "v"]);
+        assert!(buf.is_empty() && p.multibulk.is_none());
     }
 
     #[test]

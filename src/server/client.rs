@@ -201,3 +201,72 @@ impl Client {
         }
     }
 }
+
+/// The client classes of `client-output-buffer-limit`, as indexes into
+/// [`crate::config::Config::client_output_buffer_limit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientClass {
+    /// Every ordinary client.
+    Normal = 0,
+    /// A replica attached to us.
+    Replica = 1,
+    /// A client in SUBSCRIBE/PSUBSCRIBE mode.
+    Pubsub = 2,
+}
+
+impl ClientClass {
+    /// This class's `(hard, soft, soft_seconds)` in `config`.
+    pub fn limits(self, config: &crate::config::Config) -> (i64, i64, i64) {
+        config.client_output_buffer_limit[self as usize]
+    }
+}
+
+/// Redis's `checkClientOutputBufferLimits`, for every client class: whether `used` bytes of
+/// pending output break `limits` = `(hard, soft, soft_seconds)` (0 disables a limit) at
+/// `now_ms`. `soft_since_ms` is the client's timer (0: under the soft limit): it starts when
+/// the soft limit is first reached, and the soft limit counts as broken only once it has
+/// been reached for more than `soft_seconds`.
+pub fn output_limit_reached(
+    used: usize,
+    limits: (i64, i64, i64),
+    soft_since_ms: &mut i64,
+    now_ms: i64,
+) -> bool {
+    let (hard, soft, soft_seconds) = limits;
+    let used = used as i64;
+    let hard_reached = hard > 0 && used >= hard;
+    let mut soft_reached = soft > 0 && used >= soft;
+    if soft_reached {
+        if *soft_since_ms == 0 {
+            *soft_since_ms = now_ms;
+            soft_reached = false;
+        } else if now_ms - *soft_since_ms <= soft_seconds * 1000 {
+            soft_reached = false;
+        }
+    } else {
+        *soft_since_ms = 0;
+    }
+    hard_reached || soft_reached
+}
+
+#[cfg(test)]
+mod tests {
+    use super::output_limit_reached;
+
+    #[test]
+    fn hard_limit_at_once_soft_limit_after_its_seconds() {
+        let mut t = 0;
+        assert!(output_limit_reached(100, (100, 0, 0), &mut t, 1));
+        assert!(!output_limit_reached(99, (100, 0, 0), &mut t, 1));
+        assert!(!output_limit_reached(usize::MAX / 2, (0, 0, 0), &mut t, 1));
+        // soft 10 bytes for 2 s
+        assert!(!output_limit_reached(10, (0, 10, 2), &mut t, 1_000));
+        assert_eq!(t, 1_000);
+        assert!(!output_limit_reached(10, (0, 10, 2), &mut t, 3_000));
+        assert!(output_limit_reached(10, (0, 10, 2), &mut t, 3_001));
+        // dropping under the soft limit resets the timer
+        assert!(!output_limit_reached(9, (0, 10, 2), &mut t, 3_002));
+        assert_eq!(t, 0);
+        assert!(!output_limit_reached(10, (0, 10, 2), &mut t, 9_000));
+    }
+}

@@ -1,8 +1,14 @@
 //! One client connection: read bytes, parse requests, run them under the state lock, write
 //! the replies. Pipelined requests that arrive together run in one hold of the lock and
 //! their replies leave in one write.
+//!
+//! As in Redis, the connection keeps reading requests while its replies wait to be sent;
+//! the pending replies are checked against `client-output-buffer-limit` after every
+//! command, and the requests not yet complete against `client-query-buffer-limit`, so a
+//! client that never reads, or never ends its request, is closed without affecting others.
+//! An idle connection holds no buffers.
 
-use super::client::{Client, ClientInfo, ReplyMode};
+use super::client::{Client, ClientClass, ClientInfo, ReplyMode, output_limit_reached};
 use super::commands::{self, Ctx, Flow};
 use super::state::Shared;
 use crate::resp::{ParseLimits, ReplyBuf, RequestParser};
@@ -14,6 +20,37 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const READ_CHUNK: usize = 16 * 1024;
+
+/// Buffers larger than this are freed once empty, so idle connections stay small.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+/// How long a connection that must close may take to send its last replies.
+const CLOSING_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends everything in `buf[*sent..]`, waiting as long as needed; then empties `buf`.
+async fn flush_all(socket: &mut TcpStream, buf: &mut Vec<u8>, sent: &mut usize) -> bool {
+    let ok = socket.write_all(&buf[*sent..]).await.is_ok();
+    buf.clear();
+    *sent = 0;
+    ok
+}
+
+/// Sends what the socket takes now without waiting; empties `buf` once all is sent.
+fn flush_some(socket: &TcpStream, buf: &mut Vec<u8>, sent: &mut usize) -> std::io::Result<()> {
+    while *sent < buf.len() {
+        match socket.try_write(&buf[*sent..]) {
+            Ok(n) => *sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    buf.clear();
+    *sent = 0;
+    if buf.capacity() > KEEP_BUFFER {
+        *buf = Vec::new();
+    }
+    Ok(())
+}
 
 /// Serves one accepted connection until it closes.
 pub async fn serve(
@@ -27,7 +64,11 @@ pub async fn serve(
         (st.config.requirepass.is_some(), st.config.timeout)
     };
     let mut client = Client::new(info.clone(), !needs_auth, is_local);
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut rbuf = BytesMut::new();
+    // Bytes of `out.buf` already sent; the rest are the pending replies.
+    let mut sent = 0usize;
+    // When the pending replies first reached the soft limit (0: under it).
+    let mut soft_since_ms = 0i64;
     let mut parser = RequestParser::new();
     let mut out = ReplyBuf::default();
     // A request that found the server paused, to run first once the pause ends.
@@ -39,16 +80,30 @@ pub async fn serve(
     };
 
     'conn: loop {
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
-            rbuf.reserve(READ_CHUNK);
-        }
+        let writing = sent < out.buf.len();
         let n = tokio::select! {
-            r = socket.read_buf(&mut rbuf) => match r {
-                Ok(0) | Err(_) => break 'conn,
-                Ok(n) => n,
+            r = socket.readable() => {
+                if r.is_err() {
+                    break 'conn;
+                }
+                if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+                    rbuf.reserve(READ_CHUNK);
+                }
+                match socket.try_read_buf(&mut rbuf) {
+                    Ok(0) => break 'conn,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue 'conn,
+                    Err(_) => break 'conn,
+                }
+            },
+            r = socket.writable(), if writing => {
+                if r.is_err() || flush_some(&socket, &mut out.buf, &mut sent).is_err() {
+                    break 'conn;
+                }
+                continue 'conn;
             },
             _ = info.kill_notify.notified() => break 'conn,
-            _ = tokio::time::sleep(idle) => break 'conn,
+            _ = tokio::time::sleep(idle), if !writing => break 'conn,
         };
         if info.killed.load(Ordering::Relaxed) {
             break;
@@ -63,13 +118,17 @@ pub async fn serve(
             {
                 let mut guard = shared.lock();
                 let st = &mut *guard;
+                let out_before = out.buf.len();
                 st.stats.net_input_bytes += n as u64;
+                let qbuf = rbuf.len() + parser.pending_overhead();
                 if st.config.client_query_buffer_limit > 0
-                    && rbuf.len() as i64 > st.config.client_query_buffer_limit
+                    && qbuf as i64 > st.config.client_query_buffer_limit
                 {
+                    let head = String::from_utf8_lossy(&rbuf[..rbuf.len().min(64)]);
                     crate::warning!(
-                        "Closing client that reached max query buffer length (id={})",
-                        info.id
+                        "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+                        info.describe(),
+                        crate::config::repr(&head)
                     );
                     break 'conn;
                 }
@@ -135,25 +194,45 @@ pub async fn serve(
                             }
                         }
                     }
+                    let limits = ClientClass::Normal.limits(&st.config);
+                    let now = info.last_ms.load(Ordering::Relaxed);
+                    if output_limit_reached(out.buf.len() - sent, limits, &mut soft_since_ms, now) {
+                        crate::warning!(
+                            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                            info.describe()
+                        );
+                        break 'conn;
+                    }
                 }
-                st.stats.net_output_bytes += out.buf.len() as u64;
-            }
-            if !out.buf.is_empty() {
-                if socket.write_all(&out.buf).await.is_err() {
-                    break 'conn;
-                }
-                out.buf.clear();
+                st.stats.net_output_bytes += (out.buf.len() - out_before) as u64;
             }
             if close {
+                let _ = tokio::time::timeout(
+                    CLOSING_WRITE_TIMEOUT,
+                    flush_all(&mut socket, &mut out.buf, &mut sent),
+                )
+                .await;
+                break 'conn;
+            }
+            // Leave a request that must wait (replica hand-over, blocked, paused) with every
+            // reply before it sent; otherwise send what the socket takes now and keep reading.
+            let waits = replica || blocked.is_some() || paused_until.is_some();
+            if waits {
+                if !flush_all(&mut socket, &mut out.buf, &mut sent).await {
+                    break 'conn;
+                }
+            } else if flush_some(&socket, &mut out.buf, &mut sent).is_err() {
                 break 'conn;
             }
             if replica {
-                super::replication::master::serve_replica(
+                // Boxed: the replica link's state would otherwise be part of every
+                // connection's future, idle ones included.
+                Box::pin(super::replication::master::serve_replica(
                     shared.clone(),
                     socket,
                     rbuf,
                     info.clone(),
-                )
+                ))
                 .await;
                 shared.lock().clients.remove(&info.id);
                 return;
@@ -200,8 +279,8 @@ pub async fn serve(
                 }
             }
         }
-        if out.buf.capacity() > 64 * 1024 {
-            out.buf = Vec::new();
+        if rbuf.is_empty() && rbuf.capacity() > KEEP_BUFFER {
+            rbuf = BytesMut::new();
         }
     }
     let _ = socket.shutdown().await;

@@ -1,12 +1,15 @@
-//! Shared helpers for the integration tests: start a server (redrepl or Debian's
-//! redis-server) on a free loopback port in its own temporary directory, talk to it with the
-//! `redis` crate or over raw TCP, and kill it on drop.
+//! The one test harness: start a server of either engine (redrepl or Debian's redis-server)
+//! with [`ServerBuilder`] on a free loopback port (from [`free_port`], the one source of
+//! ports), in a temporary or fixed directory, check that the process answering is the one we
+//! started, talk to it with the `redis` crate or over raw TCP ([`Raw`]), and kill its process
+//! group on drop.
 #![allow(dead_code)]
 
 pub mod repl;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,23 +23,43 @@ pub enum Kind {
     Redis,
 }
 
-/// A running server. Killed (SIGTERM, then SIGKILL after 5 s) and its directory removed on drop.
+/// A running server. Killed with its whole process group (SIGTERM, then SIGKILL after 5 s)
+/// and its temporary directory removed on drop.
 pub struct Server {
     pub kind: Kind,
     pub port: u16,
     pub child: Option<Child>,
+    /// Scratch directory: the log, a written config file and (unless a fixed dir was given)
+    /// the server's `dir`.
     pub dir: tempfile::TempDir,
     /// Where stdout (the log, unless `logfile` is set) goes.
     pub log_path: PathBuf,
+    /// The server's working directory (`--dir`): the fixed dir or `dir`.
+    pub workdir: PathBuf,
+    /// The password the harness authenticates with (from the builder, `--requirepass` or the
+    /// config text).
+    pub password: Option<String>,
 }
 
-/// A free loopback port (bound then released: the caller retries on collision).
+/// Ports handed out by [`free_port`] in this test process, never handed out twice.
+static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+
+/// A free loopback port (bound then released). Never the same port twice within one test
+/// process; another process may still take it, so starts retry (see [`ServerBuilder`]).
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().unwrap().port()
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().unwrap().port();
+        let mut used = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+        if !used.contains(&port) {
+            used.push(port);
+            return port;
+        }
+    }
 }
 
-fn redis_server_path() -> PathBuf {
+/// Debian's redis-server (panics with the install hint when missing).
+pub fn redis_server_path() -> PathBuf {
     for p in ["/usr/bin/redis-server", "/usr/local/bin/redis-server"] {
         if Path::new(p).exists() {
             return PathBuf::from(p);
@@ -55,7 +78,286 @@ pub fn redis_cli_path() -> PathBuf {
     panic!("redis-cli is not installed: run `apt-get install redis-server redis-tools`");
 }
 
+/// Where a server's configuration file comes from.
+#[derive(Clone, Debug)]
+enum ConfigSource {
+    /// Text written to `redis.conf` in the scratch directory.
+    Text(String),
+    /// An existing file.
+    File(PathBuf),
+}
+
+/// Builds and starts a server of either engine:
+/// `Server::builder(Kind::Redis).config("maxmemory 1mb").args(&["--hz", "100"]).start()`.
+///
+/// The server gets `--port <free port> --save ""` (redis-server also `--dir <dir>
+/// --appendonly no --enable-debug-command yes`) before the caller's arguments, which win.
+/// It runs in its own process group, which is killed on drop. Start-up waits for PING, then
+/// checks that INFO's `process_id` is the child's pid (a free port may be taken by another
+/// test's server between picking and binding it); on a collision it retries on another port.
+#[derive(Clone, Debug)]
+pub struct ServerBuilder {
+    kind: Kind,
+    args: Vec<String>,
+    config: Option<ConfigSource>,
+    fixed_dir: Option<PathBuf>,
+    port: Option<u16>,
+    password: Option<String>,
+    debug_command: bool,
+    defaults: bool,
+    timeout: Duration,
+}
+
+impl ServerBuilder {
+    /// A builder for `kind` with the defaults described on the type.
+    pub fn new(kind: Kind) -> ServerBuilder {
+        ServerBuilder {
+            kind,
+            args: Vec::new(),
+            config: None,
+            fixed_dir: None,
+            port: None,
+            password: None,
+            debug_command: kind == Kind::Redis,
+            defaults: true,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Adds command-line arguments (`--name value ...`), after the defaults.
+    pub fn args(mut self, args: &[&str]) -> ServerBuilder {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// Adds one `--name value` pair.
+    pub fn arg(self, name: &str, value: &str) -> ServerBuilder {
+        self.args(&[&format!("--{name}"), value])
+    }
+
+    /// Writes `text` as the server's config file (passed as the first argument).
+    pub fn config(mut self, text: &str) -> ServerBuilder {
+        self.config = Some(ConfigSource::Text(text.to_string()));
+        self
+    }
+
+    /// Uses an existing config file (passed as the first argument).
+    pub fn config_file(mut self, path: &Path) -> ServerBuilder {
+        self.config = Some(ConfigSource::File(path.to_path_buf()));
+        self
+    }
+
+    /// Runs the server in `dir` (kept after the server is dropped) instead of a temp dir.
+    pub fn dir(mut self, dir: &Path) -> ServerBuilder {
+        self.fixed_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Listens on this port (no retry on a collision).
+    pub fn port(mut self, port: u16) -> ServerBuilder {
+        self.port = Some(port);
+        self
+    }
+
+    /// The password the harness uses to check the server (when it is not in the arguments).
+    pub fn password(mut self, password: &str) -> ServerBuilder {
+        self.password = Some(password.to_string());
+        self
+    }
+
+    /// Passes `--enable-debug-command yes` (the default for redis-server).
+    pub fn debug_command(mut self, on: bool) -> ServerBuilder {
+        self.debug_command = on;
+        self
+    }
+
+    /// Passes only `--port` (no `--save ""`, `--dir`, `--appendonly no`): for tests of the
+    /// configuration itself. `debug_command` still applies.
+    pub fn bare(mut self) -> ServerBuilder {
+        self.defaults = false;
+        self
+    }
+
+    /// How long start-up may take before it counts as failed (30 s by default).
+    pub fn timeout(mut self, timeout: Duration) -> ServerBuilder {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Starts the server; retries on another free port when the port was taken. Panics with
+    /// the server's log when it cannot start.
+    pub fn start(&self) -> Server {
+        let tries = if self.port.is_some() { 1 } else { 5 };
+        let mut last_err = String::new();
+        for _ in 0..tries {
+            match self.try_start() {
+                Ok(s) => return s,
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("could not start {:?}: {last_err}", self.kind);
+    }
+
+    /// Runs a server that must refuse to start; returns its stdout and stderr. Panics when
+    /// it is still running after the timeout (it is killed first).
+    pub fn start_fails(&self) -> String {
+        let (mut cmd, dir, _) = self.command(self.port.unwrap_or_else(free_port));
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn server");
+        let deadline = Instant::now() + self.timeout;
+        while child.try_wait().expect("try_wait").is_none() {
+            if Instant::now() > deadline {
+                kill_group(&mut child);
+                panic!("the server started although it should have refused to");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().expect("wait");
+        assert!(!out.status.success(), "exit status {}", out.status);
+        drop(dir);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// The password to authenticate with: explicit, else the last `--requirepass`, else
+    /// the config text's `requirepass`.
+    fn effective_password(&self) -> Option<String> {
+        if let Some(p) = &self.password {
+            return Some(p.clone());
+        }
+        let from_args = self
+            .args
+            .windows(2)
+            .filter(|w| w[0] == "--requirepass")
+            .map(|w| w[1].clone())
+            .next_back();
+        if from_args.is_some() {
+            return from_args.filter(|p| !p.is_empty());
+        }
+        if let Some(ConfigSource::Text(t)) = &self.config {
+            return t
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("requirepass "))
+                .map(|p| p.trim().trim_matches('"').to_string())
+                .next_back();
+        }
+        None
+    }
+
+    fn daemonizes(&self) -> bool {
+        self.args
+            .windows(2)
+            .any(|w| w[0] == "--daemonize" && w[1] == "yes")
+    }
+
+    /// The command line for `port`, with the scratch dir it uses.
+    fn command(&self, port: u16) -> (Command, tempfile::TempDir, PathBuf) {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let workdir = self
+            .fixed_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().to_path_buf());
+        let mut cmd = match self.kind {
+            Kind::Redrepl => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_redrepl"));
+                c.arg("server");
+                c
+            }
+            Kind::Redis => Command::new(redis_server_path()),
+        };
+        match &self.config {
+            Some(ConfigSource::Text(t)) => {
+                let path = dir.path().join("redis.conf");
+                std::fs::write(&path, t).expect("write config");
+                cmd.arg(path);
+            }
+            Some(ConfigSource::File(p)) => {
+                cmd.arg(p);
+            }
+            None => {}
+        }
+        cmd.args(["--port", &port.to_string()]);
+        if self.defaults {
+            cmd.args(["--save", ""]);
+            if self.kind == Kind::Redis || self.fixed_dir.is_some() {
+                cmd.arg("--dir").arg(&workdir);
+            }
+            if self.kind == Kind::Redis {
+                cmd.args(["--appendonly", "no"]);
+            }
+        }
+        if self.debug_command {
+            cmd.args(["--enable-debug-command", "yes"]);
+        }
+        cmd.args(&self.args);
+        cmd.current_dir(&workdir)
+            .stdin(Stdio::null())
+            .process_group(0);
+        (cmd, dir, workdir)
+    }
+
+    fn try_start(&self) -> Result<Server, String> {
+        let port = self.port.unwrap_or_else(free_port);
+        let (mut cmd, dir, workdir) = self.command(port);
+        let log_path = dir.path().join("stdout.log");
+        let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+        let log2 = log.try_clone().map_err(|e| e.to_string())?;
+        cmd.stdout(log).stderr(log2);
+        let child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
+        let mut server = Server {
+            kind: self.kind,
+            port,
+            child: Some(child),
+            dir,
+            log_path,
+            workdir,
+            password: self.effective_password(),
+        };
+        let daemon = self.daemonizes();
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            if !daemon {
+                let child = server.child.as_mut().unwrap();
+                if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+                    server.child = None;
+                    return Err(format!(
+                        "exited early with {status}; log:\n{}",
+                        server.log()
+                    ));
+                }
+            }
+            if server.ping_ok() {
+                if daemon {
+                    return Ok(server);
+                }
+                return match server.answering_pid() {
+                    Some(pid) if Some(pid) != server.pid() => Err(format!(
+                        "port {port} is answered by process {pid}, not by ours"
+                    )),
+                    _ => Ok(server),
+                };
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "no PONG within {:?}; log:\n{}",
+                    self.timeout,
+                    server.log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Server {
+    /// A builder for a server of `kind` (see [`ServerBuilder`]).
+    pub fn builder(kind: Kind) -> ServerBuilder {
+        ServerBuilder::new(kind)
+    }
+
     /// Starts redrepl with extra `--name value` arguments.
     pub fn start(extra: &[&str]) -> Server {
         Server::start_kind(Kind::Redrepl, extra)
@@ -68,84 +370,7 @@ impl Server {
 
     /// Starts a server of `kind`; retries on a port collision.
     pub fn start_kind(kind: Kind, extra: &[&str]) -> Server {
-        let mut last_err = String::new();
-        for _ in 0..5 {
-            match Server::try_start(kind, extra) {
-                Ok(s) => return s,
-                Err(e) => last_err = e,
-            }
-        }
-        panic!("could not start {kind:?}: {last_err}");
-    }
-
-    fn try_start(kind: Kind, extra: &[&str]) -> Result<Server, String> {
-        let dir = tempfile::TempDir::new().map_err(|e| e.to_string())?;
-        let port = free_port();
-        let log_path = dir.path().join("stdout.log");
-        let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-        let log2 = log.try_clone().map_err(|e| e.to_string())?;
-        let dir_s = dir.path().to_str().unwrap().to_string();
-        let port_s = port.to_string();
-        let mut cmd = match kind {
-            Kind::Redrepl => {
-                let mut c = Command::new(env!("CARGO_BIN_EXE_redrepl"));
-                c.arg("server");
-                c
-            }
-            Kind::Redis => Command::new(redis_server_path()),
-        };
-        cmd.args(["--port", &port_s, "--save", ""]);
-        if kind == Kind::Redis {
-            cmd.args([
-                "--enable-debug-command",
-                "yes",
-                "--appendonly",
-                "no",
-                "--dir",
-                &dir_s,
-            ]);
-        }
-        cmd.args(extra);
-        cmd.current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2);
-        let child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
-        let mut server = Server {
-            kind,
-            port,
-            child: Some(child),
-            dir,
-            log_path,
-        };
-        let daemon = extra
-            .windows(2)
-            .any(|w| w[0] == "--daemonize" && w[1] == "yes");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if !daemon {
-                if let Some(status) = server
-                    .child
-                    .as_mut()
-                    .unwrap()
-                    .try_wait()
-                    .map_err(|e| e.to_string())?
-                {
-                    server.child = None;
-                    return Err(format!(
-                        "exited early with {status}; log:\n{}",
-                        server.log()
-                    ));
-                }
-            }
-            if server.ping_ok() {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("no PONG within 10 s; log:\n{}", server.log()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        ServerBuilder::new(kind).args(extra).start()
     }
 
     /// True when a PING gets +PONG (or, with a password, -NOAUTH: the server is up).
@@ -164,14 +389,45 @@ impl Server {
         }
     }
 
+    /// The `process_id` INFO reports on our port (None when it cannot be read, e.g. a
+    /// password we do not know).
+    fn answering_pid(&self) -> Option<u32> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let mut req = Vec::new();
+        if let Some(p) = &self.password {
+            req.extend(resp(&[b"AUTH", p.as_bytes()]));
+        }
+        req.extend(resp(&[b"INFO", b"server"]));
+        s.write_all(&req).ok()?;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let n = s.read(&mut buf).ok()?;
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got);
+            if let Some(l) = text.lines().find(|l| l.starts_with("process_id:")) {
+                return l["process_id:".len()..].trim().parse().ok();
+            }
+            if text.contains("-NOAUTH") || text.contains("-WRONGPASS") {
+                return None;
+            }
+        }
+        None
+    }
+
     /// The process id of the spawned child.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
     }
 
-    /// The temporary directory of this server.
+    /// The server's working directory (`dir`).
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.workdir
     }
 
     /// The captured stdout/stderr so far.
@@ -184,9 +440,23 @@ impl Server {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// [`url`](Self::url) with the server's password, when it has one.
+    pub fn url_auth(&self) -> String {
+        match &self.password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        }
+    }
+
     /// A new `redis` crate connection.
     pub fn conn(&self) -> redis::Connection {
         let client = redis::Client::open(self.url()).unwrap();
+        client.get_connection().unwrap()
+    }
+
+    /// A new `redis` crate connection, authenticated with the server's password.
+    pub fn conn_auth(&self) -> redis::Connection {
+        let client = redis::Client::open(self.url_auth()).unwrap();
         client.get_connection().unwrap()
     }
 
@@ -217,6 +487,17 @@ impl Server {
         }
     }
 
+    /// SIGKILLs the server and everything in its process group (a BGSAVE child too), and
+    /// reaps it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe {
+                libc::killpg(child.id() as i32, libc::SIGKILL);
+            }
+            let _ = child.wait();
+        }
+    }
+
     /// Waits for the child to exit, up to `timeout`; None if still running.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
@@ -231,6 +512,30 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// SIGTERM to the child's process group, SIGKILL after 5 s; then SIGKILL to whatever is
+/// left in the group (a BGSAVE child), and reap.
+fn kill_group(child: &mut Child) {
+    let pgid = child.id() as i32;
+    unsafe {
+        libc::killpg(pgid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    unsafe {
+        libc::killpg(pgid, libc::SIGKILL);
     }
 }
 
@@ -256,21 +561,7 @@ pub fn kill_pid(pid: i32) {
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            unsafe {
-                libc::kill(child.id() as i32, libc::SIGTERM);
-            }
-            let deadline = Instant::now() + Duration::from_secs(5);
-            loop {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            kill_group(&mut child);
         }
     }
 }

@@ -351,17 +351,9 @@ impl Replication {
                 continue;
             }
             r.out.extend_from_slice(bytes);
-            let len = r.out.len() as i64;
-            let over_soft = soft > 0 && len > soft;
-            if !over_soft {
-                r.soft_since_ms = 0;
-            } else if r.soft_since_ms == 0 {
-                r.soft_since_ms = super::clock::now_ms();
-            }
-            let soft_for_long = over_soft
-                && r.soft_since_ms > 0
-                && super::clock::now_ms() - r.soft_since_ms > soft_secs * 1000;
-            if (hard > 0 && len > hard) || soft_for_long {
+            let now = super::clock::now_ms();
+            let limits = (hard, soft, soft_secs);
+            if super::client::output_limit_reached(r.out.len(), limits, &mut r.soft_since_ms, now) {
                 crate::warning!(
                     "Client id={} addr={} (replica) scheduled to be closed ASAP for overcoming of output buffer limits.",
                     r.info.id,
