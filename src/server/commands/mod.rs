@@ -5,6 +5,7 @@
 //! arity, authentication, MULTI queueing, read-only replica, pause) and then the handler,
 //! inside the state lock, so commands are atomic and applied in one global order.
 
+pub mod args;
 pub mod config;
 pub mod connection;
 pub mod dump;
@@ -340,21 +341,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Parses an integer argument (`ERR value is not an integer or out of range`).
-pub fn arg_i64(b: &[u8]) -> Result<i64, CmdError> {
-    super::numbers::parse_i64(b).ok_or(err::NOT_INT)
-}
-
-/// Parses a float argument (`ERR value is not a valid float`).
-pub fn arg_f64(b: &[u8]) -> Result<f64, CmdError> {
-    super::numbers::parse_f64(b).ok_or(err::NOT_FLOAT)
-}
-
-/// Case-insensitive comparison of an argument with an ASCII keyword.
-#[inline]
-pub fn is(arg: &[u8], word: &str) -> bool {
-    arg.eq_ignore_ascii_case(word.as_bytes())
-}
+pub use args::{arg_f64, arg_i64, is};
 
 /// The `unknown command` error text, as Redis 7.0 words it.
 fn unknown_command(args: &[Bytes]) -> String {
@@ -633,24 +620,6 @@ fn reject(ctx: &mut Ctx, e: CmdError) {
 pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
     ctx.state.stats.total_error_replies += 1;
     ctx.out.error(&e.0);
-}
-
-/// Parses a blocking command's timeout (seconds, fractions allowed) into milliseconds.
-pub fn timeout_arg(b: &[u8]) -> Result<i64, CmdError> {
-    let t = zsets::strtod(b).ok_or(CmdError::fixed(
-        "ERR timeout is not a float or out of range",
-    ))?;
-    let ms = t * 1000.0;
-    // Redis casts to long long: out-of-range values (and inf) come out negative on x86.
-    let ms = if ms.is_finite() && ms.abs() < 9.2e18 {
-        ms.trunc() as i64
-    } else {
-        i64::MIN
-    };
-    if ms < 0 {
-        return Err(CmdError::fixed("ERR timeout is negative"));
-    }
-    Ok(ms)
 }
 
 /// Called by a blocking command that found nothing to serve: inside EXEC or once the
