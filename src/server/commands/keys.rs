@@ -125,7 +125,7 @@ fn expire_generic(
         return Ok(());
     }
     // Replicas get an absolute time (PEXPIREAT), or a DEL when it is already past.
-    if when <= ctx.now_ms && !ctx.state.config.replicaof.is_some() {
+    if when <= ctx.now_ms && ctx.state.config.replicaof.is_none() {
         ctx.db().remove(key);
         ctx.state.dirty += 1;
         ctx.propagate_instead(&[b"DEL".as_slice(), key]);
