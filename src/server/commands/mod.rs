@@ -1,9 +1,10 @@
 //! The command table and dispatch.
 //!
 //! Each command is a [`Spec`]: name, arity, flags and key positions (as COMMAND INFO shows
-//! them) and a handler. [`dispatch`] runs Redis's checks in Redis's order (unknown command,
-//! arity, authentication, MULTI queueing, read-only replica, pause) and then the handler,
-//! inside the state lock, so commands are atomic and applied in one global order.
+//! them) and a handler. [`dispatch`] (in `process.rs`) runs Redis's checks in Redis's order
+//! and then queues the command in MULTI or [`call`]s the handler, inside the state lock, so
+//! commands are atomic and applied in one global order. Handlers read their arguments with
+//! the cursor of `args.rs`.
 
 pub mod args;
 pub mod config;
