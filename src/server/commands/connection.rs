@@ -191,7 +191,7 @@ fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
-    if name.iter().any(|&c| c < b'!' || c > b'~') {
+    if name.iter().any(|c| !(b'!'..=b'~').contains(c)) {
         return Err(CmdError::fixed(
             "ERR Client names cannot contain spaces, newlines or special characters.",
         ));
@@ -403,7 +403,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             None => Err(CmdError::fixed("ERR No such client")),
         };
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(err::SYNTAX);
     }
     let mut id: Option<u64> = None;

@@ -1,9 +1,8 @@
 //! Hash commands.
 
+use super::args::{parse_cursor, scan_options, scan_reply, strtod};
 use super::flags::*;
-use super::keys::parse_cursor;
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
-use crate::server::glob::glob_match;
 use crate::server::numbers::parse_i64;
 use crate::server::sds::Sds;
 use crate::server::types::{Hash, Value};
@@ -243,7 +242,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Not deterministic across float implementations: Redis propagates it as HSET key field <result>.
     let key = &args[1];
     let incr = crate::server::longdouble::parse_arg(&args[3]).ok_or(err::NOT_FLOAT)?;
-    if super::zsets::strtod(&args[3]).is_some_and(f64::is_infinite) {
+    if strtod(&args[3]).is_some_and(f64::is_infinite) {
         return Err(CmdError::fixed("ERR value is NaN or Infinity"));
     }
     let (max_e, max_v) = limits(ctx);
@@ -360,43 +359,11 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Parses the `[MATCH pattern] [COUNT count]` options of the *SCAN commands from `args[i..]`.
-pub fn scan_options(args: &[Bytes], mut i: usize) -> Result<(Option<Bytes>, usize), CmdError> {
-    let mut pattern = None;
-    let mut count = 10usize;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is(&args[i], "count") && has_value {
-            let c = arg_i64(&args[i + 1])?;
-            if c < 1 {
-                return Err(err::SYNTAX);
-            }
-            count = c as usize;
-        } else if is(&args[i], "match") && has_value {
-            let p = args[i + 1].clone();
-            pattern = if p.as_ref() == b"*" { None } else { Some(p) };
-        } else {
-            return Err(err::SYNTAX);
-        }
-        i += 2;
-    }
-    Ok((pattern, count))
-}
-
-/// Writes a *SCAN reply: the next cursor and the items.
-pub fn scan_reply(ctx: &mut Ctx, next: u64, items: &[Vec<u8>]) {
-    ctx.out.array(2);
-    ctx.out.bulk_int(next as i64);
-    ctx.out.array(items.len());
-    for it in items {
-        ctx.out.bulk(it);
-    }
-}
-
 fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&args[2])?;
-    let (pattern, count) = scan_options(args, 3)?;
-    let matches = |f: &[u8]| pattern.as_ref().is_none_or(|p| glob_match(p, f, false));
+    let opts = scan_options(args, 3, false)?;
+    let count = opts.count;
+    let matches = |f: &[u8]| opts.matches(f);
     let mut items = Vec::new();
     let mut next = 0;
     if let Some(h) = read_hash(ctx, &args[1])? {

@@ -1,9 +1,9 @@
 //! Keyspace commands: existence, deletion, expiry, renaming, iteration, databases.
 
+use super::args::{Args, parse_cursor, scan_options, scan_reply};
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
 use crate::server::glob::glob_match;
-use crate::server::types::Kind;
 use bytes::Bytes;
 
 /// The keyspace commands.
@@ -71,7 +71,8 @@ fn expire_generic(
 ) -> CmdResult {
     let key = &args[1];
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
-    for a in &args[3..] {
+    let mut opts = Args::new(args, 3);
+    while let Some(a) = opts.take() {
         if is(a, "nx") {
             nx = true
         } else if is(a, "xx") {
@@ -124,7 +125,7 @@ fn expire_generic(
         return Ok(());
     }
     // Replicas get an absolute time (PEXPIREAT), or a DEL when it is already past.
-    if when <= ctx.now_ms && !ctx.state.config.replicaof.is_some() {
+    if when <= ctx.now_ms && ctx.state.config.replicaof.is_none() {
         ctx.db().remove(key);
         ctx.state.dirty += 1;
         ctx.propagate_instead(&[b"DEL".as_slice(), key]);
@@ -218,61 +219,21 @@ fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Parses a SCAN cursor (`ERR invalid cursor`).
-pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(CmdError::fixed("ERR invalid cursor"))
-}
-
 fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&args[1])?;
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = 10usize;
-    let mut kind: Option<Option<Kind>> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is(&args[i], "count") && has_value {
-            let c = arg_i64(&args[i + 1])?;
-            if c < 1 {
-                return Err(err::SYNTAX);
-            }
-            count = c as usize;
-        } else if is(&args[i], "match") && has_value {
-            pattern = Some(&args[i + 1]);
-        } else if is(&args[i], "type") && has_value {
-            kind = Some(Kind::from_name(&args[i + 1]));
-        } else {
-            return Err(err::SYNTAX);
-        }
-        i += 2;
-    }
+    let opts = scan_options(args, 2, true)?;
     let mut found: Vec<Vec<u8>> = Vec::new();
     let db = ctx.db();
-    let next = db.scan(cursor, count, |e| {
-        if let Some(p) = pattern {
-            if !(p == b"*" || glob_match(p, &e.key, false)) {
-                return;
-            }
+    let next = db.scan(cursor, opts.count, |e| {
+        let type_ok = opts.kind.is_none_or(|k| k == Some(e.value.kind()));
+        if type_ok && opts.matches(&e.key) {
+            found.push(e.key.to_vec());
         }
-        if let Some(k) = kind {
-            if k != Some(e.value.kind()) {
-                return;
-            }
-        }
-        found.push(e.key.to_vec());
     });
     // As Redis's scanGenericCommand: a matching key whose TTL has passed is deleted
     // (expireIfNeeded), not just left out.
     found.retain(|k| !ctx.expire_if_needed(k));
-    ctx.out.array(2);
-    ctx.out.bulk(next.to_string().as_bytes());
-    ctx.out.array(found.len());
-    for k in found {
-        ctx.out.bulk(&k);
-    }
+    scan_reply(ctx, next, &found);
     Ok(())
 }
 
@@ -345,14 +306,12 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (src, dst) = (&args[1], &args[2]);
     let mut target_db = ctx.client.db;
     let mut replace = false;
-    let mut i = 3;
-    while i < args.len() {
-        if is(&args[i], "replace") {
+    let mut opts = Args::new(args, 3);
+    while !opts.is_done() {
+        if opts.keyword("replace") {
             replace = true;
-            i += 1;
-        } else if is(&args[i], "db") && i + 1 < args.len() {
-            target_db = db_index(ctx, &args[i + 1])?;
-            i += 2;
+        } else if let Some(db) = opts.keyword_value("db") {
+            target_db = db_index(ctx, db)?;
         } else {
             return Err(err::SYNTAX);
         }
@@ -425,12 +384,11 @@ fn dbsize(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// FLUSHDB/FLUSHALL's optional ASYNC|SYNC (both flush at once here).
 fn flush_mode(args: &[Bytes]) -> CmdResult {
-    match args.len() {
-        1 => Ok(()),
-        2 if is(&args[1], "async") || is(&args[1], "sync") => Ok(()),
-        _ => Err(err::SYNTAX),
-    }
+    let mut a = Args::new(args, 1);
+    let _ = a.keyword("async") || a.keyword("sync");
+    a.finish()
 }
 
 fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

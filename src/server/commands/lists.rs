@@ -1,9 +1,9 @@
 //! List commands.
 
+use super::args::{range_arg, timeout_arg};
 use super::flags::*;
 use super::{
     CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, block_or_timeout, err, is, spec,
-    timeout_arg,
 };
 use crate::server::sds::Sds;
 use crate::server::types::{List, Value};
@@ -461,15 +461,6 @@ fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     lmove_generic(ctx, &args[1], &args[2], false, true)
-}
-
-/// Parses a `numkeys`-style argument in 1..=LONG_MAX with Redis's message.
-pub fn range_arg(arg: &[u8], msg: &'static str) -> Result<i64, CmdError> {
-    let v = arg_i64(arg)?;
-    if v < 1 {
-        return Err(CmdError::fixed(msg));
-    }
-    Ok(v)
 }
 
 fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

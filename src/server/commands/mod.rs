@@ -1,10 +1,12 @@
 //! The command table and dispatch.
 //!
 //! Each command is a [`Spec`]: name, arity, flags and key positions (as COMMAND INFO shows
-//! them) and a handler. [`dispatch`] runs Redis's checks in Redis's order (unknown command,
-//! arity, authentication, MULTI queueing, read-only replica, pause) and then the handler,
-//! inside the state lock, so commands are atomic and applied in one global order.
+//! them) and a handler. [`dispatch`] (in `process.rs`) runs Redis's checks in Redis's order
+//! and then queues the command in MULTI or [`call`]s the handler, inside the state lock, so
+//! commands are atomic and applied in one global order. Handlers read their arguments with
+//! the cursor of `args.rs`.
 
+pub mod args;
 pub mod config;
 pub mod connection;
 pub mod dump;
@@ -12,6 +14,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod persistence;
+pub mod process;
 pub mod replication;
 pub mod server;
 pub mod sets;
@@ -53,6 +56,8 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 9;
     /// May block the client.
     pub const BLOCKING: u32 = 1 << 10;
+    /// Refused unless enabled by configuration (DEBUG: enable-debug-command).
+    pub const PROTECTED: u32 = 1 << 11;
 }
 
 /// The result of a handler: `Err` carries an error reply's full text.
@@ -340,21 +345,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Parses an integer argument (`ERR value is not an integer or out of range`).
-pub fn arg_i64(b: &[u8]) -> Result<i64, CmdError> {
-    super::numbers::parse_i64(b).ok_or(err::NOT_INT)
-}
-
-/// Parses a float argument (`ERR value is not a valid float`).
-pub fn arg_f64(b: &[u8]) -> Result<f64, CmdError> {
-    super::numbers::parse_f64(b).ok_or(err::NOT_FLOAT)
-}
-
-/// Case-insensitive comparison of an argument with an ASCII keyword.
-#[inline]
-pub fn is(arg: &[u8], word: &str) -> bool {
-    arg.eq_ignore_ascii_case(word.as_bytes())
-}
+pub use args::{arg_f64, arg_i64, is};
 
 /// The `unknown command` error text, as Redis 7.0 words it.
 fn unknown_command(args: &[Bytes]) -> String {
@@ -450,97 +441,22 @@ pub fn arity_error(name: &str) -> CmdError {
     ))
 }
 
-/// Runs one request from a client. The caller holds the state lock.
-pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
-    ctx.now_ms = super::clock::now_ms();
-    let Some(cmd) = lookup(&args[0]) else {
-        reject(ctx, CmdError::msg(unknown_command(args)));
-        return;
-    };
-    if (cmd.arity > 0 && args.len() as i32 != cmd.arity) || (args.len() as i32) < -cmd.arity {
-        reject_cmd(ctx, cmd, arity_error(cmd.name));
-        return;
+pub use process::dispatch;
+
+/// Resolves a request to its command, as Redis's lookupCommand + commandCheckExistence +
+/// commandCheckArity: `ERR unknown command ...` or `ERR wrong number of arguments ...`.
+pub fn lookup_request(args: &[Bytes]) -> Result<&'static Spec, CmdError> {
+    let cmd = lookup(&args[0]).ok_or_else(|| CmdError::msg(unknown_command(args)))?;
+    let n = args.len() as i32;
+    if (cmd.arity > 0 && n != cmd.arity) || n < -cmd.arity {
+        return Err(arity_error(cmd.name));
     }
-    if !ctx.client.authenticated && !cmd.has(flags::NOAUTH) {
-        reject_cmd(ctx, cmd, err::NOAUTH);
-        return;
-    }
-    if ctx.client.multi.is_some() && !cmd.has(flags::NO_QUEUE) {
-        if cmd.has(flags::NO_MULTI) {
-            reject(
-                ctx,
-                CmdError::msg(format!("ERR Command not allowed inside a transaction")),
-            );
-            return;
-        }
-        ctx.client.multi.as_mut().unwrap().push(args.to_vec());
-        ctx.out.simple("QUEUED");
-        return;
-    }
-    if let Some(p) = ctx.state.pause {
-        if p.until_ms <= ctx.now_ms {
-            ctx.state.pause = None;
-            ctx.shared.unpaused.notify_waiters();
-        } else if (!p.writes_only || cmd.has(flags::WRITE)) && !ctx.client.is_master {
-            ctx.flow = Flow::Paused;
-            return;
-        }
-    }
-    if !cmd.has(flags::STALE)
-        && !ctx.state.config.replica_serve_stale_data
-        && ctx.state.config.replicaof.is_some()
-        && !ctx
-            .state
-            .repl
-            .master
-            .as_ref()
-            .is_some_and(|m| m.state == super::replication::MasterState::Connected)
-    {
-        reject(
-            ctx,
-            CmdError::fixed(
-                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-            ),
-        );
-        return;
-    }
-    call(ctx, cmd, args);
+    Ok(cmd)
 }
 
 /// Runs a command whose checks passed (also used by EXEC for queued commands).
 pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     let from_master = ctx.client.is_master;
-    if cmd.has(flags::WRITE) && !from_master && is_read_only_replica(ctx.state) {
-        reject(ctx, err::READONLY);
-        return;
-    }
-    if ctx.state.config.maxmemory > 0
-        && !from_master
-        && !super::evict::perform(ctx.state)
-        && cmd.has(flags::DENYOOM)
-    {
-        reject(
-            ctx,
-            CmdError::fixed("OOM command not allowed when used memory > 'maxmemory'."),
-        );
-        return;
-    }
-    if cmd.has(flags::WRITE)
-        && !from_master
-        && super::replication::master::too_few_replicas(ctx.state, ctx.now_ms)
-    {
-        reject(ctx, super::replication::master::NOREPLICAS);
-        return;
-    }
-    if cmd.has(flags::WRITE)
-        && !from_master
-        && !ctx.state.persistence.last_bgsave_ok
-        && ctx.state.config.stop_writes_on_bgsave_error
-        && !ctx.state.config.save.is_empty()
-    {
-        reject(ctx, err::MISCONF);
-        return;
-    }
     let dirty_before = ctx.state.dirty;
     ctx.state.stats.total_commands_processed += 1;
     let shown = match args.get(1) {
@@ -597,60 +513,10 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     }
 }
 
-fn is_read_only_replica(state: &State) -> bool {
-    state.config.replicaof.is_some() && state.config.replica_read_only
-}
-
-/// Like [`reject`], but as Redis's rejectCommand does for EXEC: the transaction and its
-/// WATCHes are discarded and the reason is given as `EXECABORT Transaction discarded
-/// because of: <error without "ERR ">`.
-fn reject_cmd(ctx: &mut Ctx, cmd: &Spec, e: CmdError) {
-    if cmd.name != "exec" {
-        reject(ctx, e);
-        return;
-    }
-    transactions::discard_state(ctx);
-    transactions::unwatch_all(ctx);
-    let reason = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
-    reply_error(
-        ctx,
-        &CmdError::msg(format!(
-            "EXECABORT Transaction discarded because of: {reason}"
-        )),
-    );
-}
-
-/// Replies with an error that was found before the command ran; inside MULTI this also
-/// dooms the transaction (EXECABORT).
-fn reject(ctx: &mut Ctx, e: CmdError) {
-    if ctx.client.multi.is_some() {
-        ctx.client.multi_failed = true;
-    }
-    reply_error(ctx, &e);
-}
-
 /// Writes an error reply and counts it.
 pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
     ctx.state.stats.total_error_replies += 1;
     ctx.out.error(&e.0);
-}
-
-/// Parses a blocking command's timeout (seconds, fractions allowed) into milliseconds.
-pub fn timeout_arg(b: &[u8]) -> Result<i64, CmdError> {
-    let t = zsets::strtod(b).ok_or(CmdError::fixed(
-        "ERR timeout is not a float or out of range",
-    ))?;
-    let ms = t * 1000.0;
-    // Redis casts to long long: out-of-range values (and inf) come out negative on x86.
-    let ms = if ms.is_finite() && ms.abs() < 9.2e18 {
-        ms.trunc() as i64
-    } else {
-        i64::MIN
-    };
-    if ms < 0 {
-        return Err(CmdError::fixed("ERR timeout is negative"));
-    }
-    Ok(ms)
 }
 
 /// Called by a blocking command that found nothing to serve: inside EXEC or once the

@@ -158,7 +158,7 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn replconf(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(err::SYNTAX);
     }
     for pair in args[1..].chunks(2) {

@@ -2,7 +2,6 @@
 
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, Flow, NO_KEYS, Spec, err, is, spec};
-use crate::config::EnableFlag;
 use crate::server::state::ShutdownKind;
 use crate::server::{digest, info};
 use bytes::Bytes;
@@ -12,7 +11,13 @@ pub fn specs() -> Vec<Spec> {
     vec![
         spec("info", -1, LOADING | STALE, NO_KEYS, info_cmd),
         spec("time", 1, LOADING | STALE | FAST, NO_KEYS, time),
-        spec("debug", -2, ADMIN | LOADING | STALE, NO_KEYS, debug),
+        spec(
+            "debug",
+            -2,
+            ADMIN | PROTECTED | LOADING | STALE,
+            NO_KEYS,
+            debug,
+        ),
         spec(
             "shutdown",
             -1,
@@ -43,16 +48,7 @@ fn time(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let allowed = match ctx.state.config.enable_debug_command {
-        EnableFlag::Yes => true,
-        EnableFlag::Local => ctx.client.is_local,
-        EnableFlag::No => false,
-    };
-    if !allowed {
-        return Err(CmdError::fixed(
-            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
-        ));
-    }
+    // enable-debug-command is checked before the handler runs (PROTECTED).
     let sub = &args[1];
     if is(sub, "sleep") && args.len() == 3 {
         let secs = super::arg_f64(&args[2])?;

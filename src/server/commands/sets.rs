@@ -1,11 +1,8 @@
 //! Set commands.
 
+use super::args::{parse_cursor, range_arg, scan_options, scan_reply};
 use super::flags::*;
-use super::hashes::{scan_options, scan_reply};
-use super::keys::parse_cursor;
-use super::lists::range_arg;
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
-use crate::server::glob::glob_match;
 use crate::server::types::{Set, Value};
 use bytes::Bytes;
 
@@ -507,8 +504,9 @@ fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&args[2])?;
-    let (pattern, count) = scan_options(args, 3)?;
-    let matches = |m: &[u8]| pattern.as_ref().is_none_or(|p| glob_match(p, m, false));
+    let opts = scan_options(args, 3, false)?;
+    let count = opts.count;
+    let matches = |m: &[u8]| opts.matches(m);
     let mut items = Vec::new();
     let mut next = 0;
     if let Some(s) = read_set(ctx, &args[1])? {

@@ -1,5 +1,6 @@
 //! String commands: GET, SET and friends, counters, ranges.
 
+use super::args::Args;
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
 use crate::server::longdouble;
@@ -122,10 +123,8 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // expire wins), only conflicting ones are a syntax error, and the expire value is
     // validated after every option was parsed.
     let mut expire_opt: Option<ExpireOpt> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let a = &args[i];
-        let next = args.get(i + 1);
+    let mut opts = Args::new(args, 3);
+    while let Some(a) = opts.take() {
         let kind = expire_kind(a);
         if is(a, "nx") && !xx {
             nx = true;
@@ -135,16 +134,15 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             get = true;
         } else if is(a, "keepttl") && expire_opt.is_none() {
             keepttl = true;
-        } else if let (Some((unit, abs)), Some(next)) = (kind, next) {
+        } else if let (Some((unit, abs)), Some(value)) = (kind, opts.peek()) {
             if keepttl || expire_opt.is_some_and(|(u, ab, _)| (u, ab) != (unit, abs)) {
                 return Err(err::SYNTAX);
             }
-            expire_opt = Some((unit, abs, next));
-            i += 1;
+            expire_opt = Some((unit, abs, value));
+            opts.take();
         } else {
             return Err(err::SYNTAX);
         }
-        i += 1;
     }
     let expire = match expire_opt {
         Some((unit, abs, arg)) => Some(expire_arg(arg, unit, abs, ctx.now_ms, "set")?),
@@ -222,7 +220,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(super::arity_error("mset"));
     }
     for kv in args[1..].chunks(2) {
@@ -233,7 +231,7 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(super::arity_error("msetnx"));
     }
     let any = args[1..].chunks(2).any(|kv| ctx.exists(&kv[0]));
@@ -277,19 +275,17 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let mut expire_opt: Option<ExpireOpt> = None;
     let mut persist = false;
-    let mut i = 2;
-    while i < args.len() {
-        let a = &args[i];
+    let mut opts = Args::new(args, 2);
+    while let Some(a) = opts.take() {
         let kind = expire_kind(a);
         if is(a, "persist") && expire_opt.is_none() {
             persist = true;
-            i += 1;
-        } else if let (Some((unit, abs)), true) = (kind, i + 1 < args.len()) {
+        } else if let (Some((unit, abs)), Some(value)) = (kind, opts.peek()) {
             if persist || expire_opt.is_some_and(|(u, ab, _)| (u, ab) != (unit, abs)) {
                 return Err(err::SYNTAX);
             }
-            expire_opt = Some((unit, abs, &args[i + 1]));
-            i += 2;
+            expire_opt = Some((unit, abs, value));
+            opts.take();
         } else {
             return Err(err::SYNTAX);
         }

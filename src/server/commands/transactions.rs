@@ -146,19 +146,8 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     unwatch_all(ctx);
-    // A read-only replica refuses the whole transaction if it contains a write.
-    let read_only_replica = ctx.state.config.replicaof.is_some()
-        && ctx.state.config.replica_read_only
-        && !ctx.client.is_master;
-    if read_only_replica
-        && queued
-            .iter()
-            .any(|c| super::lookup(&c[0]).is_some_and(|s| s.has(WRITE)))
-    {
-        return Err(CmdError::fixed(
-            "EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.",
-        ));
-    }
+    // READONLY, OOM, NOREPLICAS, MISCONF and MASTERDOWN for the queued commands were
+    // checked on EXEC itself, with the queue's flags (process::refusal).
     ctx.out.array(queued.len());
     ctx.in_exec = true;
     // The transaction's writes reach replicas wrapped in MULTI ... EXEC (MULTI goes out with

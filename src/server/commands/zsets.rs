@@ -1,5 +1,8 @@
 //! Sorted set commands.
 
+use super::args::{
+    double as double_arg, parse_cursor, range_arg, scan_options, scan_reply, strtod, timeout_arg,
+};
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
 use crate::resp::Proto;
@@ -58,63 +61,6 @@ pub fn specs() -> Vec<Spec> {
         ),
         spec("bzmpop", -5, WRITE | BLOCKING, NO_KEYS, bzmpop),
     ]
-}
-
-/// `parse_f64`, plus the hexadecimal forms C's strtod accepts (`0x10`, `-0x1.8p3`).
-pub(crate) fn strtod(b: &[u8]) -> Option<f64> {
-    if let Some(v) = crate::server::numbers::parse_f64(b) {
-        return Some(v);
-    }
-    let (neg, rest) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    let rest = rest
-        .strip_prefix(b"0x")
-        .or_else(|| rest.strip_prefix(b"0X"))?;
-    let (mant, exp) = match rest.iter().position(|&c| c == b'p' || c == b'P') {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    let (int, frac) = match mant.iter().position(|&c| c == b'.') {
-        Some(i) => (&mant[..i], &mant[i + 1..]),
-        None => (mant, &[][..]),
-    };
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for &c in int {
-        v = v * 16.0 + (c as char).to_digit(16)? as f64;
-    }
-    let mut scale = 1.0 / 16.0;
-    for &c in frac {
-        v += (c as char).to_digit(16)? as f64 * scale;
-        scale /= 16.0;
-    }
-    if let Some(e) = exp {
-        let e: i32 = std::str::from_utf8(e).ok()?.parse().ok()?;
-        v *= 2f64.powi(e);
-    }
-    Some(if neg { -v } else { v })
-}
-
-/// Parses a double as Redis's `getDoubleFromObject` does (strtod): like `parse_f64`, but
-/// values that overflow to infinity or underflow to zero (ERANGE) are refused.
-fn double_arg(b: &[u8]) -> Option<f64> {
-    let v = strtod(b)?;
-    let lower = b.to_ascii_lowercase();
-    if v.is_infinite() && !lower.windows(3).any(|w| w == b"inf") {
-        return None;
-    }
-    if v == 0.0 {
-        let mantissa = lower.split(|&c| c == b'e').next().unwrap_or(&[]);
-        if mantissa.iter().any(|c| (b'1'..=b'9').contains(c)) {
-            return None;
-        }
-    }
-    Some(v)
 }
 
 const NAN_SCORE: CmdError = CmdError::fixed("ERR resulting score is not a number (NaN)");
@@ -1009,27 +955,23 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let _cursor = super::keys::parse_cursor(&args[2])?;
-    let (pattern, _count) = super::hashes::scan_options(args, 3)?;
+    let _cursor = parse_cursor(&args[2])?;
+    let opts = scan_options(args, 3, false)?;
     let mut items = Vec::new();
     if let Some(z) = read_zset(ctx, &args[1])? {
         for (m, s) in z.iter() {
-            if pattern
-                .as_ref()
-                .is_none_or(|p| crate::server::glob::glob_match(p, &m, false))
-            {
+            if opts.matches(&m) {
                 items.push(m.into_owned());
                 items.push(crate::server::numbers::format_double(s).into_bytes());
             }
         }
     }
-    super::hashes::scan_reply(ctx, 0, &items);
+    scan_reply(ctx, 0, &items);
     Ok(())
 }
 
 fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let numkeys =
-        super::lists::range_arg(&args[1], "ERR numkeys should be greater than 0")? as usize;
+    let numkeys = range_arg(&args[1], "ERR numkeys should be greater than 0")? as usize;
     let where_idx = 2usize.saturating_add(numkeys);
     if where_idx >= args.len() {
         return Err(err::SYNTAX);
@@ -1045,7 +987,7 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut j = where_idx + 1;
     while j < args.len() {
         if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
-            count = Some(super::lists::range_arg(
+            count = Some(range_arg(
                 &args[j + 1],
                 "ERR count should be greater than 0",
             )?);
@@ -1094,7 +1036,7 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
-    let timeout = super::timeout_arg(&args[args.len() - 1])?;
+    let timeout = timeout_arg(&args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
         if write_zset(ctx, key)?.is_none() || !super::may_serve(ctx, key) {
             continue;
@@ -1136,7 +1078,7 @@ fn bzpopmax(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let timeout = super::timeout_arg(&args[1])?;
+    let timeout = timeout_arg(&args[1])?;
     let len_before = ctx.out.buf.len();
     zmpop(ctx, &args[1..])?;
     let null = if ctx.out.proto == Proto::Resp2 {
