@@ -43,7 +43,11 @@ fn text(r: &Reply) -> String {
 /// The key/value pairs of a RESP2 flattened map.
 fn pairs(r: &Reply) -> Vec<(String, &Reply)> {
     match r {
-        Reply::Array(xs) => xs.chunks(2).filter(|c| c.len() == 2).map(|c| (text(&c[0]), &c[1])).collect(),
+        Reply::Array(xs) => xs
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| (text(&c[0]), &c[1]))
+            .collect(),
         _ => Vec::new(),
     }
 }

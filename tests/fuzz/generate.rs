@@ -43,7 +43,10 @@ impl Op {
 
     /// Builds an exactly compared op from string words.
     pub fn words(ws: &[&str]) -> Op {
-        Op::new(ws.iter().map(|w| w.as_bytes().to_vec()).collect(), Mode::Exact)
+        Op::new(
+            ws.iter().map(|w| w.as_bytes().to_vec()).collect(),
+            Mode::Exact,
+        )
     }
 }
 
@@ -65,7 +68,14 @@ const FAMILIES: &[&str] = &["str", "list", "set", "zset", "hash", "k"];
 
 /// Blocking commands: given small timeouts, made rarer.
 pub const BLOCKING: &[&str] = &[
-    "blpop", "brpop", "brpoplpush", "blmove", "blmpop", "bzpopmin", "bzpopmax", "bzmpop",
+    "blpop",
+    "brpop",
+    "brpoplpush",
+    "blmove",
+    "blmpop",
+    "bzpopmin",
+    "bzpopmax",
+    "bzmpop",
 ];
 
 /// Commands that rename or copy keys (they carry an APPEND/SETRANGE taint along).
@@ -98,7 +108,6 @@ fn family_of(group: &str) -> &'static str {
         _ => "k",
     }
 }
-
 
 impl Gen {
     /// A generator over `specs`, seeded.
@@ -168,9 +177,7 @@ impl Gen {
             }
             "unix-time" => self.abs_time(name.contains("milli")),
             "double" if name == "timeout" => p(&mut self.rng, TIMEOUTS),
-            "double" if name.contains("min") || name.contains("max") => {
-                p(&mut self.rng, BOUNDS)
-            }
+            "double" if name.contains("min") || name.contains("max") => p(&mut self.rng, BOUNDS),
             "double" if name == "score" => {
                 if self.rng.chance(900) {
                     p(&mut self.rng, SCORES)
@@ -206,12 +213,33 @@ impl Gen {
                     }
                     v
                 }
-                "cursor" => p(&mut self.rng, &["0", "0", "0", "1", "7", "-1", "abc", "18446744073709551615", "18446744073709551616"]),
-                "type" => p(&mut self.rng, &["string", "list", "set", "zset", "hash", "stream", "nosuch", "STRING"]),
+                "cursor" => p(
+                    &mut self.rng,
+                    &[
+                        "0",
+                        "0",
+                        "0",
+                        "1",
+                        "7",
+                        "-1",
+                        "abc",
+                        "18446744073709551615",
+                        "18446744073709551616",
+                    ],
+                ),
+                "type" => p(
+                    &mut self.rng,
+                    &[
+                        "string", "list", "set", "zset", "hash", "stream", "nosuch", "STRING",
+                    ],
+                ),
                 "parameter" => p(&mut self.rng, CONFIG_NAMES),
                 "password" | "username" => p(&mut self.rng, &["default", "pw", "", "nopass"]),
                 "clientname" | "connection-name" => p(&mut self.rng, &["fuzz", "", "a b", "x"]),
-                "section" => p(&mut self.rng, &["server", "memory", "keyspace", "all", "nosuch"]),
+                "section" => p(
+                    &mut self.rng,
+                    &["server", "memory", "keyspace", "all", "nosuch"],
+                ),
                 _ => pools::value(&mut self.rng),
             },
         }
@@ -371,7 +399,10 @@ impl Gen {
             return;
         }
         if let Some(c) = args.get_mut(2) {
-            if let Some(n) = std::str::from_utf8(c).ok().and_then(|s| s.parse::<i64>().ok()) {
+            if let Some(n) = std::str::from_utf8(c)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+            {
                 if n < -1000 {
                     *c = b"-7".to_vec();
                 }
@@ -380,8 +411,7 @@ impl Gen {
     }
 
     fn encoding_mode(&mut self, args: &[Vec<u8>]) -> Mode {
-        let tainted = args.len() == 3
-            && (self.taint_all || self.tainted.contains(&args[2]));
+        let tainted = args.len() == 3 && (self.taint_all || self.tainted.contains(&args[2]));
         Mode::Encoding { tainted }
     }
 
@@ -397,8 +427,7 @@ impl Gen {
             if self.in_multi && full == "spop" {
                 continue;
             }
-            let mut args: Vec<Vec<u8>> =
-                spec.words.iter().map(|w| w.as_bytes().to_vec()).collect();
+            let mut args: Vec<Vec<u8>> = spec.words.iter().map(|w| w.as_bytes().to_vec()).collect();
             let mut rest = self.arguments(&spec);
             if matches!(full, "srandmember" | "hrandfield" | "zrandmember") {
                 let mut all: Vec<Vec<u8>> = args.iter().cloned().chain(rest).collect();
@@ -416,7 +445,9 @@ impl Gen {
     fn finish(&mut self, full: &str, mut args: Vec<Vec<u8>>) -> Vec<Op> {
         // WAIT for more replicas than there are (none) blocks until its timeout, 0 = for good.
         if full == "wait" && args.len() == 3 {
-            let n = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<i64>().ok());
+            let n = std::str::from_utf8(&args[1])
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok());
             if n.is_some_and(|n| n > 0) {
                 args[1] = b"0".to_vec();
             }
@@ -441,13 +472,17 @@ impl Gen {
                 Mode::Unordered
             }
             "hgetall" | "config|get" => Mode::UnorderedPairs,
-            "info" | "time" | "lastsave" | "client|id" | "client|list" | "client|info"
-            | "dump" | "hello" | "randomkey" => Mode::Shape,
+            "info" | "time" | "lastsave" | "client|id" | "client|list" | "client|info" | "dump"
+            | "hello" | "randomkey" => Mode::Shape,
             "object|idletime" => Mode::Near(2),
             "ttl" | "expiretime" => Mode::Near(2),
             "pttl" | "pexpiretime" => Mode::Near(2000),
             "scan" | "sscan" | "hscan" | "zscan" => {
-                let cursor = if full == "scan" { args.get(1) } else { args.get(2) };
+                let cursor = if full == "scan" {
+                    args.get(1)
+                } else {
+                    args.get(2)
+                };
                 Mode::Scan {
                     pairs: full == "hscan" || full == "zscan",
                     from_start: cursor.is_some_and(|c| c.as_slice() == b"0"),
@@ -500,8 +535,16 @@ impl Gen {
     /// listpack/intset limits), so every encoding is exercised.
     pub fn reseed(&mut self) -> Vec<Op> {
         let fam = *self.rng.pick(FAMILIES);
-        let fam = if fam == "k" { *self.rng.pick(&FAMILIES[..5]) } else { fam };
-        let key = format!("{}:{}", if self.rng.chance(300) { "k" } else { fam }, self.rng.below(4));
+        let fam = if fam == "k" {
+            *self.rng.pick(&FAMILIES[..5])
+        } else {
+            fam
+        };
+        let key = format!(
+            "{}:{}",
+            if self.rng.chance(300) { "k" } else { fam },
+            self.rng.below(4)
+        );
         let n = *self.rng.pick(&[1usize, 3, 5, 20, 130, 600]);
         let kb = key.clone().into_bytes();
         let mut args: Vec<Vec<u8>> = Vec::new();
@@ -558,6 +601,9 @@ impl Gen {
                 }
             }
         }
-        vec![Op::new(vec![b"DEL".to_vec(), kb], Mode::Exact), Op::new(args, Mode::Exact)]
+        vec![
+            Op::new(vec![b"DEL".to_vec(), kb], Mode::Exact),
+            Op::new(args, Mode::Exact),
+        ]
     }
 }

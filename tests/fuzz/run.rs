@@ -178,7 +178,11 @@ impl Runner {
                     first_index + i as u64,
                     show_command(&op.args),
                     op.mode,
-                    if self.multi.is_some() { ", in MULTI" } else { "" }
+                    if self.multi.is_some() {
+                        ", in MULTI"
+                    } else {
+                        ""
+                    }
                 );
                 if !self.keep_going {
                     return Err(msg);
@@ -341,7 +345,8 @@ impl Runner {
         if !ms.is_empty() {
             let mut sadd = Op::words(&["SADD"]);
             sadd.args.push(key.to_vec());
-            sadd.args.extend(ms.iter().filter_map(|m| m.text()).map(|m| m.to_vec()));
+            sadd.args
+                .extend(ms.iter().filter_map(|m| m.text()).map(|m| m.to_vec()));
             ops.push(sadd);
             if let Reply::Int(at) = at {
                 if at > 0 {
@@ -427,7 +432,9 @@ impl Runner {
                     Reply::Int(ms) if ms > 0 => ms.to_string(),
                     _ => "0".to_string(),
                 };
-                let r = self.ours.call(&[b"RESTORE", &k, at.as_bytes(), &p, b"ABSTTL"]);
+                let r = self
+                    .ours
+                    .call(&[b"RESTORE", &k, at.as_bytes(), &p, b"ABSTTL"]);
                 if r != Reply::Simple(b"OK".to_vec()) {
                     return Err(format!(
                         "seed {}: resync: redrepl refused redis-server's DUMP of {:?}: {r}",

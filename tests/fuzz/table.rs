@@ -10,24 +10,61 @@ use std::collections::HashMap;
 /// Commands never generated, with the reason.
 pub const EXCLUDED: &[(&str, &str)] = &[
     ("shutdown", "stops the server"),
-    ("replicaof", "turns the server into a replica (server-wide state)"),
-    ("slaveof", "turns the server into a replica (server-wide state)"),
+    (
+        "replicaof",
+        "turns the server into a replica (server-wide state)",
+    ),
+    (
+        "slaveof",
+        "turns the server into a replica (server-wide state)",
+    ),
     ("sync", "turns the connection into a replication stream"),
     ("psync", "turns the connection into a replication stream"),
-    ("replconf", "replication handshake: meaningful only on a replica link"),
+    (
+        "replconf",
+        "replication handshake: meaningful only on a replica link",
+    ),
     ("failover", "needs replicas; changes the server's role"),
     ("monitor", "turns the connection into a monitor stream"),
     ("quit", "closes the connection"),
-    ("bgsave", "forks; its reply depends on timing (a save may still be running)"),
-    ("bgrewriteaof", "AOF is not implemented by redrepl (not in this issue)"),
-    ("command", "COMMAND INFO/DOCS content is fixed on branch table; COUNT/LIST differ by design (redrepl's table is a subset)"),
+    (
+        "bgsave",
+        "forks; its reply depends on timing (a save may still be running)",
+    ),
+    (
+        "bgrewriteaof",
+        "AOF is not implemented by redrepl (not in this issue)",
+    ),
+    (
+        "command",
+        "COMMAND INFO/DOCS content is fixed on branch table; COUNT/LIST differ by design (redrepl's table is a subset)",
+    ),
 ];
 
 /// Subcommands generated for each container (the others: see `SUB_EXCLUDED_REASON`).
 pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
-    ("client", &["client|getname", "client|setname", "client|id", "client|info", "client|list", "client|unblock"]),
+    (
+        "client",
+        &[
+            "client|getname",
+            "client|setname",
+            "client|id",
+            "client|info",
+            "client|list",
+            "client|unblock",
+        ],
+    ),
     ("config", &["config|get"]),
-    ("object", &["object|encoding", "object|freq", "object|idletime", "object|refcount", "object|help"]),
+    (
+        "object",
+        &[
+            "object|encoding",
+            "object|freq",
+            "object|idletime",
+            "object|refcount",
+            "object|help",
+        ],
+    ),
 ];
 
 /// Why the other subcommands are left out.
