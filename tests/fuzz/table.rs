@@ -1,0 +1,136 @@
+//! Which commands the fuzzer runs: our server's COMMAND LIST intersected with redis-server's,
+//! minus the ones that change server-wide state, block for good or differ by design, each
+//! with its reason; subcommands of containers likewise; and how often each is picked.
+
+use super::docs::{self, Doc};
+use super::generate::{BLOCKING, Spec};
+use super::reply::Reply;
+use std::collections::HashMap;
+
+/// Commands never generated, with the reason.
+pub const EXCLUDED: &[(&str, &str)] = &[
+    ("shutdown", "stops the server"),
+    (
+        "replicaof",
+        "turns the server into a replica (server-wide state)",
+    ),
+    (
+        "slaveof",
+        "turns the server into a replica (server-wide state)",
+    ),
+    ("sync", "turns the connection into a replication stream"),
+    ("psync", "turns the connection into a replication stream"),
+    (
+        "replconf",
+        "replication handshake: meaningful only on a replica link",
+    ),
+    ("failover", "needs replicas; changes the server's role"),
+    ("monitor", "turns the connection into a monitor stream"),
+    ("quit", "closes the connection"),
+    (
+        "bgsave",
+        "forks; its reply depends on timing (a save may still be running)",
+    ),
+    (
+        "bgrewriteaof",
+        "AOF is not implemented by redrepl (not in this issue)",
+    ),
+    (
+        "command",
+        "COMMAND INFO/DOCS content is fixed on branch table; COUNT/LIST differ by design (redrepl's table is a subset)",
+    ),
+];
+
+/// Subcommands generated for each container (the others: see `SUB_EXCLUDED_REASON`).
+pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
+    (
+        "client",
+        &[
+            "client|getname",
+            "client|setname",
+            "client|id",
+            "client|info",
+            "client|list",
+            "client|unblock",
+        ],
+    ),
+    ("config", &["config|get"]),
+    (
+        "object",
+        &[
+            "object|encoding",
+            "object|freq",
+            "object|idletime",
+            "object|refcount",
+            "object|help",
+        ],
+    ),
+];
+
+/// Why the other subcommands are left out.
+pub const SUB_EXCLUDED_REASON: &str = "CLIENT KILL/PAUSE/UNPAUSE/REPLY/NO-EVICT change other \
+    clients or the reply stream; CONFIG SET/REWRITE/RESETSTAT change server-wide state; HELP \
+    texts list subcommands redrepl does not have yet; TRACKING/CACHING/GETREDIR and the like \
+    are not implemented (not in this issue)";
+
+/// Why DEBUG is limited to DIGEST, DIGEST-VALUE and (rarely) RELOAD.
+pub const DEBUG_REASON: &str = "DEBUG SLEEP/SEGFAULT/SET-ACTIVE-EXPIRE/POPULATE... change or stop \
+    the server; DEBUG OBJECT is fixed on branch data; RELOAD round-trips the fuzzed data through RDB";
+
+fn names(r: &Reply) -> Vec<String> {
+    match r {
+        Reply::Array(xs) => xs
+            .iter()
+            .filter_map(|x| x.text())
+            .map(|b| String::from_utf8_lossy(b).to_ascii_lowercase())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn weight(full: &str) -> usize {
+    match full {
+        "flushall" | "flushdb" | "save" => 1,
+        "swapdb" | "select" | "move" | "debug" => 3,
+        f if BLOCKING.contains(&f) => 2,
+        _ => 20,
+    }
+}
+
+/// The specs from both servers' `COMMAND LIST` replies and redis-server's `COMMAND DOCS`.
+pub fn specs(ours_list: &Reply, theirs_list: &Reply, theirs_docs: &Reply) -> Vec<Spec> {
+    let ours = names(ours_list);
+    let theirs = names(theirs_list);
+    let docs: HashMap<String, Doc> = docs::all(theirs_docs);
+    let mut out = Vec::new();
+    let mut common: Vec<&String> = ours.iter().filter(|n| theirs.contains(n)).collect();
+    common.sort();
+    for name in common {
+        if EXCLUDED.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let Some(doc) = docs.get(name.as_str()) else {
+            continue;
+        };
+        if let Some((_, subs)) = SUBCOMMANDS.iter().find(|(c, _)| c == name) {
+            for sub in *subs {
+                if let Some(d) = doc.subcommands.get(*sub) {
+                    out.push(Spec {
+                        words: sub.split('|').map(|w| w.to_ascii_uppercase()).collect(),
+                        full: sub.to_string(),
+                        doc: d.clone(),
+                        weight: 5,
+                    });
+                }
+            }
+            continue;
+        }
+        out.push(Spec {
+            words: vec![name.to_ascii_uppercase()],
+            full: name.clone(),
+            doc: doc.clone(),
+            weight: weight(name),
+        });
+    }
+    out
+}

@@ -1,0 +1,189 @@
+//! Differential command fuzzer: every command both redrepl and Debian's redis-server 7.0 list
+//! in COMMAND (minus the exclusions in `fuzz/table.rs`, each with its reason) gets random
+//! argument lists built from redis-server's COMMAND DOCS (option words, keys of every type,
+//! boundary integers, strtod spellings, empty and 1 MB strings), pipelined to both servers
+//! side by side. Both must stay up, every reply must be equal (errors word for word; random or
+//! unordered replies by shape and membership, see `fuzz/check.rs`), and DEBUG DIGEST must be
+//! equal every 10,000 commands and at the end. See docs/fuzzing.md for the knobs
+//! (`REDREPL_FUZZ_COMMANDS`, `REDREPL_FUZZ_SEED`, ...).
+
+mod common;
+mod fuzz;
+
+use common::Server;
+use fuzz::generate::{Gen, Switches};
+use fuzz::reply::Reply;
+use fuzz::run::{Conn, Runner};
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("yes"))
+}
+
+/// A seed from the clock and the pid, unless `REDREPL_FUZZ_SEED` replays one.
+fn seed() -> u64 {
+    env_u64("REDREPL_FUZZ_SEED").unwrap_or_else(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        (t.as_nanos() as u64) ^ ((std::process::id() as u64) << 32)
+    })
+}
+
+/// Both servers, with the same flags: DEBUG allowed, no save points, deep payload checks.
+fn servers() -> (Server, Server) {
+    let flags = [
+        "--enable-debug-command",
+        "yes",
+        "--sanitize-dump-payload",
+        "yes",
+    ];
+    (Server::start(&flags), Server::start_redis(&flags[2..]))
+}
+
+/// DUMP payloads of one value of each type and encoding, from both servers, for RESTORE.
+fn payloads(conns: [&mut Conn; 2]) -> Vec<Vec<u8>> {
+    let setup: &[&[&str]] = &[
+        &["SET", "p:s", "hello"],
+        &["SET", "p:i", "12345"],
+        &["RPUSH", "p:l", "a", "1", "bb"],
+        &["SADD", "p:si", "1", "2", "3"],
+        &["SADD", "p:ss", "a", "b"],
+        &["HSET", "p:h", "f", "v", "g", "1"],
+        &["ZADD", "p:z", "1", "a", "2.5", "b"],
+    ];
+    let mut out = Vec::new();
+    for c in conns {
+        for cmd in setup {
+            let args: Vec<&[u8]> = cmd.iter().map(|w| w.as_bytes()).collect();
+            c.call(&args);
+            if let Reply::Bulk(p) = c.call(&[b"DUMP", cmd[1].as_bytes()]) {
+                out.push(p);
+            }
+        }
+        c.call(&[b"FLUSHALL"]);
+    }
+    out
+}
+
+/// The fuzz run: `REDREPL_FUZZ_COMMANDS` commands (default 200,000).
+#[test]
+#[ignore = "differences not yet allow-listed or fixed remain (see docs/fuzzing.md); run with --ignored"]
+fn commands_match_redis_server() {
+    let seed = seed();
+    let count = env_u64("REDREPL_FUZZ_COMMANDS").unwrap_or(200_000);
+    let digest_every = env_u64("REDREPL_FUZZ_DIGEST_EVERY")
+        .unwrap_or(10_000)
+        .max(1);
+    let batch = env_u64("REDREPL_FUZZ_BATCH").unwrap_or(64).max(1) as usize;
+    let switches = Switches {
+        huge_random_counts: env_flag("REDREPL_FUZZ_HUGE_RANDOM_COUNTS"),
+        exponential_globs: env_flag("REDREPL_FUZZ_EXPONENTIAL_GLOBS"),
+    };
+    println!(
+        "fuzz: seed {seed} (replay: REDREPL_FUZZ_SEED={seed}), {count} commands, {switches:?}"
+    );
+
+    let (ours_srv, theirs_srv) = servers();
+    let mut ours = Conn::connect(ours_srv.port);
+    let mut theirs = Conn::connect(theirs_srv.port);
+    let specs = fuzz::table::specs(
+        &ours.call(&[b"COMMAND", b"LIST"]),
+        &theirs.call(&[b"COMMAND", b"LIST"]),
+        &theirs.call(&[b"COMMAND", b"DOCS"]),
+    );
+    assert!(specs.len() > 100, "only {} commands to fuzz", specs.len());
+    let payloads = payloads([&mut ours, &mut theirs]);
+    let mut generator = Gen::new(seed, specs, switches, payloads);
+    let mut runner = Runner::new(ours, theirs, seed, env_flag("REDREPL_FUZZ_KEEP_GOING"));
+    if let Ok(t) = std::env::var("REDREPL_FUZZ_TRACE") {
+        let mut it = t.split('-').map(|x| x.trim().parse::<u64>().unwrap_or(0));
+        let from = it.next().unwrap_or(0);
+        runner.trace = from..it.next().unwrap_or(from) + 1;
+    }
+    let started = std::time::Instant::now();
+    let result = runner.run(&mut generator, count, batch, digest_every);
+    let s = &runner.stats;
+    println!(
+        "fuzz: {} generated commands ({} sent to each server, {} digest checks) in {:.1?}",
+        s.generated,
+        s.commands,
+        s.digests,
+        started.elapsed()
+    );
+    println!(
+        "fuzz: {} replies not judged after allowed data differences, {} resynchronisations",
+        s.skipped, s.resyncs
+    );
+    println!("fuzz: left out: {:?}", fuzz::table::EXCLUDED);
+    println!(
+        "fuzz: subcommands left out: {}",
+        fuzz::table::SUB_EXCLUDED_REASON
+    );
+    println!("fuzz: DEBUG: {}", fuzz::table::DEBUG_REASON);
+    for (why, n) in &s.allowed {
+        println!("fuzz: allowed {n} x: {why}");
+    }
+    for (mode, n) in &s.loose {
+        println!("fuzz: equal by shape/membership only: {n} x {mode}");
+    }
+    for m in &s.mismatches {
+        println!("{m}");
+    }
+    if let Err(e) = result {
+        panic!("{e}\nredrepl log (tail):\n{}", tail(&ours_srv.log(), 20));
+    }
+    assert!(
+        s.mismatches.is_empty(),
+        "seed {seed}: {} differences (listed above)",
+        s.mismatches.len()
+    );
+    for (srv, name) in [(&ours_srv, "redrepl"), (&theirs_srv, "redis-server")] {
+        let mut c = Conn::connect(srv.port);
+        assert_eq!(
+            c.call(&[b"PING"]),
+            Reply::Simple(b"PONG".to_vec()),
+            "{name} is not answering"
+        );
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Runs each command line on both servers; every reply must be equal, and both servers must
+/// still answer PING afterwards.
+fn side_by_side(lines: &[&[&str]]) {
+    let (ours_srv, theirs_srv) = servers();
+    let mut ours = Conn::connect(ours_srv.port);
+    let mut theirs = Conn::connect(theirs_srv.port);
+    for line in lines {
+        let args: Vec<&[u8]> = line.iter().map(|w| w.as_bytes()).collect();
+        let (a, b) = (ours.call(&args), theirs.call(&args));
+        assert_eq!(a, b, "reply to {line:?}: redrepl {a}, redis-server {b}");
+    }
+    for (c, name) in [(&mut ours, "redrepl"), (&mut theirs, "redis-server")] {
+        assert_eq!(
+            c.call(&[b"PING"]),
+            Reply::Simple(b"PONG".to_vec()),
+            "{name} is down"
+        );
+    }
+}
+
+/// Edge cases the fuzzer found, one line each with the seed that found it.
+#[test]
+fn edge_cases_found_by_the_fuzzer_match_redis_server() {
+    side_by_side(&[
+        // seed 2: an offset near i64::MAX wrapped past the size check (connection panic).
+        &["SET", "s", "hello"],
+        &["SETRANGE", "s", "9223372036854775807", "x"],
+        &["SETRANGE", "new", "9223372036854775800", "abcdefghijkl"],
+        &["GET", "s"],
+    ]);
+}
