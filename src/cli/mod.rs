@@ -325,7 +325,8 @@ pub fn run_verify(inventory: &Path, json: bool, timeout: f64) -> anyhow::Result<
         verify_and_print(
             &cluster,
             &conns,
-            std::time::Duration::from_secs_f64(timeout.max(0.0)),
+            std::time::Duration::try_from_secs_f64(timeout.max(0.0))
+                .unwrap_or(std::time::Duration::MAX),
             inventory,
             json,
         )

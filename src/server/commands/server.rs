@@ -52,7 +52,17 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
     if is(sub, "sleep") && args.len() == 3 {
         let secs = super::arg_f64(&args[2])?;
-        std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.0)));
+        // As Redis: microseconds as a C cast to long long (inf, nan and out-of-range values
+        // come out negative on x86, and nanosleep then returns at once).
+        let us = secs * 1e6;
+        let us = if us.is_finite() && us.abs() < 9.2e18 {
+            us as i64
+        } else {
+            i64::MIN
+        };
+        if us > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(us as u64));
+        }
         ctx.out.ok();
     } else if is(sub, "digest") && args.len() == 2 {
         let d = digest::dataset_digest(&ctx.state.dbs);
