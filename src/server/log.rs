@@ -45,30 +45,47 @@ pub fn log(level: LogLevel, msg: &str) {
     if level < t.level {
         return;
     }
-    let mark = match level {
-        LogLevel::Debug => '.',
-        LogLevel::Verbose => '-',
-        LogLevel::Notice => '*',
-        LogLevel::Warning => '#',
-    };
     let line = format!(
         "{}:{} {} {} {}\n",
         std::process::id(),
         ROLE.load(Ordering::Relaxed) as char,
         timestamp(),
-        mark,
+        level_mark(level),
         msg
     );
+    write_to(&t, &line);
+}
+
+/// Writes `text` as it is, without the pid/role/time prefix (Redis's `LL_RAW`: the logo).
+pub fn raw(level: LogLevel, text: &str) {
+    let t = TARGET.lock().unwrap_or_else(|e| e.into_inner());
+    if level >= t.level {
+        write_to(&t, text);
+    }
+}
+
+/// The level character of a log line.
+fn level_mark(level: LogLevel) -> char {
+    match level {
+        LogLevel::Debug => '.',
+        LogLevel::Verbose => '-',
+        LogLevel::Notice => '*',
+        LogLevel::Warning => '#',
+    }
+}
+
+/// Appends to the log file (opened per write, so rotation works) or stdout.
+fn write_to(t: &Target, text: &str) {
     if t.file.is_empty() {
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(line.as_bytes());
+        let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     } else if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&t.file)
     {
-        let _ = f.write_all(line.as_bytes());
+        let _ = f.write_all(text.as_bytes());
     }
 }
 

@@ -15,6 +15,7 @@ pub mod evict;
 pub mod glob;
 pub mod info;
 pub mod log;
+pub mod logo;
 pub mod longdouble;
 pub mod numbers;
 pub mod persistence;
@@ -74,9 +75,6 @@ pub fn run(mut loaded: Loaded) -> i32 {
             "Directives accepted but not implemented by redrepl (ignored): {}",
             loaded.ignored.join(", ")
         );
-    }
-    for note in &loaded.notes {
-        notice!("{note}");
     }
     let pidfile = if config.pidfile.is_empty() && config.daemonize {
         "/var/run/redis.pid".to_string()
@@ -160,7 +158,7 @@ async fn serve(loaded: Loaded) -> i32 {
     }
     let hz = config.hz.clamp(1, 500);
     let mut state = State::new(config, loaded.file);
-    notice!("Running mode=standalone, port={port}.");
+    logo::show(&state.config, REDIS_VERSION);
     notice!("Server initialized");
     if let Err(e) = persistence::load_at_start(&mut state) {
         warning!("{e}");
