@@ -41,11 +41,11 @@ pub const REDIS_VERSION: &str = "7.0.15";
 /// Runs the server with a loaded configuration; returns the process exit code.
 pub fn run(mut loaded: Loaded) -> i32 {
     let config = loaded.config.clone();
-    if config.daemonize {
-        if let Err(e) = process::daemonize() {
-            eprintln!("Can't daemonize: {e}");
-            return 1;
-        }
+    if config.daemonize
+        && let Err(e) = process::daemonize()
+    {
+        eprintln!("Can't daemonize: {e}");
+        return 1;
     }
     if let Err(e) = std::env::set_current_dir(&config.dir) {
         eprintln!("Can't chdir to '{}': {e}", config.dir);
@@ -81,10 +81,10 @@ pub fn run(mut loaded: Loaded) -> i32 {
     } else {
         config.pidfile.clone()
     };
-    if !pidfile.is_empty() {
-        if let Err(e) = process::write_pidfile(&pidfile) {
-            warning!("Failed to write PID file: {e}");
-        }
+    if !pidfile.is_empty()
+        && let Err(e) = process::write_pidfile(&pidfile)
+    {
+        warning!("Failed to write PID file: {e}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -301,11 +301,11 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
         let want_hz = st.config.hz.clamp(1, 500);
         let now = clock::now_ms();
         db::refresh_lru_clock();
-        if let Some(p) = st.pause {
-            if p.until_ms <= now {
-                st.pause = None;
-                shared.unpaused.notify_waiters();
-            }
+        if let Some(p) = st.pause
+            && p.until_ms <= now
+        {
+            st.pause = None;
+            shared.unpaused.notify_waiters();
         }
         persistence::reap_child(&mut st);
         replication::master::start_pending(&mut st, &shared, now);
