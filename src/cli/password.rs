@@ -1,27 +1,8 @@
-//! Strong random passwords from the operating system's RNG (`getrandom(2)`).
+//! Strong random passwords from the operating system's RNG ([`crate::sysrand`]).
 
 use std::io;
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/// Fills `buf` with random bytes from the kernel.
-fn fill_random(buf: &mut [u8]) -> io::Result<()> {
-    let mut done = 0;
-    while done < buf.len() {
-        let rest = &mut buf[done..];
-        // SAFETY: the pointer and length describe a live, writable slice.
-        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        done += n as usize;
-    }
-    Ok(())
-}
 
 /// A password of `len` characters drawn uniformly from `[A-Za-z0-9]` (about 5.95 bits each;
 /// 32 characters give over 190 bits). Safe to put in redis.conf and YAML unquoted.
@@ -30,7 +11,7 @@ pub fn generate(len: usize) -> io::Result<String> {
     let mut buf = [0u8; 64];
     // Rejection sampling: 248 = 4 * 62, so bytes >= 248 are dropped to keep the draw uniform.
     while out.len() < len {
-        fill_random(&mut buf)?;
+        crate::sysrand::fill(&mut buf)?;
         for &b in &buf {
             if b < 248 && out.len() < len {
                 out.push(ALPHABET[(b % 62) as usize] as char);

@@ -32,30 +32,20 @@ fn all_names() -> impl Iterator<Item = &'static str> {
     table::directives()
         .iter()
         .flat_map(|d| std::iter::once(d.name).chain(d.alias))
-        .chain(
-            table::OTHERS
-                .iter()
-                .map(|o| o.name)
-                .filter(|n| !HIDDEN.contains(n)),
-        )
+        .chain(table::OTHERS.iter().filter(|o| !o.hidden).map(|o| o.name))
 }
 
-/// Accepted in config files but not shown by a CONFIG GET pattern (as in Redis: not
-/// configs, or deprecated no-ops).
-const HIDDEN: &[&str] = &[
-    "user",
-    "loadmodule",
-    "list-max-ziplist-entries",
-    "list-max-ziplist-value",
-    "lua-replicate-commands",
-];
+/// A directive CONFIG GET and CONFIG SET know (implemented or not), by name.
+fn lookup_config_other(name: &str) -> Option<&'static table::Other> {
+    table::lookup_other(name).filter(|o| !o.hidden)
+}
 
 /// The value of directive `name` (name, alias or ignored directive) as CONFIG GET shows it.
 pub fn get_value(c: &Config, name: &str) -> Option<String> {
     if let Some(d) = table::lookup(name) {
         return Some((d.get)(c));
     }
-    table::lookup_other(name).map(|o| match c.other.get(o.name) {
+    lookup_config_other(name).map(|o| match c.other.get(o.name) {
         Some(args) => args.join(" "),
         None => o.default.to_string(),
     })
@@ -95,9 +85,10 @@ pub fn set(
 ) -> Result<(Config, Vec<&'static str>), SetError> {
     let mut names: Vec<&'static str> = Vec::new();
     for (name, _) in pairs {
-        let canonical = match (table::lookup(name), table::lookup_other(name)) {
+        let canonical = match (table::lookup(name), lookup_config_other(name)) {
             (Some(d), _) if !d.mutable => return Err(SetError::Immutable(name.clone())),
             (Some(d), _) => d.name,
+            (None, Some(o)) if o.immutable => return Err(SetError::Immutable(name.clone())),
             (None, Some(o)) => o.name,
             (None, None) => return Err(SetError::Unknown(name.clone())),
         };
@@ -128,10 +119,14 @@ pub fn set(
             None => {
                 let args = split();
                 if let Some(o) = table::lookup_other(canonical) {
-                    o.check(&args).map_err(|reason| SetError::Invalid {
+                    let invalid = |reason| SetError::Invalid {
                         name: name.clone(),
                         reason,
-                    })?;
+                    };
+                    o.check(&args).map_err(invalid)?;
+                    if let Some(reason) = o.refusal(&args) {
+                        return Err(invalid(reason));
+                    }
                 }
                 next.other.insert(canonical.to_string(), args);
             }
@@ -230,9 +225,65 @@ mod tests {
             set(&c, &pairs(&[("hz", "5"), ("hz", "6")])),
             Err(SetError::Duplicate(_))
         ));
-        let (n, _) = set(&c, &pairs(&[("appendonly", "yes"), ("requirepass", "x y")])).unwrap();
-        assert_eq!(get_value(&n, "appendonly").unwrap(), "yes");
+        let (n, _) = set(
+            &c,
+            &pairs(&[("lazyfree-lazy-eviction", "yes"), ("requirepass", "x y")]),
+        )
+        .unwrap();
+        assert_eq!(get_value(&n, "lazyfree-lazy-eviction").unwrap(), "yes");
         assert_eq!(n.requirepass.as_deref(), Some(&b"x y"[..]));
+    }
+
+    #[test]
+    fn unsupported_values_immutable_and_hidden_directives_are_refused() {
+        let c = Config::default();
+        let err = |name: &str, value: &str| set(&c, &pairs(&[(name, value)])).unwrap_err();
+        assert_eq!(
+            err("appendonly", "yes").to_string(),
+            "CONFIG SET failed (possibly related to argument 'appendonly') - appendonly is not \
+             supported by redrepl (yet) except with its default 'no': durability: there is no \
+             append-only file, only RDB snapshots"
+        );
+        for (name, value) in [
+            ("tls-port", "6380"),
+            ("tls-replication", "yes"),
+            ("notify-keyspace-events", "KEA"),
+            ("shutdown-on-sigterm", "nosave"),
+            ("replica-ignore-maxmemory", "no"),
+        ] {
+            let e = err(name, value).to_string();
+            assert!(
+                e.contains(&format!("'{name}'")) && e.contains("not supported by redrepl (yet)"),
+                "{e}"
+            );
+        }
+        // The default value (in any spelling Redis takes) is accepted.
+        for (name, value) in [
+            ("appendonly", "NO"),
+            ("tls-port", "0"),
+            ("notify-keyspace-events", ""),
+            ("shutdown-timeout", "10"),
+        ] {
+            assert!(set(&c, &pairs(&[(name, value)])).is_ok(), "{name} {value}");
+        }
+        assert_eq!(
+            err("cluster-enabled", "no"),
+            SetError::Immutable("cluster-enabled".into())
+        );
+        assert_eq!(err("user", "default off"), SetError::Unknown("user".into()));
+        assert_eq!(
+            err("rename-command", "CONFIG x"),
+            SetError::Unknown("rename-command".into())
+        );
+        assert!(get(&c, &[b"user", b"loadmodule"]).is_empty());
+        // Tuning knobs stay settable.
+        assert!(
+            set(
+                &c,
+                &pairs(&[("activerehashing", "no"), ("lazyfree-lazy-expire", "yes")])
+            )
+            .is_ok()
+        );
     }
 }
 

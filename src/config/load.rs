@@ -20,8 +20,6 @@ pub struct Loaded {
     pub file: Option<PathBuf>,
     /// Directives that were accepted but have no effect here (logged once at start).
     pub ignored: Vec<String>,
-    /// Other things worth one log line at start (e.g. `rename-command` being ignored).
-    pub notes: Vec<String>,
 }
 
 /// A configuration problem: where and why.
@@ -63,7 +61,9 @@ struct Loader {
     config: Config,
     ctx: SetCtx,
     ignored: Vec<String>,
-    notes: Vec<String>,
+    /// Where each not-implemented directive was last set (location, line as echoed), so a
+    /// refused final value is reported at the line that set it.
+    origins: std::collections::BTreeMap<&'static str, (String, String)>,
     depth: usize,
     /// Check that `dir` exists while loading, as redis-server does (it changes into it).
     check_dir: bool,
@@ -78,7 +78,7 @@ impl Loader {
                 save_loaded: false,
             },
             ignored: Vec::new(),
-            notes: Vec::new(),
+            origins: Default::default(),
             depth: 0,
             check_dir: false,
         }
@@ -132,13 +132,6 @@ impl Loader {
             self.depth -= 1;
             return r;
         }
-        if name == "rename-command" && args.len() == 3 {
-            self.notes.push(format!(
-                "rename-command {} is accepted but ignored by redrepl",
-                args[1]
-            ));
-            return Ok(());
-        }
         apply_args(&mut self.config, &args, &mut self.ctx).map_err(fail)?;
         if name == "dir" && self.check_dir {
             match std::fs::metadata(&self.config.dir) {
@@ -147,15 +140,47 @@ impl Loader {
                 Err(e) => return Err(fail(os_reason(&e))),
             }
         }
-        if table::lookup(&name).is_none() && !self.ignored.contains(&name) {
-            self.ignored.push(name);
+        if let Some(o) = table::lookup_other(&name) {
+            self.origins
+                .insert(o.name, (location.to_string(), redact(trimmed)));
+            if !self.ignored.contains(&name) {
+                self.ignored.push(name);
+            }
         }
         Ok(())
+    }
+
+    /// The loaded configuration, once every line is in: a directive flagged
+    /// [`table::Other::unsupported`] whose final value is not Redis's default stops here,
+    /// at the line that set it (before anything else happens).
+    fn finish(self, file: Option<PathBuf>) -> Result<Loaded, ConfigError> {
+        for (name, (location, line)) in &self.origins {
+            let Some(o) = table::lookup_other(name) else {
+                continue;
+            };
+            let refused = match self.config.other.get(*name) {
+                Some(args) => o.refusal(args),
+                // Hidden directives (`user`, `rename-command`) are not stored as values.
+                None => o.refusal(&[]),
+            };
+            if let Some(reason) = refused {
+                return Err(ConfigError {
+                    location: location.clone(),
+                    reason,
+                    line: Some(line.clone()),
+                });
+            }
+        }
+        Ok(Loaded {
+            config: self.config,
+            file,
+            ignored: self.ignored,
+        })
     }
 }
 
 /// Applies one parsed config line (`name arg...`) to `config`; the error is Redis's reason.
-/// `include` and `rename-command` are the loader's business and are refused here.
+/// `include` is the loader's business and is refused here.
 pub fn apply_args(config: &mut Config, args: &[String], ctx: &mut SetCtx) -> Result<(), String> {
     let name = args[0].to_ascii_lowercase();
     if let Some(d) = table::lookup(&name) {
@@ -289,12 +314,7 @@ pub fn load(args: &[OsString]) -> Result<Loaded, ConfigError> {
     for line in options_to_lines(&rest) {
         loader.load_line(&line, "command line")?;
     }
-    Ok(Loaded {
-        config: loader.config,
-        file,
-        ignored: loader.ignored,
-        notes: loader.notes,
-    })
+    loader.finish(file)
 }
 
 /// Loads a configuration from text (as if it were a file named `origin`); for tests and
@@ -304,12 +324,7 @@ pub fn load_str(text: &str, origin: &str) -> Result<Loaded, ConfigError> {
     for (i, line) in text.split('\n').enumerate() {
         loader.load_line(line, &format!("{origin}:{}", i + 1))?;
     }
-    Ok(Loaded {
-        config: loader.config,
-        file: None,
-        ignored: loader.ignored,
-        notes: loader.notes,
-    })
+    loader.finish(None)
 }
 
 #[cfg(test)]
@@ -419,11 +434,14 @@ mod tests {
         let e = load_str("masterauth 's3cret\n", "r.conf").unwrap_err();
         let all = format!("{e} {} {:?}", e.report(), e);
         assert!(!all.contains("s3cret"), "{all}");
-        let l = load_str(
-            "requirepass s3cret\nmasterauth s3cret\ntls-key-file-pass s3cret\n",
-            "r.conf",
-        )
-        .unwrap();
+        // Refused for TLS, still not echoed.
+        let e = load_str("tls-key-file-pass s3cret\n", "r.conf").unwrap_err();
+        let all = format!("{e} {} {:?}", e.report(), e);
+        assert!(
+            !all.contains("s3cret") && all.contains("<redacted>"),
+            "{all}"
+        );
+        let l = load_str("requirepass s3cret\nmasterauth s3cret\n", "r.conf").unwrap();
         let all = format!("{l:?}");
         assert!(
             !all.contains("s3cret") && all.contains("<redacted>"),
@@ -433,14 +451,10 @@ mod tests {
 
     #[test]
     fn ignored_directives_are_stored_and_listed() {
-        let l = load_str(
-            "appendonly yes\nappendfsync always\nappendonly no\nrename-command FLUSHALL \"\"\n",
-            "t",
-        )
-        .unwrap();
+        // The final value counts: `appendonly yes` overridden by `appendonly no` loads.
+        let l = load_str("appendonly yes\nappendfsync always\nappendonly no\n", "t").unwrap();
         assert_eq!(l.ignored, vec!["appendonly", "appendfsync"]);
         assert_eq!(l.config.other["appendonly"], vec!["no"]);
-        assert_eq!(l.notes.len(), 1);
         let e = load_str("appendonly maybe\n", "t").unwrap_err();
         assert_eq!(e.reason, "argument must be 'yes' or 'no'");
         let e = load_str("slowlog-max-len lots\n", "t").unwrap_err();
@@ -450,6 +464,66 @@ mod tests {
             "t",
         );
         assert!(l.is_ok());
+    }
+
+    #[test]
+    fn unsupported_values_stop_loading_at_their_line() {
+        let e = load_str("port 7000\nappendonly  yes\nhz 20\n", "r.conf").unwrap_err();
+        assert_eq!(e.location, "r.conf:2");
+        assert_eq!(
+            e.report(),
+            "Reading the configuration file, at r.conf:2\n>>> 'appendonly  yes'\nappendonly is \
+             not supported by redrepl (yet) except with its default 'no': durability: there is \
+             no append-only file, only RDB snapshots"
+        );
+        let e = load_str("rename-command FLUSHALL \"\"\n", "r.conf").unwrap_err();
+        assert!(
+            e.reason
+                .starts_with("rename-command is not supported by redrepl (yet)")
+        );
+        // An ACL user line is refused without echoing its password.
+        let e = load_str("user alice on >s3cret ~* +@all\n", "r.conf").unwrap_err();
+        let all = format!("{} {e:?}", e.report());
+        assert!(
+            all.contains("user is not supported by redrepl (yet)"),
+            "{all}"
+        );
+        assert!(!all.contains("s3cret"), "{all}");
+        for line in [
+            "tls-port 6380",
+            "tls-cert-file /etc/redis.crt",
+            "cluster-enabled yes",
+            "notify-keyspace-events Ex",
+            "loadmodule /x.so",
+            "unixsocket /run/redis.sock",
+            "aclfile /etc/users.acl",
+            "shutdown-on-sigterm nosave",
+            "shutdown-timeout 30",
+            "slave-ignore-maxmemory no",
+        ] {
+            let e = load_str(&format!("{line}\n"), "c").unwrap_err();
+            assert!(
+                e.reason.contains("not supported by redrepl (yet)"),
+                "{line}: {e}"
+            );
+        }
+        // Defaults in other spellings, and tuning knobs, load.
+        load_str(
+            "appendonly NO\ntls-port 0\nnotify-keyspace-events \"\"\nshutdown-timeout 10\n\
+             io-threads 4\nactiverehashing no\nlazyfree-lazy-expire yes\nappendfsync always\n\
+             auto-aof-rewrite-min-size 64mb\ntls-auth-clients yes\n",
+            "c",
+        )
+        .unwrap_or_else(|e| panic!("{}", e.report()));
+        // A command-line override to the default wins over the file.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("r.conf");
+        std::fs::write(&f, "appendonly yes\n").unwrap();
+        assert!(load(&os(&[f.to_str().unwrap()])).is_err());
+        let l = load(&os(&[f.to_str().unwrap(), "--appendonly", "no"])).unwrap();
+        assert_eq!(l.config.other["appendonly"], vec!["no"]);
+        let e = load(&os(&["--tls-port", "6380"])).unwrap_err();
+        assert_eq!(e.location, "command line");
     }
 
     #[test]

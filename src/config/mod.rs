@@ -25,6 +25,8 @@ pub struct Config {
     pub maxclients: i64,
     // process
     pub daemonize: bool,
+    /// Print the ASCII logo at start even when the log is not a terminal.
+    pub always_show_logo: bool,
     pub pidfile: String,
     pub loglevel: LogLevel,
     /// "" logs to stdout.
@@ -117,6 +119,7 @@ impl Default for Config {
             tcp_keepalive: 300,
             maxclients: 10000,
             daemonize: false,
+            always_show_logo: false,
             pidfile: String::new(),
             loglevel: LogLevel::Notice,
             logfile: String::new(),

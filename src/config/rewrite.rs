@@ -242,7 +242,7 @@ mod tests {
         save 900 1\n\
         save 300 10\n\
         slaveof 10.0.0.1 6379\n\
-        appendonly no\n\
+        lazyfree-lazy-eviction no\n\
         client-output-buffer-limit replica 256mb 64mb 60\n\
         include /dev/null\n\
         maxmemory 1gb\n\
@@ -262,7 +262,8 @@ mod tests {
         c.replicaof = Some(("10.0.0.2".into(), 6380));
         c.requirepass = Some(b"pass word".to_vec());
         c.maxmemory = 100 << 20;
-        c.other.insert("appendonly".into(), vec!["yes".into()]);
+        c.other
+            .insert("lazyfree-lazy-eviction".into(), vec!["yes".into()]);
         let out = rewrite_text(FILE, &c);
         let want = "# Redis config\n\
             # with comments\n\
@@ -271,7 +272,7 @@ mod tests {
             # the save points\n\
             save 60 5\n\
             replicaof 10.0.0.2 6380\n\
-            appendonly yes\n\
+            lazyfree-lazy-eviction yes\n\
             client-output-buffer-limit replica 256mb 64mb 60\n\
             include /dev/null\n\
             maxmemory 100mb\n\

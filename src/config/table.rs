@@ -90,7 +90,10 @@ impl Directive {
     }
 }
 
-/// A directive redis-server 7.0 knows that redrepl accepts, stores and ignores.
+/// A directive redis-server 7.0 knows that redrepl does not implement. What happens to it
+/// depends on its flags: by default it is accepted, stored (CONFIG GET shows it) and named in
+/// the start-up log line of ignored directives; see [`Other::unsupported`] for the ones that
+/// are refused instead.
 #[derive(Debug, Clone, Copy)]
 pub struct Other {
     /// Lower-case name.
@@ -99,22 +102,55 @@ pub struct Other {
     pub default: &'static str,
     /// Never printed (passwords, ACL user lines).
     pub sensitive: bool,
+    /// Redis refuses CONFIG SET of it (`can't set immutable config`).
+    pub immutable: bool,
+    /// Not a config in Redis: accepted in files, unknown to CONFIG GET and CONFIG SET
+    /// (`user`, `loadmodule`, `rename-command`, deprecated no-ops).
+    pub hidden: bool,
+    /// `Some(why)`: a non-default value asks for security, durability or data-model
+    /// behaviour redrepl does not have, so it stops start-up and CONFIG SET refuses it,
+    /// rather than the user believing they have it. The issue that implements the feature
+    /// removes the flag. `why` names what is missing.
+    pub unsupported: Option<&'static str>,
+}
+
+/// A tuning or cosmetic directive: accepted, stored, logged as ignored.
+const fn other(name: &'static str, default: &'static str) -> Other {
+    Other {
+        name,
+        default,
+        sensitive: false,
+        immutable: false,
+        hidden: false,
+        unsupported: None,
+    }
 }
 
 impl Other {
+    const fn secret(mut self) -> Other {
+        self.sensitive = true;
+        self
+    }
+
+    const fn immutable(mut self) -> Other {
+        self.immutable = true;
+        self
+    }
+
+    const fn hidden(mut self) -> Other {
+        self.hidden = true;
+        self
+    }
+
+    const fn refuse(mut self, why: &'static str) -> Other {
+        self.unsupported = Some(why);
+        self
+    }
+
     /// Checks a value the way Redis would for the common kinds: a directive whose default
     /// is `yes`/`no` takes only those, one whose default is a number takes a number (sizes
     /// with units allowed). Others (enums, lists) are taken as given.
     pub fn check(&self, args: &[String]) -> Result<(), String> {
-        /// Defaults that look like yes/no or numbers but take more.
-        const FREE: &[&str] = &[
-            "oom-score-adj",
-            "supervised",
-            "enable-protected-configs",
-            "enable-module-command",
-            "maxmemory-clients",
-            "unixsocketperm",
-        ];
         if args.len() != 1 || FREE.contains(&self.name) {
             return Ok(());
         }
@@ -126,7 +162,54 @@ impl Other {
         }
         Ok(())
     }
+
+    /// Whether `args` say the same as Redis's default (`yes`/`YES`, `64mb`/`67108864`,
+    /// `""`/nothing); any line of a directive without a default (`user`) is not.
+    pub fn is_default(&self, args: &[String]) -> bool {
+        if self.hidden {
+            return false;
+        }
+        let joined = args.join(" ");
+        if FREE.contains(&self.name) {
+            return joined.eq_ignore_ascii_case(self.default);
+        }
+        if self.default == "yes" || self.default == "no" {
+            return parse_bool(&joined).ok() == parse_bool(self.default).ok();
+        }
+        if let Ok(d) = self.default.parse::<i64>() {
+            return parse_memory(&joined, i64::MIN, i64::MAX).ok() == Some(d);
+        }
+        joined.eq_ignore_ascii_case(self.default)
+    }
+
+    /// The refusal of `args` for an [`unsupported`](Other::unsupported) directive (Redis's
+    /// reason text, without the value), or `None` when the value is accepted.
+    pub fn refusal(&self, args: &[String]) -> Option<String> {
+        let why = self.unsupported?;
+        if self.is_default(args) {
+            return None;
+        }
+        Some(if self.default.is_empty() || self.hidden {
+            format!("{} is not supported by redrepl (yet): {why}", self.name)
+        } else {
+            format!(
+                "{} is not supported by redrepl (yet) except with its default '{}': {why}",
+                self.name, self.default
+            )
+        })
+    }
 }
+
+/// Defaults that look like yes/no or numbers but take more.
+const FREE: &[&str] = &[
+    "oom-score-adj",
+    "supervised",
+    "enable-protected-configs",
+    "enable-module-command",
+    "maxmemory-clients",
+    "unixsocketperm",
+    "tls-auth-clients",
+];
 
 const I32: i64 = i32::MAX as i64;
 const I32MIN: i64 = i32::MIN as i64;
@@ -409,6 +492,7 @@ fn build() -> Vec<Directive> {
         integer!("maxclients", None, maxclients, 1, u32::MAX as i64, true),
         // process
         boolean!("daemonize", None, daemonize, false),
+        boolean!("always-show-logo", None, always_show_logo, false),
         string!("pidfile", None, pidfile, false),
         Directive {
             name: "loglevel",
@@ -827,151 +911,169 @@ pub fn is_sensitive(name: &str) -> bool {
     lookup(name).is_some_and(|d| d.sensitive) || lookup_other(name).is_some_and(|o| o.sensitive)
 }
 
-macro_rules! others {
-    ($(($name:literal, $default:literal $(, $s:ident)?)),* $(,)?) => {
-        &[$(Other { name: $name, default: $default, sensitive: others!(@s $($s)?) }),*]
-    };
-    (@s) => { false };
-    (@s secret) => { true };
-}
+/// Why every TLS directive is refused away from its default.
+const TLS_WHY: &str = "security: TLS is not implemented, connections are plain TCP";
+/// Why ACL users are refused.
+const ACL_WHY: &str = "security: ACL users are not implemented, only requirepass";
+/// Why the signal shutdown flags are refused.
+const SIGNAL_WHY: &str =
+    "durability: SIGINT and SIGTERM always shut down as by default (save when save points are set)";
 
-/// Directives of redis-server 7.0 that redrepl accepts and stores but does not implement,
-/// with Redis's defaults. Every directive of Debian's /etc/redis/redis.conf is here or in
-/// [`directives`].
-pub static OTHERS: &[Other] = others![
-    ("always-show-logo", "no"),
-    ("set-proc-title", "yes"),
-    ("proc-title-template", "{title} {listen-addr} {server-mode}"),
-    ("supervised", "no"),
-    ("unixsocket", ""),
-    ("unixsocketperm", "0"),
-    ("socket-mark-id", "0"),
-    ("syslog-enabled", "no"),
-    ("syslog-ident", "redis"),
-    ("syslog-facility", "local0"),
-    ("crash-log-enabled", "yes"),
-    ("crash-memcheck-enabled", "yes"),
-    ("rdb-del-sync-files", "no"),
-    ("repl-diskless-load", "disabled"),
-    ("repl-disable-tcp-nodelay", "no"),
-    ("replica-ignore-maxmemory", "yes"),
-    ("slave-ignore-maxmemory", "yes"),
-    ("replica-announced", "yes"),
-    ("replica-ignore-disk-write-errors", "no"),
-    ("propagation-error-behavior", "ignore"),
-    ("acllog-max-len", "128"),
-    ("aclfile", ""),
-    ("user", "", secret),
-    ("enable-protected-configs", "no"),
-    ("enable-module-command", "no"),
-    ("loadmodule", ""),
-    ("maxmemory-eviction-tenacity", "10"),
-    ("maxmemory-clients", "0"),
-    ("active-expire-effort", "1"),
-    ("lazyfree-lazy-eviction", "no"),
-    ("lazyfree-lazy-expire", "no"),
-    ("lazyfree-lazy-server-del", "no"),
-    ("replica-lazy-flush", "no"),
-    ("slave-lazy-flush", "no"),
-    ("lazyfree-lazy-user-del", "no"),
-    ("lazyfree-lazy-user-flush", "no"),
-    ("io-threads", "1"),
-    ("io-threads-do-reads", "no"),
-    ("oom-score-adj", "no"),
-    ("oom-score-adj-values", "0 200 800"),
-    ("disable-thp", "yes"),
-    ("appendonly", "no"),
-    ("appendfilename", "appendonly.aof"),
-    ("appenddirname", "appendonlydir"),
-    ("appendfsync", "everysec"),
-    ("no-appendfsync-on-rewrite", "no"),
-    ("auto-aof-rewrite-percentage", "100"),
-    ("auto-aof-rewrite-min-size", "67108864"),
-    ("aof-load-truncated", "yes"),
-    ("aof-use-rdb-preamble", "yes"),
-    ("aof-timestamp-enabled", "no"),
-    ("aof-rewrite-incremental-fsync", "yes"),
-    ("rdb-save-incremental-fsync", "yes"),
-    ("lua-time-limit", "5000"),
-    ("busy-reply-threshold", "5000"),
-    ("shutdown-timeout", "10"),
-    ("shutdown-on-sigint", "default"),
-    ("shutdown-on-sigterm", "default"),
-    ("cluster-enabled", "no"),
-    ("cluster-config-file", "nodes.conf"),
-    ("cluster-node-timeout", "15000"),
-    ("cluster-port", "0"),
-    ("cluster-replica-validity-factor", "10"),
-    ("cluster-slave-validity-factor", "10"),
-    ("cluster-migration-barrier", "1"),
-    ("cluster-allow-replica-migration", "yes"),
-    ("cluster-require-full-coverage", "yes"),
-    ("cluster-replica-no-failover", "no"),
-    ("cluster-slave-no-failover", "no"),
-    ("cluster-allow-reads-when-down", "no"),
-    ("cluster-allow-pubsubshard-when-down", "yes"),
-    ("cluster-link-sendbuf-limit", "0"),
-    ("cluster-announce-hostname", ""),
-    ("cluster-preferred-endpoint-type", "ip"),
-    ("cluster-announce-ip", ""),
-    ("cluster-announce-port", "0"),
-    ("cluster-announce-tls-port", "0"),
-    ("cluster-announce-bus-port", "0"),
-    ("slowlog-log-slower-than", "10000"),
-    ("slowlog-max-len", "128"),
-    ("latency-monitor-threshold", "0"),
-    ("latency-tracking", "yes"),
-    ("latency-tracking-info-percentiles", "50 99 99.9"),
-    ("notify-keyspace-events", ""),
-    ("hll-sparse-max-bytes", "3000"),
-    ("stream-node-max-bytes", "4096"),
-    ("stream-node-max-entries", "100"),
-    ("activerehashing", "yes"),
-    ("dynamic-hz", "yes"),
-    ("jemalloc-bg-thread", "yes"),
-    ("tracking-table-max-keys", "1000000"),
-    ("activedefrag", "no"),
-    ("active-defrag-ignore-bytes", "104857600"),
-    ("active-defrag-threshold-lower", "10"),
-    ("active-defrag-threshold-upper", "100"),
-    ("active-defrag-cycle-min", "1"),
-    ("active-defrag-cycle-max", "25"),
-    ("active-defrag-max-scan-fields", "1000"),
-    ("lfu-log-factor", "10"),
-    ("lfu-decay-time", "1"),
-    ("ignore-warnings", ""),
-    ("tls-port", "0"),
-    ("tls-cert-file", ""),
-    ("tls-key-file", ""),
-    ("tls-key-file-pass", "", secret),
-    ("tls-client-cert-file", ""),
-    ("tls-client-key-file", ""),
-    ("tls-client-key-file-pass", "", secret),
-    ("tls-dh-params-file", ""),
-    ("tls-ca-cert-file", ""),
-    ("tls-ca-cert-dir", ""),
-    ("tls-auth-clients", "yes"),
-    ("tls-replication", "no"),
-    ("tls-cluster", "no"),
-    ("tls-protocols", ""),
-    ("tls-ciphers", ""),
-    ("tls-ciphersuites", ""),
-    ("tls-prefer-server-ciphers", "no"),
-    ("tls-session-caching", "yes"),
-    ("tls-session-cache-size", "20480"),
-    ("tls-session-cache-timeout", "300"),
-    ("acl-pubsub-default", "resetchannels"),
-    ("aof-disable-auto-gc", "no"),
-    ("sanitize-dump-payload", "no"),
-    ("bind-source-addr", ""),
-    ("server_cpulist", ""),
-    ("bio_cpulist", ""),
-    ("aof_rewrite_cpulist", ""),
-    ("bgsave_cpulist", ""),
+/// Directives of redis-server 7.0 that redrepl does not implement, with Redis's defaults and
+/// the flags that decide what happens to them (see [`Other`]; the rule and the decision for
+/// each class are in docs/architecture.md, "Configuration"). Every directive of Debian's
+/// /etc/redis/redis.conf is here or in [`directives`].
+pub static OTHERS: &[Other] = &[
+    other("set-proc-title", "yes").immutable(),
+    other("proc-title-template", "{title} {listen-addr} {server-mode}"),
+    other("supervised", "no").immutable(),
+    other("unixsocket", "")
+        .immutable()
+        .refuse("no Unix socket is created, so clients would find nothing at that path"),
+    other("unixsocketperm", "0").immutable(),
+    other("socket-mark-id", "0").immutable(),
+    other("syslog-enabled", "no").immutable(),
+    other("syslog-ident", "redis").immutable(),
+    other("syslog-facility", "local0").immutable(),
+    other("crash-log-enabled", "yes"),
+    other("crash-memcheck-enabled", "yes"),
+    other("rdb-del-sync-files", "no"),
+    other("repl-diskless-load", "disabled"),
+    other("repl-disable-tcp-nodelay", "no"),
+    other("replica-ignore-maxmemory", "yes").refuse(
+        "data model: a replica never evicts keys by itself, only the master's DELs remove them",
+    ),
+    other("slave-ignore-maxmemory", "yes").refuse(
+        "data model: a replica never evicts keys by itself, only the master's DELs remove them",
+    ),
+    other("replica-announced", "yes"),
+    other("replica-ignore-disk-write-errors", "no"),
+    other("propagation-error-behavior", "ignore"),
+    other("acllog-max-len", "128"),
+    other("aclfile", "").immutable().refuse(ACL_WHY),
+    other("user", "").secret().hidden().refuse(ACL_WHY),
+    other("enable-protected-configs", "no").immutable(),
+    other("enable-module-command", "no").immutable(),
+    other("loadmodule", "")
+        .hidden()
+        .refuse("data model: modules are not implemented"),
+    other("rename-command", "").hidden().refuse(
+        "security: commands cannot be renamed or disabled, they stay reachable under their names",
+    ),
+    other("maxmemory-eviction-tenacity", "10"),
+    other("maxmemory-clients", "0"),
+    other("active-expire-effort", "1"),
+    other("lazyfree-lazy-eviction", "no"),
+    other("lazyfree-lazy-expire", "no"),
+    other("lazyfree-lazy-server-del", "no"),
+    other("replica-lazy-flush", "no"),
+    other("slave-lazy-flush", "no"),
+    other("lazyfree-lazy-user-del", "no"),
+    other("lazyfree-lazy-user-flush", "no"),
+    other("io-threads", "1").immutable(),
+    other("io-threads-do-reads", "no").immutable(),
+    other("oom-score-adj", "no"),
+    other("oom-score-adj-values", "0 200 800"),
+    other("disable-thp", "yes").immutable(),
+    other("appendonly", "no")
+        .refuse("durability: there is no append-only file, only RDB snapshots"),
+    other("appendfilename", "appendonly.aof").immutable(),
+    other("appenddirname", "appendonlydir").immutable(),
+    other("appendfsync", "everysec"),
+    other("no-appendfsync-on-rewrite", "no"),
+    other("auto-aof-rewrite-percentage", "100"),
+    other("auto-aof-rewrite-min-size", "67108864"),
+    other("aof-load-truncated", "yes"),
+    other("aof-use-rdb-preamble", "yes"),
+    other("aof-timestamp-enabled", "no"),
+    other("aof-rewrite-incremental-fsync", "yes"),
+    other("rdb-save-incremental-fsync", "yes"),
+    other("lua-time-limit", "5000"),
+    other("busy-reply-threshold", "5000"),
+    other("shutdown-timeout", "10")
+        .refuse("durability: shutdown waits a fixed 10 seconds for replicas to catch up"),
+    other("shutdown-on-sigint", "default").refuse(SIGNAL_WHY),
+    other("shutdown-on-sigterm", "default").refuse(SIGNAL_WHY),
+    other("cluster-enabled", "no")
+        .immutable()
+        .refuse("data model: cluster mode (hash slots, MOVED) is not implemented"),
+    other("cluster-config-file", "nodes.conf").immutable(),
+    other("cluster-node-timeout", "15000"),
+    other("cluster-port", "0").immutable(),
+    other("cluster-replica-validity-factor", "10"),
+    other("cluster-slave-validity-factor", "10"),
+    other("cluster-migration-barrier", "1"),
+    other("cluster-allow-replica-migration", "yes"),
+    other("cluster-require-full-coverage", "yes"),
+    other("cluster-replica-no-failover", "no"),
+    other("cluster-slave-no-failover", "no"),
+    other("cluster-allow-reads-when-down", "no"),
+    other("cluster-allow-pubsubshard-when-down", "yes"),
+    other("cluster-link-sendbuf-limit", "0"),
+    other("cluster-announce-hostname", ""),
+    other("cluster-preferred-endpoint-type", "ip"),
+    other("cluster-announce-ip", ""),
+    other("cluster-announce-port", "0"),
+    other("cluster-announce-tls-port", "0"),
+    other("cluster-announce-bus-port", "0"),
+    other("slowlog-log-slower-than", "10000"),
+    other("slowlog-max-len", "128"),
+    other("latency-monitor-threshold", "0"),
+    other("latency-tracking", "yes"),
+    other("latency-tracking-info-percentiles", "50 99 99.9"),
+    other("notify-keyspace-events", "")
+        .refuse("data model: keyspace notifications are not implemented"),
+    other("hll-sparse-max-bytes", "3000"),
+    other("stream-node-max-bytes", "4096"),
+    other("stream-node-max-entries", "100"),
+    other("activerehashing", "yes"),
+    other("dynamic-hz", "yes"),
+    other("jemalloc-bg-thread", "yes"),
+    other("tracking-table-max-keys", "1000000"),
+    other("activedefrag", "no"),
+    other("active-defrag-ignore-bytes", "104857600"),
+    other("active-defrag-threshold-lower", "10"),
+    other("active-defrag-threshold-upper", "100"),
+    other("active-defrag-cycle-min", "1"),
+    other("active-defrag-cycle-max", "25"),
+    other("active-defrag-max-scan-fields", "1000"),
+    other("lfu-log-factor", "10"),
+    other("lfu-decay-time", "1"),
+    other("ignore-warnings", ""),
+    other("tls-port", "0").refuse(TLS_WHY),
+    other("tls-cert-file", "").refuse(TLS_WHY),
+    other("tls-key-file", "").refuse(TLS_WHY),
+    other("tls-key-file-pass", "").secret().refuse(TLS_WHY),
+    other("tls-client-cert-file", "").refuse(TLS_WHY),
+    other("tls-client-key-file", "").refuse(TLS_WHY),
+    other("tls-client-key-file-pass", "")
+        .secret()
+        .refuse(TLS_WHY),
+    other("tls-dh-params-file", "").refuse(TLS_WHY),
+    other("tls-ca-cert-file", "").refuse(TLS_WHY),
+    other("tls-ca-cert-dir", "").refuse(TLS_WHY),
+    other("tls-auth-clients", "yes").refuse(TLS_WHY),
+    other("tls-replication", "no").refuse(TLS_WHY),
+    other("tls-cluster", "no").refuse(TLS_WHY),
+    other("tls-protocols", "").refuse(TLS_WHY),
+    other("tls-ciphers", "").refuse(TLS_WHY),
+    other("tls-ciphersuites", "").refuse(TLS_WHY),
+    other("tls-prefer-server-ciphers", "no").refuse(TLS_WHY),
+    other("tls-session-caching", "yes").refuse(TLS_WHY),
+    other("tls-session-cache-size", "20480").refuse(TLS_WHY),
+    other("tls-session-cache-timeout", "300").refuse(TLS_WHY),
+    other("acl-pubsub-default", "resetchannels"),
+    other("aof-disable-auto-gc", "no"),
+    other("sanitize-dump-payload", "no"),
+    other("bind-source-addr", ""),
+    other("server_cpulist", "").immutable(),
+    other("bio_cpulist", "").immutable(),
+    other("aof_rewrite_cpulist", "").immutable(),
+    other("bgsave_cpulist", "").immutable(),
     // Deprecated in 7.0: still accepted in config files, no effect.
-    ("list-max-ziplist-entries", "512"),
-    ("list-max-ziplist-value", "64"),
-    ("lua-replicate-commands", "yes"),
+    other("list-max-ziplist-entries", "512").hidden(),
+    other("list-max-ziplist-value", "64").hidden(),
+    other("lua-replicate-commands", "yes").hidden(),
 ];
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod evict;
 pub mod glob;
 pub mod info;
 pub mod log;
+pub mod logo;
 pub mod longdouble;
 pub mod numbers;
 pub mod persistence;
@@ -40,11 +41,11 @@ pub const REDIS_VERSION: &str = "7.0.15";
 /// Runs the server with a loaded configuration; returns the process exit code.
 pub fn run(mut loaded: Loaded) -> i32 {
     let config = loaded.config.clone();
-    if config.daemonize {
-        if let Err(e) = process::daemonize() {
-            eprintln!("Can't daemonize: {e}");
-            return 1;
-        }
+    if config.daemonize
+        && let Err(e) = process::daemonize()
+    {
+        eprintln!("Can't daemonize: {e}");
+        return 1;
     }
     if let Err(e) = std::env::set_current_dir(&config.dir) {
         eprintln!("Can't chdir to '{}': {e}", config.dir);
@@ -75,18 +76,15 @@ pub fn run(mut loaded: Loaded) -> i32 {
             loaded.ignored.join(", ")
         );
     }
-    for note in &loaded.notes {
-        notice!("{note}");
-    }
     let pidfile = if config.pidfile.is_empty() && config.daemonize {
         "/var/run/redis.pid".to_string()
     } else {
         config.pidfile.clone()
     };
-    if !pidfile.is_empty() {
-        if let Err(e) = process::write_pidfile(&pidfile) {
-            warning!("Failed to write PID file: {e}");
-        }
+    if !pidfile.is_empty()
+        && let Err(e) = process::write_pidfile(&pidfile)
+    {
+        warning!("Failed to write PID file: {e}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -160,7 +158,7 @@ async fn serve(loaded: Loaded) -> i32 {
     }
     let hz = config.hz.clamp(1, 500);
     let mut state = State::new(config, loaded.file);
-    notice!("Running mode=standalone, port={port}.");
+    logo::show(&state.config, REDIS_VERSION);
     notice!("Server initialized");
     if let Err(e) = persistence::load_at_start(&mut state) {
         warning!("{e}");
@@ -303,11 +301,11 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
         let want_hz = st.config.hz.clamp(1, 500);
         let now = clock::now_ms();
         db::refresh_lru_clock();
-        if let Some(p) = st.pause {
-            if p.until_ms <= now {
-                st.pause = None;
-                shared.unpaused.notify_waiters();
-            }
+        if let Some(p) = st.pause
+            && p.until_ms <= now
+        {
+            st.pause = None;
+            shared.unpaused.notify_waiters();
         }
         persistence::reap_child(&mut st);
         replication::master::start_pending(&mut st, &shared, now);

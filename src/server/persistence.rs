@@ -4,11 +4,12 @@
 //! Files are written as `temp-<pid>.rdb` in `dir`, fsynced, renamed over `dbfilename`, and the
 //! directory fsynced, so a crash at any point leaves the previous dump intact.
 
+use super::log::ChildLog;
 use super::rdb::{SaveInfo, reader, writer};
 use super::state::State;
 use crate::{notice, warning};
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
 /// BGSAVE bookkeeping.
@@ -115,29 +116,44 @@ pub fn bgsave(state: &mut State) -> io::Result<i32> {
     let path = dump_path(state);
     let now = super::clock::now_ms();
     state.persistence.last_try_ms = now;
-    // SAFETY: the child only reads the (copied) state, writes a file with std I/O and exits
-    // with _exit, never returning into the runtime. It does not take any lock that another
-    // thread could have held at fork time (it does not log through the logger).
+    let log = ChildLog::prepare();
+    // SAFETY: the child runs `child_main`: it writes its copy of the state to a file and
+    // leaves with _exit, never returning into the runtime it inherited.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
-        let tmp = format!("temp-{}.rdb", std::process::id());
-        let code = match write_file(state, &path, &tmp) {
-            Ok(()) => 0,
-            Err(e) => {
-                let _ = writeln!(io::stderr(), "BGSAVE child: {e}");
-                1
-            }
-        };
-        unsafe { libc::_exit(code) };
+        child_main(Some((&log, "Write error saving DB on disk: ")), || {
+            let tmp = format!("temp-{}.rdb", std::process::id());
+            write_file(state, &path, &tmp)
+        });
     }
     notice!("Background saving started by pid {pid}");
     state.persistence.child_pid = Some(pid);
     state.persistence.child_started_ms = now;
     state.persistence.dirty_at_fork = state.dirty;
     Ok(pid)
+}
+
+/// The body of a forked child: runs `work` and leaves with `_exit` (status 0 on success),
+/// never returning into the code the child inherited, even on a panic. An error is logged
+/// (`what` then the error) through `log` when given, which takes no lock and allocates nothing (see [`ChildLog`]): after
+/// `fork()` a lock held by another thread of the parent (stderr's, the logger's) would never
+/// be released in the child.
+fn child_main(log: Option<(&ChildLog, &str)>, work: impl FnOnce() -> io::Result<()>) -> ! {
+    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
+            if let Some((log, what)) = log {
+                log.error(what, &e);
+            }
+            1
+        }
+        Err(_) => 2,
+    };
+    // SAFETY: ends the child without running the parent's destructors or atexit handlers.
+    unsafe { libc::_exit(code) }
 }
 
 /// Checks whether the BGSAVE child ended and records the outcome (called from the cron).
@@ -219,20 +235,21 @@ pub fn fork_to_pipe(state: &mut State) -> io::Result<(i32, std::os::fd::OwnedFd)
     }
     if pid == 0 {
         drop(rd);
-        let w = BufWriter::with_capacity(1 << 16, File::from(wr));
-        let code = match writer::write_dataset(
-            w,
-            &state.dbs,
-            &save_info(state),
-            state.config.rdbchecksum,
-            state.config.rdbcompression,
-        )
-        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
-        {
-            Ok(_) => 0,
-            Err(_) => 1,
-        };
-        unsafe { libc::_exit(code) };
+        // As Redis's socket child, a failure (usually every replica gone) is not logged: the
+        // parent sees the pipe end and logs the transfer's outcome.
+        child_main(None, || {
+            let w = BufWriter::with_capacity(1 << 16, File::from(wr));
+            writer::write_dataset(
+                w,
+                &state.dbs,
+                &save_info(state),
+                state.config.rdbchecksum,
+                state.config.rdbcompression,
+            )?
+            .into_inner()
+            .map_err(|e| e.into_error())?;
+            Ok(())
+        });
     }
     drop(wr);
     state.persistence.child_pid = Some(pid);

@@ -178,36 +178,20 @@ impl Shared {
     }
 }
 
-/// Random bytes from the OS, as hex.
+/// `len` random hex digits (run ID, replication IDs, EOF marks) from [`crate::sysrand`].
 pub fn random_hex(len: usize) -> String {
-    let mut bytes = vec![0u8; len.div_ceil(2)];
-    fill_random(&mut bytes);
-    let mut s: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    s.truncate(len);
-    s
-}
-
-fn random_u64() -> u64 {
-    let mut b = [0u8; 8];
-    fill_random(&mut b);
-    u64::from_le_bytes(b) | 1
-}
-
-/// Fills `buf` from the kernel's random source.
-pub fn fill_random(buf: &mut [u8]) {
-    let mut filled = 0;
-    while filled < buf.len() {
-        // SAFETY: getrandom writes at most the given length into our buffer.
-        let n = unsafe {
-            libc::getrandom(
-                buf[filled..].as_mut_ptr() as *mut libc::c_void,
-                buf.len() - filled,
-                0,
-            )
-        };
-        if n <= 0 {
-            break;
-        }
-        filled += n as usize;
+    let (hex, err) = crate::sysrand::hex_or_fallback(len);
+    if let Some(e) = err {
+        crate::warning!("The kernel's random source failed ({e}): using a time-based ID");
     }
+    hex
+}
+
+/// A non-zero seed for the sampling generator (eviction, RANDOMKEY, SRANDMEMBER ...).
+fn random_u64() -> u64 {
+    let seed = crate::sysrand::u64().unwrap_or_else(|_| {
+        let hex = random_hex(16);
+        u64::from_str_radix(&hex, 16).unwrap_or(0x9e37_79b9_7f4a_7c15)
+    });
+    seed | 1
 }
