@@ -285,6 +285,13 @@ pub fn load_at_start(state: &mut State) -> Result<(), String> {
             );
             Ok(())
         }
-        Err(e) => Err(format!("Failed loading {}: {e}", path.display())),
+        Err(e) => match e.redis_log_lines() {
+            // Redis's own words for a bad checksum, which log watchers grep for.
+            Some([wrong, internal]) => {
+                warning!("{wrong}");
+                Err(internal)
+            }
+            None => Err(format!("Failed loading {}: {e}", path.display())),
+        },
     }
 }
