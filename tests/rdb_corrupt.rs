@@ -573,7 +573,12 @@ fn corrupted_restore_payloads_get_a_clean_error_or_a_whole_key() {
             let rv = run(&mut rcon, &[b"RESTORE", b"fz", b"0", &p]);
             let redis_ok = error_text(&rv).is_none();
             if redis_ok != error_text(&v).is_none() {
-                differences.push(format!("{name}: ours {} redis {}", text(&v), text(&rv)));
+                differences.push(format!(
+                    "{name}: ours {} redis {} payload {:02x?}",
+                    text(&v),
+                    text(&rv),
+                    &damaged[..damaged.len().min(120)]
+                ));
             }
             if redis_ok && error_text(&v).is_none() {
                 let d =
@@ -621,7 +626,8 @@ fn corrupted_restore_payloads_get_a_clean_error_or_a_whole_key() {
         corpus.len()
     );
     eprintln!("{} differences with redis-server:", differences.len());
-    for d in differences.iter().take(40) {
+    differences.sort_by_key(|d| !d.contains("ours OK"));
+    for d in differences.iter().take(60) {
         eprintln!("  {d}");
     }
     assert!(refused > tried / 2, "{refused} of {tried} refused");

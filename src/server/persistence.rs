@@ -285,13 +285,13 @@ pub fn load_at_start(state: &mut State) -> Result<(), String> {
             );
             Ok(())
         }
-        Err(e) => match e.redis_log_lines() {
-            // Redis's own words for a bad checksum, which log watchers grep for.
-            Some([wrong, internal]) => {
-                warning!("{wrong}");
-                Err(internal)
+        Err(e) => {
+            // Redis's own words for a bad checksum (log watchers grep for them), then ours
+            // with the byte offset.
+            for line in e.redis_log_lines().into_iter().flatten() {
+                warning!("{line}");
             }
-            None => Err(format!("Failed loading {}: {e}", path.display())),
-        },
+            Err(format!("Failed loading {}: {e}", path.display()))
+        }
     }
 }

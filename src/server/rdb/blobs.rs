@@ -59,14 +59,21 @@ fn lp_backlen_size(len: usize) -> usize {
     }
 }
 
-/// Reads a back length that ends at `last` (inclusive), written from the entry's end
-/// backwards, 7 bits a byte, the high bit set on all but the first byte.
-fn lp_decode_backlen(lp: &[u8], last: usize, size: usize) -> usize {
-    let mut v = 0usize;
-    for i in 0..size {
-        v |= ((lp[last - i] & 0x7f) as usize) << (7 * i);
+/// Reads a back length that ends at `last` (inclusive) as Redis's `lpDecodeBacklen`: 7 bits
+/// a byte from the end backwards, going on while the high bit is set (at most 5 bytes).
+fn lp_decode_backlen(lp: &[u8], last: usize) -> Option<usize> {
+    let (mut v, mut shift, mut p) = (0usize, 0, last);
+    loop {
+        v |= ((lp[p] & 0x7f) as usize) << shift;
+        if lp[p] & 0x80 == 0 {
+            return Some(v);
+        }
+        shift += 7;
+        if shift > 28 {
+            return None;
+        }
+        p = p.checked_sub(1)?;
     }
-    v
 }
 
 /// One listpack entry at `p`: its value and the size of encoding + data.
@@ -132,7 +139,7 @@ pub fn listpack(lp: &[u8]) -> Result<Items, BlobError> {
         let (value, len) = lp_entry(lp, p, end)?;
         let size = lp_backlen_size(len);
         slice(lp, p + len, size, end, "listpack")?;
-        if lp_decode_backlen(lp, p + len + size - 1, size) != len {
+        if lp_decode_backlen(lp, p + len + size - 1) != Some(len) {
             return Err("listpack entry back length mismatch".into());
         }
         p += len + size;
@@ -345,6 +352,9 @@ mod tests {
         assert!(listpack(&bad).is_err());
         let mut bad = lp.clone();
         bad[8] = 5; // back length of the first entry
+        assert!(listpack(&bad).is_err());
+        let mut bad = lp.clone();
+        bad[8] |= 0x80; // same low bits, but says a longer back length goes on before it
         assert!(listpack(&bad).is_err());
         let mut bad = lp.clone();
         bad[6] = 0x80 | 40; // string length past the end

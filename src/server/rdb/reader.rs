@@ -499,8 +499,6 @@ pub fn decode_value(bytes: &[u8]) -> Result<Value, RdbError> {
     let Some(v) = read_value(&mut c, t)? else {
         return c.err("empty keys are not allowed");
     };
-    if c.pos != bytes.len() {
-        return c.err("trailing bytes after the value");
-    }
+    // Bytes after the value are ignored, as Redis's RESTORE does (the checksum covers them).
     Ok(v)
 }
