@@ -302,6 +302,13 @@ pub fn load_at_start(state: &mut State) -> Result<(), String> {
             );
             Ok(())
         }
-        Err(e) => Err(format!("Failed loading {}: {e}", path.display())),
+        Err(e) => {
+            // Redis's own words for a bad checksum (log watchers grep for them), then ours
+            // with the byte offset.
+            for line in e.redis_log_lines().into_iter().flatten() {
+                warning!("{line}");
+            }
+            Err(format!("Failed loading {}: {e}", path.display()))
+        }
     }
 }

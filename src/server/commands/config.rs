@@ -71,6 +71,11 @@ fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
         ctx.state.config = next;
+        if names.contains(&"repl-backlog-size") {
+            // At once, as Redis's resizeReplicationBacklog (INFO shows the new size).
+            let size = ctx.state.config.repl_backlog_size;
+            ctx.state.repl.resize_backlog(size);
+        }
         if names.iter().any(|n| *n == "loglevel" || *n == "logfile") {
             crate::server::log::configure(ctx.state.config.loglevel, &ctx.state.config.logfile);
         }

@@ -63,7 +63,7 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if payload.len() < 10 {
         return Err(BAD_PAYLOAD);
     }
-    let (body, footer) = payload.split_at(payload.len() - 10);
+    let footer = &payload[payload.len() - 10..];
     let version = u16::from_le_bytes([footer[0], footer[1]]);
     let crc = u64::from_le_bytes(footer[2..].try_into().unwrap());
     if version > RDB_VERSION || crc64::crc64(0, &payload[..payload.len() - 8]) != crc {
@@ -72,7 +72,10 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !replace && ctx.exists(key) {
         return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
     }
-    let value = reader::decode_value(body).map_err(|_| CmdError::fixed("ERR Bad data format"))?;
+    // As Redis, the value is read from the whole payload: a value that claims more bytes than
+    // the body reads into the footer (and the bytes after the value are ignored).
+    let value =
+        reader::decode_value(payload).map_err(|_| CmdError::fixed("ERR Bad data format"))?;
     if ttl > 0 && !absttl {
         ttl += ctx.now_ms;
     }

@@ -83,8 +83,10 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         for db in ctx.state.dbs.iter_mut() {
             db.clear();
         }
-        crate::server::persistence::load_at_start(ctx.state)
-            .map_err(|e| CmdError::msg(format!("ERR Error trying to load the RDB dump: {e}")))?;
+        crate::server::persistence::load_at_start(ctx.state).map_err(|e| {
+            crate::warning!("{e}");
+            CmdError::fixed("ERR Error trying to load the RDB dump, check server logs.")
+        })?;
         ctx.out.ok();
     } else if is(sub, "set-active-expire") && args.len() == 3 {
         ctx.state.active_expire_enabled = super::arg_i64(&args[2])? != 0;

@@ -1,11 +1,12 @@
 //! RDB files in Redis 7.0's format (version 10): the encoder ([`writer`]), the decoder
-//! ([`reader`]) and the save/load operations on a whole dataset.
+//! ([`reader`], with [`blobs`] for the packed encodings inside values) and the save/load operations on a whole dataset.
 //!
 //! Format facts (from Redis's rdb.h / rdb.c): a `REDIS0010` header, AUX fields, per database a
 //! SELECTDB and RESIZEDB, then entries (optional EXPIRETIME_MS, a type byte, the key, the
 //! value), EOF, and a CRC-64/Jones checksum of everything before it (little-endian; zero when
 //! `rdbchecksum no`).
 
+pub mod blobs;
 pub mod lzf;
 pub mod reader;
 pub mod writer;

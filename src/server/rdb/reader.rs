@@ -2,7 +2,7 @@
 //! strings, lists, sets, sorted sets and hashes. Anything else (streams, modules, functions)
 //! stops the load with an error naming the key and the type: data is never dropped silently.
 
-use super::op;
+use super::{blobs, op};
 use crate::server::db::Db;
 use crate::server::sds::Sds;
 use crate::server::types::{self, Value};
@@ -17,6 +17,22 @@ pub struct RdbError {
     pub key: Option<String>,
     /// What was wrong.
     pub reason: String,
+    /// Set when the file is whole but its CRC64 is wrong: (computed, stored), which Redis
+    /// logs in its own words.
+    pub checksum: Option<(u64, u64)>,
+}
+
+impl RdbError {
+    /// The lines Redis 7.0 logs for this error when loading a file (rdb.c), when it has
+    /// words of its own for it: the checksum mismatch and `RDB CRC error`.
+    pub fn redis_log_lines(&self) -> Option<[String; 2]> {
+        let (expected, got) = self.checksum?;
+        Some([
+            format!("Wrong RDB checksum expected: ({expected:x}) but got ({got:x}). Aborting now."),
+            "Internal error in RDB reading offset 0, function at rdb.c:3225 -> RDB CRC error"
+                .to_string(),
+        ])
+    }
 }
 
 /// AUX fields and other facts read from the file.
@@ -34,11 +50,19 @@ pub struct LoadInfo {
     pub keys: u64,
     /// Keys skipped because they had already expired (a master drops them at load).
     pub expired_skipped: u64,
+    /// Empty collections skipped (Redis's "empty keys skipped").
+    pub empty_skipped: u64,
     /// Those keys, by database, so a restarted master can tell its replicas (DEL).
     pub expired_keys: Vec<(usize, Vec<u8>)>,
 }
 
 type R<T> = Result<T, RdbError>;
+
+/// Most output bytes one byte of LZF input can give (a 3-byte back reference copies 264).
+const LZF_MAX_RATIO: usize = 88;
+
+/// Elements reserved ahead at most, whatever count a header claims.
+const PREALLOC: usize = 1024;
 
 struct Cursor<'a> {
     buf: &'a [u8],
@@ -52,6 +76,7 @@ impl<'a> Cursor<'a> {
             offset: self.pos,
             key: self.key.clone(),
             reason: reason.into(),
+            checksum: None,
         })
     }
 
@@ -95,7 +120,8 @@ impl<'a> Cursor<'a> {
 
     fn count(&mut self) -> R<usize> {
         let n = self.len()?;
-        if n > (self.buf.len() - self.pos) as u64 * 8 + 16 {
+        // Every element takes at least one byte: a count beyond the bytes left is corrupt.
+        if n > (self.buf.len() - self.pos) as u64 {
             return self.err(format!("length {n} exceeds the file size"));
         }
         Ok(n as usize)
@@ -118,6 +144,11 @@ impl<'a> Cursor<'a> {
                 let clen = self.len()? as usize;
                 let ulen = self.len()? as usize;
                 let data = self.take(clen)?;
+                // LZF expands at most 264 bytes out of 3 in: a larger claimed length is
+                // corrupt, and must not size the output buffer.
+                if ulen == 0 || ulen > data.len().saturating_mul(LZF_MAX_RATIO) {
+                    return self.err("invalid LZF compressed string");
+                }
                 match lzf::decompress(data, ulen) {
                     Ok(v) if v.len() == ulen => Ok(v),
                     _ => self.err("invalid LZF compressed string"),
@@ -163,213 +194,11 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Decodes a listpack blob into its elements (integers as their decimal text).
-pub fn listpack_entries(lp: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    if lp.len() < 7 {
-        return Err("listpack too short".into());
-    }
-    let total = u32::from_le_bytes(lp[0..4].try_into().unwrap()) as usize;
-    if total != lp.len() {
-        return Err("listpack size mismatch".into());
-    }
-    let mut out = Vec::new();
-    let mut p = 6;
-    let need = |p: usize, n: usize| {
-        if p + n <= lp.len() {
-            Ok(())
-        } else {
-            Err("listpack entry out of bounds".to_string())
-        }
-    };
-    loop {
-        need(p, 1)?;
-        let b = lp[p];
-        if b == 0xFF {
-            break;
-        }
-        let (value, enc_len): (Vec<u8>, usize) = if b & 0x80 == 0 {
-            ((b & 0x7f).to_string().into_bytes(), 1)
-        } else if b & 0xC0 == 0x80 {
-            let n = (b & 0x3f) as usize;
-            need(p + 1, n)?;
-            (lp[p + 1..p + 1 + n].to_vec(), 1 + n)
-        } else if b & 0xE0 == 0xC0 {
-            need(p, 2)?;
-            let v = (((b & 0x1f) as i64) << 8) | lp[p + 1] as i64;
-            let v = if v >= 1 << 12 { v - (1 << 13) } else { v };
-            (v.to_string().into_bytes(), 2)
-        } else if b & 0xF0 == 0xE0 {
-            need(p, 2)?;
-            let n = (((b & 0x0f) as usize) << 8) | lp[p + 1] as usize;
-            need(p + 2, n)?;
-            (lp[p + 2..p + 2 + n].to_vec(), 2 + n)
-        } else {
-            match b {
-                0xF0 => {
-                    need(p, 5)?;
-                    let n = u32::from_le_bytes(lp[p + 1..p + 5].try_into().unwrap()) as usize;
-                    need(p + 5, n)?;
-                    (lp[p + 5..p + 5 + n].to_vec(), 5 + n)
-                }
-                0xF1 => {
-                    need(p, 3)?;
-                    (
-                        i16::from_le_bytes(lp[p + 1..p + 3].try_into().unwrap())
-                            .to_string()
-                            .into_bytes(),
-                        3,
-                    )
-                }
-                0xF2 => {
-                    need(p, 4)?;
-                    let v = (lp[p + 1] as i32) | (lp[p + 2] as i32) << 8 | (lp[p + 3] as i32) << 16;
-                    let v = (v << 8) >> 8;
-                    (v.to_string().into_bytes(), 4)
-                }
-                0xF3 => {
-                    need(p, 5)?;
-                    (
-                        i32::from_le_bytes(lp[p + 1..p + 5].try_into().unwrap())
-                            .to_string()
-                            .into_bytes(),
-                        5,
-                    )
-                }
-                0xF4 => {
-                    need(p, 9)?;
-                    (
-                        i64::from_le_bytes(lp[p + 1..p + 9].try_into().unwrap())
-                            .to_string()
-                            .into_bytes(),
-                        9,
-                    )
-                }
-                _ => return Err(format!("unknown listpack encoding 0x{b:02x}")),
-            }
-        };
-        let backlen = match enc_len {
-            0..=127 => 1,
-            128..=16383 => 2,
-            16384..=2097151 => 3,
-            2097152..=268435455 => 4,
-            _ => 5,
-        };
-        p += enc_len + backlen;
-        out.push(value);
-    }
-    Ok(out)
-}
+/// (field, value) pairs of a hash.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// Decodes a ziplist blob (Redis < 7.0) into its elements.
-pub fn ziplist_entries(zl: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    if zl.len() < 11 {
-        return Err("ziplist too short".into());
-    }
-    let mut out = Vec::new();
-    let mut p = 10;
-    let need = |p: usize, n: usize| {
-        if p + n <= zl.len() {
-            Ok(())
-        } else {
-            Err("ziplist entry out of bounds".to_string())
-        }
-    };
-    loop {
-        need(p, 1)?;
-        if zl[p] == 0xFF {
-            break;
-        }
-        p += if zl[p] < 254 { 1 } else { 5 };
-        need(p, 1)?;
-        let b = zl[p];
-        let (value, n): (Vec<u8>, usize) = match b >> 6 {
-            0 => {
-                let n = (b & 0x3f) as usize;
-                need(p + 1, n)?;
-                (zl[p + 1..p + 1 + n].to_vec(), 1 + n)
-            }
-            1 => {
-                need(p, 2)?;
-                let n = (((b & 0x3f) as usize) << 8) | zl[p + 1] as usize;
-                need(p + 2, n)?;
-                (zl[p + 2..p + 2 + n].to_vec(), 2 + n)
-            }
-            2 => {
-                need(p, 5)?;
-                let n = u32::from_be_bytes(zl[p + 1..p + 5].try_into().unwrap()) as usize;
-                need(p + 5, n)?;
-                (zl[p + 5..p + 5 + n].to_vec(), 5 + n)
-            }
-            _ => {
-                let int = |v: i64| v.to_string().into_bytes();
-                match b {
-                    0xC0 => {
-                        need(p, 3)?;
-                        (
-                            int(i16::from_le_bytes(zl[p + 1..p + 3].try_into().unwrap()) as i64),
-                            3,
-                        )
-                    }
-                    0xD0 => {
-                        need(p, 5)?;
-                        (
-                            int(i32::from_le_bytes(zl[p + 1..p + 5].try_into().unwrap()) as i64),
-                            5,
-                        )
-                    }
-                    0xE0 => {
-                        need(p, 9)?;
-                        (
-                            int(i64::from_le_bytes(zl[p + 1..p + 9].try_into().unwrap())),
-                            9,
-                        )
-                    }
-                    0xF0 => {
-                        need(p, 4)?;
-                        let v =
-                            (zl[p + 1] as i32) | (zl[p + 2] as i32) << 8 | (zl[p + 3] as i32) << 16;
-                        (int(((v << 8) >> 8) as i64), 4)
-                    }
-                    0xFE => {
-                        need(p, 2)?;
-                        (int(zl[p + 1] as i8 as i64), 2)
-                    }
-                    0xF1..=0xFD => (int((b & 0x0f) as i64 - 1), 1),
-                    _ => return Err(format!("unknown ziplist encoding 0x{b:02x}")),
-                }
-            }
-        };
-        p += n;
-        out.push(value);
-    }
-    Ok(out)
-}
-
-/// Decodes an intset blob.
-pub fn intset_entries(is: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    if is.len() < 8 {
-        return Err("intset too short".into());
-    }
-    let width = u32::from_le_bytes(is[0..4].try_into().unwrap()) as usize;
-    let n = u32::from_le_bytes(is[4..8].try_into().unwrap()) as usize;
-    if !matches!(width, 2 | 4 | 8) || is.len() != 8 + width * n {
-        return Err("invalid intset".into());
-    }
-    Ok(is[8..]
-        .chunks(width)
-        .map(|c| {
-            let v = match width {
-                2 => i16::from_le_bytes(c.try_into().unwrap()) as i64,
-                4 => i32::from_le_bytes(c.try_into().unwrap()) as i64,
-                _ => i64::from_le_bytes(c.try_into().unwrap()),
-            };
-            v.to_string().into_bytes()
-        })
-        .collect())
-}
-
-fn pairs(items: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
-    if items.len() % 2 != 0 {
+fn pairs(items: Vec<Vec<u8>>) -> Result<Pairs, String> {
+    if !items.len().is_multiple_of(2) {
         return Err("odd number of elements in a pair encoding".into());
     }
     let mut out = Vec::with_capacity(items.len() / 2);
@@ -399,28 +228,63 @@ fn type_name(t: u8) -> &'static str {
     }
 }
 
-fn read_value(c: &mut Cursor, t: u8) -> R<Value> {
-    let blob = |c: &mut Cursor, f: fn(&[u8]) -> Result<Vec<Vec<u8>>, String>| -> R<Vec<Vec<u8>>> {
+/// Refuses a member or field that appears twice (rdb.c: "Duplicate set members detected",
+/// "Duplicate hash fields detected", "Duplicate zset fields detected").
+fn unique<'a>(mut items: impl Iterator<Item = &'a [u8]>, what: &str) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    if items.all(|m| seen.insert(m)) {
+        Ok(())
+    } else {
+        Err(format!("duplicate {what} detected"))
+    }
+}
+
+/// A decoded value, or `None` for a collection with no elements (which Redis never writes:
+/// a file load skips it, RESTORE refuses it).
+type Loaded = Option<Value>;
+
+fn set_of(items: Vec<Vec<u8>>) -> Result<Loaded, String> {
+    unique(items.iter().map(|m| m.as_slice()), "set members")?;
+    Ok((!items.is_empty()).then(|| types::build::set(items)))
+}
+
+fn hash_of(items: Pairs) -> Result<Loaded, String> {
+    unique(items.iter().map(|(f, _)| f.as_slice()), "hash fields")?;
+    Ok((!items.is_empty()).then(|| types::build::hash(items)))
+}
+
+fn zset_of(items: Vec<(Vec<u8>, f64)>) -> Result<Loaded, String> {
+    unique(items.iter().map(|(m, _)| m.as_slice()), "zset members")?;
+    Ok((!items.is_empty()).then(|| types::build::zset(items)))
+}
+
+fn list_of(items: Vec<Vec<u8>>) -> Loaded {
+    (!items.is_empty()).then(|| types::build::list(items))
+}
+
+fn read_value(c: &mut Cursor, t: u8) -> R<Loaded> {
+    let blob = |c: &mut Cursor, f: fn(&[u8]) -> Result<blobs::Items, String>| -> R<blobs::Items> {
         let b = c.string()?;
         f(&b).or_else(|e| c.err(e))
     };
+    let checked = |c: &Cursor, r: Result<Loaded, String>| r.or_else(|e| c.err(e));
     Ok(match t {
-        op::STRING => Value::Str(c.sds()?),
+        op::STRING => Some(Value::Str(c.sds()?)),
         op::LIST | op::SET => {
             let n = c.count()?;
-            let mut items = Vec::with_capacity(n.min(1 << 20));
+            let mut items = Vec::with_capacity(n.min(PREALLOC));
             for _ in 0..n {
                 items.push(c.string()?);
             }
             if t == op::LIST {
-                types::build::list(items)
+                list_of(items)
             } else {
-                types::build::set(items)
+                checked(c, set_of(items))?
             }
         }
         op::ZSET | op::ZSET_2 => {
             let n = c.count()?;
-            let mut items = Vec::with_capacity(n.min(1 << 20));
+            let mut items = Vec::with_capacity(n.min(PREALLOC));
             for _ in 0..n {
                 let m = c.string()?;
                 let s = if t == op::ZSET_2 {
@@ -433,60 +297,59 @@ fn read_value(c: &mut Cursor, t: u8) -> R<Value> {
                 }
                 items.push((m, s));
             }
-            types::build::zset(items)
+            checked(c, zset_of(items))?
         }
         op::HASH => {
             let n = c.count()?;
-            let mut items = Vec::with_capacity(n.min(1 << 20));
+            let mut items = Vec::with_capacity(n.min(PREALLOC));
             for _ in 0..n {
                 let f = c.string()?;
                 let v = c.string()?;
                 items.push((f, v));
             }
-            types::build::hash(items)
+            checked(c, hash_of(items))?
         }
-        op::SET_INTSET => types::build::set(blob(c, intset_entries)?),
-        op::LIST_ZIPLIST => types::build::list(blob(c, ziplist_entries)?),
-        op::HASH_ZIPLIST | op::HASH_LISTPACK => {
-            let items = blob(
-                c,
-                if t == op::HASH_ZIPLIST {
-                    ziplist_entries
-                } else {
-                    listpack_entries
-                },
-            )?;
-            types::build::hash(pairs(items).or_else(|e| c.err(e))?)
+        op::SET_INTSET => {
+            let items = blob(c, blobs::intset)?;
+            checked(c, set_of(items))?
+        }
+        op::LIST_ZIPLIST => list_of(blob(c, blobs::ziplist)?),
+        op::HASH_ZIPLIST | op::HASH_LISTPACK | op::HASH_ZIPMAP => {
+            let f = match t {
+                op::HASH_ZIPLIST => blobs::ziplist,
+                op::HASH_LISTPACK => blobs::listpack,
+                _ => blobs::zipmap,
+            };
+            let items = blob(c, f)?;
+            checked(c, pairs(items).and_then(hash_of))?
         }
         op::ZSET_ZIPLIST | op::ZSET_LISTPACK => {
             let items = blob(
                 c,
                 if t == op::ZSET_ZIPLIST {
-                    ziplist_entries
+                    blobs::ziplist
                 } else {
-                    listpack_entries
+                    blobs::listpack
                 },
             )?;
-            types::build::zset(scores(items).or_else(|e| c.err(e))?)
+            checked(c, scores(items).and_then(zset_of))?
         }
         op::LIST_QUICKLIST | op::LIST_QUICKLIST_2 => {
             let nodes = c.count()?;
             let mut items = Vec::new();
             for _ in 0..nodes {
                 if t == op::LIST_QUICKLIST {
-                    items.extend(blob(c, ziplist_entries)?);
+                    items.extend(blob(c, blobs::ziplist)?);
                 } else {
+                    // Empty nodes are skipped, as Redis does.
                     match c.len()? {
                         1 => items.push(c.string()?),
-                        2 => items.extend(blob(c, listpack_entries)?),
+                        2 => items.extend(blob(c, blobs::listpack)?),
                         other => return c.err(format!("unknown quicklist container {other}")),
                     }
                 }
             }
-            types::build::list(items)
-        }
-        op::HASH_ZIPMAP => {
-            return c.err("hash in the zipmap encoding (Redis < 2.6) is not supported");
+            list_of(items)
         }
         other => {
             return c.err(format!(
@@ -539,9 +402,13 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
                         let actual = crc64::crc64(0, &buf[..at]);
                         if actual != stored {
                             c.pos = at;
-                            return c.err(format!(
-                                "wrong RDB checksum (expected {stored:016x}, got {actual:016x})"
-                            ));
+                            let mut e = c
+                                .err::<()>(format!(
+                                    "wrong RDB checksum (expected {actual:x}, got {stored:x})"
+                                ))
+                                .unwrap_err();
+                            e.checksum = Some((actual, stored));
+                            return Err(e);
                         }
                     }
                 }
@@ -596,6 +463,11 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
                     e
                 })?;
                 let at = expire.take();
+                let Some(value) = value else {
+                    // An empty collection (written by no Redis version): skipped, as Redis.
+                    info.empty_skipped += 1;
+                    continue;
+                };
                 if drop_expired && at.is_some_and(|a| a <= now) {
                     info.expired_skipped += 1;
                     info.expired_keys.push((db, key.to_vec()));
@@ -624,9 +496,9 @@ pub fn decode_value(bytes: &[u8]) -> Result<Value, RdbError> {
         key: None,
     };
     let t = c.u8()?;
-    let v = read_value(&mut c, t)?;
-    if c.pos != bytes.len() {
-        return c.err("trailing bytes after the value");
-    }
+    let Some(v) = read_value(&mut c, t)? else {
+        return c.err("empty keys are not allowed");
+    };
+    // Bytes after the value are ignored, as Redis's RESTORE does (the checksum covers them).
     Ok(v)
 }

@@ -53,17 +53,17 @@ impl<W: Write> RdbWriter<W> {
     /// A string: integer-encoded when it is a small canonical integer, LZF-compressed when
     /// that helps (strings over 20 bytes, as Redis), raw otherwise.
     pub fn string(&mut self, s: &[u8]) -> io::Result<()> {
-        if s.len() <= 11 {
-            if let Some(v) = crate::server::numbers::parse_i64(s) {
-                if let Ok(v) = i8::try_from(v) {
-                    return self.raw(&[0xC0, v as u8]);
-                } else if let Ok(v) = i16::try_from(v) {
-                    self.raw(&[0xC1])?;
-                    return self.raw(&v.to_le_bytes());
-                } else if let Ok(v) = i32::try_from(v) {
-                    self.raw(&[0xC2])?;
-                    return self.raw(&v.to_le_bytes());
-                }
+        if s.len() <= 11
+            && let Some(v) = crate::server::numbers::parse_i64(s)
+        {
+            if let Ok(v) = i8::try_from(v) {
+                return self.raw(&[0xC0, v as u8]);
+            } else if let Ok(v) = i16::try_from(v) {
+                self.raw(&[0xC1])?;
+                return self.raw(&v.to_le_bytes());
+            } else if let Ok(v) = i32::try_from(v) {
+                self.raw(&[0xC2])?;
+                return self.raw(&v.to_le_bytes());
             }
         }
         // As Redis: only when it saves at least 4 bytes.

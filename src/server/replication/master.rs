@@ -219,7 +219,8 @@ pub fn start_pending(st: &mut State, shared: &Arc<Shared>, now: i64) {
         let max = st.config.repl_diskless_sync_max_replicas;
         let delay_over =
             now - st.repl.diskless_wait_since_ms >= st.config.repl_diskless_sync_delay * 1000;
-        if !delay_over && !(max > 0 && waiting.len() as i64 >= max) {
+        let enough = max > 0 && waiting.len() as i64 >= max;
+        if !(delay_over || enough) {
             return;
         }
         st.repl.diskless_wait_since_ms = 0;
@@ -601,7 +602,7 @@ pub fn cron_second(st: &mut State, loops: u64, now: i64) {
     let writes_paused = st.pause.is_some_and(|p| p.until_ms > now);
     if st.config.replicaof.is_none()
         && !st.repl.replicas.is_empty()
-        && loops % period == 0
+        && loops.is_multiple_of(period)
         && !writes_paused
     {
         let limits = st.config.client_output_buffer_limit[1];
@@ -630,13 +631,7 @@ pub fn cron_second(st: &mut State, loops: u64, now: i64) {
         }
     }
     // CONFIG SET repl-backlog-size takes effect here, keeping the newest history.
-    let want = st.config.repl_backlog_size.max(16) as usize;
-    if let Some(b) = st.repl.backlog.as_ref() {
-        if b.size() != want {
-            let resized = b.resized(want);
-            st.repl.backlog = Some(resized);
-        }
-    }
+    st.repl.resize_backlog(st.config.repl_backlog_size);
     let ttl = st.config.repl_backlog_ttl;
     if st.config.replicaof.is_none()
         && st.repl.replicas.is_empty()

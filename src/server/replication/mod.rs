@@ -285,7 +285,18 @@ impl Replication {
     /// Creates the backlog if there is none; its history starts after the current offset.
     pub fn ensure_backlog(&mut self, size: i64) {
         if self.backlog.is_none() {
-            self.backlog = Some(Backlog::new(size.max(16) as usize));
+            self.backlog = Some(Backlog::new(backlog_size(size)));
+        }
+    }
+
+    /// Applies a changed `repl-backlog-size` to the backlog (CONFIG SET), keeping the newest
+    /// history.
+    pub fn resize_backlog(&mut self, size: i64) {
+        if let Some(b) = self.backlog.as_mut() {
+            let want = backlog_size(size);
+            if b.size() != want {
+                b.set_size(want);
+            }
         }
     }
 
@@ -382,6 +393,11 @@ impl Replication {
             .filter(|r| r.state == LinkState::Online && (now_ms - r.ack_ms) / 1000 <= max_lag)
             .count()
     }
+}
+
+/// The backlog size for a `repl-backlog-size` value (a positive byte count).
+pub fn backlog_size(config: i64) -> usize {
+    usize::try_from(config.max(1)).unwrap_or(usize::MAX)
 }
 
 impl Default for Replication {

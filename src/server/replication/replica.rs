@@ -157,10 +157,10 @@ async fn link_task(shared: Arc<Shared>, cancel: Arc<Cancel>) {
                 });
             }
         }
-        if let Err(e) = result {
-            if !cancel.is_cancelled() {
-                warning!("{e}");
-            }
+        if let Err(e) = result
+            && !cancel.is_cancelled()
+        {
+            warning!("{e}");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -490,9 +490,9 @@ async fn full_sync(
     st.repl.replid = replid.to_string();
     st.repl.offset = offset;
     st.repl.clear_replid2();
-    st.repl.backlog = Some(super::backlog::Backlog::new(
-        st.config.repl_backlog_size.max(16) as usize,
-    ));
+    st.repl.backlog = Some(super::backlog::Backlog::new(super::backlog_size(
+        st.config.repl_backlog_size,
+    )));
     st.repl.drop_replicas();
     st.repl.cached = None;
     with_link(&mut st, cancel, |m| {
