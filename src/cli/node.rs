@@ -431,7 +431,8 @@ pub async fn connect_all(
         let (i, r) = r.expect("connect task panicked");
         out[i] = Some(r);
     }
-    out.into_iter().map(|r| r.expect("every node")).collect()
+    // Every slot was filled: one task per node, each joined above.
+    out.into_iter().flatten().collect()
 }
 
 /// The depth of each node in the topology (master 0, its replicas 1, ...), inventory order.

@@ -400,6 +400,20 @@ pub fn format_human(v: Ld) -> Option<String> {
     Some(s)
 }
 
+/// Parses a command argument or stored value as Redis's `string2ld` would (the rules of
+/// `numbers::parse_f64`, then the exact long-double value); None when it is not a number.
+pub fn parse_arg(b: &[u8]) -> Option<Ld> {
+    crate::server::numbers::parse_f64(b)?;
+    parse(std::str::from_utf8(b).ok()?)
+}
+
+/// Zero.
+pub const ZERO: Ld = Ld::Finite {
+    neg: false,
+    m: 0,
+    e: 0,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,17 +441,3 @@ mod tests {
         assert!(parse("1e4000").is_some());
     }
 }
-
-/// Parses a command argument or stored value as Redis's `string2ld` would (the rules of
-/// `numbers::parse_f64`, then the exact long-double value); None when it is not a number.
-pub fn parse_arg(b: &[u8]) -> Option<Ld> {
-    crate::server::numbers::parse_f64(b)?;
-    parse(std::str::from_utf8(b).ok()?)
-}
-
-/// Zero.
-pub const ZERO: Ld = Ld::Finite {
-    neg: false,
-    m: 0,
-    e: 0,
-};
