@@ -97,7 +97,7 @@ pub async fn serve(
                         continue;
                     }
                     let mode = client.reply_mode;
-                    let mark = out.buf.len();
+                    let mark = out.mark();
                     let mut ctx = Ctx::new(st, &mut client, &mut out, &shared);
                     commands::dispatch(&mut ctx, &args);
                     // dispatch read the clock once for the command; reuse it.
@@ -127,9 +127,9 @@ pub async fn serve(
                     match mode {
                         ReplyMode::On => {}
                         ReplyMode::Off if client.reply_mode == ReplyMode::On => {}
-                        ReplyMode::Off => out.buf.truncate(mark),
+                        ReplyMode::Off => out.truncate(mark),
                         ReplyMode::Skip => {
-                            out.buf.truncate(mark);
+                            out.truncate(mark);
                             if client.reply_mode == ReplyMode::Skip {
                                 client.reply_mode = ReplyMode::On;
                             }
@@ -138,11 +138,11 @@ pub async fn serve(
                 }
                 st.stats.net_output_bytes += out.buf.len() as u64;
             }
-            if !out.buf.is_empty() {
-                if socket.write_all(&out.buf).await.is_err() {
+            if !out.is_empty() {
+                // Streamed replies are produced 64 KB at a time as the socket takes them.
+                if out.flush_to(&mut socket, 64 * 1024).await.is_err() {
                     break 'conn;
                 }
-                out.buf.clear();
             }
             if close {
                 break 'conn;
