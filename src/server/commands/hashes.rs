@@ -174,31 +174,15 @@ fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let key = &args[1];
-    let (n, empty) = match ctx.lookup_write(key) {
-        None => (0, false),
-        Some(Value::Hash(h)) => {
-            let mut n = 0;
-            for f in &args[2..] {
-                if h.remove(f) {
-                    n += 1;
-                    if h.is_empty() {
-                        break;
-                    }
-                }
-            }
-            (n, h.is_empty())
-        }
-        Some(_) => return Err(err::WRONGTYPE),
-    };
-    if n > 0 {
-        if empty {
-            ctx.db().remove(key);
-        }
-        ctx.modified(key, n as u64);
+    super::remove::remove_members(ctx, &args[1], &args[2..], write_hash)
+}
+
+fn write_hash<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Hash>, CmdError> {
+    match ctx.lookup_write(key) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => Err(err::WRONGTYPE),
     }
-    ctx.out.int(n);
-    Ok(())
 }
 
 fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod lists;
 pub mod persistence;
 pub mod random_pick;
+pub mod remove;
 pub mod replication;
 pub mod server;
 pub mod sets;

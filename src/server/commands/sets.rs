@@ -88,29 +88,7 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let key = &args[1];
-    let Some(s) = write_set(ctx, key)? else {
-        ctx.out.int(0);
-        return Ok(());
-    };
-    let mut n = 0;
-    for m in &args[2..] {
-        if s.remove(m) {
-            n += 1;
-            if s.is_empty() {
-                break;
-            }
-        }
-    }
-    let empty = s.is_empty();
-    if n > 0 {
-        if empty {
-            ctx.db().remove(key);
-        }
-        ctx.modified(key, n);
-    }
-    ctx.out.int(n as i64);
-    Ok(())
+    super::remove::remove_members(ctx, &args[1], &args[2..], write_set)
 }
 
 fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

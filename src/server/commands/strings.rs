@@ -484,7 +484,8 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(cur_len as i64);
         return Ok(());
     }
-    if offset + val.len() as i64 > max {
+    // Saturating: an offset near 2^63 must be refused, not wrap around.
+    if offset.saturating_add(val.len() as i64) > max {
         return Err(TOO_BIG);
     }
     let mut buf = cur.unwrap_or_default();

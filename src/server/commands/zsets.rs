@@ -274,29 +274,7 @@ fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let key = &args[1];
-    let Some(z) = write_zset(ctx, key)? else {
-        ctx.out.int(0);
-        return Ok(());
-    };
-    let mut n = 0;
-    for m in &args[2..] {
-        if z.remove(m) {
-            n += 1;
-            if z.is_empty() {
-                break;
-            }
-        }
-    }
-    let empty = z.is_empty();
-    if n > 0 {
-        if empty {
-            ctx.db().remove(key);
-        }
-        ctx.modified(key, n);
-    }
-    ctx.out.int(n as i64);
-    Ok(())
+    super::remove::remove_members(ctx, &args[1], &args[2..], write_zset)
 }
 
 fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
