@@ -10,4 +10,4 @@ pub mod writer;
 
 pub use parser::{ParseLimits, ProtocolError, RequestParser};
 pub use split_args::split_args;
-pub use writer::{Proto, ReplyBuf, encode_command};
+pub use writer::{Proto, ReplyBuf, ReplyStream, encode_command};

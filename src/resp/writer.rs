@@ -13,6 +13,30 @@ pub enum Proto {
     Resp3,
 }
 
+/// The rest of a reply whose size the client chose (SRANDMEMBER with a huge negative count):
+/// produced piece by piece while it is written, so it never sits whole in memory.
+pub trait ReplyStream: Send {
+    /// Appends the next piece (about `budget` bytes) to `out`; false once the reply is whole.
+    fn fill(&mut self, out: &mut ReplyBuf, budget: usize) -> bool;
+}
+
+/// Streams inserted in a [`ReplyBuf`], each at the byte offset of `buf` where it belongs.
+#[derive(Default)]
+pub struct Streams(pub Vec<(usize, Box<dyn ReplyStream>)>);
+
+impl std::fmt::Debug for Streams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Streams({})", self.0.len())
+    }
+}
+
+/// A position in a [`ReplyBuf`] (bytes and streams), to drop what was written after it.
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    bytes: usize,
+    streams: usize,
+}
+
 /// An output buffer with RESP encoding helpers.
 #[derive(Debug, Default)]
 pub struct ReplyBuf {
@@ -20,6 +44,8 @@ pub struct ReplyBuf {
     pub buf: Vec<u8>,
     /// Encoding to use for maps, sets, doubles and nulls.
     pub proto: Proto,
+    /// Replies produced while they are written, each at its place in `buf`.
+    pub streams: Streams,
 }
 
 impl ReplyBuf {
@@ -28,7 +54,77 @@ impl ReplyBuf {
         ReplyBuf {
             buf: Vec::new(),
             proto,
+            streams: Streams::default(),
         }
+    }
+
+    /// Continues the reply with `s`, produced as the client reads (what is written after
+    /// this call goes after the whole stream).
+    pub fn stream(&mut self, s: Box<dyn ReplyStream>) {
+        self.streams.0.push((self.buf.len(), s));
+    }
+
+    /// The current end of the buffer.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            bytes: self.buf.len(),
+            streams: self.streams.0.len(),
+        }
+    }
+
+    /// Drops everything written after `m` (CLIENT REPLY OFF/SKIP).
+    pub fn truncate(&mut self, m: Mark) {
+        self.buf.truncate(m.bytes);
+        self.streams.0.truncate(m.streams);
+    }
+
+    /// Drops the first `n` bytes (already sent), keeping every stream at its place.
+    pub fn consume(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.buf.drain(..n);
+        for (at, _) in &mut self.streams.0 {
+            *at = at.saturating_sub(n);
+        }
+    }
+
+    /// True when a streamed reply waits to be written.
+    pub fn has_streams(&self) -> bool {
+        !self.streams.0.is_empty()
+    }
+
+    /// True when nothing waits to be written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty() && self.streams.0.is_empty()
+    }
+
+    /// Writes everything to `w`: the bytes, and each stream at its place, piece by piece
+    /// (`piece` bytes at a time); the buffer is empty afterwards.
+    pub async fn flush_to<W: tokio::io::AsyncWrite + Unpin>(
+        &mut self,
+        w: &mut W,
+        piece: usize,
+    ) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let streams = std::mem::take(&mut self.streams.0);
+        let mut from = 0;
+        let mut scratch = ReplyBuf::new(self.proto);
+        for (at, mut s) in streams {
+            w.write_all(&self.buf[from..at]).await?;
+            from = at;
+            loop {
+                scratch.buf.clear();
+                let more = s.fill(&mut scratch, piece);
+                w.write_all(&scratch.buf).await?;
+                if !more {
+                    break;
+                }
+            }
+        }
+        w.write_all(&self.buf[from..]).await?;
+        self.buf.clear();
+        Ok(())
     }
 
     /// `+OK`.

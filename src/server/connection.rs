@@ -24,15 +24,18 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Buffers larger than this are freed once empty, so idle connections stay small.
 const KEEP_BUFFER: usize = 64 * 1024;
 
+/// Streamed replies (a huge negative SRANDMEMBER count) are produced this much at a time.
+const STREAM_PIECE: usize = 64 * 1024;
+
 /// How long a connection that must close may take to send its last replies.
 const CLOSING_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Sends everything in `buf[*sent..]`, waiting as long as needed; then empties `buf`.
-async fn flush_all(socket: &mut TcpStream, buf: &mut Vec<u8>, sent: &mut usize) -> bool {
-    let ok = socket.write_all(&buf[*sent..]).await.is_ok();
-    buf.clear();
+/// Sends every pending reply (`out.buf[*sent..]` and the streamed replies at their places),
+/// waiting as long as needed; then `out` is empty.
+async fn flush_all(socket: &mut TcpStream, out: &mut ReplyBuf, sent: &mut usize) -> bool {
+    out.consume(*sent);
     *sent = 0;
-    ok
+    out.flush_to(socket, STREAM_PIECE).await.is_ok()
 }
 
 /// Sends what the socket takes now without waiting; empties `buf` once all is sent.
@@ -156,7 +159,7 @@ pub async fn serve(
                         continue;
                     }
                     let mode = client.reply_mode;
-                    let mark = out.buf.len();
+                    let mark = out.mark();
                     let mut ctx = Ctx::new(st, &mut client, &mut out, &shared);
                     commands::dispatch(&mut ctx, &args);
                     // dispatch read the clock once for the command; reuse it.
@@ -186,9 +189,9 @@ pub async fn serve(
                     match mode {
                         ReplyMode::On => {}
                         ReplyMode::Off if client.reply_mode == ReplyMode::On => {}
-                        ReplyMode::Off => out.buf.truncate(mark),
+                        ReplyMode::Off => out.truncate(mark),
                         ReplyMode::Skip => {
-                            out.buf.truncate(mark);
+                            out.truncate(mark);
                             if client.reply_mode == ReplyMode::Skip {
                                 client.reply_mode = ReplyMode::On;
                             }
@@ -209,16 +212,17 @@ pub async fn serve(
             if close {
                 let _ = tokio::time::timeout(
                     CLOSING_WRITE_TIMEOUT,
-                    flush_all(&mut socket, &mut out.buf, &mut sent),
+                    flush_all(&mut socket, &mut out, &mut sent),
                 )
                 .await;
                 break 'conn;
             }
             // Leave a request that must wait (replica hand-over, blocked, paused) with every
             // reply before it sent; otherwise send what the socket takes now and keep reading.
-            let waits = replica || blocked.is_some() || paused_until.is_some();
+            // A streamed reply is produced while it is written, so it is always sent whole here.
+            let waits = replica || blocked.is_some() || paused_until.is_some() || out.has_streams();
             if waits {
-                if !flush_all(&mut socket, &mut out.buf, &mut sent).await {
+                if !flush_all(&mut socket, &mut out, &mut sent).await {
                     break 'conn;
                 }
             } else if flush_some(&socket, &mut out.buf, &mut sent).is_err() {

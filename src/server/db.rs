@@ -323,14 +323,14 @@ impl Db {
         if i >= buckets { 0 } else { i as u64 }
     }
 
-    /// A random key, or None when empty. `seed` picks the starting bucket.
+    /// A uniformly random key, or None when empty (`seed` from the server's generator).
     pub fn random_key(&self, seed: u64) -> Option<&Sds> {
-        random_entry(&self.table, seed).map(|e| &e.key)
+        super::types::pick::random_entry(&self.table, seed).map(|e| &e.key)
     }
 
-    /// A random key that has a TTL, with its expiry time (unix ms); `seed` picks the bucket.
+    /// A uniformly random key that has a TTL, with its expiry time (unix ms).
     pub fn random_volatile_key(&self, seed: u64) -> Option<(&Sds, i64)> {
-        random_entry(&self.expires, seed).map(|e| (&e.key, e.at_ms))
+        super::types::pick::random_entry(&self.expires, seed).map(|e| (&e.key, e.at_ms))
     }
 
     /// Collects up to `max` keys whose TTL has passed at `now_ms`, looking at no more than
@@ -435,16 +435,4 @@ impl Db {
             self.expire_cursor = 0;
         }
     }
-}
-
-/// The first entry at or after a bucket chosen by `seed`, or None when the table is empty.
-fn random_entry<T>(table: &HashTable<T>, seed: u64) -> Option<&T> {
-    if table.is_empty() {
-        return None;
-    }
-    let buckets = table.num_buckets();
-    let start = (seed % buckets as u64) as usize;
-    (0..buckets)
-        .map(|o| (start + o) % buckets)
-        .find_map(|i| table.get_bucket(i))
 }

@@ -1,9 +1,20 @@
 //! Glob matching with Redis's `stringmatchlen` rules (`*`, `?`, `[...]`, `[^...]`, ranges,
-//! `\` escapes), used by KEYS, SCAN MATCH and CONFIG GET.
+//! `\` escapes), used by KEYS, SCAN MATCH, CONFIG GET and CLIENT LIST patterns.
+//!
+//! Bounded as Redis 7.0 bounds it (the CVE-2022-36021 fix): once the rest of a pattern after
+//! a `*` matched nowhere in the rest of the string, no earlier `*` can help by matching
+//! longer, so the whole match fails at once (`skip_longer`); and nesting is limited to 1000
+//! levels. Without this, `a*a*...*b` against `aaa...a` backtracks exponentially.
 
 /// Whether `s` matches `pattern`; `nocase` folds ASCII case.
 pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
-    matches(pattern, s, nocase, 0)
+    let mut skip_longer = false;
+    matches(pattern, s, nocase, &mut skip_longer, 0)
+}
+
+/// A byte as C's (signed) `char` promoted to `int`, as stringmatchlen compares range bounds.
+fn signed(c: u8) -> i32 {
+    c as i8 as i32
 }
 
 fn eq(a: u8, b: u8, nocase: bool) -> bool {
@@ -14,7 +25,7 @@ fn eq(a: u8, b: u8, nocase: bool) -> bool {
     }
 }
 
-fn matches(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
+fn matches(mut p: &[u8], mut s: &[u8], nocase: bool, skip_longer: &mut bool, depth: usize) -> bool {
     if depth > 1000 {
         return false;
     }
@@ -27,11 +38,18 @@ fn matches(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
                 if p.len() == 1 {
                     return true;
                 }
-                for i in 0..=s.len() {
-                    if matches(&p[1..], &s[i..], nocase, depth + 1) {
+                while !s.is_empty() {
+                    if matches(&p[1..], s, nocase, skip_longer, depth + 1) {
                         return true;
                     }
+                    if *skip_longer {
+                        return false;
+                    }
+                    s = &s[1..];
                 }
+                // The rest of the pattern matched nowhere in the rest of the string: an
+                // earlier `*` matching longer cannot help.
+                *skip_longer = true;
                 return false;
             }
             b'?' => {
@@ -49,22 +67,30 @@ fn matches(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
                         break;
                     }
                     if p[0] == b'\\' && p.len() >= 2 {
+                        // An escape inside a class compares exactly, even with nocase.
                         p = &p[1..];
-                        if eq(p[0], s[0], nocase) {
+                        if p[0] == s[0] {
                             matched = true;
                         }
                     } else if p[0] == b']' {
                         break;
                     } else if p.len() >= 3 && p[1] == b'-' {
-                        let (mut start, mut end) = (p[0], p[2]);
-                        let mut c = s[0];
+                        let (mut start, mut end) = (signed(p[0]), signed(p[2]));
+                        let mut c = signed(s[0]);
                         if start > end {
                             std::mem::swap(&mut start, &mut end);
                         }
                         if nocase {
-                            start = start.to_ascii_lowercase();
-                            end = end.to_ascii_lowercase();
-                            c = c.to_ascii_lowercase();
+                            let lower = |x: i32| {
+                                if (b'A' as i32..=b'Z' as i32).contains(&x) {
+                                    x + 32
+                                } else {
+                                    x
+                                }
+                            };
+                            start = lower(start);
+                            end = lower(end);
+                            c = lower(c);
                         }
                         p = &p[2..];
                         if c >= start && c <= end {
@@ -140,5 +166,44 @@ mod tests {
         assert!(!m(b"k[1-", b"k2", false));
         assert!(!m(b"k[1-", b"k1x", false));
         assert!(!m(b"[", b"x", false));
+        assert!(m(b"[^", b"x", false));
+    }
+
+    #[test]
+    fn classes_escapes_and_nocase() {
+        assert!(m(b"[abc]", b"b", false));
+        assert!(!m(b"[abc]", b"d", false));
+        assert!(m(b"[^abc]", b"d", false));
+        assert!(m(b"[z-a]", b"m", false));
+        assert!(m(b"[A-C]x", b"bX", true));
+        assert!(!m(b"[A-C]x", b"bX", false));
+        assert!(m(b"[\\]]", b"]", false));
+        assert!(m(b"[a\\-z]", b"-", false));
+        assert!(!m(b"[a\\-z]", b"m", false));
+        // An escape inside a class is exact even with nocase; outside it folds.
+        assert!(!m(b"[\\A]", b"a", true));
+        assert!(m(b"\\A", b"a", true));
+        // A trailing lone backslash is a literal backslash.
+        assert!(m(b"a\\", b"a\\", false));
+        assert!(m(b"?", b"x", false));
+        assert!(!m(b"?", b"", false));
+        // Range bounds are signed chars, as in C: "[a-\xff]" is [-1, 'a'].
+        assert!(!m(b"[a-\xff]", b"b", false));
+        assert!(m(b"[a-\xff]", b"A", false));
+        assert!(m(b"*a*b", b"xxaxxb", false));
+        assert!(!m(b"*a*b", b"xxaxxc", false));
+        assert!(m(b"a*b*c", b"abc", false));
+    }
+
+    #[test]
+    fn abusive_pattern_answers_at_once() {
+        let s = [b'a'; 40];
+        let p = b"a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b";
+        // Without the bound this call does not return in any reasonable time.
+        assert!(!m(p, &s, false));
+        let mut ok = p.to_vec();
+        ok.pop();
+        ok.push(b'a');
+        assert!(m(&ok, &s, false));
     }
 }

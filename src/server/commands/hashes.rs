@@ -2,6 +2,7 @@
 
 use super::args::{parse_cursor, scan_options, scan_reply, strtod};
 use super::flags::*;
+use super::random_pick::{self, Pick};
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
 use crate::server::numbers::parse_i64;
 use crate::server::sds::Sds;
@@ -172,31 +173,15 @@ fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let key = &args[1];
-    let (n, empty) = match ctx.lookup_write(key) {
-        None => (0, false),
-        Some(Value::Hash(h)) => {
-            let mut n = 0;
-            for f in &args[2..] {
-                if h.remove(f) {
-                    n += 1;
-                    if h.is_empty() {
-                        break;
-                    }
-                }
-            }
-            (n, h.is_empty())
-        }
-        Some(_) => return Err(err::WRONGTYPE),
-    };
-    if n > 0 {
-        if empty {
-            ctx.db().remove(key);
-        }
-        ctx.modified(key, n as u64);
+    super::remove::remove_members(ctx, &args[1], &args[2..], write_hash)
+}
+
+fn write_hash<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Hash>, CmdError> {
+    match ctx.lookup_write(key) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => Err(err::WRONGTYPE),
     }
-    ctx.out.int(n);
-    Ok(())
 }
 
 fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -267,6 +252,31 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// A hash as a source of random picks, with or without values.
+struct HashPicks<'a>(&'a Hash, bool);
+
+impl random_pick::Source for HashPicks<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn random(&self, seed: u64) -> Pick {
+        let (f, v) = self.0.random(seed).expect("not empty");
+        pick(f, v, self.1)
+    }
+    fn all(&self) -> Vec<Pick> {
+        self.0.iter().map(|(f, v)| pick(&f, &v, self.1)).collect()
+    }
+}
+
+fn pick(f: &[u8], v: &[u8], withvalues: bool) -> Pick {
+    let f = Bytes::copy_from_slice(f);
+    if withvalues {
+        Pick::WithValue(f, Bytes::copy_from_slice(v))
+    } else {
+        Pick::Member(f)
+    }
+}
+
 fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     if args.len() == 2 {
@@ -282,80 +292,24 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.bulk(&f);
         return Ok(());
     }
-    let count = arg_i64(&args[2])?;
-    if count == i64::MIN {
-        return Err(CmdError::msg(format!(
-            "ERR value is out of range, value must between {} and {}",
-            -i64::MAX,
-            i64::MAX
-        )));
-    }
+    let count = random_pick::parse_count(&args[2])?;
     let withvalues = match args.len() {
         3 => false,
         4 if is(&args[3], "withvalues") => true,
         _ => return Err(err::SYNTAX),
     };
-    if withvalues && count < -(i64::MAX / 2) {
-        return Err(CmdError::fixed("ERR value is out of range"));
+    if withvalues {
+        random_pick::check_pairs(count)?;
     }
-    let len = match read_hash(ctx, key)? {
-        None => {
-            ctx.out.array(0);
-            return Ok(());
-        }
-        Some(h) => h.len(),
-    };
-    let pairs: Vec<(Vec<u8>, Vec<u8>)> = if count < 0 {
-        // Repetitions allowed: independent random picks, no copy of the hash.
-        let mut out = Vec::with_capacity(count.unsigned_abs() as usize);
-        for _ in 0..count.unsigned_abs() {
-            let seed = ctx.state.next_random();
-            let Some(Value::Hash(h)) = ctx.db().get(key) else {
-                unreachable!()
-            };
-            let (f, v) = h.random(seed).unwrap();
-            out.push((f.to_vec(), v.to_vec()));
-        }
-        out
-    } else {
-        let Some(Value::Hash(h)) = ctx.db().get(key) else {
-            unreachable!()
-        };
-        h.iter()
-            .map(|(f, v)| (f.into_owned(), v.into_owned()))
-            .collect()
-    };
-    let _ = len;
-    let picked: Vec<usize> = if count < 0 {
-        (0..pairs.len()).collect()
-    } else if count as usize >= pairs.len() {
-        (0..pairs.len()).collect()
-    } else {
-        // Partial Fisher-Yates for distinct picks.
-        let mut idx: Vec<usize> = (0..pairs.len()).collect();
-        let n = count as usize;
-        for i in 0..n {
-            let j = i + (ctx.state.next_random() % (idx.len() - i) as u64) as usize;
-            idx.swap(i, j);
-        }
-        idx.truncate(n);
-        idx
-    };
-    let resp3 = ctx.client.proto == crate::resp::Proto::Resp3;
-    if withvalues && !resp3 {
-        ctx.out.array(picked.len() * 2);
-    } else {
-        ctx.out.array(picked.len());
+    if read_hash(ctx, key)?.is_none() {
+        ctx.out.array(0);
+        return Ok(());
     }
-    for i in picked {
-        if withvalues && resp3 {
-            ctx.out.array(2);
-        }
-        ctx.out.bulk(&pairs[i].0);
-        if withvalues {
-            ctx.out.bulk(&pairs[i].1);
-        }
-    }
+    let rng = random_pick::Rng::new(ctx.state.next_random());
+    let Some(Value::Hash(h)) = ctx.state.dbs[ctx.client.db].get(key) else {
+        unreachable!()
+    };
+    random_pick::reply_count(ctx.out, &HashPicks(h, withvalues), count, withvalues, rng);
     Ok(())
 }
 

@@ -1,10 +1,9 @@
 //! List commands.
 
 use super::args::{range_arg, timeout_arg};
+use super::blocking::{block_or_timeout, may_serve};
 use super::flags::*;
-use super::{
-    CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, block_or_timeout, err, is, spec,
-};
+use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
 use crate::server::sds::Sds;
 use crate::server::types::{List, Value};
 use bytes::Bytes;
@@ -485,7 +484,7 @@ fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let count = count.unwrap_or(1) as usize;
     for key in &args[2..where_idx] {
-        if write_list(ctx, key)?.is_some() {
+        if write_list(ctx, key)?.is_some() && may_serve(ctx, key) {
             let es = pop_n(ctx, key, left, count);
             // LMPOP and BLMPOP reach replicas as LPOP/RPOP key count, as in Redis.
             let pop: &[u8] = if left { b"LPOP" } else { b"RPOP" };
@@ -507,7 +506,7 @@ fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
     let timeout = timeout_arg(&args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
-        if write_list(ctx, key)?.is_some() && super::may_serve(ctx, key) {
+        if write_list(ctx, key)?.is_some() && may_serve(ctx, key) {
             // Redis propagates a served BLPOP/BRPOP as LPOP/RPOP.
             let e = pop_n(ctx, key, left, 1);
             let pop: &[u8] = if left { b"LPOP" } else { b"RPOP" };
@@ -537,7 +536,7 @@ fn blmove_generic(
     to: bool,
     timeout: i64,
 ) -> CmdResult {
-    if write_list(ctx, src)?.is_some() && super::may_serve(ctx, src) {
+    if write_list(ctx, src)?.is_some() && may_serve(ctx, src) {
         // Redis propagates a served BLMOVE/BRPOPLPUSH as LMOVE/RPOPLPUSH.
         let side = |left: bool| -> &'static [u8] { if left { b"LEFT" } else { b"RIGHT" } };
         ctx.propagate_instead(&[b"LMOVE".as_slice(), src, dst, side(from), side(to)]);

@@ -7,6 +7,7 @@
 //! the cursor of `args.rs`.
 
 pub mod args;
+pub mod blocking;
 pub mod config;
 pub mod connection;
 pub mod dump;
@@ -15,6 +16,8 @@ pub mod keys;
 pub mod lists;
 pub mod persistence;
 pub mod process;
+pub mod random_pick;
+pub mod remove;
 pub mod replication;
 pub mod server;
 pub mod sets;
@@ -470,34 +473,7 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     if let Err(e) = (cmd.handler)(ctx, args) {
         reply_error(ctx, &e);
     }
-    let now_blocked = matches!(ctx.flow, Flow::Blocked(_));
-    if !now_blocked {
-        if was_blocked {
-            // Served before a CLIENT UNBLOCK took effect: forget it.
-            ctx.client.info.unblock.store(
-                crate::server::client::UNBLOCK_NONE,
-                std::sync::atomic::Ordering::SeqCst,
-            );
-        }
-        ctx.client.blocked_until = None;
-        if !ctx.state.blocked_on.is_empty() {
-            let id = ctx.client.info.id;
-            ctx.state.blocked_on.retain(|b| b.0 != id);
-        }
-    }
-    match (was_blocked, now_blocked) {
-        (false, true) => ctx.state.blocked_clients += 1,
-        (true, false) => ctx.state.blocked_clients = ctx.state.blocked_clients.saturating_sub(1),
-        _ => {}
-    }
-    // Blocked clients record the epoch and join `writes` under this same lock, so when none
-    // is blocked nobody can miss a wake-up and the hot path skips both.
-    if ctx.state.dirty != dirty_before && ctx.state.blocked_clients > 0 {
-        ctx.shared
-            .write_epoch
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        ctx.shared.writes.notify_waiters();
-    }
+    blocking::after_call(ctx, was_blocked, dirty_before);
     let rewritten = ctx.propagate_as.take();
     if ctx.state.dirty != dirty_before && cmd.has(flags::WRITE) && !from_master {
         let db = ctx.client.db;
@@ -517,70 +493,4 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
 pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
     ctx.state.stats.total_error_replies += 1;
     ctx.out.error(&e.0);
-}
-
-/// Called by a blocking command that found nothing to serve: inside EXEC or once the
-/// deadline passed it replies with a null array; otherwise it asks the connection to wait
-/// for the next write and run the command again.
-pub fn block_or_timeout(ctx: &mut Ctx, timeout_ms: i64, keys: &[Bytes]) {
-    if ctx.in_exec {
-        ctx.out.null_array();
-        return;
-    }
-    // CLIENT UNBLOCK: the timeout reply, or Redis's UNBLOCKED error.
-    match ctx.client.info.unblock.swap(
-        crate::server::client::UNBLOCK_NONE,
-        std::sync::atomic::Ordering::SeqCst,
-    ) {
-        crate::server::client::UNBLOCK_TIMEOUT => {
-            ctx.out.null_array();
-            return;
-        }
-        crate::server::client::UNBLOCK_ERROR => {
-            reply_error(
-                ctx,
-                &CmdError::fixed("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
-            );
-            return;
-        }
-        _ => {}
-    }
-    let id = ctx.client.info.id;
-    if !ctx.state.blocked_on.iter().any(|b| b.0 == id) {
-        let db = ctx.client.db;
-        ctx.state.blocked_on.push((id, db, keys.to_vec()));
-    }
-    let deadline = match ctx.client.blocked_until {
-        Some(d) => d,
-        None => {
-            let d = if timeout_ms == 0 {
-                i64::MAX
-            } else {
-                ctx.now_ms.saturating_add(timeout_ms)
-            };
-            ctx.client.blocked_until = Some(d);
-            d
-        }
-    };
-    if ctx.now_ms >= deadline {
-        ctx.out.null_array();
-    } else {
-        ctx.flow = Flow::Blocked(deadline);
-    }
-}
-
-/// Whether the calling client may take from `key` now: false while a client that blocked
-/// earlier still waits on the same key (it is served first, as in Redis).
-pub fn may_serve(ctx: &Ctx, key: &[u8]) -> bool {
-    let id = ctx.client.info.id;
-    let db = ctx.client.db;
-    for (cid, cdb, keys) in &ctx.state.blocked_on {
-        if *cid == id {
-            return true;
-        }
-        if *cdb == db && keys.iter().any(|k| &k[..] == key) {
-            return false;
-        }
-    }
-    true
 }

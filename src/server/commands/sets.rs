@@ -2,6 +2,7 @@
 
 use super::args::{parse_cursor, range_arg, scan_options, scan_reply};
 use super::flags::*;
+use super::random_pick::{self, Pick};
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
 use crate::server::types::{Set, Value};
 use bytes::Bytes;
@@ -84,29 +85,7 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let key = &args[1];
-    let Some(s) = write_set(ctx, key)? else {
-        ctx.out.int(0);
-        return Ok(());
-    };
-    let mut n = 0;
-    for m in &args[2..] {
-        if s.remove(m) {
-            n += 1;
-            if s.is_empty() {
-                break;
-            }
-        }
-    }
-    let empty = s.is_empty();
-    if n > 0 {
-        if empty {
-            ctx.db().remove(key);
-        }
-        ctx.modified(key, n);
-    }
-    ctx.out.int(n as i64);
-    Ok(())
+    super::remove::remove_members(ctx, &args[1], &args[2..], write_set)
 }
 
 fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -139,18 +118,6 @@ fn scard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let n = read_set(ctx, &args[1])?.map_or(0, |s| s.len());
     ctx.out.int(n as i64);
     Ok(())
-}
-
-/// `n` distinct random indexes below `len` (partial Fisher-Yates).
-fn distinct_picks(ctx: &mut Ctx, len: usize, n: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..len).collect();
-    let n = n.min(len);
-    for i in 0..n {
-        let j = i + (ctx.state.next_random() % (len - i) as u64) as usize;
-        idx.swap(i, j);
-    }
-    idx.truncate(n);
-    idx
 }
 
 fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -224,72 +191,47 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// A set as a source of random picks.
+struct SetPicks<'a>(&'a Set);
+
+impl random_pick::Source for SetPicks<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn random(&self, seed: u64) -> Pick {
+        Pick::Member(Bytes::from(self.0.random(seed).unwrap_or_default()))
+    }
+    fn all(&self) -> Vec<Pick> {
+        self.0
+            .iter()
+            .map(|m| Pick::Member(Bytes::copy_from_slice(&m)))
+            .collect()
+    }
+}
+
 fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     if args.len() > 3 {
         return Err(err::SYNTAX);
     }
-    let count = if args.len() == 3 {
-        let c = arg_i64(&args[2])?;
-        if c == i64::MIN {
-            return Err(CmdError::msg(format!(
-                "ERR value is out of range, value must between {} and {}",
-                -i64::MAX,
-                i64::MAX
-            )));
-        }
-        Some(c)
-    } else {
-        None
+    let count = match args.get(2) {
+        Some(c) => Some(random_pick::parse_count(c)?),
+        None => None,
     };
-    let len = match read_set(ctx, key)? {
-        None => {
-            match count {
-                None => ctx.out.null(),
-                Some(_) => ctx.out.array(0),
-            }
-            return Ok(());
+    if read_set(ctx, key)?.is_none() {
+        match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.array(0),
         }
-        Some(s) => s.len(),
-    };
-    let random_one = |ctx: &mut Ctx| {
-        let seed = ctx.state.next_random();
-        match ctx.db().get(key) {
-            Some(Value::Set(s)) => s.random(seed).unwrap(),
-            _ => unreachable!(),
-        }
+        return Ok(());
+    }
+    let rng = random_pick::Rng::new(ctx.state.next_random());
+    let Some(Value::Set(s)) = ctx.state.dbs[ctx.client.db].get(key) else {
+        unreachable!()
     };
     match count {
-        None => {
-            let m = random_one(ctx);
-            ctx.out.bulk(&m);
-        }
-        Some(c) if c < 0 => {
-            let n = c.unsigned_abs() as usize;
-            let picked: Vec<Vec<u8>> = (0..n).map(|_| random_one(ctx)).collect();
-            reply_members(ctx, &picked, false);
-        }
-        Some(c) if (c as usize).saturating_mul(3) < len => {
-            // Few distinct members of a big set: sample until enough distinct ones.
-            let mut seen = std::collections::HashSet::new();
-            let mut picked = Vec::with_capacity(c as usize);
-            while picked.len() < c as usize {
-                let m = random_one(ctx);
-                if seen.insert(m.clone()) {
-                    picked.push(m);
-                }
-            }
-            reply_members(ctx, &picked, false);
-        }
-        Some(c) => {
-            let members = match ctx.db().get(key) {
-                Some(Value::Set(s)) => s.to_vec(),
-                _ => unreachable!(),
-            };
-            let picks = distinct_picks(ctx, members.len(), c as usize);
-            let picked: Vec<Vec<u8>> = picks.into_iter().map(|i| members[i].clone()).collect();
-            reply_members(ctx, &picked, false);
-        }
+        None => ctx.out.bulk(&s.random(rng.clone().next()).unwrap()),
+        Some(c) => random_pick::reply_count(ctx.out, &SetPicks(s), c, false, rng),
     }
     Ok(())
 }

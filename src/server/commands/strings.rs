@@ -480,11 +480,8 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(cur_len as i64);
         return Ok(());
     }
-    // checked: `SETRANGE k 9223372036854775807 x` must not wrap past the limit (it panicked).
-    if offset
-        .checked_add(val.len() as i64)
-        .is_none_or(|end| end > max)
-    {
+    // Saturating: `SETRANGE k 9223372036854775807 x` must be refused, not wrap (it panicked).
+    if offset.saturating_add(val.len() as i64) > max {
         return Err(TOO_BIG);
     }
     let mut buf = cur.unwrap_or_default();

@@ -4,6 +4,7 @@ use super::args::{
     double as double_arg, parse_cursor, range_arg, scan_options, scan_reply, strtod, timeout_arg,
 };
 use super::flags::*;
+use super::random_pick::{self, Pick};
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
 use crate::resp::Proto;
 use crate::server::sds::Sds;
@@ -219,29 +220,7 @@ fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let key = &args[1];
-    let Some(z) = write_zset(ctx, key)? else {
-        ctx.out.int(0);
-        return Ok(());
-    };
-    let mut n = 0;
-    for m in &args[2..] {
-        if z.remove(m) {
-            n += 1;
-            if z.is_empty() {
-                break;
-            }
-        }
-    }
-    let empty = z.is_empty();
-    if n > 0 {
-        if empty {
-            ctx.db().remove(key);
-        }
-        ctx.modified(key, n);
-    }
-    ctx.out.int(n as i64);
-    Ok(())
+    super::remove::remove_members(ctx, &args[1], &args[2..], write_zset)
 }
 
 fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -893,6 +872,34 @@ fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     zsetop(ctx, args, 1, SetOp::Inter, None, true)
 }
 
+/// A sorted set as a source of random picks, with or without scores.
+struct ZSetPicks<'a>(&'a ZSet, bool);
+
+impl random_pick::Source for ZSetPicks<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn random(&self, seed: u64) -> Pick {
+        let (m, s) = self
+            .0
+            .select((seed % self.0.len() as u64) as usize)
+            .expect("not empty");
+        zpick(m, s, self.1)
+    }
+    fn all(&self) -> Vec<Pick> {
+        self.0.iter().map(|(m, s)| zpick(&m, s, self.1)).collect()
+    }
+}
+
+fn zpick(m: &[u8], s: f64, withscores: bool) -> Pick {
+    let m = Bytes::copy_from_slice(m);
+    if withscores {
+        Pick::WithScore(m, s)
+    } else {
+        Pick::Member(m)
+    }
+}
+
 fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     if args.len() == 2 {
@@ -911,46 +918,24 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.bulk(&m);
         return Ok(());
     }
-    let count = arg_i64(&args[2])?;
-    if count == i64::MIN {
-        return Err(CmdError::msg(format!(
-            "ERR value is out of range, value must between {} and {}",
-            -i64::MAX,
-            i64::MAX
-        )));
-    }
+    let count = random_pick::parse_count(&args[2])?;
     let withscores = match args.len() {
         3 => false,
         4 if is(&args[3], "withscores") => true,
         _ => return Err(err::SYNTAX),
     };
-    if withscores && count < -(i64::MAX / 2) {
-        return Err(CmdError::fixed("ERR value is out of range"));
+    if withscores {
+        random_pick::check_pairs(count)?;
     }
-    let all = match read_zset(ctx, key)? {
-        None => {
-            ctx.out.array(0);
-            return Ok(());
-        }
-        Some(z) => z.range(0, z.len()),
+    if read_zset(ctx, key)?.is_none() {
+        ctx.out.array(0);
+        return Ok(());
+    }
+    let rng = random_pick::Rng::new(ctx.state.next_random());
+    let Some(Value::ZSet(z)) = ctx.state.dbs[ctx.client.db].get(key) else {
+        unreachable!()
     };
-    let picked: Vec<usize> = if count < 0 {
-        (0..count.unsigned_abs() as usize)
-            .map(|_| (ctx.state.next_random() % all.len() as u64) as usize)
-            .collect()
-    } else if count as usize >= all.len() {
-        (0..all.len()).collect()
-    } else {
-        let mut idx: Vec<usize> = (0..all.len()).collect();
-        for i in 0..count as usize {
-            let j = i + (ctx.state.next_random() % (idx.len() - i) as u64) as usize;
-            idx.swap(i, j);
-        }
-        idx.truncate(count as usize);
-        idx
-    };
-    let elems: Vec<(Sds, f64)> = picked.into_iter().map(|i| all[i].clone()).collect();
-    reply_elems(ctx, &elems, withscores);
+    random_pick::reply_count(ctx.out, &ZSetPicks(z, withscores), count, withscores, rng);
     Ok(())
 }
 
@@ -998,6 +983,10 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let count = count.unwrap_or(1) as usize;
     for key in &args[2..where_idx] {
+        // A client blocked earlier on this key is served first (BZMPOP's fairness).
+        if write_zset(ctx, key)?.is_some() && !super::blocking::may_serve(ctx, key) {
+            continue;
+        }
         if let Some(z) = write_zset(ctx, key)? {
             let len = z.len();
             let n = count.min(len);
@@ -1038,7 +1027,7 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
     let timeout = timeout_arg(&args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
-        if write_zset(ctx, key)?.is_none() || !super::may_serve(ctx, key) {
+        if write_zset(ctx, key)?.is_none() || !super::blocking::may_serve(ctx, key) {
             continue;
         }
         if let Some(z) = write_zset(ctx, key)? {
@@ -1066,7 +1055,7 @@ fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
             return Ok(());
         }
     }
-    super::block_or_timeout(ctx, timeout, &args[1..args.len() - 1]);
+    super::blocking::block_or_timeout(ctx, timeout, &args[1..args.len() - 1]);
     Ok(())
 }
 
@@ -1089,7 +1078,7 @@ fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if &ctx.out.buf[len_before..] == null {
         ctx.out.buf.truncate(len_before);
         let n = (arg_i64(&args[2]).unwrap_or(0) as usize).min(args.len() - 3);
-        super::block_or_timeout(ctx, timeout, &args[3..3 + n]);
+        super::blocking::block_or_timeout(ctx, timeout, &args[3..3 + n]);
     }
     Ok(())
 }

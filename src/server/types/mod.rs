@@ -7,6 +7,7 @@
 pub mod build;
 pub mod hash;
 pub mod list;
+pub mod pick;
 pub mod set;
 pub mod zset;
 

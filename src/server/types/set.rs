@@ -57,16 +57,9 @@ impl Table {
     pub fn iter(&self) -> impl Iterator<Item = &Sds> {
         self.t.iter()
     }
-    /// A member found by probing buckets from `seed` on.
+    /// A uniformly random entry (`seed` from the server's generator).
     pub fn random(&self, seed: u64) -> Option<&Sds> {
-        if self.t.is_empty() {
-            return None;
-        }
-        let n = self.t.num_buckets();
-        let start = (seed % n as u64) as usize;
-        (0..n)
-            .map(|o| (start + o) % n)
-            .find_map(|i| self.t.get_bucket(i))
+        super::pick::random_entry(&self.t, seed)
     }
 
     /// One SCAN step over buckets from `cursor`, visiting about `count` entries; returns
