@@ -431,10 +431,10 @@ fn lmove_generic(
         ctx.out.null();
         return Ok(());
     }
-    if let Some(v) = ctx.lookup_write(dst) {
-        if !matches!(v, Value::List(_)) {
-            return Err(err::WRONGTYPE);
-        }
+    if let Some(v) = ctx.lookup_write(dst)
+        && !matches!(v, Value::List(_))
+    {
+        return Err(err::WRONGTYPE);
     }
     let e = pop_n(ctx, src, from_left, 1).pop().unwrap();
     if !ctx.db().contains(dst) {

@@ -59,6 +59,10 @@ impl Pick {
 pub trait Source {
     /// Number of elements.
     fn len(&self) -> usize;
+    /// Whether there are no elements.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// A uniformly random element (`seed` from the generator).
     fn random(&self, seed: u64) -> Pick;
     /// Every element, in the value's iteration order.
@@ -98,7 +102,7 @@ impl Rng {
         Rng(seed)
     }
     /// The next value.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -107,7 +111,7 @@ impl Rng {
     }
     /// A uniform index below `n` (> 0).
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
 }
 
@@ -130,7 +134,7 @@ pub fn reply_count(out: &mut ReplyBuf, src: &dyn Source, count: i64, pairs: bool
         header(out, n, pairs);
         if n <= INLINE_PICKS.max(len as u64) {
             for _ in 0..n {
-                src.random(rng.next()).write(out);
+                src.random(rng.next_u64()).write(out);
             }
         } else {
             out.stream(Box::new(Repeats {
@@ -162,7 +166,7 @@ pub fn reply_count(out: &mut ReplyBuf, src: &dyn Source, count: i64, pairs: bool
         let mut seen = HashSet::with_capacity(count);
         let mut picked = Vec::with_capacity(count);
         while picked.len() < count {
-            let p = src.random(rng.next());
+            let p = src.random(rng.next_u64());
             if seen.insert(p.member().clone()) {
                 picked.push(p);
             }

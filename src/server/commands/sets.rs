@@ -230,7 +230,7 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         unreachable!()
     };
     match count {
-        None => ctx.out.bulk(&s.random(rng.clone().next()).unwrap()),
+        None => ctx.out.bulk(&s.random(rng.clone().next_u64()).unwrap()),
         Some(c) => random_pick::reply_count(ctx.out, &SetPicks(s), c, false, rng),
     }
     Ok(())

@@ -29,6 +29,10 @@ impl Table {
     pub fn len(&self) -> usize {
         self.t.len()
     }
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.t.is_empty()
+    }
     /// The value of `field`.
     pub fn get(&self, field: &[u8]) -> Option<&Sds> {
         self.t
@@ -99,6 +103,9 @@ pub enum Repr {
     /// `hashtable`.
     Table(Table),
 }
+
+/// One (field, value) pair, borrowed from a listpack or a table.
+pub type FieldValue<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 
 /// A hash: field → value.
 #[derive(Clone, Debug)]
@@ -203,7 +210,7 @@ impl Hash {
     }
 
     /// (field, value) pairs: insertion order for listpacks, no particular order otherwise.
-    pub fn iter(&self) -> Box<dyn Iterator<Item = (Cow<'_, [u8]>, Cow<'_, [u8]>)> + '_> {
+    pub fn iter(&self) -> Box<dyn Iterator<Item = FieldValue<'_>> + '_> {
         match &self.repr {
             Repr::Listpack(v) => Box::new(
                 v.iter()

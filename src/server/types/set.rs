@@ -29,6 +29,10 @@ impl Table {
     pub fn len(&self) -> usize {
         self.t.len()
     }
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.t.is_empty()
+    }
     /// Whether `m` is present.
     pub fn contains(&self, m: &[u8]) -> bool {
         self.t.find(self.hash(m), |e| e.as_bytes() == m).is_some()
