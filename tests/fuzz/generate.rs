@@ -252,15 +252,15 @@ impl Gen {
         }
         let reps = if a.multiple { 1 + self.rng.below(4) } else { 1 };
         for i in 0..reps {
-            if let Some(t) = &a.token {
-                if i == 0 || a.multiple_token {
-                    let t = if self.rng.chance(100) {
-                        t.to_ascii_lowercase()
-                    } else {
-                        t.clone()
-                    };
-                    out.push((t.into_bytes(), "token".into()));
-                }
+            if let Some(t) = &a.token
+                && (i == 0 || a.multiple_token)
+            {
+                let t = if self.rng.chance(100) {
+                    t.to_ascii_lowercase()
+                } else {
+                    t.clone()
+                };
+                out.push((t.into_bytes(), "token".into()));
             }
             match a.kind.as_str() {
                 "pure-token" => {}
@@ -398,15 +398,13 @@ impl Gen {
         {
             return;
         }
-        if let Some(c) = args.get_mut(2) {
-            if let Some(n) = std::str::from_utf8(c)
+        if let Some(c) = args.get_mut(2)
+            && let Some(n) = std::str::from_utf8(c)
                 .ok()
                 .and_then(|s| s.parse::<i64>().ok())
-            {
-                if n < -1000 {
-                    *c = b"-7".to_vec();
-                }
-            }
+            && n < -1000
+        {
+            *c = b"-7".to_vec();
         }
     }
 

@@ -244,12 +244,12 @@ impl Runner {
             match name.as_str() {
                 "EXEC" => {
                     let queue = self.multi.take().unwrap();
-                    if let Some(reason) = self.multi_allowed.take() {
-                        if a != b {
-                            *self.stats.allowed.entry(reason).or_default() += 1;
-                            self.diverged = true;
-                            return Ok(());
-                        }
+                    if let Some(reason) = self.multi_allowed.take()
+                        && a != b
+                    {
+                        *self.stats.allowed.entry(reason).or_default() += 1;
+                        self.diverged = true;
+                        return Ok(());
                     }
                     return match (a, b) {
                         (Reply::Array(x), Reply::Array(y))
@@ -311,10 +311,10 @@ impl Runner {
                 if a.is_error() || b.is_error() || a.kind() != b.kind() {
                     return self.verdict(&Mode::Exact, &op.args, a, b);
                 }
-                if let (Reply::Array(x), Reply::Array(y)) = (a, b) {
-                    if x.len() != y.len() {
-                        return Err("SPOP popped a different number of members".into());
-                    }
+                if let (Reply::Array(x), Reply::Array(y)) = (a, b)
+                    && x.len() != y.len()
+                {
+                    return Err("SPOP popped a different number of members".into());
                 }
                 if let Some(s) = snap {
                     check::check_pick(a, &s, false, false, true)?;
@@ -348,13 +348,13 @@ impl Runner {
             sadd.args
                 .extend(ms.iter().filter_map(|m| m.text()).map(|m| m.to_vec()));
             ops.push(sadd);
-            if let Reply::Int(at) = at {
-                if at > 0 {
-                    let mut e = Op::words(&["PEXPIREAT"]);
-                    e.args.push(key.to_vec());
-                    e.args.push(at.to_string().into_bytes());
-                    ops.push(e);
-                }
+            if let Reply::Int(at) = at
+                && at > 0
+            {
+                let mut e = Op::words(&["PEXPIREAT"]);
+                e.args.push(key.to_vec());
+                e.args.push(at.to_string().into_bytes());
+                ops.push(e);
             }
         }
         self.batch(&ops, index)
@@ -401,10 +401,10 @@ impl Runner {
             let info = c.call(&[b"INFO", b"keyspace"]);
             let text = String::from_utf8_lossy(info.text().unwrap_or_default()).into_owned();
             for line in text.lines() {
-                if let Some(n) = line.strip_prefix("db").and_then(|l| l.split(':').next()) {
-                    if let Ok(n) = n.parse() {
-                        dbs.push(n);
-                    }
+                if let Some(n) = line.strip_prefix("db").and_then(|l| l.split(':').next())
+                    && let Ok(n) = n.parse()
+                {
+                    dbs.push(n);
                 }
             }
         }
