@@ -442,36 +442,37 @@ fn client_unblock_ends_a_wait() {
     });
     for (how, expected) in [("TIMEOUT", "1"), ("ERROR", "UNBLOCKED")] {
         let port = master.port;
+        let (id_tx, id_rx) = std::sync::mpsc::channel();
         let waiter = std::thread::spawn(move || {
             let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
             let mut c = client.get_connection().unwrap();
             let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut c).unwrap();
+            id_tx.send(id).unwrap();
             let _: () = redis::cmd("SET").arg("k").arg(how).query(&mut c).unwrap();
             // Two replicas wanted, one attached: blocks until unblocked (no timeout).
             let r: redis::RedisResult<i64> = redis::cmd("WAIT").arg(2).arg(0).query(&mut c);
             (id, r)
         });
         let mut m = master.conn();
-        // The waiter is the client running WAIT.
-        let id = {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut m).unwrap();
-                if let Some(line) = list.lines().find(|l| l.contains("cmd=wait")) {
-                    break line
-                        .split(' ')
-                        .find_map(|f| f.strip_prefix("id="))
-                        .unwrap()
-                        .parse::<i64>()
-                        .unwrap();
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "no client blocked in WAIT:\n{list}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
+        // Wait until this round's waiter runs WAIT (the previous round's connection may
+        // still be listed, with cmd=wait, while the server closes it).
+        let id = id_rx.recv().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut m).unwrap();
+            let mine = format!("id={id} ");
+            if list
+                .lines()
+                .any(|l| l.starts_with(&mine) && l.contains("cmd=wait"))
+            {
+                break;
             }
-        };
+            assert!(
+                Instant::now() < deadline,
+                "client {id} not blocked in WAIT:\n{list}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let n: i64 = redis::cmd("CLIENT")
             .arg("UNBLOCK")
             .arg(id)
