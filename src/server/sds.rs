@@ -3,6 +3,10 @@
 //! Redis keys and values are binary-safe byte strings, most of them short. `Sds` keeps
 //! strings of up to 22 bytes inline (no allocation) and longer ones in one exact-size heap
 //! block, in 24 bytes either way, which keeps a keyspace entry small (see `db.rs`).
+//!
+//! A string value also carries a [`Mark`] (two bits, no extra word): how the last write left
+//! it, so OBJECT ENCODING can answer as Redis does (`raw` after APPEND/SETRANGE even when
+//! short, `embstr` for an INCRBYFLOAT result that looks like an integer). Keys never set it.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -10,14 +14,42 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
 const INLINE_CAP: usize = 22;
+/// The low bits of an inline `len` hold the length (at most 22); the two high bits the mark.
+const LEN_MASK: u8 = 0x3f;
+const MARK_SHIFT: u32 = 6;
+
+/// How a string value was written, which decides the encoding Redis would report for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mark {
+    /// Stored as SET stores it (tryObjectEncoding): `int` when it can be, else by length.
+    #[default]
+    Plain = 0,
+    /// Created as a plain string object (INCRBYFLOAT): never `int`, `embstr`/`raw` by length.
+    NoInt = 1,
+    /// Modified in place (APPEND, SETRANGE: dbUnshareStringValue): always `raw`.
+    Raw = 2,
+}
+
+impl Mark {
+    fn from_bits(b: u8) -> Mark {
+        match b & 3 {
+            1 => Mark::NoInt,
+            2 => Mark::Raw,
+            _ => Mark::Plain,
+        }
+    }
+}
 
 /// A compact, immutable, binary-safe string.
+///
+/// The variants are private in spirit: use the constructors and [`Sds::as_bytes`].
 #[derive(Clone)]
 pub enum Sds {
-    /// Short strings, stored in place.
+    /// Short strings, stored in place; `len` holds the length and, in its two high bits, the
+    /// [`Mark`].
     Inline { len: u8, buf: [u8; INLINE_CAP] },
-    /// Longer strings, one heap block of exactly their length.
-    Heap(Box<[u8]>),
+    /// Longer strings, one heap block of exactly their length, and their [`Mark`].
+    Heap(Box<[u8]>, Mark),
 }
 
 impl Sds {
@@ -39,7 +71,7 @@ impl Sds {
                 buf,
             }
         } else {
-            Sds::Heap(bytes.into())
+            Sds::Heap(bytes.into(), Mark::Plain)
         }
     }
 
@@ -48,16 +80,33 @@ impl Sds {
         if v.len() <= INLINE_CAP {
             Sds::from_slice(&v)
         } else {
-            Sds::Heap(v.into_boxed_slice())
+            Sds::Heap(v.into_boxed_slice(), Mark::Plain)
         }
+    }
+
+    /// The mark the last write left (see [`Mark`]).
+    pub fn mark(&self) -> Mark {
+        match self {
+            Sds::Inline { len, .. } => Mark::from_bits(*len >> MARK_SHIFT),
+            Sds::Heap(_, m) => *m,
+        }
+    }
+
+    /// The same string with mark `m`.
+    pub fn with_mark(mut self, m: Mark) -> Sds {
+        match &mut self {
+            Sds::Inline { len, .. } => *len = (*len & LEN_MASK) | ((m as u8) << MARK_SHIFT),
+            Sds::Heap(_, mark) => *mark = m,
+        }
+        self
     }
 
     /// The bytes.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Sds::Inline { len, buf } => &buf[..*len as usize],
-            Sds::Heap(b) => b,
+            Sds::Inline { len, buf } => &buf[..(*len & LEN_MASK) as usize],
+            Sds::Heap(b, _) => b,
         }
     }
 
@@ -65,7 +114,7 @@ impl Sds {
     pub fn heap_size(&self) -> usize {
         match self {
             Sds::Inline { .. } => 0,
-            Sds::Heap(b) => b.len(),
+            Sds::Heap(b, _) => b.len(),
         }
     }
 }
@@ -157,6 +206,22 @@ mod tests {
             let v: Vec<u8> = (0..n as u8).collect();
             assert_eq!(Sds::from_slice(&v).as_bytes(), &v[..]);
             assert_eq!(Sds::from_vec(v.clone()).as_bytes(), &v[..]);
+        }
+    }
+
+    #[test]
+    fn mark_is_kept_beside_the_bytes() {
+        for n in [0usize, 5, 22, 23, 60] {
+            let v: Vec<u8> = (0..n as u8).collect();
+            let s = Sds::from_slice(&v);
+            assert_eq!(s.mark(), Mark::Plain);
+            for m in [Mark::NoInt, Mark::Raw, Mark::Plain] {
+                let t = s.clone().with_mark(m);
+                assert_eq!(t.mark(), m);
+                assert_eq!(t.as_bytes(), &v[..]);
+                assert_eq!(t.len(), n);
+                assert_eq!(t, s);
+            }
         }
     }
 }

@@ -478,16 +478,8 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let idle = clock.saturating_sub(entry.atime);
         ctx.out.int(idle as i64);
     } else if is(sub, "refcount") {
-        // Redis shares the integers 0..9999 (OBJ_SHARED_INTEGERS) with refcount INT_MAX.
-        let shared = match &entry.value {
-            crate::server::types::Value::Str(s) => {
-                entry.value.encoding() == "int"
-                    && crate::server::numbers::parse_i64(s)
-                        .is_some_and(|n| (0..10_000).contains(&n))
-            }
-            _ => false,
-        };
-        ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
+        let n = entry.value.refcount();
+        ctx.out.int(n);
     } else {
         return Err(CmdError::fixed(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",

@@ -88,6 +88,8 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             CmdError::fixed("ERR Error trying to load the RDB dump, check server logs.")
         })?;
         ctx.out.ok();
+    } else if is(sub, "object") && args.len() == 3 {
+        debug_object(ctx, &args[2])?;
     } else if is(sub, "set-active-expire") && args.len() == 3 {
         ctx.state.active_expire_enabled = super::arg_i64(&args[2])? != 0;
         ctx.out.ok();
@@ -99,6 +101,49 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             String::from_utf8_lossy(sub)
         )));
     }
+    Ok(())
+}
+
+/// DEBUG OBJECT key: Redis's one status line about a value (address, refcount, encoding,
+/// serialized length, LRU clock and idle seconds; for lists the quicklist's shape too). The
+/// key is looked up without an expiry check, as Redis does.
+fn debug_object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    use crate::server::types::{Value, listpack_size};
+    use std::fmt::Write as _;
+    let compress = ctx.state.config.rdbcompression;
+    let fill = ctx.state.config.list_max_listpack_size;
+    let compressed = ctx.state.config.list_compress_depth != 0;
+    let clock = crate::server::db::lru_clock();
+    let Some(entry) = ctx.db().entry(key) else {
+        return Err(CmdError::fixed("ERR no such key"));
+    };
+    let v = &entry.value;
+    // The payload without its type byte: what rdbSavedObjectLen counts.
+    let serialized = crate::server::rdb::writer::encode_value(v, compress).len() - 1;
+    let mut line = format!(
+        "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+        v as *const Value,
+        v.refcount(),
+        v.encoding(),
+        serialized,
+        entry.atime & 0x00ff_ffff,
+        clock.saturating_sub(entry.atime),
+    );
+    if let Value::List(l) = v {
+        let shape = listpack_size::quicklist_shape(l, fill);
+        let avg = if shape.nodes == 0 {
+            0.0
+        } else {
+            l.len() as f64 / shape.nodes as f64
+        };
+        let _ = write!(
+            line,
+            " ql_nodes:{} ql_avg_node:{avg:.2} ql_listpack_max:{fill} ql_compressed:{} \
+             ql_uncompressed_size:{}",
+            shape.nodes, compressed as u8, shape.bytes
+        );
+    }
+    ctx.out.simple(&line);
     Ok(())
 }
 

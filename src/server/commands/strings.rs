@@ -5,7 +5,7 @@ use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
 use crate::server::longdouble;
 use crate::server::numbers::parse_i64;
-use crate::server::sds::Sds;
+use crate::server::sds::{Mark, Sds};
 use crate::server::types::Value;
 use bytes::Bytes;
 
@@ -83,8 +83,13 @@ pub fn expire_arg(
 
 /// Stores a string and sets or keeps the TTL.
 fn store(ctx: &mut Ctx, key: &[u8], val: &[u8], expire_at: Option<i64>, keep_ttl: bool) {
+    store_sds(ctx, key, Sds::from_slice(val), expire_at, keep_ttl);
+}
+
+/// [`store`] for a string already built (with its [`Mark`]).
+fn store_sds(ctx: &mut Ctx, key: &[u8], val: Sds, expire_at: Option<i64>, keep_ttl: bool) {
     let db = ctx.db();
-    db.set(key, Value::Str(Sds::from_slice(val)), keep_ttl);
+    db.set(key, Value::Str(val), keep_ttl);
     if let Some(at) = expire_at {
         db.set_expire(key, at);
     }
@@ -336,7 +341,8 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             v.extend_from_slice(s);
             v.extend_from_slice(&args[2]);
             let n = v.len();
-            *s = Sds::from_vec(v);
+            // Redis appends in place on an unshared raw copy (dbUnshareStringValue).
+            *s = Sds::from_vec(v).with_mark(Mark::Raw);
             ctx.modified(key, 1);
             n
         }
@@ -413,7 +419,9 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .ok_or(CmdError::fixed(
             "ERR increment would produce NaN or Infinity",
         ))?;
-    store(ctx, key, text.as_bytes(), None, true);
+    // Redis stores the result as a plain string object: `embstr` even when it reads "3".
+    let val = Sds::from_slice(text.as_bytes()).with_mark(Mark::NoInt);
+    store_sds(ctx, key, val, None, true);
     // Replicas get the result, not the addition (float formatting must not differ).
     ctx.propagate_instead(&[b"SET".as_slice(), key, text.as_bytes(), b"KEEPTTL"]);
     ctx.out.bulk(text.as_bytes());
@@ -491,8 +499,14 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     buf[offset as usize..end].copy_from_slice(val);
     let n = buf.len();
-    ctx.db().set(key, Value::Str(Sds::from_vec(buf)), true);
-    ctx.state.dirty += 1;
+    // Written in place on a raw string, as APPEND (a new key is created raw too).
+    store_sds(
+        ctx,
+        key,
+        Sds::from_vec(buf).with_mark(Mark::Raw),
+        None,
+        true,
+    );
     ctx.out.int(n as i64);
     Ok(())
 }

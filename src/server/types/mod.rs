@@ -7,11 +7,12 @@
 pub mod build;
 pub mod hash;
 pub mod list;
+pub mod listpack_size;
 pub mod pick;
 pub mod set;
 pub mod zset;
 
-use super::sds::Sds;
+use super::sds::{Mark, Sds};
 
 pub use hash::Hash;
 pub use list::List;
@@ -91,17 +92,30 @@ impl Value {
             Value::ZSet(z) => z.encoding(),
         }
     }
+
+    /// What OBJECT REFCOUNT and DEBUG OBJECT report: Redis shares the integers 0..9999
+    /// (OBJ_SHARED_INTEGERS) with refcount INT_MAX; every other value has one reference.
+    pub fn refcount(&self) -> i64 {
+        let shared = match self {
+            Value::Str(s) => {
+                string_encoding(s) == "int"
+                    && super::numbers::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n))
+            }
+            _ => false,
+        };
+        if shared { i32::MAX as i64 } else { 1 }
+    }
 }
 
-/// Redis's encoding for a string value: `int` when it is a canonical 64-bit integer, `embstr`
-/// up to 44 bytes, `raw` beyond.
-pub fn string_encoding(s: &[u8]) -> &'static str {
-    if s.len() <= 20 && super::numbers::parse_i64(s).is_some() {
-        "int"
-    } else if s.len() <= 44 {
-        "embstr"
-    } else {
-        "raw"
+/// Redis's encoding for a string value: `raw` once modified in place (APPEND, SETRANGE);
+/// otherwise `int` when it is a canonical 64-bit integer stored by a SET-like command,
+/// `embstr` up to 44 bytes, `raw` beyond.
+pub fn string_encoding(s: &Sds) -> &'static str {
+    match s.mark() {
+        Mark::Raw => "raw",
+        Mark::Plain if s.len() <= 20 && super::numbers::parse_i64(s).is_some() => "int",
+        _ if s.len() <= 44 => "embstr",
+        _ => "raw",
     }
 }
 
@@ -110,5 +124,16 @@ mod tests {
     #[test]
     fn value_is_small() {
         assert!(std::mem::size_of::<super::Value>() <= 32);
+    }
+
+    #[test]
+    fn string_encoding_follows_the_mark() {
+        use super::{Mark, Sds, string_encoding};
+        let enc = |s: &str, m| string_encoding(&Sds::from(s).with_mark(m));
+        assert_eq!(enc("12", Mark::Plain), "int");
+        assert_eq!(enc("12", Mark::NoInt), "embstr");
+        assert_eq!(enc("12", Mark::Raw), "raw");
+        assert_eq!(enc("abc", Mark::Plain), "embstr");
+        assert_eq!(enc(&"x".repeat(45), Mark::NoInt), "raw");
     }
 }
