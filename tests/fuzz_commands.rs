@@ -215,5 +215,10 @@ fn edge_cases_found_by_the_fuzzer_match_redis_server() {
         &["SETRANGE", "s", "9223372036854775807", "x"],
         &["SETRANGE", "new", "9223372036854775800", "abcdefghijkl"],
         &["GET", "s"],
+        // Redis reads an expire option as a C string (strcasecmp, %s): it stops at a zero byte.
+        &["EXPIRE", "s", "100", "foo\0bar"],
+        &["EXPIRE", "s", "100", "xx\0yy"],
+        &["PEXPIREAT", "s", "1", "\0"],
+        &["TTL", "s"],
     ]);
 }
