@@ -23,14 +23,36 @@ fn env_flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("yes"))
 }
 
-/// A seed from the clock and the pid, unless `REDREPL_FUZZ_SEED` replays one.
-fn seed() -> u64 {
-    env_u64("REDREPL_FUZZ_SEED").unwrap_or_else(|| {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap();
-        (t.as_nanos() as u64) ^ ((std::process::id() as u64) << 32)
+/// Whether a switch that is on by default is turned off (`0`, `no` or `off`).
+fn env_off(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| {
+        let v = v.trim();
+        v == "0" || v.eq_ignore_ascii_case("no") || v.eq_ignore_ascii_case("off")
     })
+}
+
+/// The seeds CI runs (deterministic): `REDREPL_FUZZ_SEED=<n>` replays one seed instead, and
+/// `REDREPL_FUZZ_SEED=random` draws one from the clock and the pid (printed, for replay).
+const CI_SEEDS: [u64; 3] = [1, 2, 3];
+
+/// Commands per seed in CI: `REDREPL_FUZZ_COMMANDS` changes it.
+const CI_COMMANDS: u64 = 40_000;
+
+fn seeds() -> Vec<u64> {
+    match std::env::var("REDREPL_FUZZ_SEED") {
+        Ok(v) if v.trim().eq_ignore_ascii_case("random") => {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            vec![(t.as_nanos() as u64) ^ ((std::process::id() as u64) << 32)]
+        }
+        Ok(v) => vec![
+            v.trim()
+                .parse()
+                .expect("REDREPL_FUZZ_SEED: a number or `random`"),
+        ],
+        Err(_) => CI_SEEDS.to_vec(),
+    }
 }
 
 /// Both servers, with the same flags: DEBUG allowed, no save points, deep payload checks.
@@ -69,19 +91,27 @@ fn payloads(conns: [&mut Conn; 2]) -> Vec<Vec<u8>> {
     out
 }
 
-/// The fuzz run: `REDREPL_FUZZ_COMMANDS` commands (default 200,000).
+/// The fuzz run: `REDREPL_FUZZ_COMMANDS` commands (default [`CI_COMMANDS`]) for each seed of
+/// [`seeds`], each seed on a fresh pair of servers.
 #[test]
-#[ignore = "differences not yet allow-listed or fixed remain (see docs/fuzzing.md); run with --ignored"]
+#[ignore = "seed 1 still ends with a different DEBUG DIGEST near command 20,000 (untraced); \
+    run with --ignored, see docs/fuzzing.md"]
 fn commands_match_redis_server() {
-    let seed = seed();
-    let count = env_u64("REDREPL_FUZZ_COMMANDS").unwrap_or(200_000);
+    let count = env_u64("REDREPL_FUZZ_COMMANDS").unwrap_or(CI_COMMANDS);
+    for seed in seeds() {
+        run_seed(seed, count);
+    }
+}
+
+/// One seeded run of `count` commands against a fresh redrepl and redis-server.
+fn run_seed(seed: u64, count: u64) {
     let digest_every = env_u64("REDREPL_FUZZ_DIGEST_EVERY")
         .unwrap_or(10_000)
         .max(1);
     let batch = env_u64("REDREPL_FUZZ_BATCH").unwrap_or(64).max(1) as usize;
     let switches = Switches {
-        huge_random_counts: env_flag("REDREPL_FUZZ_HUGE_RANDOM_COUNTS"),
-        exponential_globs: env_flag("REDREPL_FUZZ_EXPONENTIAL_GLOBS"),
+        huge_random_counts: !env_off("REDREPL_FUZZ_HUGE_RANDOM_COUNTS"),
+        exponential_globs: !env_off("REDREPL_FUZZ_EXPONENTIAL_GLOBS"),
     };
     println!(
         "fuzz: seed {seed} (replay: REDREPL_FUZZ_SEED={seed}), {count} commands, {switches:?}"
@@ -185,5 +215,10 @@ fn edge_cases_found_by_the_fuzzer_match_redis_server() {
         &["SETRANGE", "s", "9223372036854775807", "x"],
         &["SETRANGE", "new", "9223372036854775800", "abcdefghijkl"],
         &["GET", "s"],
+        // Redis reads an expire option as a C string (strcasecmp, %s): it stops at a zero byte.
+        &["EXPIRE", "s", "100", "foo\0bar"],
+        &["EXPIRE", "s", "100", "xx\0yy"],
+        &["PEXPIREAT", "s", "1", "\0"],
+        &["TTL", "s"],
     ]);
 }

@@ -9,16 +9,41 @@ use super::pools::{self, *};
 use super::rng::Rng;
 use std::collections::HashSet;
 
-/// Inputs that crash or freeze today's server and are fixed on another branch: off until
-/// that branch is merged (then turn them on here or with the environment variables).
-#[derive(Clone, Copy, Debug, Default)]
+/// The most negative SRANDMEMBER/HRANDFIELD/ZRANDMEMBER count sent: redis-server writes
+/// every element of a negative count's reply, so larger ones would freeze the reference peer.
+pub const NEGATIVE_COUNT_CAP: i64 = -100_000;
+
+/// Whether redis-server refuses this random-pick count before building anything: `i64::MIN`
+/// (outside -LONG_MAX..LONG_MAX) and, with values or scores, below -LONG_MAX/2 (`value is out
+/// of range`). Those stay in the stream: they cannot freeze the reference peer.
+fn refused_at_once(n: i64, args: &[Vec<u8>]) -> bool {
+    let with = args
+        .iter()
+        .skip(3)
+        .any(|a| a.eq_ignore_ascii_case(b"withvalues") || a.eq_ignore_ascii_case(b"withscores"));
+    n == i64::MIN || (with && n < -(i64::MAX / 2))
+}
+
+/// Inputs that once crashed or froze redrepl (fixed on branch data, issue #10): on by default,
+/// each can be turned off with its environment variable set to `0`.
+#[derive(Clone, Copy, Debug)]
 pub struct Switches {
-    /// Huge negative counts for SRANDMEMBER/HRANDFIELD/ZRANDMEMBER (abort / capacity
-    /// overflow, branch data). `REDREPL_FUZZ_HUGE_RANDOM_COUNTS=1`.
+    /// Large negative counts (down to [`NEGATIVE_COUNT_CAP`]) for
+    /// SRANDMEMBER/HRANDFIELD/ZRANDMEMBER (they aborted the server / overflowed capacity).
+    /// `REDREPL_FUZZ_HUGE_RANDOM_COUNTS=0` turns them off.
     pub huge_random_counts: bool,
-    /// Exponential glob patterns for KEYS/SCAN MATCH (server freeze, branch data).
-    /// `REDREPL_FUZZ_EXPONENTIAL_GLOBS=1`.
+    /// Exponential glob patterns for KEYS/SCAN MATCH (they froze the server).
+    /// `REDREPL_FUZZ_EXPONENTIAL_GLOBS=0` turns them off.
     pub exponential_globs: bool,
+}
+
+impl Default for Switches {
+    fn default() -> Self {
+        Switches {
+            huge_random_counts: true,
+            exponential_globs: true,
+        }
+    }
 }
 
 /// One command to send to both servers.
@@ -391,20 +416,27 @@ impl Gen {
         }
     }
 
-    /// Keeps the random-pick counts within what today's server survives unless switched on.
+    /// Keeps negative random-pick counts at or above [`NEGATIVE_COUNT_CAP`]: redis-server
+    /// builds the whole reply of a negative count (`HRANDFIELD h -9223372036854775807` freezes
+    /// it), so the side-by-side run cannot send astronomically large ones. Without
+    /// `huge_random_counts`, counts below -1000 become -7.
     fn tame_counts(&mut self, full: &str, args: &mut [Vec<u8>]) {
-        if self.switches.huge_random_counts
-            || !matches!(full, "srandmember" | "hrandfield" | "zrandmember")
-        {
+        if !matches!(full, "srandmember" | "hrandfield" | "zrandmember") {
             return;
         }
-        if let Some(c) = args.get_mut(2)
-            && let Some(n) = std::str::from_utf8(c)
-                .ok()
-                .and_then(|s| s.parse::<i64>().ok())
-            && n < -1000
+        let (floor, replacement) = if self.switches.huge_random_counts {
+            (NEGATIVE_COUNT_CAP, NEGATIVE_COUNT_CAP)
+        } else {
+            (-1000, -7)
+        };
+        if let Some(n) = args
+            .get(2)
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .and_then(|s| s.parse::<i64>().ok())
+            && n < floor
+            && !refused_at_once(n, args)
         {
-            *c = b"-7".to_vec();
+            args[2] = replacement.to_string().into_bytes();
         }
     }
 

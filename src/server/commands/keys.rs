@@ -73,6 +73,9 @@ fn expire_generic(
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     let mut opts = Args::new(args, 3);
     while let Some(a) = opts.take() {
+        // Redis reads the option as a C string (strcasecmp, then %s in the error): it stops
+        // at the first zero byte, so `xx\0yy` is XX.
+        let a = a.split(|&b| b == 0).next().unwrap_or_default();
         if is(a, "nx") {
             nx = true
         } else if is(a, "xx") {
