@@ -94,6 +94,12 @@ fn idle_master_with_a_64mb_backlog_holds_far_less_and_partial_resync_works() {
     assert_consistent(&m);
     let used = m.info_int("memory", "used_memory");
     assert!(used < 16 * MB, "used_memory {used} after 300 KB of writes");
+    // INFO memory names what the backlog holds: what was written, not its configured size.
+    let mem = m.info_int("memory", "mem_replication_backlog");
+    assert!(
+        mem >= hist_after - hist_before && mem < 16 * MB,
+        "mem_replication_backlog {mem} after 300 KB of writes"
+    );
 
     drop_link_and_resume(&m, &mut r, "gap");
     assert_consistent(&m);

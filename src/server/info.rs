@@ -110,7 +110,7 @@ fn memory(state: &State, out: &mut String) {
     };
     let _ = write!(
         out,
-        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_not_counted_for_evict:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\n",
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_not_counted_for_evict:{}\r\nmem_replication_backlog:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\n",
         human(used),
         human(rss),
         human(used),
@@ -118,6 +118,7 @@ fn memory(state: &State, out: &mut String) {
         human(state.config.maxmemory.max(0) as usize),
         crate::config::table::MAXMEMORY_POLICIES[state.config.maxmemory_policy],
         super::evict::not_counted(state),
+        state.repl.backlog.as_ref().map_or(0, |b| b.memory()),
     );
 }
 
