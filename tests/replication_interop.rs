@@ -445,12 +445,15 @@ fn ours_replica_continues_by_psync_after_redis_master_restarts() {
 /// S2/S3 mixed: a replica of kind `pk` is promoted; its sibling of kind `sk` is re-pointed to
 /// it and continues by PSYNC thanks to replid2.
 fn promotion_sibling_continues(pk: Kind, sk: Kind) {
-    let m = Node::start(NodeOpts::seed(Kind::Redis));
+    let mut m = Node::start(NodeOpts::seed(Kind::Redis));
     let p = Node::start(NodeOpts::seed_replica(pk, m.port));
     let s = Node::start(NodeOpts::seed_replica(sk, m.port));
     let w = Writer::start(&m, WRITE_RATE);
     w.wait_more(300);
     let model = finish(w, &m, &[&p, &s]);
+    // The master dies (S2): a live one could still send the sibling a PING after the
+    // promotion, putting it one command past the promoted node's history (a full sync).
+    m.kill9();
     assert_eq!(p.cmd(&["REPLICAOF", "NO", "ONE"]), Value::Okay);
     assert_eq!(s.replicaof(p.port), Value::Okay);
     wait_synced(&p, &s);
