@@ -110,7 +110,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// A uniform index below `n` (> 0).
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
     }
 }
