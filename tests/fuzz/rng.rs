@@ -9,11 +9,6 @@ impl Rng {
         Rng(redrepl::server::commands::random_pick::Rng::new(seed))
     }
 
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-
     /// A number in `0..n` (`n` > 0).
     pub fn below(&mut self, n: usize) -> usize {
         self.0.below(n)
