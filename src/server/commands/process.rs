@@ -12,7 +12,6 @@
 //! memory, lost its replicas) refuses the transaction as Redis does.
 
 use super::{CmdError, Ctx, Flow, Spec, call, err, flags, lookup_request, reply_error};
-use crate::config::EnableFlag;
 use bytes::Bytes;
 
 /// Runs one request from a client. The caller holds the state lock.
