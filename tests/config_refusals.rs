@@ -209,11 +209,11 @@ fn immutable_and_non_config_directives_answer_as_redis_server() {
 
 #[test]
 fn tuning_directives_are_accepted_and_logged() {
-    let s = Server::start(&["--io-threads", "4", "--lazyfree-lazy-eviction", "yes"]);
+    let s = Server::start(&["--activerehashing", "no", "--lazyfree-lazy-eviction", "yes"]);
     let log = s.log();
     assert!(
         log.contains(
-            "Directives accepted but not implemented by redrepl (ignored): io-threads, \
+            "Directives accepted but not implemented by redrepl (ignored): activerehashing, \
              lazyfree-lazy-eviction"
         ),
         "{log}"
