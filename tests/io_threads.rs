@@ -278,3 +278,66 @@ fn idle_timeout_closes_idle_clients_only() {
     assert!(idle.is_closed(Duration::from_secs(10)));
     busy.roundtrip(b"PING\r\n", b"+PONG\r\n");
 }
+
+#[test]
+fn io_threads_4_keeps_blocking_pops_client_pause_and_multi() {
+    let s = Server::start(&["--io-threads", "4"]);
+    // BLPOP on one thread's connection is served by an LPUSH from another.
+    let port = s.port;
+    let waiter = std::thread::spawn(move || {
+        let mut raw = Raw::connect(port);
+        raw.send(&resp(&[b"BLPOP", b"q", b"0"]));
+        raw.read_exact_n(b"*2\r\n$1\r\nq\r\n$3\r\none\r\n".len())
+    });
+    let mut c = s.conn();
+    let ok = (0..500).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+        info.contains("blocked_clients:1")
+    });
+    assert!(ok, "BLPOP never blocked");
+    assert_eq!(q(&mut c, &["LPUSH", "q", "one"]), Value::Int(1));
+    assert_eq!(waiter.join().unwrap(), b"*2\r\n$1\r\nq\r\n$3\r\none\r\n");
+    // A write sent during CLIENT PAUSE WRITE runs only after CLIENT UNPAUSE, in order.
+    assert_eq!(
+        q(&mut c, &["CLIENT", "PAUSE", "100000", "WRITE"]),
+        Value::Okay
+    );
+    let mut raw = Raw::connect(port);
+    raw.send(&resp(&[b"INCR", b"n"]));
+    raw.send(&resp(&[b"GET", b"n"]));
+    assert!(raw.read_available(Duration::from_millis(300)).is_empty());
+    assert_eq!(q(&mut c, &["GET", "n"]), Value::Nil);
+    assert_eq!(q(&mut c, &["CLIENT", "UNPAUSE"]), Value::Okay);
+    assert_eq!(
+        raw.read_exact_n(b":1\r\n$1\r\n1\r\n".len()),
+        b":1\r\n$1\r\n1\r\n"
+    );
+    // MULTI/EXEC stays atomic while clients on other threads run transactions too.
+    let mut threads = Vec::new();
+    for _ in 0..4 {
+        let url = s.url();
+        threads.push(std::thread::spawn(move || {
+            let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+            for _ in 0..200 {
+                let (a, b): (i64, i64) = redis::pipe()
+                    .atomic()
+                    .cmd("INCR")
+                    .arg("a")
+                    .cmd("INCR")
+                    .arg("b")
+                    .query(&mut c)
+                    .unwrap();
+                assert_eq!(a, b, "EXEC interleaved with another transaction");
+            }
+        }));
+    }
+    for _ in 0..200 {
+        let v: Vec<Option<i64>> = redis::cmd("MGET").arg("a").arg("b").query(&mut c).unwrap();
+        assert_eq!(v[0], v[1], "MGET saw half a transaction");
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(q(&mut c, &["GET", "b"]), Value::BulkString(b"800".to_vec()));
+}
