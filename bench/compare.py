@@ -12,6 +12,9 @@ verify passed), for the bundled engine and for Debian's redis-server on the node
 
 Usage: python3 bench/compare.py [--rounds 3] [--requests 200000] [--binary target/release/redrepl]
        [--only throughput|memory|rdb] [--tests lpush,rpush,...] [--kinds list,hash,set,zset]
+Throughput options: --clients 50,500,2000 (-c values), --pipelines 1,32 (-P values),
+--io-threads N [--do-reads] (both servers started with io-threads N). Latency ratios are
+redis-benchmark's p50/p99 columns, redrepl / redis (below 1.0 means redrepl is faster).
 (--tests picks redis-benchmark tests; --kinds picks the collections whose memory is measured
 and skips the string-key memory run.)
 Or: python3 bench/compare.py --only deploy [--rounds 3]   (the lab timings; root)
@@ -58,13 +61,22 @@ def start(cmd, port, workdir, extra=()):
     return proc
 
 
-def bench(port, pipeline, requests, tests=TESTS):
-    out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-P", str(pipeline),
+def bench(port, pipeline, requests, tests=TESTS, clients=50):
+    """redis-benchmark --csv: {test: (ops/s, p50 ms, p99 ms)}."""
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(requests), "-P", str(pipeline),
                           "-t", tests, "--csv"], capture_output=True, text=True, check=True).stdout
     rows = {}
+    header = None
     for row in csv.reader(io.StringIO(out)):
-        if row and row[0] != "test":
-            rows[row[0]] = float(row[1])
+        if not row:
+            continue
+        if row[0] == "test":
+            header = row
+            continue
+        col = {name: i for i, name in enumerate(header or [])}
+        p50 = float(row[col["p50_latency_ms"]]) if "p50_latency_ms" in col else float("nan")
+        p99 = float(row[col["p99_latency_ms"]]) if "p99_latency_ms" in col else float("nan")
+        rows[row[0]] = (float(row[1]), p50, p99)
     return rows
 
 
@@ -448,6 +460,10 @@ def main():
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--only", choices=["throughput", "memory", "rdb", "deploy", "replication"], help="run one part only")
     ap.add_argument("--rdb-keys", type=int, default=1000000)
+    ap.add_argument("--clients", default="50", help="redis-benchmark -c values (comma-separated)")
+    ap.add_argument("--pipelines", default="1,32", help="redis-benchmark -P values (comma-separated)")
+    ap.add_argument("--io-threads", type=int, default=1, help="io-threads for both servers")
+    ap.add_argument("--do-reads", action="store_true", help="io-threads-do-reads yes for both servers")
     ap.add_argument("--tests", default=TESTS, help="redis-benchmark tests (comma-separated)")
     ap.add_argument("--kinds", help="collections for the memory part (comma-separated: list,hash,set,zset)")
     ap.add_argument("--repl-keys", type=int, default=1000000)
@@ -471,7 +487,10 @@ def main():
             ports[name] = free_port()
             d = os.path.join(tmp, name)
             os.mkdir(d)
-            procs[name] = start(cmd, ports[name], d)
+            extra = ["--io-threads", str(a.io_threads)] if a.io_threads > 1 else []
+            if a.do_reads:
+                extra += ["--io-threads-do-reads", "yes"]
+            procs[name] = start(cmd, ports[name], d, extra)
         if a.only == "rdb":
             rdb_bench(servers, tmp, a.rdb_keys)
             return
@@ -483,20 +502,27 @@ def main():
                 key_memory(servers, tmp)
             collection_memory(servers, tmp, kinds)
             return
-        results = {}  # (test, pipeline) -> {server: [rps...]}
+        clients = [int(c) for c in a.clients.split(",")]
+        pipelines = [int(p) for p in a.pipelines.split(",")]
+        results = {}  # (test, clients, pipeline) -> {server: [(rps, p50, p99)...]}
         for r in range(a.rounds):
-            for pipeline in (1, 32):
-                order = ["redrepl", "redis"] if r % 2 == 0 else ["redis", "redrepl"]
-                for name in order:
-                    n = a.requests * (5 if pipeline > 1 else 1)
-                    for test, rps in bench(ports[name], pipeline, n, a.tests).items():
-                        results.setdefault((test, pipeline), {}).setdefault(name, []).append(rps)
+            for c in clients:
+                for pipeline in pipelines:
+                    order = ["redrepl", "redis"] if r % 2 == 0 else ["redis", "redrepl"]
+                    for name in order:
+                        n = a.requests * (5 if pipeline > 1 else 1)
+                        for test, row in bench(ports[name], pipeline, n, a.tests, c).items():
+                            results.setdefault((test, c, pipeline), {}).setdefault(name, []).append(row)
             print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
-        print(f"{'test':<28}{'redrepl ops/s':>16}{'redis ops/s':>16}{'ratio':>8}")
-        for (test, pipeline), by in results.items():
-            ours, theirs = statistics.median(by["redrepl"]), statistics.median(by["redis"])
-            label = f"{test} (-P {pipeline})" if pipeline > 1 else test
-            print(f"{label:<28}{ours:>16,.0f}{theirs:>16,.0f}{ours / theirs:>8.2f}")
+        print(f"{'test':<30}{'redrepl ops/s':>14}{'redis ops/s':>14}{'ratio':>7}"
+              f"{'p50 ratio':>11}{'p99 ratio':>11}   (medians of {a.rounds} alternating rounds)")
+        for (test, c, pipeline), by in results.items():
+            med = lambda rows, i: statistics.median(row[i] for row in rows)
+            ours, theirs = by["redrepl"], by["redis"]
+            label = test + (f" -c {c}" if c != 50 else "") + (f" -P {pipeline}" if pipeline > 1 else "")
+            ratio = lambda i: med(ours, i) / med(theirs, i) if med(theirs, i) > 0 else float("nan")
+            print(f"{label:<30}{med(ours, 0):>14,.0f}{med(theirs, 0):>14,.0f}{ratio(0):>7.2f}"
+                  f"{ratio(1):>11.2f}{ratio(2):>11.2f}")
         if not a.skip_memory:
             if not kinds:
                 key_memory(servers, tmp)

@@ -258,11 +258,11 @@ fn protected_configs_need_enable_protected_configs_as_redis_server() {
 
 #[test]
 fn tuning_directives_are_accepted_and_logged() {
-    let s = Server::start(&["--io-threads", "4", "--lazyfree-lazy-eviction", "yes"]);
+    let s = Server::start(&["--activerehashing", "no", "--lazyfree-lazy-eviction", "yes"]);
     let log = s.log();
     assert!(
         log.contains(
-            "Directives accepted but not implemented by redrepl (ignored): io-threads, \
+            "Directives accepted but not implemented by redrepl (ignored): activerehashing, \
              lazyfree-lazy-eviction"
         ),
         "{log}"

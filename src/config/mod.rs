@@ -48,6 +48,10 @@ pub struct Config {
     /// `maxmemory-samples`.
     pub maxmemory_samples: i64,
     pub hz: i64,
+    /// `io-threads`: threads that serve connections (1: one event loop). Immutable.
+    pub io_threads: i64,
+    /// `io-threads-do-reads` (kept for CONFIG GET; redrepl's I/O threads always read too).
+    pub io_threads_do_reads: bool,
     /// `client-output-buffer-limit` as (hard, soft, soft seconds) for the classes
     /// normal, replica, pubsub (accepted and kept; not enforced yet).
     pub client_output_buffer_limit: [(i64, i64, i64); 3],
@@ -147,6 +151,8 @@ impl Default for Config {
             maxmemory_policy: 0,
             maxmemory_samples: 5,
             hz: 10,
+            io_threads: 1,
+            io_threads_do_reads: false,
             client_output_buffer_limit: [
                 (0, 0, 0),
                 (256 << 20, 64 << 20, 60),

@@ -577,6 +577,9 @@ fn build() -> Vec<Directive> {
         },
         integer!("maxmemory-samples", None, maxmemory_samples, 1, 64, true),
         integer!("hz", None, hz, 0, I32, true),
+        // threaded I/O: fixed at start, as in Redis 7.0
+        integer!("io-threads", None, io_threads, 1, 128, false),
+        boolean!("io-threads-do-reads", None, io_threads_do_reads, false),
         Directive {
             name: "client-output-buffer-limit",
             alias: None,
@@ -980,8 +983,6 @@ pub static OTHERS: &[Other] = &[
     other("slave-lazy-flush", "no"),
     other("lazyfree-lazy-user-del", "no"),
     other("lazyfree-lazy-user-flush", "no"),
-    other("io-threads", "1").immutable(),
-    other("io-threads-do-reads", "no").immutable(),
     other("oom-score-adj", "no"),
     other("oom-score-adj-values", "0 200 800"),
     other("disable-thp", "yes").immutable(),

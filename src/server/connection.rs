@@ -16,8 +16,9 @@ use bytes::BytesMut;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -55,7 +56,40 @@ fn flush_some(socket: &TcpStream, buf: &mut Vec<u8>, sent: &mut usize) -> std::i
     Ok(())
 }
 
+/// Reads what the socket holds into `rbuf` with one `read(2)`; `Ok(0)` is end of stream and
+/// `WouldBlock` means nothing was there.
+///
+/// A read that left free space in `rbuf` drained the socket, so the socket's readiness is
+/// cleared as well: the connection then waits in the event loop instead of paying a second
+/// `read(2)` only to learn EAGAIN (half of the reads of an unpipelined client). This is
+/// safe because epoll is edge-triggered and tokio only clears the readiness it observed
+/// before the read: bytes (or a FIN) arriving after it raise a new event.
+fn read_some(socket: &TcpStream, rbuf: &mut BytesMut) -> std::io::Result<usize> {
+    if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+        rbuf.reserve(READ_CHUNK);
+    }
+    let room = rbuf.capacity() - rbuf.len();
+    let mut got = 0;
+    let r = socket.try_io(Interest::READABLE, || {
+        got = socket.try_read_buf(rbuf)?;
+        if got > 0 && got < room {
+            Err(std::io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(got)
+        }
+    });
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        r => r,
+    }
+}
+
 /// Serves one accepted connection until it closes.
+///
+/// The task waits on one thing at a time in the event loop: its socket (readable, or
+/// writable while replies are pending), CLIENT KILL, and the idle `timeout`. The kill
+/// wake-up and the idle timer are created once per connection, not once per request, so an
+/// unpipelined request costs one `read(2)`, one `write(2)` and its share of `epoll_wait`.
 pub async fn serve(
     shared: Arc<Shared>,
     mut socket: TcpStream,
@@ -76,25 +110,33 @@ pub async fn serve(
     let mut out = ReplyBuf::default();
     // A request that found the server paused, to run first once the pause ends.
     let mut pending: Option<Vec<bytes::Bytes>> = None;
-    let idle = if timeout > 0 {
-        Duration::from_secs(timeout as u64)
-    } else {
-        Duration::from_secs(u64::MAX / 4)
-    };
+    // CLIENT KILL: one registered waiter for the connection's whole life (every wait below
+    // selects on it), instead of a new one per request. Boxed so that it can be dropped
+    // before a replica hand-over, whose own waiter must then get the wake-up.
+    let mut killed = Box::pin(info.kill_notify.notified());
+    // Idle timeout: one timer, moved only when it fires early (a request came since).
+    let idle = (timeout > 0).then(|| Duration::from_secs(timeout as u64));
+    let mut last_read = Instant::now();
+    let idle_timer = tokio::time::sleep(idle.unwrap_or(Duration::ZERO));
+    tokio::pin!(idle_timer);
 
     'conn: loop {
         let writing = sent < out.buf.len();
         let n = tokio::select! {
+            biased;
+            _ = killed.as_mut() => break 'conn,
             r = socket.readable() => {
                 if r.is_err() {
                     break 'conn;
                 }
-                if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
-                    rbuf.reserve(READ_CHUNK);
-                }
-                match socket.try_read_buf(&mut rbuf) {
+                match read_some(&socket, &mut rbuf) {
                     Ok(0) => break 'conn,
-                    Ok(n) => n,
+                    Ok(n) => {
+                        if idle.is_some() {
+                            last_read = Instant::now();
+                        }
+                        n
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue 'conn,
                     Err(_) => break 'conn,
                 }
@@ -105,8 +147,14 @@ pub async fn serve(
                 }
                 continue 'conn;
             },
-            _ = info.kill_notify.notified() => break 'conn,
-            _ = tokio::time::sleep(idle), if !writing => break 'conn,
+            _ = &mut idle_timer, if idle.is_some() && !writing => {
+                let deadline = last_read + idle.unwrap_or_default();
+                if Instant::now() >= deadline {
+                    break 'conn;
+                }
+                idle_timer.as_mut().reset(deadline);
+                continue 'conn;
+            },
         };
         if info.killed.load(Ordering::Relaxed) {
             break;
@@ -229,6 +277,7 @@ pub async fn serve(
                 break 'conn;
             }
             if replica {
+                drop(killed);
                 // Boxed: the replica link's state would otherwise be part of every
                 // connection's future, idle ones included.
                 Box::pin(super::replication::master::serve_replica(
@@ -257,7 +306,7 @@ pub async fn serve(
                     tokio::select! {
                         _ = &mut notified => break,
                         _ = tokio::time::sleep(Duration::from_millis(wait)) => break,
-                        _ = info.kill_notify.notified() => break 'conn,
+                        _ = killed.as_mut() => break 'conn,
                         // CLIENT UNBLOCK: run the command again; it sees the request.
                         _ = info.unblock_notify.notified() => break,
                         // Keep reading while blocked: a disconnect must end the wait (or the
@@ -278,7 +327,7 @@ pub async fn serve(
                     tokio::select! {
                         _ = shared.unpaused.notified() => {}
                         _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                        _ = info.kill_notify.notified() => break 'conn,
+                        _ = killed.as_mut() => break 'conn,
                     }
                 }
             }

@@ -86,11 +86,7 @@ pub fn run(mut loaded: Loaded) -> i32 {
     {
         warning!("Failed to write PID file: {e}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match build_runtime(config.io_threads) {
         Ok(rt) => rt,
         Err(e) => {
             warning!("Can't start the runtime: {e}");
@@ -102,6 +98,28 @@ pub fn run(mut loaded: Loaded) -> i32 {
         process::remove_pidfile(&pidfile);
     }
     code
+}
+
+/// The event loop(s) that run every connection, timer and replication link.
+///
+/// `io-threads 1` (the default, as in Redis): one thread, one event loop, as redis-server's
+/// main thread; the state lock is then never contended and a request costs no thread
+/// hand-off. `io-threads N`: N threads share the connections (socket reads, parsing, reply
+/// writes in parallel) while commands still run one at a time under the state lock, so
+/// there is one global order of commands (see docs/architecture.md). Blocking work that
+/// must not stop the loop (waiting for a fork child) goes to tokio's blocking pool.
+fn build_runtime(io_threads: i64) -> std::io::Result<tokio::runtime::Runtime> {
+    if io_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(io_threads as usize)
+            .thread_name("io-thread")
+            .enable_all()
+            .build()
+    }
 }
 
 /// Parses one `bind` entry: `*` is every IPv4 address, `::*` every IPv6 one.
