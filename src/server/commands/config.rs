@@ -3,27 +3,25 @@
 //! of a change (logging target, ...). Values of sensitive directives never reach a log line.
 
 use super::flags::*;
-use super::{CmdError, CmdResult, Ctx, NO_KEYS, Spec, is, spec};
+use super::{CmdError, CmdResult, Ctx, NO_KEYS, Spec, container, spec};
 use crate::config::{access, rewrite};
 use bytes::Bytes;
 
 /// The CONFIG command.
 pub fn specs() -> Vec<Spec> {
-    vec![spec("config", -2, ADMIN | LOADING | STALE, NO_KEYS, config)]
+    const ADMIN_: u32 = ADMIN | LOADING | STALE;
+    vec![spec("config", -2, 0, NO_KEYS, container).subcommands(vec![
+        spec("config|get", -3, ADMIN_, NO_KEYS, config_get),
+        spec("config|set", -4, ADMIN_, NO_KEYS, config_set),
+        spec("config|rewrite", 2, ADMIN_, NO_KEYS, config_rewrite),
+        spec("config|resetstat", 2, ADMIN_, NO_KEYS, config_resetstat),
+        spec("config|help", 2, LOADING | STALE, NO_KEYS, config_help),
+    ])]
 }
 
-fn arity(sub: &str) -> CmdError {
-    CmdError::msg(format!(
-        "ERR wrong number of arguments for 'config|{sub}' command"
-    ))
-}
-
-fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let sub = &args[1];
-    if is(sub, "get") {
-        if args.len() < 3 {
-            return Err(arity("get"));
-        }
+/// CONFIG GET pattern [pattern ...].
+fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    {
         let patterns: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
         let found = access::get(&ctx.state.config, &patterns);
         ctx.out.map(found.len());
@@ -32,10 +30,16 @@ fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.out.bulk(value.as_bytes());
         }
         Ok(())
-    } else if is(sub, "set") {
-        if args.len() < 4 || !args.len().is_multiple_of(2) {
-            return Err(arity("set"));
-        }
+    }
+}
+
+/// CONFIG SET directive value [directive value ...]: all or nothing.
+fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if !args.len().is_multiple_of(2) {
+        // A directive without its value (the table's arity checked the minimum).
+        return Err(super::err::SYNTAX);
+    }
+    {
         let pairs: Vec<(String, String)> = args[2..]
             .chunks(2)
             .map(|p| {
@@ -81,10 +85,12 @@ fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         ctx.out.ok();
         Ok(())
-    } else if is(sub, "rewrite") {
-        if args.len() != 2 {
-            return Err(arity("rewrite"));
-        }
+    }
+}
+
+/// CONFIG REWRITE: the configuration file rewritten in place.
+fn config_rewrite(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    {
         let Some(path) = ctx.state.config_file.clone() else {
             return Err(CmdError::fixed(
                 "ERR The server is running without a config file",
@@ -101,14 +107,19 @@ fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 Err(CmdError::msg(format!("ERR Rewriting config file: {e}")))
             }
         }
-    } else if is(sub, "resetstat") {
-        if args.len() != 2 {
-            return Err(arity("resetstat"));
-        }
-        ctx.state.stats = Default::default();
-        ctx.out.ok();
-        Ok(())
-    } else if is(sub, "help") && args.len() == 2 {
+    }
+}
+
+/// CONFIG RESETSTAT.
+fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.state.stats = Default::default();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG HELP.
+fn config_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    {
         let lines = [
             "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "GET <pattern>",
@@ -127,10 +138,5 @@ fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.out.simple(l);
         }
         Ok(())
-    } else {
-        Err(CmdError::msg(format!(
-            "ERR unknown subcommand '{}'. Try CONFIG HELP.",
-            String::from_utf8_lossy(sub)
-        )))
     }
 }
