@@ -382,3 +382,31 @@ fn getkeys_and_flags_equal_redis_server() {
         }
     }
 }
+
+/// The `redis` crate, in RESP2 and RESP3, reads our COMMAND replies as it reads Redis's.
+#[test]
+fn redis_crate_parses_command_replies() {
+    let pair = Pair::start();
+    for url_suffix in ["", "?protocol=resp3"] {
+        for server in [&pair.ours, &pair.theirs] {
+            let client = redis::Client::open(format!("{}{url_suffix}", server.url())).unwrap();
+            let mut con = client.get_connection().unwrap();
+            for args in [
+                &["COMMAND"][..],
+                &["COMMAND", "INFO", "get", "client", "nosuch"],
+                &["COMMAND", "DOCS"],
+                &["COMMAND", "GETKEYSANDFLAGS", "set", "a", "b"],
+            ] {
+                let mut cmd = redis::cmd(args[0]);
+                cmd.arg(&args[1..]);
+                let v: redis::Value = cmd
+                    .query(&mut con)
+                    .unwrap_or_else(|e| panic!("{args:?} {url_suffix}: {e}"));
+                assert!(
+                    !matches!(v, redis::Value::ServerError(_)),
+                    "{args:?} {url_suffix}: {v:?}"
+                );
+            }
+        }
+    }
+}

@@ -98,10 +98,14 @@ fn masterdown_before_queueing() {
             (0, &["GET", "a"]),
             (0, &["EXEC"]),
             (0, &["INFO", "nosuchsection"]),
+            // PING is not flagged stale in Redis 7.0, ECHO is.
+            (0, &["PING"]),
+            (0, &["ECHO", "hi"]),
         ],
     );
     assert!(r[2].contains("MASTERDOWN Link with MASTER is down"));
     assert!(r[3].contains(EXECABORT_PREVIOUS));
+    assert!(r[5].contains("MASTERDOWN"), "{}", r[5]);
 }
 
 #[test]
