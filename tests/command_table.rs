@@ -101,11 +101,20 @@ fn masterdown_before_queueing() {
             // PING is not flagged stale in Redis 7.0, ECHO is.
             (0, &["PING"]),
             (0, &["ECHO", "hi"]),
+            // A subcommand's own flags decide: OBJECT HELP is stale-safe, OBJECT ENCODING
+            // is not; CLIENT ID is.
+            (0, &["OBJECT", "HELP"]),
+            (0, &["OBJECT", "ENCODING", "a"]),
+            (0, &["CLIENT", "GETNAME"]),
         ],
     );
     assert!(r[2].contains("MASTERDOWN Link with MASTER is down"));
     assert!(r[3].contains(EXECABORT_PREVIOUS));
     assert!(r[5].contains("MASTERDOWN"), "{}", r[5]);
+    assert!(
+        !r[7].contains("MASTERDOWN") && r[8].contains("MASTERDOWN"),
+        "{r:?}"
+    );
 }
 
 #[test]

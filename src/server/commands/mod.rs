@@ -432,6 +432,26 @@ fn unknown_subcommand(args: &[Bytes]) -> CmdError {
     ))
 }
 
+/// Redis 7.0's error for a subcommand that a container's own dispatcher did not run (for
+/// containers whose subcommands are not declared in the table yet): with the wrong number
+/// of arguments when Redis 7.0 has `cmd|sub` (`ERR wrong number of arguments for
+/// 'script|load' command`), unknown otherwise (`ERR unknown subcommand 'x'. Try SCRIPT
+/// HELP.`).
+pub fn subcommand_error(cmd: &str, sub: &[u8]) -> CmdError {
+    let full = format!(
+        "{cmd}|{}",
+        String::from_utf8_lossy(sub).to_ascii_lowercase()
+    );
+    match meta::get(&full) {
+        Some(m) => arity_error(m.name),
+        None => CmdError::msg(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            truncate(&String::from_utf8_lossy(sub), 128),
+            cmd.to_ascii_uppercase()
+        )),
+    }
+}
+
 /// Redis's addReplySubcommandSyntaxError, for a subcommand whose handler refuses its
 /// arguments: `ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT
 /// HELP.`
@@ -597,6 +617,13 @@ mod table_tests {
         assert_eq!(e.0, "ERR unknown subcommand 'nope'. Try CLIENT HELP.");
         let e = lookup_request(&req(&["client"])).err().unwrap();
         assert_eq!(e.0, "ERR wrong number of arguments for 'client' command");
+        let e = subcommand_error("script", b"LOAD");
+        assert_eq!(
+            e.0,
+            "ERR wrong number of arguments for 'script|load' command"
+        );
+        let e = subcommand_error("script", b"Nope");
+        assert_eq!(e.0, "ERR unknown subcommand 'Nope'. Try SCRIPT HELP.");
         assert_eq!(lookup_request(&req(&["command"])).unwrap().name, "command");
     }
 }
