@@ -1,10 +1,12 @@
 //! The command table and dispatch.
 //!
 //! Each command is a [`Spec`]: name, arity, flags and key positions (as COMMAND INFO shows
-//! them) and a handler. [`dispatch`] (in `process.rs`) runs Redis's checks in Redis's order
-//! and then queues the command in MULTI or [`call`]s the handler, inside the state lock, so
-//! commands are atomic and applied in one global order. Handlers read their arguments with
-//! the cursor of `args.rs`.
+//! them) and a handler; a container command (CLIENT, CONFIG, ...) declares its subcommands
+//! as Specs of their own ([`Spec::subcommands`]), which dispatch resolves and checks. Redis
+//! 7.0's metadata of every command (COMMAND INFO / DOCS) is in [`meta`]. [`dispatch`] (in
+//! `process.rs`) runs Redis's checks in Redis's order and then queues the command in MULTI
+//! or [`call`]s the handler, inside the state lock, so commands are atomic and applied in
+//! one global order. Handlers read their arguments with the cursor of `args.rs`.
 
 pub mod args;
 pub mod blocking;
