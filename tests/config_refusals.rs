@@ -208,6 +208,55 @@ fn immutable_and_non_config_directives_answer_as_redis_server() {
 }
 
 #[test]
+fn protected_configs_need_enable_protected_configs_as_redis_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // Default (no): refused with Redis's text, before any other pair of the same CONFIG SET
+    // is applied.
+    let ours = Server::start(&[]);
+    let redis = Server::start_redis(&[]);
+    for args in [
+        ["CONFIG", "SET", "dir", d],
+        ["CONFIG", "SET", "dbfilename", "other.rdb"],
+        ["CONFIG", "SET", "enable-protected-configs", "yes"],
+    ] {
+        let a = q(&mut ours.conn(), &args);
+        let b = q(&mut redis.conn(), &args);
+        assert_eq!(err_text(&a), err_text(&b), "{args:?}");
+    }
+    assert_eq!(
+        err_text(&q(&mut ours.conn(), &["CONFIG", "SET", "dir", d])),
+        "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
+    );
+    let mut c = ours.conn();
+    assert!(err_text(&q(&mut c, &["CONFIG", "SET", "hz", "7", "dir", d])).contains("protected"));
+    assert_eq!(
+        q(&mut c, &["CONFIG", "GET", "hz"]),
+        q(&mut redis.conn(), &["CONFIG", "GET", "hz"])
+    );
+    // local: allowed from this (loopback) connection, on both engines; yes: allowed.
+    for flag in ["local", "yes"] {
+        let ours = Server::start(&["--enable-protected-configs", flag]);
+        let redis = Server::start_redis(&["--enable-protected-configs", flag]);
+        for s in [&ours, &redis] {
+            let mut c = s.conn();
+            assert_eq!(
+                q(&mut c, &["CONFIG", "SET", "dbfilename", "other.rdb"]),
+                redis::Value::Okay,
+                "{flag}"
+            );
+            assert_eq!(
+                q(&mut c, &["CONFIG", "GET", "enable-protected-configs"]),
+                redis::Value::Array(vec![
+                    redis::Value::BulkString(b"enable-protected-configs".to_vec()),
+                    redis::Value::BulkString(flag.as_bytes().to_vec()),
+                ])
+            );
+        }
+    }
+}
+
+#[test]
 fn tuning_directives_are_accepted_and_logged() {
     let s = Server::start(&["--io-threads", "4", "--lazyfree-lazy-eviction", "yes"]);
     let log = s.log();

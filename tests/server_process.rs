@@ -60,7 +60,7 @@ fn without_the_logo_the_running_mode_line_is_logged() {
 
 #[test]
 fn a_failing_bgsave_child_logs_its_error_and_the_server_goes_on() {
-    let s = Server::start(&[]);
+    let s = Server::start(&["--enable-protected-configs", "yes"]);
     let mut c = s.conn();
     let gone = tempfile::tempdir().unwrap();
     let gone_path = gone.path().to_str().unwrap().to_string();

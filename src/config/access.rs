@@ -13,6 +13,10 @@ pub enum SetError {
     /// The directive can only be set at start-up.
     #[error("CONFIG SET failed (possibly related to argument '{0}') - can't set immutable config")]
     Immutable(String),
+    /// A protected directive (`dir`, `dbfilename`) that `enable-protected-configs` does not
+    /// allow this client to change.
+    #[error("CONFIG SET failed (possibly related to argument '{0}') - can't set protected config")]
+    Protected(String),
     /// The same directive twice in one CONFIG SET.
     #[error("CONFIG SET failed (possibly related to argument '{0}') - duplicate parameter")]
     Duplicate(String),
@@ -79,14 +83,19 @@ pub fn get(c: &Config, patterns: &[&[u8]]) -> Vec<(String, String)> {
 
 /// CONFIG SET: applies all (name, value) pairs to a copy of `c` and returns it, or the
 /// first error and no change at all. Returns also the canonical names that were set.
+/// `allow_protected`: whether this client may change [`table::PROTECTED`] directives.
 pub fn set(
     c: &Config,
     pairs: &[(String, String)],
+    allow_protected: bool,
 ) -> Result<(Config, Vec<&'static str>), SetError> {
     let mut names: Vec<&'static str> = Vec::new();
     for (name, _) in pairs {
         let canonical = match (table::lookup(name), lookup_config_other(name)) {
             (Some(d), _) if !d.mutable => return Err(SetError::Immutable(name.clone())),
+            (Some(d), _) if !allow_protected && table::PROTECTED.contains(&d.name) => {
+                return Err(SetError::Protected(name.clone()));
+            }
             (Some(d), _) => d.name,
             (None, Some(o)) if o.immutable => return Err(SetError::Immutable(name.clone())),
             (None, Some(o)) => o.name,
@@ -194,17 +203,19 @@ mod tests {
                 ("save", "10 1 20 2"),
                 ("slave-read-only", "no"),
             ]),
+            true,
         )
         .unwrap();
         assert_eq!(n.maxmemory, 1 << 30);
         assert_eq!(n.save, vec![(10, 1), (20, 2)]);
         assert!(!n.replica_read_only);
         assert_eq!(names, vec!["maxmemory", "save", "replica-read-only"]);
-        let (n, _) = set(&c, &pairs(&[("save", "")])).unwrap();
+        let (n, _) = set(&c, &pairs(&[("save", "")]), true).unwrap();
         assert!(n.save.is_empty());
         let e = set(
             &c,
             &pairs(&[("maxmemory", "1gb"), ("protected-mode", "maybe")]),
+            true,
         )
         .unwrap_err();
         assert_eq!(
@@ -212,22 +223,25 @@ mod tests {
             "CONFIG SET failed (possibly related to argument 'protected-mode') - argument must be 'yes' or 'no'"
         );
         assert_eq!(
-            set(&c, &pairs(&[("foo", "1")])).unwrap_err().to_string(),
+            set(&c, &pairs(&[("foo", "1")]), true)
+                .unwrap_err()
+                .to_string(),
             "Unknown option or number of arguments for CONFIG SET - 'foo'"
         );
         assert_eq!(
-            set(&c, &pairs(&[("daemonize", "yes")]))
+            set(&c, &pairs(&[("daemonize", "yes")]), true)
                 .unwrap_err()
                 .to_string(),
             "CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config"
         );
         assert!(matches!(
-            set(&c, &pairs(&[("hz", "5"), ("hz", "6")])),
+            set(&c, &pairs(&[("hz", "5"), ("hz", "6")]), true),
             Err(SetError::Duplicate(_))
         ));
         let (n, _) = set(
             &c,
             &pairs(&[("lazyfree-lazy-eviction", "yes"), ("requirepass", "x y")]),
+            true,
         )
         .unwrap();
         assert_eq!(get_value(&n, "lazyfree-lazy-eviction").unwrap(), "yes");
@@ -237,7 +251,7 @@ mod tests {
     #[test]
     fn unsupported_values_immutable_and_hidden_directives_are_refused() {
         let c = Config::default();
-        let err = |name: &str, value: &str| set(&c, &pairs(&[(name, value)])).unwrap_err();
+        let err = |name: &str, value: &str| set(&c, &pairs(&[(name, value)]), true).unwrap_err();
         assert_eq!(
             err("appendonly", "yes").to_string(),
             "CONFIG SET failed (possibly related to argument 'appendonly') - appendonly is not \
@@ -264,7 +278,10 @@ mod tests {
             ("notify-keyspace-events", ""),
             ("shutdown-timeout", "10"),
         ] {
-            assert!(set(&c, &pairs(&[(name, value)])).is_ok(), "{name} {value}");
+            assert!(
+                set(&c, &pairs(&[(name, value)]), true).is_ok(),
+                "{name} {value}"
+            );
         }
         assert_eq!(
             err("cluster-enabled", "no"),
@@ -276,11 +293,20 @@ mod tests {
             SetError::Unknown("rename-command".into())
         );
         assert!(get(&c, &[b"user", b"loadmodule"]).is_empty());
+        // Protected directives need enable-protected-configs.
+        assert_eq!(
+            set(&c, &pairs(&[("hz", "5"), ("dir", "/tmp")]), false)
+                .unwrap_err()
+                .to_string(),
+            "CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
+        );
+        assert!(set(&c, &pairs(&[("dbfilename", "x.rdb")]), true).is_ok());
         // Tuning knobs stay settable.
         assert!(
             set(
                 &c,
-                &pairs(&[("activerehashing", "no"), ("lazyfree-lazy-expire", "yes")])
+                &pairs(&[("activerehashing", "no"), ("lazyfree-lazy-expire", "yes")]),
+                true
             )
             .is_ok()
         );

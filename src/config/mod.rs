@@ -37,6 +37,8 @@ pub struct Config {
     pub requirepass: Option<Vec<u8>>,
     /// no | yes | local
     pub enable_debug_command: EnableFlag,
+    /// no | yes | local: who may CONFIG SET the protected directives (`dir`, `dbfilename`).
+    pub enable_protected_configs: EnableFlag,
     // limits
     pub proto_max_bulk_len: i64,
     pub client_query_buffer_limit: i64,
@@ -107,6 +109,18 @@ pub enum EnableFlag {
     Local,
 }
 
+impl EnableFlag {
+    /// Whether the action is allowed for a client (`local`: connected over loopback or a
+    /// Unix socket), as Redis's allowProtectedAction.
+    pub fn allows(self, client_is_local: bool) -> bool {
+        match self {
+            EnableFlag::Yes => true,
+            EnableFlag::Local => client_is_local,
+            EnableFlag::No => false,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -126,6 +140,7 @@ impl Default for Config {
             databases: 16,
             requirepass: None,
             enable_debug_command: EnableFlag::No,
+            enable_protected_configs: EnableFlag::No,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             maxmemory: 0,

@@ -204,7 +204,6 @@ impl Other {
 const FREE: &[&str] = &[
     "oom-score-adj",
     "supervised",
-    "enable-protected-configs",
     "enable-module-command",
     "maxmemory-clients",
     "unixsocketperm",
@@ -333,8 +332,35 @@ pub const MAXMEMORY_POLICIES: &[&str] = &[
 pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 /// The words `enable-debug-command` and friends take.
 pub const ENABLE_FLAGS: &[&str] = &["no", "yes", "local"];
+/// Redis 7.0's protected configs: CONFIG SET refuses them unless `enable-protected-configs`
+/// allows it for the client (`yes`, or `local` from a local connection), because changing
+/// where the server writes files is how a compromised client turns into file writes.
+pub const PROTECTED: &[&str] = &["dir", "dbfilename"];
 /// The classes of `client-output-buffer-limit`, in Config's order.
 pub const CLIENT_CLASSES: &[&str] = &["normal", "replica", "pubsub"];
+
+/// An immutable `no | yes | local` directive (enable-debug-command and friends).
+macro_rules! enable_flag {
+    ($name:literal, $field:ident) => {
+        Directive {
+            name: $name,
+            alias: None,
+            kind: Kind::Enum(ENABLE_FLAGS),
+            mutable: false,
+            sensitive: false,
+            set: |c, a, _| {
+                c.$field = match parse_enum(&a[0], ENABLE_FLAGS)? {
+                    0 => EnableFlag::No,
+                    1 => EnableFlag::Yes,
+                    _ => EnableFlag::Local,
+                };
+                Ok(())
+            },
+            get: |c| ENABLE_FLAGS[c.$field as usize].into(),
+            lines: None,
+        }
+    };
+}
 
 macro_rules! boolean {
     ($name:literal, $alias:expr, $field:ident, $mutable:expr) => {
@@ -516,23 +542,8 @@ fn build() -> Vec<Directive> {
         integer!("databases", None, databases, 1, I32, false),
         // security
         secret!("requirepass", None, requirepass),
-        Directive {
-            name: "enable-debug-command",
-            alias: None,
-            kind: Kind::Enum(ENABLE_FLAGS),
-            mutable: false,
-            sensitive: false,
-            set: |c, a, _| {
-                c.enable_debug_command = match parse_enum(&a[0], ENABLE_FLAGS)? {
-                    0 => EnableFlag::No,
-                    1 => EnableFlag::Yes,
-                    _ => EnableFlag::Local,
-                };
-                Ok(())
-            },
-            get: |c| ENABLE_FLAGS[c.enable_debug_command as usize].into(),
-            lines: None,
-        },
+        enable_flag!("enable-debug-command", enable_debug_command),
+        enable_flag!("enable-protected-configs", enable_protected_configs),
         // limits
         memory!(
             "proto-max-bulk-len",
@@ -952,7 +963,6 @@ pub static OTHERS: &[Other] = &[
     other("acllog-max-len", "128"),
     other("aclfile", "").immutable().refuse(ACL_WHY),
     other("user", "").secret().hidden().refuse(ACL_WHY),
-    other("enable-protected-configs", "no").immutable(),
     other("enable-module-command", "no").immutable(),
     other("loadmodule", "")
         .hidden()

@@ -49,7 +49,12 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 )
             })
             .collect();
-        let (mut next, names) = access::set(&ctx.state.config, &pairs)
+        let allow_protected = ctx
+            .state
+            .config
+            .enable_protected_configs
+            .allows(ctx.client.is_local);
+        let (mut next, names) = access::set(&ctx.state.config, &pairs, allow_protected)
             .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
         if names.contains(&"dir") && next.dir != ctx.state.config.dir {
             // Redis changes its working directory (the RDB file is relative to it); this is

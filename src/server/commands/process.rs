@@ -12,7 +12,6 @@
 //! memory, lost its replicas) refuses the transaction as Redis does.
 
 use super::{CmdError, Ctx, Flow, Spec, call, err, flags, lookup_request, reply_error};
-use crate::config::EnableFlag;
 use bytes::Bytes;
 
 /// Runs one request from a client. The caller holds the state lock.
@@ -128,11 +127,10 @@ fn refusal(ctx: &mut Ctx, cmd: &Spec) -> Option<CmdError> {
 
 /// enable-debug-command: yes, local (from a local connection), or no.
 fn debug_allowed(ctx: &Ctx) -> bool {
-    match ctx.state.config.enable_debug_command {
-        EnableFlag::Yes => true,
-        EnableFlag::Local => ctx.client.is_local,
-        EnableFlag::No => false,
-    }
+    ctx.state
+        .config
+        .enable_debug_command
+        .allows(ctx.client.is_local)
 }
 
 /// stop-writes-on-bgsave-error with save points and a failed last background save.
