@@ -21,16 +21,14 @@ pub fn specs() -> Vec<Spec> {
 
 /// CONFIG GET pattern [pattern ...].
 fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    {
-        let patterns: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
-        let found = access::get(&ctx.state.config, &patterns);
-        ctx.out.map(found.len());
-        for (name, value) in found {
-            ctx.out.bulk(name.as_bytes());
-            ctx.out.bulk(value.as_bytes());
-        }
-        Ok(())
+    let patterns: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
+    let found = access::get(&ctx.state.config, &patterns);
+    ctx.out.map(found.len());
+    for (name, value) in found {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(value.as_bytes());
     }
+    Ok(())
 }
 
 /// CONFIG SET directive value [directive value ...]: all or nothing.
@@ -39,78 +37,74 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // A directive without its value (the table's arity checked the minimum).
         return Err(super::err::SYNTAX);
     }
-    {
-        let pairs: Vec<(String, String)> = args[2..]
-            .chunks(2)
-            .map(|p| {
-                (
-                    String::from_utf8_lossy(&p[0]).into_owned(),
-                    String::from_utf8_lossy(&p[1]).into_owned(),
-                )
-            })
-            .collect();
-        let allow_protected = ctx
-            .state
-            .config
-            .enable_protected_configs
-            .allows(ctx.client.is_local);
-        let (mut next, names) = access::set(&ctx.state.config, &pairs, allow_protected)
-            .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
-        if names.contains(&"dir") && next.dir != ctx.state.config.dir {
-            // Redis changes its working directory (the RDB file is relative to it); this is
-            // the last check, so a failure still leaves the configuration untouched.
-            let arg = pairs
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("dir"))
-                .map(|p| p.0.clone());
-            std::env::set_current_dir(&next.dir).map_err(|e| {
-                let reason = e.to_string();
-                let reason = reason
-                    .split(" (os error")
-                    .next()
-                    .unwrap_or(&reason)
-                    .to_string();
-                CmdError::msg(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{}') - {reason}",
-                    arg.unwrap_or_default()
-                ))
-            })?;
-            if let Ok(cwd) = std::env::current_dir() {
-                next.dir = cwd.display().to_string();
-            }
+    let pairs: Vec<(String, String)> = args[2..]
+        .chunks(2)
+        .map(|p| {
+            (
+                String::from_utf8_lossy(&p[0]).into_owned(),
+                String::from_utf8_lossy(&p[1]).into_owned(),
+            )
+        })
+        .collect();
+    let allow_protected = ctx
+        .state
+        .config
+        .enable_protected_configs
+        .allows(ctx.client.is_local);
+    let (mut next, names) = access::set(&ctx.state.config, &pairs, allow_protected)
+        .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    if names.contains(&"dir") && next.dir != ctx.state.config.dir {
+        // Redis changes its working directory (the RDB file is relative to it); this is
+        // the last check, so a failure still leaves the configuration untouched.
+        let arg = pairs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("dir"))
+            .map(|p| p.0.clone());
+        std::env::set_current_dir(&next.dir).map_err(|e| {
+            let reason = e.to_string();
+            let reason = reason
+                .split(" (os error")
+                .next()
+                .unwrap_or(&reason)
+                .to_string();
+            CmdError::msg(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{}') - {reason}",
+                arg.unwrap_or_default()
+            ))
+        })?;
+        if let Ok(cwd) = std::env::current_dir() {
+            next.dir = cwd.display().to_string();
         }
-        ctx.state.config = next;
-        if names.contains(&"repl-backlog-size") {
-            // At once, as Redis's resizeReplicationBacklog (INFO shows the new size).
-            let size = ctx.state.config.repl_backlog_size;
-            ctx.state.repl.resize_backlog(size);
-        }
-        if names.iter().any(|n| *n == "loglevel" || *n == "logfile") {
-            crate::server::log::configure(ctx.state.config.loglevel, &ctx.state.config.logfile);
-        }
-        ctx.out.ok();
-        Ok(())
     }
+    ctx.state.config = next;
+    if names.contains(&"repl-backlog-size") {
+        // At once, as Redis's resizeReplicationBacklog (INFO shows the new size).
+        let size = ctx.state.config.repl_backlog_size;
+        ctx.state.repl.resize_backlog(size);
+    }
+    if names.iter().any(|n| *n == "loglevel" || *n == "logfile") {
+        crate::server::log::configure(ctx.state.config.loglevel, &ctx.state.config.logfile);
+    }
+    ctx.out.ok();
+    Ok(())
 }
 
 /// CONFIG REWRITE: the configuration file rewritten in place.
 fn config_rewrite(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    {
-        let Some(path) = ctx.state.config_file.clone() else {
-            return Err(CmdError::fixed(
-                "ERR The server is running without a config file",
-            ));
-        };
-        match rewrite::rewrite_file(&path, &ctx.state.config) {
-            Ok(()) => {
-                crate::notice!("CONFIG REWRITE executed with success.");
-                ctx.out.ok();
-                Ok(())
-            }
-            Err(e) => {
-                crate::warning!("CONFIG REWRITE failed: {e}");
-                Err(CmdError::msg(format!("ERR Rewriting config file: {e}")))
-            }
+    let Some(path) = ctx.state.config_file.clone() else {
+        return Err(CmdError::fixed(
+            "ERR The server is running without a config file",
+        ));
+    };
+    match rewrite::rewrite_file(&path, &ctx.state.config) {
+        Ok(()) => {
+            crate::notice!("CONFIG REWRITE executed with success.");
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(e) => {
+            crate::warning!("CONFIG REWRITE failed: {e}");
+            Err(CmdError::msg(format!("ERR Rewriting config file: {e}")))
         }
     }
 }
@@ -124,24 +118,22 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// CONFIG HELP.
 fn config_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    {
-        let lines = [
-            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GET <pattern>",
-            "    Return parameters matching the glob-like <pattern> and their values.",
-            "SET <directive> <value>",
-            "    Set the configuration <directive> to <value>.",
-            "RESETSTAT",
-            "    Reset statistics reported by the INFO command.",
-            "REWRITE",
-            "    Rewrite the configuration file.",
-            "HELP",
-            "    Print this help.",
-        ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
-        Ok(())
+    let lines = [
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
     }
+    Ok(())
 }
