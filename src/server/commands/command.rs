@@ -60,9 +60,10 @@ fn write_info(ctx: &mut Ctx, s: &Spec) {
         ctx.out.null();
         return;
     };
-    let items = m.info.items();
-    ctx.out.array(items.len());
-    for item in &items[..items.len() - 1] {
+    // Every field but the last (subcommands), which lists what is implemented.
+    let fields = m.info.items().split_last().map_or(&[][..], |(_, f)| f);
+    ctx.out.array(fields.len() + 1);
+    for item in fields {
         item.write(ctx.out);
     }
     // As Redis: an empty set without subcommands, an array of them otherwise.

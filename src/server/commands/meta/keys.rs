@@ -189,7 +189,7 @@ pub fn find<'s>(
             }
             FindKeys::Unknown => return Err(InvalidSpec),
         };
-        if last >= argc || last < first || first >= argc || step < 1 {
+        if last >= argc || last < first || first >= argc || first < 1 || step < 1 {
             return Err(InvalidSpec);
         }
         let mut i = first;
