@@ -98,10 +98,23 @@ fn masterdown_before_queueing() {
             (0, &["GET", "a"]),
             (0, &["EXEC"]),
             (0, &["INFO", "nosuchsection"]),
+            // PING is not flagged stale in Redis 7.0, ECHO is.
+            (0, &["PING"]),
+            (0, &["ECHO", "hi"]),
+            // A subcommand's own flags decide: OBJECT HELP is stale-safe, OBJECT ENCODING
+            // is not; CLIENT ID is.
+            (0, &["OBJECT", "HELP"]),
+            (0, &["OBJECT", "ENCODING", "a"]),
+            (0, &["CLIENT", "GETNAME"]),
         ],
     );
     assert!(r[2].contains("MASTERDOWN Link with MASTER is down"));
     assert!(r[3].contains(EXECABORT_PREVIOUS));
+    assert!(r[5].contains("MASTERDOWN"), "{}", r[5]);
+    assert!(
+        !r[7].contains("MASTERDOWN") && r[8].contains("MASTERDOWN"),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -214,4 +227,51 @@ fn noauth_arity_and_unknown_inside_and_outside_multi() {
     assert!(r[0].contains("DEBUG command not allowed"), "{}", r[0]);
     assert!(r[1].contains("NOAUTH"));
     assert!(r[9].contains(EXECABORT_PREVIOUS));
+}
+
+#[test]
+fn subcommand_arity_and_unknown_subcommands_are_refused_before_queueing() {
+    let r = same(
+        &[],
+        &[],
+        &[
+            (0, &["CLIENT", "KILL"]),
+            (0, &["CLIENT"]),
+            (0, &["client", "nope"]),
+            (0, &["MULTI"]),
+            (0, &["CLIENT", "KILL"]),
+            (0, &["CLIENT", "GETNAME", "extra"]),
+            (0, &["OBJECT", "ENCODING"]),
+            (0, &["CONFIG", "GET"]),
+            (0, &["CONFIG", "NOPE"]),
+            (0, &["COMMAND", "COUNT", "x"]),
+            (0, &["CLIENT", "ID"]),
+            (0, &["EXEC"]),
+            (0, &["MULTI"]),
+            (0, &["CLIENT", "PAUSE", "1", "WRITE", "x"]),
+            (0, &["CONFIG", "SET", "maxmemory", "1", "hz"]),
+            (0, &["EXEC"]),
+        ],
+    );
+    assert!(r[0].contains("wrong number of arguments for 'client|kill' command"));
+    assert!(r[2].contains("unknown subcommand 'nope'. Try CLIENT HELP."));
+    assert!(r[4].contains("wrong number of arguments for 'client|kill' command"));
+    assert!(r[8].contains("unknown subcommand 'NOPE'. Try CONFIG HELP."));
+    assert!(r[11].contains(EXECABORT_PREVIOUS), "{}", r[11]);
+    // Errors of the handlers themselves come at EXEC time, inside its reply.
+    assert!(r[15].contains("unknown subcommand or wrong number of arguments for 'PAUSE'"));
+    assert!(r[15].contains("syntax error"));
+}
+
+#[test]
+fn client_list_shows_the_full_subcommand_name() {
+    for kind in [Kind::Redrepl, Kind::Redis] {
+        let server = Server::start_kind(kind, &[]);
+        let mut con = server.conn();
+        let info = format!("{:?}", q(&mut con, &["CLIENT", "INFO"]));
+        assert!(info.contains("cmd=client|info"), "{kind:?}: {info}");
+        q(&mut con, &["CONFIG", "GET", "hz"]);
+        let list = format!("{:?}", q(&mut server.conn(), &["CLIENT", "LIST"]));
+        assert!(list.contains("cmd=config|get"), "{kind:?}: {list}");
+    }
 }

@@ -211,11 +211,6 @@ pub const ALLOW_CHECK_ORDER: &str = "Redis looks the key up (nil / WRONGTYPE / `
     (`-1`, `+1` and `` are valid): order of checks inside LINDEX/LSET/*SCAN/B*MPOP/RESTORE \
     handlers, fixed on branches data (collections) and table (SCAN, argument rules)";
 
-/// Allow-list reason: subcommand arity is checked before queueing.
-pub const ALLOW_QUEUE_ARITY: &str = "inside MULTI, Redis checks a subcommand's arity before \
-    queueing (`wrong number of arguments for 'client|info'`, then EXECABORT): subcommands in the \
-    command table, fixed on branch table";
-
 /// Allow-list reason: CONFIG GET echoes a name as typed.
 pub const ALLOW_CONFIG_CASE: &str = "CONFIG GET with an exact (non-glob) name answers with the \
     name as the client typed it (`Maxmemory`): config/access.rs, branch cfg";
@@ -349,12 +344,6 @@ pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'stati
         )
     {
         return Some(ALLOW_CHECK_ORDER);
-    }
-    if ours == &Reply::Simple(b"QUEUED".to_vec())
-        && err_is(theirs, &["wrong number of arguments for '"])
-        && err_is(theirs, &["|"])
-    {
-        return Some(ALLOW_QUEUE_ARITY);
     }
     if name == "config" && sub == "get" {
         let norm = |r: &Reply| match r {

@@ -3,139 +3,137 @@
 //! of a change (logging target, ...). Values of sensitive directives never reach a log line.
 
 use super::flags::*;
-use super::{CmdError, CmdResult, Ctx, NO_KEYS, Spec, is, spec};
+use super::{CmdError, CmdResult, Ctx, NO_KEYS, Spec, container, spec};
 use crate::config::{access, rewrite};
 use bytes::Bytes;
 
 /// The CONFIG command.
 pub fn specs() -> Vec<Spec> {
-    vec![spec("config", -2, ADMIN | LOADING | STALE, NO_KEYS, config)]
+    const ADMIN_: u32 = ADMIN | LOADING | STALE;
+    vec![spec("config", -2, 0, NO_KEYS, container).subcommands(vec![
+        spec("config|get", -3, ADMIN_, NO_KEYS, config_get),
+        spec("config|set", -4, ADMIN_, NO_KEYS, config_set),
+        spec("config|rewrite", 2, ADMIN_, NO_KEYS, config_rewrite),
+        spec("config|resetstat", 2, ADMIN_, NO_KEYS, config_resetstat),
+        spec("config|help", 2, LOADING | STALE, NO_KEYS, config_help),
+    ])]
 }
 
-fn arity(sub: &str) -> CmdError {
-    CmdError::msg(format!(
-        "ERR wrong number of arguments for 'config|{sub}' command"
-    ))
-}
-
-fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let sub = &args[1];
-    if is(sub, "get") {
-        if args.len() < 3 {
-            return Err(arity("get"));
-        }
-        let patterns: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
-        let found = access::get(&ctx.state.config, &patterns);
-        ctx.out.map(found.len());
-        for (name, value) in found {
-            ctx.out.bulk(name.as_bytes());
-            ctx.out.bulk(value.as_bytes());
-        }
-        Ok(())
-    } else if is(sub, "set") {
-        if args.len() < 4 || !args.len().is_multiple_of(2) {
-            return Err(arity("set"));
-        }
-        let pairs: Vec<(String, String)> = args[2..]
-            .chunks(2)
-            .map(|p| {
-                (
-                    String::from_utf8_lossy(&p[0]).into_owned(),
-                    String::from_utf8_lossy(&p[1]).into_owned(),
-                )
-            })
-            .collect();
-        let allow_protected = ctx
-            .state
-            .config
-            .enable_protected_configs
-            .allows(ctx.client.is_local);
-        let (mut next, names) = access::set(&ctx.state.config, &pairs, allow_protected)
-            .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
-        if names.contains(&"dir") && next.dir != ctx.state.config.dir {
-            // Redis changes its working directory (the RDB file is relative to it); this is
-            // the last check, so a failure still leaves the configuration untouched.
-            let arg = pairs
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("dir"))
-                .map(|p| p.0.clone());
-            std::env::set_current_dir(&next.dir).map_err(|e| {
-                let reason = e.to_string();
-                let reason = reason
-                    .split(" (os error")
-                    .next()
-                    .unwrap_or(&reason)
-                    .to_string();
-                CmdError::msg(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{}') - {reason}",
-                    arg.unwrap_or_default()
-                ))
-            })?;
-            if let Ok(cwd) = std::env::current_dir() {
-                next.dir = cwd.display().to_string();
-            }
-        }
-        ctx.state.config = next;
-        if names.contains(&"repl-backlog-size") {
-            // At once, as Redis's resizeReplicationBacklog (INFO shows the new size).
-            let size = ctx.state.config.repl_backlog_size;
-            ctx.state.repl.resize_backlog(size);
-        }
-        if names.iter().any(|n| *n == "loglevel" || *n == "logfile") {
-            crate::server::log::configure(ctx.state.config.loglevel, &ctx.state.config.logfile);
-        }
-        ctx.out.ok();
-        Ok(())
-    } else if is(sub, "rewrite") {
-        if args.len() != 2 {
-            return Err(arity("rewrite"));
-        }
-        let Some(path) = ctx.state.config_file.clone() else {
-            return Err(CmdError::fixed(
-                "ERR The server is running without a config file",
-            ));
-        };
-        match rewrite::rewrite_file(&path, &ctx.state.config) {
-            Ok(()) => {
-                crate::notice!("CONFIG REWRITE executed with success.");
-                ctx.out.ok();
-                Ok(())
-            }
-            Err(e) => {
-                crate::warning!("CONFIG REWRITE failed: {e}");
-                Err(CmdError::msg(format!("ERR Rewriting config file: {e}")))
-            }
-        }
-    } else if is(sub, "resetstat") {
-        if args.len() != 2 {
-            return Err(arity("resetstat"));
-        }
-        ctx.state.stats = Default::default();
-        ctx.out.ok();
-        Ok(())
-    } else if is(sub, "help") && args.len() == 2 {
-        let lines = [
-            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GET <pattern>",
-            "    Return parameters matching the glob-like <pattern> and their values.",
-            "SET <directive> <value>",
-            "    Set the configuration <directive> to <value>.",
-            "RESETSTAT",
-            "    Reset statistics reported by the INFO command.",
-            "REWRITE",
-            "    Rewrite the configuration file.",
-            "HELP",
-            "    Print this help.",
-        ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
-        Ok(())
-    } else {
-        Err(CmdError::msg(format!(
-            "ERR unknown subcommand '{}'. Try CONFIG HELP.",
-            String::from_utf8_lossy(sub)
-        )))
+/// CONFIG GET pattern [pattern ...].
+fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let patterns: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
+    let found = access::get(&ctx.state.config, &patterns);
+    ctx.out.map(found.len());
+    for (name, value) in found {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(value.as_bytes());
     }
+    Ok(())
+}
+
+/// CONFIG SET directive value [directive value ...]: all or nothing.
+fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if !args.len().is_multiple_of(2) {
+        // A directive without its value (the table's arity checked the minimum).
+        return Err(super::err::SYNTAX);
+    }
+    let pairs: Vec<(String, String)> = args[2..]
+        .chunks(2)
+        .map(|p| {
+            (
+                String::from_utf8_lossy(&p[0]).into_owned(),
+                String::from_utf8_lossy(&p[1]).into_owned(),
+            )
+        })
+        .collect();
+    let allow_protected = ctx
+        .state
+        .config
+        .enable_protected_configs
+        .allows(ctx.client.is_local);
+    let (mut next, names) = access::set(&ctx.state.config, &pairs, allow_protected)
+        .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    if names.contains(&"dir") && next.dir != ctx.state.config.dir {
+        // Redis changes its working directory (the RDB file is relative to it); this is
+        // the last check, so a failure still leaves the configuration untouched.
+        let arg = pairs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("dir"))
+            .map(|p| p.0.clone());
+        std::env::set_current_dir(&next.dir).map_err(|e| {
+            let reason = e.to_string();
+            let reason = reason
+                .split(" (os error")
+                .next()
+                .unwrap_or(&reason)
+                .to_string();
+            CmdError::msg(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{}') - {reason}",
+                arg.unwrap_or_default()
+            ))
+        })?;
+        if let Ok(cwd) = std::env::current_dir() {
+            next.dir = cwd.display().to_string();
+        }
+    }
+    ctx.state.config = next;
+    if names.contains(&"repl-backlog-size") {
+        // At once, as Redis's resizeReplicationBacklog (INFO shows the new size).
+        let size = ctx.state.config.repl_backlog_size;
+        ctx.state.repl.resize_backlog(size);
+    }
+    if names.iter().any(|n| *n == "loglevel" || *n == "logfile") {
+        crate::server::log::configure(ctx.state.config.loglevel, &ctx.state.config.logfile);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG REWRITE: the configuration file rewritten in place.
+fn config_rewrite(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let Some(path) = ctx.state.config_file.clone() else {
+        return Err(CmdError::fixed(
+            "ERR The server is running without a config file",
+        ));
+    };
+    match rewrite::rewrite_file(&path, &ctx.state.config) {
+        Ok(()) => {
+            crate::notice!("CONFIG REWRITE executed with success.");
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(e) => {
+            crate::warning!("CONFIG REWRITE failed: {e}");
+            Err(CmdError::msg(format!("ERR Rewriting config file: {e}")))
+        }
+    }
+}
+
+/// CONFIG RESETSTAT.
+fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.state.stats = Default::default();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG HELP.
+fn config_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let lines = [
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    Ok(())
 }

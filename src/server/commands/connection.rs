@@ -1,7 +1,10 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, AUTH, HELLO, SELECT and CLIENT.
 
 use super::flags::*;
-use super::{CmdError, CmdResult, Ctx, Flow, NO_KEYS, Spec, arg_i64, err, is, spec};
+use super::{
+    CmdError, CmdResult, Ctx, Flow, NO_KEYS, Spec, arg_i64, container, err, is, spec,
+    subcommand_syntax_error,
+};
 use crate::resp::Proto;
 use crate::server::client::ReplyMode;
 use crate::server::state::Pause;
@@ -11,8 +14,8 @@ use std::sync::atomic::Ordering;
 /// The connection commands.
 pub fn specs() -> Vec<Spec> {
     vec![
-        spec("ping", -1, FAST | STALE | LOADING, NO_KEYS, ping),
-        spec("echo", 2, FAST, NO_KEYS, echo),
+        spec("ping", -1, FAST, NO_KEYS, ping),
+        spec("echo", 2, FAST | LOADING | STALE, NO_KEYS, echo),
         spec(
             "quit",
             -1,
@@ -30,7 +33,27 @@ pub fn specs() -> Vec<Spec> {
         spec("auth", -2, NOAUTH | STALE | LOADING | FAST, NO_KEYS, auth),
         spec("hello", -1, NOAUTH | STALE | LOADING | FAST, NO_KEYS, hello),
         spec("select", 2, FAST | LOADING | STALE, NO_KEYS, select),
-        spec("client", -2, ADMIN | STALE | LOADING, NO_KEYS, client),
+        spec("client", -2, 0, NO_KEYS, container).subcommands(client_specs()),
+    ]
+}
+
+/// CLIENT's subcommands, with Redis 7.0's arities and flags (no-script is not modelled).
+fn client_specs() -> Vec<Spec> {
+    const USER: u32 = LOADING | STALE;
+    const ADMIN_: u32 = ADMIN | LOADING | STALE;
+    vec![
+        spec("client|id", 2, USER, NO_KEYS, client_id),
+        spec("client|setname", 3, USER, NO_KEYS, client_setname),
+        spec("client|getname", 2, USER, NO_KEYS, client_getname),
+        spec("client|info", 2, USER, NO_KEYS, client_info),
+        spec("client|list", -2, ADMIN_, NO_KEYS, client_list),
+        spec("client|kill", -3, ADMIN_, NO_KEYS, client_kill),
+        spec("client|pause", -3, ADMIN_, NO_KEYS, client_pause),
+        spec("client|unpause", 2, ADMIN_, NO_KEYS, client_unpause),
+        spec("client|unblock", -3, ADMIN_, NO_KEYS, client_unblock),
+        spec("client|no-evict", 3, ADMIN_, NO_KEYS, client_no_evict),
+        spec("client|reply", 3, USER, NO_KEYS, client_reply),
+        spec("client|help", 2, USER, NO_KEYS, client_help),
     ]
 }
 
@@ -200,106 +223,131 @@ fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
     Ok(())
 }
 
-fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let sub = &args[1];
+/// CLIENT ID.
+fn client_id(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.out.int(ctx.client.info.id as i64);
+    Ok(())
+}
+
+/// CLIENT SETNAME name.
+fn client_setname(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    set_name(ctx, &args[2])?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT GETNAME: the name, or nil.
+fn client_getname(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let name = ctx.client.info.name.lock().unwrap().clone();
+    if name.is_empty() {
+        ctx.out.null()
+    } else {
+        ctx.out.bulk(&name)
+    }
+    Ok(())
+}
+
+/// CLIENT INFO: this connection's CLIENT LIST line.
+fn client_info(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let line = ctx.client.info.describe() + "\n";
+    ctx.out.verbatim(line.as_bytes());
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL].
+fn client_pause(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let n = args.len();
-    if is(sub, "id") && n == 2 {
-        ctx.out.int(ctx.client.info.id as i64);
-    } else if is(sub, "setname") && n == 3 {
-        set_name(ctx, &args[2])?;
-        ctx.out.ok();
-    } else if is(sub, "getname") && n == 2 {
-        let name = ctx.client.info.name.lock().unwrap().clone();
-        if name.is_empty() {
-            ctx.out.null()
-        } else {
-            ctx.out.bulk(&name)
-        }
-    } else if is(sub, "info") && n == 2 {
-        let line = ctx.client.info.describe() + "\n";
-        ctx.out.verbatim(line.as_bytes());
-    } else if is(sub, "list") {
-        client_list(ctx, args)?;
-    } else if is(sub, "kill") && n >= 3 {
-        client_kill(ctx, args)?;
-    } else if is(sub, "pause") && (n == 3 || n == 4) {
-        let ms = arg_i64(&args[2])
-            .map_err(|_| CmdError::fixed("ERR timeout is not an integer or out of range"))?;
-        if ms < 0 {
-            return Err(CmdError::fixed("ERR timeout is negative"));
-        }
-        let writes_only = if n == 4 {
-            if is(&args[3], "write") {
-                true
-            } else if is(&args[3], "all") {
-                false
-            } else {
-                return Err(CmdError::fixed(
-                    "ERR CLIENT PAUSE mode must be WRITE or ALL",
-                ));
-            }
-        } else {
+    if n > 4 {
+        return Err(subcommand_syntax_error(args));
+    }
+    let ms = arg_i64(&args[2])
+        .map_err(|_| CmdError::fixed("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::fixed("ERR timeout is negative"));
+    }
+    let writes_only = if n == 4 {
+        if is(&args[3], "write") {
+            true
+        } else if is(&args[3], "all") {
             false
-        };
-        let until_ms = ctx.now_ms + ms;
-        // A second PAUSE can extend the pause or make it stricter, never relax it.
-        let p = match ctx.state.pause {
-            Some(old) => Pause {
-                until_ms: until_ms.max(old.until_ms),
-                writes_only: writes_only && old.writes_only,
-            },
-            None => Pause {
-                until_ms,
-                writes_only,
-            },
-        };
-        ctx.state.pause = Some(p);
-        ctx.out.ok();
-    } else if is(sub, "unblock") && n >= 3 {
-        client_unblock(ctx, args)?;
-    } else if is(sub, "unpause") && n == 2 {
-        ctx.state.pause = None;
-        ctx.shared.unpaused.notify_waiters();
-        ctx.out.ok();
-    } else if is(sub, "no-evict") && n == 3 {
-        if is(&args[2], "on") || is(&args[2], "off") {
-            ctx.out.ok();
         } else {
-            return Err(err::SYNTAX);
-        }
-    } else if is(sub, "reply") && n == 3 {
-        if is(&args[2], "on") {
-            ctx.client.reply_mode = ReplyMode::On;
-            ctx.out.ok();
-        } else if is(&args[2], "off") {
-            ctx.client.reply_mode = ReplyMode::Off;
-        } else if is(&args[2], "skip") {
-            ctx.client.reply_mode = ReplyMode::Skip;
-        } else {
-            return Err(err::SYNTAX);
-        }
-    } else if is(sub, "help") && n == 2 {
-        let lines = [
-            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GETNAME",
-            "ID",
-            "INFO",
-            "KILL <ip:port> | <option> <value> [<option> <value> ...]",
-            "LIST [TYPE normal|master|replica|pubsub] [ID <id> [<id> ...]]",
-            "NO-EVICT (ON|OFF)",
-            "PAUSE <timeout> [WRITE|ALL]",
-            "REPLY (ON|OFF|SKIP)",
-            "SETNAME <name>",
-            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-            "UNPAUSE",
-            "HELP",
-        ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
+            return Err(CmdError::fixed(
+                "ERR CLIENT PAUSE mode must be WRITE or ALL",
+            ));
         }
     } else {
-        return Err(super::subcommand_error("client", sub));
+        false
+    };
+    let until_ms = ctx.now_ms + ms;
+    // A second PAUSE can extend the pause or make it stricter, never relax it.
+    let p = match ctx.state.pause {
+        Some(old) => Pause {
+            until_ms: until_ms.max(old.until_ms),
+            writes_only: writes_only && old.writes_only,
+        },
+        None => Pause {
+            until_ms,
+            writes_only,
+        },
+    };
+    ctx.state.pause = Some(p);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT UNPAUSE.
+fn client_unpause(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.state.pause = None;
+    ctx.shared.unpaused.notify_waiters();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT NO-EVICT ON|OFF (accepted; clients are never evicted here).
+fn client_no_evict(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if is(&args[2], "on") || is(&args[2], "off") {
+        ctx.out.ok();
+        Ok(())
+    } else {
+        Err(err::SYNTAX)
+    }
+}
+
+/// CLIENT REPLY ON|OFF|SKIP.
+fn client_reply(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if is(&args[2], "on") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out.ok();
+    } else if is(&args[2], "off") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if is(&args[2], "skip") {
+        ctx.client.reply_mode = ReplyMode::Skip;
+    } else {
+        return Err(err::SYNTAX);
+    }
+    Ok(())
+}
+
+/// CLIENT HELP.
+fn client_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let lines = [
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "ID",
+        "INFO",
+        "KILL <ip:port> | <option> <value> [<option> <value> ...]",
+        "LIST [TYPE normal|master|replica|pubsub] [ID <id> [<id> ...]]",
+        "NO-EVICT (ON|OFF)",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "REPLY (ON|OFF|SKIP)",
+        "SETNAME <name>",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "UNPAUSE",
+        "HELP",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
     }
     Ok(())
 }
@@ -310,10 +358,7 @@ fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     use crate::server::client::{UNBLOCK_ERROR, UNBLOCK_TIMEOUT};
     if args.len() > 4 {
         // The table's arity (-3) let it through; Redis 7.0's handler then answers this.
-        return Err(CmdError::msg(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(&args[1])
-        )));
+        return Err(subcommand_syntax_error(args));
     }
     let how = match args.get(3) {
         None => UNBLOCK_TIMEOUT,

@@ -2,7 +2,7 @@
 
 use super::args::{Args, parse_cursor, scan_options, scan_reply};
 use super::flags::*;
-use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
+use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, container, err, is, spec};
 use crate::server::glob::glob_match;
 use bytes::Bytes;
 
@@ -34,7 +34,13 @@ pub fn specs() -> Vec<Spec> {
         spec("flushdb", -1, WRITE, NO_KEYS, flushdb),
         spec("flushall", -1, WRITE, NO_KEYS, flushall),
         spec("swapdb", 3, WRITE | FAST, NO_KEYS, swapdb),
-        spec("object", -2, READONLY, (2, 2, 1), object),
+        spec("object", -2, 0, NO_KEYS, container).subcommands(vec![
+            spec("object|encoding", 3, READONLY, (2, 2, 1), object),
+            spec("object|freq", 3, READONLY, (2, 2, 1), object),
+            spec("object|idletime", 3, READONLY, (2, 2, 1), object),
+            spec("object|refcount", 3, READONLY, (2, 2, 1), object),
+            spec("object|help", 2, LOADING | STALE, NO_KEYS, object_help),
+        ]),
     ]
 }
 
@@ -434,36 +440,35 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// OBJECT HELP.
+fn object_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let lines = [
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}
+
+/// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key (one handler: they share the lookup).
 fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
-    if is(sub, "help") && args.len() == 2 {
-        let lines = [
-            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "ENCODING <key>",
-            "    Return the kind of internal representation used in order to store the value",
-            "    associated with a <key>.",
-            "FREQ <key>",
-            "    Return the access frequency index of the <key>. The returned integer is",
-            "    proportional to the logarithm of the recent access frequency of the key.",
-            "IDLETIME <key>",
-            "    Return the idle time of the <key>, that is the approximated number of",
-            "    seconds elapsed since the last access to the key.",
-            "REFCOUNT <key>",
-            "    Return the number of references of the value associated with the specified",
-            "    <key>.",
-            "HELP",
-            "    Prints this help.",
-        ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
-        return Ok(());
-    }
-    let known = ["encoding", "freq", "idletime", "refcount"];
-    if !known.iter().any(|k| is(sub, k)) || args.len() != 3 {
-        return Err(super::subcommand_error("object", sub));
-    }
     let key = &args[2];
     if ctx.expire_if_needed(key) {
         ctx.out.null();

@@ -1,19 +1,23 @@
 //! The command table and dispatch.
 //!
 //! Each command is a [`Spec`]: name, arity, flags and key positions (as COMMAND INFO shows
-//! them) and a handler. [`dispatch`] (in `process.rs`) runs Redis's checks in Redis's order
-//! and then queues the command in MULTI or [`call`]s the handler, inside the state lock, so
-//! commands are atomic and applied in one global order. Handlers read their arguments with
-//! the cursor of `args.rs`.
+//! them) and a handler; a container command (CLIENT, CONFIG, ...) declares its subcommands
+//! as Specs of their own ([`Spec::subcommands`]), which dispatch resolves and checks. Redis
+//! 7.0's metadata of every command (COMMAND INFO / DOCS) is in [`meta`]. [`dispatch`] (in
+//! `process.rs`) runs Redis's checks in Redis's order and then queues the command in MULTI
+//! or [`call`]s the handler, inside the state lock, so commands are atomic and applied in
+//! one global order. Handlers read their arguments with the cursor of `args.rs`.
 
 pub mod args;
 pub mod blocking;
+pub mod command;
 pub mod config;
 pub mod connection;
 pub mod dump;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod meta;
 pub mod persistence;
 pub mod process;
 pub mod random_pick;
@@ -107,11 +111,12 @@ pub mod err {
 /// A command handler.
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 
-/// One command of the table.
+/// One command of the table, or one subcommand of a container command.
 pub struct Spec {
-    /// Lower-case name.
+    /// Full lower-case name: `get`, or `client|list` for a subcommand.
     pub name: &'static str,
-    /// Redis arity: N exact, -N at least N (the name counts).
+    /// Redis arity: N exact, -N at least N (the name counts; for a subcommand, both the
+    /// container's name and the subcommand's).
     pub arity: i32,
     /// `flags::*`.
     pub flags: u32,
@@ -121,8 +126,11 @@ pub struct Spec {
     pub last_key: i32,
     /// Step between keys.
     pub step: i32,
-    /// The implementation.
+    /// The implementation (a container's is never called: its subcommands' are).
     pub handler: Handler,
+    /// A container command's subcommands (CLIENT, CONFIG, ...), as Redis declares them:
+    /// dispatch resolves `CLIENT LIST` to `client|list` and checks its arity and flags.
+    pub subcommands: Vec<Spec>,
 }
 
 impl Spec {
@@ -130,6 +138,30 @@ impl Spec {
     #[inline]
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
+    }
+
+    /// Declares the subcommands of a container command (each built with [`spec`] and its
+    /// full name, e.g. `spec("client|list", -2, ...)`).
+    pub fn subcommands(mut self, subs: Vec<Spec>) -> Spec {
+        self.subcommands = subs;
+        self
+    }
+
+    /// The subcommand named `name` (case-insensitive), if declared.
+    pub fn subcommand(&self, name: &[u8]) -> Option<&Spec> {
+        self.subcommands
+            .iter()
+            .find(|s| s.sub_name().as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// The part of the name after the container's (`list` for `client|list`).
+    pub fn sub_name(&self) -> &'static str {
+        self.name.split_once('|').map_or(self.name, |(_, sub)| sub)
+    }
+
+    /// Redis 7.0's metadata of this command (flags, ACL categories, key specs, docs).
+    pub fn meta(&self) -> Option<&'static meta::Meta> {
+        meta::get(self.name)
     }
 }
 
@@ -149,7 +181,14 @@ pub const fn spec(
         last_key: keys.1,
         step: keys.2,
         handler,
+        subcommands: Vec::new(),
     }
+}
+
+/// The handler of a container command: never called with a subcommand (dispatch calls the
+/// subcommand's), nor without one (the container's arity refuses that).
+pub fn container(_ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    Err(unknown_subcommand(args))
 }
 
 /// Key positions for commands without keys.
@@ -166,6 +205,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(strings::specs());
         all.extend(keys::specs());
         all.extend(server::specs());
+        all.extend(command::specs());
         all.extend(transactions::specs());
         all.extend(config::specs());
         all.extend(persistence::specs());
@@ -380,61 +420,53 @@ fn truncate(s: &str, n: usize) -> &str {
     &s[..end]
 }
 
-/// The subcommands of container commands, as Redis 7.0 names them (`client|list`): shown
-/// as `cmd=` in CLIENT LIST and used in their arity errors.
-const SUBCOMMANDS: &[&str] = &[
-    "client|id",
-    "client|setname",
-    "client|getname",
-    "client|info",
-    "client|list",
-    "client|kill",
-    "client|pause",
-    "client|unpause",
-    "client|no-evict",
-    "client|reply",
-    "client|unblock",
-    "client|help",
-    "object|encoding",
-    "object|freq",
-    "object|idletime",
-    "object|refcount",
-    "object|help",
-    "config|get",
-    "config|set",
-    "config|rewrite",
-    "config|resetstat",
-    "config|help",
-    "command|count",
-    "command|info",
-    "command|docs",
-    "command|list",
-    "command|getkeys",
-    "command|help",
-];
-
-/// The full name of a container command's subcommand (`client|list`), if it is known.
-pub fn subcommand_name(cmd: &str, sub: &[u8]) -> Option<&'static str> {
-    SUBCOMMANDS.iter().copied().find(|full| {
-        full.len() == cmd.len() + 1 + sub.len()
-            && full.starts_with(cmd)
-            && full.as_bytes()[cmd.len()] == b'|'
-            && full.as_bytes()[cmd.len() + 1..].eq_ignore_ascii_case(sub)
-    })
+/// Redis 7.0's error for a container command's subcommand that is not known:
+/// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
+fn unknown_subcommand(args: &[Bytes]) -> CmdError {
+    let sub = args
+        .get(1)
+        .map(|s| String::from_utf8_lossy(s))
+        .unwrap_or_default();
+    CmdError::msg(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        truncate(&sub, 128),
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    ))
 }
 
-/// Redis 7.0's error for a container command's subcommand that did not run: unknown
-/// (`ERR unknown subcommand 'x'. Try CLIENT HELP.`) or with the wrong number of arguments
-/// (`ERR wrong number of arguments for 'client|kill' command`).
+/// Redis 7.0's error for a subcommand that a container's own dispatcher did not run (for
+/// containers whose subcommands are not declared in the table yet): with the wrong number
+/// of arguments when Redis 7.0 has `cmd|sub` (`ERR wrong number of arguments for
+/// 'script|load' command`), unknown otherwise (`ERR unknown subcommand 'x'. Try SCRIPT
+/// HELP.`).
 pub fn subcommand_error(cmd: &str, sub: &[u8]) -> CmdError {
-    match subcommand_name(cmd, sub) {
-        Some(full) => arity_error(full),
+    let full = format!(
+        "{cmd}|{}",
+        String::from_utf8_lossy(sub).to_ascii_lowercase()
+    );
+    match meta::get(&full) {
+        Some(m) => arity_error(m.name),
         None => CmdError::msg(format!(
             "ERR unknown subcommand '{}'. Try {} HELP.",
             truncate(&String::from_utf8_lossy(sub), 128),
             cmd.to_ascii_uppercase()
         )),
     }
+}
+
+/// Redis's addReplySubcommandSyntaxError, for a subcommand whose handler refuses its
+/// arguments: `ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT
+/// HELP.`
+pub fn subcommand_syntax_error(args: &[Bytes]) -> CmdError {
+    let sub = args
+        .get(1)
+        .map(|s| String::from_utf8_lossy(s))
+        .unwrap_or_default();
+    CmdError::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        truncate(&sub, 128),
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    ))
 }
 
 /// The `wrong number of arguments` error text.
@@ -446,10 +478,14 @@ pub fn arity_error(name: &str) -> CmdError {
 
 pub use process::dispatch;
 
-/// Resolves a request to its command, as Redis's lookupCommand + commandCheckExistence +
-/// commandCheckArity: `ERR unknown command ...` or `ERR wrong number of arguments ...`.
+/// Resolves a request to its command or subcommand, as Redis's lookupCommand +
+/// commandCheckExistence + commandCheckArity: `ERR unknown command ...`, `ERR unknown
+/// subcommand ...` or `ERR wrong number of arguments for 'client|kill' command`.
 pub fn lookup_request(args: &[Bytes]) -> Result<&'static Spec, CmdError> {
-    let cmd = lookup(&args[0]).ok_or_else(|| CmdError::msg(unknown_command(args)))?;
+    let cmd = resolve(args).ok_or_else(|| match lookup(&args[0]) {
+        Some(_) => unknown_subcommand(args),
+        None => CmdError::msg(unknown_command(args)),
+    })?;
     let n = args.len() as i32;
     if (cmd.arity > 0 && n != cmd.arity) || n < -cmd.arity {
         return Err(arity_error(cmd.name));
@@ -457,18 +493,22 @@ pub fn lookup_request(args: &[Bytes]) -> Result<&'static Spec, CmdError> {
     Ok(cmd)
 }
 
+/// The command or subcommand a request names, without checking its arity: a container
+/// with arguments resolves to its subcommand (None if unknown), alone to itself.
+pub fn resolve<A: AsRef<[u8]>>(args: &[A]) -> Option<&'static Spec> {
+    let base = lookup(args.first()?.as_ref())?;
+    match args.get(1) {
+        Some(sub) if !base.subcommands.is_empty() => base.subcommand(sub.as_ref()),
+        _ => Some(base),
+    }
+}
+
 /// Runs a command whose checks passed (also used by EXEC for queued commands).
 pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     let from_master = ctx.client.is_master;
     let dirty_before = ctx.state.dirty;
     ctx.state.stats.total_commands_processed += 1;
-    let shown = match args.get(1) {
-        Some(sub) if matches!(cmd.name, "client" | "object" | "config" | "command") => {
-            subcommand_name(cmd.name, sub).unwrap_or(cmd.name)
-        }
-        _ => cmd.name,
-    };
-    *ctx.client.info.last_cmd.lock().unwrap() = shown;
+    *ctx.client.info.last_cmd.lock().unwrap() = cmd.name;
     let was_blocked = ctx.client.blocked_until.is_some();
     if let Err(e) = (cmd.handler)(ctx, args) {
         reply_error(ctx, &e);
@@ -493,4 +533,99 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
 pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
     ctx.state.stats.total_error_replies += 1;
     ctx.out.error(&e.0);
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    /// Our behavioural flags and the names COMMAND INFO gives them.
+    const CHECKED: &[(u32, &str)] = &[
+        (flags::WRITE, "write"),
+        (flags::READONLY, "readonly"),
+        (flags::DENYOOM, "denyoom"),
+        (flags::ADMIN, "admin"),
+        (flags::NOAUTH, "no_auth"),
+        (flags::STALE, "stale"),
+        (flags::LOADING, "loading"),
+        (flags::FAST, "fast"),
+        (flags::NO_MULTI, "no_multi"),
+        (flags::BLOCKING, "blocking"),
+        // PROTECTED is not checked: Redis 7.0 does not list it in COMMAND INFO.
+    ];
+
+    /// Every implemented command and subcommand has Redis 7.0's metadata, and its Spec
+    /// agrees with it: arity, legacy key positions, behavioural flags.
+    #[test]
+    fn specs_agree_with_redis_metadata() {
+        let mut problems = Vec::new();
+        let all = table()
+            .values()
+            .flat_map(|s| std::iter::once(s).chain(&s.subcommands));
+        for s in all {
+            let Some(m) = s.meta() else {
+                problems.push(format!("{}: no Redis 7.0 metadata", s.name));
+                continue;
+            };
+            if i64::from(s.arity) != m.arity {
+                problems.push(format!("{}: arity {} (Redis {})", s.name, s.arity, m.arity));
+            }
+            let keys = (s.first_key.into(), s.last_key.into(), s.step.into());
+            if keys != m.legacy_keys {
+                problems.push(format!(
+                    "{}: keys {keys:?} (Redis {:?})",
+                    s.name, m.legacy_keys
+                ));
+            }
+            for &(flag, name) in CHECKED {
+                if s.has(flag) != m.has_flag(name) {
+                    problems.push(format!(
+                        "{}: flag {name} {} (Redis {})",
+                        s.name,
+                        s.has(flag),
+                        m.has_flag(name)
+                    ));
+                }
+            }
+            let declared: Vec<&str> = s.subcommands.iter().map(|c| c.name).collect();
+            if declared
+                .iter()
+                .any(|d| !d.starts_with(&format!("{}|", s.name)))
+            {
+                problems.push(format!("{}: subcommands {declared:?}", s.name));
+            }
+        }
+        problems.sort();
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn requests_resolve_to_subcommands() {
+        let req = |a: &[&str]| -> Vec<Bytes> {
+            a.iter()
+                .map(|x| Bytes::copy_from_slice(x.as_bytes()))
+                .collect()
+        };
+        assert_eq!(
+            lookup_request(&req(&["Client", "LIST"])).unwrap().name,
+            "client|list"
+        );
+        let e = lookup_request(&req(&["client", "kill"])).err().unwrap();
+        assert_eq!(
+            e.0,
+            "ERR wrong number of arguments for 'client|kill' command"
+        );
+        let e = lookup_request(&req(&["client", "nope"])).err().unwrap();
+        assert_eq!(e.0, "ERR unknown subcommand 'nope'. Try CLIENT HELP.");
+        let e = lookup_request(&req(&["client"])).err().unwrap();
+        assert_eq!(e.0, "ERR wrong number of arguments for 'client' command");
+        let e = subcommand_error("script", b"LOAD");
+        assert_eq!(
+            e.0,
+            "ERR wrong number of arguments for 'script|load' command"
+        );
+        let e = subcommand_error("script", b"Nope");
+        assert_eq!(e.0, "ERR unknown subcommand 'Nope'. Try SCRIPT HELP.");
+        assert_eq!(lookup_request(&req(&["command"])).unwrap().name, "command");
+    }
 }

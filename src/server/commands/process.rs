@@ -21,7 +21,7 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
         Ok(cmd) => cmd,
         Err(e) => {
             // Unknown command or subcommand, wrong arity.
-            let exec = super::lookup(&args[0]).is_some_and(|c| c.name == "exec");
+            let exec = super::resolve(args).is_some_and(|c| c.name == "exec");
             reject(ctx, exec, e);
             return;
         }
@@ -67,7 +67,7 @@ fn effective(ctx: &Ctx, cmd: &Spec) -> Effective {
     };
     if cmd.name == "exec" {
         let queued = ctx.client.multi.iter().flatten();
-        for c in queued.filter_map(|c| super::lookup(&c[0])) {
+        for c in queued.filter_map(|c| super::resolve(c)) {
             e.write |= c.has(flags::WRITE);
             e.denyoom |= c.has(flags::DENYOOM);
             e.deny_stale |= !c.has(flags::STALE);

@@ -1,4 +1,4 @@
-//! Server commands: INFO, TIME, DEBUG, SHUTDOWN, COMMAND, LOLWUT-free basics.
+//! Server commands: INFO, TIME, DEBUG, SHUTDOWN (COMMAND is in command.rs).
 
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, Flow, NO_KEYS, Spec, err, is, spec};
@@ -21,11 +21,10 @@ pub fn specs() -> Vec<Spec> {
         spec(
             "shutdown",
             -1,
-            ADMIN | NOAUTH | LOADING | STALE | NO_MULTI,
+            ADMIN | LOADING | STALE | NO_MULTI,
             NO_KEYS,
             shutdown,
         ),
-        spec("command", -1, LOADING | STALE, NO_KEYS, command),
     ]
 }
 
@@ -218,111 +217,5 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.state.shutdown_requested = Some(kind);
     ctx.shared.shutdown.notify_one();
     ctx.flow = Flow::Close;
-    Ok(())
-}
-
-fn flag_names(s: &Spec) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    let table = [
-        (WRITE, "write"),
-        (READONLY, "readonly"),
-        (DENYOOM, "denyoom"),
-        (ADMIN, "admin"),
-        (NOAUTH, "no_auth"),
-        (STALE, "stale"),
-        (LOADING, "loading"),
-        (FAST, "fast"),
-        (NO_MULTI, "no_multi"),
-        (BLOCKING, "blocking"),
-    ];
-    for (f, name) in table {
-        if s.has(f) {
-            v.push(name);
-        }
-    }
-    v
-}
-
-fn command_info(ctx: &mut Ctx, s: &Spec) {
-    ctx.out.array(10);
-    ctx.out.bulk(s.name.as_bytes());
-    ctx.out.int(s.arity as i64);
-    let flags = flag_names(s);
-    ctx.out.set(flags.len());
-    for f in flags {
-        ctx.out.simple(f);
-    }
-    ctx.out.int(s.first_key as i64);
-    ctx.out.int(s.last_key as i64);
-    ctx.out.int(s.step as i64);
-    ctx.out.set(0);
-    ctx.out.set(0);
-    ctx.out.array(0);
-    ctx.out.array(0);
-}
-
-fn command(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let table = super::table();
-    if args.len() == 1 {
-        ctx.out.array(table.len());
-        for s in table.values() {
-            command_info(ctx, s);
-        }
-        return Ok(());
-    }
-    let sub = &args[1];
-    if is(sub, "count") && args.len() == 2 {
-        ctx.out.int(table.len() as i64);
-    } else if is(sub, "info") {
-        if args.len() == 2 {
-            ctx.out.array(table.len());
-            for s in table.values() {
-                command_info(ctx, s);
-            }
-        } else {
-            ctx.out.array(args.len() - 2);
-            for name in &args[2..] {
-                match super::lookup(name) {
-                    Some(s) => command_info(ctx, s),
-                    None => ctx.out.null_array(),
-                }
-            }
-        }
-    } else if is(sub, "list") && args.len() == 2 {
-        ctx.out.array(table.len());
-        for s in table.values() {
-            ctx.out.bulk(s.name.as_bytes());
-        }
-    } else if is(sub, "docs") {
-        // Documentation texts are not bundled; an empty map makes clients fall back to
-        // their built-in help, as they do against servers without docs.
-        ctx.out.map(0);
-    } else if is(sub, "getkeys") && args.len() >= 3 {
-        let Some(s) = super::lookup(&args[2]) else {
-            return Err(CmdError::fixed("ERR Invalid command specified"));
-        };
-        let cmd_args = &args[2..];
-        if s.first_key == 0 {
-            return Err(CmdError::fixed("ERR The command has no key arguments"));
-        }
-        let last = if s.last_key < 0 {
-            cmd_args.len() as i32 + s.last_key
-        } else {
-            s.last_key
-        };
-        let keys: Vec<&Bytes> = (s.first_key..=last)
-            .step_by(s.step.max(1) as usize)
-            .filter_map(|i| cmd_args.get(i as usize))
-            .collect();
-        ctx.out.array(keys.len());
-        for k in keys {
-            ctx.out.bulk(k);
-        }
-    } else {
-        return Err(CmdError::msg(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
-            String::from_utf8_lossy(sub)
-        )));
-    }
     Ok(())
 }

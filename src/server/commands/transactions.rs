@@ -154,7 +154,7 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     // the first write), so replicas apply them atomically too.
     ctx.state.repl.exec_wrap = Some(false);
     for cmd in &queued {
-        if let Some(spec) = super::lookup(&cmd[0]) {
+        if let Some(spec) = super::resolve(cmd) {
             super::call(ctx, spec, cmd);
         }
     }
