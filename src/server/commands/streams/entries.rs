@@ -135,7 +135,7 @@ pub fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let t = parse_trim_args(ctx, args, true)?;
     let fields_at = t.id_at + 1;
     let nfields = args.len().saturating_sub(fields_at);
-    if t.id_at >= args.len() || nfields < 2 || nfields % 2 == 1 {
+    if t.id_at >= args.len() || nfields < 2 || !nfields.is_multiple_of(2) {
         return Err(arity_error("xadd"));
     }
     if let Some(p) = t.id

@@ -60,7 +60,7 @@ fn parse<'a>(args: &'a [Bytes], xreadgroup: bool) -> Result<ReadArgs<'a>, CmdErr
         } else if is(o, "streams") && more > 0 {
             streams_at = i + 1;
             let n = args.len() - streams_at;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 let (name, sym) = if xreadgroup {
                     ("xreadgroup", '>')
                 } else {
@@ -210,7 +210,8 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let s = super::stream_mut(ctx, key);
         let g = s.groups.get(&group[..]).expect("checked by resolve_ids");
         let history = *gt != NEW_ONLY;
-        if !history && !(s.length > 0 && s.last_valid_id() > g.last_id) {
+        let has_new = s.length > 0 && s.last_valid_id() > g.last_id;
+        if !history && !has_new {
             continue;
         }
         if !history && blocking && !may_serve(ctx, key) {
