@@ -683,3 +683,52 @@ fn info_used_memory(c: &mut redis::Connection) -> i64 {
         .and_then(|v| v.trim().parse().ok())
         .expect("used_memory")
 }
+
+/// While blocked: XREADGROUP gets NOGROUP when its group is destroyed and UNBLOCKED when
+/// its key is deleted; XREAD stays blocked while its key holds another type, and is served
+/// once a stream is back. Same replies on both servers.
+#[test]
+fn blocked_reads_when_the_stream_or_group_goes_away() {
+    for s in [ours_with(&[]), redis_with(&[])] {
+        let mut c = con(&s);
+        let read = [
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ];
+        q(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        let t = spawn_blocked(&s, &read);
+        wait_blocked(&mut c, 1);
+        q(&mut c, &["XGROUP", "DESTROY", "s", "g"]);
+        assert_eq!(
+            common::err_text(&t.join().unwrap()),
+            "NOGROUP the consumer group this client was blocked on no longer exists",
+            "{:?}",
+            s.kind
+        );
+        q(&mut c, &["XGROUP", "CREATE", "s", "g", "$"]);
+        let t = spawn_blocked(&s, &read);
+        wait_blocked(&mut c, 1);
+        q(&mut c, &["DEL", "s"]);
+        assert_eq!(
+            common::err_text(&t.join().unwrap()),
+            "UNBLOCKED the stream key no longer exists",
+            "{:?}",
+            s.kind
+        );
+        wait_blocked(&mut c, 0);
+        let t = spawn_blocked(&s, &["XREAD", "BLOCK", "0", "STREAMS", "s2", "$"]);
+        wait_blocked(&mut c, 1);
+        q(&mut c, &["SET", "s2", "x"]);
+        q(&mut c, &["DEL", "s2"]);
+        q(&mut c, &["XADD", "s2", "1-1", "a", "b"]);
+        let got = t.join().unwrap();
+        assert!(format!("{got:?}").contains("1-1"), "{:?}: {got:?}", s.kind);
+    }
+}

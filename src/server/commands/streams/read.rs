@@ -11,6 +11,7 @@ use super::{
 };
 use crate::server::commands::blocking::{block_or_timeout, may_serve};
 use crate::server::commands::{CmdError, CmdResult, Ctx, arg_i64, err, is};
+use crate::server::types::Value;
 use crate::server::types::stream::{Item, StreamId};
 use bytes::Bytes;
 
@@ -136,14 +137,17 @@ fn resolve_ids(ctx: &mut Ctx, r: &ReadArgs) -> Result<Vec<StreamId>, CmdError> {
 /// XREAD [COUNT n] [BLOCK ms] STREAMS key ... id ...
 pub fn xread(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let r = parse(args, false)?;
-    let mut ids = resolve_ids(ctx, &r)?;
     let rerun = ctx.client.blocked_until.is_some();
-    if rerun && ctx.client.blocked_stream_ids.len() == ids.len() {
-        ids.clone_from(&ctx.client.blocked_stream_ids);
-    }
+    let ids = if rerun && ctx.client.blocked_stream_ids.len() == r.keys.len() {
+        // Blocked: the ids as resolved when it blocked; a key that changed type meanwhile
+        // is skipped (Redis keeps such a client blocked).
+        ctx.client.blocked_stream_ids.clone()
+    } else {
+        resolve_ids(ctx, &r)?
+    };
     let mut served: Vec<(&Bytes, Vec<Item>)> = Vec::new();
     for (key, gt) in r.keys.iter().zip(&ids) {
-        let Some(s) = read_stream(ctx, key)? else {
+        let Some(Value::Stream(s)) = ctx.lookup_read(key) else {
             continue;
         };
         if s.length == 0 || s.last_valid_id() <= *gt {
@@ -169,6 +173,27 @@ pub fn xread(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
         None => ctx.out.null_array(),
+    }
+    Ok(())
+}
+
+/// A blocked XREADGROUP whose stream or group went away while it waited gets Redis's
+/// errors for it.
+fn check_still_there(ctx: &mut Ctx, r: &ReadArgs) -> CmdResult {
+    let (group, _) = r.group.expect("XREADGROUP has a group");
+    for key in r.keys {
+        match ctx.lookup_read(key) {
+            Some(Value::Stream(s)) => {
+                if !s.groups.contains_key(&group[..]) {
+                    return Err(CmdError::fixed(
+                        "NOGROUP the consumer group this client was blocked on no longer exists",
+                    ));
+                }
+            }
+            _ => {
+                return Err(CmdError::fixed("UNBLOCKED the stream key no longer exists"));
+            }
+        }
     }
     Ok(())
 }
@@ -200,6 +225,9 @@ enum Served {
 /// XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ...
 pub fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let r = parse(args, true)?;
+    if ctx.client.blocked_until.is_some() {
+        check_still_there(ctx, &r)?;
+    }
     let ids = resolve_ids(ctx, &r)?;
     let (group, consumer) = r.group.expect("checked by parse");
     // Only the XCLAIM / XGROUP commands below reach replicas, never XREADGROUP itself.
