@@ -317,13 +317,13 @@ fn pending_rows(
             break;
         }
         let nack = &g.pel[&id];
-        if min_idle != 0 && now - nack.delivery_time < min_idle {
+        if min_idle != 0 && now.wrapping_sub(nack.delivery_time) < min_idle {
             continue;
         }
         rows.push((
             id,
             nack.consumer.to_vec(),
-            (now - nack.delivery_time).max(0),
+            (now.wrapping_sub(nack.delivery_time)).max(0),
             nack.delivery_count,
         ));
     }
@@ -432,7 +432,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             justid = true;
         } else if is(opt, "idle") && more > 0 {
             j += 1;
-            delivery = Some(now - num(&args[j], "IDLE")?);
+            delivery = Some(now.wrapping_sub(num(&args[j], "IDLE")?));
         } else if is(opt, "time") && more > 0 {
             j += 1;
             delivery = Some(num(&args[j], "TIME")?);
@@ -493,7 +493,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
             continue;
         };
-        if min_idle > 0 && now - nack.delivery_time < min_idle {
+        if min_idle > 0 && now.wrapping_sub(nack.delivery_time) < min_idle {
             continue;
         }
         claimed.push(id);
@@ -565,7 +565,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             left -= 1;
             continue;
         }
-        if min_idle > 0 && now - time < min_idle {
+        if min_idle > 0 && now.wrapping_sub(time) < min_idle {
             continue;
         }
         claimed.push(id);

@@ -60,7 +60,13 @@ fn xinfo_consumers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let rows: Vec<(Vec<u8>, usize, i64)> = g
         .consumers
         .iter()
-        .map(|(n, c)| (n.to_vec(), c.pel.len(), (now - c.seen_time).max(0)))
+        .map(|(n, c)| {
+            (
+                n.to_vec(),
+                c.pel.len(),
+                now.wrapping_sub(c.seen_time).max(0),
+            )
+        })
         .collect();
     ctx.out.array(rows.len());
     for (name, pending, idle) in rows {
