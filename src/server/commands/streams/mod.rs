@@ -154,6 +154,9 @@ pub fn nogroup(key: &[u8], group: &[u8], suffix: &str) -> CmdError {
 /// Streams one pending entry's state to replicas as Redis's streamPropagateXCLAIM:
 /// `XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID last`.
 pub fn propagate_claim(ctx: &mut Ctx, key: &[u8], group: &[u8], id: StreamId) {
+    if !ctx.state.repl.active() {
+        return;
+    }
     let Some(Value::Stream(s)) = ctx.db().get(key) else {
         return;
     };
@@ -177,6 +180,9 @@ pub fn propagate_claim_of(
     nack: &stream::Nack,
     last: StreamId,
 ) {
+    if !ctx.state.repl.active() {
+        return;
+    }
     let args: Vec<Vec<u8>> = vec![
         b"XCLAIM".to_vec(),
         key.to_vec(),
@@ -198,6 +204,9 @@ pub fn propagate_claim_of(
 
 /// Streams `XGROUP SETID key group last ENTRIESREAD n` (streamPropagateGroupID).
 pub fn propagate_group_id(ctx: &mut Ctx, key: &[u8], group: &[u8]) {
+    if !ctx.state.repl.active() {
+        return;
+    }
     let Some(Value::Stream(s)) = ctx.db().get(key) else {
         return;
     };

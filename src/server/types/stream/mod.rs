@@ -220,7 +220,18 @@ impl Stream {
 
     /// The greatest live id, or `last_id` when the stream is empty (streamLastValidID).
     pub fn last_valid_id(&self) -> StreamId {
-        self.edge_id(false).unwrap_or(self.last_id)
+        // Emptied nodes are dropped, so the last node holds the last live entry.
+        let Some((base, n)) = self.nodes.last_key_value() else {
+            return self.last_id;
+        };
+        let mut last = None;
+        node::walk(n, *base, |e| {
+            if !e.deleted() {
+                last = Some(e.id);
+            }
+            true
+        });
+        last.unwrap_or(self.last_id)
     }
 
     /// Marks one entry deleted; false if it was not there.

@@ -185,10 +185,39 @@ fn counters(node: &[u8]) -> Option<(usize, usize)> {
     Some((c, d?))
 }
 
+/// The master's live and deleted counts, read without walking the fields.
+fn header(node: &[u8]) -> Option<(i64, i64)> {
+    let (c, d) = counters(node)?;
+    let count = lp::get(node, c)?.0.int()?;
+    let deleted = lp::get(node, d)?.0.int()?;
+    Some((count, deleted))
+}
+
+/// Whether `fields` (`field, value, ...`) has the master's field names, in order.
+fn same_fields(node: &[u8], fields: &[&[u8]]) -> bool {
+    let walk = || -> Option<bool> {
+        let (_, d) = counters(node)?;
+        let (_, p) = lp::read(node, d)?;
+        let (nf, mut p) = lp::read(node, p?)?;
+        if nf.int()? as usize * 2 != fields.len() {
+            return Some(false);
+        }
+        for f in fields.iter().step_by(2) {
+            let (mf, next) = lp::read(node, p?)?;
+            if !mf.eq_bytes(f) {
+                return Some(false);
+            }
+            p = next;
+        }
+        Some(true)
+    };
+    walk().unwrap_or(false)
+}
+
 /// Adds `delta_count` to the live count and `delta_deleted` to the deleted count.
 fn adjust(node: &mut Vec<u8>, delta_count: i64, delta_deleted: i64) -> Option<()> {
-    let m = master(node)?;
-    let (count, deleted) = (m.count + delta_count, m.deleted + delta_deleted);
+    let (count, deleted) = header(node)?;
+    let (count, deleted) = (count + delta_count, deleted + delta_deleted);
     let (c, _) = counters(node)?;
     let d = lp::replace(node, c, Val::Int(count))?;
     lp::replace(node, d, Val::Int(deleted))?;
@@ -197,16 +226,7 @@ fn adjust(node: &mut Vec<u8>, delta_count: i64, delta_deleted: i64) -> Option<()
 
 /// Appends an entry to an existing node whose master id is `base`.
 pub fn append(node: &mut Vec<u8>, base: StreamId, id: StreamId, fields: &[&[u8]]) {
-    let same = match master(node) {
-        Some(m) => {
-            m.fields.len() * 2 == fields.len()
-                && m.fields
-                    .iter()
-                    .zip(fields.iter().step_by(2))
-                    .all(|(mf, f)| mf.eq_bytes(f))
-        }
-        None => false,
-    };
+    let same = same_fields(node, fields);
     let _ = adjust(node, 1, 0);
     push_entry(node, base, id, fields, same);
 }
@@ -216,17 +236,17 @@ pub fn mark_deleted(node: &mut Vec<u8>, at: usize) -> i64 {
     let flags = lp::get(node, at).and_then(|(v, _)| v.int()).unwrap_or(0);
     let _ = lp::replace(node, at, Val::Int(flags | FLAG_DELETED));
     let _ = adjust(node, -1, 1);
-    master(node).map(|m| m.count).unwrap_or(0)
+    live_entries(node)
 }
 
 /// Live and deleted entries of a node (what `stream-node-max-entries` counts).
 pub fn total_entries(node: &[u8]) -> i64 {
-    master(node).map(|m| m.count + m.deleted).unwrap_or(0)
+    header(node).map(|(c, d)| c + d).unwrap_or(0)
 }
 
 /// Live entries of a node.
 pub fn live_entries(node: &[u8]) -> i64 {
-    master(node).map(|m| m.count).unwrap_or(0)
+    header(node).map(|(c, _)| c).unwrap_or(0)
 }
 
 /// Checks a node read from an RDB file or a DUMP payload as Redis's deep sanitization does
