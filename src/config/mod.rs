@@ -91,6 +91,10 @@ pub struct Config {
     pub set_max_intset_entries: i64,
     pub zset_max_listpack_entries: i64,
     pub zset_max_listpack_value: i64,
+    /// `stream-node-max-bytes`: a stream node's listpack bound.
+    pub stream_node_max_bytes: i64,
+    /// `stream-node-max-entries`: entries (deleted included) in one stream node.
+    pub stream_node_max_entries: i64,
     /// Directives redis-server knows but redrepl does not implement (see
     /// `table::OTHERS`), as given: name → arguments. CONFIG GET shows them.
     pub other: std::collections::BTreeMap<String, Vec<String>>,
@@ -188,6 +192,8 @@ impl Default for Config {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             other: Default::default(),
         }
     }

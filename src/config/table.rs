@@ -815,6 +815,22 @@ fn build() -> Vec<Directive> {
             i64::MAX,
             true
         ),
+        memory!(
+            "stream-node-max-bytes",
+            None,
+            stream_node_max_bytes,
+            0,
+            i64::MAX,
+            true
+        ),
+        integer!(
+            "stream-node-max-entries",
+            None,
+            stream_node_max_entries,
+            0,
+            i64::MAX,
+            true
+        ),
     ]
 }
 
@@ -1035,8 +1051,6 @@ pub static OTHERS: &[Other] = &[
     other("notify-keyspace-events", "")
         .refuse("data model: keyspace notifications are not implemented"),
     other("hll-sparse-max-bytes", "3000"),
-    other("stream-node-max-bytes", "4096"),
-    other("stream-node-max-entries", "100"),
     other("activerehashing", "yes"),
     other("dynamic-hz", "yes"),
     other("jemalloc-bg-thread", "yes"),

@@ -167,6 +167,9 @@ pub struct Client {
     /// The stream offset just after this client's last propagated write (what WAIT waits
     /// for, as Redis's `c->woff`).
     pub woff: i64,
+    /// A blocked XREAD's ids as resolved when it first ran (`$` is the last id then), so
+    /// that running it again after a write serves what arrived since.
+    pub blocked_stream_ids: Vec<crate::server::types::stream::StreamId>,
 }
 
 /// CLIENT REPLY.
@@ -198,6 +201,7 @@ impl Client {
             repl_capa_eof: false,
             repl_capa_psync2: false,
             woff: 0,
+            blocked_stream_ids: Vec::new(),
         }
     }
 }

@@ -40,7 +40,7 @@ pub fn value_digest(value: &Value, has_expire: bool) -> D {
 }
 
 /// Redis `xorObjectDigest`: mixes in the type code (OBJ_STRING 0, LIST 1, SET 2, ZSET 3,
-/// HASH 4, as a big-endian u32) before the value, and xors "!!expire!!" in for keys with
+/// HASH 4, STREAM 6, as a big-endian u32) before the value, and xors "!!expire!!" in for keys with
 /// a TTL.
 fn object_digest(d: &mut D, value: &Value, has_expire: bool) {
     let code: u32 = match value {
@@ -49,6 +49,7 @@ fn object_digest(d: &mut D, value: &Value, has_expire: bool) {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     };
     mix(d, &code.to_be_bytes());
     mix_value(d, value);
@@ -85,6 +86,23 @@ fn mix_value(d: &mut D, value: &Value) {
                 mix(&mut e, &v);
                 xor(d, &e);
             }
+        }
+        Value::Stream(st) => {
+            // Every entry in order: "<ms>.<seq>", then each field and value. Groups are
+            // not part of the digest (debug.c).
+            st.for_range(
+                super::types::stream::StreamId::MIN,
+                super::types::stream::StreamId::MAX,
+                false,
+                |id, fields| {
+                    mix(d, format!("{}.{}", id.ms, id.seq).as_bytes());
+                    for (f, v) in fields {
+                        mix(d, &f.bytes());
+                        mix(d, &v.bytes());
+                    }
+                    true
+                },
+            );
         }
     }
 }

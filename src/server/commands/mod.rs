@@ -25,6 +25,7 @@ pub mod remove;
 pub mod replication;
 pub mod server;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -214,6 +215,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(lists::specs());
         all.extend(sets::specs());
         all.extend(zsets::specs());
+        all.extend(streams::specs());
         all.extend(replication::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })

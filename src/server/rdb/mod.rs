@@ -9,6 +9,7 @@
 pub mod blobs;
 pub mod lzf;
 pub mod reader;
+pub mod stream;
 pub mod writer;
 
 /// The RDB version Redis 7.0 writes.

@@ -1,5 +1,6 @@
 //! RDB decoder: loads every encoding Redis 7.0 (and older versions up to it) writes for
-//! strings, lists, sets, sorted sets and hashes. Anything else (streams, modules, functions)
+//! strings, lists, sets, sorted sets, hashes and streams. Anything else (modules, functions,
+//! 7.2's stream type 21)
 //! stops the load with an error naming the key and the type: data is never dropped silently.
 
 use super::{blobs, op};
@@ -56,7 +57,7 @@ pub struct LoadInfo {
     pub expired_keys: Vec<(usize, Vec<u8>)>,
 }
 
-type R<T> = Result<T, RdbError>;
+pub(super) type R<T> = Result<T, RdbError>;
 
 /// Most output bytes one byte of LZF input can give (a 3-byte back reference copies 264).
 const LZF_MAX_RATIO: usize = 88;
@@ -64,14 +65,14 @@ const LZF_MAX_RATIO: usize = 88;
 /// Elements reserved ahead at most, whatever count a header claims.
 const PREALLOC: usize = 1024;
 
-struct Cursor<'a> {
+pub(super) struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
     key: Option<String>,
 }
 
 impl<'a> Cursor<'a> {
-    fn err<T>(&self, reason: impl Into<String>) -> R<T> {
+    pub(super) fn err<T>(&self, reason: impl Into<String>) -> R<T> {
         Err(RdbError {
             offset: self.pos,
             key: self.key.clone(),
@@ -80,7 +81,7 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    fn take(&mut self, n: usize) -> R<&'a [u8]> {
+    pub(super) fn take(&mut self, n: usize) -> R<&'a [u8]> {
         if self.buf.len() - self.pos < n {
             return self.err(format!("unexpected end of file (needed {n} more bytes)"));
         }
@@ -111,14 +112,14 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    fn len(&mut self) -> R<u64> {
+    pub(super) fn len(&mut self) -> R<u64> {
         match self.len_enc()? {
             (n, false) => Ok(n),
             _ => self.err("expected a length, found an encoded string"),
         }
     }
 
-    fn count(&mut self) -> R<usize> {
+    pub(super) fn count(&mut self) -> R<usize> {
         let n = self.len()?;
         // Every element takes at least one byte: a count beyond the bytes left is corrupt.
         if n > (self.buf.len() - self.pos) as u64 {
@@ -127,7 +128,7 @@ impl<'a> Cursor<'a> {
         Ok(n as usize)
     }
 
-    fn string(&mut self) -> R<Vec<u8>> {
+    pub(super) fn string(&mut self) -> R<Vec<u8>> {
         let (n, encoded) = self.len_enc()?;
         if !encoded {
             return Ok(self.take(n as usize)?.to_vec());
@@ -351,6 +352,7 @@ fn read_value(c: &mut Cursor, t: u8) -> R<Loaded> {
             }
             list_of(items)
         }
+        op::STREAM_LISTPACKS | op::STREAM_LISTPACKS_2 => Some(super::stream::read(c, t)?),
         other => {
             return c.err(format!(
                 "values of type {} (RDB type {other}) are not supported by redrepl",

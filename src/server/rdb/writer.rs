@@ -28,7 +28,7 @@ impl<W: Write> RdbWriter<W> {
         }
     }
 
-    fn raw(&mut self, b: &[u8]) -> io::Result<()> {
+    pub(super) fn raw(&mut self, b: &[u8]) -> io::Result<()> {
         if self.checksum {
             self.crc = crc64::crc64(self.crc, b);
         }
@@ -114,6 +114,7 @@ impl<W: Write> RdbWriter<W> {
             Value::Set(_) => op::SET,
             Value::Hash(_) => op::HASH,
             Value::ZSet(_) => op::ZSET_2,
+            Value::Stream(_) => op::STREAM_LISTPACKS_2,
         }
     }
 
@@ -153,6 +154,7 @@ impl<W: Write> RdbWriter<W> {
                 }
                 Ok(())
             }
+            Value::Stream(st) => super::stream::write(self, st),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod list;
 pub mod listpack_size;
 pub mod pick;
 pub mod set;
+pub mod stream;
 pub mod zset;
 
 use super::sds::{Mark, Sds};
@@ -17,6 +18,7 @@ use super::sds::{Mark, Sds};
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
+pub use stream::Stream;
 pub use zset::ZSet;
 
 /// One value stored under a key.
@@ -32,6 +34,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set.
     ZSet(Box<ZSet>),
+    /// A stream.
+    Stream(Box<Stream>),
 }
 
 /// The type names TYPE and SCAN TYPE use.
@@ -42,10 +46,11 @@ pub enum Kind {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl Kind {
-    /// Redis's name for the type (`string`, `list`, `hash`, `set`, `zset`).
+    /// Redis's name for the type (`string`, `list`, `hash`, `set`, `zset`, `stream`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Str => "string",
@@ -53,6 +58,7 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::Set => "set",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
         }
     }
 
@@ -65,6 +71,7 @@ impl Kind {
             b"hash" => Kind::Hash,
             b"set" => Kind::Set,
             b"zset" => Kind::ZSet,
+            b"stream" => Kind::Stream,
             _ => return None,
         })
     }
@@ -79,6 +86,7 @@ impl Value {
             Value::Hash(_) => Kind::Hash,
             Value::Set(_) => Kind::Set,
             Value::ZSet(_) => Kind::ZSet,
+            Value::Stream(_) => Kind::Stream,
         }
     }
 
@@ -90,6 +98,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 

@@ -1,0 +1,153 @@
+//! Stream replication with Debian's redis-server 7.0, both directions: a consumer-group
+//! workload (XADD with `*` and `~` trimming, XREADGROUP with and without NOACK, XACK,
+//! XCLAIM, XAUTOCLAIM, XDEL, XGROUP) on the master; replicas end with equal digests and
+//! equal groups, PELs and consumers (XINFO STREAM FULL, consumers' seen times aside: a
+//! replica sets them when it applies the claim).
+//!
+//! "Ours" is `redrepl server`, or redis-server with `REDREPL_TEST_ENGINE=redis` (validation).
+
+mod common;
+
+use common::Kind;
+use common::repl::*;
+use redis::Value;
+
+/// Consumers' `seen-time` values become 0 (the only per-node times in XINFO STREAM FULL).
+fn mask_seen(v: Value) -> Value {
+    match v {
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            let mut after = false;
+            for it in items {
+                let it = if after { Value::Int(0) } else { mask_seen(it) };
+                after = matches!(&it, Value::BulkString(b) if b == b"seen-time");
+                out.push(it);
+            }
+            Value::Array(out)
+        }
+        other => other,
+    }
+}
+
+fn full(n: &Node, key: &str) -> Value {
+    mask_seen(n.cmd(&["XINFO", "STREAM", key, "FULL", "COUNT", "0"]))
+}
+
+/// The first pending id of group `g`, if any.
+fn first_pending(m: &Node, g: &str) -> Option<String> {
+    match m.cmd(&["XPENDING", "s", g, "-", "+", "1"]) {
+        Value::Array(rows) => rows.first().and_then(|r| match r {
+            Value::Array(f) => Some(text(&f[0])),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+fn workload(m: &Node, rounds: usize) {
+    m.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    m.cmd(&["XGROUP", "CREATE", "s", "g2", "0"]);
+    for i in 0..rounds {
+        let v = i.to_string();
+        m.cmd(&["XADD", "s", "MAXLEN", "~", "120", "*", "f", &v]);
+        m.cmd(&["XADD", "t", "MINID", "~", "0-1", "*", "n", &v]);
+        if i % 3 == 0 {
+            let c = format!("c{}", i % 4);
+            m.cmd(&[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                &c,
+                "COUNT",
+                "2",
+                "STREAMS",
+                "s",
+                ">",
+            ]);
+        }
+        if i % 5 == 0 {
+            m.cmd(&[
+                "XREADGROUP",
+                "GROUP",
+                "g2",
+                "d",
+                "NOACK",
+                "COUNT",
+                "3",
+                "STREAMS",
+                "s",
+                ">",
+            ]);
+        }
+        if i % 7 == 0
+            && let Some(id) = first_pending(m, "g")
+        {
+            m.cmd(&["XACK", "s", "g", &id]);
+        }
+        if i % 11 == 0
+            && let Some(id) = first_pending(m, "g")
+        {
+            m.cmd(&["XCLAIM", "s", "g", "c9", "0", &id]);
+        }
+        if i % 13 == 0 {
+            m.cmd(&["XAUTOCLAIM", "s", "g", "c8", "0", "0", "COUNT", "2"]);
+        }
+        if i % 17 == 0
+            && let Some(id) = first_pending(m, "g")
+        {
+            m.cmd(&["XDEL", "s", &id]);
+        }
+        if i % 19 == 0 {
+            m.cmd(&["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", "0"]);
+        }
+    }
+    m.cmd(&["XTRIM", "s", "MAXLEN", "~", "60"]);
+    m.cmd(&["XGROUP", "CREATECONSUMER", "s", "g", "late"]);
+    m.cmd(&["XGROUP", "DELCONSUMER", "s", "g", "c2"]);
+    m.cmd(&["XGROUP", "SETID", "s", "g2", "$"]);
+    m.cmd(&["XAUTOCLAIM", "s", "g", "c7", "0", "0", "COUNT", "100"]);
+}
+
+/// redis-server master, one redis-server replica and one of ours: ours ends equal to the
+/// reference replica (and its digest to the master's).
+#[test]
+fn redis_master_to_our_replica_groups_and_pels_equal() {
+    let m = Node::start(NodeOpts::seed(Kind::Redis));
+    let theirs = Node::start(NodeOpts::seed_replica(Kind::Redis, m.port));
+    let ours = Node::start(NodeOpts::seed_replica(engine(), m.port));
+    wait_synced(&m, &theirs);
+    wait_synced(&m, &ours);
+    workload(&m, 400);
+    wait_synced(&m, &theirs);
+    wait_synced(&m, &ours);
+    assert_same_digest(&[&m, &theirs, &ours]);
+    for key in ["s", "t"] {
+        assert_eq!(full(&ours, key), full(&theirs, key), "{key}");
+    }
+}
+
+/// Our master, a redis-server replica: the replica's groups, PELs and consumers equal the
+/// master's, entries-read included (we stream XGROUP SETID after every group read).
+#[test]
+fn our_master_to_redis_replica_groups_and_pels_equal() {
+    let m = Node::start(NodeOpts::seed(engine()));
+    let r = Node::start(NodeOpts::seed_replica(Kind::Redis, m.port));
+    wait_synced(&m, &r);
+    workload(&m, 400);
+    wait_synced(&m, &r);
+    assert_same_digest(&[&m, &r]);
+    for key in ["s", "t"] {
+        assert_eq!(full(&m, key), full(&r, key), "{key}");
+    }
+}
+
+/// A full sync after the workload (the stream types in the RDB stream) gives the same.
+#[test]
+fn full_sync_of_streams_to_our_replica() {
+    let m = Node::start(NodeOpts::seed(Kind::Redis));
+    workload(&m, 150);
+    let ours = Node::start(NodeOpts::seed_replica(engine(), m.port));
+    wait_synced(&m, &ours);
+    assert_same_digest(&[&m, &ours]);
+    assert_eq!(full(&ours, "s"), full(&m, "s"));
+}
