@@ -7,6 +7,7 @@
 //! the cursor of `args.rs`.
 
 pub mod args;
+pub mod bitmaps;
 pub mod blocking;
 pub mod config;
 pub mod connection;
@@ -175,6 +176,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(sets::specs());
         all.extend(zsets::specs());
         all.extend(replication::specs());
+        all.extend(bitmaps::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
