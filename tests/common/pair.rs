@@ -95,6 +95,11 @@ impl Pair {
         &mut self.ours_con
     }
 
+    /// Both connections: (ours, redis-server's).
+    pub fn cons(&mut self) -> (&mut redis::Connection, &mut redis::Connection) {
+        (&mut self.ours_con, &mut self.real_con)
+    }
+
     /// redis-server's connection.
     pub fn real_con(&mut self) -> &mut redis::Connection {
         &mut self.real_con

@@ -13,6 +13,7 @@ pub mod config;
 pub mod connection;
 pub mod dump;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod persistence;
@@ -177,6 +178,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(zsets::specs());
         all.extend(replication::specs());
         all.extend(bitmaps::specs());
+        all.extend(hyperloglog::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
