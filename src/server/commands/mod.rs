@@ -23,6 +23,7 @@ pub mod remove;
 pub mod replication;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -179,6 +180,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(replication::specs());
         all.extend(bitmaps::specs());
         all.extend(hyperloglog::specs());
+        all.extend(sort::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
