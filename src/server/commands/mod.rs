@@ -15,6 +15,7 @@ pub mod dump;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
+pub mod lcs;
 pub mod lists;
 pub mod persistence;
 pub mod process;
@@ -181,6 +182,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(bitmaps::specs());
         all.extend(hyperloglog::specs());
         all.extend(sort::specs());
+        all.extend(lcs::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
