@@ -12,6 +12,7 @@ pub mod blocking;
 pub mod config;
 pub mod connection;
 pub mod dump;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -183,6 +184,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(hyperloglog::specs());
         all.extend(sort::specs());
         all.extend(lcs::specs());
+        all.extend(geo::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
