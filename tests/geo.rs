@@ -122,3 +122,137 @@ fn geoadd_reaches_replicas_as_zadd() {
         common::q(&mut m, &["geopos", "g", "Palermo"])
     );
 }
+
+#[test]
+fn geo_searches_like_redis() {
+    let mut p = Pair::new(&[]);
+    p.script(&[
+        "geoadd Sicily 13.361389 38.115556 Palermo 15.087269 37.502669 Catania 12.758489 38.788135 edge1 17.241510 38.788135 edge2",
+        "georadius Sicily 15 37 200 km",
+        "georadius Sicily 15 37 200 km WITHDIST",
+        "georadius Sicily 15 37 200 km WITHCOORD WITHDIST WITHHASH",
+        "georadius Sicily 15 37 200 km ASC",
+        "georadius Sicily 15 37 200 km DESC WITHDIST",
+        "georadius Sicily 15 37 200 km COUNT 1",
+        "georadius Sicily 15 37 200 km COUNT 1 DESC",
+        "georadius Sicily 15 37 200 km COUNT 1 ANY",
+        "georadius Sicily 15 37 200 km ANY",
+        "georadius Sicily 15 37 200 km COUNT 0",
+        "georadius Sicily 15 37 200 km COUNT -1",
+        "georadius Sicily 15 37 200 km COUNT x",
+        "georadius Sicily 15 37 -1 km",
+        "georadius Sicily 15 37 x km",
+        "georadius Sicily 15 37 200 parsec",
+        "georadius Sicily 200 37 200 km",
+        "georadius Sicily 15 37 200 km foo",
+        "georadius Sicily 15 37 0 km",
+        "georadius Sicily 15 37 20000 km",
+        "georadius Sicily 15 37 200 km STORE dst",
+        "zrange dst 0 -1 withscores",
+        "georadius Sicily 15 37 200 km STOREDIST dst2 COUNT 2",
+        "zrange dst2 0 -1 withscores",
+        "georadius Sicily 15 37 200 km STORE dst WITHDIST",
+        "georadius Sicily 0 0 1 km STORE dst",
+        "exists dst",
+        "georadius_ro Sicily 15 37 200 km WITHDIST",
+        "georadius_ro Sicily 15 37 200 km STORE dst",
+        "georadiusbymember Sicily Palermo 200 km WITHDIST",
+        "georadiusbymember Sicily Palermo 100 km WITHDIST ASC",
+        "georadiusbymember Sicily Nowhere 100 km",
+        "georadiusbymember nokey Nowhere 100 km",
+        "georadiusbymember nokey Nowhere 100 km STORE dst3",
+        "georadiusbymember_ro Sicily Catania 300 mi WITHCOORD",
+        "geosearch Sicily FROMLONLAT 15 37 BYRADIUS 200 km ASC",
+        "geosearch Sicily FROMLONLAT 15 37 BYBOX 400 400 km ASC WITHCOORD WITHDIST",
+        "geosearch Sicily FROMMEMBER Palermo BYBOX 400 400 km",
+        "geosearch Sicily FROMMEMBER Palermo BYRADIUS 100 mi DESC COUNT 2 WITHHASH",
+        "geosearch Sicily FROMMEMBER Nowhere BYRADIUS 100 mi",
+        "geosearch Sicily FROMLONLAT 15 37",
+        "geosearch Sicily BYRADIUS 10 km",
+        "geosearch Sicily FROMLONLAT 15 37 FROMMEMBER Palermo BYRADIUS 10 km",
+        "geosearch Sicily FROMLONLAT 15 37 BYRADIUS 10 km BYBOX 1 1 km",
+        "geosearch Sicily FROMLONLAT 15 37 BYBOX -1 1 km",
+        "geosearch Sicily FROMLONLAT 15 37 BYBOX x 1 km",
+        "geosearch Sicily FROMLONLAT 15 37 BYBOX 1 y km",
+        "geosearch Sicily FROMLONLAT 15 37 BYRADIUS 10 km STORE x",
+        "geosearch Sicily FROMLONLAT 15 37 BYRADIUS 10 km STOREDIST",
+        "geosearch nokey FROMLONLAT 15 37 BYRADIUS 10 km",
+        "geosearch nokey FROMMEMBER x BYRADIUS 10 km",
+        "geosearchstore dst4 Sicily FROMLONLAT 15 37 BYBOX 400 400 km",
+        "zrange dst4 0 -1 withscores",
+        "geosearchstore dst5 Sicily FROMLONLAT 15 37 BYBOX 400 400 km STOREDIST COUNT 3 DESC",
+        "zrange dst5 0 -1 withscores",
+        "geosearchstore dst5 Sicily FROMLONLAT 15 37 BYRADIUS 200 km WITHDIST",
+        "geosearchstore dst5 nokey FROMLONLAT 15 37 BYRADIUS 200 km",
+        "exists dst5",
+        "set str x",
+        "geosearch str FROMLONLAT 15 37 BYRADIUS 200 km",
+        "georadius str 15 37 200 km",
+    ]);
+    // A grid over the globe: searches of every size, near the poles and the antimeridian.
+    for i in 0..40 {
+        for j in 0..20 {
+            let lon = -179.5 + i as f64 * 8.97;
+            let lat = -84.9 + j as f64 * 8.93;
+            p.cmp(&[
+                "geoadd",
+                "grid",
+                &lon.to_string(),
+                &lat.to_string(),
+                &format!("g{i}_{j}"),
+            ]);
+        }
+    }
+    for (lon, lat) in [
+        ("0", "0"),
+        ("179.9", "80"),
+        ("-179.9", "-84"),
+        ("13", "45"),
+        ("90", "-70"),
+    ] {
+        for r in ["1", "100", "1000", "5000", "20000"] {
+            p.cmp(&["georadius", "grid", lon, lat, r, "km"]);
+            p.cmp(&["georadius", "grid", lon, lat, r, "km", "WITHDIST", "ASC"]);
+            p.cmp(&[
+                "geosearch",
+                "grid",
+                "FROMLONLAT",
+                lon,
+                lat,
+                "BYBOX",
+                r,
+                r,
+                "km",
+            ]);
+            p.cmp(&[
+                "geosearch",
+                "grid",
+                "FROMLONLAT",
+                lon,
+                lat,
+                "BYBOX",
+                r,
+                "300",
+                "km",
+                "DESC",
+                "COUNT",
+                "5",
+                "WITHCOORD",
+            ]);
+            p.cmp(&[
+                "geosearch",
+                "grid",
+                "FROMLONLAT",
+                lon,
+                lat,
+                "BYRADIUS",
+                r,
+                "km",
+                "COUNT",
+                "3",
+                "ANY",
+            ]);
+        }
+    }
+    p.digest();
+}

@@ -120,6 +120,178 @@ pub fn distance(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
     2.0 * EARTH_RADIUS * a.sqrt().asin()
 }
 
+/// Redis's MERCATOR_MAX (half the Mercator square's side, in meters).
+const MERCATOR_MAX: f64 = 20037726.37;
+
+/// A geohash cell: `bits` at `step` bits per coordinate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cell {
+    /// The interleaved bits.
+    pub bits: u64,
+    /// Bits per coordinate.
+    pub step: u32,
+}
+
+impl Cell {
+    /// The score range `[min, max)` of the cell's points (scoresOfGeoHashBox).
+    pub fn scores(self) -> (f64, f64) {
+        let shift = 52 - self.step * 2;
+        (
+            (self.bits << shift) as f64,
+            ((self.bits + 1) << shift) as f64,
+        )
+    }
+}
+
+/// geohashEncode at `step` over Redis's ranges.
+fn encode_step(lon: f64, lat: f64, step: u32) -> Cell {
+    let cells = (1u64 << step) as f64;
+    let lat_off = (lat - LAT_MIN) / (LAT_MAX - LAT_MIN) * cells;
+    let lon_off = (lon - LONG_MIN) / (LONG_MAX - LONG_MIN) * cells;
+    Cell {
+        bits: spread(lat_off as u32) | (spread(lon_off as u32) << 1),
+        step,
+    }
+}
+
+/// A cell's bounds: (lon min, lon max, lat min, lat max) (geohashDecode).
+fn cell_area(c: Cell) -> (f64, f64, f64, f64) {
+    let cells = (1u64 << c.step) as f64;
+    let lat_i = squash(c.bits) as f64;
+    let lon_i = squash(c.bits >> 1) as f64;
+    let lat_scale = LAT_MAX - LAT_MIN;
+    let lon_scale = LONG_MAX - LONG_MIN;
+    (
+        LONG_MIN + (lon_i * 1.0 / cells) * lon_scale,
+        LONG_MIN + ((lon_i + 1.0) * 1.0 / cells) * lon_scale,
+        LAT_MIN + (lat_i * 1.0 / cells) * lat_scale,
+        LAT_MIN + ((lat_i + 1.0) * 1.0 / cells) * lat_scale,
+    )
+}
+
+/// geohash_move_x / geohash_move_y: the neighbouring cell `dx` east, `dy` north.
+fn moved(c: Cell, dx: i8, dy: i8) -> Cell {
+    let shift = 64 - c.step * 2;
+    let mut bits = c.bits;
+    let step_along = |bits: u64, d: i8, mine: u64, other: u64| -> u64 {
+        if d == 0 {
+            return bits;
+        }
+        let mut x = bits & mine;
+        let y = bits & other;
+        let zz = other >> shift;
+        if d > 0 {
+            x = x.wrapping_add(zz + 1);
+        } else {
+            x |= zz;
+            x = x.wrapping_sub(zz + 1);
+        }
+        x &= mine >> shift;
+        x | y
+    };
+    const ODD: u64 = 0xaaaa_aaaa_aaaa_aaaa;
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+    bits = step_along(bits, dx, ODD, EVEN);
+    bits = step_along(bits, dy, EVEN, ODD);
+    Cell { bits, step: c.step }
+}
+
+/// geohashEstimateStepsByRadius.
+fn steps_for(radius_m: f64, lat: f64) -> u32 {
+    if radius_m == 0.0 {
+        return 26;
+    }
+    let mut r = radius_m;
+    let mut step: i32 = 1;
+    while r < MERCATOR_MAX {
+        r *= 2.0;
+        step += 1;
+    }
+    step -= 2;
+    if !(-66.0..=66.0).contains(&lat) {
+        step -= 1;
+        if !(-80.0..=80.0).contains(&lat) {
+            step -= 1;
+        }
+    }
+    step.clamp(1, 26) as u32
+}
+
+fn deg(rad: f64) -> f64 {
+    rad / (std::f64::consts::PI / 180.0)
+}
+
+/// The cells to scan for a search around (`lon`, `lat`) reaching `half_w` and `half_h`
+/// meters east/west and north/south, and `radius_m` from the centre at most
+/// (geohashCalculateAreasByShapeWGS84), in Redis's order: the centre, N, S, E, W, NE,
+/// NW, SE, SW; None for the ones Redis leaves out.
+pub fn search_cells(
+    lon: f64,
+    lat: f64,
+    half_w: f64,
+    half_h: f64,
+    radius_m: f64,
+) -> [Option<Cell>; 9] {
+    let lat_delta = deg(half_h / EARTH_RADIUS);
+    let lon_delta_top = deg(half_w / EARTH_RADIUS / rad(lat + lat_delta).cos());
+    let lon_delta_bottom = deg(half_w / EARTH_RADIUS / rad(lat - lat_delta).cos());
+    let south = lat < 0.0;
+    let min_lon = if south {
+        lon - lon_delta_bottom
+    } else {
+        lon - lon_delta_top
+    };
+    let max_lon = if south {
+        lon + lon_delta_bottom
+    } else {
+        lon + lon_delta_top
+    };
+    let min_lat = lat - lat_delta;
+    let max_lat = lat + lat_delta;
+
+    let mut steps = steps_for(radius_m, lat);
+    let mut centre = encode_step(lon, lat, steps);
+    let n = cell_area(moved(centre, 0, 1));
+    let s = cell_area(moved(centre, 0, -1));
+    let e = cell_area(moved(centre, 1, 0));
+    let w = cell_area(moved(centre, -1, 0));
+    let decrease = n.3 < max_lat || s.2 > min_lat || e.1 < max_lon || w.0 > min_lon;
+    if steps > 1 && decrease {
+        steps -= 1;
+        centre = encode_step(lon, lat, steps);
+    }
+    let area = cell_area(centre);
+    // Order: centre, N, S, E, W, NE, NW, SE, SW.
+    let moves: [(i8, i8); 9] = [
+        (0, 0),
+        (0, 1),
+        (0, -1),
+        (1, 0),
+        (-1, 0),
+        (1, 1),
+        (-1, 1),
+        (1, -1),
+        (-1, -1),
+    ];
+    let mut out = [None; 9];
+    for (i, &(dx, dy)) in moves.iter().enumerate() {
+        let useless = steps >= 2
+            && ((dy < 0 && area.2 < min_lat)
+                || (dy > 0 && area.3 > max_lat)
+                || (dx < 0 && area.0 < min_lon)
+                || (dx > 0 && area.1 > max_lon));
+        if !useless {
+            out[i] = Some(moved(centre, dx, dy));
+        }
+    }
+    out
+}
+
+/// The latitude-only distance (geohashGetLatDistance).
+pub fn lat_distance(lat1: f64, lat2: f64) -> f64 {
+    EARTH_RADIUS * (rad(lat2) - rad(lat1)).abs()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
