@@ -73,3 +73,26 @@ fn lcs_len_of_large_strings_needs_no_table() {
     let v = common::q(&mut c, &["lcs", "a", "b", "len"]);
     assert_eq!(v, redis::Value::Int(10_000));
 }
+
+#[test]
+fn lcs_of_strings_no_table_fits_is_refused_at_once() {
+    // Two 100 MB strings need a 40 PB table: Redis's error, with LEN too, not a server
+    // busy for ever.
+    let srv = common::Server::start(&[]);
+    let mut c = srv.conn();
+    common::q(&mut c, &["setrange", "a", "104857599", "x"]);
+    common::q(&mut c, &["setrange", "b", "104857599", "y"]);
+    for extra in [&[][..], &["len"][..], &["idx"][..]] {
+        let mut args = vec!["lcs", "a", "b"];
+        args.extend_from_slice(extra);
+        let e = common::q(&mut c, &args);
+        assert_eq!(
+            common::err_text(&e),
+            "ERR Insufficient memory, failed allocating transient memory for LCS"
+        );
+    }
+    assert_eq!(
+        common::q(&mut c, &["ping"]),
+        redis::Value::SimpleString("PONG".into())
+    );
+}

@@ -15,6 +15,9 @@ pub fn specs() -> Vec<Spec> {
     vec![spec("lcs", -3, READONLY, (1, 2, 1), lcs)]
 }
 
+const NO_MEMORY: CmdError =
+    CmdError::fixed("ERR Insufficient memory, failed allocating transient memory for LCS");
+
 /// What LCS replies.
 #[derive(Default)]
 struct Options {
@@ -72,13 +75,17 @@ fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if a.len() >= u32::MAX as usize - 1 || b.len() >= u32::MAX as usize - 1 {
         return Err(CmdError::fixed("ERR String too long for LCS"));
     }
+    // Redis allocates the whole table even for LEN and fails when it cannot: the same
+    // check here (reserved, never touched), so a table no machine holds is refused at
+    // once instead of running for ever.
+    if !Table::fits(a.len(), b.len()) {
+        return Err(NO_MEMORY);
+    }
     if o.len {
         ctx.out.int(lcs_len(&a, &b) as i64);
         return Ok(());
     }
-    let t = Table::build(&a, &b).ok_or(CmdError::fixed(
-        "ERR Insufficient memory, failed allocating transient memory for LCS",
-    ))?;
+    let t = Table::build(&a, &b).ok_or(NO_MEMORY)?;
     walk(ctx, &t, &a, &b, &o);
     Ok(())
 }
@@ -107,6 +114,16 @@ struct Table {
 }
 
 impl Table {
+    /// Whether the allocator grants a table for strings of `a` and `b` bytes (reserved
+    /// and released at once: untouched pages cost nothing).
+    fn fits(a: usize, b: usize) -> bool {
+        let Some(size) = (a + 1).checked_mul(b + 1) else {
+            return false;
+        };
+        let mut probe: Vec<u32> = Vec::new();
+        probe.try_reserve_exact(size).is_ok()
+    }
+
     /// Builds the table; None when it cannot be allocated.
     fn build(a: &[u8], b: &[u8]) -> Option<Table> {
         let width = b.len() + 1;
