@@ -95,6 +95,8 @@ pub struct Config {
     pub stream_node_max_bytes: i64,
     /// `stream-node-max-entries`: entries (deleted included) in one stream node.
     pub stream_node_max_entries: i64,
+    /// Largest sparse HyperLogLog before it turns dense (hll-sparse-max-bytes).
+    pub hll_sparse_max_bytes: i64,
     /// Directives redis-server knows but redrepl does not implement (see
     /// `table::OTHERS`), as given: name → arguments. CONFIG GET shows them.
     pub other: std::collections::BTreeMap<String, Vec<String>>,
@@ -191,6 +193,7 @@ impl Default for Config {
             list_compress_depth: 0,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
+            hll_sparse_max_bytes: 3000,
             zset_max_listpack_value: 64,
             stream_node_max_bytes: 4096,
             stream_node_max_entries: 100,

@@ -808,6 +808,14 @@ fn build() -> Vec<Directive> {
             true
         ),
         memory!(
+            "hll-sparse-max-bytes",
+            None,
+            hll_sparse_max_bytes,
+            0,
+            i64::MAX,
+            true
+        ),
+        memory!(
             "zset-max-listpack-value",
             Some("zset-max-ziplist-value"),
             zset_max_listpack_value,
@@ -1050,7 +1058,6 @@ pub static OTHERS: &[Other] = &[
     other("latency-tracking-info-percentiles", "50 99 99.9"),
     other("notify-keyspace-events", "")
         .refuse("data model: keyspace notifications are not implemented"),
-    other("hll-sparse-max-bytes", "3000"),
     other("activerehashing", "yes"),
     other("dynamic-hz", "yes"),
     other("jemalloc-bg-thread", "yes"),

@@ -110,6 +110,33 @@ impl Sds {
         }
     }
 
+    /// The bytes, writable in place (the length stays; SETBIT, BITFIELD, PFADD write
+    /// into a string as Redis does after dbUnshareStringValue).
+    #[inline]
+    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
+        match self {
+            Sds::Inline { len, buf } => &mut buf[..(*len & LEN_MASK) as usize],
+            Sds::Heap(b, _) => b,
+        }
+    }
+
+    /// Grows the string to `new_len` bytes, the new ones zero (Redis's sdsgrowzero); the
+    /// heap block is reallocated (in place when the allocator can), never copied twice.
+    /// Does nothing when the string is already that long. Keeps the mark.
+    pub fn grow_zero(&mut self, new_len: usize) {
+        if new_len <= self.len() {
+            return;
+        }
+        let mark = self.mark();
+        let mut v = match std::mem::take(self) {
+            Sds::Heap(b, _) => b.into_vec(),
+            inline => inline.as_bytes().to_vec(),
+        };
+        v.reserve_exact(new_len - v.len());
+        v.resize(new_len, 0);
+        *self = Sds::from_vec(v).with_mark(mark);
+    }
+
     /// Heap bytes this string owns beyond its own 24 bytes (for memory accounting).
     pub fn heap_size(&self) -> usize {
         match self {

@@ -5,6 +5,7 @@
 //! group on drop.
 #![allow(dead_code)]
 
+pub mod pair;
 pub mod repl;
 
 use std::io::{Read, Write};

@@ -9,13 +9,17 @@
 //! one global order. Handlers read their arguments with the cursor of `args.rs`.
 
 pub mod args;
+pub mod bitmaps;
 pub mod blocking;
 pub mod command;
 pub mod config;
 pub mod connection;
 pub mod dump;
+pub mod geo;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
+pub mod lcs;
 pub mod lists;
 pub mod meta;
 pub mod persistence;
@@ -25,6 +29,7 @@ pub mod remove;
 pub mod replication;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod streams;
 pub mod strings;
 pub mod transactions;
@@ -217,6 +222,11 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(zsets::specs());
         all.extend(streams::specs());
         all.extend(replication::specs());
+        all.extend(bitmaps::specs());
+        all.extend(hyperloglog::specs());
+        all.extend(sort::specs());
+        all.extend(lcs::specs());
+        all.extend(geo::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
