@@ -197,6 +197,20 @@ pub fn container(_ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Err(unknown_subcommand(args))
 }
 
+/// Replies to `<CMD> HELP` as Redis's addReplyHelp: the header line, `lines`, then the
+/// `HELP` entry every container ends with.
+pub fn reply_help(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Prints this help.");
+}
+
 /// Key positions for commands without keys.
 pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
 /// Key positions for one key at argument 1.

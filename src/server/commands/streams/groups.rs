@@ -2,7 +2,7 @@
 //! XAUTOCLAIM.
 
 use super::{
-    Sub, dispatch, nogroup, parse_id, prevent_propagation, propagate_claim, propagate_claim_of,
+    nogroup, parse_id, prevent_propagation, propagate_claim, propagate_claim_of,
     propagate_group_id, range_end, range_start, read_stream, reply_id, stream_mut,
     subcommand_syntax, write_stream,
 };
@@ -10,14 +10,6 @@ use crate::server::commands::{CmdError, CmdResult, Ctx, arg_i64, err, is};
 use crate::server::types::Value;
 use crate::server::types::stream::{Group, Stream, StreamId, group::INVALID_ENTRIES_READ};
 use bytes::Bytes;
-
-const XGROUP_SUBS: &[Sub] = &[
-    ("create", -5, xgroup_create),
-    ("setid", -5, xgroup_setid),
-    ("destroy", 4, xgroup_destroy),
-    ("createconsumer", 5, xgroup_createconsumer),
-    ("delconsumer", 5, xgroup_delconsumer),
-];
 
 const XGROUP_HELP: &[&str] = &[
     "CREATE <key> <groupname> <id|$> [option]",
@@ -36,9 +28,10 @@ const XGROUP_HELP: &[&str] = &[
     "    Set the current group ID and entries_read counter.",
 ];
 
-/// XGROUP subcommand ...
-pub fn xgroup(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    dispatch(ctx, args, "xgroup", XGROUP_SUBS, XGROUP_HELP)
+/// XGROUP HELP.
+pub fn xgroup_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    super::super::reply_help(ctx, "XGROUP", XGROUP_HELP);
+    Ok(())
 }
 
 /// CREATE / SETID options: (MKSTREAM, ENTRIESREAD).
@@ -86,7 +79,7 @@ fn group_stream<'c>(ctx: &'c mut Ctx, args: &[Bytes]) -> Result<&'c mut Stream, 
     Ok(s)
 }
 
-fn xgroup_create(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+pub fn xgroup_create(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (mkstream, entries_read) = group_options(args, true)?;
     if args.len() > 8 {
         return Err(subcommand_syntax("xgroup", &args[1]));
@@ -121,7 +114,7 @@ fn xgroup_create(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn xgroup_setid(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+pub fn xgroup_setid(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (_, entries_read) = group_options(args, false)?;
     if args.len() != 5 && args.len() != 7 {
         return Err(subcommand_syntax("xgroup", &args[1]));
@@ -140,7 +133,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn xgroup_destroy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+pub fn xgroup_destroy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let s = write_stream(ctx, &args[2])?.ok_or(NEED_KEY)?;
     if s.groups.remove(&args[3][..]).is_some() {
         ctx.modified(&args[2], 1);
@@ -151,7 +144,7 @@ fn xgroup_destroy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn xgroup_createconsumer(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+pub fn xgroup_createconsumer(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let s = group_stream(ctx, args)?;
     let g = s.groups.get_mut(&args[3][..]).expect("checked");
@@ -164,7 +157,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn xgroup_delconsumer(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+pub fn xgroup_delconsumer(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let s = group_stream(ctx, args)?;
     let g = s.groups.get_mut(&args[3][..]).expect("checked");
     let pending = g.delete_consumer(&args[4]);

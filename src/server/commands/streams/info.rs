@@ -1,17 +1,11 @@
 //! XINFO STREAM [FULL [COUNT n]] / GROUPS / CONSUMERS, with Redis 7.0's fields.
 
-use super::{Sub, dispatch, read_stream, reply_id, reply_item, reply_items};
+use super::{read_stream, reply_id, reply_item, reply_items};
 use crate::resp::ReplyBuf;
 use crate::server::commands::{CmdError, CmdResult, Ctx, arg_i64, err, is};
 use crate::server::types::Value;
 use crate::server::types::stream::{Group, Stream, StreamId, group::INVALID_ENTRIES_READ};
 use bytes::Bytes;
-
-const XINFO_SUBS: &[Sub] = &[
-    ("consumers", 4, xinfo_consumers),
-    ("groups", 3, xinfo_groups),
-    ("stream", -3, xinfo_stream),
-];
 
 const XINFO_HELP: &[&str] = &[
     "CONSUMERS <key> <groupname>",
@@ -22,9 +16,10 @@ const XINFO_HELP: &[&str] = &[
     "    Show information about the stream.",
 ];
 
-/// XINFO subcommand ...
-pub fn xinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    dispatch(ctx, args, "xinfo", XINFO_SUBS, XINFO_HELP)
+/// XINFO HELP.
+pub fn xinfo_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    super::super::reply_help(ctx, "XINFO", XINFO_HELP);
+    Ok(())
 }
 
 /// The stream of an XINFO subcommand (`ERR no such key` when absent).
@@ -47,7 +42,7 @@ fn reply_lag(out: &mut ReplyBuf, lag: Option<i64>) {
     }
 }
 
-fn xinfo_consumers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+pub fn xinfo_consumers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = crate::server::clock::now_ms();
     let s = info_stream(ctx, &args[2])?;
     let Some(g) = s.groups.get(&args[3][..]) else {
@@ -81,7 +76,7 @@ fn xinfo_consumers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn xinfo_groups(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+pub fn xinfo_groups(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     info_stream(ctx, &args[2])?;
     let Some(Value::Stream(s)) = ctx.state.dbs[ctx.client.db].get(&args[2]) else {
         return Err(err::NO_KEY);
@@ -106,7 +101,7 @@ fn xinfo_groups(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+pub fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let opts = &args[3..];
     let full = !opts.is_empty();
     let mut count: i64 = 10;

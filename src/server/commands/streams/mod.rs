@@ -10,7 +10,10 @@ pub mod info;
 pub mod read;
 
 use super::flags::*;
-use super::{CmdError, Ctx, KEY1, Spec, err, spec};
+use super::{CmdError, Ctx, KEY1, NO_KEYS, Spec, container, err, spec};
+
+/// Key positions of the XGROUP/XINFO subcommands: the key after the subcommand.
+const KEY2: (i32, i32, i32) = (2, 2, 1);
 use crate::resp::ReplyBuf;
 use crate::server::types::Value;
 use crate::server::types::stream::{self, Item, NodeLimits, Stream, StreamId, id};
@@ -34,12 +37,48 @@ pub fn specs() -> Vec<Spec> {
             (0, 0, 0),
             read::xreadgroup,
         ),
-        spec("xgroup", -2, WRITE, (2, 2, 1), groups::xgroup),
+        spec("xgroup", -2, 0, NO_KEYS, container).subcommands(vec![
+            spec(
+                "xgroup|create",
+                -5,
+                WRITE | DENYOOM,
+                KEY2,
+                groups::xgroup_create,
+            ),
+            spec("xgroup|setid", -5, WRITE, KEY2, groups::xgroup_setid),
+            spec("xgroup|destroy", 4, WRITE, KEY2, groups::xgroup_destroy),
+            spec(
+                "xgroup|createconsumer",
+                5,
+                WRITE | DENYOOM,
+                KEY2,
+                groups::xgroup_createconsumer,
+            ),
+            spec(
+                "xgroup|delconsumer",
+                5,
+                WRITE,
+                KEY2,
+                groups::xgroup_delconsumer,
+            ),
+            spec(
+                "xgroup|help",
+                2,
+                LOADING | STALE,
+                NO_KEYS,
+                groups::xgroup_help,
+            ),
+        ]),
         spec("xack", -4, WRITE | FAST, KEY1, groups::xack),
         spec("xpending", -3, READONLY, KEY1, groups::xpending),
         spec("xclaim", -6, WRITE | FAST, KEY1, groups::xclaim),
         spec("xautoclaim", -6, WRITE | FAST, KEY1, groups::xautoclaim),
-        spec("xinfo", -2, READONLY, (2, 2, 1), info::xinfo),
+        spec("xinfo", -2, 0, NO_KEYS, container).subcommands(vec![
+            spec("xinfo|consumers", 4, READONLY, KEY2, info::xinfo_consumers),
+            spec("xinfo|groups", 3, READONLY, KEY2, info::xinfo_groups),
+            spec("xinfo|stream", -3, READONLY, KEY2, info::xinfo_stream),
+            spec("xinfo|help", 2, LOADING | STALE, NO_KEYS, info::xinfo_help),
+        ]),
     ]
 }
 
@@ -234,52 +273,6 @@ pub fn prevent_propagation(ctx: &mut Ctx) {
 /// Arguments as owned bytes, for a rewritten propagation.
 pub fn owned(args: &[Bytes]) -> Vec<Vec<u8>> {
     args.iter().map(|a| a.to_vec()).collect()
-}
-
-/// One subcommand of a container command (XGROUP, XINFO): name, Redis arity (the command
-/// and the subcommand count), handler.
-pub type Sub = (&'static str, i32, super::Handler);
-
-/// Runs a container command's subcommand as Redis 7.0 checks it: HELP, `ERR unknown
-/// subcommand '<x>'. Try <CMD> HELP.`, then the subcommand's arity
-/// (`wrong number of arguments for '<cmd>|<sub>' command`).
-pub fn dispatch(
-    ctx: &mut Ctx,
-    args: &[Bytes],
-    cmd: &str,
-    subs: &[Sub],
-    help: &[&str],
-) -> super::CmdResult {
-    let sub = &args[1];
-    if super::is(sub, "help") {
-        if args.len() != 2 {
-            return Err(super::arity_error(&format!("{cmd}|help")));
-        }
-        let upper = cmd.to_ascii_uppercase();
-        ctx.out.array(help.len() + 3);
-        ctx.out.simple(&format!(
-            "{upper} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-        ));
-        for l in help {
-            ctx.out.simple(l);
-        }
-        ctx.out.simple("HELP");
-        ctx.out.simple("    Prints this help.");
-        return Ok(());
-    }
-    let Some((name, arity, handler)) = subs.iter().find(|s| super::is(sub, s.0)) else {
-        let shown = String::from_utf8_lossy(sub);
-        let shown: String = shown.chars().take(128).collect();
-        return Err(CmdError::msg(format!(
-            "ERR unknown subcommand '{shown}'. Try {} HELP.",
-            cmd.to_ascii_uppercase()
-        )));
-    };
-    let n = args.len() as i32;
-    if (*arity > 0 && n != *arity) || n < -*arity {
-        return Err(super::arity_error(&format!("{cmd}|{name}")));
-    }
-    handler(ctx, args)
 }
 
 /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`
