@@ -656,10 +656,10 @@ fn tame_expiry(full: &str, args: &mut [Vec<u8>]) {
             positions.push((2, true))
         }
         "set" | "getex" => {
-            for i in 2..args.len().saturating_sub(1) {
-                if args[i].eq_ignore_ascii_case(b"EX") {
+            for (i, a) in args.iter().enumerate().skip(2) {
+                if a.eq_ignore_ascii_case(b"EX") {
                     positions.push((i + 1, false));
-                } else if args[i].eq_ignore_ascii_case(b"PX") {
+                } else if a.eq_ignore_ascii_case(b"PX") {
                     positions.push((i + 1, true));
                 }
             }
