@@ -283,6 +283,17 @@ fn former_allow_list_entries_match_redis_server() {
         &["ZRANGEBYSCORE", "z", "( 1", "\t2"],
         &["ZCOUNT", "z", " ", "1"],
         &["ZCOUNT", "z", "(", "1"],
+        // RESTORE: the options (IDLETIME and FREQ exclude each other), BUSYKEY, the TTL, then
+        // the payload.
+        &["RESTORE", "r", "0", "xx", "IDLETIME", "1", "FREQ", "1"],
+        &["RESTORE", "r", "0", "xx", "FREQ", "1", "IDLETIME", "1"],
+        &["RESTORE", "r", "0", "xx", "FREQ", "256"],
+        &["RESTORE", "r", "0", "xx", "IDLETIME", "-1"],
+        &["RESTORE", "r", "abc", "xx", "REPLACE", "FREQ", "x"],
+        &["RESTORE", "s", "abc", "xx"],
+        &["RESTORE", "s", "-5", "xx"],
+        &["RESTORE", "r", "-5", "xx"],
+        &["RESTORE", "r", "0", "xx"],
         // DEBUG RELOAD reloads the data only: no backlog, the offset stays 0.
         &["DEBUG", "RELOAD"],
         &["SET", "a", "b"],

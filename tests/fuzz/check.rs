@@ -227,14 +227,6 @@ pub const ALLOW_LEX_MIXED: &str = "lex ranges over a sorted set whose members ha
 pub const ALLOW_MINUS_ZERO: &str = "a score of -0 (ZADD k -0 m) is replied as `-0` by Redis, \
     `0` by redrepl: score formatting in zsets.rs, branch data (found by the fuzzer, not fixed)";
 
-/// Allow-list reason: OBJECT REFCOUNT.
-pub const ALLOW_OBJECT_REFCOUNT: &str = "OBJECT REFCOUNT: Redis answers 2147483647 for shared \
-    integers and 1 otherwise: objenc branch";
-
-/// Allow-list reason: RESTORE option combinations.
-pub const ALLOW_RESTORE_OPTS: &str = "RESTORE refuses IDLETIME with FREQ (syntax error) and checks \
-    options before BUSYKEY / the payload: commands/dump.rs, branch rdbrepl";
-
 /// Silent data difference: a negative-zero score. Redis keeps `-0` in a skiplist and in a
 /// listpack entry it rewrites, but writes `0` for a listpack's first insert; redrepl always
 /// keeps `0`. Replies agree, DEBUG DIGEST does not (zsets.rs / types/zset.rs, found by the
@@ -293,12 +285,6 @@ pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'stati
     ];
     if ours.is_error() && err_is(theirs, RANGE_TEXTS) {
         return Some(ALLOW_RANGE_TEXT);
-    }
-    if name == "object" && sub == "refcount" {
-        return Some(ALLOW_OBJECT_REFCOUNT);
-    }
-    if name == "restore" {
-        return Some(ALLOW_RESTORE_OPTS);
     }
     if ours == &Reply::Simple(b"QUEUED".to_vec())
         && err_is(theirs, &["wrong number of arguments for '"])
