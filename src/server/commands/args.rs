@@ -486,6 +486,21 @@ mod tests {
             "ERR value is not an integer or out of range"
         );
         assert_eq!(parse_cursor(b"18446744073709551615").unwrap(), u64::MAX);
-        assert_eq!(parse_cursor(b"-1").unwrap_err().0, "ERR invalid cursor");
+        // strtoul, as Redis's parseScanCursorOrReply: a sign is read, `-1` wraps, an empty
+        // string is 0, a leading space, junk or an overflow is refused.
+        assert_eq!(parse_cursor(b"-1").unwrap(), u64::MAX);
+        assert_eq!(parse_cursor(b"+7").unwrap(), 7);
+        assert_eq!(parse_cursor(b"").unwrap(), 0);
+        assert_eq!(parse_cursor(b"5\0junk").unwrap(), 5);
+        for bad in [
+            &b" 1"[..],
+            b"+",
+            b"-",
+            b"1x",
+            b"18446744073709551616",
+            b"\t0",
+        ] {
+            assert_eq!(parse_cursor(bad).unwrap_err().0, "ERR invalid cursor");
+        }
     }
 }
