@@ -275,6 +275,16 @@ pub fn kill_child(state: &mut State) {
 /// Loads the dump at start-up, if there is one. A missing file is an empty dataset; a bad
 /// one is an error and the file is left as it is.
 pub fn load_at_start(state: &mut State) -> Result<(), String> {
+    load_dump(state, true)
+}
+
+/// Loads the dump for DEBUG RELOAD: the data only, as Redis's `rdbLoad(..., NULL, ...)`; the
+/// replication ID and offset stay as they are (no backlog is created).
+pub fn reload(state: &mut State) -> Result<(), String> {
+    load_dump(state, false)
+}
+
+fn load_dump(state: &mut State, with_replication: bool) -> Result<(), String> {
     let path = dump_path(state);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -285,16 +295,19 @@ pub fn load_at_start(state: &mut State) -> Result<(), String> {
     let is_master = state.config.replicaof.is_none();
     match reader::load(&bytes, &mut state.dbs, is_master) {
         Ok(info) => {
-            super::replication::replica::restore_from_dump(
-                state,
-                info.repl_id,
-                info.repl_offset,
-                info.repl_stream_db.unwrap_or(0),
-            );
-            // A master that dropped expired keys while loading streams their DELs after the
-            // saved offset, so replicas that continue by PSYNC drop them too (as Redis 7.0).
-            for (db, key) in &info.expired_keys {
-                state.propagate(*db, &[b"DEL".as_slice(), key]);
+            if with_replication {
+                super::replication::replica::restore_from_dump(
+                    state,
+                    info.repl_id,
+                    info.repl_offset,
+                    info.repl_stream_db.unwrap_or(0),
+                );
+                // A master that dropped expired keys while loading streams their DELs after
+                // the saved offset, so replicas that continue by PSYNC drop them too (as
+                // Redis 7.0, RDBFLAGS_FEED_REPL: at start-up only).
+                for (db, key) in &info.expired_keys {
+                    state.propagate(*db, &[b"DEL".as_slice(), key]);
+                }
             }
             notice!(
                 "DB loaded from disk: {:.3} seconds",

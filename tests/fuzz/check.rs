@@ -205,11 +205,6 @@ pub const ALLOW_RANGE_TEXT: &str = "an integer argument out of its range gets Re
     (`count should be greater than 0`, `LIMIT can't be negative`, `value is out of range, must be \
     positive`, `DB index`...; getRangeLongFromObjectOrReply): argument cursor, fixed on branch table";
 
-/// Allow-list reason: Redis looks the key up (or parses other arguments) first.
-pub const ALLOW_CHECK_ORDER: &str = "Redis looks the key up (nil / WRONGTYPE / `no such key` / \
-    empty scan) or parses other arguments before this one, and parses SCAN cursors with strtoul \
-    (`-1`, `+1` and `` are valid): order of checks inside LINDEX/LSET/*SCAN/B*MPOP/RESTORE \
-    handlers, fixed on branches data (collections) and table (SCAN, argument rules)";
 
 /// Allow-list reason: CONFIG GET echoes a name as typed.
 pub const ALLOW_CONFIG_CASE: &str = "CONFIG GET with an exact (non-glob) name answers with the \
@@ -219,15 +214,6 @@ pub const ALLOW_CONFIG_CASE: &str = "CONFIG GET with an exact (non-glob) name an
 pub const ALLOW_LONG_DOUBLE: &str = "HINCRBYFLOAT computes in long double in Redis (no overflow \
     to inf near 1.8e308): hashes.rs, branch data";
 
-/// Allow-list reason: the random-pick count limits.
-pub const ALLOW_RANDOM_COUNT: &str = "HRANDFIELD/ZRANDMEMBER refuse a count whose reply would \
-    overflow (`value is out of range`) before looking at the key: random-pick counts, fixed on \
-    branch data";
-
-/// Allow-list reason: CLIENT LIST filters.
-pub const ALLOW_CLIENT_LIST: &str = "CLIENT LIST takes either TYPE <type> or ID <id>..., not \
-    both and nothing after TYPE's value (syntax error): commands/connection.rs, branch table";
-
 /// Allow-list reason: lex ranges over members with different scores.
 pub const ALLOW_LEX_MIXED: &str = "lex ranges over a sorted set whose members have different \
     scores (undefined by the docs): Redis answers what its skiplist walk finds, redrepl differs; \
@@ -236,24 +222,6 @@ pub const ALLOW_LEX_MIXED: &str = "lex ranges over a sorted set whose members ha
 /// Allow-list reason: scores of -0.
 pub const ALLOW_MINUS_ZERO: &str = "a score of -0 (ZADD k -0 m) is replied as `-0` by Redis, \
     `0` by redrepl: score formatting in zsets.rs, branch data (found by the fuzzer, not fixed)";
-
-/// Allow-list reason: HELLO authenticates while parsing.
-pub const ALLOW_HELLO_AUTH: &str = "HELLO authenticates when it reaches AUTH in its option loop \
-    (WRONGPASS before a later syntax error): commands/connection.rs, branch table (found by the \
-    fuzzer, not fixed)";
-
-/// Allow-list reason: EXPIRETIME near i64::MAX.
-pub const ALLOW_EXPIRETIME_OVERFLOW: &str = "EXPIRETIME of an expiry near i64::MAX ms: redrepl's \
-    rounding wraps negative (Redis: 9223372036854776): keys.rs, branch table (found by the \
-    fuzzer, not fixed)";
-
-/// Allow-list reason: OBJECT REFCOUNT.
-pub const ALLOW_OBJECT_REFCOUNT: &str = "OBJECT REFCOUNT: Redis answers 2147483647 for shared \
-    integers and 1 otherwise: objenc branch";
-
-/// Allow-list reason: RESTORE option combinations.
-pub const ALLOW_RESTORE_OPTS: &str = "RESTORE refuses IDLETIME with FREQ (syntax error) and checks \
-    options before BUSYKEY / the payload: commands/dump.rs, branch rdbrepl";
 
 /// Silent data difference: a negative-zero score. Redis keeps `-0` in a skiplist and in a
 /// listpack entry it rewrites, but writes `0` for a listpack's first insert; redrepl always
@@ -311,39 +279,9 @@ pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'stati
         "Invalid IDLETIME value",
         "value must between",
     ];
-    if matches!(name.as_str(), "srandmember" | "hrandfield" | "zrandmember")
-        && err_is(theirs, &["value is out of range"])
-    {
-        return Some(ALLOW_RANDOM_COUNT);
-    }
-    if name == "client" && sub == "list" && err_is(theirs, &["syntax error"]) {
-        return Some(ALLOW_CLIENT_LIST);
-    }
     if ours.is_error() && err_is(theirs, RANGE_TEXTS) {
         return Some(ALLOW_RANGE_TEXT);
     }
-    if name == "object" && sub == "refcount" {
-        return Some(ALLOW_OBJECT_REFCOUNT);
-    }
-    if name == "restore" {
-        return Some(ALLOW_RESTORE_OPTS);
-    }
-    let check_order = matches!(
-        name.as_str(),
-        "lindex" | "lset" | "scan" | "sscan" | "hscan" | "zscan" | "blmpop" | "bzmpop"
-    );
-    if check_order
-        && err_is(
-            ours,
-            &[
-                "value is not an integer",
-                "invalid cursor",
-                "syntax error",
-                "timeout is",
-            ],
-        )
-    {
-        return Some(ALLOW_CHECK_ORDER);
     }
     if name == "config" && sub == "get" {
         let norm = |r: &Reply| match r {
@@ -382,12 +320,6 @@ pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'stati
         if x.len() == y.len() && x.iter().zip(y).all(|(a, b)| minus_zero(a, b)) {
             return Some(ALLOW_MINUS_ZERO);
         }
-    }
-    if name == "hello" && err_is(theirs, &["WRONGPASS"]) {
-        return Some(ALLOW_HELLO_AUTH);
-    }
-    if matches!(name.as_str(), "expiretime" | "pexpiretime") {
-        return Some(ALLOW_EXPIRETIME_OVERFLOW);
     }
     if name == "hincrbyfloat" && err_is(ours, &["NaN or Infinity"]) {
         return Some(ALLOW_LONG_DOUBLE);

@@ -482,6 +482,7 @@ impl Gen {
                 args[1] = b"0".to_vec();
             }
         }
+        tame_expiry(full, &mut args);
         let key = args.get(1).cloned().unwrap_or_default();
         if matches!(full, "append" | "setrange") {
             self.tainted.insert(key.clone());
@@ -635,5 +636,44 @@ impl Gen {
             Op::new(vec![b"DEL".to_vec(), kb], Mode::Exact),
             Op::new(args, Mode::Exact),
         ]
+    }
+}
+
+/// Relative expiries the two servers would reach at different instants (from 1 ms to ~11
+/// days; a mutation or RESTORE's ttl drawn for ABSTTL can produce them) become 11.6 days:
+/// SET/GETEX EX|PX, SETEX, PSETEX, EXPIRE, PEXPIRE, RESTORE without ABSTTL.
+fn tame_expiry(full: &str, args: &mut [Vec<u8>]) {
+    let int = |a: &[u8]| {
+        std::str::from_utf8(a)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+    };
+    let mut positions: Vec<(usize, bool)> = Vec::new();
+    match full {
+        "setex" | "expire" => positions.push((2, false)),
+        "psetex" | "pexpire" => positions.push((2, true)),
+        "restore" if !args.iter().any(|a| a.eq_ignore_ascii_case(b"ABSTTL")) => {
+            positions.push((2, true))
+        }
+        "set" | "getex" => {
+            for (i, a) in args.iter().enumerate().skip(2) {
+                if a.eq_ignore_ascii_case(b"EX") {
+                    positions.push((i + 1, false));
+                } else if a.eq_ignore_ascii_case(b"PX") {
+                    positions.push((i + 1, true));
+                }
+            }
+        }
+        _ => {}
+    }
+    for (i, millis) in positions {
+        let far: i64 = if millis { 1_000_000_000 } else { 1_000_000 };
+        if args
+            .get(i)
+            .and_then(|a| int(a))
+            .is_some_and(|t| (1..far).contains(&t))
+        {
+            args[i] = far.to_string().into_bytes();
+        }
     }
 }

@@ -105,6 +105,10 @@ pub struct Runner {
     pop_snapshot: Option<Reply>,
     /// The data may differ since an allowed difference: stop judging until resynchronised.
     diverged: bool,
+    /// The divergence is a silent one (`check::silent_divergence`): redis-server's copy of
+    /// the data cannot be restored into redrepl as it is (a -0 score becomes 0), so the copy
+    /// goes the other way, from redrepl to redis-server.
+    copy_from_ours: bool,
     /// Commands (by number) to print with both replies (`REDREPL_FUZZ_TRACE=from-to`).
     pub trace: std::ops::Range<u64>,
 }
@@ -127,6 +131,7 @@ impl Runner {
             pick: None,
             pop_snapshot: None,
             diverged: false,
+            copy_from_ours: false,
             trace: 0..0,
         }
     }
@@ -210,6 +215,7 @@ impl Runner {
             && check::compare(mode, a, b) == Verdict::Same
         {
             self.diverged = true;
+            self.copy_from_ours = true;
             *self.stats.allowed.entry(reason).or_default() += 1;
             return Ok(());
         }
@@ -400,6 +406,7 @@ impl Runner {
         self.theirs.call(&[b"SELECT", selected.as_bytes()]);
         self.stats.resyncs += 1;
         self.diverged = false;
+        self.copy_from_ours = false;
         Ok(())
     }
 
@@ -432,21 +439,24 @@ impl Runner {
         }
         keys.sort();
         keys.dedup();
+        let (src, dst, from) = if self.copy_from_ours {
+            (&mut self.ours, &mut self.theirs, "redrepl")
+        } else {
+            (&mut self.theirs, &mut self.ours, "redis-server")
+        };
         for k in keys {
-            let dump = self.theirs.call(&[b"DUMP", &k]);
-            let at = self.theirs.call(&[b"PEXPIRETIME", &k]);
-            self.ours.call(&[b"DEL", &k]);
+            let dump = src.call(&[b"DUMP", &k]);
+            let at = src.call(&[b"PEXPIRETIME", &k]);
+            dst.call(&[b"DEL", &k]);
             if let Reply::Bulk(p) = dump {
                 let at = match at {
                     Reply::Int(ms) if ms > 0 => ms.to_string(),
                     _ => "0".to_string(),
                 };
-                let r = self
-                    .ours
-                    .call(&[b"RESTORE", &k, at.as_bytes(), &p, b"ABSTTL"]);
+                let r = dst.call(&[b"RESTORE", &k, at.as_bytes(), &p, b"ABSTTL"]);
                 if r != Reply::Simple(b"OK".to_vec()) {
                     return Err(format!(
-                        "seed {}: resync: redrepl refused redis-server's DUMP of {:?}: {r}",
+                        "seed {}: resync: the other server refused {from}'s DUMP of {:?}: {r}",
                         self.seed,
                         String::from_utf8_lossy(&k)
                     ));

@@ -182,6 +182,53 @@ pub fn range_arg(arg: &[u8], msg: &'static str) -> Result<i64, CmdError> {
     Ok(v)
 }
 
+/// The arguments of LMPOP/ZMPOP (and, after the timeout, BLMPOP/BZMPOP): `numkeys key...
+/// <where> [COUNT n]`, `args[1]` being numkeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MpopArgs {
+    /// Index of the where word (LEFT/RIGHT, MIN/MAX): the keys are `args[2..where_idx]`.
+    pub where_idx: usize,
+    /// The where word is the first of the two (LEFT, MIN).
+    pub first: bool,
+    /// COUNT (1 by default).
+    pub count: usize,
+}
+
+/// Parses `numkeys key... <where> [COUNT n]` in Redis's order (numkeys, the where word,
+/// COUNT), `words` being the two where words; a blocking variant checks its timeout after.
+pub fn mpop_args(args: &[Bytes], words: [&str; 2]) -> Result<MpopArgs, CmdError> {
+    let numkeys = range_arg(&args[1], "ERR numkeys should be greater than 0")? as usize;
+    let where_idx = 2usize.saturating_add(numkeys);
+    let Some(w) = args.get(where_idx) else {
+        return Err(err::SYNTAX);
+    };
+    let first = if w.eq_ignore_ascii_case(words[0].as_bytes()) {
+        true
+    } else if w.eq_ignore_ascii_case(words[1].as_bytes()) {
+        false
+    } else {
+        return Err(err::SYNTAX);
+    };
+    let mut count = None;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        if count.is_none() && args[j].eq_ignore_ascii_case(b"count") && j + 1 < args.len() {
+            count = Some(range_arg(
+                &args[j + 1],
+                "ERR count should be greater than 0",
+            )?);
+            j += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    Ok(MpopArgs {
+        where_idx,
+        first,
+        count: count.unwrap_or(1) as usize,
+    })
+}
+
 /// A blocking command's timeout (seconds, fractions allowed) in milliseconds.
 pub fn timeout_arg(b: &[u8]) -> Result<i64, CmdError> {
     let t = strtod(b).ok_or(CmdError::fixed(
@@ -202,10 +249,36 @@ pub fn timeout_arg(b: &[u8]) -> Result<i64, CmdError> {
 
 /// A SCAN cursor: an unsigned 64-bit decimal (`ERR invalid cursor`).
 pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(CmdError::fixed("ERR invalid cursor"))
+    strtoul(b).ok_or(CmdError::fixed("ERR invalid cursor"))
+}
+
+/// Redis's parseScanCursorOrReply: C's `strtoul(s, &end, 10)` on the argument as a C string
+/// (it ends at a zero byte), refused when it starts with a space, leaves characters over or
+/// overflows. So `` is 0, `+1` is 1 and `-1` wraps to 2^64-1.
+fn strtoul(b: &[u8]) -> Option<u64> {
+    let b = &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())];
+    if b.first()
+        .is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b)
+    {
+        return None;
+    }
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        // No digits: strtoul consumes nothing, so only the empty string is accepted.
+        return b.is_empty().then_some(0);
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 /// The options of SCAN, SSCAN, HSCAN and ZSCAN.
@@ -413,6 +486,21 @@ mod tests {
             "ERR value is not an integer or out of range"
         );
         assert_eq!(parse_cursor(b"18446744073709551615").unwrap(), u64::MAX);
-        assert_eq!(parse_cursor(b"-1").unwrap_err().0, "ERR invalid cursor");
+        // strtoul, as Redis's parseScanCursorOrReply: a sign is read, `-1` wraps, an empty
+        // string is 0, a leading space, junk or an overflow is refused.
+        assert_eq!(parse_cursor(b"-1").unwrap(), u64::MAX);
+        assert_eq!(parse_cursor(b"+7").unwrap(), 7);
+        assert_eq!(parse_cursor(b"").unwrap(), 0);
+        assert_eq!(parse_cursor(b"5\0junk").unwrap(), 5);
+        for bad in [
+            &b" 1"[..],
+            b"+",
+            b"-",
+            b"1x",
+            b"18446744073709551616",
+            b"\t0",
+        ] {
+            assert_eq!(parse_cursor(bad).unwrap_err().0, "ERR invalid cursor");
+        }
     }
 }

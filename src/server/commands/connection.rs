@@ -151,11 +151,15 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         i = 2;
     }
     let mut name: Option<Bytes> = None;
-    let mut creds: Option<(Bytes, Bytes)> = None;
+    // As Redis's helloCommand: AUTH authenticates when the loop reaches it, so a wrong
+    // password is reported before a later syntax error, and a right one stays in force.
     while i < args.len() {
         let more = args.len() - i - 1;
         if is(&args[i], "auth") && more >= 2 {
-            creds = Some((args[i + 1].clone(), args[i + 2].clone()));
+            if !check_password(ctx, &args[i + 1], &args[i + 2]) {
+                return Err(err::WRONGPASS);
+            }
+            ctx.client.authenticated = true;
             i += 3;
         } else if is(&args[i], "setname") && more >= 1 {
             name = Some(args[i + 1].clone());
@@ -166,12 +170,6 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 String::from_utf8_lossy(&args[i])
             )));
         }
-    }
-    if let Some((u, p)) = creds {
-        if !check_password(ctx, &u, &p) {
-            return Err(err::WRONGPASS);
-        }
-        ctx.client.authenticated = true;
     }
     if !ctx.client.authenticated {
         return Err(CmdError::fixed(
@@ -407,48 +405,49 @@ fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT LIST [TYPE type | ID id...], parsed as Redis 7.0 does: TYPE only as the last two
+/// arguments, ID with at least one id, anything else a syntax error; IDs are listed in the
+/// order given, once per mention.
 fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut ids: Option<Vec<u64>> = None;
-    let mut i = 2;
-    while i < args.len() {
-        if is(&args[i], "type") && i + 1 < args.len() {
-            let t = &args[i + 1];
-            if !["normal", "master", "replica", "slave", "pubsub"]
-                .iter()
-                .any(|k| is(t, k))
-            {
-                return Err(CmdError::msg(format!(
-                    "ERR Unknown client type '{}'",
-                    String::from_utf8_lossy(t)
-                )));
-            }
-            if !is(t, "normal") {
-                ids = Some(Vec::new());
-            }
-            i += 2;
-        } else if is(&args[i], "id") && i + 1 < args.len() {
-            let mut v = Vec::new();
-            for a in &args[i + 1..] {
-                // Any integer is accepted (Redis: getLongLongFromObjectOrReply); 0 or a
-                // negative id just matches no client.
-                let id = arg_i64(a).map_err(|_| CmdError::fixed("ERR Invalid client ID"))?;
-                if id > 0 {
-                    v.push(id as u64);
-                }
-            }
-            ids = Some(v);
-            i = args.len();
-        } else {
-            return Err(err::SYNTAX);
-        }
-    }
     let mut text = String::new();
-    for (id, info) in &ctx.state.clients {
-        if ids.as_ref().is_some_and(|v| !v.contains(id)) {
-            continue;
+    if args.len() == 4 && is(&args[2], "type") {
+        let t = &args[3];
+        if !["normal", "master", "replica", "slave", "pubsub"]
+            .iter()
+            .any(|k| is(t, k))
+        {
+            return Err(CmdError::msg(format!(
+                "ERR Unknown client type '{}'",
+                String::from_utf8_lossy(t)
+            )));
         }
-        text.push_str(&info.describe());
-        text.push('\n');
+        // Only normal clients exist here (replica links are not listed as clients).
+        if is(t, "normal") {
+            for info in ctx.state.clients.values() {
+                text.push_str(&info.describe());
+                text.push('\n');
+            }
+        }
+    } else if args.len() > 3 && is(&args[2], "id") {
+        for a in &args[3..] {
+            // Any integer is accepted (Redis: getLongLongFromObjectOrReply); 0 or a negative
+            // id just matches no client.
+            let id = arg_i64(a).map_err(|_| CmdError::fixed("ERR Invalid client ID"))?;
+            if let Some(info) = u64::try_from(id)
+                .ok()
+                .and_then(|id| ctx.state.clients.get(&id))
+            {
+                text.push_str(&info.describe());
+                text.push('\n');
+            }
+        }
+    } else if args.len() != 2 {
+        return Err(err::SYNTAX);
+    } else {
+        for info in ctx.state.clients.values() {
+            text.push_str(&info.describe());
+            text.push('\n');
+        }
     }
     ctx.out.verbatim(text.as_bytes());
     Ok(())

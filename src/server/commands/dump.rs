@@ -33,30 +33,40 @@ const BAD_PAYLOAD: CmdError = CmdError::fixed("ERR DUMP payload version or check
 
 fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
-    let mut ttl = arg_i64(&args[2])?;
     let payload = &args[3];
-    let (mut replace, mut absttl) = (false, false);
+    // Redis's restoreCommand order: the options (IDLETIME and FREQ exclude each other), then
+    // BUSYKEY, then the TTL, then the payload.
+    let (mut replace, mut absttl, mut idle, mut freq) = (false, false, false, false);
     let mut i = 4;
     while i < args.len() {
+        let more = i + 1 < args.len();
         if is(&args[i], "replace") {
             replace = true;
         } else if is(&args[i], "absttl") {
             absttl = true;
-        } else if (is(&args[i], "idletime") || is(&args[i], "freq")) && i + 1 < args.len() {
-            let v = arg_i64(&args[i + 1])?;
-            if v < 0 {
-                return Err(if is(&args[i], "idletime") {
-                    CmdError::fixed("ERR Invalid IDLETIME value, must be >= 0")
-                } else {
-                    CmdError::fixed("ERR Invalid FREQ value, must be >= 0 and <= 255")
-                });
+        } else if is(&args[i], "idletime") && more && !freq {
+            if arg_i64(&args[i + 1])? < 0 {
+                return Err(CmdError::fixed("ERR Invalid IDLETIME value, must be >= 0"));
             }
+            idle = true;
+            i += 1;
+        } else if is(&args[i], "freq") && more && !idle {
+            if !(0..=255).contains(&arg_i64(&args[i + 1])?) {
+                return Err(CmdError::fixed(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
+            }
+            freq = true;
             i += 1;
         } else {
             return Err(err::SYNTAX);
         }
         i += 1;
     }
+    if !replace && ctx.exists(key) {
+        return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
+    }
+    let mut ttl = arg_i64(&args[2])?;
     if ttl < 0 {
         return Err(CmdError::fixed("ERR Invalid TTL value, must be >= 0"));
     }
@@ -69,17 +79,15 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if version > RDB_VERSION || crc64::crc64(0, &payload[..payload.len() - 8]) != crc {
         return Err(BAD_PAYLOAD);
     }
-    if !replace && ctx.exists(key) {
-        return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
-    }
     // As Redis, the value is read from the whole payload: a value that claims more bytes than
     // the body reads into the footer (and the bytes after the value are ignored).
     let value =
         reader::decode_value(payload).map_err(|_| CmdError::fixed("ERR Bad data format"))?;
     if ttl > 0 && !absttl {
-        ttl += ctx.now_ms;
+        // Redis's `ttl += mstime()` wraps near i64::MAX: the key is then already expired.
+        ttl = ttl.wrapping_add(ctx.now_ms);
     }
-    if ttl > 0 && ttl <= ctx.now_ms {
+    if ttl != 0 && ttl <= ctx.now_ms {
         // Already expired: like Redis, the key is (re)moved and nothing is stored.
         if ctx.db().remove(key).is_some() {
             ctx.state.dirty += 1;

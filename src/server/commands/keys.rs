@@ -171,7 +171,13 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult
         None => ctx.out.int(-1),
         Some(at) => {
             let t = if absolute { at } else { (at - now).max(0) };
-            ctx.out.int(if ms { t } else { (t + 500) / 1000 });
+            // Rounded without overflow: Redis answers 9223372036854776 for an expiry at
+            // i64::MAX ms (its `(ttl+500)/1000` is computed as if unbounded).
+            ctx.out.int(if ms {
+                t
+            } else {
+                ((i128::from(t) + 500) / 1000) as i64
+            });
         }
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! List commands.
 
-use super::args::{range_arg, timeout_arg};
+use super::args::{MpopArgs, mpop_args, timeout_arg};
 use super::blocking::{block_or_timeout, may_serve};
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
@@ -223,15 +223,19 @@ fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let idx = arg_i64(&args[2])?;
-    let e = read_list(ctx, &args[1])?.and_then(|l| {
-        let i = if idx < 0 { l.len() as i64 + idx } else { idx };
-        if i < 0 {
-            None
-        } else {
-            l.get(i as usize).map(|e| e.to_sds())
+    // Redis looks the key up (nil, WRONGTYPE) before it parses the index.
+    let e = match read_list(ctx, &args[1])? {
+        None => None,
+        Some(l) => {
+            let idx = arg_i64(&args[2])?;
+            let i = if idx < 0 { l.len() as i64 + idx } else { idx };
+            if i < 0 {
+                None
+            } else {
+                l.get(i as usize).map(|e| e.to_sds())
+            }
         }
-    });
+    };
     match e {
         Some(e) => ctx.out.bulk(&e),
         None => ctx.out.null(),
@@ -241,8 +245,9 @@ fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
-    let idx = arg_i64(&args[2])?;
+    // Redis looks the key up (no such key, WRONGTYPE) before it parses the index.
     let l = write_list(ctx, key)?.ok_or(err::NO_KEY)?;
+    let idx = arg_i64(&args[2])?;
     let i = if idx < 0 { l.len() as i64 + idx } else { idx };
     if i < 0 || i >= l.len() as i64 {
         return Err(CmdError::fixed("ERR index out of range"));
@@ -463,26 +468,17 @@ fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let numkeys = range_arg(&args[1], "ERR numkeys should be greater than 0")? as usize;
-    let where_idx = 2usize.saturating_add(numkeys);
-    if where_idx >= args.len() {
-        return Err(err::SYNTAX);
-    }
-    let left = direction(&args[where_idx])?;
-    let mut count: Option<i64> = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
-            count = Some(range_arg(
-                &args[j + 1],
-                "ERR count should be greater than 0",
-            )?);
-            j += 2;
-        } else {
-            return Err(err::SYNTAX);
-        }
-    }
-    let count = count.unwrap_or(1) as usize;
+    let p = mpop_args(args, ["left", "right"])?;
+    lmpop_serve(ctx, args, p)
+}
+
+/// LMPOP once its arguments are parsed: pops from the first non-empty list, or a null array.
+fn lmpop_serve(ctx: &mut Ctx, args: &[Bytes], p: MpopArgs) -> CmdResult {
+    let MpopArgs {
+        where_idx,
+        first: left,
+        count,
+    } = p;
     for key in &args[2..where_idx] {
         if write_list(ctx, key)?.is_some() && may_serve(ctx, key) {
             let es = pop_n(ctx, key, left, count);
@@ -559,9 +555,11 @@ fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // Redis parses the timeout after the other arguments (blockingGenericCommand).
+    let p = mpop_args(&args[1..], ["left", "right"])?;
     let timeout = timeout_arg(&args[1])?;
     let len_before = ctx.out.buf.len();
-    lmpop(ctx, &args[1..])?;
+    lmpop_serve(ctx, &args[1..], p)?;
     // lmpop replied with a null array when nothing was there: block instead.
     let null = if ctx.out.proto == crate::resp::Proto::Resp2 {
         &b"*-1\r\n"[..]

@@ -82,7 +82,7 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         for db in ctx.state.dbs.iter_mut() {
             db.clear();
         }
-        crate::server::persistence::load_at_start(ctx.state).map_err(|e| {
+        crate::server::persistence::reload(ctx.state).map_err(|e| {
             crate::warning!("{e}");
             CmdError::fixed("ERR Error trying to load the RDB dump, check server logs.")
         })?;

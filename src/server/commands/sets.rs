@@ -446,6 +446,11 @@ fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&args[2])?;
+    // As Redis: the cursor, then the key (an empty scan, WRONGTYPE), then the options.
+    if read_set(ctx, &args[1])?.is_none() {
+        scan_reply::<&[u8]>(ctx, 0, &[]);
+        return Ok(());
+    }
     let opts = scan_options(args, 3, false)?;
     let count = opts.count;
     let matches = |m: &[u8]| opts.matches(m);

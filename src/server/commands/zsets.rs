@@ -1,7 +1,8 @@
 //! Sorted set commands.
 
 use super::args::{
-    double as double_arg, parse_cursor, range_arg, scan_options, scan_reply, strtod, timeout_arg,
+    MpopArgs, double as double_arg, mpop_args, parse_cursor, scan_options, scan_reply, strtod,
+    timeout_arg,
 };
 use super::flags::*;
 use super::random_pick::{self, Pick};
@@ -284,8 +285,14 @@ fn parse_score_bound(b: &[u8]) -> Option<ScoreBound> {
     } else {
         (false, b)
     };
-    // strtod of an empty string consumes nothing and yields 0, which Redis accepts.
-    let v = if rest.is_empty() { 0.0 } else { strtod(rest)? };
+    // strtod of an empty string consumes nothing and yields 0, which Redis accepts; it skips
+    // leading white space (isspace) before a number, but a blank string converts nothing.
+    let v = if rest.is_empty() {
+        0.0
+    } else {
+        let start = rest.iter().position(|c| !b" \t\n\x0b\x0c\r".contains(c))?;
+        strtod(&rest[start..])?
+    };
     Some(ScoreBound { v, ex })
 }
 
@@ -941,6 +948,11 @@ fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let _cursor = parse_cursor(&args[2])?;
+    // As Redis: the cursor, then the key (an empty scan, WRONGTYPE), then the options.
+    if read_zset(ctx, &args[1])?.is_none() {
+        scan_reply::<&[u8]>(ctx, 0, &[]);
+        return Ok(());
+    }
     let opts = scan_options(args, 3, false)?;
     let mut items = Vec::new();
     if let Some(z) = read_zset(ctx, &args[1])? {
@@ -956,32 +968,18 @@ fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let numkeys = range_arg(&args[1], "ERR numkeys should be greater than 0")? as usize;
-    let where_idx = 2usize.saturating_add(numkeys);
-    if where_idx >= args.len() {
-        return Err(err::SYNTAX);
-    }
-    let max = if is(&args[where_idx], "min") {
-        false
-    } else if is(&args[where_idx], "max") {
-        true
-    } else {
-        return Err(err::SYNTAX);
-    };
-    let mut count: Option<i64> = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
-            count = Some(range_arg(
-                &args[j + 1],
-                "ERR count should be greater than 0",
-            )?);
-            j += 2;
-        } else {
-            return Err(err::SYNTAX);
-        }
-    }
-    let count = count.unwrap_or(1) as usize;
+    let p = mpop_args(args, ["min", "max"])?;
+    zmpop_serve(ctx, args, p)
+}
+
+/// ZMPOP once its arguments are parsed: pops from the first non-empty sorted set.
+fn zmpop_serve(ctx: &mut Ctx, args: &[Bytes], p: MpopArgs) -> CmdResult {
+    let MpopArgs {
+        where_idx,
+        first,
+        count,
+    } = p;
+    let max = !first;
     for key in &args[2..where_idx] {
         // A client blocked earlier on this key is served first (BZMPOP's fairness).
         if write_zset(ctx, key)?.is_some() && !super::blocking::may_serve(ctx, key) {
@@ -1067,9 +1065,11 @@ fn bzpopmax(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // Redis parses the timeout after the other arguments (blockingGenericCommand).
+    let p = mpop_args(&args[1..], ["min", "max"])?;
     let timeout = timeout_arg(&args[1])?;
     let len_before = ctx.out.buf.len();
-    zmpop(ctx, &args[1..])?;
+    zmpop_serve(ctx, &args[1..], p)?;
     let null = if ctx.out.proto == Proto::Resp2 {
         &b"*-1\r\n"[..]
     } else {
