@@ -19,6 +19,7 @@ pub mod process;
 pub mod random_pick;
 pub mod remove;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -175,6 +176,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(sets::specs());
         all.extend(zsets::specs());
         all.extend(replication::specs());
+        all.extend(scripting::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
