@@ -156,7 +156,16 @@ pub fn redis_call(
             )?,
         ));
     };
+    let denied = DENIED
+        .iter()
+        .any(|d| d.as_bytes().eq_ignore_ascii_case(&argv[0]));
     let cmd = match commands::lookup(&argv[0]) {
+        None if denied => {
+            return Ok((
+                false,
+                err_table(lua, "ERR This Redis command is not allowed from script")?,
+            ));
+        }
         None => {
             return Ok((
                 false,

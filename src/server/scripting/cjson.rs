@@ -144,11 +144,11 @@ fn encode(out: &mut Vec<u8>, v: &Value, depth: usize) -> mlua::Result<()> {
                                 number(out, *n)?;
                                 out.push(b'"');
                             }
-                            _ => {
-                                return Err(err(
-                                    "Cannot serialise table: table key must be a number or string"
-                                        .into(),
-                                ));
+                            other => {
+                                return Err(err(format!(
+                                    "Cannot serialise {}: table key must be a number or string",
+                                    other.type_name()
+                                )));
                             }
                         }
                         out.push(b':');
@@ -194,6 +194,14 @@ impl Decoder<'_> {
             Some(b']') => "T_ARR_END",
             Some(b',') => "T_COMMA",
             Some(b':') => "T_COLON",
+            Some(b'"') => "T_STRING",
+            Some(b'-' | b'0'..=b'9') => "T_NUMBER",
+            _ if self.s[self.pos..].starts_with(b"true")
+                || self.s[self.pos..].starts_with(b"false") =>
+            {
+                "T_BOOLEAN"
+            }
+            _ if self.s[self.pos..].starts_with(b"null") => "T_NULL",
             _ => "invalid token",
         };
         err(format!(

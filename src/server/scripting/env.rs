@@ -42,6 +42,10 @@ pub fn create(watchdog: &Arc<Watchdog>) -> mlua::Result<(Lua, Table)> {
     bridge.raw_set("log", lua.create_function(script_log)?)?;
     // SAFETY: `cwrap` only uses the Lua stack.
     bridge.raw_set("cwrap", unsafe { lua.create_c_function(cwrap)? })?;
+    // SAFETY: `passthrough` only uses the Lua stack.
+    bridge.raw_set("passthrough", unsafe {
+        lua.create_c_function(passthrough)?
+    })?;
     bridge.raw_set(
         "errtext",
         lua.create_function(|_, e: Value| {
@@ -60,21 +64,6 @@ pub fn create(watchdog: &Arc<Watchdog>) -> mlua::Result<(Lua, Table)> {
         .set_name("=redis")
         .call::<()>(bridge.clone())?;
 
-    let redis: Table = bridge.raw_get("redis")?;
-    for (name, key, tramp) in [
-        (
-            "call",
-            CALL_KEY,
-            call_trampoline as mlua::ffi::lua_CFunction,
-        ),
-        ("pcall", PCALL_KEY, pcall_trampoline),
-    ] {
-        let imp: mlua::Function = bridge.raw_get(format!("{name}_impl"))?;
-        lua.set_named_registry_value(key, imp)?;
-        // SAFETY: the trampolines only use the Lua stack (see `trampoline`).
-        redis.raw_set(name, unsafe { lua.create_c_function(tramp)? })?;
-    }
-
     let dog = watchdog.clone();
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(super::HOOK_INSTRUCTIONS),
@@ -86,30 +75,6 @@ pub fn create(watchdog: &Arc<Watchdog>) -> mlua::Result<(Lua, Table)> {
         },
     )?;
     Ok((lua, bridge))
-}
-
-const CALL_KEY: &str = "redrepl.call";
-const PCALL_KEY: &str = "redrepl.pcall";
-
-/// Calls the Lua function stored in the registry under `key` with this call's arguments
-/// and returns its result. Being a C function, it keeps its caller's frame even in a tail
-/// call. Errors propagate as Lua errors; no Rust value with a destructor is alive here.
-unsafe fn trampoline(state: *mut mlua::ffi::lua_State, key: &std::ffi::CStr) -> std::ffi::c_int {
-    unsafe {
-        let n = mlua::ffi::lua_gettop(state);
-        mlua::ffi::lua_getfield(state, mlua::ffi::LUA_REGISTRYINDEX, key.as_ptr());
-        mlua::ffi::lua_insert(state, 1);
-        mlua::ffi::lua_call(state, n, 1);
-    }
-    1
-}
-
-unsafe extern "C-unwind" fn call_trampoline(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
-    unsafe { trampoline(state, c"redrepl.call") }
-}
-
-unsafe extern "C-unwind" fn pcall_trampoline(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
-    unsafe { trampoline(state, c"redrepl.pcall") }
 }
 
 /// `cwrap(f)`: a C closure around `f`, which returns `true, results...` or `false, message`;
@@ -139,6 +104,29 @@ unsafe extern "C-unwind" fn wrapped(state: *mut mlua::ffi::lua_State) -> std::ff
             ffi::lua_error(state);
         }
         ffi::lua_gettop(state) - 1
+    }
+}
+
+/// `passthrough(f)`: a C closure calling `f` with its arguments and returning its results.
+/// Being a C function, it keeps its caller's frame in a tail call (`return redis.call(..)`),
+/// so error replies name the script's line as Redis's do. Errors propagate as Lua errors;
+/// no Rust value with a destructor is alive here.
+unsafe extern "C-unwind" fn passthrough(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    unsafe {
+        mlua::ffi::lua_settop(state, 1);
+        mlua::ffi::lua_pushcclosure(state, call_upvalue, 1);
+    }
+    1
+}
+
+unsafe extern "C-unwind" fn call_upvalue(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    use mlua::ffi;
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+        ffi::lua_insert(state, 1);
+        ffi::lua_call(state, n, ffi::LUA_MULTRET);
+        ffi::lua_gettop(state)
     }
 }
 

@@ -7,22 +7,22 @@ local error, type, tostring, rawset, rawget, setmetatable, pairs, xpcall, select
   error, type, tostring, rawset, rawget, setmetatable, pairs, xpcall, select
 local dbg = debug
 local G0 = {}
-local setfenv, ipairs = setfenv, ipairs
+local setfenv, ipairs, pcall = setfenv, ipairs, pcall
 local function fail(msg) error({err = 'ERR ' .. msg}) end
 
 -- Removed from the base library, as Redis 7.0 does.
-loadfile = nil
-dofile = nil
-print = nil
-getfenv = nil
-setfenv = nil
-module = nil
-require = nil
-newproxy = nil
-package = nil
-debug = nil
-os = nil
-io = nil
+_G.loadfile = nil
+_G.dofile = nil
+_G.print = nil
+_G.getfenv = nil
+_G.setfenv = nil
+_G.module = nil
+_G.require = nil
+_G.newproxy = nil
+_G.package = nil
+_G.debug = nil
+_G.os = nil
+_G.io = nil
 
 local readonly_msg = "Attempt to modify a readonly table"
 local protected = {}
@@ -49,11 +49,22 @@ r.pcall = function(...)
   local _, v = bridge.call(true, ...)
   return v
 end
-r.error_reply = function(e)
-  if type(e) ~= 'string' and type(e) ~= 'number' then
-    fail("wrong number or type of arguments")
+-- An error reply as Redis's luaPushErrorBuff shapes it: "-CODE msg" keeps its code, a
+-- text without a space gets ERR.
+local function error_table(e)
+  if e:sub(1, 1) ~= '-' then e = '-' .. e end
+  local sp = e:find(' ', 1, true)
+  local code, msg
+  if sp then code, msg = e:sub(2, sp - 1), e:sub(sp + 1) else code, msg = 'ERR', e:sub(2) end
+  msg = msg:gsub('^[\r\n]+', ''):gsub('[\r\n]+$', '')
+  return {err = code .. ' ' .. msg}
+end
+r.error_reply = function(...)
+  local e = ...
+  if select('#', ...) ~= 1 or (type(e) ~= 'string' and type(e) ~= 'number') then
+    return {err = "ERR wrong number or type of arguments"}
   end
-  return {err = tostring(e)}
+  return error_table(tostring(e))
 end
 r.setresp = function(...)
   if select('#', ...) ~= 1 then fail("redis.setresp() requires one argument.") end
@@ -85,13 +96,10 @@ r.sha1hex = function(...)
 end
 r.LOG_DEBUG, r.LOG_VERBOSE, r.LOG_NOTICE, r.LOG_WARNING = 0, 1, 2, 3
 r.REPL_NONE, r.REPL_AOF, r.REPL_SLAVE, r.REPL_REPLICA, r.REPL_ALL = 0, 1, 2, 2, 3
--- Rust makes redis.call/pcall C functions calling these, so that `return redis.call(..)`
--- keeps the script's frame (its line in error replies), as Redis's C functions do.
-bridge.call_impl = r.call
-bridge.pcall_impl = r.pcall
-r.status_reply = function(s)
-  if type(s) ~= 'string' and type(s) ~= 'number' then
-    fail("wrong number or type of arguments")
+r.status_reply = function(...)
+  local s = ...
+  if select('#', ...) ~= 1 or (type(s) ~= 'string' and type(s) ~= 'number') then
+    return {err = "ERR wrong number or type of arguments"}
   end
   return {ok = tostring(s)}
 end
@@ -219,6 +227,26 @@ local real_rawset = rawset
 _G.rawset = function(t, k, v)
   if protected[t] then error(readonly_msg, 0) end
   return real_rawset(t, k, v)
+end
+
+-- Every redis.* function becomes a C closure, so `return redis.call(...)` keeps the
+-- script's frame (its line in error replies), as Redis's C functions do.
+for k, v in pairs(r) do
+  if type(v) == 'function' then r[k] = bridge.passthrough(v) end
+end
+
+-- pcall as Redis 7.0 replaces it: an error table with a string `err` becomes that string.
+local function pcall_result(ok, ...)
+  if ok then return true, ... end
+  local e = ...
+  if type(e) == 'table' then
+    local m = rawget(e, 'err')
+    if type(m) == 'string' or type(m) == 'number' then e = m end
+  end
+  return false, e
+end
+_G.pcall = function(f, ...)
+  return pcall_result(pcall(f, ...))
 end
 
 -- Rust library functions become C closures raising plain string errors (as Redis's C
