@@ -6,50 +6,10 @@
 
 mod common;
 
-use common::{Raw, Server, resp};
-use std::io::Read;
-
-/// Reads one whole RESP reply (any type, nested) from `r`.
-fn read_reply(r: &mut Raw) -> Vec<u8> {
-    let mut out = Vec::new();
-    read_into(r, &mut out);
-    out
-}
-
-fn read_line(r: &mut Raw, out: &mut Vec<u8>) -> Vec<u8> {
-    let start = out.len();
-    let mut b = [0u8; 1];
-    loop {
-        r.stream.read_exact(&mut b).expect("reply byte");
-        out.push(b[0]);
-        if out.len() >= start + 2 && &out[out.len() - 2..] == b"\r\n" {
-            return out[start..out.len() - 2].to_vec();
-        }
-    }
-}
-
-fn read_into(r: &mut Raw, out: &mut Vec<u8>) {
-    let line = read_line(r, out);
-    let n: i64 = std::str::from_utf8(&line[1..])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    match line[0] {
-        b'$' | b'=' if n >= 0 => {
-            let mut data = vec![0u8; n as usize + 2];
-            r.stream.read_exact(&mut data).expect("bulk");
-            out.extend_from_slice(&data);
-        }
-        b'*' | b'~' | b'>' if n > 0 => (0..n).for_each(|_| read_into(r, out)),
-        b'%' if n > 0 => (0..2 * n).for_each(|_| read_into(r, out)),
-        _ => {}
-    }
-}
+use common::{Raw, Server};
 
 fn request(r: &mut Raw, args: &[&str]) -> Vec<u8> {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    r.send(&resp(&a));
-    read_reply(r)
+    r.request(args)
 }
 
 /// EVAL of `script` with `keys` and `args`.
@@ -623,4 +583,113 @@ fn corpus_matches_redis_resp2() {
 #[test]
 fn corpus_matches_redis_resp3() {
     run_corpus(3);
+}
+
+const SCRIPT_CMDS: &[&[&str]] = &[
+    &["SCRIPT", "LOAD", "return 'loaded'"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "b534286061d4b9e4026607613b95c06c06015ae8",
+        "b9d3e1c4b4cc4c4d0d2b5a5a8b8e3a3d3c3b3a3f",
+    ],
+    &["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+    &["SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])"],
+    &[
+        "EVALSHA",
+        "2bab3b661081db58bd2341920e0ba7cf5dc77b25",
+        "1",
+        "x",
+    ],
+    &["EVAL", "return 1", "notanumber"],
+    &["EVAL", "return 1", "-1"],
+    &["EVAL", "return 1", "3", "a", "b"],
+    &["EVALSHA", "short", "0"],
+    &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+    &[
+        "EVAL",
+        "return redis.call('set', KEYS[1], ARGV[1])",
+        "1",
+        "k",
+        "v",
+    ],
+    &["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "k"],
+    &[
+        "EVAL_RO",
+        "return redis.call('set', KEYS[1], 'x')",
+        "1",
+        "k",
+    ],
+    &[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'x')",
+        "1",
+        "k",
+    ],
+    &[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+        "1",
+        "k",
+    ],
+    &["EVAL_RO", "#!lua\nreturn 1", "0"],
+    &["EVAL", "#!lua flags=no-writes,allow-oom\nreturn 2", "0"],
+    &["EVAL", "#!lua flags=bogus\nreturn 2", "0"],
+    &["EVAL", "#!lua name=x\nreturn 2", "0"],
+    &["EVAL", "#!python\nreturn 2", "0"],
+    &["EVAL", "#!lua\nreturn redis.call('nosuch')", "0"],
+    &["EVAL", "#!lua\n\nerror('third line')", "0"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+    ],
+    &["EVAL", "return 1", "0"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+        "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB",
+    ],
+    &["EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"],
+    &["SCRIPT", "FLUSH", "BAD"],
+    &["SCRIPT", "FLUSH", "ASYNC"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+    ],
+    &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
+    &["SCRIPT", "FLUSH"],
+    &["SCRIPT", "KILL"],
+    &["SCRIPT", "LOAD", "return ("],
+    &["SCRIPT", "NOSUCH"],
+    &["SCRIPT", "LOAD"],
+    &["SCRIPT", "HELP"],
+    &["EVAL"],
+    &["EVAL", "return 1"],
+    &["MULTI"],
+    &["EVAL", "return redis.call('incr', KEYS[1])", "1", "m"],
+    &["EVAL", "return redis.call('incr', KEYS[1])", "1", "m"],
+    &["EXEC"],
+    &[
+        "EVAL",
+        "redis.call('select', 1); return redis.call('set', 'in1', 'x')",
+        "0",
+    ],
+    &["GET", "in1"],
+    &["SELECT", "1"],
+    &["GET", "in1"],
+    &["EVAL", "return redis.call('blpop', 'nolist', 0)", "0"],
+    &[
+        "EVAL",
+        "return redis.call('spop', KEYS[1])",
+        "1",
+        "nosuchset",
+    ],
+];
+
+#[test]
+fn script_commands_match_redis() {
+    common::same_replies(SCRIPT_CMDS);
 }

@@ -413,6 +413,21 @@ const SUBCOMMANDS: &[&str] = &[
     "command|list",
     "command|getkeys",
     "command|help",
+    "script|load",
+    "script|exists",
+    "script|flush",
+    "script|kill",
+    "script|debug",
+    "script|help",
+    "function|load",
+    "function|delete",
+    "function|flush",
+    "function|list",
+    "function|dump",
+    "function|restore",
+    "function|stats",
+    "function|kill",
+    "function|help",
 ];
 
 /// The full name of a container command's subcommand (`client|list`), if it is known.
@@ -465,7 +480,12 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     let dirty_before = ctx.state.dirty;
     ctx.state.stats.total_commands_processed += 1;
     let shown = match args.get(1) {
-        Some(sub) if matches!(cmd.name, "client" | "object" | "config" | "command") => {
+        Some(sub)
+            if matches!(
+                cmd.name,
+                "client" | "object" | "config" | "command" | "script" | "function"
+            ) =>
+        {
             subcommand_name(cmd.name, sub).unwrap_or(cmd.name)
         }
         _ => cmd.name,

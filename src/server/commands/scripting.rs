@@ -195,18 +195,16 @@ fn script_exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// `[ASYNC|SYNC]` of SCRIPT FLUSH and FUNCTION FLUSH (both act at once here).
-fn flush_mode(args: &[Bytes], at: usize, cmd: &str) -> CmdResult {
+fn flush_mode(args: &[Bytes], at: usize, error: &'static str) -> CmdResult {
     match args.get(at) {
         None => Ok(()),
         Some(a) if is(a, "async") || is(a, "sync") => Ok(()),
-        Some(_) => Err(CmdError::msg(format!(
-            "ERR {cmd} FLUSH only support SYNC|ASYNC option"
-        ))),
+        Some(_) => Err(CmdError::fixed(error)),
     }
 }
 
 fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    flush_mode(args, 2, "SCRIPT")?;
+    flush_mode(args, 2, "ERR SCRIPT FLUSH only support SYNC|ASYNC option")?;
     ctx.state.scripting.flush_scripts();
     ctx.out.ok();
     Ok(())
@@ -349,7 +347,11 @@ fn function_delete(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn function_flush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     write_allowed(ctx)?;
-    flush_mode(args, 2, "FUNCTION")?;
+    flush_mode(
+        args,
+        2,
+        "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+    )?;
     ctx.state.scripting.functions.clear();
     replicate(ctx, args);
     ctx.out.ok();
@@ -404,7 +406,7 @@ fn function_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let names = f.flags.names();
             out.set(names.len());
             for n in names {
-                out.bulk(n.as_bytes());
+                out.simple(n);
             }
         }
         if with_code {
@@ -501,7 +503,7 @@ fn function_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
             "      libraries with the new libraries (notice that even on this option there is a chance of failure",
             "      in case of functions name collision with another library).",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ],
     )
 }

@@ -97,7 +97,7 @@ fn command_args(args: &Variadic<Value>) -> Option<Vec<Bytes>> {
 
 /// Why the script may not run `cmd` now (the error text), or None.
 fn refusal(ctx: &mut Ctx, run: &RunState, cmd: &commands::Spec) -> Option<Cow<'static, str>> {
-    if DENIED.contains(&cmd.name) {
+    if DENIED.contains(&cmd.name) || cmd.has(flags::BLOCKING) {
         return Some("ERR This Redis command is not allowed from script".into());
     }
     if !cmd.has(flags::WRITE) || run.client.is_master {

@@ -128,7 +128,12 @@ fn parse_shebang(code: &[u8]) -> Result<String, String> {
     for p in parts {
         match p.strip_prefix(b"name=") {
             Some(n) if name.is_none() => name = Some(String::from_utf8_lossy(n).into_owned()),
-            _ => return Err("ERR Invalid library metadata".into()),
+            _ => {
+                return Err(format!(
+                    "ERR Invalid metadata value given: {}",
+                    String::from_utf8_lossy(p)
+                ));
+            }
         }
     }
     let name = name.ok_or_else(|| String::from("ERR Library name was not given"))?;
@@ -303,7 +308,7 @@ pub fn read_rdb_string(buf: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
 
 /// FUNCTION RESTORE: checks the payload, then loads every library (all or nothing).
 pub fn restore(s: &mut Scripting, payload: &[u8], policy: RestorePolicy) -> Result<(), String> {
-    const BAD: &str = "ERR payload version or checksum are wrong";
+    const BAD: &str = "ERR DUMP payload version or checksum are wrong";
     if payload.len() < 10 {
         return Err(BAD.into());
     }

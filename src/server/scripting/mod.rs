@@ -229,8 +229,8 @@ pub fn parse_eval_shebang(body: &[u8]) -> Result<(Option<ScriptFlags>, Vec<u8>),
     let engine = parts.next().unwrap_or(b"");
     if engine != b"lua" {
         return Err(format!(
-            "ERR Could not find engine '{}'",
-            String::from_utf8_lossy(engine)
+            "ERR Unexpected engine in script shebang: {}",
+            String::from_utf8_lossy(&body[..line_end])
         ));
     }
     let mut flags = ScriptFlags::default();
