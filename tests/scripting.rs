@@ -693,3 +693,90 @@ const SCRIPT_CMDS: &[&[&str]] = &[
 fn script_commands_match_redis() {
     common::same_replies(SCRIPT_CMDS);
 }
+
+/// Scripts whose effects must reach replicas: several writes (MULTI/EXEC), one write,
+/// a write after a random command, writes in two databases, SPOP (replicated as SREM),
+/// and functions (FUNCTION LOAD replicated as it is).
+const REPLICATED: &[&[&str]] = &[
+    &[
+        "EVAL",
+        "for i = 1, 20 do redis.call('rpush', KEYS[1], i) end return 1",
+        "1",
+        "r:list",
+    ],
+    &[
+        "EVAL",
+        "return redis.call('set', KEYS[1], ARGV[1])",
+        "1",
+        "r:one",
+        "v",
+    ],
+    &[
+        "EVAL",
+        "redis.call('sadd', KEYS[1], 'a', 'b', 'c', 'd'); return redis.call('spop', KEYS[1])",
+        "1",
+        "r:set",
+    ],
+    &[
+        "EVAL",
+        "local k = redis.call('randomkey'); redis.call('set', 'r:after-random', k or 'none'); return 1",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.call('incrbyfloat', KEYS[1], '1.5'); redis.call('expire', KEYS[1], 100); return 1",
+        "1",
+        "r:flt",
+    ],
+    &[
+        "EVAL",
+        "redis.call('select', 2); redis.call('set', 'r:db2', 'x'); redis.call('select', 0); return redis.call('set', 'r:db0', 'y')",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.call('set', KEYS[1], 'w'); error('fails after writing')",
+        "1",
+        "r:partial",
+    ],
+    &["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "r:one"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=rlib\nredis.register_function('bump', function(keys) redis.call('incr', keys[1]) return redis.call('incr', keys[1]) end)",
+    ],
+    &["FCALL", "bump", "1", "r:bumped"],
+    &["FCALL", "bump", "1", "r:bumped"],
+];
+
+/// A redis-server replica of our master applies the effects of our scripts, and has our
+/// functions; its digest equals ours. The other way too: our replica of a redis-server
+/// master running the same scripts.
+#[test]
+fn scripted_writes_replicate_both_ways() {
+    use common::repl::{Node, NodeOpts, assert_same_digest, wait_synced};
+    for (mk, rk) in [
+        (common::Kind::Redrepl, common::Kind::Redis),
+        (common::Kind::Redis, common::Kind::Redrepl),
+    ] {
+        let m = Node::start(NodeOpts::seed(mk));
+        let r = Node::start(NodeOpts::seed_replica(rk, m.port));
+        wait_synced(&m, &r);
+        for cmd in REPLICATED {
+            let _ = m.try_cmd(cmd);
+        }
+        wait_synced(&m, &r);
+        assert_same_digest(&[&m, &r]);
+        assert_eq!(r.text(&["GET", "r:bumped"]), "4", "{mk:?} -> {rk:?}");
+        let listed = r.cmd(&["FUNCTION", "LIST", "LIBRARYNAME", "rlib"]);
+        assert_ne!(listed, redis::Value::Array(vec![]), "{mk:?} -> {rk:?}");
+        // A write script is refused on the replica; a read-only one runs.
+        let refused = r.try_cmd(&["EVAL", "return redis.call('set', 'x', 1)", "0"]);
+        assert!(
+            format!("{refused:?}").contains("READONLY"),
+            "{mk:?} -> {rk:?}: {refused:?}"
+        );
+        let read = r.cmd(&["EVAL", "return redis.call('get', KEYS[1])", "1", "r:one"]);
+        assert_eq!(read, redis::Value::BulkString(b"v".to_vec()));
+    }
+}
