@@ -165,3 +165,39 @@ fn bulk(reply: &[u8]) -> Vec<u8> {
     let nl = reply.iter().position(|&b| b == b'\n').expect("bulk header");
     reply[nl + 1..reply.len() - 2].to_vec()
 }
+
+/// Functions are saved in the RDB (RDB_OPCODE_FUNCTION2) and come back after a restart,
+/// both ways: redis-server's dump loads here, ours loads in redis-server.
+#[test]
+fn functions_survive_restart_through_rdb_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // redis-server writes a dump with two libraries; we start from it.
+    {
+        let theirs = Server::builder(Kind::Redis).args(&["--dir", d]).start();
+        let mut b = theirs.raw();
+        b.request(&["FUNCTION", "LOAD", LIB_X]);
+        b.request(&["FUNCTION", "LOAD", LIB_Y]);
+        assert_eq!(b.request(&["SAVE"]), b"+OK\r\n");
+    }
+    let ours = Server::builder(Kind::Redrepl)
+        .debug_command(true)
+        .args(&["--dir", d])
+        .start();
+    let mut a = ours.raw();
+    assert_eq!(a.request(&["FCALL", "f", "1", "k"]), b"$1\r\nk\r\n");
+    a.request(&["FUNCTION", "DELETE", "y"]);
+    a.request(&["FUNCTION", "LOAD", LIB_W]);
+    assert_eq!(a.request(&["DEBUG", "RELOAD"]), b"+OK\r\n");
+    assert_eq!(a.request(&["FCALL", "incr2", "1", "n"]), b":2\r\n");
+    assert_eq!(a.request(&["FCALL", "g", "1", "k", "v"])[0], b'-');
+    assert_eq!(a.request(&["SAVE"]), b"+OK\r\n");
+    drop(a);
+    drop(ours);
+    // redis-server loads our dump (functions included) and runs them.
+    let theirs = Server::builder(Kind::Redis).args(&["--dir", d]).start();
+    let mut b = theirs.raw();
+    assert_eq!(b.request(&["FCALL", "incr2", "1", "n"]), b":4\r\n");
+    assert_eq!(b.request(&["FCALL", "f", "1", "k"]), b"$1\r\nk\r\n");
+    assert_eq!(b.request(&["FCALL", "g", "1", "k", "v"])[0], b'-');
+}

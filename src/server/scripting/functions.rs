@@ -92,6 +92,11 @@ impl Libraries {
         }
     }
 
+    /// The code of every library (what the RDB stores).
+    pub fn codes(&self) -> Vec<Bytes> {
+        self.libs.values().map(|l| l.code.clone()).collect()
+    }
+
     /// Removes every library.
     pub fn clear(&mut self) {
         self.libs.clear();
@@ -304,6 +309,20 @@ pub fn read_rdb_string(buf: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
     let data = buf.get(*pos..pos.checked_add(n)?)?;
     *pos += n;
     Some(data.to_vec())
+}
+
+/// Replaces the libraries with those of a loaded RDB (start-up, DEBUG RELOAD, full sync).
+/// A library that does not load is logged and skipped.
+pub fn load_from_rdb(s: &mut Scripting, codes: &[Bytes]) {
+    s.functions.clear();
+    for code in codes {
+        if let Err(e) = load(s, code, true) {
+            crate::server::log::log(
+                crate::config::LogLevel::Warning,
+                &format!("Failed loading library from the RDB: {e}"),
+            );
+        }
+    }
 }
 
 /// FUNCTION RESTORE: checks the payload, then loads every library (all or nothing).
