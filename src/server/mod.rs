@@ -22,6 +22,7 @@ pub mod persistence;
 pub mod process;
 pub mod rdb;
 pub mod replication;
+pub mod scripting;
 pub mod sds;
 pub mod state;
 pub mod types;

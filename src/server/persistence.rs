@@ -55,6 +55,7 @@ fn save_info(state: &State) -> SaveInfo {
         repl_id: r.replid.clone(),
         repl_offset: r.offset,
         repl_stream_db: db,
+        functions: state.scripting.functions.codes(),
     }
 }
 
@@ -295,6 +296,10 @@ fn load_dump(state: &mut State, with_replication: bool) -> Result<(), String> {
     let is_master = state.config.replicaof.is_none();
     match reader::load(&bytes, &mut state.dbs, is_master) {
         Ok(info) => {
+            crate::server::scripting::functions::load_from_rdb(
+                &mut state.scripting,
+                &info.functions,
+            );
             if with_replication {
                 super::replication::replica::restore_from_dump(
                     state,

@@ -79,6 +79,11 @@ pub struct State {
     /// Clients blocked on keys, oldest first: (client id, db, keys). A key that becomes
     /// ready is served to the oldest client waiting on it, as Redis does.
     pub blocked_on: Vec<(u64, usize, Vec<bytes::Bytes>)>,
+    /// Lua scripts and functions (EVAL, FUNCTION, FCALL).
+    pub scripting: super::scripting::Scripting,
+    /// While a script runs: the writes it made, replicated when it ends (Redis 7.0
+    /// replicates a script's effects, in MULTI/EXEC when there are several).
+    pub script_effects: Option<Vec<(usize, Vec<bytes::Bytes>)>>,
 }
 
 /// How to shut down.
@@ -121,6 +126,8 @@ impl State {
             },
             blocked_clients: 0,
             blocked_on: Vec::new(),
+            scripting: super::scripting::Scripting::new(),
+            script_effects: None,
         }
     }
 
@@ -138,6 +145,13 @@ impl State {
     /// were applied, under the state lock (see [`super::replication`]).
     #[inline]
     pub fn propagate<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
+        if let Some(effects) = self.script_effects.as_mut() {
+            let args = args
+                .iter()
+                .map(|a| bytes::Bytes::copy_from_slice(a.as_ref()));
+            effects.push((db, args.collect()));
+            return;
+        }
         if self.repl.active() {
             let limits = self.config.client_output_buffer_limit[1];
             self.repl.propagate(db, args, limits);

@@ -644,6 +644,78 @@ impl Raw {
     }
 }
 
+impl Raw {
+    /// Sends a command and reads its whole reply (any RESP type, nested) as bytes.
+    pub fn request(&mut self, args: &[&str]) -> Vec<u8> {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.send(&resp(&a));
+        self.read_reply()
+    }
+
+    /// Reads one whole RESP reply (any type, nested).
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.read_reply_into(&mut out);
+        out
+    }
+
+    fn read_line_into(&mut self, out: &mut Vec<u8>) -> Vec<u8> {
+        let start = out.len();
+        let mut b = [0u8; 1];
+        loop {
+            self.stream.read_exact(&mut b).expect("reply byte");
+            out.push(b[0]);
+            if out.len() >= start + 2 && &out[out.len() - 2..] == b"\r\n" {
+                return out[start..out.len() - 2].to_vec();
+            }
+        }
+    }
+
+    fn read_reply_into(&mut self, out: &mut Vec<u8>) {
+        let line = self.read_line_into(out);
+        let n: i64 = std::str::from_utf8(&line[1..])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        match line[0] {
+            b'$' | b'=' if n >= 0 => {
+                let mut data = vec![0u8; n as usize + 2];
+                self.stream.read_exact(&mut data).expect("bulk");
+                out.extend_from_slice(&data);
+            }
+            b'*' | b'~' | b'>' if n > 0 => (0..n).for_each(|_| self.read_reply_into(out)),
+            b'%' if n > 0 => (0..2 * n).for_each(|_| self.read_reply_into(out)),
+            _ => {}
+        }
+    }
+}
+
+/// Runs `cmds` on a fresh redrepl and a fresh redis-server, asserting every reply is
+/// byte-identical and so are the DEBUG DIGESTs at the end.
+pub fn same_replies(cmds: &[&[&str]]) {
+    let ours = Server::builder(Kind::Redrepl).debug_command(true).start();
+    let theirs = Server::start_redis(&[]);
+    let mut a = ours.raw();
+    let mut b = theirs.raw();
+    let mut failures = Vec::new();
+    for cmd in cmds {
+        let x = a.request(cmd);
+        let y = b.request(cmd);
+        if x != y {
+            failures.push(format!(
+                "{cmd:?}\n  ours:  {:?}\n  redis: {:?}",
+                String::from_utf8_lossy(&x),
+                String::from_utf8_lossy(&y)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(
+        a.request(&["DEBUG", "DIGEST"]),
+        b.request(&["DEBUG", "DIGEST"])
+    );
+}
+
 /// Encodes a command as a RESP array of bulk strings.
 pub fn resp(args: &[&[u8]]) -> Vec<u8> {
     let mut v = format!("*{}\r\n", args.len()).into_bytes();

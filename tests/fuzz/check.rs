@@ -205,7 +205,6 @@ pub const ALLOW_RANGE_TEXT: &str = "an integer argument out of its range gets Re
     (`count should be greater than 0`, `LIMIT can't be negative`, `value is out of range, must be \
     positive`, `DB index`...; getRangeLongFromObjectOrReply): argument cursor, fixed on branch table";
 
-
 /// Allow-list reason: CONFIG GET echoes a name as typed.
 pub const ALLOW_CONFIG_CASE: &str = "CONFIG GET with an exact (non-glob) name answers with the \
     name as the client typed it (`Maxmemory`): config/access.rs, branch cfg";
@@ -281,7 +280,6 @@ pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'stati
     ];
     if ours.is_error() && err_is(theirs, RANGE_TEXTS) {
         return Some(ALLOW_RANGE_TEXT);
-    }
     }
     if name == "config" && sub == "get" {
         let norm = |r: &Reply| match r {

@@ -27,6 +27,7 @@ pub mod process;
 pub mod random_pick;
 pub mod remove;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -241,6 +242,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(sort::specs());
         all.extend(lcs::specs());
         all.extend(geo::specs());
+        all.extend(scripting::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }

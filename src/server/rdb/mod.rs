@@ -59,4 +59,6 @@ pub struct SaveInfo {
     pub repl_offset: i64,
     /// `repl-stream-db`.
     pub repl_stream_db: i64,
+    /// The code of every function library (RDB_OPCODE_FUNCTION2 records).
+    pub functions: Vec<bytes::Bytes>,
 }

@@ -53,6 +53,8 @@ pub struct LoadInfo {
     pub expired_skipped: u64,
     /// Empty collections skipped (Redis's "empty keys skipped").
     pub empty_skipped: u64,
+    /// The code of every function library (RDB_OPCODE_FUNCTION2 records).
+    pub functions: Vec<bytes::Bytes>,
     /// Those keys, by database, so a restarted master can tell its replicas (DEL).
     pub expired_keys: Vec<(usize, Vec<u8>)>,
 }
@@ -455,8 +457,11 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
                 c.u8()?;
             }
             op::MODULE_AUX => return c.err("module data is not supported by redrepl"),
-            op::FUNCTION | op::FUNCTION2 => {
-                return c.err("functions (FUNCTION LOAD) are not supported by redrepl");
+            op::FUNCTION2 => info
+                .functions
+                .push(bytes::Bytes::from(c.string()?.to_vec())),
+            op::FUNCTION => {
+                return c.err("pre-7.0 function records (RDB_OPCODE_FUNCTION) are not supported");
             }
             _ => {
                 let key = c.sds()?;

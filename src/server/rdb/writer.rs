@@ -103,7 +103,13 @@ impl<W: Write> RdbWriter<W> {
         self.aux("repl-stream-db", info.repl_stream_db.to_string().as_bytes())?;
         self.aux("repl-id", info.repl_id.as_bytes())?;
         self.aux("repl-offset", info.repl_offset.to_string().as_bytes())?;
-        self.aux("aof-base", b"0")
+        self.aux("aof-base", b"0")?;
+        // Function libraries come before the databases, as Redis writes them.
+        for code in &info.functions {
+            self.raw(&[op::FUNCTION2])?;
+            self.string(code)?;
+        }
+        Ok(())
     }
 
     /// The type byte `value` writes.

@@ -469,7 +469,10 @@ async fn full_sync(
     }
     notice!("MASTER <-> REPLICA sync: Loading DB in memory");
     let info = match reader::load(&bytes, &mut st.dbs, false) {
-        Ok(info) => info,
+        Ok(info) => {
+            crate::server::scripting::functions::load_from_rdb(&mut st.scripting, &info.functions);
+            info
+        }
         Err(e) => {
             let ndb = st.dbs.len();
             st.dbs = (0..ndb).map(|_| Db::new()).collect();

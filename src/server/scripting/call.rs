@@ -1,0 +1,242 @@
+//! `redis.call` / `redis.pcall`: one command from a script, checked as Redis 7.0's
+//! scriptCall does (unknown command, arity, commands denied in scripts, writes from
+//! read-only scripts, READONLY replica, MISCONF, OOM), then run by
+//! [`crate::server::commands::call`] with the script's own client, whose reply is parsed
+//! back into a Lua value.
+
+use super::Watchdog;
+use super::convert::reply_to_lua;
+use crate::resp::{Proto, ReplyBuf};
+use crate::server::client::Client;
+use crate::server::commands::{self, Ctx, flags};
+use bytes::Bytes;
+use mlua::{Lua, Table, Value, Variadic};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// What one script run keeps between its `redis.call`s.
+pub struct RunState {
+    /// The script's client (its own database selection, RESP version, no replies sent).
+    pub client: Client,
+    /// Where the command's reply is written before it becomes a Lua value.
+    pub buf: ReplyBuf,
+    /// EVAL_RO / FCALL_RO or `no-writes`: write commands are refused.
+    pub read_only: bool,
+    /// `allow-oom`: writes are allowed above maxmemory.
+    pub allow_oom: bool,
+    /// The script has changed the dataset.
+    pub wrote: bool,
+    /// Shared with other connections (SCRIPT KILL answers UNKILLABLE once written).
+    pub watchdog: Arc<Watchdog>,
+}
+
+/// Commands Redis 7.0 flags `noscript`.
+const DENIED: &[&str] = &[
+    "auth",
+    "hello",
+    "multi",
+    "exec",
+    "discard",
+    "watch",
+    "unwatch",
+    "subscribe",
+    "psubscribe",
+    "ssubscribe",
+    "unsubscribe",
+    "punsubscribe",
+    "sunsubscribe",
+    "monitor",
+    "sync",
+    "psync",
+    "replconf",
+    "eval",
+    "evalsha",
+    "eval_ro",
+    "evalsha_ro",
+    "fcall",
+    "fcall_ro",
+    "script",
+    "function",
+    "save",
+    "bgsave",
+    "bgrewriteaof",
+    "shutdown",
+    "replicaof",
+    "slaveof",
+    "failover",
+    "quit",
+    "reset",
+    "wait",
+    "config",
+    "client",
+    "acl",
+    "debug",
+    "module",
+    "latency",
+];
+
+/// An error table `{err=text}`.
+pub fn err_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("err", text)?;
+    Ok(Value::Table(t))
+}
+
+/// Converts the arguments of redis.call: strings as they are, numbers as Lua prints them.
+fn command_args(args: &Variadic<Value>) -> Option<Vec<Bytes>> {
+    args.iter()
+        .map(|a| match a {
+            Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(n) => Some(Bytes::from(n.to_string())),
+            Value::Number(n) => Some(Bytes::from(crate::server::numbers::format_g(*n, 14))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Why the script may not run `cmd` now (the error text), or None.
+fn refusal(ctx: &mut Ctx, run: &RunState, cmd: &commands::Spec) -> Option<Cow<'static, str>> {
+    if DENIED.contains(&cmd.name) || cmd.has(flags::BLOCKING) {
+        return Some("ERR This Redis command is not allowed from script".into());
+    }
+    if !cmd.has(flags::WRITE) || run.client.is_master {
+        return None;
+    }
+    if run.read_only {
+        return Some("ERR Write commands are not allowed from read-only scripts.".into());
+    }
+    let config = &ctx.state.config;
+    if config.replicaof.is_some() && config.replica_read_only {
+        return Some(commands::err::READONLY.0);
+    }
+    if !ctx.state.persistence.last_bgsave_ok
+        && config.stop_writes_on_bgsave_error
+        && !config.save.is_empty()
+    {
+        return Some(commands::err::MISCONF.0);
+    }
+    if config.maxmemory > 0
+        && cmd.has(flags::DENYOOM)
+        && !run.allow_oom
+        && !run.wrote
+        && !crate::server::evict::perform(ctx.state)
+    {
+        return Some("OOM command not allowed when used memory > 'maxmemory'.".into());
+    }
+    None
+}
+
+/// Runs one `redis.call` (`protected` false) or `redis.pcall`: returns (true, reply) or
+/// (false, error table).
+pub fn redis_call(
+    ctx: &mut Ctx,
+    run: &mut RunState,
+    lua: &Lua,
+    bridge: &Table,
+    args: Variadic<Value>,
+) -> mlua::Result<(bool, Value)> {
+    // The first argument is the pcall flag, set by prelude.lua.
+    let args: Variadic<Value> = args.into_iter().skip(1).collect();
+    if args.is_empty() {
+        return Ok((
+            false,
+            err_table(
+                lua,
+                "ERR Please specify at least one argument for this redis lib call",
+            )?,
+        ));
+    }
+    let Some(argv) = command_args(&args) else {
+        return Ok((
+            false,
+            err_table(
+                lua,
+                "ERR Lua redis lib command arguments must be strings or integers",
+            )?,
+        ));
+    };
+    let denied = DENIED
+        .iter()
+        .any(|d| d.as_bytes().eq_ignore_ascii_case(&argv[0]));
+    let cmd = match commands::lookup(&argv[0]) {
+        None if denied => {
+            return Ok((
+                false,
+                err_table(lua, "ERR This Redis command is not allowed from script")?,
+            ));
+        }
+        None => {
+            return Ok((
+                false,
+                err_table(lua, "ERR Unknown Redis command called from script")?,
+            ));
+        }
+        Some(cmd) => cmd,
+    };
+    let n = argv.len() as i32;
+    if (cmd.arity > 0 && n != cmd.arity) || n < -cmd.arity {
+        return Ok((
+            false,
+            err_table(
+                lua,
+                "ERR Wrong number of args calling Redis command from script",
+            )?,
+        ));
+    }
+    if let Some(e) = refusal(ctx, run, cmd) {
+        return Ok((false, err_table(lua, &e)?));
+    }
+    let resp: i64 = bridge.raw_get("resp").unwrap_or(2);
+    run.buf.proto = if resp == 3 {
+        Proto::Resp3
+    } else {
+        Proto::Resp2
+    };
+    run.client.proto = run.buf.proto;
+    run.buf.buf.clear();
+    let dirty_before = ctx.state.dirty;
+    {
+        let mut inner = Ctx::new(ctx.state, &mut run.client, &mut run.buf, ctx.shared);
+        inner.now_ms = ctx.now_ms;
+        inner.in_exec = true;
+        commands::call(&mut inner, cmd, &argv);
+    }
+    if ctx.state.dirty != dirty_before {
+        run.wrote = true;
+        run.watchdog.wrote.store(true, Ordering::Relaxed);
+    }
+    let bytes = drain(&mut run.buf);
+    if bytes.is_empty() {
+        return Ok((true, Value::Nil));
+    }
+    let mut pos = 0;
+    let v = reply_to_lua(lua, &bytes, &mut pos)?;
+    Ok((bytes[0] != b'-', v))
+}
+
+/// The whole reply as bytes, streamed parts included.
+fn drain(buf: &mut ReplyBuf) -> Vec<u8> {
+    if !buf.has_streams() {
+        return std::mem::take(&mut buf.buf);
+    }
+    let streams = std::mem::take(&mut buf.streams.0);
+    let bytes = std::mem::take(&mut buf.buf);
+    let mut out = Vec::new();
+    let mut from = 0;
+    let mut scratch = ReplyBuf::new(buf.proto);
+    for (at, mut s) in streams {
+        out.extend_from_slice(&bytes[from..at]);
+        from = at;
+        loop {
+            scratch.buf.clear();
+            let more = s.fill(&mut scratch, 64 * 1024);
+            out.extend_from_slice(&scratch.buf);
+            if !more {
+                break;
+            }
+        }
+    }
+    out.extend_from_slice(&bytes[from..]);
+    out
+}

@@ -1,0 +1,258 @@
+//! Lua scripting as Redis 7.0 embeds it: one Lua 5.1 interpreter (mlua, vendored) with
+//! Redis's environment, the EVAL script cache, the function libraries, and the watchdog
+//! that lets a long script be noticed and stopped.
+//!
+//! - `env.rs` builds the interpreter: libraries, the `redis` table, protected globals.
+//! - `call.rs` is `redis.call`/`redis.pcall`: a command run through the script checks and
+//!   [`crate::server::commands::call`] with the script's own client.
+//! - `convert.rs` converts replies to Lua values and Lua values to replies (RESP2/RESP3).
+//! - `run.rs` runs one script or function under the state lock and writes its reply.
+//! - `cjson.rs`, `bit.rs`: the libraries Redis loads.
+//! - `functions.rs`: FUNCTION libraries (`#!lua name=...`, `redis.register_function`).
+
+pub mod bit;
+pub mod call;
+pub mod cjson;
+pub mod convert;
+pub mod env;
+pub mod functions;
+pub mod rand;
+pub mod run;
+
+use bytes::Bytes;
+use mlua::{Function, Lua, Table};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+/// What another connection needs to see of a running script (BUSY replies, SCRIPT KILL):
+/// shared outside the state lock. The Lua count hook reads `kill` every
+/// [`HOOK_INSTRUCTIONS`] instructions and ends the script when it is set.
+#[derive(Debug, Default)]
+pub struct Watchdog {
+    /// A script or function is running.
+    pub running: AtomicBool,
+    /// Unix ms when it started.
+    pub started_ms: AtomicI64,
+    /// It has written (SCRIPT KILL then answers UNKILLABLE).
+    pub wrote: AtomicBool,
+    /// It runs a function (FUNCTION KILL) rather than an EVAL script (SCRIPT KILL).
+    pub is_function: AtomicBool,
+    /// SCRIPT KILL / FUNCTION KILL asked it to stop.
+    pub kill: AtomicBool,
+}
+
+/// How often (in Lua VM instructions) the hook checks [`Watchdog::kill`].
+pub const HOOK_INSTRUCTIONS: u32 = 100_000;
+
+impl Watchdog {
+    /// The running script's age in ms, if one runs.
+    pub fn busy_for(&self, now_ms: i64) -> Option<i64> {
+        self.running
+            .load(Ordering::Acquire)
+            .then(|| now_ms - self.started_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// A cached EVAL script.
+pub struct Script {
+    /// Its source.
+    pub body: Bytes,
+    /// The compiled chunk.
+    pub func: Function,
+    /// Its shebang flags (None without a shebang).
+    pub flags: Option<ScriptFlags>,
+}
+
+/// The `#!lua flags=...` of a script or function (`no-writes`, `allow-oom`, ...).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScriptFlags {
+    /// no-writes.
+    pub no_writes: bool,
+    /// allow-oom.
+    pub allow_oom: bool,
+    /// allow-stale.
+    pub allow_stale: bool,
+    /// no-cluster.
+    pub no_cluster: bool,
+    /// allow-cross-slot-keys.
+    pub allow_cross_slot: bool,
+}
+
+impl ScriptFlags {
+    /// Parses one flag name into `self`; false when unknown.
+    pub fn set(&mut self, name: &[u8]) -> bool {
+        match name {
+            b"no-writes" => self.no_writes = true,
+            b"allow-oom" => self.allow_oom = true,
+            b"allow-stale" => self.allow_stale = true,
+            b"no-cluster" => self.no_cluster = true,
+            b"allow-cross-slot-keys" => self.allow_cross_slot = true,
+            _ => return false,
+        }
+        true
+    }
+
+    /// The flag names, in Redis's order (FUNCTION LIST).
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.no_writes {
+            v.push("no-writes");
+        }
+        if self.allow_oom {
+            v.push("allow-oom");
+        }
+        if self.allow_stale {
+            v.push("allow-stale");
+        }
+        if self.no_cluster {
+            v.push("no-cluster");
+        }
+        if self.allow_cross_slot {
+            v.push("allow-cross-slot-keys");
+        }
+        v
+    }
+}
+
+/// The scripting state kept in [`crate::server::state::State`].
+pub struct Scripting {
+    /// The interpreter of EVAL scripts.
+    pub lua: Lua,
+    /// Rust↔Lua bridge table (see prelude.lua).
+    pub bridge: Table,
+    /// EVAL scripts by lower-case hex SHA1.
+    pub scripts: HashMap<String, Script>,
+    /// Bytes of script sources cached (INFO used_memory_scripts_eval).
+    pub scripts_bytes: usize,
+    /// Shared with connections: BUSY and SCRIPT KILL.
+    pub watchdog: Arc<Watchdog>,
+    /// FUNCTION libraries.
+    pub functions: functions::Libraries,
+    /// The scripts' client (its database, RESP version), kept between runs.
+    pub client: Option<crate::server::client::Client>,
+}
+
+impl Scripting {
+    /// A fresh interpreter with Redis's environment.
+    pub fn new() -> Scripting {
+        let watchdog = Arc::new(Watchdog::default());
+        let (lua, bridge) = env::create(&watchdog).expect("the Lua environment builds");
+        Scripting {
+            lua,
+            bridge,
+            scripts: HashMap::new(),
+            scripts_bytes: 0,
+            watchdog,
+            functions: functions::Libraries::new(),
+            client: None,
+        }
+    }
+
+    /// SCRIPT FLUSH: drops every cached script and starts a new interpreter (as Redis).
+    pub fn flush_scripts(&mut self) {
+        let (lua, bridge) = env::create(&self.watchdog).expect("the Lua environment builds");
+        self.scripts.clear();
+        self.scripts_bytes = 0;
+        self.lua = lua;
+        self.bridge = bridge;
+    }
+
+    /// Compiles `body` and caches it under its SHA1; returns the SHA1, or the compile error
+    /// reply (`ERR Error compiling script (new function): ...`).
+    pub fn load_script(&mut self, body: &Bytes) -> Result<String, String> {
+        let sha = sha1_hex(body);
+        if self.scripts.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let (flags, code) = parse_eval_shebang(body)?;
+        let func = self
+            .lua
+            .load(code)
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| {
+                format!(
+                    "ERR Error compiling script (new function): {}",
+                    lua_error_text(&e)
+                )
+            })?;
+        self.scripts_bytes += body.len();
+        self.scripts.insert(
+            sha.clone(),
+            Script {
+                body: body.clone(),
+                func,
+                flags,
+            },
+        );
+        Ok(sha)
+    }
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        Scripting::new()
+    }
+}
+
+/// Lower-case hex SHA1 of `data` (script names, `redis.sha1hex`).
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    let d = Sha1::digest(data);
+    let mut s = String::with_capacity(40);
+    for b in d.iter() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// The message of a Lua error as Lua shows it (without mlua's decorations).
+pub fn lua_error_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
+        other => other.to_string(),
+    }
+}
+
+/// An EVAL script's shebang: `#!lua` then `flags=a,b`; the code is compiled with the
+/// shebang line blanked (line numbers stay). Errors are Redis's texts.
+pub fn parse_eval_shebang(body: &[u8]) -> Result<(Option<ScriptFlags>, Vec<u8>), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((None, body.to_vec()));
+    }
+    let line_end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let line = &body[2..line_end];
+    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or(b"");
+    if engine != b"lua" {
+        return Err(format!(
+            "ERR Unexpected engine in script shebang: {}",
+            String::from_utf8_lossy(&body[..line_end])
+        ));
+    }
+    let mut flags = ScriptFlags::default();
+    for p in parts {
+        let Some(list) = p.strip_prefix(b"flags=") else {
+            return Err(format!(
+                "ERR Unknown lua shebang option: {}",
+                String::from_utf8_lossy(p)
+            ));
+        };
+        for f in list.split(|&b| b == b',').filter(|f| !f.is_empty()) {
+            if !flags.set(f) {
+                return Err(format!(
+                    "ERR Unexpected flag in script shebang: {}",
+                    String::from_utf8_lossy(f)
+                ));
+            }
+        }
+    }
+    // Lua would not parse "#!...": comment the line out, keeping line numbers.
+    let mut code = Vec::with_capacity(body.len() + 2);
+    code.extend_from_slice(b"--");
+    code.extend_from_slice(body);
+    Ok((Some(flags), code))
+}

@@ -1,0 +1,188 @@
+//! Runs one EVAL script or FCALL function under the state lock, as Redis 7.0's
+//! luaCallFunction: KEYS/ARGV (or the function's two tables), `redis.call` bound to this
+//! run, the watchdog marked running, the effects collected and replicated (wrapped in
+//! MULTI/EXEC when there are several), and the result or error written as the reply.
+
+use super::call::{RunState, redis_call};
+use super::convert::lua_to_reply;
+use crate::resp::ReplyBuf;
+use crate::server::client::{Client, ClientInfo};
+use crate::server::commands::{CmdError, Ctx, reply_error};
+use bytes::Bytes;
+use mlua::{Function, Lua, Table, Value, Variadic};
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// One script or function call.
+pub struct Invocation<'a> {
+    /// The compiled script, or the registered function.
+    pub func: Function,
+    /// Key names.
+    pub keys: &'a [Bytes],
+    /// Other arguments.
+    pub argv: &'a [Bytes],
+    /// EVAL_RO/FCALL_RO or `no-writes`.
+    pub read_only: bool,
+    /// `allow-oom`.
+    pub allow_oom: bool,
+    /// What error replies name after `script:` (the SHA1, or the function's name).
+    pub label: &'a str,
+    /// FCALL (arguments passed as two tables) rather than EVAL (KEYS/ARGV globals).
+    pub is_function: bool,
+}
+
+fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, a) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(a)?)?;
+    }
+    Ok(t)
+}
+
+/// The script's own client, kept between runs.
+fn script_client(ctx: &mut Ctx) -> Client {
+    let mut c = ctx.state.scripting.client.take().unwrap_or_else(|| {
+        let info = Arc::new(ClientInfo::new(0, String::new(), String::new()));
+        Client::new(info, true, true)
+    });
+    c.db = ctx.client.db;
+    c.is_master = ctx.client.is_master;
+    c
+}
+
+/// Runs `inv` and writes its reply to the caller.
+pub fn run(ctx: &mut Ctx, inv: Invocation) {
+    let lua = ctx.state.scripting.lua.clone();
+    let bridge = ctx.state.scripting.bridge.clone();
+    let watchdog = ctx.state.scripting.watchdog.clone();
+    let seed = ctx.state.next_random() as i32;
+    super::rand::reset(&lua, seed);
+    let outcome = prepare(&lua, &bridge, &inv).and_then(|args| {
+        let mut run = RunState {
+            client: script_client(ctx),
+            buf: ReplyBuf::default(),
+            read_only: inv.read_only,
+            allow_oom: inv.allow_oom,
+            wrote: false,
+            watchdog: watchdog.clone(),
+        };
+        watchdog.started_ms.store(ctx.now_ms, Ordering::Relaxed);
+        watchdog.wrote.store(false, Ordering::Relaxed);
+        watchdog.kill.store(false, Ordering::Relaxed);
+        watchdog
+            .is_function
+            .store(inv.is_function, Ordering::Relaxed);
+        watchdog.running.store(true, Ordering::Release);
+        if ctx.state.repl.active() {
+            ctx.state.script_effects = Some(Vec::new());
+        }
+        let result = {
+            let cell = RefCell::new((&mut *ctx, &mut run));
+            lua.scope(|scope| {
+                let call = scope.create_function(|lua, a: Variadic<Value>| {
+                    let mut g = cell.borrow_mut();
+                    let (c, r) = &mut *g;
+                    redis_call(c, r, lua, &bridge, a)
+                })?;
+                bridge.raw_set("call", call)?;
+                let runner: Function = bridge.raw_get("run")?;
+                let r = runner.call::<(bool, Value)>(args);
+                bridge.raw_set("call", Value::Nil)?;
+                r
+            })
+        };
+        watchdog.running.store(false, Ordering::Release);
+        ctx.state.scripting.client = Some(run.client);
+        replicate_effects(ctx);
+        result
+    });
+    let resp: i64 = bridge.raw_get("resp").unwrap_or(2);
+    match outcome {
+        Ok((true, v)) => {
+            if let Err(e) = lua_to_reply(ctx.out, &v, resp as u8) {
+                reply_error(
+                    ctx,
+                    &CmdError::msg(format!("ERR {}", super::lua_error_text(&e))),
+                );
+            }
+        }
+        Ok((false, v)) => {
+            let text = error_text(&v, inv.label);
+            reply_error(ctx, &CmdError::msg(text));
+        }
+        Err(e) => {
+            let text = format!(
+                "ERR Error running script: {} script: {}",
+                super::lua_error_text(&e),
+                inv.label
+            );
+            reply_error(ctx, &CmdError::msg(text));
+        }
+    }
+    // Drop what the script left behind (tables, strings) now, not at some later GC.
+    if lua.used_memory() > 32 << 20 {
+        let _ = lua.gc_collect();
+    }
+}
+
+/// Sets KEYS/ARGV (EVAL) or builds the (func, keys, args) call (FCALL).
+fn prepare(lua: &Lua, bridge: &Table, inv: &Invocation) -> mlua::Result<Variadic<Value>> {
+    bridge.raw_set("resp", 2)?;
+    bridge.raw_set("repl", 3)?;
+    let keys = strings(lua, inv.keys)?;
+    let argv = strings(lua, inv.argv)?;
+    let mut args = Variadic::new();
+    args.push(Value::Function(inv.func.clone()));
+    if inv.is_function {
+        args.push(Value::Table(keys));
+        args.push(Value::Table(argv));
+    } else {
+        let globals: Table = bridge.raw_get("globals")?;
+        globals.raw_set("KEYS", keys)?;
+        globals.raw_set("ARGV", argv)?;
+    }
+    Ok(args)
+}
+
+/// The reply for a failed run: `<err> script: <label>, on <source>:<line>.`
+fn error_text(v: &Value, label: &str) -> String {
+    let Value::Table(t) = v else {
+        return format!("ERR unknown error script: {label}");
+    };
+    let msg = match t.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+        _ => "ERR unknown error".into(),
+    };
+    let source: Option<String> = t.raw_get("source").ok().flatten();
+    let line: Option<i64> = t.raw_get("line").ok().flatten();
+    match (source, line) {
+        (Some(s), Some(l)) => format!("{msg} script: {label}, on {s}:{l}."),
+        _ => format!("{msg} script: {label}"),
+    }
+}
+
+/// Streams the commands the script ran to replicas: as they are when there is one (or
+/// when the caller's EXEC already wraps them), inside MULTI/EXEC when there are several.
+fn replicate_effects(ctx: &mut Ctx) {
+    let Some(effects) = ctx.state.script_effects.take() else {
+        return;
+    };
+    if effects.is_empty() {
+        return;
+    }
+    let wrap = effects.len() > 1 && ctx.state.repl.exec_wrap.is_none();
+    if wrap {
+        let db = effects[0].0;
+        ctx.state.propagate(db, &[b"MULTI"]);
+    }
+    let mut last_db = 0;
+    for (db, args) in &effects {
+        ctx.state.propagate(*db, args);
+        last_db = *db;
+    }
+    if wrap {
+        ctx.state.propagate(last_db, &[b"EXEC"]);
+    }
+    ctx.client.woff = ctx.state.repl.offset;
+}

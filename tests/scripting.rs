@@ -1,0 +1,782 @@
+//! EVAL & co side by side with Debian's redis-server 7.0: a corpus of scripts (conversions
+//! in RESP2 and RESP3, redis.call vs redis.pcall errors, cjson/bit round trips, global
+//! protection, seeded math.random, KEYS/ARGV, writes of every type, nested tables) must
+//! give byte-identical replies, and the datasets equal digests. Plus SCRIPT LOAD/EXISTS/
+//! FLUSH, EVALSHA, the NOSCRIPT and numkeys errors, and replication of scripted writes.
+
+mod common;
+
+use common::{Raw, Server};
+
+fn request(r: &mut Raw, args: &[&str]) -> Vec<u8> {
+    r.request(args)
+}
+
+/// EVAL of `script` with `keys` and `args`.
+fn eval(r: &mut Raw, script: &str, keys: &[&str], args: &[&str]) -> Vec<u8> {
+    let n = keys.len().to_string();
+    let mut all = vec!["EVAL", script, &n];
+    all.extend_from_slice(keys);
+    all.extend_from_slice(args);
+    request(r, &all)
+}
+
+/// Data every script of the corpus may read.
+const SETUP: &[&[&str]] = &[
+    &["SET", "str", "hello"],
+    &["SET", "num", "41"],
+    &["RPUSH", "list", "a", "b", "c"],
+    &["HSET", "h1", "f1", "v1"],
+    &["SADD", "s1", "only"],
+    &["ZADD", "z", "1.5", "a", "2", "b"],
+];
+
+/// (script, keys, args).
+type Case = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+/// Scripts whose replies must be byte-identical to redis-server's, in RESP2 and RESP3.
+const CORPUS: &[Case] = &[
+    // Lua -> reply conversions.
+    ("return 1", &[], &[]),
+    ("return -1", &[], &[]),
+    ("return 0", &[], &[]),
+    ("return 3.99", &[], &[]),
+    ("return -3.99", &[], &[]),
+    ("return 0.5", &[], &[]),
+    ("return 2^53", &[], &[]),
+    ("return 'hello'", &[], &[]),
+    ("return ''", &[], &[]),
+    ("return 'a\\0b'", &[], &[]),
+    ("return true", &[], &[]),
+    ("return false", &[], &[]),
+    ("return nil", &[], &[]),
+    ("return", &[], &[]),
+    ("return {}", &[], &[]),
+    ("return {1,2,3}", &[], &[]),
+    ("return {1,'a',{2,{3,{4}}}}", &[], &[]),
+    ("return {1,nil,3}", &[], &[]),
+    ("return {1,2,3.7,'x',nil,5}", &[], &[]),
+    ("return {true,false,1}", &[], &[]),
+    ("return {ok='fine'}", &[], &[]),
+    ("return {ok='two\\nlines'}", &[], &[]),
+    ("return {err='ERR custom'}", &[], &[]),
+    ("return {err='CUSTOM no ERR'}", &[], &[]),
+    ("return {err='x', ok='y'}", &[], &[]),
+    ("return redis.status_reply('OK2')", &[], &[]),
+    ("return redis.error_reply('E1 my error')", &[], &[]),
+    ("return redis.error_reply('plain')", &[], &[]),
+    ("return {double=3.25}", &[], &[]),
+    ("return {double=1e300}", &[], &[]),
+    ("return {double=-0.1}", &[], &[]),
+    ("return {big_number='12345678901234567890'}", &[], &[]),
+    ("return {map={a=1}}", &[], &[]),
+    ("return {map={}}", &[], &[]),
+    ("return {set={a=true}}", &[], &[]),
+    (
+        "return {verbatim_string={format='txt', string='hi'}}",
+        &[],
+        &[],
+    ),
+    ("return {{ok='a'},{err='ERR b'},{double=1.5}}", &[], &[]),
+    ("redis.setresp(3); return true", &[], &[]),
+    ("redis.setresp(3); return false", &[], &[]),
+    ("redis.setresp(3); return nil", &[], &[]),
+    ("redis.setresp(3); return {double=1.5}", &[], &[]),
+    ("redis.setresp(3); return {1, true, false}", &[], &[]),
+    ("redis.setresp(2); return true", &[], &[]),
+    // Reply -> Lua conversions.
+    ("return redis.call('get','str')", &[], &[]),
+    ("return redis.call('get','nokey')", &[], &[]),
+    ("return type(redis.call('get','nokey'))", &[], &[]),
+    ("return tostring(redis.call('get','nokey'))", &[], &[]),
+    ("return redis.call('ping')", &[], &[]),
+    (
+        "local r = redis.call('ping') return type(r) .. r.ok",
+        &[],
+        &[],
+    ),
+    ("return redis.call('incr','num')", &[], &[]),
+    ("return type(redis.call('strlen','str'))", &[], &[]),
+    ("return redis.call('lrange','list',0,-1)", &[], &[]),
+    ("return #redis.call('lrange','list',0,-1)", &[], &[]),
+    ("return redis.call('hgetall','h1')", &[], &[]),
+    ("return redis.call('smembers','s1')", &[], &[]),
+    ("return redis.call('zscore','z','a')", &[], &[]),
+    (
+        "return redis.call('zrange','z',0,-1,'withscores')",
+        &[],
+        &[],
+    ),
+    ("return redis.call('exists','str','nokey','list')", &[], &[]),
+    ("return redis.call('type','h1')", &[], &[]),
+    ("return redis.call('mget','str','nokey','num')", &[], &[]),
+    (
+        "redis.setresp(3); return redis.call('hgetall','h1')",
+        &[],
+        &[],
+    ),
+    (
+        "redis.setresp(3); local r = redis.call('hgetall','h1') return {type(r.map), r.map.f1}",
+        &[],
+        &[],
+    ),
+    (
+        "redis.setresp(3); return redis.call('get','nokey') == nil",
+        &[],
+        &[],
+    ),
+    (
+        "redis.setresp(3); return redis.call('zscore','z','a')",
+        &[],
+        &[],
+    ),
+    (
+        "redis.setresp(3); local r = redis.call('zscore','z','a') return tostring(r.double)",
+        &[],
+        &[],
+    ),
+    (
+        "redis.setresp(3); return redis.call('smembers','s1')",
+        &[],
+        &[],
+    ),
+    (
+        "redis.setresp(3); local r = redis.call('smembers','s1') return r.set.only",
+        &[],
+        &[],
+    ),
+    (
+        "redis.setresp(3); return redis.call('mget','str','nokey')",
+        &[],
+        &[],
+    ),
+    // Arguments.
+    ("return redis.call('echo', 42)", &[], &[]),
+    ("return redis.call('echo', 3.5)", &[], &[]),
+    ("return redis.call('echo', 1e20)", &[], &[]),
+    ("return redis.call('set', 'k', {})", &[], &[]),
+    ("return redis.call('set', 'k', nil)", &[], &[]),
+    ("return redis.call('set', 'k', true)", &[], &[]),
+    ("return KEYS", &["k1", "k2"], &["a1"]),
+    ("return ARGV", &["k1"], &["a1", "a2"]),
+    ("return {#KEYS, #ARGV}", &["k1", "k2"], &["a1"]),
+    ("return {KEYS[1], ARGV[1], KEYS[3]}", &["k1"], &["a1"]),
+    // Errors from redis.call and redis.pcall.
+    ("return redis.call('nosuch')", &[], &[]),
+    ("return redis.pcall('nosuch')", &[], &[]),
+    ("redis.call('nosuch')", &[], &[]),
+    ("return redis.call()", &[], &[]),
+    ("return redis.pcall()", &[], &[]),
+    ("return redis.call(1)", &[], &[]),
+    ("return redis.call('get')", &[], &[]),
+    ("return redis.call('incr','a','b')", &[], &[]),
+    ("return redis.call('incr','str')", &[], &[]),
+    ("return redis.pcall('incr','str')", &[], &[]),
+    ("local r = redis.pcall('incr','str') return r.err", &[], &[]),
+    (
+        "local r = redis.pcall('lpush','str','x') return r",
+        &[],
+        &[],
+    ),
+    (
+        "local ok, e = pcall(redis.call, 'incr', 'str') return e",
+        &[],
+        &[],
+    ),
+    (
+        "local ok, e = pcall(redis.call, 'incr', 'str') return {ok, e.err}",
+        &[],
+        &[],
+    ),
+    ("return redis.call('multi')", &[], &[]),
+    ("return redis.call('eval', 'return 1', 0)", &[], &[]),
+    ("return redis.call('script', 'flush')", &[], &[]),
+    ("return redis.call('subscribe', 'c')", &[], &[]),
+    ("return redis.call('hset','h1')", &[], &[]),
+    (
+        "local a = 1\nlocal b = 2\nreturn redis.call('nosuch')",
+        &[],
+        &[],
+    ),
+    ("local a = 1\nerror('on line two')", &[], &[]),
+    ("error('boom')", &[], &[]),
+    ("error('boom', 0)", &[], &[]),
+    ("error({err='X y'})", &[], &[]),
+    ("error({err='ERR tabled'})", &[], &[]),
+    ("error(redis.error_reply('MY code'))", &[], &[]),
+    ("return syntax error here", &[], &[]),
+    ("return 'unfinished", &[], &[]),
+    ("local t = nil; return t.x", &[], &[]),
+    ("return 1 + {}", &[], &[]),
+    ("return #nil", &[], &[]),
+    ("assert(false, 'assertion')", &[], &[]),
+    ("assert(false)", &[], &[]),
+    ("return redis.setresp(4)", &[], &[]),
+    ("return redis.setresp()", &[], &[]),
+    ("return redis.set_repl(99)", &[], &[]),
+    ("return redis.log(99, 'x')", &[], &[]),
+    ("return redis.log(redis.LOG_WARNING)", &[], &[]),
+    ("return redis.error_reply()", &[], &[]),
+    ("return redis.status_reply({})", &[], &[]),
+    ("return redis.sha1hex()", &[], &[]),
+    // The redis table.
+    ("return redis.sha1hex('')", &[], &[]),
+    ("return redis.sha1hex('hello world')", &[], &[]),
+    ("return redis.sha1hex(123)", &[], &[]),
+    (
+        "return {redis.REDIS_VERSION, redis.REDIS_VERSION_NUM}",
+        &[],
+        &[],
+    ),
+    (
+        "return {redis.REPL_ALL, redis.REPL_AOF, redis.REPL_REPLICA, redis.REPL_SLAVE, redis.REPL_NONE}",
+        &[],
+        &[],
+    ),
+    (
+        "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}",
+        &[],
+        &[],
+    ),
+    ("return redis.replicate_commands()", &[], &[]),
+    ("return redis.breakpoint()", &[], &[]),
+    ("return redis.debug('x')", &[], &[]),
+    ("redis.set_repl(redis.REPL_ALL); return 1", &[], &[]),
+    (
+        "redis.log(redis.LOG_DEBUG, 'from a script'); return 1",
+        &[],
+        &[],
+    ),
+    // Global protection and removed functions.
+    ("x = 5", &[], &[]),
+    ("return y", &[], &[]),
+    ("return loadfile", &[], &[]),
+    ("return dofile", &[], &[]),
+    ("return print", &[], &[]),
+    ("return os", &[], &[]),
+    ("return io", &[], &[]),
+    ("return debug", &[], &[]),
+    ("return require", &[], &[]),
+    ("return setfenv", &[], &[]),
+    ("rawset(_G, 'z', 1)", &[], &[]),
+    ("redis.x = 1", &[], &[]),
+    ("redis.call = nil", &[], &[]),
+    ("string.x = 1", &[], &[]),
+    ("math.pi = 3", &[], &[]),
+    ("table.insert = nil", &[], &[]),
+    ("cjson.x = 1", &[], &[]),
+    ("bit.x = 1", &[], &[]),
+    ("_G.x = 1", &[], &[]),
+    ("KEYS = {}", &[], &[]),
+    ("local x = 5; return x", &[], &[]),
+    ("local t = {}; t.a = 1; return t.a", &[], &[]),
+    ("return type(_G)", &[], &[]),
+    ("return type(loadstring)", &[], &[]),
+    ("return loadstring('return 7')()", &[], &[]),
+    ("return type(coroutine.create)", &[], &[]),
+    ("return gcinfo() > 0", &[], &[]),
+    // Standard library.
+    (
+        "return string.format('%5.2f|%d|%s|%q', 3.14159, 42, 'x', 'a\"b')",
+        &[],
+        &[],
+    ),
+    ("return string.rep('ab', 3)", &[], &[]),
+    ("return {string.byte('ABC', 1, 3)}", &[], &[]),
+    ("return (string.gsub('hello world', 'o', '0'))", &[], &[]),
+    (
+        "return string.upper('abc') .. string.lower('DEF')",
+        &[],
+        &[],
+    ),
+    ("return {string.find('hello', 'll')}", &[], &[]),
+    ("return string.sub('hello', 2, -2)", &[], &[]),
+    (
+        "return tostring(1e15) .. ' ' .. tostring(0.1) .. ' ' .. tostring(1/3)",
+        &[],
+        &[],
+    ),
+    ("return tostring(100000000000000)", &[], &[]),
+    ("return tonumber('0x10') + tonumber('  12  ')", &[], &[]),
+    ("return tostring(tonumber('abc'))", &[], &[]),
+    ("local t = {3,1,2}; table.sort(t); return t", &[], &[]),
+    ("return table.concat({1,2,3}, ',')", &[], &[]),
+    (
+        "local t = {}; table.insert(t, 'a'); table.insert(t, 1, 'b'); return t",
+        &[],
+        &[],
+    ),
+    (
+        "return {math.floor(3.7), math.ceil(3.2), math.abs(-4), math.max(1,5,3)}",
+        &[],
+        &[],
+    ),
+    ("return tostring(math.sqrt(2))", &[], &[]),
+    ("return tostring(math.pi)", &[], &[]),
+    ("return math.fmod(7, 3)", &[], &[]),
+    ("return select('#', 1, 2, 3)", &[], &[]),
+    ("return {unpack({1,2,3})}", &[], &[]),
+    (
+        "local ok, e = pcall(error, 'x') return {tostring(ok), e}",
+        &[],
+        &[],
+    ),
+    ("return {pcall(function() return 1 end)}", &[], &[]),
+    (
+        "local co = coroutine.wrap(function() coroutine.yield(1) end) return co()",
+        &[],
+        &[],
+    ),
+    // Seeded math.random follows Redis's lrand48.
+    (
+        "math.randomseed(42); return {tostring(math.random()), math.random(100), math.random(-5,5)}",
+        &[],
+        &[],
+    ),
+    (
+        "math.randomseed(7); local t = {} for i=1,20 do t[i] = math.random(1000) end return t",
+        &[],
+        &[],
+    ),
+    (
+        "math.randomseed(0); return tostring(math.random())",
+        &[],
+        &[],
+    ),
+    ("return math.random(0)", &[], &[]),
+    ("return math.random(5, 1)", &[], &[]),
+    // cjson.
+    ("return cjson.encode({1,2,{a=1.5}})", &[], &[]),
+    ("return cjson.encode({a='x/y'})", &[], &[]),
+    ("return cjson.encode({})", &[], &[]),
+    ("return cjson.encode('a\"b\\\\c\\n\\1')", &[], &[]),
+    ("return cjson.encode(1e20)", &[], &[]),
+    ("return cjson.encode(0.1)", &[], &[]),
+    ("return cjson.encode(123456789012345)", &[], &[]),
+    ("return cjson.encode(-5)", &[], &[]),
+    ("return cjson.encode(true)", &[], &[]),
+    ("return cjson.encode(cjson.null)", &[], &[]),
+    ("return cjson.encode({1,nil,3})", &[], &[]),
+    ("return cjson.encode({[1]=1,[30]=3})", &[], &[]),
+    ("return cjson.encode({[1]=1,[3]=3})", &[], &[]),
+    ("return cjson.encode(function() end)", &[], &[]),
+    ("return cjson.encode({[true]=1})", &[], &[]),
+    ("return cjson.encode(math.huge)", &[], &[]),
+    ("return cjson.encode({{{{{}}}}})", &[], &[]),
+    ("return cjson.decode('[1,2,3]')", &[], &[]),
+    ("return cjson.decode('{\"a\":1}').a", &[], &[]),
+    ("return cjson.decode('\"x\\\\u00e9y\"')", &[], &[]),
+    ("return cjson.decode('1.5') * 2", &[], &[]),
+    (
+        "return tostring(cjson.decode('null') == cjson.null)",
+        &[],
+        &[],
+    ),
+    ("return cjson.decode('[1,2')", &[], &[]),
+    ("return cjson.decode('{\"a\" 1}')", &[], &[]),
+    ("return cjson.decode('')", &[], &[]),
+    ("return cjson.decode('[1] x')", &[], &[]),
+    ("local ok, e = pcall(cjson.decode, 'x') return e", &[], &[]),
+    (
+        "return cjson.encode(cjson.decode('{\"a\":[1,2,null,{\"b\":\"c\"}]}'))",
+        &[],
+        &[],
+    ),
+    (
+        "return cjson.encode(cjson.decode('[true,false,null,-1.5e3]'))",
+        &[],
+        &[],
+    ),
+    ("return cjson.encode({name=ARGV[1]})", &[], &["va/lue"]),
+    // bit.
+    ("return bit.band(12, 10)", &[], &[]),
+    ("return bit.bor(12, 10, 1)", &[], &[]),
+    ("return bit.bxor(5, 3)", &[], &[]),
+    ("return bit.bnot(0)", &[], &[]),
+    ("return bit.lshift(1, 40)", &[], &[]),
+    ("return bit.lshift(1, 31)", &[], &[]),
+    ("return bit.rshift(-1, 28)", &[], &[]),
+    ("return bit.arshift(-256, 4)", &[], &[]),
+    ("return bit.rol(1, 33)", &[], &[]),
+    ("return bit.ror(1, 1)", &[], &[]),
+    ("return bit.bswap(0x12345678)", &[], &[]),
+    ("return bit.tobit(0xffffffff)", &[], &[]),
+    ("return bit.tobit(2^32 + 5)", &[], &[]),
+    ("return bit.tohex(255)", &[], &[]),
+    ("return bit.tohex(-1, -4)", &[], &[]),
+    ("return bit.tohex(0x1234, 2)", &[], &[]),
+    ("return bit.band()", &[], &[]),
+    ("return bit.band('12', 4)", &[], &[]),
+    ("return bit.band({}, 4)", &[], &[]),
+    // Writes of every type (the digests are compared at the end).
+    (
+        "return redis.call('set', KEYS[1], ARGV[1])",
+        &["w:str"],
+        &["v1"],
+    ),
+    ("return redis.call('incrby', KEYS[1], 5)", &["w:cnt"], &[]),
+    (
+        "return redis.call('incrbyfloat', KEYS[1], '1.5')",
+        &["w:flt"],
+        &[],
+    ),
+    (
+        "return redis.call('rpush', KEYS[1], 'a', 'b', 'c')",
+        &["w:list"],
+        &[],
+    ),
+    ("return redis.call('lpop', KEYS[1])", &["w:list"], &[]),
+    (
+        "return redis.call('sadd', KEYS[1], 'x', 'y', 1, 2)",
+        &["w:set"],
+        &[],
+    ),
+    (
+        "return redis.call('hset', KEYS[1], 'f', 'v', 'g', 2)",
+        &["w:hash"],
+        &[],
+    ),
+    (
+        "return redis.call('zadd', KEYS[1], 1, 'a', 2.5, 'b')",
+        &["w:zset"],
+        &[],
+    ),
+    (
+        "return redis.call('zincrby', KEYS[1], 1.25, 'a')",
+        &["w:zset"],
+        &[],
+    ),
+    (
+        "redis.call('set', KEYS[1], 'x'); return redis.call('expire', KEYS[1], 1000)",
+        &["w:ttl"],
+        &[],
+    ),
+    (
+        "redis.call('del', KEYS[1]); return redis.call('exists', KEYS[1])",
+        &["w:str"],
+        &[],
+    ),
+    (
+        "for i = 1, 100 do redis.call('rpush', KEYS[1], i) end return redis.call('llen', KEYS[1])",
+        &["w:loop"],
+        &[],
+    ),
+    (
+        "local n = 0 for i = 1, 10 do n = n + redis.call('incr', KEYS[1]) end return n",
+        &["w:sum"],
+        &[],
+    ),
+    // Typical application scripts: lock, unlock, rate limiter, counter with expiry.
+    (
+        "return redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])",
+        &["lock:a"],
+        &["token1", "30000"],
+    ),
+    (
+        "return redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])",
+        &["lock:a"],
+        &["token2", "30000"],
+    ),
+    (
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
+        &["lock:a"],
+        &["token2"],
+    ),
+    (
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
+        &["lock:a"],
+        &["token1"],
+    ),
+    (
+        "local c = redis.call('incr', KEYS[1]) if c == 1 then redis.call('expire', KEYS[1], ARGV[1]) end if c > tonumber(ARGV[2]) then return 0 end return 1",
+        &["rl:u1"],
+        &["60", "2"],
+    ),
+    (
+        "local c = redis.call('incr', KEYS[1]) if c == 1 then redis.call('expire', KEYS[1], ARGV[1]) end if c > tonumber(ARGV[2]) then return 0 end return 1",
+        &["rl:u1"],
+        &["60", "2"],
+    ),
+    (
+        "local c = redis.call('incr', KEYS[1]) if c == 1 then redis.call('expire', KEYS[1], ARGV[1]) end if c > tonumber(ARGV[2]) then return 0 end return 1",
+        &["rl:u1"],
+        &["60", "2"],
+    ),
+    (
+        "local v = redis.call('hincrby', KEYS[1], ARGV[1], 1) return {v, redis.call('hlen', KEYS[1])}",
+        &["ctr"],
+        &["hits"],
+    ),
+    (
+        "local t = {} for i, k in ipairs(KEYS) do t[i] = redis.call('exists', k) end return t",
+        &["str", "nokey", "list"],
+        &[],
+    ),
+    // Nested tables and deep data.
+    (
+        "local t = {} for i = 1, 5 do t[i] = {i, {i * 2}} end return t",
+        &[],
+        &[],
+    ),
+    (
+        "local t = {} local c = t for i = 1, 50 do c[1] = {} c = c[1] end return t",
+        &[],
+        &[],
+    ),
+    // Effects before an error stay (no rollback).
+    (
+        "redis.call('set', KEYS[1], 'before'); error('after the write')",
+        &["w:err"],
+        &[],
+    ),
+    ("return redis.call('get', KEYS[1])", &["w:err"], &[]),
+];
+
+fn run_corpus(proto: u8) {
+    let ours = Server::builder(common::Kind::Redrepl)
+        .debug_command(true)
+        .start();
+    let theirs = Server::start_redis(&[]);
+    let mut a = ours.raw();
+    let mut b = theirs.raw();
+    if proto == 3 {
+        request(&mut a, &["HELLO", "3"]);
+        request(&mut b, &["HELLO", "3"]);
+    }
+    for cmd in SETUP {
+        assert_eq!(request(&mut a, cmd), request(&mut b, cmd), "{cmd:?}");
+    }
+    let mut failures = Vec::new();
+    for (script, keys, args) in CORPUS {
+        let x = eval(&mut a, script, keys, args);
+        let y = eval(&mut b, script, keys, args);
+        if x != y {
+            failures.push(format!(
+                "{script:?}\n  ours:  {:?}\n  redis: {:?}",
+                String::from_utf8_lossy(&x),
+                String::from_utf8_lossy(&y)
+            ));
+        }
+    }
+    let da = request(&mut a, &["DEBUG", "DIGEST"]);
+    let db = request(&mut b, &["DEBUG", "DIGEST"]);
+    assert!(
+        failures.is_empty(),
+        "RESP{proto}: {} of {} scripts differ:\n{}",
+        failures.len(),
+        CORPUS.len(),
+        failures.join("\n")
+    );
+    assert_eq!(da, db, "digests after the corpus");
+}
+
+#[test]
+fn corpus_matches_redis_resp2() {
+    assert!(CORPUS.len() >= 150, "corpus of {} scripts", CORPUS.len());
+    run_corpus(2);
+}
+
+#[test]
+fn corpus_matches_redis_resp3() {
+    run_corpus(3);
+}
+
+const SCRIPT_CMDS: &[&[&str]] = &[
+    &["SCRIPT", "LOAD", "return 'loaded'"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "b534286061d4b9e4026607613b95c06c06015ae8",
+        "b9d3e1c4b4cc4c4d0d2b5a5a8b8e3a3d3c3b3a3f",
+    ],
+    &["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+    &["SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])"],
+    &[
+        "EVALSHA",
+        "2bab3b661081db58bd2341920e0ba7cf5dc77b25",
+        "1",
+        "x",
+    ],
+    &["EVAL", "return 1", "notanumber"],
+    &["EVAL", "return 1", "-1"],
+    &["EVAL", "return 1", "3", "a", "b"],
+    &["EVALSHA", "short", "0"],
+    &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+    &[
+        "EVAL",
+        "return redis.call('set', KEYS[1], ARGV[1])",
+        "1",
+        "k",
+        "v",
+    ],
+    &["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "k"],
+    &[
+        "EVAL_RO",
+        "return redis.call('set', KEYS[1], 'x')",
+        "1",
+        "k",
+    ],
+    &[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'x')",
+        "1",
+        "k",
+    ],
+    &[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+        "1",
+        "k",
+    ],
+    &["EVAL_RO", "#!lua\nreturn 1", "0"],
+    &["EVAL", "#!lua flags=no-writes,allow-oom\nreturn 2", "0"],
+    &["EVAL", "#!lua flags=bogus\nreturn 2", "0"],
+    &["EVAL", "#!lua name=x\nreturn 2", "0"],
+    &["EVAL", "#!python\nreturn 2", "0"],
+    &["EVAL", "#!lua\nreturn redis.call('nosuch')", "0"],
+    &["EVAL", "#!lua\n\nerror('third line')", "0"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+    ],
+    &["EVAL", "return 1", "0"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+        "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB",
+    ],
+    &["EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"],
+    &["SCRIPT", "FLUSH", "BAD"],
+    &["SCRIPT", "FLUSH", "ASYNC"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+    ],
+    &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
+    &["SCRIPT", "FLUSH"],
+    &["SCRIPT", "KILL"],
+    &["SCRIPT", "LOAD", "return ("],
+    &["SCRIPT", "NOSUCH"],
+    &["SCRIPT", "LOAD"],
+    &["SCRIPT", "HELP"],
+    &["EVAL"],
+    &["EVAL", "return 1"],
+    &["MULTI"],
+    &["EVAL", "return redis.call('incr', KEYS[1])", "1", "m"],
+    &["EVAL", "return redis.call('incr', KEYS[1])", "1", "m"],
+    &["EXEC"],
+    &[
+        "EVAL",
+        "redis.call('select', 1); return redis.call('set', 'in1', 'x')",
+        "0",
+    ],
+    &["GET", "in1"],
+    &["SELECT", "1"],
+    &["GET", "in1"],
+    &["EVAL", "return redis.call('blpop', 'nolist', 0)", "0"],
+    &[
+        "EVAL",
+        "return redis.call('spop', KEYS[1])",
+        "1",
+        "nosuchset",
+    ],
+];
+
+#[test]
+fn script_commands_match_redis() {
+    common::same_replies(SCRIPT_CMDS);
+}
+
+/// Scripts whose effects must reach replicas: several writes (MULTI/EXEC), one write,
+/// a write after a random command, writes in two databases, SPOP (replicated as SREM),
+/// and functions (FUNCTION LOAD replicated as it is).
+const REPLICATED: &[&[&str]] = &[
+    &[
+        "EVAL",
+        "for i = 1, 20 do redis.call('rpush', KEYS[1], i) end return 1",
+        "1",
+        "r:list",
+    ],
+    &[
+        "EVAL",
+        "return redis.call('set', KEYS[1], ARGV[1])",
+        "1",
+        "r:one",
+        "v",
+    ],
+    &[
+        "EVAL",
+        "redis.call('sadd', KEYS[1], 'a', 'b', 'c', 'd'); return redis.call('spop', KEYS[1])",
+        "1",
+        "r:set",
+    ],
+    &[
+        "EVAL",
+        "local k = redis.call('randomkey'); redis.call('set', 'r:after-random', k or 'none'); return 1",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.call('incrbyfloat', KEYS[1], '1.5'); redis.call('expire', KEYS[1], 100); return 1",
+        "1",
+        "r:flt",
+    ],
+    &[
+        "EVAL",
+        "redis.call('select', 2); redis.call('set', 'r:db2', 'x'); redis.call('select', 0); return redis.call('set', 'r:db0', 'y')",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.call('set', KEYS[1], 'w'); error('fails after writing')",
+        "1",
+        "r:partial",
+    ],
+    &["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "r:one"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=rlib\nredis.register_function('bump', function(keys) redis.call('incr', keys[1]) return redis.call('incr', keys[1]) end)",
+    ],
+    &["FCALL", "bump", "1", "r:bumped"],
+    &["FCALL", "bump", "1", "r:bumped"],
+];
+
+/// A redis-server replica of our master applies the effects of our scripts, and has our
+/// functions; its digest equals ours. The other way too: our replica of a redis-server
+/// master running the same scripts.
+#[test]
+fn scripted_writes_replicate_both_ways() {
+    use common::repl::{Node, NodeOpts, assert_same_digest, wait_synced};
+    for (mk, rk) in [
+        (common::Kind::Redrepl, common::Kind::Redis),
+        (common::Kind::Redis, common::Kind::Redrepl),
+    ] {
+        let m = Node::start(NodeOpts::seed(mk));
+        let r = Node::start(NodeOpts::seed_replica(rk, m.port));
+        wait_synced(&m, &r);
+        for cmd in REPLICATED {
+            let _ = m.try_cmd(cmd);
+        }
+        wait_synced(&m, &r);
+        assert_same_digest(&[&m, &r]);
+        assert_eq!(r.text(&["GET", "r:bumped"]), "4", "{mk:?} -> {rk:?}");
+        let listed = r.cmd(&["FUNCTION", "LIST", "LIBRARYNAME", "rlib"]);
+        assert_ne!(listed, redis::Value::Array(vec![]), "{mk:?} -> {rk:?}");
+        // A write script is refused on the replica; a read-only one runs.
+        let refused = r.try_cmd(&["EVAL", "return redis.call('set', 'x', 1)", "0"]);
+        assert!(
+            format!("{refused:?}").contains("READONLY"),
+            "{mk:?} -> {rk:?}: {refused:?}"
+        );
+        let read = r.cmd(&["EVAL", "return redis.call('get', KEYS[1])", "1", "r:one"]);
+        assert_eq!(read, redis::Value::BulkString(b"v".to_vec()));
+    }
+}
