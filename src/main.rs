@@ -70,6 +70,10 @@ enum Command {
         /// on, instead of refusing. Never starts a master over better replicas.
         #[arg(long)]
         promote_if_master_lost: bool,
+        /// Shut down (SHUTDOWN, data saved) the servers that replicate from the cluster but
+        /// are no longer in the inventory; without it they are left running and reported.
+        #[arg(long)]
+        prune: bool,
     },
     /// Write a unique key on the master, read it on every replica, report lag; check that
     /// replicas refuse writes and follow the node the inventory says. Exit 0 only when all hold.
@@ -167,12 +171,14 @@ fn main() -> ExitCode {
             dry_run,
             accept_new_host_keys,
             promote_if_master_lost,
+            prune,
         } => finish(redrepl::cli::run_deploy(
             &inventory,
             redrepl::cli::DeployArgs {
                 dry_run,
                 accept_new_host_keys,
                 promote_if_master_lost,
+                prune,
             },
         )),
         Command::Verify {

@@ -15,6 +15,7 @@ pub mod progress;
 pub mod promote;
 pub mod redis_link;
 pub mod render;
+pub mod scale;
 pub mod secret;
 pub mod ssh;
 pub mod status;
@@ -183,6 +184,8 @@ pub struct DeployArgs {
     pub accept_new_host_keys: bool,
     /// `--promote-if-master-lost`.
     pub promote_if_master_lost: bool,
+    /// `--prune`.
+    pub prune: bool,
 }
 
 /// `redrepl deploy INVENTORY [--dry-run] [--accept-new-host-keys] [--promote-if-master-lost]`.
@@ -195,6 +198,7 @@ pub fn run_deploy(inventory: &Path, args: DeployArgs) -> anyhow::Result<()> {
         wait: WAIT,
         promote_if_master_lost: args.promote_if_master_lost,
         inventory: inventory.display().to_string(),
+        prune: args.prune,
     };
     runtime()?.block_on(async {
         let started = std::time::Instant::now();
@@ -291,6 +295,9 @@ async fn print_deploy(
                 crate::outln!("  {}: {}", c.name(), p.describe(c, cluster.engine));
             }
         }
+        for s in &outcome.strangers {
+            crate::outln!("  {}", s.describe(opts.prune, false));
+        }
         return Ok(());
     }
     for p in &outcome.plans {
@@ -299,8 +306,12 @@ async fn print_deploy(
             deploy::Action::Unchanged => "binary updated (server left running)",
             deploy::Action::Start => "started",
             deploy::Action::Restart => "restarted",
+            deploy::Action::Repoint => "re-pointed (REPLICAOF, no restart)",
         };
         crate::outln!("{}: {what}", p.node);
+    }
+    for s in &outcome.strangers {
+        crate::outln!("{}", s.describe(opts.prune, true));
     }
     if outcome.unchanged {
         crate::outln!("deploy: unchanged (nothing to do on any node)");

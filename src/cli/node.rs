@@ -231,44 +231,50 @@ impl NodeConn {
     /// [`NodeError::NotRunning`].
     pub async fn redis(&self, password: Option<&str>) -> Result<Link, NodeError> {
         let host = local_redis_host(&self.node);
-        let port = self.node.port;
+        self.redis_at(&host, self.node.port, &self.addr(), password)
+            .await
+    }
+
+    /// Opens a link from the node to another server at `host:port` as the node sees it (an
+    /// SSH tunnel, or plain TCP for a local node) and authenticates; errors name the node and
+    /// `label`. Used to reach a server the inventory no longer names (`deploy --prune`).
+    pub async fn redis_at(
+        &self,
+        host: &str,
+        port: u16,
+        label: &str,
+        password: Option<&str>,
+    ) -> Result<Link, NodeError> {
+        let not_running = |detail: String| NodeError::NotRunning {
+            node: self.node.name.clone(),
+            addr: label.to_string(),
+            detail,
+        };
         let stream: Box<dyn crate::cli::redis_link::Stream> = match &self.conn {
-            Conn::Ssh(s) => match s.tunnel(&host, port).await {
+            Conn::Ssh(s) => match s.tunnel(host, port).await {
                 Ok(st) => Box::new(st),
-                Err(e) => {
-                    return Err(NodeError::NotRunning {
-                        node: self.node.name.clone(),
-                        addr: self.addr(),
-                        detail: format!("no connection through SSH: {e}"),
-                    });
-                }
+                Err(e) => return Err(not_running(format!("no connection through SSH: {e}"))),
             },
             Conn::Local => {
-                let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+                let connect = tokio::net::TcpStream::connect((host, port));
                 match tokio::time::timeout(Duration::from_secs(5), connect).await {
                     Ok(Ok(st)) => {
                         let _ = st.set_nodelay(true);
                         Box::new(st)
                     }
-                    Ok(Err(e)) => {
-                        return Err(NodeError::NotRunning {
-                            node: self.node.name.clone(),
-                            addr: self.addr(),
-                            detail: e.to_string(),
-                        });
-                    }
-                    Err(_) => {
-                        return Err(NodeError::NotRunning {
-                            node: self.node.name.clone(),
-                            addr: self.addr(),
-                            detail: "connect timed out".into(),
-                        });
-                    }
+                    Ok(Err(e)) => return Err(not_running(e.to_string())),
+                    Err(_) => return Err(not_running("connect timed out".into())),
                 }
             }
         };
         let mut link = Link::new(stream);
-        link.auth(password).await.map_err(|e| self.redis_err(e))?;
+        link.auth(password)
+            .await
+            .map_err(|source| NodeError::Redis {
+                node: self.node.name.clone(),
+                addr: label.to_string(),
+                source,
+            })?;
         Ok(link)
     }
 
