@@ -117,6 +117,38 @@ enum Command {
         #[arg(long)]
         accept_new_host_keys: bool,
     },
+    /// Take a backup: BGSAVE on a replica in sync (else the master), download the RDB over SSH
+    /// (SHA-256 checked on both sides), write DIR/<cluster>-<node>-<time>/{dump.rdb,
+    /// manifest.json}. With --list DIR: list the backups in DIR, each checked whole.
+    Backup {
+        /// The inventory file.
+        #[arg(required_unless_present = "list")]
+        inventory: Option<PathBuf>,
+        /// Take it on this node (default: the first replica in sync, else the master).
+        #[arg(long, conflicts_with = "list")]
+        node: Option<String>,
+        /// Folder to write the backup folder into.
+        #[arg(long, default_value = "backups", conflicts_with = "list")]
+        to: PathBuf,
+        /// List the backups in this folder instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "inventory")]
+        list: Option<PathBuf>,
+    },
+    /// Replace the cluster's data with a backup: checked whole first, then the master is
+    /// stopped, loads the backup (its old dump is kept), replicas full-sync, key counts are
+    /// compared with the manifest. Refuses without --yes.
+    Restore {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// The backup folder (or its manifest.json).
+        backup: PathBuf,
+        /// Replace the data (without it, the plan is shown and nothing changes).
+        #[arg(long)]
+        yes: bool,
+        /// Print the plan; change nothing.
+        #[arg(long, conflicts_with = "yes")]
+        dry_run: bool,
+    },
     /// Shut the servers down cleanly (SHUTDOWN: data saved), replicas before the master.
     Stop {
         /// The inventory file.
@@ -206,6 +238,22 @@ fn main() -> ExitCode {
                 accept_new_host_keys,
             },
         )),
+        Command::Backup {
+            inventory,
+            node,
+            to,
+            list,
+        } => finish(match (list, inventory) {
+            (Some(dir), _) => redrepl::cli::run_backup_list(&dir),
+            (None, Some(inv)) => redrepl::cli::run_backup(&inv, node.as_deref(), &to),
+            (None, None) => Err(anyhow::anyhow!("backup needs an INVENTORY or --list DIR")),
+        }),
+        Command::Restore {
+            inventory,
+            backup,
+            yes,
+            dry_run,
+        } => finish(redrepl::cli::run_restore(&inventory, &backup, yes, dry_run)),
         Command::Stop { inventory, nodes } => finish(redrepl::cli::run_stop(&inventory, &nodes)),
     }
 }

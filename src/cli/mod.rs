@@ -1,6 +1,7 @@
 //! The orchestrator: inventory model, validation, rendering and the subcommands built on them.
 //! Library code returns typed errors; the `run_*` functions are the CLI edge and use anyhow.
 
+pub mod backup;
 pub mod cluster;
 pub mod deploy;
 pub mod dump_header;
@@ -15,6 +16,7 @@ pub mod progress;
 pub mod promote;
 pub mod redis_link;
 pub mod render;
+pub mod restore;
 pub mod scale;
 pub mod secret;
 pub mod ssh;
@@ -421,5 +423,76 @@ pub fn run_stop(inventory: &Path, nodes: &[String]) -> anyhow::Result<()> {
             &progress,
         )
         .await
+    })
+}
+
+/// `redrepl backup INVENTORY [--node NODE] [--to DIR]`.
+pub fn run_backup(inventory: &Path, node: Option<&str>, to: &Path) -> anyhow::Result<()> {
+    let (cluster, _) = load_cluster(inventory)?;
+    let opts = backup::Options {
+        node: node.map(str::to_owned),
+        to: to.to_owned(),
+        wait: std::time::Duration::from_secs(600),
+    };
+    runtime()?.block_on(async {
+        let started = std::time::Instant::now();
+        let progress = progress::Progress::new(&node_names(&cluster));
+        let (dir, m) = backup::backup(&cluster, &opts, &progress)
+            .await
+            .context("backup failed")?;
+        progress.finish();
+        drop(progress);
+        crate::outln!(
+            "backup: {} ({} of {}, {} keys, {} bytes, sha256 {}, replid {} offset {}) in {:.2}s",
+            dir.display(),
+            m.node,
+            m.cluster,
+            m.total_keys(),
+            m.size,
+            m.sha256,
+            m.replid.as_deref().unwrap_or("-"),
+            m.offset
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "-".into()),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    })
+}
+
+/// `redrepl backup --list DIR`: every backup in DIR, each checked whole; exit status 1 when
+/// one cannot be used.
+pub fn run_backup_list(dir: &Path) -> anyhow::Result<()> {
+    let rows = backup::list(dir)?;
+    crate::out!("{}", backup::list_table(&rows));
+    let bad = rows.iter().filter(|r| r.state.is_err()).count();
+    if bad > 0 {
+        anyhow::bail!(
+            "{bad} of {} backups in {} cannot be used",
+            rows.len(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// `redrepl restore INVENTORY BACKUP [--yes] [--dry-run]`.
+pub fn run_restore(
+    inventory: &Path,
+    backup: &Path,
+    yes: bool,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let (cluster, _) = load_cluster(inventory)?;
+    let opts = restore::Options {
+        yes,
+        dry_run,
+        wait: WAIT,
+    };
+    runtime()?.block_on(async {
+        let progress = progress::Progress::new(&node_names(&cluster));
+        restore::restore(&cluster, backup, &opts, &progress)
+            .await
+            .context("restore failed")
     })
 }

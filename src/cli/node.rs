@@ -177,6 +177,72 @@ impl NodeConn {
         }
     }
 
+    /// Runs a command and streams its standard output into `sink`, chunk by chunk; fails
+    /// with its stderr unless it exits 0.
+    pub async fn sh_streamed(
+        &self,
+        command: &str,
+        sink: crate::cli::ssh::Sink<'_>,
+    ) -> Result<(), NodeError> {
+        let out = match &self.conn {
+            Conn::Ssh(s) => {
+                s.exec_streamed(command, sink)
+                    .await
+                    .map_err(|source| NodeError::Ssh {
+                        node: self.node.name.clone(),
+                        source,
+                    })?
+            }
+            Conn::Local => {
+                use tokio::io::AsyncReadExt;
+                let mut child = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(command)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .map_err(|e| self.local_err(format!("cannot run sh: {e}")))?;
+                let mut stdout = child.stdout.take().expect("piped");
+                let mut stderr = child.stderr.take().expect("piped");
+                let errors = tokio::spawn(async move {
+                    let mut e = Vec::new();
+                    let _ = stderr.read_to_end(&mut e).await;
+                    e
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = stdout
+                        .read(&mut buf)
+                        .await
+                        .map_err(|e| self.local_err(format!("`{command}`: {e}")))?;
+                    if n == 0 {
+                        break;
+                    }
+                    sink(&buf[..n]);
+                }
+                let status = child
+                    .wait()
+                    .await
+                    .map_err(|e| self.local_err(format!("`{command}`: {e}")))?;
+                Output {
+                    status: status.code().map(|c| c as u32).unwrap_or(255),
+                    stdout: Vec::new(),
+                    stderr: errors.await.unwrap_or_default(),
+                }
+            }
+        };
+        if out.success() {
+            Ok(())
+        } else {
+            Err(self.local_err(format!(
+                "`{command}` failed with exit status {}: {}",
+                out.status,
+                out.stderr_str().trim()
+            )))
+        }
+    }
+
     fn local_err(&self, message: String) -> NodeError {
         NodeError::Local {
             node: self.node.name.clone(),
@@ -396,6 +462,25 @@ impl NodeConn {
                 self.sh_ok(&cmd).await?;
             }
         }
+        self.wait_down(wait).await
+    }
+
+    /// Stops the server with `SHUTDOWN SAVE` (its data saved even without save points) and
+    /// waits until the port no longer answers.
+    pub async fn stop_saving(
+        &self,
+        password: Option<&str>,
+        wait: Duration,
+    ) -> Result<(), NodeError> {
+        match self.redis(password).await {
+            Err(NodeError::NotRunning { .. }) => return Ok(()),
+            Ok(mut link) => link.shutdown_save().await.map_err(|e| self.redis_err(e))?,
+            Err(e) => return Err(e),
+        }
+        self.wait_down(wait).await
+    }
+
+    async fn wait_down(&self, wait: Duration) -> Result<(), NodeError> {
         let start = Instant::now();
         loop {
             match self.redis(None).await {
