@@ -149,6 +149,22 @@ enum Command {
         #[arg(long, conflicts_with = "yes")]
         dry_run: bool,
     },
+    /// Rolling upgrade onto a new server binary: replicas one at a time (each back in sync),
+    /// then a safe switchover of the master to an upgraded replica and its restart as a
+    /// replica. A node that does not come back is put back on its previous binary.
+    Upgrade {
+        /// The inventory file (updated in place when the master moves).
+        inventory: PathBuf,
+        /// The new redrepl binary (default: this program); ignored for engine: redis.
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Switch the master back to the node that was the master.
+        #[arg(long)]
+        keep_master: bool,
+        /// Print the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Shut the servers down cleanly (SHUTDOWN: data saved), replicas before the master.
     Stop {
         /// The inventory file.
@@ -254,6 +270,19 @@ fn main() -> ExitCode {
             yes,
             dry_run,
         } => finish(redrepl::cli::run_restore(&inventory, &backup, yes, dry_run)),
+        Command::Upgrade {
+            inventory,
+            binary,
+            keep_master,
+            dry_run,
+        } => finish(redrepl::cli::run_upgrade(
+            &inventory,
+            redrepl::cli::UpgradeArgs {
+                binary,
+                keep_master,
+                dry_run,
+            },
+        )),
         Command::Stop { inventory, nodes } => finish(redrepl::cli::run_stop(&inventory, &nodes)),
     }
 }

@@ -23,6 +23,7 @@ pub mod ssh;
 pub mod status;
 pub mod stop;
 pub mod template;
+pub mod upgrade;
 pub mod validate;
 pub mod verify;
 
@@ -494,5 +495,39 @@ pub fn run_restore(
         restore::restore(&cluster, backup, &opts, &progress)
             .await
             .context("restore failed")
+    })
+}
+
+/// Options of `redrepl upgrade` as the command line gives them.
+#[derive(Debug, Clone, Default)]
+pub struct UpgradeArgs {
+    /// `--binary`.
+    pub binary: Option<PathBuf>,
+    /// `--keep-master`.
+    pub keep_master: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+}
+
+/// `redrepl upgrade INVENTORY [--binary PATH] [--keep-master] [--dry-run]`.
+pub fn run_upgrade(inventory: &Path, args: UpgradeArgs) -> anyhow::Result<()> {
+    let (cluster, dir) = load_cluster(inventory)?;
+    let template = template::Template::for_inventory(&dir)?;
+    let opts = upgrade::Options {
+        binary: args.binary,
+        keep_master: args.keep_master,
+        dry_run: args.dry_run,
+        wait: WAIT,
+    };
+    runtime()?.block_on(async {
+        let started = std::time::Instant::now();
+        let progress = progress::Progress::new(&node_names(&cluster));
+        upgrade::upgrade(inventory, &template, &opts, &progress)
+            .await
+            .context("upgrade failed")?;
+        if !args.dry_run {
+            crate::outln!("upgrade: took {:.2}s", started.elapsed().as_secs_f64());
+        }
+        Ok(())
     })
 }
