@@ -95,9 +95,28 @@ enum Command {
         /// JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Refresh every second until Ctrl-C.
+        /// The cluster-level view in the Prometheus text format (for a textfile collector).
+        #[arg(long, conflicts_with = "json")]
+        prometheus: bool,
+        /// Refresh until q or Ctrl-C (redrawn in place on a terminal).
         #[arg(long)]
         watch: bool,
+        /// Seconds between refreshes with --watch.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+    },
+    /// The servers' log files, each line prefixed with its node; -f follows them all.
+    Logs {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// Only these nodes (default: all).
+        nodes: Vec<String>,
+        /// Lines from the end of each log.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: u64,
+        /// Follow the logs (lines printed as they arrive) until Ctrl-C.
+        #[arg(short = 'f', long)]
+        follow: bool,
     },
     /// Safe switchover: pause writes on the master, wait until NODE has every write, make NODE
     /// the master and the others (old master included) follow it, persist it (CONFIG REWRITE,
@@ -237,8 +256,31 @@ fn main() -> ExitCode {
         Command::Status {
             inventory,
             json,
+            prometheus,
             watch,
-        } => finish(redrepl::cli::run_status(&inventory, json, watch)),
+            interval,
+        } => finish(redrepl::cli::run_status(
+            &inventory,
+            redrepl::cli::StatusArgs {
+                json,
+                prometheus,
+                watch,
+                interval,
+            },
+        )),
+        Command::Logs {
+            inventory,
+            nodes,
+            lines,
+            follow,
+        } => finish(redrepl::cli::run_logs(
+            &inventory,
+            redrepl::cli::logs::Options {
+                nodes,
+                lines,
+                follow,
+            },
+        )),
         Command::Promote {
             inventory,
             node,

@@ -201,6 +201,7 @@ impl NodeConn {
                     .stdin(std::process::Stdio::null())
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
+                    .kill_on_drop(true)
                     .spawn()
                     .map_err(|e| self.local_err(format!("cannot run sh: {e}")))?;
                 let mut stdout = child.stdout.take().expect("piped");
