@@ -70,6 +70,10 @@ enum Command {
         /// on, instead of refusing. Never starts a master over better replicas.
         #[arg(long)]
         promote_if_master_lost: bool,
+        /// Shut down (SHUTDOWN, data saved) the servers that replicate from the cluster but
+        /// are no longer in the inventory; without it they are left running and reported.
+        #[arg(long)]
+        prune: bool,
     },
     /// Write a unique key on the master, read it on every replica, report lag; check that
     /// replicas refuse writes and follow the node the inventory says. Exit 0 only when all hold.
@@ -91,9 +95,28 @@ enum Command {
         /// JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Refresh every second until Ctrl-C.
+        /// The cluster-level view in the Prometheus text format (for a textfile collector).
+        #[arg(long, conflicts_with = "json")]
+        prometheus: bool,
+        /// Refresh until q or Ctrl-C (redrawn in place on a terminal).
         #[arg(long)]
         watch: bool,
+        /// Seconds between refreshes with --watch.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+    },
+    /// The servers' log files, each line prefixed with its node; -f follows them all.
+    Logs {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// Only these nodes (default: all).
+        nodes: Vec<String>,
+        /// Lines from the end of each log.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: u64,
+        /// Follow the logs (lines printed as they arrive) until Ctrl-C.
+        #[arg(short = 'f', long)]
+        follow: bool,
     },
     /// Safe switchover: pause writes on the master, wait until NODE has every write, make NODE
     /// the master and the others (old master included) follow it, persist it (CONFIG REWRITE,
@@ -112,6 +135,54 @@ enum Command {
         /// Trust host keys not yet in known_hosts.
         #[arg(long)]
         accept_new_host_keys: bool,
+    },
+    /// Take a backup: BGSAVE on a replica in sync (else the master), download the RDB over SSH
+    /// (SHA-256 checked on both sides), write DIR/<cluster>-<node>-<time>/{dump.rdb,
+    /// manifest.json}. With --list DIR: list the backups in DIR, each checked whole.
+    Backup {
+        /// The inventory file.
+        #[arg(required_unless_present = "list")]
+        inventory: Option<PathBuf>,
+        /// Take it on this node (default: the first replica in sync, else the master).
+        #[arg(long, conflicts_with = "list")]
+        node: Option<String>,
+        /// Folder to write the backup folder into.
+        #[arg(long, default_value = "backups", conflicts_with = "list")]
+        to: PathBuf,
+        /// List the backups in this folder instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "inventory")]
+        list: Option<PathBuf>,
+    },
+    /// Replace the cluster's data with a backup: checked whole first, then the master is
+    /// stopped, loads the backup (its old dump is kept), replicas full-sync, key counts are
+    /// compared with the manifest. Refuses without --yes.
+    Restore {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// The backup folder (or its manifest.json).
+        backup: PathBuf,
+        /// Replace the data (without it, the plan is shown and nothing changes).
+        #[arg(long)]
+        yes: bool,
+        /// Print the plan; change nothing.
+        #[arg(long, conflicts_with = "yes")]
+        dry_run: bool,
+    },
+    /// Rolling upgrade onto a new server binary: replicas one at a time (each back in sync),
+    /// then a safe switchover of the master to an upgraded replica and its restart as a
+    /// replica. A node that does not come back is put back on its previous binary.
+    Upgrade {
+        /// The inventory file (updated in place when the master moves).
+        inventory: PathBuf,
+        /// The new redrepl binary (default: this program); ignored for engine: redis.
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Switch the master back to the node that was the master.
+        #[arg(long)]
+        keep_master: bool,
+        /// Print the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Shut the servers down cleanly (SHUTDOWN: data saved), replicas before the master.
     Stop {
@@ -167,12 +238,14 @@ fn main() -> ExitCode {
             dry_run,
             accept_new_host_keys,
             promote_if_master_lost,
+            prune,
         } => finish(redrepl::cli::run_deploy(
             &inventory,
             redrepl::cli::DeployArgs {
                 dry_run,
                 accept_new_host_keys,
                 promote_if_master_lost,
+                prune,
             },
         )),
         Command::Verify {
@@ -183,8 +256,31 @@ fn main() -> ExitCode {
         Command::Status {
             inventory,
             json,
+            prometheus,
             watch,
-        } => finish(redrepl::cli::run_status(&inventory, json, watch)),
+            interval,
+        } => finish(redrepl::cli::run_status(
+            &inventory,
+            redrepl::cli::StatusArgs {
+                json,
+                prometheus,
+                watch,
+                interval,
+            },
+        )),
+        Command::Logs {
+            inventory,
+            nodes,
+            lines,
+            follow,
+        } => finish(redrepl::cli::run_logs(
+            &inventory,
+            redrepl::cli::logs::Options {
+                nodes,
+                lines,
+                follow,
+            },
+        )),
         Command::Promote {
             inventory,
             node,
@@ -198,6 +294,35 @@ fn main() -> ExitCode {
                 force,
                 dry_run,
                 accept_new_host_keys,
+            },
+        )),
+        Command::Backup {
+            inventory,
+            node,
+            to,
+            list,
+        } => finish(match (list, inventory) {
+            (Some(dir), _) => redrepl::cli::run_backup_list(&dir),
+            (None, Some(inv)) => redrepl::cli::run_backup(&inv, node.as_deref(), &to),
+            (None, None) => Err(anyhow::anyhow!("backup needs an INVENTORY or --list DIR")),
+        }),
+        Command::Restore {
+            inventory,
+            backup,
+            yes,
+            dry_run,
+        } => finish(redrepl::cli::run_restore(&inventory, &backup, yes, dry_run)),
+        Command::Upgrade {
+            inventory,
+            binary,
+            keep_master,
+            dry_run,
+        } => finish(redrepl::cli::run_upgrade(
+            &inventory,
+            redrepl::cli::UpgradeArgs {
+                binary,
+                keep_master,
+                dry_run,
             },
         )),
         Command::Stop { inventory, nodes } => finish(redrepl::cli::run_stop(&inventory, &nodes)),

@@ -13,6 +13,7 @@ use crate::cli::master_guard::{self, MasterLost};
 use crate::cli::node::{self, NodeConn, NodeError};
 use crate::cli::progress::Progress;
 use crate::cli::render;
+use crate::cli::scale::{self, Running, Stranger};
 use crate::cli::ssh::{NewHostKeys, shell_quote};
 use crate::cli::template::Template;
 use sha2::{Digest, Sha256};
@@ -31,6 +32,8 @@ pub struct NodePlan {
     pub write_config: bool,
     /// What happens to the server.
     pub action: Action,
+    /// With [`Action::Repoint`]: the node it follows now (its config on the node says so).
+    pub follows_now: Option<String>,
 }
 
 /// What happens to a node's server.
@@ -42,6 +45,9 @@ pub enum Action {
     Start,
     /// Running with another config: restart.
     Restart,
+    /// A running replica whose config differs only in the node it follows: REPLICAOF live,
+    /// no restart (see [`crate::cli::scale`]).
+    Repoint,
 }
 
 impl NodePlan {
@@ -80,6 +86,11 @@ impl NodePlan {
                 "restart {server} on port {} (config changed)",
                 conn.node.port
             )),
+            Action::Repoint => parts.push(format!(
+                "re-point live from {} to {} (REPLICAOF, no restart)",
+                self.follows_now.as_deref().unwrap_or("?"),
+                conn.node.replicaof.as_deref().unwrap_or("?")
+            )),
         }
         parts.join("; ")
     }
@@ -100,6 +111,9 @@ pub struct Options {
     pub promote_if_master_lost: bool,
     /// The inventory file as the user named it (for advice in messages).
     pub inventory: String,
+    /// `--prune`: shut down the servers that replicate from the cluster but are no longer in
+    /// the inventory (without it they are only reported).
+    pub prune: bool,
 }
 
 /// What a deploy did.
@@ -114,6 +128,9 @@ pub struct Outcome {
     /// The master is down and a replica holds more (only with `promote_if_master_lost`;
     /// without it this is the deploy's error): nothing was changed.
     pub master_lost: Option<MasterLost>,
+    /// Servers replicating from the cluster that the inventory no longer names (shut down
+    /// when `prune`).
+    pub strangers: Vec<Stranger>,
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -188,14 +205,18 @@ pub async fn deploy(
     });
     let inspected = futures::future::join_all(inspect).await;
     let mut plans = Vec::new();
+    let mut sums = Vec::new();
+    let mut running = Vec::new();
     let mut errors = Vec::new();
     for (c, r) in conns.iter().zip(inspected) {
         match r {
-            Ok(mut p) => {
+            Ok((mut p, sum, r)) => {
                 if p.upload_binary.is_some() {
                     p.upload_binary = binary.as_ref().map(|(d, _)| d.len() as u64);
                 }
-                plans.push(p)
+                plans.push(p);
+                sums.push(sum);
+                running.push(r);
             }
             Err(e) => {
                 progress.done(c.name(), "inspection failed (nothing changed)");
@@ -211,7 +232,30 @@ pub async fn deploy(
             errors.join("\n  ")
         );
     }
-    let unchanged = plans.iter().all(NodePlan::is_unchanged);
+    // Scaling: never replace the master here; live re-points; servers no longer named.
+    if let Err(problems) = scale::master_moved(cluster, &running, &opts.inventory) {
+        for c in &conns {
+            progress.done(c.name(), "nothing changed (the master would move)");
+        }
+        return Err(anyhow::Error::from(problems)
+            .context("deploy does not move the master; nothing was changed"));
+    }
+    for ((p, sum), c) in plans.iter_mut().zip(&sums).zip(&conns) {
+        if p.action != Action::Restart || c.node.replicaof.is_none() {
+            continue;
+        }
+        if let Some(Some(now)) = sum
+            .as_deref()
+            .and_then(|s| scale::rendered_follows(cluster, template, &c.node, s))
+            && Some(&now) != c.node.replicaof.as_ref()
+        {
+            p.action = Action::Repoint;
+            p.follows_now = Some(now);
+        }
+    }
+    let strangers = scale::find_strangers(&conns, &running, pw).await;
+    let unchanged = plans.iter().all(NodePlan::is_unchanged)
+        && !(opts.prune && strangers.iter().any(|s| s.run_id.is_some()));
 
     // Never start a master over better replicas.
     if let Some(lost) = master_lost(cluster, &conns, &plans, pw, &opts.inventory).await? {
@@ -226,6 +270,7 @@ pub async fn deploy(
             unchanged: false,
             conns: conns.into_iter().map(Ok).collect(),
             master_lost: Some(lost),
+            strangers,
         });
     }
     if opts.dry_run {
@@ -240,6 +285,7 @@ pub async fn deploy(
             unchanged,
             conns: conns.into_iter().map(Ok).collect(),
             master_lost: None,
+            strangers,
         });
     }
 
@@ -306,7 +352,7 @@ pub async fn deploy(
             .zip(&plans)
             .zip(&depths)
             .filter(|(_, dd)| **dd == d)
-            .filter(|((_, p), _)| p.action != Action::Unchanged)
+            .filter(|((_, p), _)| matches!(p.action, Action::Start | Action::Restart))
             .map(|((c, p), _)| async move {
                 progress.step(
                     c.name(),
@@ -322,9 +368,41 @@ pub async fn deploy(
             r?;
         }
     }
+    // Phase 4b: re-point live, upstream levels first.
+    for d in 0..=max_depth {
+        for ((c, p), _) in conns
+            .iter()
+            .zip(&plans)
+            .zip(&depths)
+            .filter(|((_, p), dd)| **dd == d && p.action == Action::Repoint)
+        {
+            let to = c.node.replicaof.as_deref().and_then(|m| cluster.node(m));
+            let to = to.expect("a validated replica follows a node of the inventory");
+            progress.step(
+                c.name(),
+                &format!(
+                    "REPLICAOF {} (was {})",
+                    to.name,
+                    p.follows_now.as_deref().unwrap_or("?")
+                ),
+            );
+            scale::repoint(c, to, pw).await?;
+        }
+    }
     // Phase 5: wait for every replica's sync.
     let all: Vec<&NodeConn> = conns.iter().collect();
     wait_synced(cluster, &all, opts.wait, progress).await?;
+    // Phase 6: servers no longer in the inventory, with --prune.
+    if opts.prune {
+        for s in strangers.iter().filter(|s| s.run_id.is_some()) {
+            let up = conns
+                .iter()
+                .find(|c| c.name() == s.upstream)
+                .expect("a stranger's upstream is a node of the inventory");
+            progress.note(&format!("{}: SHUTDOWN (--prune)", s.addr()));
+            scale::prune(up, s, pw, opts.wait).await?;
+        }
+    }
     for (c, p) in conns.iter().zip(&plans) {
         let msg = match p.action {
             Action::Unchanged if p.is_unchanged() => "unchanged".to_string(),
@@ -334,6 +412,10 @@ pub async fn deploy(
             }
             Action::Start => "started".into(),
             Action::Restart => "restarted (config changed)".into(),
+            Action::Repoint => format!(
+                "re-pointed from {} (no restart)",
+                p.follows_now.as_deref().unwrap_or("?")
+            ),
         };
         progress.done(c.name(), &msg);
     }
@@ -342,6 +424,7 @@ pub async fn deploy(
         unchanged,
         conns: conns.into_iter().map(Ok).collect(),
         master_lost: None,
+        strangers,
     })
 }
 
@@ -372,7 +455,7 @@ async fn inspect(
     config: &str,
     binary_sum: Option<&str>,
     pw: Option<&str>,
-) -> Result<NodePlan, NodeError> {
+) -> Result<(NodePlan, Option<String>, Option<Running>), NodeError> {
     let conf = shell_quote(&c.node.config_path);
     let bin = shell_quote(&c.binary_path());
     let dir = shell_quote(&c.node.dir);
@@ -388,23 +471,20 @@ async fn inspect(
             (p.trim_start().trim_start_matches('*') == path).then(|| sum.to_string())
         })
     };
-    let write_config =
-        sum_of(&c.node.config_path).as_deref() != Some(&sha256_hex(config.as_bytes()));
+    let config_sum = sum_of(&c.node.config_path);
+    let write_config = config_sum.as_deref() != Some(&sha256_hex(config.as_bytes()));
     let upload_binary = match binary_sum {
         Some(want) if !c.is_local() && sum_of(&c.binary_path()).as_deref() != Some(want) => Some(0),
         _ => None,
     };
-    let running = match c.redis(pw).await {
-        Ok(mut link) => {
-            link.cmd(&["PING"]).await.map_err(|e| c.redis_err(e))?;
-            true
-        }
-        Err(NodeError::NotRunning { .. }) => false,
+    let (running, info) = match scale::inspect_running(c, pw).await {
+        Ok(info) => (true, Some(info)),
+        Err(NodeError::NotRunning { .. }) => (false, None),
         Err(e) if write_config => {
             // A password change: the old server answers to the old password. It will be
             // stopped by pidfile.
             let _ = e;
-            true
+            (true, None)
         }
         Err(e) => return Err(e),
     };
@@ -413,13 +493,15 @@ async fn inspect(
         (true, true) => Action::Restart,
         (true, false) => Action::Unchanged,
     };
-    Ok(NodePlan {
+    let plan = NodePlan {
         node: c.node.name.clone(),
         create_dir: out.lines().any(|l| l == "no-dir"),
         upload_binary,
         write_config,
         action,
-    })
+        follows_now: None,
+    };
+    Ok((plan, config_sum, info))
 }
 
 /// Waits until every replica's link is up and its offset reached its master's.

@@ -1,13 +1,16 @@
 //! The orchestrator: inventory model, validation, rendering and the subcommands built on them.
 //! Library code returns typed errors; the `run_*` functions are the CLI edge and use anyhow.
 
+pub mod backup;
 pub mod cluster;
 pub mod deploy;
 pub mod dump_header;
 pub mod files;
 pub mod init;
 pub mod inventory;
+pub mod logs;
 pub mod master_guard;
+pub mod metrics;
 pub mod node;
 pub mod output;
 pub mod password;
@@ -15,11 +18,14 @@ pub mod progress;
 pub mod promote;
 pub mod redis_link;
 pub mod render;
+pub mod restore;
+pub mod scale;
 pub mod secret;
 pub mod ssh;
 pub mod status;
 pub mod stop;
 pub mod template;
+pub mod upgrade;
 pub mod validate;
 pub mod verify;
 
@@ -183,6 +189,8 @@ pub struct DeployArgs {
     pub accept_new_host_keys: bool,
     /// `--promote-if-master-lost`.
     pub promote_if_master_lost: bool,
+    /// `--prune`.
+    pub prune: bool,
 }
 
 /// `redrepl deploy INVENTORY [--dry-run] [--accept-new-host-keys] [--promote-if-master-lost]`.
@@ -195,6 +203,7 @@ pub fn run_deploy(inventory: &Path, args: DeployArgs) -> anyhow::Result<()> {
         wait: WAIT,
         promote_if_master_lost: args.promote_if_master_lost,
         inventory: inventory.display().to_string(),
+        prune: args.prune,
     };
     runtime()?.block_on(async {
         let started = std::time::Instant::now();
@@ -291,6 +300,9 @@ async fn print_deploy(
                 crate::outln!("  {}: {}", c.name(), p.describe(c, cluster.engine));
             }
         }
+        for s in &outcome.strangers {
+            crate::outln!("  {}", s.describe(opts.prune, false));
+        }
         return Ok(());
     }
     for p in &outcome.plans {
@@ -299,8 +311,12 @@ async fn print_deploy(
             deploy::Action::Unchanged => "binary updated (server left running)",
             deploy::Action::Start => "started",
             deploy::Action::Restart => "restarted",
+            deploy::Action::Repoint => "re-pointed (REPLICAOF, no restart)",
         };
         crate::outln!("{}: {what}", p.node);
+    }
+    for s in &outcome.strangers {
+        crate::outln!("{}", s.describe(opts.prune, true));
     }
     if outcome.unchanged {
         crate::outln!("deploy: unchanged (nothing to do on any node)");
@@ -334,33 +350,140 @@ pub fn run_verify(inventory: &Path, json: bool, timeout: f64) -> anyhow::Result<
     })
 }
 
-/// `redrepl status INVENTORY [--json] [--watch]`.
-pub fn run_status(inventory: &Path, json: bool, watch: bool) -> anyhow::Result<()> {
+/// Options of `redrepl status` as the command line gives them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatusArgs {
+    /// `--json`.
+    pub json: bool,
+    /// `--prometheus`.
+    pub prometheus: bool,
+    /// `--watch`.
+    pub watch: bool,
+    /// `--interval` in seconds.
+    pub interval: f64,
+}
+
+/// `redrepl status INVENTORY [--json|--prometheus] [--watch [--interval S]]`. With `--watch`
+/// on a terminal the table is redrawn in place and `q` (or Ctrl-C) quits; otherwise tables
+/// are printed one after another until Ctrl-C.
+pub fn run_status(inventory: &Path, args: StatusArgs) -> anyhow::Result<()> {
     let (cluster, _) = load_cluster(inventory)?;
+    let interval = std::time::Duration::try_from_secs_f64(args.interval.max(0.1))
+        .unwrap_or(std::time::Duration::from_secs(1));
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     runtime()?.block_on(async {
         let conns = node::connect_all(&cluster, ssh::NewHostKeys::Refuse).await;
+        let mut quit = if args.watch {
+            watch_keys::QuitKey::start()
+        } else {
+            None
+        };
         loop {
             let rows = status::status(&cluster, &conns).await;
-            if json {
+            if args.json {
                 crate::outln!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if args.prometheus {
+                crate::out!("{}", metrics::prometheus(&cluster.name, &rows));
             } else {
-                if watch && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-                    crate::out!("\x1b[2J\x1b[H");
+                if args.watch && tty {
+                    crate::out!("\x1b[H\x1b[2J");
+                    crate::outln!(
+                        "redrepl status {} (every {:.1}s; q or Ctrl-C quits)",
+                        inventory.display(),
+                        interval.as_secs_f64()
+                    );
                 }
                 crate::out!("{}", status::table(&rows));
+                if args.watch && !tty {
+                    crate::outln!();
+                }
             }
-            if !watch {
+            if !args.watch {
                 if rows.iter().all(|r| r.reachable) {
                     return Ok(());
                 }
                 return Err(Unhealthy("some nodes do not answer".into()).into());
             }
+            let q = async {
+                match quit.as_mut() {
+                    Some(k) => k.wait().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep(interval) => {}
                 _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = q => return Ok(()),
             }
         }
     })
+}
+
+/// `redrepl logs INVENTORY [NODE...] [-n LINES] [-f]`.
+pub fn run_logs(inventory: &Path, opts: logs::Options) -> anyhow::Result<()> {
+    let (cluster, _) = load_cluster(inventory)?;
+    runtime()?.block_on(async {
+        let progress = progress::Progress::new(&node_names(&cluster));
+        logs::logs(&cluster, &opts, &progress).await
+    })
+}
+
+mod watch_keys {
+    //! The `q` key for `status --watch`: stdin in non-canonical mode (no echo) while
+    //! watching, restored on drop; a thread reads keys and reports `q`.
+
+    /// Reports `q` typed on a terminal.
+    pub struct QuitKey {
+        rx: tokio::sync::mpsc::UnboundedReceiver<()>,
+        saved: libc::termios,
+    }
+
+    impl QuitKey {
+        /// Starts listening when stdin is a terminal.
+        pub fn start() -> Option<QuitKey> {
+            if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                return None;
+            }
+            // SAFETY: termios is plain data; tcgetattr fills it for fd 0.
+            let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+            if unsafe { libc::tcgetattr(0, &mut saved) } != 0 {
+                return None;
+            }
+            let mut raw = saved;
+            raw.c_lflag &= !(libc::ICANON | libc::ECHO);
+            raw.c_cc[libc::VMIN] = 1;
+            raw.c_cc[libc::VTIME] = 0;
+            // SAFETY: sets fd 0's attributes from a valid termios.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &raw) };
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut b = [0u8; 1];
+                let mut stdin = std::io::stdin();
+                while let Ok(1) = stdin.read(&mut b) {
+                    if b[0] == b'q' || b[0] == b'Q' {
+                        let _ = tx.send(());
+                        return;
+                    }
+                }
+            });
+            Some(QuitKey { rx, saved })
+        }
+
+        /// Waits for `q`.
+        pub async fn wait(&mut self) {
+            if self.rx.recv().await.is_none() {
+                std::future::pending::<()>().await
+            }
+        }
+    }
+
+    impl Drop for QuitKey {
+        fn drop(&mut self) {
+            // SAFETY: restores the attributes saved at start.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.saved) };
+        }
+    }
 }
 
 /// Options of `redrepl promote` as the command line gives them.
@@ -410,5 +533,110 @@ pub fn run_stop(inventory: &Path, nodes: &[String]) -> anyhow::Result<()> {
             &progress,
         )
         .await
+    })
+}
+
+/// `redrepl backup INVENTORY [--node NODE] [--to DIR]`.
+pub fn run_backup(inventory: &Path, node: Option<&str>, to: &Path) -> anyhow::Result<()> {
+    let (cluster, _) = load_cluster(inventory)?;
+    let opts = backup::Options {
+        node: node.map(str::to_owned),
+        to: to.to_owned(),
+        wait: std::time::Duration::from_secs(600),
+    };
+    runtime()?.block_on(async {
+        let started = std::time::Instant::now();
+        let progress = progress::Progress::new(&node_names(&cluster));
+        let (dir, m) = backup::backup(&cluster, &opts, &progress)
+            .await
+            .context("backup failed")?;
+        progress.finish();
+        drop(progress);
+        crate::outln!(
+            "backup: {} ({} of {}, {} keys, {} bytes, sha256 {}, replid {} offset {}) in {:.2}s",
+            dir.display(),
+            m.node,
+            m.cluster,
+            m.total_keys(),
+            m.size,
+            m.sha256,
+            m.replid.as_deref().unwrap_or("-"),
+            m.offset
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "-".into()),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    })
+}
+
+/// `redrepl backup --list DIR`: every backup in DIR, each checked whole; exit status 1 when
+/// one cannot be used.
+pub fn run_backup_list(dir: &Path) -> anyhow::Result<()> {
+    let rows = backup::list(dir)?;
+    crate::out!("{}", backup::list_table(&rows));
+    let bad = rows.iter().filter(|r| r.state.is_err()).count();
+    if bad > 0 {
+        anyhow::bail!(
+            "{bad} of {} backups in {} cannot be used",
+            rows.len(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// `redrepl restore INVENTORY BACKUP [--yes] [--dry-run]`.
+pub fn run_restore(
+    inventory: &Path,
+    backup: &Path,
+    yes: bool,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let (cluster, _) = load_cluster(inventory)?;
+    let opts = restore::Options {
+        yes,
+        dry_run,
+        wait: WAIT,
+    };
+    runtime()?.block_on(async {
+        let progress = progress::Progress::new(&node_names(&cluster));
+        restore::restore(&cluster, backup, &opts, &progress)
+            .await
+            .context("restore failed")
+    })
+}
+
+/// Options of `redrepl upgrade` as the command line gives them.
+#[derive(Debug, Clone, Default)]
+pub struct UpgradeArgs {
+    /// `--binary`.
+    pub binary: Option<PathBuf>,
+    /// `--keep-master`.
+    pub keep_master: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+}
+
+/// `redrepl upgrade INVENTORY [--binary PATH] [--keep-master] [--dry-run]`.
+pub fn run_upgrade(inventory: &Path, args: UpgradeArgs) -> anyhow::Result<()> {
+    let (cluster, dir) = load_cluster(inventory)?;
+    let template = template::Template::for_inventory(&dir)?;
+    let opts = upgrade::Options {
+        binary: args.binary,
+        keep_master: args.keep_master,
+        dry_run: args.dry_run,
+        wait: WAIT,
+    };
+    runtime()?.block_on(async {
+        let started = std::time::Instant::now();
+        let progress = progress::Progress::new(&node_names(&cluster));
+        upgrade::upgrade(inventory, &template, &opts, &progress)
+            .await
+            .context("upgrade failed")?;
+        if !args.dry_run {
+            crate::outln!("upgrade: took {:.2}s", started.elapsed().as_secs_f64());
+        }
+        Ok(())
     })
 }

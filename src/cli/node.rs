@@ -177,6 +177,73 @@ impl NodeConn {
         }
     }
 
+    /// Runs a command and streams its standard output into `sink`, chunk by chunk; fails
+    /// with its stderr unless it exits 0.
+    pub async fn sh_streamed(
+        &self,
+        command: &str,
+        sink: crate::cli::ssh::Sink<'_>,
+    ) -> Result<(), NodeError> {
+        let out = match &self.conn {
+            Conn::Ssh(s) => {
+                s.exec_streamed(command, sink)
+                    .await
+                    .map_err(|source| NodeError::Ssh {
+                        node: self.node.name.clone(),
+                        source,
+                    })?
+            }
+            Conn::Local => {
+                use tokio::io::AsyncReadExt;
+                let mut child = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(command)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .map_err(|e| self.local_err(format!("cannot run sh: {e}")))?;
+                let mut stdout = child.stdout.take().expect("piped");
+                let mut stderr = child.stderr.take().expect("piped");
+                let errors = tokio::spawn(async move {
+                    let mut e = Vec::new();
+                    let _ = stderr.read_to_end(&mut e).await;
+                    e
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = stdout
+                        .read(&mut buf)
+                        .await
+                        .map_err(|e| self.local_err(format!("`{command}`: {e}")))?;
+                    if n == 0 {
+                        break;
+                    }
+                    sink(&buf[..n]);
+                }
+                let status = child
+                    .wait()
+                    .await
+                    .map_err(|e| self.local_err(format!("`{command}`: {e}")))?;
+                Output {
+                    status: status.code().map(|c| c as u32).unwrap_or(255),
+                    stdout: Vec::new(),
+                    stderr: errors.await.unwrap_or_default(),
+                }
+            }
+        };
+        if out.success() {
+            Ok(())
+        } else {
+            Err(self.local_err(format!(
+                "`{command}` failed with exit status {}: {}",
+                out.status,
+                out.stderr_str().trim()
+            )))
+        }
+    }
+
     fn local_err(&self, message: String) -> NodeError {
         NodeError::Local {
             node: self.node.name.clone(),
@@ -231,44 +298,50 @@ impl NodeConn {
     /// [`NodeError::NotRunning`].
     pub async fn redis(&self, password: Option<&str>) -> Result<Link, NodeError> {
         let host = local_redis_host(&self.node);
-        let port = self.node.port;
+        self.redis_at(&host, self.node.port, &self.addr(), password)
+            .await
+    }
+
+    /// Opens a link from the node to another server at `host:port` as the node sees it (an
+    /// SSH tunnel, or plain TCP for a local node) and authenticates; errors name the node and
+    /// `label`. Used to reach a server the inventory no longer names (`deploy --prune`).
+    pub async fn redis_at(
+        &self,
+        host: &str,
+        port: u16,
+        label: &str,
+        password: Option<&str>,
+    ) -> Result<Link, NodeError> {
+        let not_running = |detail: String| NodeError::NotRunning {
+            node: self.node.name.clone(),
+            addr: label.to_string(),
+            detail,
+        };
         let stream: Box<dyn crate::cli::redis_link::Stream> = match &self.conn {
-            Conn::Ssh(s) => match s.tunnel(&host, port).await {
+            Conn::Ssh(s) => match s.tunnel(host, port).await {
                 Ok(st) => Box::new(st),
-                Err(e) => {
-                    return Err(NodeError::NotRunning {
-                        node: self.node.name.clone(),
-                        addr: self.addr(),
-                        detail: format!("no connection through SSH: {e}"),
-                    });
-                }
+                Err(e) => return Err(not_running(format!("no connection through SSH: {e}"))),
             },
             Conn::Local => {
-                let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+                let connect = tokio::net::TcpStream::connect((host, port));
                 match tokio::time::timeout(Duration::from_secs(5), connect).await {
                     Ok(Ok(st)) => {
                         let _ = st.set_nodelay(true);
                         Box::new(st)
                     }
-                    Ok(Err(e)) => {
-                        return Err(NodeError::NotRunning {
-                            node: self.node.name.clone(),
-                            addr: self.addr(),
-                            detail: e.to_string(),
-                        });
-                    }
-                    Err(_) => {
-                        return Err(NodeError::NotRunning {
-                            node: self.node.name.clone(),
-                            addr: self.addr(),
-                            detail: "connect timed out".into(),
-                        });
-                    }
+                    Ok(Err(e)) => return Err(not_running(e.to_string())),
+                    Err(_) => return Err(not_running("connect timed out".into())),
                 }
             }
         };
         let mut link = Link::new(stream);
-        link.auth(password).await.map_err(|e| self.redis_err(e))?;
+        link.auth(password)
+            .await
+            .map_err(|source| NodeError::Redis {
+                node: self.node.name.clone(),
+                addr: label.to_string(),
+                source,
+            })?;
         Ok(link)
     }
 
@@ -390,6 +463,25 @@ impl NodeConn {
                 self.sh_ok(&cmd).await?;
             }
         }
+        self.wait_down(wait).await
+    }
+
+    /// Stops the server with `SHUTDOWN SAVE` (its data saved even without save points) and
+    /// waits until the port no longer answers.
+    pub async fn stop_saving(
+        &self,
+        password: Option<&str>,
+        wait: Duration,
+    ) -> Result<(), NodeError> {
+        match self.redis(password).await {
+            Err(NodeError::NotRunning { .. }) => return Ok(()),
+            Ok(mut link) => link.shutdown_save().await.map_err(|e| self.redis_err(e))?,
+            Err(e) => return Err(e),
+        }
+        self.wait_down(wait).await
+    }
+
+    async fn wait_down(&self, wait: Duration) -> Result<(), NodeError> {
         let start = Instant::now();
         loop {
             match self.redis(None).await {

@@ -165,7 +165,16 @@ impl Link {
     /// Sends SHUTDOWN (data saved when the server has save points or SAVE is given); Ok when
     /// the server closed the connection.
     pub async fn shutdown(&mut self) -> Result<(), LinkError> {
-        match self.raw(&[b"SHUTDOWN"]).await {
+        self.shutdown_with(&[b"SHUTDOWN"]).await
+    }
+
+    /// Sends `SHUTDOWN SAVE`: the data is saved even without save points.
+    pub async fn shutdown_save(&mut self) -> Result<(), LinkError> {
+        self.shutdown_with(&[b"SHUTDOWN", b"SAVE"]).await
+    }
+
+    async fn shutdown_with(&mut self, args: &[&[u8]]) -> Result<(), LinkError> {
+        match self.raw(args).await {
             Err(LinkError::Io(_)) => Ok(()),
             Ok(Reply::Error(message)) => Err(LinkError::Server {
                 command: "SHUTDOWN".into(),

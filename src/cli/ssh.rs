@@ -179,6 +179,9 @@ pub enum NewHostKeys {
     Accept,
 }
 
+/// Where a streamed command's standard output goes, chunk by chunk.
+pub type Sink<'a> = &'a mut (dyn FnMut(&[u8]) + Send);
+
 /// What a remote command produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
@@ -464,7 +467,22 @@ impl Session {
         self.run(command, Some(input)).await
     }
 
+    /// Runs `command` and hands its standard output to `sink` chunk by chunk as it arrives
+    /// (the returned [`Output`] has an empty stdout): a large file is streamed, never held.
+    pub async fn exec_streamed(&self, command: &str, sink: Sink<'_>) -> Result<Output, SshError> {
+        self.run_into(command, None, Some(sink)).await
+    }
+
     async fn run(&self, command: &str, input: Option<&[u8]>) -> Result<Output, SshError> {
+        self.run_into(command, input, None).await
+    }
+
+    async fn run_into(
+        &self,
+        command: &str,
+        input: Option<&[u8]>,
+        mut sink: Option<Sink<'_>>,
+    ) -> Result<Output, SshError> {
         let mut channel = self
             .handle
             .channel_open_session()
@@ -491,7 +509,10 @@ impl Session {
         // The exit status may come before the last data: read until the channel is gone.
         while let Some(msg) = channel.wait().await {
             match msg {
-                ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
+                ChannelMsg::Data { data } => match sink.as_mut() {
+                    Some(sink) => sink(&data),
+                    None => stdout.extend_from_slice(&data),
+                },
                 ChannelMsg::ExtendedData { data, ext: 1 } => stderr.extend_from_slice(&data),
                 ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
                 ChannelMsg::ExitSignal { signal_name, .. } => {

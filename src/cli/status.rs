@@ -32,6 +32,8 @@ pub struct Row {
     pub memory: Option<String>,
     /// `uptime_in_seconds`.
     pub uptime_s: Option<i64>,
+    /// `instantaneous_ops_per_sec`.
+    pub ops_per_sec: Option<i64>,
     /// Why it is unreachable.
     pub error: Option<String>,
 }
@@ -53,6 +55,7 @@ pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) ->
             keys: None,
             memory: None,
             uptime_s: None,
+            ops_per_sec: None,
             error: None,
         };
         let c = match c {
@@ -86,6 +89,7 @@ pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) ->
                 row.keys = Some(info.keys());
                 row.memory = info.get("used_memory_human").map(str::to_string);
                 row.uptime_s = info.int("uptime_in_seconds");
+                row.ops_per_sec = info.int("instantaneous_ops_per_sec");
             }
         }
         row
@@ -110,7 +114,7 @@ pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) ->
 pub fn table(rows: &[Row]) -> String {
     let header = [
         "NODE", "ADDRESS", "UP", "ROLE", "MASTER", "LINK", "OFFSET", "LAG", "REPLICAS", "KEYS",
-        "MEMORY", "UPTIME",
+        "OPS/S", "MEMORY", "UPTIME",
     ];
     let dash = || "-".to_string();
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
@@ -126,6 +130,7 @@ pub fn table(rows: &[Row]) -> String {
             r.lag_bytes.map(|v| format!("{v} B")).unwrap_or_else(dash),
             r.replicas.map(|v| v.to_string()).unwrap_or_else(dash),
             r.keys.map(|v| v.to_string()).unwrap_or_else(dash),
+            r.ops_per_sec.map(|v| v.to_string()).unwrap_or_else(dash),
             r.memory.clone().unwrap_or_else(dash),
             r.uptime_s.map(|v| format!("{v}s")).unwrap_or_else(dash),
         ]);
