@@ -428,10 +428,10 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let a = crate::server::numbers::parse_i64(&args[1])
-        .ok_or(CmdError::fixed("ERR invalid first DB index"))?;
-    let b = crate::server::numbers::parse_i64(&args[2])
-        .ok_or(CmdError::fixed("ERR invalid second DB index"))?;
+    // getIntFromObjectOrReply: a C int, so an i64 outside i32 is refused by this text.
+    let int = |a: &[u8]| crate::server::numbers::parse_i64(a).filter(|v| i32::try_from(*v).is_ok());
+    let a = int(&args[1]).ok_or(CmdError::fixed("ERR invalid first DB index"))?;
+    let b = int(&args[2]).ok_or(CmdError::fixed("ERR invalid second DB index"))?;
     let n = ctx.state.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(err::DB_RANGE);

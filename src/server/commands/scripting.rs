@@ -95,15 +95,20 @@ fn check_flags(ctx: &mut Ctx, flags: Option<ScriptFlags>, ro: bool) -> CmdResult
     Ok(())
 }
 
+/// Redis's reply to EVALSHA of an unknown script.
+const NOSCRIPT: CmdError = CmdError::fixed("NOSCRIPT No matching script. Please use EVAL.");
+
 fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
+    if by_sha && args[1].len() != 40 {
+        // As evalShaCommand: no SHA1 has another length, so before numkeys is parsed.
+        return Err(NOSCRIPT);
+    }
     let (keys, argv) = split_keys(args)?;
     let scripting = &mut ctx.state.scripting;
     let sha = if by_sha {
         let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
         if !scripting.scripts.contains_key(&sha) {
-            return Err(CmdError::fixed(
-                "NOSCRIPT No matching script. Please use EVAL.",
-            ));
+            return Err(NOSCRIPT);
         }
         sha
     } else {
@@ -145,11 +150,12 @@ fn evalsha_ro(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn fcall_generic(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> CmdResult {
-    let (keys, argv) = split_keys(args)?;
+    // The function is looked up before numkeys is parsed, as fcallCommandGeneric.
     let name = String::from_utf8_lossy(&args[1]).into_owned();
     let Some(f) = ctx.state.scripting.functions.find(&name) else {
         return Err(CmdError::fixed("ERR Function not found"));
     };
+    let (keys, argv) = split_keys(args)?;
     let (func, flags) = (f.func.clone(), f.flags);
     check_flags(ctx, Some(flags), ro)?;
     run(

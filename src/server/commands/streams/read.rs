@@ -62,14 +62,10 @@ fn parse<'a>(args: &'a [Bytes], xreadgroup: bool) -> Result<ReadArgs<'a>, CmdErr
             streams_at = i + 1;
             let n = args.len() - streams_at;
             if !n.is_multiple_of(2) {
-                let (name, sym) = if xreadgroup {
-                    ("xreadgroup", '>')
-                } else {
-                    ("xread", '$')
-                };
-                return Err(CmdError::msg(format!(
-                    "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{sym}' must be specified."
-                )));
+                // Redis 7.0 words it so for XREADGROUP too.
+                return Err(CmdError::fixed(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
             }
             r.keys = &args[streams_at..streams_at + n / 2];
             r.ids = &args[streams_at + n / 2..];
