@@ -279,3 +279,43 @@ fn local_deploy_refuses_to_start_a_crashed_master_over_its_replicas() {
         assert_eq!(v, "v1");
     }
 }
+
+/// A user template with `replica-serve-stale-data no`: a replica answers PING with
+/// MASTERDOWN until its first sync completes; deploy treats that as started (it then waits for
+/// the sync as for any replica) instead of failing the node.
+fn deploy_with_stale_data_off(engine: &str) {
+    let c = LocalCluster::new(engine);
+    let inv = c.inventory.as_path();
+    let builtin = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/redis.conf.j2"),
+    )
+    .unwrap();
+    assert!(builtin.contains("replica-serve-stale-data yes"));
+    let user = builtin.replace(
+        "replica-serve-stale-data yes",
+        "replica-serve-stale-data no",
+    );
+    std::fs::create_dir_all(c.dir.path().join("templates")).unwrap();
+    std::fs::write(c.dir.path().join("templates/redis.conf.j2"), user).unwrap();
+    let run = cli("deploy", inv, &[]).expect(0, "deploy with replica-serve-stale-data no");
+    assert!(run.stdout.contains("node3: started"), "{}", run.all());
+    assert!(run.stdout.contains("verify: OK"), "{}", run.all());
+    let mut r = orch::connect("127.0.0.1", c.ports[2]);
+    let v: String = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("replica-serve-stale-data")
+        .query::<Vec<String>>(&mut r)
+        .unwrap()
+        .remove(1);
+    assert_eq!(v, "no");
+}
+
+#[test]
+fn bundled_deploy_with_replica_serve_stale_data_off() {
+    deploy_with_stale_data_off("bundled");
+}
+
+#[test]
+fn redis_deploy_with_replica_serve_stale_data_off() {
+    deploy_with_stale_data_off("redis");
+}

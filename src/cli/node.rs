@@ -401,6 +401,11 @@ impl NodeConn {
                     Ok(_) => return Ok(()),
                     // LOADING: keep waiting.
                     Err(LinkError::Server { message, .. }) if message.starts_with("LOADING") => {}
+                    // A replica with replica-serve-stale-data no whose master is not reachable
+                    // (yet) answers PING with MASTERDOWN: it is up and serving what it may.
+                    Err(LinkError::Server { message, .. }) if message.starts_with("MASTERDOWN") => {
+                        return Ok(());
+                    }
                     Err(e) => return Err(self.redis_err(e)),
                 },
                 Err(NodeError::NotRunning { .. }) => {}
