@@ -280,23 +280,67 @@ fn local_deploy_refuses_to_start_a_crashed_master_over_its_replicas() {
     }
 }
 
+/// Copies the built-in template into the inventory folder as the user's copy, edited by `edit`.
+fn user_template(c: &LocalCluster, edit: impl Fn(&str) -> String) {
+    let builtin = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/redis.conf.j2"),
+    )
+    .unwrap();
+    let user = edit(&builtin);
+    assert_ne!(user, builtin, "the edit changed nothing");
+    std::fs::create_dir_all(c.dir.path().join("templates")).unwrap();
+    std::fs::write(c.dir.path().join("templates/redis.conf.j2"), user).unwrap();
+}
+
+/// `redrepl stop` says "data saved": with `save ""` (no save points) in the user's template
+/// a plain SHUTDOWN would save nothing, and the master would come back empty. stop sends
+/// SHUTDOWN SAVE, so a stop + deploy keeps every key.
+fn stop_saves_without_save_points(engine: &str) {
+    let c = LocalCluster::new(engine);
+    let inv = c.inventory.as_path();
+    user_template(&c, |t| {
+        t.replace(
+            "# --- replication tuning",
+            "save \"\"\n\n# --- replication tuning",
+        )
+    });
+    cli("deploy", inv, &[]).expect(0, "deploy with save \"\"");
+    let mut m = orch::connect("127.0.0.1", c.ports[0]);
+    let _: () = redis::cmd("SET").arg("k1").arg("v1").query(&mut m).unwrap();
+    drop(m);
+    let run = cli("stop", inv, &[]).expect(0, "stop");
+    assert!(run.all().contains("stopped (data saved)"), "{}", run.all());
+    let run = cli("deploy", inv, &[]).expect(0, "deploy after stop");
+    assert!(run.stdout.contains("verify: OK"), "{}", run.all());
+    for port in c.ports {
+        let mut n = orch::connect("127.0.0.1", port);
+        let v: Option<String> = redis::cmd("GET").arg("k1").query(&mut n).unwrap();
+        assert_eq!(v.as_deref(), Some("v1"), "node on port {port}");
+    }
+}
+
+#[test]
+fn bundled_stop_saves_without_save_points() {
+    stop_saves_without_save_points("bundled");
+}
+
+#[test]
+fn redis_stop_saves_without_save_points() {
+    stop_saves_without_save_points("redis");
+}
+
 /// A user template with `replica-serve-stale-data no`: a replica answers PING with
 /// MASTERDOWN until its first sync completes; deploy treats that as started (it then waits for
 /// the sync as for any replica) instead of failing the node.
 fn deploy_with_stale_data_off(engine: &str) {
     let c = LocalCluster::new(engine);
     let inv = c.inventory.as_path();
-    let builtin = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/redis.conf.j2"),
-    )
-    .unwrap();
-    assert!(builtin.contains("replica-serve-stale-data yes"));
-    let user = builtin.replace(
-        "replica-serve-stale-data yes",
-        "replica-serve-stale-data no",
-    );
-    std::fs::create_dir_all(c.dir.path().join("templates")).unwrap();
-    std::fs::write(c.dir.path().join("templates/redis.conf.j2"), user).unwrap();
+    user_template(&c, |t| {
+        t.replace(
+            "replica-serve-stale-data yes",
+            "replica-serve-stale-data no",
+        )
+    });
     let run = cli("deploy", inv, &[]).expect(0, "deploy with replica-serve-stale-data no");
     assert!(run.stdout.contains("node3: started"), "{}", run.all());
     assert!(run.stdout.contains("verify: OK"), "{}", run.all());

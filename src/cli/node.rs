@@ -452,13 +452,14 @@ impl NodeConn {
         }
     }
 
-    /// Stops the server: SHUTDOWN (saves data), or, when SHUTDOWN cannot be sent (the password
-    /// changed), SIGTERM to the pid in the pidfile named by the node's current config file.
+    /// Stops the server: `SHUTDOWN SAVE` (its data saved even without save points), or, when
+    /// SHUTDOWN cannot be sent (the password changed), SIGTERM to the pid in the pidfile named
+    /// by the node's current config file (which saves only when the node has save points).
     /// Waits until the port no longer answers.
     pub async fn stop(&self, password: Option<&str>, wait: Duration) -> Result<(), NodeError> {
         match self.redis(password).await {
             Err(NodeError::NotRunning { .. }) => return Ok(()),
-            Ok(mut link) => link.shutdown().await.map_err(|e| self.redis_err(e))?,
+            Ok(mut link) => link.shutdown_save().await.map_err(|e| self.redis_err(e))?,
             Err(_) => {
                 let conf = shell_quote(&self.node.config_path);
                 let cmd = format!(
@@ -471,8 +472,8 @@ impl NodeConn {
         self.wait_down(wait).await
     }
 
-    /// Stops the server with `SHUTDOWN SAVE` (its data saved even without save points) and
-    /// waits until the port no longer answers.
+    /// Stops the server with `SHUTDOWN SAVE` and waits until the port no longer answers; unlike
+    /// [`NodeConn::stop`] no SIGTERM fallback: a node that cannot be told to save is an error.
     pub async fn stop_saving(
         &self,
         password: Option<&str>,

@@ -162,19 +162,11 @@ impl Link {
         Ok(Info::parse(&r.text().unwrap_or_default()))
     }
 
-    /// Sends SHUTDOWN (data saved when the server has save points or SAVE is given); Ok when
-    /// the server closed the connection.
-    pub async fn shutdown(&mut self) -> Result<(), LinkError> {
-        self.shutdown_with(&[b"SHUTDOWN"]).await
-    }
-
-    /// Sends `SHUTDOWN SAVE`: the data is saved even without save points.
+    /// Sends `SHUTDOWN SAVE`: the data is saved even without save points (a plain SHUTDOWN
+    /// saves nothing under `save ""`, and a master restarted empty wipes its replicas). Ok
+    /// when the server closed the connection.
     pub async fn shutdown_save(&mut self) -> Result<(), LinkError> {
-        self.shutdown_with(&[b"SHUTDOWN", b"SAVE"]).await
-    }
-
-    async fn shutdown_with(&mut self, args: &[&[u8]]) -> Result<(), LinkError> {
-        match self.raw(args).await {
+        match self.raw(&[b"SHUTDOWN", b"SAVE"]).await {
             Err(LinkError::Io(_)) => Ok(()),
             Ok(Reply::Error(message)) => Err(LinkError::Server {
                 command: "SHUTDOWN".into(),

@@ -257,7 +257,7 @@ pub async fn prune(
             message: format!("{label} is no longer the server inspected: not shut down"),
         });
     }
-    link.shutdown().await.map_err(redis_err)?;
+    link.shutdown_save().await.map_err(redis_err)?;
     let start = Instant::now();
     loop {
         match upstream.redis_at(&s.host, s.port, &label, None).await {
