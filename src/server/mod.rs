@@ -20,6 +20,7 @@ pub mod longdouble;
 pub mod numbers;
 pub mod persistence;
 pub mod process;
+pub mod pubsub;
 pub mod rdb;
 pub mod replication;
 pub mod scripting;

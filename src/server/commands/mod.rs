@@ -24,6 +24,7 @@ pub mod lists;
 pub mod meta;
 pub mod persistence;
 pub mod process;
+pub mod pubsub;
 pub mod random_pick;
 pub mod remove;
 pub mod replication;
@@ -243,6 +244,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(lcs::specs());
         all.extend(geo::specs());
         all.extend(scripting::specs());
+        all.extend(pubsub::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
@@ -540,6 +542,9 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     let was_blocked = ctx.client.blocked_until.is_some();
     if let Err(e) = (cmd.handler)(ctx, args) {
         reply_error(ctx, &e);
+    }
+    if !was_blocked && !ctx.state.pubsub.monitors.is_empty() {
+        crate::server::pubsub::monitor::feed(ctx, cmd, args);
     }
     blocking::after_call(ctx, was_blocked, dirty_before);
     let rewritten = ctx.propagate_as.take();
