@@ -498,7 +498,6 @@ mod tests {
             "tls-port 6380",
             "tls-cert-file /etc/redis.crt",
             "cluster-enabled yes",
-            "notify-keyspace-events Ex",
             "loadmodule /x.so",
             "unixsocket /run/redis.sock",
             "aclfile /etc/users.acl",

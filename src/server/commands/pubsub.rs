@@ -3,7 +3,6 @@
 
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, container, spec};
-use crate::server::client::ClientClass;
 use crate::server::pubsub::{Kind, Publisher};
 use bytes::Bytes;
 
@@ -87,11 +86,7 @@ fn sunsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Delivers `message` on `channel` to its subscribers; returns how many received it.
 pub fn publish_message(ctx: &mut Ctx, kind: Kind, channel: &[u8], message: &[u8]) -> usize {
-    let mut from = Publisher {
-        id: ctx.client.info.id,
-        out: ctx.out,
-        hard_limit: ClientClass::Pubsub.limits(&ctx.state.config).0,
-    };
+    let mut from = Publisher::new(ctx.client.info.id, Some(ctx.out), &ctx.state.config);
     ctx.state.pubsub.publish(kind, channel, message, &mut from)
 }
 

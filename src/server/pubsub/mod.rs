@@ -72,10 +72,26 @@ pub struct PubSub {
 pub struct Publisher<'a> {
     /// The publishing client's id.
     pub id: u64,
-    /// Its reply buffer.
-    pub out: &'a mut ReplyBuf,
+    /// Its reply buffer (None when the server itself publishes: expiry, eviction).
+    pub out: Option<&'a mut ReplyBuf>,
     /// The `pubsub` class hard limit (bytes, 0 for none) of `client-output-buffer-limit`.
     pub hard_limit: i64,
+}
+
+impl<'a> Publisher<'a> {
+    /// A publisher with the `pubsub` class hard limit of `config`.
+    pub fn new(id: u64, out: Option<&'a mut ReplyBuf>, config: &crate::config::Config) -> Self {
+        Publisher {
+            id,
+            out,
+            hard_limit: super::client::ClientClass::Pubsub.limits(config).0,
+        }
+    }
+
+    /// The server itself (no client to answer).
+    pub fn server(config: &crate::config::Config) -> Self {
+        Publisher::new(u64::MAX, None, config)
+    }
 }
 
 impl PubSub {
@@ -254,8 +270,10 @@ pub fn deliver<F: Fn(Proto) -> Bytes>(
     from: &mut Publisher,
 ) {
     let frame = frames.get(to.resp3.load(Ordering::Relaxed));
-    if to.id == from.id {
-        from.out.raw(frame);
+    if to.id == from.id
+        && let Some(out) = from.out.as_mut()
+    {
+        out.raw(frame);
         return;
     }
     if to.killed.load(Ordering::Relaxed) {

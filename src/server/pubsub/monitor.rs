@@ -10,20 +10,35 @@ use crate::server::commands::{Ctx, Spec};
 use bytes::Bytes;
 use std::fmt::Write;
 
-/// Shows the command `args` that the context's client just ran to every monitor.
-pub fn feed(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) {
-    if cmd
-        .meta()
-        .is_some_and(|m| m.has_flag("admin") || m.has_flag("skip_monitor"))
-    {
-        return;
+/// When monitors see a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// Before it runs: the script commands (flagged skip_monitor, which Redis feeds itself
+    /// before the script, so the script's own commands follow).
+    Before,
+    /// After it ran (its database is the one it left selected), as Redis's call().
+    After,
+    /// Never: admin commands.
+    Never,
+}
+
+/// When monitors see `cmd`.
+pub fn shown(cmd: &Spec) -> Shown {
+    match cmd.meta() {
+        Some(m) if m.has_flag("admin") => Shown::Never,
+        Some(m) if m.has_flag("skip_monitor") => Shown::Before,
+        _ => Shown::After,
     }
+}
+
+/// Shows the command `args` of the context's client to every monitor.
+pub fn feed(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) {
     let now = crate::server::clock::now_us();
     let line = Bytes::from(line(now, ctx.client.db, &ctx.client.info, cmd.name, args));
     let mut frames = Frames::new(|_| line.clone());
     let mut from = Publisher {
         id: ctx.client.info.id,
-        out: ctx.out,
+        out: Some(ctx.out),
         hard_limit: ClientClass::Normal.limits(&ctx.state.config).0,
     };
     for m in &ctx.state.pubsub.monitors {
