@@ -261,7 +261,6 @@ mod tests {
         for (name, value) in [
             ("tls-port", "6380"),
             ("tls-replication", "yes"),
-            ("notify-keyspace-events", "KEA"),
             ("shutdown-on-sigterm", "nosave"),
             ("replica-ignore-maxmemory", "no"),
         ] {
@@ -275,7 +274,6 @@ mod tests {
         for (name, value) in [
             ("appendonly", "NO"),
             ("tls-port", "0"),
-            ("notify-keyspace-events", ""),
             ("shutdown-timeout", "10"),
         ] {
             assert!(

@@ -237,8 +237,13 @@ fn redact(line: &str) -> String {
 
 /// Quotes `s` the way Redis's `sdscatrepr` does (`"..."` with `\n`, `\"`, `\xHH` escapes).
 pub fn repr(s: &str) -> String {
+    repr_bytes(s.as_bytes())
+}
+
+/// [`repr`] of any bytes (Redis's sdscatrepr), e.g. MONITOR's arguments.
+pub fn repr_bytes(s: &[u8]) -> String {
     let mut out = String::from("\"");
-    for &b in s.as_bytes() {
+    for &b in s {
         match b {
             b'\\' => out.push_str("\\\\"),
             b'"' => out.push_str("\\\""),
@@ -493,7 +498,6 @@ mod tests {
             "tls-port 6380",
             "tls-cert-file /etc/redis.crt",
             "cluster-enabled yes",
-            "notify-keyspace-events Ex",
             "loadmodule /x.so",
             "unixsocket /run/redis.sock",
             "aclfile /etc/users.acl",

@@ -42,6 +42,8 @@ pub struct Config {
     // limits
     pub proto_max_bulk_len: i64,
     pub client_query_buffer_limit: i64,
+    /// `notify-keyspace-events`: the enabled classes (`crate::server::notify` flags).
+    pub notify_keyspace_events: u32,
     pub maxmemory: i64,
     /// `maxmemory-policy`: an index into [`table::MAXMEMORY_POLICIES`].
     pub maxmemory_policy: usize,
@@ -153,6 +155,7 @@ impl Default for Config {
             enable_protected_configs: EnableFlag::No,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
+            notify_keyspace_events: 0,
             maxmemory: 0,
             maxmemory_policy: 0,
             maxmemory_samples: 5,
@@ -235,4 +238,4 @@ impl std::fmt::Debug for Config {
 mod load;
 pub mod rewrite;
 pub mod table;
-pub use load::{ConfigError, Loaded, apply_line, load, load_str, repr};
+pub use load::{ConfigError, Loaded, apply_line, load, load_str, repr, repr_bytes};

@@ -576,6 +576,20 @@ fn build() -> Vec<Directive> {
             lines: None,
         },
         integer!("maxmemory-samples", None, maxmemory_samples, 1, 64, true),
+        Directive {
+            name: "notify-keyspace-events",
+            alias: None,
+            kind: Kind::Str,
+            mutable: true,
+            sensitive: false,
+            set: |c, a, _| {
+                c.notify_keyspace_events = crate::server::notify::parse(&a[0])
+                    .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?;
+                Ok(())
+            },
+            get: |c| crate::server::notify::format(c.notify_keyspace_events),
+            lines: None,
+        },
         integer!("hz", None, hz, 0, I32, true),
         // threaded I/O: fixed at start, as in Redis 7.0
         integer!("io-threads", None, io_threads, 1, 128, false),
@@ -1056,8 +1070,6 @@ pub static OTHERS: &[Other] = &[
     other("latency-monitor-threshold", "0"),
     other("latency-tracking", "yes"),
     other("latency-tracking-info-percentiles", "50 99 99.9"),
-    other("notify-keyspace-events", "")
-        .refuse("data model: keyspace notifications are not implemented"),
     other("activerehashing", "yes"),
     other("dynamic-hz", "yes"),
     other("jemalloc-bg-thread", "yes"),

@@ -202,6 +202,15 @@ impl ReplyBuf {
         }
     }
 
+    /// The header of a push message of `n` elements (`>n` in RESP3, an array in RESP2):
+    /// Pub/Sub messages and (un)subscribe confirmations.
+    pub fn push(&mut self, n: usize) {
+        match self.proto {
+            Proto::Resp2 => self.header(b'*', n),
+            Proto::Resp3 => self.header(b'>', n),
+        }
+    }
+
     /// The header of a set of `n` elements (`~n` in RESP3, an array in RESP2).
     pub fn set(&mut self, n: usize) {
         match self.proto {

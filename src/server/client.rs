@@ -40,6 +40,63 @@ pub struct ClientInfo {
     /// CLIENT LIST's flag for a replication link: `S` a replica attached to us, `M` our
     /// master's connection, 0 neither.
     pub repl_flag: AtomicU8,
+    /// Subscriptions by kind (channels, patterns, shard channels), for CLIENT LIST's
+    /// `sub=`/`psub=`/`ssub=`.
+    pub subscriptions: [AtomicUsize; 3],
+    /// In MONITOR mode.
+    pub monitor: AtomicBool,
+    /// Speaks RESP3 (HELLO 3): pushed messages are encoded as push frames.
+    pub resp3: AtomicBool,
+    /// Messages pushed to this client by others (Pub/Sub, MONITOR).
+    pub outbox: Outbox,
+}
+
+/// What other clients push to a connection (Pub/Sub messages, MONITOR lines), encoded and
+/// queued under the state lock; the connection task moves the frames into its reply buffer
+/// (docs/architecture.md, "Messages pushed by other clients"). A frame is a shared `Bytes`:
+/// one message published to many subscribers is encoded once.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Frames waiting for the connection task.
+    frames: Mutex<Vec<Bytes>>,
+    /// Bytes in `frames` (read without the lock: a cheap emptiness test per request).
+    queued: AtomicUsize,
+    /// Woken when the first frame is queued.
+    pub notify: Notify,
+}
+
+impl Outbox {
+    /// Queues `frame`; returns the bytes now queued.
+    pub fn push(&self, frame: Bytes) -> usize {
+        let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        let was_empty = frames.is_empty();
+        let n = frame.len();
+        frames.push(frame);
+        let queued = self.queued.fetch_add(n, Ordering::Relaxed) + n;
+        drop(frames);
+        if was_empty {
+            self.notify.notify_one();
+        }
+        queued
+    }
+
+    /// True when frames wait.
+    #[inline]
+    pub fn has_frames(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) != 0
+    }
+
+    /// Moves every queued frame to the end of `buf`; returns the bytes moved.
+    pub fn drain_into(&self, buf: &mut Vec<u8>) -> usize {
+        let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        for f in frames.drain(..) {
+            n += f.len();
+            buf.extend_from_slice(&f);
+        }
+        self.queued.store(0, Ordering::Relaxed);
+        n
+    }
 }
 
 /// No CLIENT UNBLOCK pending.
@@ -68,6 +125,29 @@ impl ClientInfo {
             unblock: AtomicU8::new(UNBLOCK_NONE),
             unblock_notify: Notify::new(),
             repl_flag: AtomicU8::new(0),
+            subscriptions: Default::default(),
+            monitor: AtomicBool::new(false),
+            resp3: AtomicBool::new(false),
+            outbox: Outbox::default(),
+        }
+    }
+
+    /// Subscribed to at least one channel, pattern or shard channel (Redis's
+    /// `CLIENT_PUBSUB`).
+    pub fn in_pubsub(&self) -> bool {
+        self.subscriptions
+            .iter()
+            .any(|n| n.load(Ordering::Relaxed) != 0)
+    }
+
+    /// Redis's getClientType name, as CLIENT LIST/KILL TYPE match it: `replica` (a replica
+    /// attached to us), `pubsub`, `master` (our master's connection) or `normal`.
+    pub fn type_name(&self) -> &'static str {
+        match self.repl_flag.load(Ordering::Relaxed) {
+            b'S' => "replica",
+            _ if self.in_pubsub() => "pubsub",
+            b'M' => "master",
+            _ => "normal",
         }
     }
 
@@ -76,14 +156,28 @@ impl ClientInfo {
         let now = super::clock::now_ms();
         let name = String::from_utf8_lossy(&self.name.lock().unwrap()).into_owned();
         let multi = self.in_multi.load(Ordering::Relaxed);
-        let flags = match self.repl_flag.load(Ordering::Relaxed) {
-            0 if multi => "x",
-            0 => "N",
-            b'M' => "M",
-            _ => "S",
-        };
+        // In Redis's order: S/O, M, P, x.
+        let mut flags = String::new();
+        match self.repl_flag.load(Ordering::Relaxed) {
+            b'S' => flags.push('S'),
+            b'M' => flags.push('M'),
+            _ => {}
+        }
+        if self.monitor.load(Ordering::Relaxed) {
+            flags.insert(0, 'O');
+        }
+        if self.in_pubsub() {
+            flags.push('P');
+        }
+        if multi {
+            flags.push('x');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let sub = |i: usize| self.subscriptions[i].load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp=2",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -92,8 +186,16 @@ impl ClientInfo {
             (now - self.last_ms.load(Ordering::Relaxed)) / 1000,
             flags,
             self.db.load(Ordering::Relaxed),
+            sub(0),
+            sub(1),
+            sub(2),
             if multi { 0 } else { -1 },
             self.last_cmd.lock().unwrap(),
+            if self.resp3.load(Ordering::Relaxed) {
+                3
+            } else {
+                2
+            },
         )
     }
 
@@ -170,6 +272,8 @@ pub struct Client {
     /// A blocked XREAD's ids as resolved when it first ran (`$` is the last id then), so
     /// that running it again after a write serves what arrived since.
     pub blocked_stream_ids: Vec<crate::server::types::stream::StreamId>,
+    /// Pub/Sub subscriptions of this client (see [`crate::server::pubsub`]).
+    pub subs: crate::server::pubsub::ClientSubs,
 }
 
 /// CLIENT REPLY.
@@ -202,7 +306,37 @@ impl Client {
             repl_capa_psync2: false,
             woff: 0,
             blocked_stream_ids: Vec::new(),
+            subs: Default::default(),
         }
+    }
+
+    /// In RESP2 subscriber mode: only (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and
+    /// RESET may run.
+    pub fn resp2_subscriber(&self) -> bool {
+        self.proto == Proto::Resp2 && self.subs.any()
+    }
+
+    /// Receives messages pushed by other clients (subscribed or monitoring).
+    #[inline]
+    pub fn receives_pushes(&self) -> bool {
+        self.subs.any() || self.info.monitor.load(Ordering::Relaxed)
+    }
+
+    /// Its `client-output-buffer-limit` class.
+    pub fn class(&self) -> ClientClass {
+        if self.subs.any() {
+            ClientClass::Pubsub
+        } else {
+            ClientClass::Normal
+        }
+    }
+
+    /// Switches RESP version (HELLO, RESET).
+    pub fn set_proto(&mut self, proto: Proto) {
+        self.proto = proto;
+        self.info
+            .resp3
+            .store(proto == Proto::Resp3, Ordering::Relaxed);
     }
 }
 

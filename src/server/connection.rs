@@ -8,7 +8,7 @@
 //! client that never reads, or never ends its request, is closed without affecting others.
 //! An idle connection holds no buffers.
 
-use super::client::{Client, ClientClass, ClientInfo, ReplyMode, output_limit_reached};
+use super::client::{Client, ClientInfo, ReplyMode, output_limit_reached};
 use super::commands::{self, Ctx, Flow};
 use super::state::Shared;
 use crate::resp::{ParseLimits, ReplyBuf, RequestParser};
@@ -37,6 +37,25 @@ async fn flush_all(socket: &mut TcpStream, out: &mut ReplyBuf, sent: &mut usize)
     out.consume(*sent);
     *sent = 0;
     out.flush_to(socket, STREAM_PIECE).await.is_ok()
+}
+
+/// Checks `pending` bytes of output against the client's `client-output-buffer-limit`
+/// class (see [`output_limit_reached`]), logging as Redis does when the client must close.
+fn over_output_limit(
+    info: &ClientInfo,
+    pending: usize,
+    limits: (i64, i64, i64),
+    soft_since_ms: &mut i64,
+    now_ms: i64,
+) -> bool {
+    let over = output_limit_reached(pending, limits, soft_since_ms, now_ms);
+    if over {
+        crate::warning!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            info.describe()
+        );
+    }
+    over
 }
 
 /// Sends what the socket takes now without waiting; empties `buf` once all is sent.
@@ -125,6 +144,21 @@ pub async fn serve(
         let n = tokio::select! {
             biased;
             _ = killed.as_mut() => break 'conn,
+            // Messages pushed by other clients (only polled for subscribers and monitors,
+            // so other connections pay nothing for it).
+            _ = info.outbox.notify.notified(), if client.receives_pushes() => {
+                info.outbox.drain_into(&mut out.buf);
+                let (limits, now) = {
+                    let st = shared.lock();
+                    (client.class().limits(&st.config), super::clock::now_ms())
+                };
+                if over_output_limit(&info, out.buf.len() - sent, limits, &mut soft_since_ms, now)
+                    || flush_some(&socket, &mut out.buf, &mut sent).is_err()
+                {
+                    break 'conn;
+                }
+                continue 'conn;
+            },
             r = socket.readable() => {
                 if r.is_err() {
                     break 'conn;
@@ -149,7 +183,8 @@ pub async fn serve(
             },
             _ = &mut idle_timer, if idle.is_some() && !writing => {
                 let deadline = last_read + idle.unwrap_or_default();
-                if Instant::now() >= deadline {
+                // Subscribers and monitors are never idle-closed, as in Redis.
+                if Instant::now() >= deadline && !client.receives_pushes() {
                     break 'conn;
                 }
                 idle_timer.as_mut().reset(deadline);
@@ -206,6 +241,10 @@ pub async fn serve(
                     if args.is_empty() {
                         continue;
                     }
+                    if info.outbox.has_frames() {
+                        // Pushed before this request ran: they go first.
+                        info.outbox.drain_into(&mut out.buf);
+                    }
                     let mode = client.reply_mode;
                     let mark = out.mark();
                     let mut ctx = Ctx::new(st, &mut client, &mut out, &shared);
@@ -245,13 +284,15 @@ pub async fn serve(
                             }
                         }
                     }
-                    let limits = ClientClass::Normal.limits(&st.config);
+                    let limits = client.class().limits(&st.config);
                     let now = info.last_ms.load(Ordering::Relaxed);
-                    if output_limit_reached(out.buf.len() - sent, limits, &mut soft_since_ms, now) {
-                        crate::warning!(
-                            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                            info.describe()
-                        );
+                    if over_output_limit(
+                        &info,
+                        out.buf.len() - sent,
+                        limits,
+                        &mut soft_since_ms,
+                        now,
+                    ) {
                         break 'conn;
                     }
                 }
@@ -287,7 +328,9 @@ pub async fn serve(
                     info.clone(),
                 ))
                 .await;
-                shared.lock().clients.remove(&info.id);
+                let mut st = shared.lock();
+                st.clients.remove(&info.id);
+                st.pubsub.remove_client(&mut client);
                 return;
             }
             if let Some((deadline, epoch)) = blocked {
@@ -339,6 +382,7 @@ pub async fn serve(
     let _ = socket.shutdown().await;
     let mut st = shared.lock();
     st.clients.remove(&info.id);
+    st.pubsub.remove_client(&mut client);
     if client.blocked_until.is_some() {
         st.blocked_clients = st.blocked_clients.saturating_sub(1);
     }

@@ -50,6 +50,7 @@ pub fn perform(st: &mut State) -> bool {
             st.dirty += 1;
             st.dbs[db].touch(&key);
             st.propagate(db, &[b"DEL".as_slice(), &key]);
+            super::notify::notify_server(st, super::notify::EVICTED, "evicted", &key, db);
         }
     }
 }

@@ -145,7 +145,7 @@ fn stats(state: &State, out: &mut String) {
     let s = &state.stats;
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\n",
         s.total_connections_received,
         s.total_commands_processed,
         s.net_input_bytes,
@@ -158,6 +158,9 @@ fn stats(state: &State, out: &mut String) {
         s.evicted_keys,
         s.keyspace_hits,
         s.keyspace_misses,
+        state.pubsub.count(crate::server::pubsub::Kind::Channel),
+        state.pubsub.count(crate::server::pubsub::Kind::Pattern),
+        state.pubsub.count(crate::server::pubsub::Kind::Shard),
         s.total_error_replies,
         s.net_repl_input_bytes,
         s.net_repl_output_bytes,

@@ -17,9 +17,11 @@ pub mod info;
 pub mod log;
 pub mod logo;
 pub mod longdouble;
+pub mod notify;
 pub mod numbers;
 pub mod persistence;
 pub mod process;
+pub mod pubsub;
 pub mod rdb;
 pub mod replication;
 pub mod scripting;
@@ -360,6 +362,7 @@ fn active_expire(st: &mut State, now: i64, budget: Duration) {
                 if st.dbs[dbi].remove(key).is_some() {
                     st.stats.expired_keys += 1;
                     st.propagate(dbi, &[&b"DEL"[..], key]);
+                    notify::notify_server(st, notify::EXPIRED, "expired", key, dbi);
                 }
             }
             if examined == 0 || expired.len() * 4 < examined || started.elapsed() > budget {

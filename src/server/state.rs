@@ -84,6 +84,8 @@ pub struct State {
     /// While a script runs: the writes it made, replicated when it ends (Redis 7.0
     /// replicates a script's effects, in MULTI/EXEC when there are several).
     pub script_effects: Option<Vec<(usize, Vec<bytes::Bytes>)>>,
+    /// Pub/Sub subscriptions and MONITOR clients.
+    pub pubsub: super::pubsub::PubSub,
 }
 
 /// How to shut down.
@@ -128,6 +130,7 @@ impl State {
             blocked_on: Vec::new(),
             scripting: super::scripting::Scripting::new(),
             script_effects: None,
+            pubsub: Default::default(),
         }
     }
 

@@ -58,6 +58,13 @@ fn client_specs() -> Vec<Spec> {
 }
 
 fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if ctx.client.resp2_subscriber() {
+        // Subscriber mode: PING answers as a message, `pong` and the argument.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).map_or(&b""[..], |a| a));
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&args[1]),
@@ -82,8 +89,10 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     super::transactions::unwatch_all(ctx);
     ctx.client.db = 0;
     ctx.client.info.db.store(0, Ordering::Relaxed);
-    ctx.client.proto = Proto::Resp2;
+    ctx.client.set_proto(Proto::Resp2);
     ctx.out.proto = Proto::Resp2;
+    // Leaves subscriber and MONITOR mode.
+    ctx.state.pubsub.remove_client(ctx.client);
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.authenticated = ctx.state.config.requirepass.is_none();
     // Redis's clearClientConnectionState also drops the client name.
@@ -179,7 +188,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if let Some(n) = name {
         set_name(ctx, &n)?;
     }
-    ctx.client.proto = proto;
+    ctx.client.set_proto(proto);
     ctx.out.proto = proto;
     let replica = ctx.state.config.replicaof.is_some();
     ctx.out.map(7);
@@ -421,9 +430,8 @@ fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 String::from_utf8_lossy(t)
             )));
         }
-        // Only normal clients exist here (replica links are not listed as clients).
-        if is(t, "normal") {
-            for info in ctx.state.clients.values() {
+        for info in ctx.state.clients.values() {
+            if is_type(info, t) {
                 text.push_str(&info.describe());
                 text.push('\n');
             }
@@ -453,6 +461,12 @@ fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Whether `info` is of the CLIENT LIST/KILL TYPE `t` (`slave` is `replica`).
+fn is_type(info: &crate::server::client::ClientInfo, t: &[u8]) -> bool {
+    let t = if is(t, "slave") { &b"replica"[..] } else { t };
+    is(t, info.type_name())
+}
+
 fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() == 3 {
         // Old form: CLIENT KILL ip:port.
@@ -477,7 +491,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut addr: Option<String> = None;
     let mut laddr: Option<String> = None;
     let mut skipme = true;
-    let mut only_other_types = false;
+    let mut of_type: Option<&Bytes> = None;
     for pair in args[2..].chunks(2) {
         let (k, v) = (&pair[0], &pair[1]);
         if is(k, "id") {
@@ -510,7 +524,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                     String::from_utf8_lossy(v)
                 )));
             }
-            only_other_types = !is(v, "normal");
+            of_type = Some(v);
         } else if is(k, "user") {
             // The only user is "default" (every client is it); Redis rejects unknown users.
             if v.as_ref() != b"default" {
@@ -530,7 +544,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .state
         .clients
         .values()
-        .filter(|_| !only_other_types)
+        .filter(|c| of_type.is_none_or(|t| is_type(c, t)))
         .filter(|c| id.is_none_or(|i| c.id == i))
         .filter(|c| addr.as_ref().is_none_or(|a| &c.addr == a))
         .filter(|c| laddr.as_ref().is_none_or(|a| &c.laddr == a))

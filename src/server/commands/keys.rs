@@ -4,6 +4,7 @@ use super::args::{Args, parse_cursor, scan_options, scan_reply};
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, container, err, is, spec};
 use crate::server::glob::glob_match;
+use crate::server::notify::{GENERIC, notify};
 use bytes::Bytes;
 
 /// The keyspace commands.
@@ -50,6 +51,7 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.expire_if_needed(key);
         if ctx.db().remove(key).is_some() {
             n += 1;
+            notify(ctx, GENERIC, "del", key);
         }
     }
     ctx.state.dirty += n as u64;
@@ -138,11 +140,13 @@ fn expire_generic(
         ctx.db().remove(key);
         ctx.state.dirty += 1;
         ctx.propagate_instead(&[b"DEL".as_slice(), key]);
+        notify(ctx, GENERIC, "del", key);
     } else {
         ctx.db().set_expire(key, when);
         ctx.modified(key, 1);
         let at = when.to_string();
         ctx.propagate_instead(&[b"PEXPIREAT".as_slice(), key, at.as_bytes()]);
+        notify(ctx, GENERIC, "expire", key);
     }
     ctx.out.int(1);
     Ok(())
@@ -200,6 +204,7 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     if ctx.lookup_write(key).is_some() && ctx.db().remove_expire(key) {
         ctx.modified(key, 1);
+        notify(ctx, GENERIC, "persist", key);
         ctx.out.int(1);
     } else {
         ctx.out.int(0);
@@ -293,6 +298,8 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
         db.set_expire(dst, at);
     }
     ctx.state.dirty += 1;
+    notify(ctx, GENERIC, "rename_from", src);
+    notify(ctx, GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1)
     } else {

@@ -24,6 +24,7 @@ pub mod lists;
 pub mod meta;
 pub mod persistence;
 pub mod process;
+pub mod pubsub;
 pub mod random_pick;
 pub mod remove;
 pub mod replication;
@@ -243,6 +244,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(lcs::specs());
         all.extend(geo::specs());
         all.extend(scripting::specs());
+        all.extend(pubsub::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
@@ -364,6 +366,7 @@ impl<'a> Ctx<'a> {
                 self.state.stats.expired_keys += 1;
                 let dbi = self.client.db;
                 self.state.propagate(dbi, &[b"DEL", key]);
+                crate::server::notify::notify(self, crate::server::notify::EXPIRED, "expired", key);
                 true
             }
             _ => false,
@@ -538,8 +541,19 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     ctx.state.stats.total_commands_processed += 1;
     *ctx.client.info.last_cmd.lock().unwrap() = cmd.name;
     let was_blocked = ctx.client.blocked_until.is_some();
+    use crate::server::pubsub::monitor;
+    let shown = match ctx.state.pubsub.monitors.is_empty() || was_blocked {
+        true => monitor::Shown::Never,
+        false => monitor::shown(cmd),
+    };
+    if shown == monitor::Shown::Before {
+        monitor::feed(ctx, cmd, args);
+    }
     if let Err(e) = (cmd.handler)(ctx, args) {
         reply_error(ctx, &e);
+    }
+    if shown == monitor::Shown::After {
+        monitor::feed(ctx, cmd, args);
     }
     blocking::after_call(ctx, was_blocked, dirty_before);
     let rewritten = ctx.propagate_as.take();

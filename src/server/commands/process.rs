@@ -117,6 +117,25 @@ fn refusal(ctx: &mut Ctx, cmd: &Spec) -> Option<CmdError> {
     if eff.write && !from_master && config.replicaof.is_some() && config.replica_read_only {
         return Some(err::READONLY);
     }
+    if ctx.client.resp2_subscriber()
+        && !matches!(
+            cmd.name,
+            "ping"
+                | "subscribe"
+                | "ssubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "psubscribe"
+                | "punsubscribe"
+                | "quit"
+                | "reset"
+        )
+    {
+        return Some(CmdError::msg(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            cmd.name
+        )));
+    }
     if eff.deny_stale && !config.replica_serve_stale_data && master_link_down(ctx) {
         return Some(CmdError::fixed(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",

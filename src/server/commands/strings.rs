@@ -4,6 +4,7 @@ use super::args::Args;
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
 use crate::server::longdouble;
+use crate::server::notify::{GENERIC, STRING, notify};
 use crate::server::numbers::parse_i64;
 use crate::server::sds::{Mark, Sds};
 use crate::server::types::Value;
@@ -175,8 +176,10 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     store(ctx, key, val, expire, keepttl);
+    notify(ctx, STRING, "set", key);
     if let Some(at) = expire {
         propagate_set_pxat(ctx, key, val, at);
+        notify(ctx, GENERIC, "expire", key);
     }
     if !get {
         ctx.out.ok();
@@ -189,6 +192,7 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
     } else {
         store(ctx, &args[1], &args[2], None, false);
+        notify(ctx, STRING, "set", &args[1]);
         ctx.out.int(1);
     }
     Ok(())
@@ -198,6 +202,8 @@ fn setex_generic(ctx: &mut Ctx, args: &[Bytes], unit: i64, name: &str) -> CmdRes
     let at = expire_arg(&args[2], unit, false, ctx.now_ms, name)?;
     store(ctx, &args[1], &args[3], Some(at), false);
     propagate_set_pxat(ctx, &args[1], &args[3], at);
+    notify(ctx, STRING, "set", &args[1]);
+    notify(ctx, GENERIC, "expire", &args[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -230,6 +236,7 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     for kv in args[1..].chunks(2) {
         store(ctx, &kv[0], &kv[1], None, false);
+        notify(ctx, STRING, "set", &kv[0]);
     }
     ctx.out.ok();
     Ok(())
@@ -246,6 +253,7 @@ fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     for kv in args[1..].chunks(2) {
         store(ctx, &kv[0], &kv[1], None, false);
+        notify(ctx, STRING, "set", &kv[0]);
     }
     ctx.out.int(1);
     Ok(())
@@ -260,6 +268,7 @@ fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => ctx.out.null(),
     }
     store(ctx, &args[1], &args[2], None, false);
+    notify(ctx, STRING, "set", &args[1]);
     Ok(())
 }
 

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""PUBLISH throughput with 1, 10 and 100 subscribers: messages delivered per second,
+redrepl against redis-server in the same run, as ratios.
+
+Usage: bench/pubsub.py [--redrepl target/release/redrepl] [--messages 20000] [--size 64]
+
+Each run starts both servers on free loopback ports (no persistence), connects N
+subscribers to one channel, pipelines M PUBLISHes (batches of 100) from one client and
+waits until every subscriber received all M messages; delivered/s = N*M / elapsed.
+Subscribers are read by one asyncio loop (counting bytes, no parsing), so the client side
+costs the same for both servers. Compare ratios, not absolute figures: the machine may be
+shared.
+"""
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def resp(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def start(cmd, port, tmp):
+    p = subprocess.Popen(
+        cmd + ["--port", str(port), "--save", "", "--dir", tmp],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            return p
+        except OSError:
+            time.sleep(0.05)
+    p.kill()
+    raise SystemExit(f"server on {port} did not start")
+
+
+async def run(port, subscribers, messages, size):
+    payload = b"x" * size
+    frame = resp(b"message", b"bench", payload)
+    subs = []
+    for _ in range(subscribers):
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(resp("SUBSCRIBE", "bench"))
+        await w.drain()
+        # *3 $9 subscribe $5 bench :1 — read up to the integer line.
+        line = b""
+        while not line.startswith(b":"):
+            line = await r.readline()
+        subs.append((r, w))
+    expected = messages * len(frame)
+
+    async def drain(r):
+        got = 0
+        while got < expected:
+            chunk = await r.read(1 << 16)
+            if not chunk:
+                raise SystemExit("subscriber closed")
+            got += len(chunk)
+
+    pr, pw = await asyncio.open_connection("127.0.0.1", port)
+    batch = resp("PUBLISH", "bench", payload) * 100
+    reply_len = len(b":%d\r\n" % subscribers) * 100
+
+    async def publish():
+        for _ in range(messages // 100):
+            pw.write(batch)
+            await pw.drain()
+            await pr.readexactly(reply_len)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(publish(), *(drain(r) for r, _ in subs))
+    elapsed = time.perf_counter() - t0
+    for _, w in subs:
+        w.close()
+    pw.close()
+    return subscribers * (messages // 100 * 100) / elapsed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--redrepl", default="target/release/redrepl")
+    ap.add_argument("--redis", default="/usr/bin/redis-server")
+    ap.add_argument("--messages", type=int, default=20000)
+    ap.add_argument("--size", type=int, default=64)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        ports = {"redrepl": free_port(), "redis": free_port()}
+        procs = [
+            start([a.redrepl, "server"], ports["redrepl"], tmp),
+            start([a.redis], ports["redis"], tmp),
+        ]
+        try:
+            print(f"{'subscribers':>11} {'redrepl msg/s':>14} {'redis msg/s':>14} {'ratio':>6}")
+            for n in (1, 10, 100):
+                ours = asyncio.run(run(ports["redrepl"], n, a.messages, a.size))
+                theirs = asyncio.run(run(ports["redis"], n, a.messages, a.size))
+                print(f"{n:>11} {ours:>14,.0f} {theirs:>14,.0f} {ours / theirs:>6.2f}")
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
