@@ -1324,8 +1324,62 @@ fn hincrbyfloat_matches_redis_long_double() {
         ("f", "1.5e3"),
         ("f", "-2500.1"),
         ("f", "abc"),
+        // 1e308 twice and 1e400 are finite long doubles (f64 would overflow to inf).
+        ("big", "1e308"),
+        ("big", "1e308"),
+        ("huge", "1e400"),
+        ("x", "inf"),
+        ("x", "-inf"),
+        ("huge", "1e5000"),
     ] {
         p.cmp(&["hincrbyfloat", "h", field, by]);
+    }
+    p.cmp(&["hset", "h", "word", "abc"]);
+    // The increment is checked before the field's value.
+    p.cmp(&["hincrbyfloat", "h", "word", "1e400"]);
+    p.cmp(&["hincrbyfloat", "h", "word", "inf"]);
+    p.cmp(&["hget", "h", "big"]);
+    p.cmp(&["incrbyfloat", "s", "1e308"]);
+    p.cmp(&["incrbyfloat", "s", "1e308"]);
+    p.cmp(&["incrbyfloat", "s", "1e400"]);
+    p.cmp_digest();
+}
+
+/// Integer arguments that Redis reads with getRangeLongFromObjectOrReply or
+/// getPositiveLongFromObjectOrReply get its texts, for a non-integer too (the fuzzer's
+/// former ALLOW_RANGE_TEXT entry).
+#[test]
+fn range_error_texts_match_redis() {
+    let Some(mut p) = Pair::new() else { return };
+    p.script(&[
+        "rpush l a b c",
+        "sadd s a b c",
+        "zadd z 1 a 2 b",
+        "set str x",
+    ]);
+    for bad in ["abc", "-1", "1.5", "-0", "18446744073709551615", ""] {
+        for cmd in ["lpop", "rpop", "spop", "zpopmin", "zpopmax"] {
+            for key in ["l", "s", "z", "str", "nokey"] {
+                p.cmp(&[cmd, key, bad]);
+            }
+        }
+        p.cmp(&["lpos", "l", "a", "count", bad]);
+        p.cmp(&["lpos", "l", "a", "maxlen", bad]);
+        p.cmp(&["sintercard", bad, "s"]);
+        p.cmp(&["sintercard", "1", "s", "limit", bad]);
+        p.cmp(&["zintercard", bad, "z"]);
+        p.cmp(&["zintercard", "1", "z", "limit", bad]);
+        p.cmp(&["lmpop", bad, "l", "left"]);
+        p.cmp(&["lmpop", "1", "l", "left", "count", bad]);
+        p.cmp(&["zmpop", bad, "z", "min"]);
+        p.cmp(&["zmpop", "1", "z", "min", "count", bad]);
+        p.cmp(&["blmpop", "0.01", bad, "l", "left"]);
+        p.cmp(&["bzmpop", "0.01", "1", "z", "max", "count", bad]);
+    }
+    for db in ["2147483648", "-2147483649", "16", "-1", "x"] {
+        p.cmp(&["select", db]);
+        p.cmp(&["move", "str", db]);
+        p.cmp(&["copy", "str", "dst", "db", db]);
     }
     p.cmp_digest();
 }
@@ -1439,4 +1493,59 @@ fn client_unblock() {
         "client unblock 1 timeout extra",
     ]);
     p.cmp_digest();
+}
+
+/// A score of -0: a listpack stores it as 0, a skiplist keeps -0 (replies, DEBUG DIGEST,
+/// DEBUG RELOAD), ZINCRBY/ZADD INCR reply the sum, ZUNION replies -0 sums, and the *STORE
+/// commands keep it by the destination's encoding, as redis-server does (the fuzzer's
+/// former ALLOW_MINUS_ZERO and DIVERGE_MINUS_ZERO_SCORE entries).
+#[test]
+fn minus_zero_scores_match_redis() {
+    let Some(mut p) = Pair::new() else { return };
+    let long = "x".repeat(70);
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["zadd", "a", "-0", "m"],
+        vec!["zadd", "a", "1", "x"],
+        vec!["zadd", "a", "-0", "x"],
+        vec!["zincrby", "e", "-0", "m"],
+        vec!["zadd", "in", "incr", "-0", "m"],
+        vec!["zadd", "s", "1", &long],
+        vec!["zadd", "s", "-0", "m", "0", "n"],
+        vec!["zadd", "s", "-0", "n"],
+        vec!["zincrby", "s", "-0", "p"],
+        vec!["zadd", "s", "3", "q"],
+        vec!["zincrby", "s", "-3", "q"],
+        vec!["zadd", "s2", "-0", &long],
+        vec!["zadd", "s3", "1", "y", "1", &long],
+        vec!["zadd", "s3", "-0", "y"],
+        vec!["zadd", "u", "0", "a", "0", &long],
+        vec!["zadd", "w", "0", "a", "1", "b"],
+        vec!["zunionstore", "v", "1", "u", "weights", "-1"],
+        vec!["zunionstore", "v2", "1", "w", "weights", "-1"],
+        vec!["zunionstore", "v5", "2", "u", "u", "weights", "-1", "-1"],
+        vec!["zinterstore", "v4", "2", "u", "u", "weights", "-1", "1"],
+        vec!["zunion", "1", "w", "weights", "-1", "withscores"],
+        vec!["zinter", "1", "u", "weights", "-1", "withscores"],
+        vec!["zrangestore", "d1", "s", "0", "-1"],
+        vec!["zrangestore", "d2", "s", "-inf", "+inf", "byscore"],
+        vec!["zadd", "t", "-1", &long, "-0", "m"],
+        vec!["zrangestore", "d3", "t", "0", "-1"],
+        vec!["zrangestore", "d4", "t", "[a", "+", "bylex"],
+    ];
+    for l in &lines {
+        p.cmp(l);
+    }
+    let keys = [
+        "a", "e", "in", "s", "s2", "s3", "v", "v2", "v4", "v5", "d1", "d2", "d3", "d4",
+    ];
+    let check = |p: &mut Pair| {
+        for k in keys {
+            p.cmp(&["zrange", k, "0", "-1", "withscores"]);
+            p.cmp(&["object", "encoding", k]);
+        }
+        p.cmp_digest();
+    };
+    check(&mut p);
+    p.cmp(&["debug", "reload"]);
+    check(&mut p);
 }

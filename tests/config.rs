@@ -420,3 +420,37 @@ fn seed_edited_debian_conf_daemonizes_and_never_logs_the_password() {
     assert!(log.contains("Ready to accept connections"), "{log}");
     assert!(!log.contains("1234567a"), "password in the log:\n{log}");
 }
+
+/// CONFIG GET answers an exact name as the client typed it, each name once (compared
+/// case-insensitively), as redis-server does; glob matches keep the table's names.
+#[test]
+fn config_get_echoes_exact_names_as_typed() {
+    let ours = common::Server::start(&[]);
+    let theirs = common::Server::start_redis(&[]);
+    let get = |s: &common::Server, names: &[&str]| {
+        let mut c = s.conn();
+        let mut cmd = redis::cmd("CONFIG");
+        cmd.arg("GET");
+        for n in names {
+            cmd.arg(*n);
+        }
+        let v: Vec<String> = cmd.query(&mut c).unwrap();
+        let mut pairs: Vec<(String, String)> =
+            v.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
+        pairs.sort();
+        pairs
+    };
+    for names in [
+        &["Maxmemory"][..],
+        &["SAVE", "save", "databases"],
+        &["maxmemory", "MAXMEMORY"],
+        &["lfu-*", "LFU-Log-Factor", "Hz", "nosuch"],
+        &["Hash-Max-Listpack-Entries", "hash-max-ziplist-entries"],
+    ] {
+        assert_eq!(
+            get(&ours, names),
+            get(&theirs, names),
+            "CONFIG GET {names:?}"
+        );
+    }
+}

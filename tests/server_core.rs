@@ -1225,3 +1225,49 @@ fn debug_populate_matches_redis() {
     assert_eq!(digest(&ours), digest(&theirs));
     assert_eq!(q(&mut ours.conn(), &["DBSIZE"]), redis::Value::Int(1050));
 }
+
+/// DEBUG POPULATE checks its arguments with Redis's texts, pads or cuts values and cuts keys
+/// as Redis does, and a count no machine can hold (Redis aborts the whole process on
+/// `DEBUG POPULATE 1000000000000000000`) is refused at once without allocating.
+#[test]
+fn debug_populate_edges_match_redis_and_huge_counts_are_refused() {
+    let ours = Server::start(&["--enable-debug-command", "yes"]);
+    let theirs = Server::start_redis(&[]);
+    let long = "p".repeat(140);
+    let lines: &[&[&str]] = &[
+        &["DEBUG", "POPULATE", "-1"],
+        &["DEBUG", "POPULATE", "x"],
+        &["DEBUG", "POPULATE", "3", "v", "x"],
+        &["DEBUG", "POPULATE", "3", "v", "-1"],
+        &["DBSIZE"],
+        &["DEBUG", "POPULATE", "2", "z", "0"],
+        &["DEBUG", "POPULATE", "2", "q", "2"],
+        &["DEBUG", "POPULATE", "2", &long],
+        &["DBSIZE"],
+        &["DEBUG", "DIGEST"],
+    ];
+    for line in lines {
+        let a = format!("{:?}", q(&mut ours.conn(), line));
+        let b = format!("{:?}", q(&mut theirs.conn(), line));
+        assert_eq!(a, b, "{line:?}");
+    }
+    let mut c = ours.conn();
+    for count in [
+        "1000000000000000000",
+        "9223372036854775807",
+        "100000000000000",
+    ] {
+        assert_eq!(
+            err_text(&q(&mut c, &["DEBUG", "POPULATE", count])),
+            "ERR OOM in dictTryExpand"
+        );
+    }
+    assert_eq!(
+        err_text(&q(
+            &mut c,
+            &["DEBUG", "POPULATE", "1000", "big", "9223372036854775807"]
+        )),
+        "ERR OOM in dictTryExpand"
+    );
+    assert_eq!(q(&mut c, &["DBSIZE"]), redis::Value::Int(5));
+}

@@ -56,25 +56,27 @@ pub fn get_value(c: &Config, name: &str) -> Option<String> {
 }
 
 /// CONFIG GET: the (name, value) pairs matching any of `patterns` (globs, case-insensitive),
-/// each name once, in table order.
+/// each name once (compared case-insensitively, as Redis's reply dictionary), in table order.
+/// An exact (non-glob) name is answered as the client typed it (`Maxmemory`), as Redis does.
 pub fn get(c: &Config, patterns: &[&[u8]]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    let push = |name: String, out: &mut Vec<(String, String)>| {
-        if !out.iter().any(|(n, _)| *n == name)
-            && let Some(v) = get_value(c, &name)
+    let push = |shown: String, name: &str, out: &mut Vec<(String, String)>| {
+        if !out.iter().any(|(n, _)| n.eq_ignore_ascii_case(&shown))
+            && let Some(v) = get_value(c, name)
         {
-            out.push((name, v));
+            out.push((shown, v));
         }
     };
     for p in patterns {
         if !p.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
-            let name = String::from_utf8_lossy(p).to_ascii_lowercase();
-            push(name, &mut out);
+            let typed = String::from_utf8_lossy(p).into_owned();
+            let name = typed.to_ascii_lowercase();
+            push(typed, &name, &mut out);
             continue;
         }
         for name in all_names() {
             if crate::server::glob::glob_match(p, name.as_bytes(), true) {
-                push(name.to_string(), &mut out);
+                push(name.to_string(), name, &mut out);
             }
         }
     }
@@ -166,6 +168,7 @@ mod tests {
                 b"appendonly",
                 b"nosuch",
                 b"repl-backlog-size",
+                b"MaxMemory",
             ],
         );
         assert_eq!(
@@ -173,7 +176,7 @@ mod tests {
             pairs(&[
                 ("save", "3600 1 300 100 60 10000"),
                 ("maxmemory", "0"),
-                ("bind", "* -::*"),
+                ("BIND", "* -::*"),
                 ("appendonly", "no"),
                 ("repl-backlog-size", "1048576")
             ])

@@ -403,6 +403,10 @@ pub fn format_human(v: Ld) -> Option<String> {
 /// Parses a command argument or stored value as Redis's `string2ld` would (the rules of
 /// `numbers::parse_f64`, then the exact long-double value); None when it is not a number.
 pub fn parse_arg(b: &[u8]) -> Option<Ld> {
+    // string2ld copies into a MAX_LONG_DOUBLE_CHARS (5 KB) buffer: longer strings are refused.
+    if b.len() >= 5 * 1024 {
+        return None;
+    }
     crate::server::numbers::parse_f64(b)?;
     parse(std::str::from_utf8(b).ok()?)
 }

@@ -63,8 +63,8 @@ impl<'a> Args<'a> {
         arg_i64(self.next_bytes()?)
     }
 
-    /// The next argument as an integer of at least 1; `msg` otherwise (Redis's
-    /// `ERR count should be greater than 0` and the like).
+    /// The next argument as an integer of at least 1; `msg` otherwise, a non-integer included
+    /// (Redis's `ERR count should be greater than 0` and the like).
     pub fn next_positive(&mut self, msg: &'static str) -> Result<i64, CmdError> {
         range_arg(self.next_bytes()?, msg)
     }
@@ -173,13 +173,46 @@ pub fn double(b: &[u8]) -> Option<f64> {
     Some(v)
 }
 
-/// An integer that must be at least 1 (numkeys, COUNT): `msg` otherwise.
+/// An integer that must be at least 1 (numkeys, COUNT): `msg` otherwise, for a non-integer
+/// too (Redis's `getRangeLongFromObjectOrReply(.., 1, LONG_MAX, .., msg)`).
 pub fn range_arg(arg: &[u8], msg: &'static str) -> Result<i64, CmdError> {
-    let v = arg_i64(arg)?;
-    if v < 1 {
-        return Err(CmdError::fixed(msg));
+    range_long(arg, 1, i64::MAX, Some(msg))
+}
+
+/// Redis's `getRangeLongFromObjectOrReply`: an integer within `min..=max`. With a `msg`, that
+/// text answers a non-integer and an out-of-range value alike; without one, a non-integer is
+/// `ERR value is not an integer or out of range` and an out-of-range value `ERR value is out
+/// of range, value must between <min> and <max>`.
+pub fn range_long(
+    arg: &[u8],
+    min: i64,
+    max: i64,
+    msg: Option<&'static str>,
+) -> Result<i64, CmdError> {
+    let Some(v) = crate::server::numbers::parse_i64(arg) else {
+        return Err(msg.map_or(err::NOT_INT, CmdError::fixed));
+    };
+    if v < min || v > max {
+        return Err(match msg {
+            Some(m) => CmdError::fixed(m),
+            None => CmdError::msg(format!(
+                "ERR value is out of range, value must between {min} and {max}"
+            )),
+        });
     }
     Ok(v)
+}
+
+/// Redis's `getPositiveLongFromObjectOrReply`: an integer of at least 0; `msg` (by default
+/// `ERR value is out of range, must be positive`) for anything else, a non-integer included.
+pub fn positive_long(arg: &[u8], msg: Option<&'static str>) -> Result<i64, CmdError> {
+    let msg = msg.unwrap_or("ERR value is out of range, must be positive");
+    range_long(arg, 0, i64::MAX, Some(msg))
+}
+
+/// Redis's `getIntFromObjectOrReply` (database indexes): an integer that fits a C `int`.
+pub fn int_arg(arg: &[u8], msg: Option<&'static str>) -> Result<i64, CmdError> {
+    range_long(arg, i32::MIN.into(), i32::MAX.into(), msg)
 }
 
 /// The arguments of LMPOP/ZMPOP (and, after the timeout, BLMPOP/BZMPOP): `numkeys key...
@@ -398,6 +431,27 @@ mod tests {
             "ERR DB index is out of range"
         );
         assert_eq!(a.next_i64_in(1, 15, err::DB_RANGE).unwrap(), 7);
+    }
+
+    #[test]
+    fn range_texts_are_redis_getrange_texts() {
+        let not_int = "ERR value is not an integer or out of range";
+        let pos = "ERR value is out of range, must be positive";
+        assert_eq!(positive_long(b"abc", None).unwrap_err().0, pos);
+        assert_eq!(positive_long(b"-1", None).unwrap_err().0, pos);
+        assert_eq!(positive_long(b"0", None).unwrap(), 0);
+        let lim = "ERR LIMIT can't be negative";
+        assert_eq!(positive_long(b"1.5", Some(lim)).unwrap_err().0, lim);
+        let nk = "ERR numkeys should be greater than 0";
+        assert_eq!(range_arg(b"x", nk).unwrap_err().0, nk);
+        assert_eq!(range_arg(b"0", nk).unwrap_err().0, nk);
+        assert_eq!(range_arg(b"3", nk).unwrap(), 3);
+        assert_eq!(int_arg(b"x", None).unwrap_err().0, not_int);
+        assert_eq!(
+            int_arg(b"2147483648", None).unwrap_err().0,
+            "ERR value is out of range, value must between -2147483648 and 2147483647"
+        );
+        assert_eq!(int_arg(b"-2147483648", None).unwrap(), -2147483648);
     }
 
     #[test]

@@ -210,7 +210,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let n = arg_i64(&args[1])?;
+    let n = super::args::int_arg(&args[1], None)?;
     if n < 0 || n >= ctx.state.dbs.len() as i64 {
         return Err(err::DB_RANGE);
     }

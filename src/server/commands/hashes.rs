@@ -1,6 +1,6 @@
 //! Hash commands.
 
-use super::args::{parse_cursor, scan_options, scan_reply, strtod};
+use super::args::{parse_cursor, scan_options, scan_reply};
 use super::flags::*;
 use super::random_pick::{self, Pick};
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
@@ -227,7 +227,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Not deterministic across float implementations: Redis propagates it as HSET key field <result>.
     let key = &args[1];
     let incr = crate::server::longdouble::parse_arg(&args[3]).ok_or(err::NOT_FLOAT)?;
-    if strtod(&args[3]).is_some_and(f64::is_infinite) {
+    // Infinite as a long double only (`inf`): 1e400 is a finite long double, as in Redis.
+    if matches!(incr, crate::server::longdouble::Ld::Inf { .. }) {
         return Err(CmdError::fixed("ERR value is NaN or Infinity"));
     }
     let (max_e, max_v) = limits(ctx);

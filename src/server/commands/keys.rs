@@ -1,6 +1,6 @@
 //! Keyspace commands: existence, deletion, expiry, renaming, iteration, databases.
 
-use super::args::{Args, parse_cursor, scan_options, scan_reply};
+use super::args::{Args, int_arg, parse_cursor, scan_options, scan_reply};
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, container, err, is, spec};
 use crate::server::glob::glob_match;
@@ -317,7 +317,7 @@ fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Parses a database index argument against the configured count.
 fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
-    let n = arg_i64(arg)?;
+    let n = int_arg(arg, None)?;
     if n < 0 || n >= ctx.state.dbs.len() as i64 {
         return Err(err::DB_RANGE);
     }

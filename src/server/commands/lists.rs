@@ -1,6 +1,6 @@
 //! List commands.
 
-use super::args::{MpopArgs, mpop_args, timeout_arg};
+use super::args::{MpopArgs, mpop_args, positive_long, timeout_arg};
 use super::blocking::{block_or_timeout, may_serve};
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
@@ -108,15 +108,6 @@ fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     push_generic(ctx, args, false, true)
 }
 
-/// Parses a count that must be >= 0 (`ERR value is out of range, must be positive`).
-fn positive(arg: &[u8]) -> Result<i64, CmdError> {
-    let v = arg_i64(arg)?;
-    if v < 0 {
-        return Err(err::NOT_POSITIVE);
-    }
-    Ok(v)
-}
-
 /// Pops up to `n` elements from one end of the list under `key` (which must be a list).
 fn pop_n(ctx: &mut Ctx, key: &[u8], left: bool, n: usize) -> Vec<Sds> {
     let Some(Value::List(l)) = ctx.db().get_mut(key) else {
@@ -142,7 +133,7 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
         return Err(super::arity_error(name));
     }
     let count = if args.len() == 3 {
-        Some(positive(&args[2])?)
+        Some(positive_long(&args[2], None)?)
     } else {
         None
     };
@@ -332,17 +323,12 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 ));
             }
         } else if is(&args[j], "count") && more {
-            let c = arg_i64(&args[j + 1])?;
-            if c < 0 {
-                return Err(CmdError::fixed("ERR COUNT can't be negative"));
-            }
-            count = Some(c);
+            count = Some(positive_long(
+                &args[j + 1],
+                Some("ERR COUNT can't be negative"),
+            )?);
         } else if is(&args[j], "maxlen") && more {
-            let m = arg_i64(&args[j + 1])?;
-            if m < 0 {
-                return Err(CmdError::fixed("ERR MAXLEN can't be negative"));
-            }
-            maxlen = m;
+            maxlen = positive_long(&args[j + 1], Some("ERR MAXLEN can't be negative"))?;
         } else {
             return Err(err::SYNTAX);
         }

@@ -1,5 +1,6 @@
 //! Server commands: INFO, TIME, DEBUG, SHUTDOWN (COMMAND is in command.rs).
 
+use super::args::positive_long;
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, Flow, NO_KEYS, Spec, err, is, spec};
 use crate::server::state::ShutdownKind;
@@ -147,40 +148,64 @@ fn debug_object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
 }
 
 /// DEBUG POPULATE count [prefix] [size]: creates `prefix:N` = `value:N` (padded with zero
-/// bytes or cut to `size`) for N below count, skipping keys that exist, as Redis does. Not
+/// bytes or cut to `size` when `size` is not 0) for N below count, skipping keys that exist,
+/// as Redis does; a key is cut to 127 bytes as Redis's `snprintf` into `char buf[128]`. Not
 /// propagated (Redis does not either).
+///
+/// Redis expands the key table for `count` first and answers `ERR OOM in dictTryExpand` when
+/// that allocation fails, but aborts the whole process when it overflows
+/// (`DEBUG POPULATE 1000000000000000000`) or when the keys then fill the memory. Here a
+/// request whose table or keys cannot fit in the machine's memory gets that error before
+/// anything is allocated, and the table grows as keys are added.
 fn populate(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let count = super::arg_i64(&args[2])?;
-    if count < 0 {
-        return Err(CmdError::fixed("ERR count must be a positive number"));
+    /// What a populated key costs at least (entry, key, value and allocator overhead).
+    const KEY_COST: u64 = 96;
+    let oom = CmdError::fixed("ERR OOM in dictTryExpand");
+    let memory = physical_memory();
+    let count = positive_long(&args[2], None)? as u64;
+    let buckets = count
+        .checked_next_power_of_two()
+        .and_then(|b| b.checked_mul(8));
+    if buckets.is_none_or(|b| b > memory) {
+        return Err(oom);
+    }
+    let size = match args.get(4) {
+        Some(s) => positive_long(s, None)? as u64,
+        None => 0,
+    };
+    if count.saturating_mul(size.saturating_add(KEY_COST)) > memory {
+        return Err(oom);
     }
     let prefix: &[u8] = args.get(3).map_or(b"key", |p| &p[..]);
-    let size = match args.get(4) {
-        Some(s) => {
-            let n = super::arg_i64(s)?;
-            if n < 0 {
-                return Err(CmdError::fixed("ERR size must be a positive number"));
-            }
-            Some(n as usize)
-        }
-        None => None,
-    };
     let db = ctx.client.db;
-    ctx.state.dbs[db].reserve(count as usize, 0);
-    let mut key = Vec::with_capacity(prefix.len() + 21);
+    ctx.state.dbs[db].reserve(count.min(1 << 16) as usize, 0);
+    let mut key = Vec::with_capacity(128);
     for j in 0..count {
         key.clear();
         key.extend_from_slice(prefix);
         key.extend_from_slice(format!(":{j}").as_bytes());
+        key.truncate(127);
         let mut val = format!("value:{j}").into_bytes();
-        if let Some(n) = size {
-            val.resize(n, 0);
+        if size != 0 {
+            val.resize(size as usize, 0);
         }
         let v = crate::server::types::Value::Str(crate::server::sds::Sds::from_slice(&val));
         let _ = ctx.state.dbs[db].insert_if_absent(crate::server::sds::Sds::from_slice(&key), v);
     }
     ctx.out.ok();
     Ok(())
+}
+
+/// The machine's physical memory in bytes (Redis's `zmalloc_get_memory_size`).
+fn physical_memory() -> u64 {
+    // SAFETY: sysconf only reads system constants.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (pages.max(0) as u64).saturating_mul(page.max(0) as u64)
 }
 
 fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

@@ -1,9 +1,9 @@
 //! Set commands.
 
-use super::args::{parse_cursor, range_arg, scan_options, scan_reply};
+use super::args::{parse_cursor, positive_long, range_arg, scan_options, scan_reply};
 use super::flags::*;
 use super::random_pick::{self, Pick};
-use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
+use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, err, is, spec};
 use crate::server::types::{Set, Value};
 use bytes::Bytes;
 
@@ -127,11 +127,7 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(err::SYNTAX);
     }
     let count = if args.len() == 3 {
-        let c = arg_i64(&args[2])?;
-        if c < 0 {
-            return Err(err::NOT_POSITIVE);
-        }
-        Some(c as usize)
+        Some(positive_long(&args[2], None)? as usize)
     } else {
         None
     };
@@ -401,10 +397,7 @@ fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut j = 2 + numkeys;
     while j < args.len() {
         if is(&args[j], "limit") && j + 1 < args.len() {
-            limit = arg_i64(&args[j + 1])?;
-            if limit < 0 {
-                return Err(CmdError::fixed("ERR LIMIT can't be negative"));
-            }
+            limit = positive_long(&args[j + 1], Some("ERR LIMIT can't be negative"))?;
             j += 2;
         } else {
             return Err(err::SYNTAX);

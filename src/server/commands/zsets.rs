@@ -1,8 +1,8 @@
 //! Sorted set commands.
 
 use super::args::{
-    MpopArgs, double as double_arg, mpop_args, parse_cursor, scan_options, scan_reply, strtod,
-    timeout_arg,
+    MpopArgs, double as double_arg, mpop_args, parse_cursor, positive_long, scan_options,
+    scan_reply, strtod, timeout_arg,
 };
 use super::flags::*;
 use super::random_pick::{self, Pick};
@@ -181,8 +181,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, mut incr: bool) -> 
                     if xx {
                         continue;
                     }
-                    z.insert(member, score);
-                    z.maybe_convert(max_e, member.len(), max_v);
+                    z.add_new(member, score, max_e, max_v);
                     newscore = score;
                     added += 1;
                     processed += 1;
@@ -439,7 +438,7 @@ fn zrange_generic(
         read_zset(ctx, key)?
     }) else {
         match store {
-            Some(dst) => store_result(ctx, dst, Vec::new()),
+            Some(dst) => store_result(ctx, dst, Vec::new(), true),
             None => ctx.out.array(0),
         }
         return Ok(());
@@ -485,15 +484,18 @@ fn zrange_generic(
         }
     };
     match store {
-        Some(dst) => store_result(ctx, dst, elems),
+        Some(dst) => store_result(ctx, dst, elems, true),
         None => reply_elems(ctx, &elems, withscores),
     }
     Ok(())
 }
 
 /// Stores `elems` as a sorted set under `dst` (deleting `dst` when empty) and replies with
-/// the count, as the *STORE commands do.
-fn store_result(ctx: &mut Ctx, dst: &[u8], elems: Vec<(Sds, f64)>) {
+/// the count, as the *STORE commands do. The encoding decides whether a -0 score stays:
+/// ZRANGESTORE (`one_by_one`) adds the elements in order to a set created for their count,
+/// converting when a long member comes (as zsetAdd); ZUNIONSTORE and friends build a
+/// skiplist and convert the whole result to a listpack when it is small.
+fn store_result(ctx: &mut Ctx, dst: &[u8], elems: Vec<(Sds, f64)>, one_by_one: bool) {
     let n = elems.len();
     if n == 0 {
         ctx.expire_if_needed(dst);
@@ -504,10 +506,17 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], elems: Vec<(Sds, f64)>) {
         let (max_e, max_v) = limits(ctx);
         let mut z = ZSet::default();
         let maxlen = elems.iter().map(|e| e.0.len()).max().unwrap_or(0);
-        for (m, s) in &elems {
-            z.insert(m, *s);
+        if one_by_one {
+            z.skiplist = n as i64 > max_e;
+            for (m, s) in &elems {
+                z.add_new(m, *s, max_e, max_v);
+            }
+        } else {
+            z.skiplist = n as i64 > max_e || maxlen as i64 > max_v;
+            for (m, s) in &elems {
+                z.insert(m, *s);
+            }
         }
-        z.skiplist = n as i64 > max_e || maxlen as i64 > max_v;
         ctx.db().set(dst, Value::ZSet(Box::new(z)), false);
         ctx.state.dirty += 1;
     }
@@ -577,11 +586,7 @@ fn zpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
         return Err(err::SYNTAX);
     }
     let count = if args.len() == 3 {
-        let c = arg_i64(&args[2])?;
-        if c < 0 {
-            return Err(err::NOT_POSITIVE);
-        }
-        Some(c as usize)
+        Some(positive_long(&args[2], None)? as usize)
     } else {
         None
     };
@@ -758,10 +763,7 @@ fn zsetop(
             withscores = true;
             j += 1;
         } else if card && remaining >= 2 && is(&args[j], "limit") {
-            limit = arg_i64(&args[j + 1])?;
-            if limit < 0 {
-                return Err(CmdError::fixed("ERR LIMIT can't be negative"));
-            }
+            limit = positive_long(&args[j + 1], Some("ERR LIMIT can't be negative"))?;
             j += 2;
         } else {
             return Err(err::SYNTAX);
@@ -842,13 +844,11 @@ fn zsetop(
         ctx.out.int(n as i64);
         return Ok(());
     }
-    let mut elems: Vec<(Sds, f64)> = result
-        .into_iter()
-        .map(|(m, s)| (m, if s == 0.0 { 0.0 } else { s }))
-        .collect();
+    // A -0 sum stays in the reply (Redis replies from its skiplist); store_result decides.
+    let mut elems: Vec<(Sds, f64)> = result.into_iter().collect();
     elems.sort_by(|a, b| crate::server::types::zset::cmp_elem(a.1, &a.0, b.1, &b.0));
     match dst {
-        Some(d) => store_result(ctx, d, elems),
+        Some(d) => store_result(ctx, d, elems, false),
         None => reply_elems(ctx, &elems, withscores),
     }
     Ok(())

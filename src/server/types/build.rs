@@ -36,15 +36,12 @@ pub fn hash(items: Vec<(Vec<u8>, Vec<u8>)>) -> Value {
 pub fn zset(items: Vec<(Vec<u8>, f64)>) -> Value {
     let c = Config::default();
     let mut z = ZSet::default();
-    let mut longest = 0;
+    let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+    // The encoding first: a skiplist keeps a -0 score, a listpack stores it as 0.
+    z.skiplist = items.len() as i64 > c.zset_max_listpack_entries
+        || longest as i64 > c.zset_max_listpack_value;
     for (m, s) in items {
-        longest = longest.max(m.len());
         z.insert(&m, s);
     }
-    z.maybe_convert(
-        c.zset_max_listpack_entries,
-        longest,
-        c.zset_max_listpack_value,
-    );
     Value::ZSet(Box::new(z))
 }

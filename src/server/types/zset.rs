@@ -3,7 +3,9 @@
 //!
 //! OBJECT ENCODING reports `listpack` while the set is within the zset-max-listpack limits
 //! and `skiplist` after a (one-way) conversion, as Redis 7.0 does; the in-memory structure
-//! is the same either way.
+//! is the same either way, except for one visible trait of the encodings: a listpack writes
+//! a score of -0 as the integer 0, a skiplist keeps the double -0 (replies `-0`, DEBUG
+//! DIGEST, RDB).
 
 use crate::server::sds::Sds;
 use std::borrow::Cow;
@@ -158,10 +160,26 @@ impl ZSet {
         self.root = merge(l, r);
     }
 
-    /// Sets the score of `member` (adding it if new); true if it was added.
+    /// Adds `member` (not in the set) as Redis's zsetAdd does: converted to `skiplist`
+    /// first when one more member, or one this long, breaks the listpack limits, so that
+    /// the new member's score is kept as the skiplist keeps it (-0 included).
+    pub fn add_new(&mut self, member: &[u8], score: f64, max_entries: i64, max_value: i64) {
+        if !self.skiplist
+            && (self.len() as i64 + 1 > max_entries || member.len() as i64 > max_value)
+        {
+            self.skiplist = true;
+        }
+        self.insert(member, score);
+    }
+
+    /// Sets the score of `member` (adding it if new); true if it was added. A listpack
+    /// stores a score of -0 as 0; a skiplist keeps -0.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
-        // Redis 7.0 never keeps a negative zero score (the listpack stores it as 0).
-        let score = if score == 0.0 { 0.0 } else { score };
+        let score = if score == 0.0 && !self.skiplist {
+            0.0
+        } else {
+            score
+        };
         match self.scores.get(member).copied() {
             Some(old) => {
                 if old != score {
