@@ -27,6 +27,10 @@ pub struct Stats {
     pub evicted_keys: u64,
     /// Bytes received from our master.
     pub net_repl_input_bytes: u64,
+    /// Per-command counters (INFO commandstats, latencystats).
+    pub commands: super::stats::CommandStats,
+    /// Error replies by code (INFO errorstats).
+    pub errors: super::stats::ErrorStats,
 }
 
 /// CLIENT PAUSE in force.
@@ -84,6 +88,8 @@ pub struct State {
     /// While a script runs: the writes it made, replicated when it ends (Redis 7.0
     /// replicates a script's effects, in MULTI/EXEC when there are several).
     pub script_effects: Option<Vec<(usize, Vec<bytes::Bytes>)>>,
+    /// SLOWLOG and LATENCY data (kept across CONFIG RESETSTAT).
+    pub monitor: super::stats::Monitor,
 }
 
 /// How to shut down.
@@ -128,6 +134,7 @@ impl State {
             blocked_on: Vec::new(),
             scripting: super::scripting::Scripting::new(),
             script_effects: None,
+            monitor: Default::default(),
         }
     }
 
