@@ -50,6 +50,16 @@ pub struct Config {
     /// `maxmemory-samples`.
     pub maxmemory_samples: i64,
     pub hz: i64,
+    /// `slowlog-log-slower-than`: microseconds (-1: log nothing, 0: log everything).
+    pub slowlog_log_slower_than: i64,
+    /// `slowlog-max-len`: entries kept.
+    pub slowlog_max_len: i64,
+    /// `latency-monitor-threshold`: milliseconds (0: the latency monitor is off).
+    pub latency_monitor_threshold: i64,
+    /// `latency-tracking`: per-command latency histograms (INFO latencystats).
+    pub latency_tracking: bool,
+    /// `latency-tracking-info-percentiles`: the percentiles INFO latencystats shows.
+    pub latency_tracking_info_percentiles: Vec<f64>,
     /// `io-threads`: threads that serve connections (1: one event loop). Immutable.
     pub io_threads: i64,
     /// `io-threads-do-reads` (kept for CONFIG GET; redrepl's I/O threads always read too).
@@ -160,6 +170,11 @@ impl Default for Config {
             maxmemory_policy: 0,
             maxmemory_samples: 5,
             hz: 10,
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             io_threads: 1,
             io_threads_do_reads: false,
             client_output_buffer_limit: [

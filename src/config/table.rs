@@ -591,6 +591,42 @@ fn build() -> Vec<Directive> {
             lines: None,
         },
         integer!("hz", None, hz, 0, I32, true),
+        // introspection
+        integer!(
+            "slowlog-log-slower-than",
+            None,
+            slowlog_log_slower_than,
+            -1,
+            i64::MAX,
+            true
+        ),
+        integer!("slowlog-max-len", None, slowlog_max_len, 0, i64::MAX, true),
+        integer!(
+            "latency-monitor-threshold",
+            None,
+            latency_monitor_threshold,
+            0,
+            i64::MAX,
+            true
+        ),
+        boolean!("latency-tracking", None, latency_tracking, true),
+        Directive {
+            name: "latency-tracking-info-percentiles",
+            alias: None,
+            kind: Kind::Special,
+            mutable: true,
+            sensitive: false,
+            set: set_percentiles,
+            get: |c| {
+                let p: Vec<String> = c
+                    .latency_tracking_info_percentiles
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect();
+                p.join(" ")
+            },
+            lines: None,
+        },
         // threaded I/O: fixed at start, as in Redis 7.0
         integer!("io-threads", None, io_threads, 1, 128, false),
         boolean!("io-threads-do-reads", None, io_threads_do_reads, false),
@@ -918,6 +954,26 @@ fn set_replicaof(c: &mut Config, a: &[String], _: &mut SetCtx) -> Result<(), Str
     Ok(())
 }
 
+/// latency-tracking-info-percentiles: numbers between 0 and 100, any count (none too), as
+/// Redis's setConfigLatencyTrackingInfoPercentilesOutputOption.
+fn set_percentiles(c: &mut Config, args: &[String], _: &mut SetCtx) -> Result<(), String> {
+    let words = args.iter().flat_map(|a| a.split_whitespace());
+    let mut values = Vec::new();
+    for w in words {
+        let p = crate::server::numbers::parse_f64(w.as_bytes())
+            .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+        if !(0.0..=100.0).contains(&p) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        values.push(p);
+    }
+    c.latency_tracking_info_percentiles = values;
+    Ok(())
+}
+
 fn set_client_output_buffer_limit(
     c: &mut Config,
     a: &[String],
@@ -1065,11 +1121,6 @@ pub static OTHERS: &[Other] = &[
     other("cluster-announce-port", "0"),
     other("cluster-announce-tls-port", "0"),
     other("cluster-announce-bus-port", "0"),
-    other("slowlog-log-slower-than", "10000"),
-    other("slowlog-max-len", "128"),
-    other("latency-monitor-threshold", "0"),
-    other("latency-tracking", "yes"),
-    other("latency-tracking-info-percentiles", "50 99 99.9"),
     other("activerehashing", "yes"),
     other("dynamic-hz", "yes"),
     other("jemalloc-bg-thread", "yes"),

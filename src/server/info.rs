@@ -5,27 +5,34 @@ use super::state::State;
 use super::{alloc, clock};
 use std::fmt::Write;
 
-/// Section names in Redis's order; `default` and `all` select them all here.
-const SECTIONS: [&str; 8] = [
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "keyspace",
+/// Section names in Redis's order, and whether `INFO` / `INFO default` shows them (the
+/// others need `INFO all`, `INFO everything` or their name).
+const SECTIONS: [(&str, bool); 13] = [
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("latencystats", false),
+    ("cluster", true),
+    ("keyspace", true),
 ];
 
-/// Renders the requested sections (none, `default`, `all` or `everything` mean all).
+/// Renders the requested sections as Redis 7.0's genRedisInfoString: none or `default`
+/// means the default sections, `all` and `everything` every section (there are no module
+/// sections), names are case-insensitive and unknown names are ignored.
 pub fn render(state: &State, wanted: &[String]) -> String {
-    let all = wanted.is_empty()
-        || wanted
-            .iter()
-            .any(|w| w == "all" || w == "default" || w == "everything");
+    let has = |w: &str| wanted.iter().any(|x| x.eq_ignore_ascii_case(w));
+    let all = has("all") || has("everything");
+    let default = wanted.is_empty() || has("default");
     let mut out = String::new();
-    for name in SECTIONS {
-        if !(all || wanted.iter().any(|w| w == name)) {
+    for (name, in_default) in SECTIONS {
+        if !(all || (default && in_default) || has(name)) {
             continue;
         }
         if !out.is_empty() {
@@ -39,10 +46,65 @@ pub fn render(state: &State, wanted: &[String]) -> String {
             "stats" => stats(state, &mut out),
             "replication" => replication(state, &mut out),
             "cpu" => cpu(&mut out),
+            "modules" => out.push_str("# Modules\r\n"),
+            "commandstats" => commandstats(state, &mut out),
+            "errorstats" => errorstats(state, &mut out),
+            "latencystats" => latencystats(state, &mut out),
+            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             _ => keyspace(state, &mut out),
         }
     }
     out
+}
+
+/// `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..`
+/// for every command that ran or was refused.
+fn commandstats(state: &State, out: &mut String) {
+    out.push_str("# Commandstats\r\n");
+    for (name, c) in state.stats.commands.sorted() {
+        if c.calls == 0 && c.rejected_calls == 0 && c.failed_calls == 0 {
+            continue;
+        }
+        let per_call = if c.calls > 0 {
+            c.usec as f64 / c.calls as f64
+        } else {
+            0.0
+        };
+        let _ = write!(
+            out,
+            "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+            c.calls, c.usec, c.rejected_calls, c.failed_calls
+        );
+    }
+}
+
+/// `errorstat_<CODE>:count=..` by error code.
+fn errorstats(state: &State, out: &mut String) {
+    out.push_str("# Errorstats\r\n");
+    for (code, n) in state.stats.errors.iter() {
+        let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+    }
+}
+
+/// `latency_percentiles_usec_<name>:p50=..,p99=..,p99.9=..` (latency-tracking-info-
+/// percentiles) for every command with a histogram.
+fn latencystats(state: &State, out: &mut String) {
+    out.push_str("# Latencystats\r\n");
+    let percentiles = &state.config.latency_tracking_info_percentiles;
+    for (name, c) in state.stats.commands.sorted() {
+        let Some(h) = c.histogram.as_ref() else {
+            continue;
+        };
+        let values: Vec<String> = percentiles
+            .iter()
+            .map(|&p| format!("p{p}={:.3}", h.value_at_percentile(p) as f64 / 1000.0))
+            .collect();
+        let _ = write!(
+            out,
+            "latency_percentiles_usec_{name}:{}\r\n",
+            values.join(",")
+        );
+    }
 }
 
 fn server(state: &State, out: &mut String) {

@@ -27,6 +27,7 @@ pub mod replication;
 pub mod scripting;
 pub mod sds;
 pub mod state;
+pub mod stats;
 pub mod types;
 
 use crate::config::{Config, Loaded};

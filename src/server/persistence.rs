@@ -120,9 +120,13 @@ pub fn bgsave(state: &mut State) -> io::Result<i32> {
     let log = ChildLog::prepare();
     // SAFETY: the child runs `child_main`: it writes its copy of the state to a file and
     // leaves with _exit, never returning into the runtime it inherited.
+    let fork_started = std::time::Instant::now();
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        super::stats::forked(state, fork_started);
     }
     if pid == 0 {
         child_main(Some((&log, "Write error saving DB on disk: ")), || {
@@ -230,9 +234,13 @@ pub fn fork_to_pipe(state: &mut State) -> io::Result<(i32, std::os::fd::OwnedFd)
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     // SAFETY: as in `bgsave`: the child only walks its copy of the state and writes to the
     // pipe, then leaves with _exit.
+    let fork_started = std::time::Instant::now();
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        super::stats::forked(state, fork_started);
     }
     if pid == 0 {
         drop(rd);

@@ -27,6 +27,10 @@ pub struct Stats {
     pub evicted_keys: u64,
     /// Bytes received from our master.
     pub net_repl_input_bytes: u64,
+    /// Per-command counters (INFO commandstats, latencystats).
+    pub commands: super::stats::CommandStats,
+    /// Error replies by code (INFO errorstats).
+    pub errors: super::stats::ErrorStats,
 }
 
 /// CLIENT PAUSE in force.
@@ -86,6 +90,8 @@ pub struct State {
     pub script_effects: Option<Vec<(usize, Vec<bytes::Bytes>)>>,
     /// Pub/Sub subscriptions and MONITOR clients.
     pub pubsub: super::pubsub::PubSub,
+    /// SLOWLOG and LATENCY data (kept across CONFIG RESETSTAT).
+    pub monitor: super::stats::Monitor,
 }
 
 /// How to shut down.
@@ -131,6 +137,7 @@ impl State {
             scripting: super::scripting::Scripting::new(),
             script_effects: None,
             pubsub: Default::default(),
+            monitor: Default::default(),
         }
     }
 

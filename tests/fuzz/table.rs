@@ -64,6 +64,22 @@ pub const EXCLUDED: &[(&str, &str)] = &[
     ("xclaim", STREAMS_REASON),
     ("xautoclaim", STREAMS_REASON),
     ("xinfo", STREAMS_REASON),
+    (
+        "slowlog",
+        "entries carry times and durations; the log is server-wide (tests/introspection.rs)",
+    ),
+    (
+        "latency",
+        "events and histograms are timings; server-wide (tests/introspection.rs)",
+    ),
+    (
+        "memory",
+        "allocator figures; USAGE is an estimate of Redis's (tests/introspection.rs)",
+    ),
+    (
+        "lolwut",
+        "random art (tests/introspection.rs checks its shape)",
+    ),
 ];
 
 /// Why the stream commands are not fuzzed yet.

@@ -12,6 +12,8 @@ pub fn specs() -> Vec<Spec> {
     vec![
         spec("dump", 2, READONLY, KEY1, dump),
         spec("restore", -4, WRITE | DENYOOM, KEY1, restore),
+        // Without cluster mode, RESTORE-ASKING is RESTORE.
+        spec("restore-asking", -4, WRITE | DENYOOM, KEY1, restore),
     ]
 }
 
@@ -21,12 +23,18 @@ fn dump(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
+    let payload = payload(v, compress);
+    ctx.out.bulk(&payload);
+    Ok(())
+}
+
+/// A value's DUMP payload (also what MIGRATE sends to RESTORE).
+pub fn payload(v: &crate::server::types::Value, compress: bool) -> Vec<u8> {
     let mut payload = writer::encode_value(v, compress);
     payload.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64::crc64(0, &payload);
     payload.extend_from_slice(&crc.to_le_bytes());
-    ctx.out.bulk(&payload);
-    Ok(())
+    payload
 }
 
 const BAD_PAYLOAD: CmdError = CmdError::fixed("ERR DUMP payload version or checksum are wrong");

@@ -11,6 +11,7 @@
 pub mod args;
 pub mod bitmaps;
 pub mod blocking;
+pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod connection;
@@ -19,9 +20,14 @@ pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
+pub mod latency;
 pub mod lcs;
 pub mod lists;
+pub mod lolwut;
+pub mod memory;
 pub mod meta;
+pub mod migrate;
+pub mod module;
 pub mod persistence;
 pub mod process;
 pub mod pubsub;
@@ -31,6 +37,7 @@ pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod slowlog;
 pub mod sort;
 pub mod streams;
 pub mod strings;
@@ -245,6 +252,13 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(geo::specs());
         all.extend(scripting::specs());
         all.extend(pubsub::specs());
+        all.extend(slowlog::specs());
+        all.extend(latency::specs());
+        all.extend(memory::specs());
+        all.extend(cluster::specs());
+        all.extend(module::specs());
+        all.extend(lolwut::specs());
+        all.extend(migrate::specs());
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
 }
@@ -549,11 +563,26 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     if shown == monitor::Shown::Before {
         monitor::feed(ctx, cmd, args);
     }
+    let errors_before = ctx.state.stats.total_error_replies;
+    let started = std::time::Instant::now();
     if let Err(e) = (cmd.handler)(ctx, args) {
         reply_error(ctx, &e);
     }
+    let usec = started.elapsed().as_micros() as u64;
     if shown == monitor::Shown::After {
         monitor::feed(ctx, cmd, args);
+    }
+    if !matches!(ctx.flow, Flow::Blocked(_)) {
+        // As Redis's incrCommandStatsOnError: the error counter grew (CONFIG RESETSTAT
+        // sets it back to 0, which is no failure).
+        let failed = ctx.state.stats.total_error_replies > errors_before;
+        let run = crate::server::stats::Run {
+            cmd,
+            args,
+            usec,
+            failed,
+        };
+        crate::server::stats::record(ctx, run);
     }
     blocking::after_call(ctx, was_blocked, dirty_before);
     let rewritten = ctx.propagate_as.take();
@@ -574,6 +603,7 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
 /// Writes an error reply and counts it.
 pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
     ctx.state.stats.total_error_replies += 1;
+    ctx.state.stats.errors.count(&e.0);
     ctx.out.error(&e.0);
 }
 

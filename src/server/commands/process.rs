@@ -21,13 +21,17 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
         Ok(cmd) => cmd,
         Err(e) => {
             // Unknown command or subcommand, wrong arity.
-            let exec = super::resolve(args).is_some_and(|c| c.name == "exec");
-            reject(ctx, exec, e);
+            let resolved = super::resolve(args);
+            if let Some(c) = resolved {
+                ctx.state.stats.commands.rejected(c);
+            }
+            reject(ctx, resolved.is_some_and(|c| c.name == "exec"), e);
             return;
         }
     };
     let is_exec = cmd.name == "exec";
     if let Some(e) = refusal(ctx, cmd) {
+        ctx.state.stats.commands.rejected(cmd);
         reject(ctx, is_exec, e);
         return;
     }
