@@ -40,6 +40,8 @@ pub struct ClientInfo {
     /// CLIENT LIST's flag for a replication link: `S` a replica attached to us, `M` our
     /// master's connection, 0 neither.
     pub repl_flag: AtomicU8,
+    /// The ACL user the connection runs as (CLIENT LIST `user=`).
+    pub user: Mutex<Bytes>,
 }
 
 /// No CLIENT UNBLOCK pending.
@@ -68,6 +70,7 @@ impl ClientInfo {
             unblock: AtomicU8::new(UNBLOCK_NONE),
             unblock_notify: Notify::new(),
             repl_flag: AtomicU8::new(0),
+            user: Mutex::new(Bytes::from_static(b"default")),
         }
     }
 
@@ -83,7 +86,7 @@ impl ClientInfo {
             _ => "S",
         };
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp=2",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp=2",
             self.id,
             self.addr,
             self.laddr,
@@ -94,6 +97,7 @@ impl ClientInfo {
             self.db.load(Ordering::Relaxed),
             if multi { 0 } else { -1 },
             self.last_cmd.lock().unwrap(),
+            String::from_utf8_lossy(&self.user.lock().unwrap()),
         )
     }
 
@@ -137,6 +141,8 @@ pub struct Client {
     pub db: usize,
     /// AUTH done (or no password configured).
     pub authenticated: bool,
+    /// The ACL user the connection runs as.
+    pub user: Bytes,
     /// RESP version (HELLO).
     pub proto: Proto,
     /// Commands queued by MULTI, or None outside a transaction.
@@ -172,6 +178,14 @@ pub struct Client {
     pub blocked_stream_ids: Vec<crate::server::types::stream::StreamId>,
 }
 
+impl Client {
+    /// Runs the connection as `user` from now on (AUTH, HELLO AUTH, RESET).
+    pub fn set_user(&mut self, user: Bytes) {
+        *self.info.user.lock().unwrap() = user.clone();
+        self.user = user;
+    }
+}
+
 /// CLIENT REPLY.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -187,6 +201,7 @@ impl Client {
             info,
             db: 0,
             authenticated,
+            user: Bytes::from_static(b"default"),
             proto: Proto::Resp2,
             multi: None,
             multi_failed: false,

@@ -84,6 +84,8 @@ pub struct State {
     /// While a script runs: the writes it made, replicated when it ends (Redis 7.0
     /// replicates a script's effects, in MULTI/EXEC when there are several).
     pub script_effects: Option<Vec<(usize, Vec<bytes::Bytes>)>>,
+    /// ACL users and the ACL LOG.
+    pub acl: super::acl::Acl,
 }
 
 /// How to shut down.
@@ -102,6 +104,7 @@ impl State {
     pub fn new(config: Config, config_file: Option<std::path::PathBuf>) -> State {
         let dbs = (0..config.databases.max(1)).map(|_| Db::new()).collect();
         let now = super::clock::now_ms();
+        let acl = super::acl::Acl::with_requirepass(&config);
         State {
             config,
             config_file,
@@ -128,6 +131,7 @@ impl State {
             blocked_on: Vec::new(),
             scripting: super::scripting::Scripting::new(),
             script_effects: None,
+            acl,
         }
     }
 
