@@ -140,7 +140,9 @@ impl Loader {
                 Err(e) => return Err(fail(os_reason(&e))),
             }
         }
-        if let Some(o) = table::lookup_other(&name) {
+        if let Some(o) =
+            table::lookup_other(&name).filter(|o| !IMPLEMENTED_HIDDEN.contains(&o.name))
+        {
             self.origins
                 .insert(o.name, (location.to_string(), redact(trimmed)));
             if !self.ignored.contains(&name) {
@@ -179,6 +181,10 @@ impl Loader {
     }
 }
 
+/// Hidden directives (not configs in Redis) that redrepl implements: kept in their own
+/// Config fields, never reported as ignored.
+const IMPLEMENTED_HIDDEN: &[&str] = &["user", "rename-command"];
+
 /// Applies one parsed config line (`name arg...`) to `config`; the error is Redis's reason.
 /// `include` is the loader's business and is refused here.
 pub fn apply_args(config: &mut Config, args: &[String], ctx: &mut SetCtx) -> Result<(), String> {
@@ -198,6 +204,21 @@ pub fn apply_args(config: &mut Config, args: &[String], ctx: &mut SetCtx) -> Res
             return (d.set)(config, &split, ctx);
         }
         return (d.set)(config, &args[1..], ctx);
+    }
+    if name == "user" && args.len() >= 2 {
+        let line = crate::server::acl::file::check_config_user(&args[1..], &config.users)?;
+        config.users.push(line);
+        return Ok(());
+    }
+    if name == "rename-command" {
+        if args.len() != 3 {
+            return Err("wrong number of arguments".into());
+        }
+        crate::server::commands::rename::check(&config.rename_commands, &args[1], &args[2])?;
+        config
+            .rename_commands
+            .push((args[1].clone(), args[2].clone()));
+        return Ok(());
     }
     if let Some(o) = table::lookup_other(&name) {
         if args.len() < 2 {
@@ -481,26 +502,27 @@ mod tests {
              not supported by redrepl (yet) except with its default 'no': durability: there is \
              no append-only file, only RDB snapshots"
         );
-        let e = load_str("rename-command FLUSHALL \"\"\n", "r.conf").unwrap_err();
-        assert!(
-            e.reason
-                .starts_with("rename-command is not supported by redrepl (yet)")
-        );
-        // An ACL user line is refused without echoing its password.
-        let e = load_str("user alice on >s3cret ~* +@all\n", "r.conf").unwrap_err();
+        // ACL users and renamed commands load; a broken user line stops loading without
+        // echoing a password.
+        let l = load_str(
+            "rename-command FLUSHALL \"\"\nuser alice on >s3cret ~* +@all\n",
+            "r.conf",
+        )
+        .unwrap();
+        assert_eq!(l.config.users.len(), 1);
+        assert_eq!(l.config.rename_commands.len(), 1);
+        let e = load_str("user alice on >s3cret bogus\n", "r.conf").unwrap_err();
         let all = format!("{} {e:?}", e.report());
-        assert!(
-            all.contains("user is not supported by redrepl (yet)"),
-            "{all}"
-        );
+        assert!(all.contains("Syntax error"), "{all}");
         assert!(!all.contains("s3cret"), "{all}");
+        let e = load_str("rename-command nope x\n", "r.conf").unwrap_err();
+        assert_eq!(e.reason, "No such command in rename-command");
         for line in [
             "tls-port 6380",
             "tls-cert-file /etc/redis.crt",
             "cluster-enabled yes",
             "loadmodule /x.so",
             "unixsocket /run/redis.sock",
-            "aclfile /etc/users.acl",
             "shutdown-on-sigterm nosave",
             "shutdown-timeout 30",
             "slave-ignore-maxmemory no",

@@ -112,6 +112,17 @@ pub struct Config {
     /// Directives redis-server knows but redrepl does not implement (see
     /// `table::OTHERS`), as given: name → arguments. CONFIG GET shows them.
     pub other: std::collections::BTreeMap<String, Vec<String>>,
+    // ACL
+    /// `user` lines, in file order: the name, then its rules (selectors merged).
+    pub users: Vec<Vec<String>>,
+    /// `aclfile`: where ACL LOAD / ACL SAVE read and write users.
+    pub aclfile: Option<String>,
+    /// `acllog-max-len`: ACL LOG entries kept.
+    pub acllog_max_len: i64,
+    /// `acl-pubsub-default allchannels`: new users may use every channel.
+    pub acl_pubsub_all: bool,
+    /// `rename-command old new` lines, in file order (`new` empty: disabled).
+    pub rename_commands: Vec<(String, String)>,
 }
 
 /// `loglevel`.
@@ -191,6 +202,11 @@ impl Default for Config {
             replicaof: None,
             masterauth: None,
             masteruser: None,
+            users: Vec::new(),
+            aclfile: None,
+            acllog_max_len: 128,
+            acl_pubsub_all: false,
+            rename_commands: Vec::new(),
             replica_read_only: true,
             replica_serve_stale_data: true,
             repl_ping_replica_period: 10,

@@ -330,6 +330,8 @@ pub const MAXMEMORY_POLICIES: &[&str] = &[
 ];
 /// The words `loglevel` takes.
 pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+/// `acl-pubsub-default` values.
+pub const ACL_PUBSUB: &[&str] = &["resetchannels", "allchannels"];
 /// The words `enable-debug-command` and friends take.
 pub const ENABLE_FLAGS: &[&str] = &["no", "yes", "local"];
 /// Redis 7.0's protected configs: CONFIG SET refuses them unless `enable-protected-configs`
@@ -723,6 +725,21 @@ fn build() -> Vec<Directive> {
         },
         secret!("masterauth", None, masterauth),
         opt_string!("masteruser", None, masteruser, true),
+        opt_string!("aclfile", None, aclfile, false),
+        integer!("acllog-max-len", None, acllog_max_len, 0, i64::MAX, true),
+        Directive {
+            name: "acl-pubsub-default",
+            alias: None,
+            kind: Kind::Enum(ACL_PUBSUB),
+            mutable: true,
+            sensitive: false,
+            set: |c, a, _| {
+                c.acl_pubsub_all = parse_enum(&a[0], ACL_PUBSUB)? == 1;
+                Ok(())
+            },
+            get: |c| ACL_PUBSUB[usize::from(c.acl_pubsub_all)].into(),
+            lines: None,
+        },
         boolean!(
             "replica-read-only",
             Some("slave-read-only"),
@@ -1021,8 +1038,6 @@ pub fn is_sensitive(name: &str) -> bool {
 
 /// Why every TLS directive is refused away from its default.
 const TLS_WHY: &str = "security: TLS is not implemented, connections are plain TCP";
-/// Why ACL users are refused.
-const ACL_WHY: &str = "security: ACL users are not implemented, only requirepass";
 /// Why the signal shutdown flags are refused.
 const SIGNAL_WHY: &str =
     "durability: SIGINT and SIGTERM always shut down as by default (save when save points are set)";
@@ -1057,16 +1072,12 @@ pub static OTHERS: &[Other] = &[
     other("replica-announced", "yes"),
     other("replica-ignore-disk-write-errors", "no"),
     other("propagation-error-behavior", "ignore"),
-    other("acllog-max-len", "128"),
-    other("aclfile", "").immutable().refuse(ACL_WHY),
-    other("user", "").secret().hidden().refuse(ACL_WHY),
+    other("user", "").secret().hidden(),
     other("enable-module-command", "no").immutable(),
     other("loadmodule", "")
         .hidden()
         .refuse("data model: modules are not implemented"),
-    other("rename-command", "").hidden().refuse(
-        "security: commands cannot be renamed or disabled, they stay reachable under their names",
-    ),
+    other("rename-command", "").hidden(),
     other("maxmemory-eviction-tenacity", "10"),
     other("maxmemory-clients", "0"),
     other("active-expire-effort", "1"),
@@ -1157,7 +1168,6 @@ pub static OTHERS: &[Other] = &[
     other("tls-session-caching", "yes").refuse(TLS_WHY),
     other("tls-session-cache-size", "20480").refuse(TLS_WHY),
     other("tls-session-cache-timeout", "300").refuse(TLS_WHY),
-    other("acl-pubsub-default", "resetchannels"),
     other("aof-disable-auto-gc", "no"),
     other("sanitize-dump-payload", "no"),
     other("bind-source-addr", ""),

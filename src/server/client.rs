@@ -49,6 +49,8 @@ pub struct ClientInfo {
     pub resp3: AtomicBool,
     /// Messages pushed to this client by others (Pub/Sub, MONITOR).
     pub outbox: Outbox,
+    /// The ACL user the connection runs as (CLIENT LIST `user=`).
+    pub user: Mutex<Bytes>,
 }
 
 /// What other clients push to a connection (Pub/Sub messages, MONITOR lines), encoded and
@@ -129,6 +131,7 @@ impl ClientInfo {
             monitor: AtomicBool::new(false),
             resp3: AtomicBool::new(false),
             outbox: Outbox::default(),
+            user: Mutex::new(Bytes::from_static(b"default")),
         }
     }
 
@@ -177,7 +180,7 @@ impl ClientInfo {
         }
         let sub = |i: usize| self.subscriptions[i].load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -191,6 +194,7 @@ impl ClientInfo {
             sub(2),
             if multi { 0 } else { -1 },
             self.last_cmd.lock().unwrap(),
+            String::from_utf8_lossy(&self.user.lock().unwrap()),
             if self.resp3.load(Ordering::Relaxed) {
                 3
             } else {
@@ -239,6 +243,8 @@ pub struct Client {
     pub db: usize,
     /// AUTH done (or no password configured).
     pub authenticated: bool,
+    /// The ACL user the connection runs as.
+    pub user: Bytes,
     /// RESP version (HELLO).
     pub proto: Proto,
     /// Commands queued by MULTI, or None outside a transaction.
@@ -276,6 +282,14 @@ pub struct Client {
     pub subs: crate::server::pubsub::ClientSubs,
 }
 
+impl Client {
+    /// Runs the connection as `user` from now on (AUTH, HELLO AUTH, RESET).
+    pub fn set_user(&mut self, user: Bytes) {
+        *self.info.user.lock().unwrap() = user.clone();
+        self.user = user;
+    }
+}
+
 /// CLIENT REPLY.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -291,6 +305,7 @@ impl Client {
             info,
             db: 0,
             authenticated,
+            user: Bytes::from_static(b"default"),
             proto: Proto::Resp2,
             multi: None,
             multi_failed: false,

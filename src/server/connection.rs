@@ -117,7 +117,7 @@ pub async fn serve(
 ) {
     let (needs_auth, timeout) = {
         let st = shared.lock();
-        (st.config.requirepass.is_some(), st.config.timeout)
+        (!st.acl.default_is_open(), st.config.timeout)
     };
     let mut client = Client::new(info.clone(), !needs_auth, is_local);
     let mut rbuf = BytesMut::new();

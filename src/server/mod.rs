@@ -4,6 +4,7 @@
 //! before data is touched), daemonize, open the log, write the pidfile, bind, log "Ready to
 //! accept connections", then serve until SHUTDOWN or a signal.
 
+pub mod acl;
 pub mod alloc;
 pub mod client;
 pub mod clock;
@@ -179,7 +180,16 @@ async fn serve(loaded: Loaded) -> i32 {
         return 1;
     }
     let hz = config.hz.clamp(1, 500);
+    let acl = match acl::Acl::from_config(&config) {
+        Ok(acl) => acl,
+        Err(e) => {
+            warning!("{e}");
+            return 1;
+        }
+    };
+    commands::rename::install(&config.rename_commands);
     let mut state = State::new(config, loaded.file);
+    state.acl = acl;
     logo::show(&state.config, REDIS_VERSION);
     notice!("Server initialized");
     if let Err(e) = persistence::load_at_start(&mut state) {
@@ -276,7 +286,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         let info = {
             let mut st = shared.lock();
             st.stats.total_connections_received += 1;
-            let denied = st.config.protected_mode && st.config.requirepass.is_none() && !local;
+            let denied = st.config.protected_mode && st.acl.default_is_open() && !local;
             let full = st.clients.len() as i64 >= st.config.maxclients;
             if denied || full {
                 st.stats.rejected_connections += 1;

@@ -92,6 +92,8 @@ pub struct State {
     pub pubsub: super::pubsub::PubSub,
     /// SLOWLOG and LATENCY data (kept across CONFIG RESETSTAT).
     pub monitor: super::stats::Monitor,
+    /// ACL users and the ACL LOG.
+    pub acl: super::acl::Acl,
 }
 
 /// How to shut down.
@@ -110,6 +112,7 @@ impl State {
     pub fn new(config: Config, config_file: Option<std::path::PathBuf>) -> State {
         let dbs = (0..config.databases.max(1)).map(|_| Db::new()).collect();
         let now = super::clock::now_ms();
+        let acl = super::acl::Acl::with_requirepass(&config);
         State {
             config,
             config_file,
@@ -138,6 +141,7 @@ impl State {
             script_effects: None,
             pubsub: Default::default(),
             monitor: Default::default(),
+            acl,
         }
     }
 

@@ -11,6 +11,10 @@ use std::collections::HashMap;
 pub const EXCLUDED: &[(&str, &str)] = &[
     ("shutdown", "stops the server"),
     (
+        "acl",
+        "server-wide users (SETUSER/DELUSER change who may run what), random GENPASS output, ACL LOG ages and client addresses; compared side by side in tests/acl.rs",
+    ),
+    (
         "replicaof",
         "turns the server into a replica (server-wide state)",
     ),

@@ -77,6 +77,12 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     ctx.state.config = next;
+    if names.contains(&"requirepass") {
+        // requirepass is the default user's password (Redis's ACLUpdateDefaultUserPassword).
+        let pass = ctx.state.config.requirepass.clone();
+        ctx.state.acl.set_default_password(pass.as_deref());
+    }
+    ctx.state.acl.pubsub_all = ctx.state.config.acl_pubsub_all;
     if names.contains(&"repl-backlog-size") {
         // At once, as Redis's resizeReplicationBacklog (INFO shows the new size).
         let size = ctx.state.config.repl_backlog_size;

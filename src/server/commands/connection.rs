@@ -94,31 +94,14 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     // Leaves subscriber and MONITOR mode.
     ctx.state.pubsub.remove_client(ctx.client);
     ctx.client.reply_mode = ReplyMode::On;
-    ctx.client.authenticated = ctx.state.config.requirepass.is_none();
+    // Redis's clearClientConnectionState: back to the default user, authenticated only
+    // when it needs no password.
+    ctx.client.set_user(Bytes::from_static(b"default"));
+    ctx.client.authenticated = ctx.state.acl.default_is_open();
     // Redis's clearClientConnectionState also drops the client name.
     ctx.client.info.name.lock().unwrap().clear();
     ctx.out.simple("RESET");
     Ok(())
-}
-
-/// Checks `user`/`pass` against the only user, `default`. Constant-time comparison.
-fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    match &ctx.state.config.requirepass {
-        None => true,
-        Some(expected) => {
-            if expected.len() != pass.len() {
-                return false;
-            }
-            expected
-                .iter()
-                .zip(pass)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-        }
-    }
 }
 
 fn auth(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -130,19 +113,31 @@ fn auth(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else {
         (&args[1], &args[2])
     };
-    if args.len() == 2 && ctx.state.config.requirepass.is_none() {
+    if args.len() == 2 && ctx.state.acl.user(b"default").is_some_and(|u| u.nopass) {
         return Err(CmdError::fixed(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
     }
-    if check_password(ctx, user, pass) {
+    authenticate(ctx, &args[0], user, pass)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Logs the connection in as `user` (Redis's ACLAuthenticateUser); a failure is logged
+/// in ACL LOG (object: the command as typed, never the password) and answers WRONGPASS.
+fn authenticate(ctx: &mut Ctx, command: &[u8], user: &[u8], pass: &[u8]) -> CmdResult {
+    if ctx.state.acl.credentials_ok(user, pass) {
         ctx.client.authenticated = true;
-        ctx.out.ok();
-        Ok(())
-    } else {
-        crate::warning!("AUTH failed for a client ({})", ctx.client.info.addr);
-        Err(err::WRONGPASS)
+        ctx.client.set_user(Bytes::copy_from_slice(user));
+        return Ok(());
     }
+    crate::server::commands::acl::log_denial(
+        ctx,
+        crate::server::acl::log::Reason::Auth,
+        command,
+        user,
+    );
+    Err(err::WRONGPASS)
 }
 
 fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -165,10 +160,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     while i < args.len() {
         let more = args.len() - i - 1;
         if is(&args[i], "auth") && more >= 2 {
-            if !check_password(ctx, &args[i + 1], &args[i + 2]) {
-                return Err(err::WRONGPASS);
-            }
-            ctx.client.authenticated = true;
+            authenticate(ctx, &args[0], &args[i + 1], &args[i + 2])?;
             i += 3;
         } else if is(&args[i], "setname") && more >= 1 {
             name = Some(args[i + 1].clone());
@@ -492,6 +484,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut laddr: Option<String> = None;
     let mut skipme = true;
     let mut of_type: Option<&Bytes> = None;
+    let mut user: Option<Bytes> = None;
     for pair in args[2..].chunks(2) {
         let (k, v) = (&pair[0], &pair[1]);
         if is(k, "id") {
@@ -526,13 +519,13 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
             of_type = Some(v);
         } else if is(k, "user") {
-            // The only user is "default" (every client is it); Redis rejects unknown users.
-            if v.as_ref() != b"default" {
+            if ctx.state.acl.user(v).is_none() {
                 return Err(CmdError::msg(format!(
                     "ERR No such user '{}'",
                     String::from_utf8_lossy(v)
                 )));
             }
+            user = Some(v.clone());
         } else if is(k, "maxage") {
             // single default user; no age filter support beyond matching everyone
         } else {
@@ -548,6 +541,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .filter(|c| id.is_none_or(|i| c.id == i))
         .filter(|c| addr.as_ref().is_none_or(|a| &c.addr == a))
         .filter(|c| laddr.as_ref().is_none_or(|a| &c.laddr == a))
+        .filter(|c| user.as_ref().is_none_or(|u| *c.user.lock().unwrap() == *u))
         .filter(|c| !(skipme && c.id == me))
         .cloned()
         .collect();

@@ -8,6 +8,7 @@
 //! or [`call`]s the handler, inside the state lock, so commands are atomic and applied in
 //! one global order. Handlers read their arguments with the cursor of `args.rs`.
 
+pub mod acl;
 pub mod args;
 pub mod bitmaps;
 pub mod blocking;
@@ -33,6 +34,7 @@ pub mod process;
 pub mod pubsub;
 pub mod random_pick;
 pub mod remove;
+pub mod rename;
 pub mod replication;
 pub mod scripting;
 pub mod server;
@@ -231,6 +233,7 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
     TABLE.get_or_init(|| {
         let mut all = Vec::new();
         all.extend(connection::specs());
+        all.extend(acl::specs());
         all.extend(strings::specs());
         all.extend(keys::specs());
         all.extend(server::specs());
@@ -272,7 +275,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     let lower = &mut buf[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    table().get(&lower[..])
+    table().get(rename::resolve(lower)?)
 }
 
 /// What the connection must do after a command.

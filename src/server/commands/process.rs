@@ -3,7 +3,7 @@
 //!
 //! [`dispatch`] resolves the command (and its subcommand) and checks its arity, then
 //! [`refusal`] runs the server-state checks — protected commands (DEBUG), NOAUTH, no-multi
-//! inside MULTI, OOM (after eviction), MISCONF, NOREPLICAS, READONLY, MASTERDOWN — then the
+//! inside MULTI, the ACL permission check (NOPERM), OOM (after eviction), MISCONF, NOREPLICAS, READONLY, MASTERDOWN — then the
 //! pause postpones the request, then MULTI queues it (`QUEUED`) or it is called. Every
 //! rejection inside MULTI dooms the transaction (EXEC answers EXECABORT); a rejected EXEC
 //! answers `EXECABORT Transaction discarded because of: <reason>`. EXEC is checked with the
@@ -29,8 +29,11 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
             return;
         }
     };
+    // As Redis's `c->lastcmd`: CLIENT LIST and ACL LOG name the command even when a
+    // check refuses it.
+    *ctx.client.info.last_cmd.lock().unwrap() = cmd.name;
     let is_exec = cmd.name == "exec";
-    if let Some(e) = refusal(ctx, cmd) {
+    if let Some(e) = refusal(ctx, cmd, args) {
         ctx.state.stats.commands.rejected(cmd);
         reject(ctx, is_exec, e);
         return;
@@ -82,7 +85,7 @@ fn effective(ctx: &Ctx, cmd: &Spec) -> Effective {
 
 /// Why the server refuses to run or queue `cmd` now, checked in processCommand's order;
 /// None when it may go on.
-fn refusal(ctx: &mut Ctx, cmd: &Spec) -> Option<CmdError> {
+fn refusal(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError> {
     let from_master = ctx.client.is_master;
     if cmd.has(flags::PROTECTED) && !debug_allowed(ctx) {
         return Some(CmdError::fixed(
@@ -97,6 +100,9 @@ fn refusal(ctx: &mut Ctx, cmd: &Spec) -> Option<CmdError> {
         return Some(CmdError::fixed(
             "ERR Command not allowed inside a transaction",
         ));
+    }
+    if let Some(e) = super::acl::permission(ctx, cmd, args) {
+        return Some(e);
     }
     let eff = effective(ctx, cmd);
     if ctx.state.config.maxmemory > 0 && !from_master {

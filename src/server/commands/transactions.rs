@@ -155,6 +155,19 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.state.repl.exec_wrap = Some(false);
     for cmd in &queued {
         if let Some(spec) = super::resolve(cmd) {
+            // ACL rules may have changed since the command was queued (Redis checks
+            // again at EXEC).
+            if let Some(d) = super::acl::check(ctx, spec.name, cmd) {
+                use crate::server::acl::log::Context;
+                super::acl::log_refusal(ctx, d, Context::Multi, spec.name, cmd);
+                super::reply_error(
+                    ctx,
+                    &super::CmdError::fixed(
+                        "NOPERM ACLs rules changed between the moment the transaction was accumulated and its execution",
+                    ),
+                );
+                continue;
+            }
             super::call(ctx, spec, cmd);
         }
     }

@@ -96,9 +96,17 @@ fn command_args(args: &Variadic<Value>) -> Option<Vec<Bytes>> {
 }
 
 /// Why the script may not run `cmd` now (the error text), or None.
-fn refusal(ctx: &mut Ctx, run: &RunState, cmd: &commands::Spec) -> Option<Cow<'static, str>> {
+fn refusal(
+    ctx: &mut Ctx,
+    run: &RunState,
+    cmd: &commands::Spec,
+    argv: &[Bytes],
+) -> Option<Cow<'static, str>> {
     if DENIED.contains(&cmd.name) || cmd.has(flags::BLOCKING) {
         return Some("ERR This Redis command is not allowed from script".into());
+    }
+    if let Some(e) = acl_refusal(ctx, argv) {
+        return Some(e.into());
     }
     if !cmd.has(flags::WRITE) || run.client.is_master {
         return None;
@@ -125,6 +133,24 @@ fn refusal(ctx: &mut Ctx, run: &RunState, cmd: &commands::Spec) -> Option<Cow<'s
         return Some("OOM command not allowed when used memory > 'maxmemory'.".into());
     }
     None
+}
+
+/// The ACL check of a script's command, under the caller's user (Redis's
+/// scriptVerifyACL): logged with context `lua`.
+fn acl_refusal(ctx: &mut Ctx, argv: &[Bytes]) -> Option<&'static str> {
+    use crate::server::acl::{Denied, log::Context};
+    let name = commands::resolve(argv)?.name;
+    let d = commands::acl::check(ctx, name, argv)?;
+    commands::acl::log_refusal(ctx, d, Context::Lua, name, argv);
+    Some(match d.reason {
+        Denied::Command => "ERR The user executing the script can't run this command or subcommand",
+        Denied::Key => {
+            "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
+        }
+        Denied::Channel => {
+            "ERR The user executing the script can't publish to the channel mentioned in the command"
+        }
+    })
 }
 
 /// Runs one `redis.call` (`protected` false) or `redis.pcall`: returns (true, reply) or
@@ -184,7 +210,7 @@ pub fn redis_call(
             )?,
         ));
     }
-    if let Some(e) = refusal(ctx, run, cmd) {
+    if let Some(e) = refusal(ctx, run, cmd, &argv) {
         return Ok((false, err_table(lua, &e)?));
     }
     let resp: i64 = bridge.raw_get("resp").unwrap_or(2);

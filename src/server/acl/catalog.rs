@@ -1,0 +1,159 @@
+//! The commands ACL rules talk about: every command and subcommand of Redis 7.0 (from
+//! `commands/meta`, Redis's own metadata, so `+subscribe` and `ACL CAT pubsub` work the
+//! same whatever redrepl implements), each with a bit index and its ACL categories.
+
+use crate::server::commands::meta;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Redis 7.0's ACL categories, in Redis's order (ACL CAT, and the best-fit order used
+/// to describe a user's command rules).
+pub const CATEGORIES: [&str; 21] = [
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// One command or subcommand.
+#[derive(Debug)]
+pub struct Command {
+    /// Full lower-case name (`get`, `config|get`).
+    pub name: &'static str,
+    /// Bit index in a selector's command bitmap.
+    pub id: usize,
+    /// The container's id, for a subcommand.
+    pub parent: Option<usize>,
+    /// The subcommands' ids, for a container.
+    pub subs: Vec<usize>,
+    /// Bit `i` set: in category `CATEGORIES[i]`.
+    pub categories: u32,
+    /// Runs before AUTH (`no_auth`): never refused by the command bitmap.
+    pub no_auth: bool,
+    /// Has key arguments (Redis's doesCommandHaveKeys).
+    pub has_keys: bool,
+}
+
+/// Every command, by id and by name.
+#[derive(Debug)]
+pub struct Catalog {
+    /// By id. Containers come before their subcommands.
+    pub commands: Vec<Command>,
+    by_name: HashMap<&'static str, usize>,
+}
+
+impl Catalog {
+    /// The bit that `+@all` sets and no command owns: "may run future commands".
+    pub fn future_bit(&self) -> usize {
+        self.commands.len()
+    }
+
+    /// Number of bits a selector's bitmap needs.
+    pub fn bits(&self) -> usize {
+        self.commands.len() + 1
+    }
+
+    /// A command by full name, case-insensitively (`CONFIG|get`).
+    pub fn lookup(&self, name: &[u8]) -> Option<&Command> {
+        if name.len() > 64 {
+            return None;
+        }
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        self.by_name.get(lower.as_str()).map(|&i| &self.commands[i])
+    }
+
+    /// A command by full lower-case name, as the command table spells it.
+    pub fn id_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+}
+
+/// A category's bit by name (any case), or None for an unknown category.
+pub fn category(name: &[u8]) -> Option<u32> {
+    CATEGORIES
+        .iter()
+        .position(|c| c.as_bytes().eq_ignore_ascii_case(name))
+        .map(|i| 1 << i)
+}
+
+/// The catalog, built once from the metadata.
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let mut names: Vec<&'static str> = meta::entries().map(|m| m.name).collect();
+        // Sorted by full name, a container comes right before its `name|sub`s.
+        names.sort_unstable();
+        let by_name: HashMap<&'static str, usize> =
+            names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let mut commands: Vec<Command> = names
+            .iter()
+            .enumerate()
+            .map(|(id, &name)| {
+                let m = meta::get(name).expect("listed by entries()");
+                let categories = m
+                    .acl_categories
+                    .iter()
+                    .filter_map(|c| category(c.trim_start_matches('@').as_bytes()))
+                    .fold(0, |a, b| a | b);
+                let parent = name
+                    .split_once('|')
+                    .and_then(|(p, _)| by_name.get(p).copied());
+                Command {
+                    name,
+                    id,
+                    parent,
+                    subs: Vec::new(),
+                    categories,
+                    no_auth: m.has_flag("no_auth"),
+                    has_keys: meta::keys::has_keys(m),
+                }
+            })
+            .collect();
+        for id in 0..commands.len() {
+            if let Some(p) = commands[id].parent {
+                commands[p].subs.push(id);
+            }
+        }
+        Catalog { commands, by_name }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_know_their_subcommands_and_categories_come_from_metadata() {
+        let c = catalog();
+        let config = c.lookup(b"CONFIG").unwrap();
+        assert!(
+            config
+                .subs
+                .iter()
+                .any(|&s| c.commands[s].name == "config|get")
+        );
+        let get = c.lookup(b"get").unwrap();
+        assert_ne!(get.categories & category(b"read").unwrap(), 0);
+        assert_ne!(get.categories & category(b"FAST").unwrap(), 0);
+        assert_eq!(get.categories & category(b"write").unwrap(), 0);
+        assert!(c.lookup(b"nope").is_none());
+        assert_eq!(category(b"all"), None);
+    }
+}

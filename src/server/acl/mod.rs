@@ -1,0 +1,264 @@
+//! ACL users as Redis 7.0 has them: the user table ([`Acl`]), each user's rules
+//! ([`user`], [`selector`]), the commands and categories rules name ([`catalog`]), the
+//! security log ([`log`]) and the ACL file ([`file`]).
+//!
+//! Every connection runs as a user (`default` until AUTH/HELLO names another); the
+//! permission check ([`Acl::check`]) runs in processCommand's place, and is one lookup
+//! and one flag test for a user that may run everything.
+
+pub mod catalog;
+pub mod file;
+pub mod log;
+pub mod selector;
+pub mod user;
+
+use bytes::Bytes;
+pub use selector::Denied;
+use selector::KeyCache;
+use std::collections::BTreeMap;
+pub use user::User;
+
+/// Why a rule was refused, with Redis's texts (ACLSetUserStringError).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleError {
+    /// EINVAL.
+    Syntax,
+    /// ENOENT.
+    Unknown,
+    /// EEXIST.
+    KeyAfterAll,
+    /// EISDIR.
+    ChannelAfterAll,
+    /// ENODEV.
+    NoSuchPassword,
+    /// EBADMSG.
+    BadHash,
+    /// ECHILD.
+    FirstArgOfSubcommand,
+}
+
+impl std::fmt::Display for RuleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RuleError::Syntax => "Syntax error",
+            RuleError::Unknown => "Unknown command or category name in ACL",
+            RuleError::KeyAfterAll => {
+                "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns"
+            }
+            RuleError::ChannelAfterAll => {
+                "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels"
+            }
+            RuleError::NoSuchPassword => {
+                "The password you are trying to remove from the user does not exist"
+            }
+            RuleError::BadHash => {
+                "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
+            }
+            RuleError::FirstArgOfSubcommand => {
+                "Allowing first-arg of a subcommand is not supported"
+            }
+        })
+    }
+}
+
+/// A refused command: why, and the index of the argument at fault (key or channel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denial {
+    /// Command, key or channel.
+    pub reason: Denied,
+    /// Index into the request's arguments (0 for a command).
+    pub index: usize,
+}
+
+impl Denial {
+    /// The NOPERM error processCommand answers, for command `name`.
+    pub fn noperm(&self, name: &str) -> String {
+        match self.reason {
+            Denied::Command => {
+                format!("NOPERM this user has no permissions to run the '{name}' command")
+            }
+            Denied::Key => "NOPERM this user has no permissions to access one of the keys used as arguments".into(),
+            Denied::Channel => "NOPERM this user has no permissions to access one of the channels used as arguments".into(),
+        }
+    }
+}
+
+/// The user name every connection starts with.
+pub const DEFAULT: &[u8] = b"default";
+
+/// Whether a name has spaces or NULs (refused in user names and patterns).
+pub fn has_spaces(s: &[u8]) -> bool {
+    s.iter()
+        .any(|c| c.is_ascii_whitespace() || *c == 0 || *c == 0x0b)
+}
+
+/// The users, by name (sorted: ACL LIST and ACL USERS order), and the log.
+#[derive(Debug)]
+pub struct Acl {
+    users: BTreeMap<Bytes, User>,
+    /// `acl-pubsub-default allchannels`: new users and selectors start with `&*`.
+    pub pubsub_all: bool,
+    /// ACL LOG.
+    pub log: log::AclLog,
+}
+
+impl Default for Acl {
+    fn default() -> Acl {
+        Acl::new(false)
+    }
+}
+
+impl Acl {
+    /// Just the default user, `on nopass ~* &* +@all`.
+    pub fn new(pubsub_all: bool) -> Acl {
+        let mut users = BTreeMap::new();
+        users.insert(Bytes::from_static(DEFAULT), User::default_user());
+        Acl {
+            users,
+            pubsub_all,
+            log: log::AclLog::default(),
+        }
+    }
+
+    /// The default user alone, with `requirepass` as its password.
+    pub fn with_requirepass(config: &crate::config::Config) -> Acl {
+        let mut acl = Acl::new(config.acl_pubsub_all);
+        acl.set_default_password(config.requirepass.as_deref());
+        acl
+    }
+
+    /// The users at start-up (Redis's ACLLoadUsersAtStartup): the default user with
+    /// `requirepass`, then the `user` lines of redis.conf or the ACL file, never both.
+    /// The error is what Redis logs before exiting.
+    pub fn from_config(config: &crate::config::Config) -> Result<Acl, String> {
+        let mut acl = Acl::with_requirepass(config);
+        let aclfile = config.aclfile.as_deref().filter(|f| !f.is_empty());
+        if aclfile.is_some() && !config.users.is_empty() {
+            return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
+        }
+        let base = acl.users.remove(DEFAULT).unwrap_or_else(User::default_user);
+        let users = file::load_config_users(&config.users, base, acl.pubsub_all).map_err(|e| {
+            crate::warning!("{e}");
+            "Critical error while loading ACLs. Exiting.".to_string()
+        })?;
+        acl.users = users;
+        if let Some(path) = aclfile {
+            let users = file::load(path, acl.pubsub_all)
+                .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+            acl.replace_all(users);
+        }
+        Ok(acl)
+    }
+
+    /// A user by name.
+    pub fn user(&self, name: &[u8]) -> Option<&User> {
+        self.users.get(name)
+    }
+
+    /// All users, sorted by name.
+    pub fn users(&self) -> impl Iterator<Item = (&Bytes, &User)> {
+        self.users.iter()
+    }
+
+    /// Replaces (or creates) a user.
+    pub fn put(&mut self, name: Bytes, user: User) {
+        self.users.insert(name, user);
+    }
+
+    /// Removes a user (never `default`); whether it existed.
+    pub fn remove(&mut self, name: &[u8]) -> bool {
+        name != DEFAULT && self.users.remove(name).is_some()
+    }
+
+    /// Replaces every user at once (ACL LOAD, start-up). A set without `default` gets
+    /// a fresh default user.
+    pub fn replace_all(&mut self, mut users: BTreeMap<Bytes, User>) {
+        users
+            .entry(Bytes::from_static(DEFAULT))
+            .or_insert_with(User::default_user);
+        self.users = users;
+    }
+
+    /// `requirepass`: the default user's password (Redis's ACLUpdateDefaultUserPassword):
+    /// `resetpass` then `>pass`, or `nopass` when empty.
+    pub fn set_default_password(&mut self, pass: Option<&[u8]>) {
+        let pubsub_all = self.pubsub_all;
+        let Some(u) = self.users.get_mut(DEFAULT) else {
+            return;
+        };
+        let _ = u.apply(b"resetpass", pubsub_all);
+        let rule = match pass {
+            Some(p) if !p.is_empty() => [b">".as_slice(), p].concat(),
+            _ => b"nopass".to_vec(),
+        };
+        let _ = u.apply(&rule, pubsub_all);
+    }
+
+    /// Whether a new connection is authenticated at once: the default user is on and
+    /// has `nopass`.
+    pub fn default_is_open(&self) -> bool {
+        self.user(DEFAULT).is_some_and(|u| u.nopass && u.enabled)
+    }
+
+    /// Whether `user`/`pass` log in.
+    pub fn credentials_ok(&self, user: &[u8], pass: &[u8]) -> bool {
+        self.user(user).is_some_and(|u| u.password_ok(pass))
+    }
+
+    /// Whether `user` may run `args` as command `name` (its full name, `config|get`), as
+    /// Redis's ACLCheckAllUserCommandPerm: allowed when any selector allows it; otherwise
+    /// the most relevant refusal. A user that no longer exists may run nothing.
+    pub fn check(&self, user: &[u8], name: &str, args: &[&[u8]]) -> Result<(), Denial> {
+        let Some(u) = self.user(user) else {
+            return Err(Denial {
+                reason: Denied::Command,
+                index: 0,
+            });
+        };
+        if u.selectors[0].unrestricted() {
+            return Ok(());
+        }
+        check_user(u, name, args)
+    }
+
+    /// Whether `user` may use `channel` (PUBLISH/SUBSCRIBE: `is_pattern` false; a
+    /// PSUBSCRIBE pattern: true, compared as written), as Redis's ACLUserCheckChannelPerm.
+    pub fn channel_allowed(&self, user: &[u8], channel: &[u8], is_pattern: bool) -> bool {
+        self.user(user).is_some_and(|u| {
+            u.selectors
+                .iter()
+                .any(|s| s.channel_allowed(channel, is_pattern))
+        })
+    }
+}
+
+/// The permission check of one user (see [`Acl::check`]).
+pub fn check_user(u: &User, name: &str, args: &[&[u8]]) -> Result<(), Denial> {
+    let cat = catalog::catalog();
+    let Some(cmd) = cat.id_of(name).map(|i| &cat.commands[i]) else {
+        // Not a Redis 7.0 command: only a user allowed every command may run it.
+        return match u.selectors.iter().any(|s| s.allcommands) {
+            true => Ok(()),
+            false => Err(Denial {
+                reason: Denied::Command,
+                index: 0,
+            }),
+        };
+    };
+    let mut keys = KeyCache::new(cmd, args);
+    let mut worst = Denial {
+        reason: Denied::Command,
+        index: 0,
+    };
+    for s in &u.selectors {
+        match s.check(cmd, &mut keys) {
+            Ok(()) => return Ok(()),
+            Err((reason, index)) => {
+                if reason > worst.reason || (reason == worst.reason && index > worst.index) {
+                    worst = Denial { reason, index };
+                }
+            }
+        }
+    }
+    Err(worst)
+}

@@ -1,0 +1,492 @@
+//! A selector: which commands, keys and channels one set of rules allows (Redis 7.0's
+//! aclSelector). Every user has a root selector; `(...)` rules add more, and a command
+//! runs when any selector allows it.
+
+use super::RuleError;
+use super::catalog::{CATEGORIES, Catalog, Command, catalog, category};
+use crate::server::glob::glob_match;
+use std::collections::BTreeMap;
+
+/// A command bitmap: one bit per catalog command, plus the "future commands" bit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(all: bool) -> Bits {
+        let words = catalog().bits().div_ceil(64);
+        Bits(vec![if all { u64::MAX } else { 0 }; words])
+    }
+
+    /// Whether bit `id` is set.
+    pub fn get(&self, id: usize) -> bool {
+        self.0[id / 64] & (1 << (id % 64)) != 0
+    }
+
+    fn set(&mut self, id: usize, on: bool) {
+        if on {
+            self.0[id / 64] |= 1 << (id % 64);
+        } else {
+            self.0[id / 64] &= !(1 << (id % 64));
+        }
+    }
+
+    /// Allows or denies `cmd` and, for a container, all its subcommands.
+    fn change(&mut self, cmd: &Command, on: bool) {
+        self.set(cmd.id, on);
+        for &s in &cmd.subs {
+            self.set(s, on);
+        }
+    }
+
+    /// Allows or denies every command of a category (`+@cat` / `-@cat`).
+    fn change_category(&mut self, cat: u32, on: bool) {
+        for cmd in &catalog().commands {
+            if cmd.categories & cat != 0 {
+                self.change(cmd, on);
+            }
+        }
+    }
+
+    /// Commands of `cat` whose bit is set and not set.
+    fn count(&self, cat: u32) -> (usize, usize) {
+        let mut on = 0;
+        let mut off = 0;
+        for cmd in catalog()
+            .commands
+            .iter()
+            .filter(|c| c.categories & cat != 0)
+        {
+            if self.get(cmd.id) {
+                on += 1;
+            } else {
+                off += 1;
+            }
+        }
+        (on, off)
+    }
+}
+
+/// A key pattern with the access it grants (`~p` both, `%R~p` read, `%W~p` write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPattern {
+    /// The glob pattern.
+    pub pattern: Vec<u8>,
+    /// Grants reading.
+    pub read: bool,
+    /// Grants writing.
+    pub write: bool,
+}
+
+impl KeyPattern {
+    /// The rule that adds this pattern: `~p`, `%R~p` or `%W~p`.
+    pub fn rule(&self) -> Vec<u8> {
+        let mut r: Vec<u8> = match (self.read, self.write) {
+            (true, false) => b"%R~".to_vec(),
+            (false, true) => b"%W~".to_vec(),
+            _ => b"~".to_vec(),
+        };
+        r.extend_from_slice(&self.pattern);
+        r
+    }
+}
+
+/// Why a command is refused, in Redis's order of relevance (a channel beats a key beats
+/// the command when selectors disagree).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Denied {
+    /// The command (or subcommand) is not allowed.
+    Command,
+    /// A key argument matches no pattern.
+    Key,
+    /// A channel argument matches no pattern.
+    Channel,
+}
+
+/// The keys of one request, found once for all selectors.
+pub struct KeyCache<'a> {
+    cmd: &'a Command,
+    args: &'a [&'a [u8]],
+    keys: Option<Vec<(usize, bool, bool)>>,
+}
+
+impl<'a> KeyCache<'a> {
+    /// A cache for `args` of `cmd`.
+    pub fn new(cmd: &'a Command, args: &'a [&'a [u8]]) -> KeyCache<'a> {
+        KeyCache {
+            cmd,
+            args,
+            keys: None,
+        }
+    }
+
+    /// `(index, needs read, needs write)` of every key (Redis's key-spec flags: access
+    /// reads; insert, delete and update write).
+    fn keys(&mut self) -> &[(usize, bool, bool)] {
+        let (cmd, args) = (self.cmd, self.args);
+        self.keys.get_or_insert_with(|| {
+            let Some(m) = crate::server::commands::meta::get(cmd.name) else {
+                return Vec::new();
+            };
+            crate::server::commands::meta::keys::getkeys(m, args)
+                .into_iter()
+                .map(|(i, flags)| {
+                    let read = flags.contains(&"access");
+                    let write = flags
+                        .iter()
+                        .any(|f| matches!(*f, "insert" | "delete" | "update"));
+                    (i, read, write)
+                })
+                .collect()
+        })
+    }
+}
+
+/// One selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    /// Every key (`allkeys`, `~*`).
+    pub allkeys: bool,
+    /// Every channel (`allchannels`, `&*`).
+    pub allchannels: bool,
+    /// Every command without looking at the bitmap (`allcommands`, `+@all`, until a
+    /// command is removed).
+    pub allcommands: bool,
+    allowed: Bits,
+    /// First arguments allowed for a command whose bit is not set (`+select|0`).
+    firstargs: BTreeMap<usize, Vec<Vec<u8>>>,
+    /// Key patterns, in the order added.
+    pub patterns: Vec<KeyPattern>,
+    /// Channel patterns, in the order added.
+    pub channels: Vec<Vec<u8>>,
+}
+
+fn has_spaces(s: &[u8]) -> bool {
+    s.iter()
+        .any(|c| c.is_ascii_whitespace() || *c == 0 || *c == 0x0b)
+}
+
+impl Selector {
+    /// An empty selector: nothing allowed, channels as `acl-pubsub-default` says.
+    pub fn new(allchannels: bool) -> Selector {
+        Selector {
+            allkeys: false,
+            allchannels,
+            allcommands: false,
+            allowed: Bits::new(false),
+            firstargs: BTreeMap::new(),
+            patterns: Vec::new(),
+            channels: Vec::new(),
+        }
+    }
+
+    /// Whether the selector allows everything (the cheap path of the permission check).
+    pub fn unrestricted(&self) -> bool {
+        self.allkeys && self.allchannels && self.allcommands
+    }
+
+    /// Applies one selector rule (Redis's ACLSetSelector).
+    pub fn apply(&mut self, op: &[u8]) -> Result<(), RuleError> {
+        let is = |w: &str| op.eq_ignore_ascii_case(w.as_bytes());
+        let cat = catalog();
+        if is("allkeys") || op == b"~*" {
+            self.allkeys = true;
+            self.patterns.clear();
+        } else if is("resetkeys") {
+            self.allkeys = false;
+            self.patterns.clear();
+        } else if is("allchannels") || op == b"&*" {
+            self.allchannels = true;
+            self.channels.clear();
+        } else if is("resetchannels") {
+            self.allchannels = false;
+            self.channels.clear();
+        } else if is("allcommands") || is("+@all") {
+            self.allowed = Bits::new(true);
+            self.allcommands = true;
+            self.firstargs.clear();
+        } else if is("nocommands") || is("-@all") {
+            self.allowed = Bits::new(false);
+            self.allcommands = false;
+            self.firstargs.clear();
+        } else if op[0] == b'~' || op[0] == b'%' {
+            self.add_key_pattern(op)?;
+        } else if op[0] == b'&' {
+            if self.allchannels {
+                return Err(RuleError::ChannelAfterAll);
+            }
+            let pat = &op[1..];
+            if has_spaces(pat) {
+                return Err(RuleError::Syntax);
+            }
+            if !self.channels.iter().any(|c| c == pat) {
+                self.channels.push(pat.to_vec());
+            }
+        } else if op.len() > 1 && (op[0] == b'+' || op[0] == b'-') && op[1] == b'@' {
+            let c = category(&op[2..]).ok_or(RuleError::Unknown)?;
+            let on = op[0] == b'+';
+            self.allowed.change_category(c, on);
+            if !on {
+                self.allcommands = false;
+            }
+            for cmd in cat.commands.iter().filter(|cmd| cmd.categories & c != 0) {
+                self.forget_firstargs(cmd);
+            }
+        } else if op[0] == b'+' {
+            self.allow(cat, &op[1..])?;
+        } else if op[0] == b'-' {
+            let cmd = cat.lookup(&op[1..]).ok_or(RuleError::Unknown)?;
+            self.change(cmd, false);
+        } else {
+            return Err(RuleError::Syntax);
+        }
+        Ok(())
+    }
+
+    fn change(&mut self, cmd: &Command, on: bool) {
+        self.allowed.change(cmd, on);
+        if !on {
+            self.allcommands = false;
+        }
+        self.forget_firstargs(cmd);
+    }
+
+    fn forget_firstargs(&mut self, cmd: &Command) {
+        if !self.firstargs.is_empty() {
+            self.firstargs.remove(&cmd.id);
+        }
+    }
+
+    /// `+cmd`, `+cmd|sub` (a subcommand) or `+cmd|arg` (a first argument of a command
+    /// without subcommands).
+    fn allow(&mut self, cat: &Catalog, name: &[u8]) -> Result<(), RuleError> {
+        let Some(bar) = name.iter().rposition(|&b| b == b'|') else {
+            let cmd = cat.lookup(name).ok_or(RuleError::Unknown)?;
+            self.change(cmd, true);
+            return Ok(());
+        };
+        let (base, sub) = (&name[..bar], &name[bar + 1..]);
+        let cmd = cat.lookup(base).ok_or(RuleError::Unknown)?;
+        if cmd.parent.is_some() {
+            return Err(RuleError::FirstArgOfSubcommand);
+        }
+        if sub.is_empty() {
+            return Err(RuleError::Syntax);
+        }
+        if !cmd.subs.is_empty() {
+            let sub = cat.lookup(name).ok_or(RuleError::Unknown)?;
+            self.change(sub, true);
+        } else {
+            crate::warning!(
+                "Deprecation warning: Allowing a first arg of an otherwise blocked command is a misuse of ACL and may get disabled in the future (offender: +{})",
+                String::from_utf8_lossy(name)
+            );
+            let list = self.firstargs.entry(cmd.id).or_default();
+            if !list.iter().any(|a| a.eq_ignore_ascii_case(sub)) {
+                list.push(sub.to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    fn add_key_pattern(&mut self, op: &[u8]) -> Result<(), RuleError> {
+        if self.allkeys {
+            return Err(RuleError::KeyAfterAll);
+        }
+        let (mut read, mut write) = (false, false);
+        let mut offset = 1;
+        if op[0] == b'%' {
+            while offset < op.len() {
+                match op[offset].to_ascii_uppercase() {
+                    b'R' if !read => read = true,
+                    b'W' if !write => write = true,
+                    b'~' => {
+                        offset += 1;
+                        break;
+                    }
+                    _ => return Err(RuleError::Syntax),
+                }
+                offset += 1;
+            }
+            if !read && !write {
+                // `%~p`: Redis would store a pattern granting nothing.
+                return Err(RuleError::Syntax);
+            }
+        } else {
+            (read, write) = (true, true);
+        }
+        let pattern = &op[offset.min(op.len())..];
+        if has_spaces(pattern) {
+            return Err(RuleError::Syntax);
+        }
+        match self.patterns.iter_mut().find(|p| p.pattern == pattern) {
+            Some(p) => {
+                p.read |= read;
+                p.write |= write;
+            }
+            None => self.patterns.push(KeyPattern {
+                pattern: pattern.to_vec(),
+                read,
+                write,
+            }),
+        }
+        self.allkeys = false;
+        Ok(())
+    }
+
+    /// Whether the selector lets `args` of `cmd` run (Redis's ACLSelectorCheckCmd); on
+    /// refusal, the reason and the index of the argument at fault.
+    pub fn check(&self, cmd: &Command, keys: &mut KeyCache) -> Result<(), (Denied, usize)> {
+        let args = keys.args;
+        if !self.allcommands && !cmd.no_auth && !self.allowed.get(cmd.id) {
+            let idx = if cmd.parent.is_some() { 2 } else { 1 };
+            let first = self.firstargs.get(&cmd.id).zip(args.get(idx));
+            if !first.is_some_and(|(list, a)| list.iter().any(|x| x.eq_ignore_ascii_case(a))) {
+                return Err((Denied::Command, 0));
+            }
+        }
+        if !self.allkeys && cmd.has_keys {
+            for &(i, read, write) in keys.keys() {
+                if !self.key_allowed(args[i], read, write) {
+                    return Err((Denied::Key, i));
+                }
+            }
+        }
+        if !self.allchannels {
+            let (from, literal) = match cmd.name {
+                "publish" | "spublish" => (1..2.min(args.len()), false),
+                "subscribe" | "ssubscribe" => (1..args.len(), false),
+                "psubscribe" => (1..args.len(), true),
+                _ => return Ok(()),
+            };
+            for i in from {
+                if !self.channel_allowed(args[i], literal) {
+                    return Err((Denied::Channel, i));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a key may be used with the given access (Redis's ACLSelectorCheckKey).
+    pub fn key_allowed(&self, key: &[u8], read: bool, write: bool) -> bool {
+        self.allkeys
+            || self.patterns.iter().any(|p| {
+                (p.read || !read) && (p.write || !write) && glob_match(&p.pattern, key, false)
+            })
+    }
+
+    /// Whether a channel (or, `literal`, a PSUBSCRIBE pattern compared as written) is
+    /// allowed.
+    pub fn channel_allowed(&self, channel: &[u8], literal: bool) -> bool {
+        self.allchannels
+            || self.channels.iter().any(|p| {
+                if literal {
+                    p == channel
+                } else {
+                    glob_match(p, channel, false)
+                }
+            })
+    }
+
+    /// The command rules that rebuild this selector's bitmap (Redis's
+    /// ACLDescribeSelectorCommandRules): `+@all` or `-@all`, the categories that fit best,
+    /// then single commands and first arguments.
+    pub fn describe_commands(&self) -> String {
+        let cat = catalog();
+        let additive = !self.allowed.get(cat.future_bit());
+        let mut rules = String::from(if additive { "-@all " } else { "+@all " });
+        let mut fake = Bits::new(!additive);
+        let mut temp = self.allowed.clone();
+        let mut applied = [false; CATEGORIES.len()];
+        loop {
+            let mut best = None;
+            let (mut mindiff, mut maxsame) = (usize::MAX, 0);
+            for (j, name) in CATEGORIES.iter().enumerate() {
+                if applied[j] {
+                    continue;
+                }
+                let (on, off) = temp.count(1 << j);
+                let (diff, same) = if additive { (off, on) } else { (on, off) };
+                if same > diff && (diff < mindiff || (diff == mindiff && same > maxsame)) {
+                    best = Some((j, *name));
+                    mindiff = diff;
+                    maxsame = same;
+                }
+            }
+            let Some((j, name)) = best else { break };
+            fake.change_category(1 << j, additive);
+            temp.change_category(1 << j, !additive);
+            rules.push_str(if additive { "+@" } else { "-@" });
+            rules.push_str(name);
+            rules.push(' ');
+            applied[j] = true;
+        }
+        for cmd in &cat.commands {
+            let user = self.allowed.get(cmd.id);
+            if user != fake.get(cmd.id) {
+                rules.push(if user { '+' } else { '-' });
+                rules.push_str(cmd.name);
+                rules.push(' ');
+                fake.change(cmd, user);
+            }
+            if !user && let Some(args) = self.firstargs.get(&cmd.id) {
+                for a in args {
+                    rules.push('+');
+                    rules.push_str(cmd.name);
+                    rules.push('|');
+                    rules.push_str(&String::from_utf8_lossy(a));
+                    rules.push(' ');
+                }
+            }
+        }
+        rules.pop();
+        rules
+    }
+
+    /// Key patterns as ACL GETUSER shows them (`~*`, or the patterns space-separated).
+    pub fn describe_keys(&self) -> Vec<u8> {
+        if self.allkeys {
+            return b"~*".to_vec();
+        }
+        let rules: Vec<Vec<u8>> = self.patterns.iter().map(KeyPattern::rule).collect();
+        rules.join(&b' ')
+    }
+
+    /// Channel patterns as ACL GETUSER shows them (`&*`, or `&a &b`).
+    pub fn describe_channels(&self) -> Vec<u8> {
+        if self.allchannels {
+            return b"&*".to_vec();
+        }
+        let rules: Vec<Vec<u8>> = self
+            .channels
+            .iter()
+            .map(|c| [b"&".as_slice(), c].concat())
+            .collect();
+        rules.join(&b' ')
+    }
+
+    /// The whole selector as rules (Redis's ACLDescribeSelector), as ACL LIST shows it.
+    pub fn describe(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.allkeys {
+            out.extend_from_slice(b"~* ");
+        } else {
+            for p in &self.patterns {
+                out.extend_from_slice(&p.rule());
+                out.push(b' ');
+            }
+        }
+        if self.allchannels {
+            out.extend_from_slice(b"&* ");
+        } else {
+            out.extend_from_slice(b"resetchannels ");
+            for c in &self.channels {
+                out.push(b'&');
+                out.extend_from_slice(c);
+                out.push(b' ');
+            }
+        }
+        out.extend_from_slice(self.describe_commands().as_bytes());
+        out
+    }
+}
