@@ -33,6 +33,8 @@ const FUNCTION_CMDS: &[&[&str]] = &[
     &["FUNCTION", "LOAD", "#!lua name=bad-name\nreturn 1"],
     &["FUNCTION", "LOAD", LIB_X],
     &["FUNCTION", "LOAD", LIB_X],
+    // The library's top level runs under a 500 ms limit.
+    &["FUNCTION", "LOAD", "#!lua name=slow\nwhile true do end"],
     &["FUNCTION", "LOAD", "REPLACE", LIB_X],
     &[
         "FUNCTION",

@@ -537,6 +537,10 @@ const CORPUS: &[Case] = &[
 ];
 
 fn run_corpus(proto: u8) {
+    run_corpus_of(proto, CORPUS);
+}
+
+fn run_corpus_of(proto: u8, corpus: &[Case]) {
     let ours = Server::builder(common::Kind::Redrepl)
         .debug_command(true)
         .start();
@@ -551,7 +555,7 @@ fn run_corpus(proto: u8) {
         assert_eq!(request(&mut a, cmd), request(&mut b, cmd), "{cmd:?}");
     }
     let mut failures = Vec::new();
-    for (script, keys, args) in CORPUS {
+    for (script, keys, args) in corpus {
         let x = eval(&mut a, script, keys, args);
         let y = eval(&mut b, script, keys, args);
         if x != y {
@@ -568,7 +572,7 @@ fn run_corpus(proto: u8) {
         failures.is_empty(),
         "RESP{proto}: {} of {} scripts differ:\n{}",
         failures.len(),
-        CORPUS.len(),
+        corpus.len(),
         failures.join("\n")
     );
     assert_eq!(da, db, "digests after the corpus");
@@ -779,4 +783,97 @@ fn scripted_writes_replicate_both_ways() {
         let read = r.cmd(&["EVAL", "return redis.call('get', KEYS[1])", "1", "r:one"]);
         assert_eq!(read, redis::Value::BulkString(b"v".to_vec()));
     }
+}
+
+/// The scripting fields of INFO memory, in Redis 7.0's order.
+fn scripting_info(s: &Server) -> Vec<(String, String)> {
+    let mut r = s.raw();
+    let reply = request(&mut r, &["INFO", "memory"]);
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| {
+            k.contains("lua")
+                || k.contains("_vm_")
+                || k.contains("script")
+                || k.contains("function")
+                || k.contains("librar")
+        })
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn info_memory_has_redis_scripting_fields() {
+    let ours = Server::start(&[]);
+    let theirs = Server::start_redis(&[]);
+    for s in [&ours, &theirs] {
+        let mut r = s.raw();
+        request(&mut r, &["SCRIPT", "LOAD", "return 1"]);
+        request(&mut r, &["SCRIPT", "LOAD", "return 2"]);
+        request(
+            &mut r,
+            &[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=infolib\nredis.register_function('a', function() return 1 end)\nredis.register_function('b', function() return 2 end)",
+            ],
+        );
+    }
+    let (a, b) = (scripting_info(&ours), scripting_info(&theirs));
+    let names = |v: &[(String, String)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&b));
+    let value = |v: &[(String, String)], k: &str| {
+        v.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, x)| x.clone())
+            .unwrap()
+    };
+    for k in [
+        "number_of_cached_scripts",
+        "number_of_functions",
+        "number_of_libraries",
+    ] {
+        assert_eq!(value(&a, k), value(&b, k), "{k}");
+    }
+    assert_eq!(value(&a, "number_of_cached_scripts"), "2");
+    assert!(value(&a, "used_memory_lua").parse::<u64>().unwrap() > 0);
+    assert!(
+        value(&a, "used_memory_scripts_eval")
+            .parse::<u64>()
+            .unwrap()
+            >= 16
+    );
+}
+
+/// redis.set_repl: writes made under REPL_NONE or REPL_AOF stay on the master, under
+/// REPL_REPLICA/REPL_SLAVE/REPL_ALL they reach the replica; checked with a redis-server
+/// replica of redrepl and against redis-server as the master (same outcome).
+#[test]
+fn set_repl_decides_what_replicas_get() {
+    use common::repl::{Node, NodeOpts, wait_synced};
+    const SCRIPT: &str = "redis.set_repl(redis.REPL_NONE) redis.call('set', 'none', 1) \
+        redis.set_repl(redis.REPL_AOF) redis.call('set', 'aof', 1) \
+        redis.set_repl(redis.REPL_SLAVE) redis.call('set', 'slave', 1) \
+        redis.set_repl(redis.REPL_REPLICA) redis.call('set', 'replica', 1) \
+        redis.set_repl(redis.REPL_ALL) redis.call('set', 'all', 1) return 1";
+    let mut outcomes = Vec::new();
+    for (mk, rk) in [
+        (common::Kind::Redrepl, common::Kind::Redis),
+        (common::Kind::Redis, common::Kind::Redis),
+    ] {
+        let m = Node::start(NodeOpts::seed(mk));
+        let r = Node::start(NodeOpts::seed_replica(rk, m.port));
+        wait_synced(&m, &r);
+        m.cmd(&["EVAL", SCRIPT, "0"]);
+        m.cmd(&["SET", "marker", "1"]);
+        wait_synced(&m, &r);
+        let keys = ["none", "aof", "slave", "replica", "all", "marker"];
+        let on_master: Vec<bool> = keys.iter().map(|k| m.text(&["EXISTS", k]) == "1").collect();
+        let on_replica: Vec<bool> = keys.iter().map(|k| r.text(&["EXISTS", k]) == "1").collect();
+        assert_eq!(on_master, vec![true; 6], "{mk:?}");
+        outcomes.push(on_replica);
+    }
+    assert_eq!(outcomes[0], vec![false, false, true, true, true, true]);
+    assert_eq!(outcomes[0], outcomes[1]);
 }

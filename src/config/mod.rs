@@ -23,6 +23,9 @@ pub struct Config {
     pub timeout: i64,
     pub tcp_keepalive: i64,
     pub maxclients: i64,
+    /// busy-reply-threshold (lua-time-limit): ms after which a running script makes other
+    /// clients get BUSY.
+    pub busy_reply_threshold: i64,
     // process
     pub daemonize: bool,
     /// Print the ASCII logo at start even when the log is not a terminal.
@@ -165,6 +168,7 @@ impl Default for Config {
             timeout: 0,
             tcp_keepalive: 300,
             maxclients: 10000,
+            busy_reply_threshold: 5000,
             daemonize: false,
             always_show_logo: false,
             pidfile: String::new(),

@@ -518,6 +518,14 @@ fn build() -> Vec<Directive> {
         integer!("timeout", None, timeout, 0, I32, true),
         integer!("tcp-keepalive", None, tcp_keepalive, 0, I32, true),
         integer!("maxclients", None, maxclients, 1, u32::MAX as i64, true),
+        integer!(
+            "busy-reply-threshold",
+            Some("lua-time-limit"),
+            busy_reply_threshold,
+            0,
+            i64::MAX,
+            true
+        ),
         // process
         boolean!("daemonize", None, daemonize, false),
         boolean!("always-show-logo", None, always_show_logo, false),
@@ -1104,8 +1112,6 @@ pub static OTHERS: &[Other] = &[
     other("aof-timestamp-enabled", "no"),
     other("aof-rewrite-incremental-fsync", "yes"),
     other("rdb-save-incremental-fsync", "yes"),
-    other("lua-time-limit", "5000"),
-    other("busy-reply-threshold", "5000"),
     other("shutdown-timeout", "10")
         .refuse("durability: shutdown waits a fixed 10 seconds for replicas to catch up"),
     other("shutdown-on-sigint", "default").refuse(SIGNAL_WHY),

@@ -13,6 +13,7 @@ use super::commands::{self, Ctx, Flow};
 use super::state::Shared;
 use crate::resp::{ParseLimits, ReplyBuf, RequestParser};
 use bytes::BytesMut;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -138,9 +139,20 @@ pub async fn serve(
     let mut last_read = Instant::now();
     let idle_timer = tokio::time::sleep(idle.unwrap_or(Duration::ZERO));
     tokio::pin!(idle_timer);
+    // While a script runs past busy-reply-threshold, its hook answers this connection when
+    // it is at rest (scripting::busy); what it leaves for us arrives through `door`.
+    let door = super::scripting::busy::register(&shared.watchdog, info.id, socket.as_raw_fd());
+    let mut door_wake = Box::pin(door.door.wake.notified());
 
     'conn: loop {
         let writing = sent < out.buf.len();
+        door.door.rest(
+            !writing
+                && rbuf.is_empty()
+                && client.authenticated
+                && client.reply_mode == ReplyMode::On
+                && !info.in_multi.load(Ordering::Relaxed),
+        );
         let n = tokio::select! {
             biased;
             _ = killed.as_mut() => break 'conn,
@@ -159,10 +171,16 @@ pub async fn serve(
                 }
                 continue 'conn;
             },
+            _ = door_wake.as_mut() => {
+                door_wake.set(door.door.wake.notified());
+                door.door.active(&mut rbuf, &mut out.buf);
+                0
+            },
             r = socket.readable() => {
                 if r.is_err() {
                     break 'conn;
                 }
+                let took = door.door.active(&mut rbuf, &mut out.buf);
                 match read_some(&socket, &mut rbuf) {
                     Ok(0) => break 'conn,
                     Ok(n) => {
@@ -171,6 +189,7 @@ pub async fn serve(
                         }
                         n
                     }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && took => 0,
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue 'conn,
                     Err(_) => break 'conn,
                 }

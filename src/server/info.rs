@@ -172,16 +172,39 @@ fn memory(state: &State, out: &mut String) {
     };
     let _ = write!(
         out,
-        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_not_counted_for_evict:{}\r\nmem_replication_backlog:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:libc\r\n",
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\n{}maxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_not_counted_for_evict:{}\r\nmem_replication_backlog:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:libc\r\n",
         human(used),
         human(rss),
         human(used),
+        scripting_memory(state),
         state.config.maxmemory,
         human(state.config.maxmemory.max(0) as usize),
         crate::config::table::MAXMEMORY_POLICIES[state.config.maxmemory_policy],
         super::evict::not_counted(state),
         state.repl.backlog.as_ref().map_or(0, |b| b.memory()),
+        rss as i64 - used as i64,
     );
+}
+
+/// The scripting lines of INFO memory, in Redis 7.0's order.
+fn scripting_memory(state: &State) -> String {
+    let m = state.scripting.memory();
+    let vm_total = m.vm_eval + m.vm_functions;
+    let scripts = m.scripts_eval + m.functions_bytes;
+    format!(
+        "used_memory_lua:{}\r\nused_memory_vm_eval:{}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_vm_functions:{}\r\nused_memory_vm_total:{vm_total}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{}\r\nused_memory_scripts:{scripts}\r\nused_memory_scripts_human:{}\r\n",
+        m.vm_eval,
+        m.vm_eval,
+        human(m.vm_eval),
+        m.scripts_eval,
+        m.cached_scripts,
+        m.functions,
+        m.libraries,
+        m.vm_functions,
+        human(vm_total),
+        m.functions_bytes,
+        human(scripts),
+    )
 }
 
 fn persistence(state: &State, out: &mut String) {

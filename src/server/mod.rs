@@ -36,9 +36,10 @@ use crate::{notice, verbose, warning};
 use client::ClientInfo;
 use state::{Shared, ShutdownKind, State};
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 /// The Redis version this server presents itself as (INFO, HELLO).
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -263,9 +264,11 @@ fn is_loopback(ip: IpAddr) -> bool {
 const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    // A script running past busy-reply-threshold accepts from here too (scripting::busy).
+    shared.watchdog.doors.listen(listener.as_raw_fd());
     let mut backoff = Duration::from_millis(1);
     loop {
-        let (mut socket, peer) = match listener.accept().await {
+        let (socket, peer) = match listener.accept().await {
             Ok(x) => {
                 backoff = Duration::from_millis(1);
                 x
@@ -277,46 +280,55 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                 continue;
             }
         };
-        let _ = socket.set_nodelay(true);
-        let local = is_loopback(peer.ip());
-        let laddr = socket
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let info = {
-            let mut st = shared.lock();
-            st.stats.total_connections_received += 1;
-            let denied = st.config.protected_mode && st.acl.default_is_open() && !local;
-            let full = st.clients.len() as i64 >= st.config.maxclients;
-            if denied || full {
-                st.stats.rejected_connections += 1;
-                drop(st);
-                let msg: &[u8] = if denied {
-                    DENIED
-                } else {
-                    b"-ERR max number of clients reached\r\n"
-                };
-                tokio::spawn(async move {
-                    use tokio::io::AsyncWriteExt;
-                    let _ = socket.write_all(msg).await;
-                });
-                continue;
-            }
-            let keepalive = st.config.tcp_keepalive;
-            if keepalive > 0 {
-                let sock = socket2::SockRef::from(&socket);
-                let ka =
-                    socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
-                let _ = sock.set_tcp_keepalive(&ka);
-            }
-            let id = st.next_client_id;
-            st.next_client_id += 1;
-            let info = Arc::new(ClientInfo::new(id, peer.to_string(), laddr));
-            st.clients.insert(id, info.clone());
-            info
-        };
-        tokio::spawn(connection::serve(shared.clone(), socket, info, local));
+        admit(&shared, &mut shared.lock(), socket, peer, None);
     }
+}
+
+/// Admits an accepted connection (protected mode, maxclients, keepalive, client id) and
+/// spawns its task; `held` is what a busy script's hook already read from it.
+pub(crate) fn admit(
+    shared: &Arc<Shared>,
+    st: &mut State,
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    held: Option<Arc<scripting::busy::Door>>,
+) {
+    let _ = socket.set_nodelay(true);
+    let local = is_loopback(peer.ip());
+    let laddr = socket
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    st.stats.total_connections_received += 1;
+    let denied = st.config.protected_mode && st.acl.default_is_open() && !local;
+    let full = st.clients.len() as i64 >= st.config.maxclients;
+    if denied || full {
+        st.stats.rejected_connections += 1;
+        let msg: &[u8] = if denied {
+            DENIED
+        } else {
+            b"-ERR max number of clients reached\r\n"
+        };
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = socket.write_all(msg).await;
+        });
+        return;
+    }
+    let keepalive = st.config.tcp_keepalive;
+    if keepalive > 0 {
+        let sock = socket2::SockRef::from(&socket);
+        let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
+        let _ = sock.set_tcp_keepalive(&ka);
+    }
+    let id = st.next_client_id;
+    st.next_client_id += 1;
+    let info = Arc::new(ClientInfo::new(id, peer.to_string(), laddr));
+    st.clients.insert(id, info.clone());
+    if let Some(door) = held {
+        shared.watchdog.doors.adopt(id, door);
+    }
+    tokio::spawn(connection::serve(shared.clone(), socket, info, local));
 }
 
 /// Periodic work, `hz` times a second: active expiry and ending CLIENT PAUSE.

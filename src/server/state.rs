@@ -186,12 +186,16 @@ pub struct Shared {
     pub write_epoch: std::sync::atomic::AtomicU64,
     /// Notified after every write command that changed the dataset.
     pub writes: Notify,
+    /// The running script, seen without the lock (BUSY, SCRIPT KILL; see scripting::busy).
+    pub watchdog: Arc<super::scripting::Watchdog>,
 }
 
 impl Shared {
     /// Wraps a state.
     pub fn new(state: State) -> Arc<Shared> {
+        let watchdog = state.scripting.watchdog.clone();
         Arc::new(Shared {
+            watchdog,
             state: Mutex::new(state),
             shutdown: Notify::new(),
             unpaused: Notify::new(),

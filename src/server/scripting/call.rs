@@ -31,6 +31,11 @@ pub struct RunState {
     pub watchdog: Arc<Watchdog>,
 }
 
+/// redis.REPL_REPLICA: effects go to replicas.
+const REPL_REPLICA: i64 = 2;
+/// redis.REPL_ALL (the default).
+const REPL_ALL: i64 = 3;
+
 /// Commands Redis 7.0 flags `noscript`.
 const DENIED: &[&str] = &[
     "auth",
@@ -222,11 +227,22 @@ pub fn redis_call(
     run.client.proto = run.buf.proto;
     run.buf.buf.clear();
     let dirty_before = ctx.state.dirty;
+    let effects_before = ctx.state.script_effects.as_ref().map(Vec::len);
     {
         let mut inner = Ctx::new(ctx.state, &mut run.client, &mut run.buf, ctx.shared);
         inner.now_ms = ctx.now_ms;
         inner.in_exec = true;
         commands::call(&mut inner, cmd, &argv);
+    }
+    if let Some(before) = effects_before {
+        // redis.set_repl: without REPL_REPLICA the command's effects stay here (there is
+        // no AOF, so REPL_AOF alone propagates nothing either).
+        let repl: i64 = bridge.raw_get("repl").unwrap_or(REPL_ALL);
+        if repl & REPL_REPLICA == 0
+            && let Some(effects) = ctx.state.script_effects.as_mut()
+        {
+            effects.truncate(before);
+        }
     }
     if ctx.state.dirty != dirty_before {
         run.wrote = true;

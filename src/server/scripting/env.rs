@@ -5,7 +5,6 @@
 use super::Watchdog;
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 /// The Lua side of the environment.
 const PRELUDE: &str = include_str!("prelude.lua");
@@ -52,7 +51,7 @@ pub fn create(watchdog: &Arc<Watchdog>) -> mlua::Result<(Lua, Table)> {
             Ok(match e {
                 Value::Error(e) => {
                     let text = super::lua_error_text(&e);
-                    let raw = text == KILLED;
+                    let raw = text == KILLED || text == LOAD_TIMEOUT;
                     (text, raw)
                 }
                 Value::String(s) => (s.to_string_lossy(), false),
@@ -68,8 +67,8 @@ pub fn create(watchdog: &Arc<Watchdog>) -> mlua::Result<(Lua, Table)> {
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(super::HOOK_INSTRUCTIONS),
         move |_, _| {
-            if dog.kill.load(Ordering::Relaxed) {
-                return Err(mlua::Error::RuntimeError(KILLED.into()));
+            if let Some(e) = dog.interrupt() {
+                return Err(mlua::Error::RuntimeError(e.into()));
             }
             Ok(VmState::Continue)
         },
@@ -132,6 +131,9 @@ unsafe extern "C-unwind" fn call_upvalue(state: *mut mlua::ffi::lua_State) -> st
 
 /// The error a killed script ends with.
 pub const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// The error a FUNCTION LOAD whose code runs too long ends with.
+pub const LOAD_TIMEOUT: &str = "ERR FUNCTION LOAD timeout";
 
 /// `7.0.15` → 0x00070f (REDIS_VERSION_NUM).
 fn version_num(v: &str) -> i64 {

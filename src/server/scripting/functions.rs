@@ -7,6 +7,7 @@ use super::{ScriptFlags, Scripting, lua_error_text};
 use bytes::Bytes;
 use mlua::{Table, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 
 /// RDB opcode of a function library (its code as one string).
 pub const RDB_OPCODE_FUNCTION2: u8 = 245;
@@ -223,7 +224,14 @@ pub fn load(s: &mut Scripting, code: &Bytes, replace: bool) -> Result<String, St
     if exists && !replace {
         return Err(format!("ERR Library '{name}' already exists"));
     }
-    let lib = compile(s, &name, code)?;
+    // The library's top level may only run for LOAD_TIMEOUT_MS (Redis's load hook).
+    let deadline = crate::server::clock::now_ms() + super::LOAD_TIMEOUT_MS;
+    s.watchdog
+        .load_deadline_ms
+        .store(deadline, Ordering::Relaxed);
+    let lib = compile(s, &name, code);
+    s.watchdog.load_deadline_ms.store(0, Ordering::Relaxed);
+    let lib = lib?;
     if let Some(f) = collision(&s.functions, &lib, exists.then_some(name.as_str())) {
         return Err(format!("ERR Function {f} already exists"));
     }

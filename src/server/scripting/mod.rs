@@ -8,9 +8,11 @@
 //! - `convert.rs` converts replies to Lua values and Lua values to replies (RESP2/RESP3).
 //! - `run.rs` runs one script or function under the state lock and writes its reply.
 //! - `cjson.rs`, `bit.rs`: the libraries Redis loads.
+//! - `busy.rs`: serving other clients while a script runs past busy-reply-threshold.
 //! - `functions.rs`: FUNCTION libraries (`#!lua name=...`, `redis.register_function`).
 
 pub mod bit;
+pub mod busy;
 pub mod call;
 pub mod cjson;
 pub mod convert;
@@ -22,8 +24,8 @@ pub mod run;
 use bytes::Bytes;
 use mlua::{Function, Lua, Table};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// What another connection needs to see of a running script (BUSY replies, SCRIPT KILL):
 /// shared outside the state lock. The Lua count hook reads `kill` every
@@ -40,7 +42,23 @@ pub struct Watchdog {
     pub is_function: AtomicBool,
     /// SCRIPT KILL / FUNCTION KILL asked it to stop.
     pub kill: AtomicBool,
+    /// busy-reply-threshold in ms for this run (0: never busy).
+    pub threshold_ms: AtomicI64,
+    /// The run went past the threshold (logged once, other clients served by the hook).
+    pub timed_out: AtomicBool,
+    /// SHUTDOWN NOSAVE arrived while it ran: it ends, then the server.
+    pub shutdown: AtomicBool,
+    /// The script's SHA1 or the function's name (the slow script log line).
+    pub label: Mutex<String>,
+    /// Every client connection, for the hook to serve while busy.
+    pub doors: busy::Doors,
+    /// While FUNCTION LOAD runs a library's code: the unix ms after which it is stopped
+    /// (`FUNCTION LOAD timeout`, 500 ms as Redis 7.0); 0 otherwise.
+    pub load_deadline_ms: AtomicI64,
 }
+
+/// How long FUNCTION LOAD may run a library's top-level code (Redis's LOAD_TIMEOUT_MS).
+pub const LOAD_TIMEOUT_MS: i64 = 500;
 
 /// How often (in Lua VM instructions) the hook checks [`Watchdog::kill`].
 pub const HOOK_INSTRUCTIONS: u32 = 100_000;
@@ -51,6 +69,72 @@ impl Watchdog {
         self.running
             .load(Ordering::Acquire)
             .then(|| now_ms - self.started_ms.load(Ordering::Relaxed))
+    }
+
+    /// Marks a run starting now (unix ms) with this label and threshold.
+    pub fn start(
+        &self,
+        now_ms: i64,
+        label: &str,
+        is_function: bool,
+        threshold_ms: i64,
+        auth: bool,
+    ) {
+        self.doors.auth_required.store(auth, Ordering::Relaxed);
+        self.started_ms.store(now_ms, Ordering::Relaxed);
+        self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
+        self.wrote.store(false, Ordering::Relaxed);
+        self.kill.store(false, Ordering::Relaxed);
+        self.timed_out.store(false, Ordering::Relaxed);
+        self.shutdown.store(false, Ordering::Relaxed);
+        self.is_function.store(is_function, Ordering::Relaxed);
+        self.label
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone_from(&label.to_string());
+        self.running.store(true, Ordering::Release);
+    }
+
+    /// The count hook's check: past the threshold, logs once and serves the other
+    /// clients ([`busy::pump`]); returns the error that ends the run (SCRIPT KILL,
+    /// SHUTDOWN NOSAVE, a FUNCTION LOAD past its time).
+    pub fn interrupt(&self) -> Option<&'static str> {
+        let deadline = self.load_deadline_ms.load(Ordering::Relaxed);
+        if deadline > 0 && crate::server::clock::now_ms() > deadline {
+            self.load_deadline_ms.store(0, Ordering::Relaxed);
+            return Some(env::LOAD_TIMEOUT);
+        }
+        if !self.running.load(Ordering::Relaxed) {
+            return None;
+        }
+        let threshold = self.threshold_ms.load(Ordering::Relaxed);
+        if threshold > 0 {
+            let age = crate::server::clock::now_ms() - self.started_ms.load(Ordering::Relaxed);
+            if age >= threshold {
+                if !self.timed_out.swap(true, Ordering::Relaxed) {
+                    let label = self.label.lock().unwrap_or_else(|e| e.into_inner());
+                    let how = if self.is_function.load(Ordering::Relaxed) {
+                        "FUNCTION KILL"
+                    } else {
+                        "SCRIPT KILL"
+                    };
+                    crate::warning!(
+                        "Slow script detected: still in execution after {age} milliseconds. You can try killing the script using the {how} command. Script name is: {label}."
+                    );
+                }
+                if busy::pump(self) {
+                    self.shutdown.store(true, Ordering::Release);
+                    self.kill.store(true, Ordering::Release);
+                }
+            }
+        }
+        if self.kill.load(Ordering::Acquire) {
+            if !self.shutdown.load(Ordering::Relaxed) {
+                crate::warning!("Lua script killed by user with SCRIPT KILL.");
+            }
+            return Some(env::KILLED);
+        }
+        None
     }
 }
 
@@ -187,6 +271,53 @@ impl Scripting {
             },
         );
         Ok(sha)
+    }
+}
+
+/// The scripting figures of INFO memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// The interpreter's memory (used_memory_lua, used_memory_vm_eval). EVAL scripts and
+    /// function libraries share one interpreter here, so it is all counted as EVAL's.
+    pub vm_eval: usize,
+    /// A separate functions interpreter's memory (none here: 0).
+    pub vm_functions: usize,
+    /// Cached EVAL script sources (used_memory_scripts_eval).
+    pub scripts_eval: usize,
+    /// number_of_cached_scripts.
+    pub cached_scripts: usize,
+    /// number_of_functions.
+    pub functions: usize,
+    /// number_of_libraries.
+    pub libraries: usize,
+    /// Library code and names (used_memory_functions).
+    pub functions_bytes: usize,
+}
+
+impl Scripting {
+    /// The figures INFO memory shows.
+    pub fn memory(&self) -> MemoryStats {
+        let functions_bytes = self
+            .functions
+            .libraries()
+            .map(|l| {
+                l.code.len()
+                    + l.name.len()
+                    + l.functions
+                        .iter()
+                        .map(|f| f.name.len() + f.description.as_ref().map_or(0, |d| d.len()))
+                        .sum::<usize>()
+            })
+            .sum();
+        MemoryStats {
+            vm_eval: self.lua.used_memory(),
+            vm_functions: 0,
+            scripts_eval: self.scripts_bytes,
+            cached_scripts: self.scripts.len(),
+            functions: self.functions.function_count(),
+            libraries: self.functions.library_count(),
+            functions_bytes,
+        }
     }
 }
 

@@ -7,7 +7,8 @@ use super::call::{RunState, redis_call};
 use super::convert::lua_to_reply;
 use crate::resp::ReplyBuf;
 use crate::server::client::{Client, ClientInfo};
-use crate::server::commands::{CmdError, Ctx, reply_error};
+use crate::server::commands::{CmdError, Ctx, Flow, reply_error};
+use crate::server::state::ShutdownKind;
 use bytes::Bytes;
 use mlua::{Function, Lua, Table, Value, Variadic};
 use std::cell::RefCell;
@@ -67,13 +68,9 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
             wrote: false,
             watchdog: watchdog.clone(),
         };
-        watchdog.started_ms.store(ctx.now_ms, Ordering::Relaxed);
-        watchdog.wrote.store(false, Ordering::Relaxed);
-        watchdog.kill.store(false, Ordering::Relaxed);
-        watchdog
-            .is_function
-            .store(inv.is_function, Ordering::Relaxed);
-        watchdog.running.store(true, Ordering::Release);
+        let threshold = ctx.state.config.busy_reply_threshold;
+        let auth = ctx.state.config.requirepass.is_some();
+        watchdog.start(ctx.now_ms, inv.label, inv.is_function, threshold, auth);
         if ctx.state.repl.active() {
             ctx.state.script_effects = Some(Vec::new());
         }
@@ -94,9 +91,22 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
         };
         watchdog.running.store(false, Ordering::Release);
         ctx.state.scripting.client = Some(run.client);
-        replicate_effects(ctx);
+        if watchdog.shutdown.load(Ordering::Acquire) {
+            ctx.state.script_effects = None;
+        } else {
+            replicate_effects(ctx);
+            adopt_orphans(ctx, &watchdog);
+        }
         result
     });
+    if watchdog.shutdown.load(Ordering::Acquire) {
+        // SHUTDOWN NOSAVE while busy: nothing of the script reaches replicas, no reply,
+        // the server exits (as Redis's shutdownCommand run from the busy loop).
+        ctx.state.shutdown_requested = Some(ShutdownKind::NoSave);
+        ctx.shared.shutdown.notify_one();
+        ctx.flow = Flow::Close;
+        return;
+    }
     let resp: i64 = bridge.raw_get("resp").unwrap_or(2);
     match outcome {
         Ok((true, v)) => {
@@ -123,6 +133,18 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
     // Drop what the script left behind (tables, strings) now, not at some later GC.
     if lua.used_memory() > 32 << 20 {
         let _ = lua.gc_collect();
+    }
+}
+
+/// Makes clients of the connections the busy hook accepted (see [`super::busy`]).
+fn adopt_orphans(ctx: &mut Ctx, watchdog: &super::Watchdog) {
+    if !watchdog.timed_out.load(Ordering::Relaxed) {
+        return;
+    }
+    for o in watchdog.doors.take_orphans() {
+        if let Ok(socket) = tokio::net::TcpStream::from_std(o.socket) {
+            crate::server::admit(ctx.shared, ctx.state, socket, o.peer, Some(o.door));
+        }
     }
 }
 

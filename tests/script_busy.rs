@@ -1,0 +1,157 @@
+//! A script running past `busy-reply-threshold`: other clients (connected before, or
+//! connecting while it runs) get `-BUSY ...`, SCRIPT KILL / FUNCTION KILL stop a script
+//! that has not written, `-UNKILLABLE` one that has, and SHUTDOWN NOSAVE ends the server.
+//! Every scenario runs on redrepl and on Debian's redis-server; the replies must be equal.
+
+mod common;
+
+use common::{Kind, Raw, Server};
+use std::time::Duration;
+
+const LOOP: &str = "while true do end";
+const WRITE_LOOP: &str = "redis.call('set', 'x', 1) while true do end";
+const LOOP_LIB: &str =
+    "#!lua name=busylib\nredis.register_function('loop', function() while true do end end)";
+
+fn start(kind: Kind) -> Server {
+    Server::builder(kind)
+        .args(&["--busy-reply-threshold", "100", "--save", ""])
+        .start()
+}
+
+fn text(reply: Vec<u8>) -> String {
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// A client connected (and served once) before the script starts.
+fn ready_client(port: u16) -> Raw {
+    let mut c = Raw::connect(port);
+    assert_eq!(text(c.request(&["PING"])), "+PONG\r\n");
+    c
+}
+
+/// PINGs until the script runs (PONG before it starts; once it runs, the reply comes when
+/// it is past the threshold): returns that BUSY reply.
+fn wait_busy(b: &mut Raw) -> String {
+    for _ in 0..500 {
+        let reply = text(b.request(&["PING"]));
+        if reply.starts_with("-BUSY") {
+            return reply;
+        }
+        assert_eq!(reply, "+PONG\r\n");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the script never made the server busy");
+}
+
+/// Starts `args` on a fresh connection without waiting for its reply.
+fn launch(port: u16, args: &[&str]) -> Raw {
+    let mut a = Raw::connect(port);
+    let req: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+    a.send(&common::resp(&req));
+    a
+}
+
+/// EVAL of an endless loop: BUSY for others (usual errors first), SCRIPT KILL ends it.
+fn eval_scenario(kind: Kind) -> Vec<String> {
+    let server = start(kind);
+    let mut b = ready_client(server.port);
+    let mut a = launch(server.port, &["EVAL", LOOP, "0"]);
+    let mut t = vec![wait_busy(&mut b)];
+    t.push(text(b.request(&["NOSUCH"])));
+    t.push(text(b.request(&["GET"])));
+    t.push(text(b.request(&["FUNCTION", "KILL"])));
+    t.push(text(b.request(&["SHUTDOWN"])));
+    t.push(text(b.request(&["SET", "k", "v"])));
+    // A connection opened while the script runs is served too.
+    let mut c = Raw::connect(server.port);
+    t.push(text(c.request(&["PING"])));
+    t.push(text(b.request(&["SCRIPT", "KILL"])));
+    t.push(text(a.read_reply()));
+    t.push(text(b.request(&["SCRIPT", "KILL"])));
+    t.push(text(c.request(&["PING"])));
+    t.push(text(a.request(&[
+        "EVAL",
+        "return redis.call('get', 'k')",
+        "0",
+    ])));
+    if kind == Kind::Redrepl {
+        let log = server.log();
+        assert!(
+            log.contains("Slow script detected: still in execution after")
+                && log.contains("You can try killing the script using the SCRIPT KILL command. Script name is: 694a5fe1ddb97a4c6a1bf299d9537c7d3d0f84e7.")
+                && log.contains("Lua script killed by user with SCRIPT KILL."),
+            "{log}"
+        );
+    }
+    t
+}
+
+#[test]
+fn busy_eval_answers_others_and_script_kill_stops_it() {
+    let ours = eval_scenario(Kind::Redrepl);
+    let theirs = eval_scenario(Kind::Redis);
+    assert!(
+        ours[0].starts_with(
+            "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+        ),
+        "{ours:?}"
+    );
+    assert_eq!(ours, theirs);
+}
+
+/// FCALL of an endless loop: the BUSY text names FUNCTION KILL; SCRIPT KILL is refused.
+fn function_scenario(kind: Kind) -> Vec<String> {
+    let server = start(kind);
+    let mut b = ready_client(server.port);
+    let mut t = vec![text(b.request(&["FUNCTION", "LOAD", LOOP_LIB]))];
+    let mut a = launch(server.port, &["FCALL", "loop", "0"]);
+    t.push(wait_busy(&mut b));
+    t.push(text(b.request(&["SCRIPT", "KILL"])));
+    t.push(text(b.request(&["FUNCTION", "KILL"])));
+    t.push(text(a.read_reply()));
+    t.push(text(b.request(&["FUNCTION", "KILL"])));
+    t
+}
+
+#[test]
+fn busy_function_is_stopped_by_function_kill_only() {
+    let ours = function_scenario(Kind::Redrepl);
+    let theirs = function_scenario(Kind::Redis);
+    assert!(
+        ours[1].contains("You can only call FUNCTION KILL"),
+        "{ours:?}"
+    );
+    assert_eq!(ours, theirs);
+}
+
+/// A script that wrote cannot be killed; SHUTDOWN NOSAVE ends the server (no save, the
+/// script's client sees the connection close).
+fn unkillable_scenario(kind: Kind) -> Vec<String> {
+    let mut server = start(kind);
+    let mut b = ready_client(server.port);
+    let mut a = launch(server.port, &["EVAL", WRITE_LOOP, "0"]);
+    let mut t = vec![wait_busy(&mut b)];
+    t.push(text(b.request(&["SCRIPT", "KILL"])));
+    t.push(text(b.request(&["FUNCTION", "KILL"])));
+    t.push(text(b.request(&["SHUTDOWN", "SAVE", "NOW"])));
+    t.push(text(b.request(&["SHUTDOWN", "SAVE", "NOSAVE"])));
+    t.push(text(b.request(&["SHUTDOWN", "ABORT"])));
+    b.send(&common::resp(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(b.is_closed(Duration::from_secs(10)));
+    assert!(a.is_closed(Duration::from_secs(10)));
+    assert!(server.wait_exit(Duration::from_secs(10)).is_some());
+    assert!(!server.path().join("dump.rdb").exists());
+    t
+}
+
+#[test]
+fn busy_script_that_wrote_is_unkillable_and_shutdown_nosave_ends_the_server() {
+    let ours = unkillable_scenario(Kind::Redrepl);
+    let theirs = unkillable_scenario(Kind::Redis);
+    assert!(
+        ours[1].starts_with("-UNKILLABLE Sorry the script already executed write commands"),
+        "{ours:?}"
+    );
+    assert_eq!(ours, theirs);
+}
