@@ -235,4 +235,4 @@ impl std::fmt::Debug for Config {
 mod load;
 pub mod rewrite;
 pub mod table;
-pub use load::{ConfigError, Loaded, apply_line, load, load_str, repr};
+pub use load::{ConfigError, Loaded, apply_line, load, load_str, options_to_lines, repr};
