@@ -4,5 +4,6 @@
 pub mod cli;
 pub mod config;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 pub mod sysrand;

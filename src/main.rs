@@ -34,6 +34,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Run the bundled Sentinel (arguments as for redis-sentinel: the sentinel.conf it
+    /// rewrites with its state, then --directive value overrides).
+    #[command(disable_help_flag = true)]
+    Sentinel {
+        /// CONFIG [--name value ...]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
     /// Scaffold DIR/inventory.yaml (with a strong random password) and DIR/templates/redis.conf.j2.
     Init {
         /// Folder to write into.
@@ -214,6 +222,10 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::SUCCESS;
             }
+            // As redis-server: `--sentinel` runs a Sentinel on the same arguments.
+            if args.iter().any(|a| a == "--sentinel") {
+                return ExitCode::from(redrepl::sentinel::run(&args) as u8);
+            }
             let loaded = match redrepl::config::load(&args) {
                 Ok(l) => l,
                 Err(e) => {
@@ -226,6 +238,15 @@ fn main() -> ExitCode {
                 }
             };
             ExitCode::from(redrepl::server::run(loaded) as u8)
+        }
+        Command::Sentinel { args } => {
+            if args.iter().any(|a| a == "--help" || a == "-h") {
+                redrepl::outln!(
+                    "Usage: redrepl sentinel /path/to/sentinel.conf [--directive value ...]"
+                );
+                return ExitCode::SUCCESS;
+            }
+            ExitCode::from(redrepl::sentinel::run(&args) as u8)
         }
         Command::Init { dir, hosts, force } => {
             finish(redrepl::cli::run_init(&dir, hosts.as_deref(), force))

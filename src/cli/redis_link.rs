@@ -156,6 +156,11 @@ impl Link {
         }
     }
 
+    /// Reads the next reply without sending anything (a subscriber's messages).
+    pub async fn read(&mut self) -> Result<Reply, LinkError> {
+        self.read_reply().await
+    }
+
     /// `INFO [section]` parsed into `field → value`.
     pub async fn info(&mut self, section: &str) -> Result<Info, LinkError> {
         let r = self.cmd(&["INFO", section]).await?;

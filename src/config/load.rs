@@ -282,7 +282,7 @@ pub fn repr_bytes(s: &[u8]) -> String {
 }
 
 /// Joins command-line options into config lines the way redis-server's `main` does.
-fn options_to_lines(args: &[String]) -> Vec<String> {
+pub fn options_to_lines(args: &[String]) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut handled_last = true;
     for (j, a) in args.iter().enumerate() {

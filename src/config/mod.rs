@@ -273,4 +273,6 @@ impl std::fmt::Debug for Config {
 mod load;
 pub mod rewrite;
 pub mod table;
-pub use load::{ConfigError, Loaded, apply_line, load, load_str, repr, repr_bytes};
+pub use load::{
+    ConfigError, Loaded, apply_line, load, load_str, options_to_lines, repr, repr_bytes,
+};

@@ -193,6 +193,12 @@ pub fn rewrite_file(path: &Path, config: &Config) -> std::io::Result<()> {
         Err(e) => return Err(e),
     };
     let text = rewrite_text(&old, config);
+    write_atomic(path, &text)
+}
+
+/// Replaces the file at `path` with `text` atomically (temp file in the same directory,
+/// fsync, rename, fsync of the directory), keeping the old file's permissions.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

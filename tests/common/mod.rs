@@ -7,6 +7,7 @@
 
 pub mod pair;
 pub mod repl;
+pub mod sentinel;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -439,7 +439,7 @@ impl<'a> Ctx<'a> {
 pub use args::{arg_f64, arg_i64, is};
 
 /// The `unknown command` error text, as Redis 7.0 words it.
-fn unknown_command(args: &[Bytes]) -> String {
+pub fn unknown_command(args: &[Bytes]) -> String {
     let name = String::from_utf8_lossy(&args[0]);
     let mut msg = format!(
         "ERR unknown command '{}', with args beginning with: ",

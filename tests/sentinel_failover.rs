@@ -1,0 +1,276 @@
+//! Failover by `redrepl sentinel`, alone and in one quorum with Debian's redis-sentinel,
+//! over Debian's redis-server instances: kill -9 of the master → a replica promoted, the
+//! others and the returning old master made its replicas, `+switch-master` published, all
+//! sentinels agreeing on the master and the epoch; no failover without a quorum; redis-py's
+//! `Sentinel(...).master_for()` following the switch.
+
+mod common;
+
+use common::Server;
+use common::sentinel::{Sentinel, SentinelKind, monitor_conf, wait_until};
+use std::process::Command;
+
+/// A redis-server master and two replicas.
+struct Cluster {
+    master: Server,
+    replicas: Vec<Server>,
+}
+
+fn cluster() -> Cluster {
+    let master = Server::start_redis(&["--repl-diskless-sync-delay", "0"]);
+    let port = master.port.to_string();
+    let replicas = (0..2)
+        .map(|_| {
+            Server::start_redis(&[
+                "--replicaof",
+                "127.0.0.1",
+                &port,
+                "--repl-diskless-sync-delay",
+                "0",
+            ])
+        })
+        .collect::<Vec<_>>();
+    for r in &replicas {
+        assert!(
+            wait_until(20, || info_field(r, "master_link_status").as_deref()
+                == Some("up")),
+            "replica did not sync"
+        );
+    }
+    Cluster { master, replicas }
+}
+
+fn info_field(s: &Server, field: &str) -> Option<String> {
+    let (_, out) = s.cli(&["info", "replication"]);
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+}
+
+/// Sentinels of the given kinds watching `c` with quorum 2, once all see each other.
+fn sentinels(c: &Cluster, kinds: &[SentinelKind]) -> Vec<Sentinel> {
+    let conf = monitor_conf("mymaster", c.master.port, 2, 1000);
+    let all: Vec<Sentinel> = kinds.iter().map(|&k| Sentinel::start(k, &conf)).collect();
+    let others = (kinds.len() - 1).to_string();
+    for s in &all {
+        assert!(
+            wait_until(30, || {
+                s.master_field("mymaster", "num-other-sentinels").as_deref() == Some(&others)
+                    && s.master_field("mymaster", "num-slaves").as_deref() == Some("2")
+            }),
+            "{:?} sentinel on {} did not see the others: {:?}\n{}",
+            s.kind,
+            s.port,
+            s.cmd(&["SENTINEL", "MASTER", "mymaster"]),
+            s.log()
+        );
+    }
+    all
+}
+
+/// Kills the master, waits until every live sentinel names the same new master, and
+/// checks that it is one of the replicas and reports role:master.
+fn fail_over(c: &mut Cluster, live: &[&Sentinel]) -> String {
+    let old = format!("127.0.0.1:{}", c.master.port);
+    c.master.kill9();
+    let agreed = wait_until(40, || {
+        let addrs: Vec<Option<String>> = live.iter().map(|s| s.master_addr("mymaster")).collect();
+        addrs
+            .iter()
+            .all(|a| a.is_some() && a != &Some(old.clone()) && a == &addrs[0])
+    });
+    let logs: Vec<String> = live.iter().map(|s| s.log()).collect();
+    assert!(agreed, "no agreed failover:\n{}", logs.join("\n-----\n"));
+    let new = live[0].master_addr("mymaster").unwrap();
+    let r = c
+        .replicas
+        .iter()
+        .find(|r| format!("127.0.0.1:{}", r.port) == new)
+        .expect("the new master is one of the replicas");
+    assert!(
+        wait_until(20, || info_field(r, "role").as_deref() == Some("master")),
+        "promoted replica is not a master"
+    );
+    new
+}
+
+/// Every live sentinel reports the same config-epoch (> 0) for the master.
+fn assert_same_epoch(live: &[&Sentinel]) {
+    let ok = wait_until(20, || {
+        let e: Vec<Option<String>> = live
+            .iter()
+            .map(|s| s.master_field("mymaster", "config-epoch"))
+            .collect();
+        e.iter().all(|x| x.is_some() && x == &e[0]) && e[0].as_deref() != Some("0")
+    });
+    let e: Vec<Option<String>> = live
+        .iter()
+        .map(|s| s.master_field("mymaster", "config-epoch"))
+        .collect();
+    assert!(ok, "config epochs differ: {e:?}");
+}
+
+#[test]
+fn kill9_of_the_master_fails_over_and_the_old_master_comes_back_as_a_replica() {
+    let mut c = cluster();
+    let s = sentinels(&c, &[SentinelKind::Redrepl; 3]);
+    // A subscriber to the first sentinel's events, as Jedis listens for +switch-master.
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", s[0].port)).unwrap();
+    let mut sub_con = client.get_connection().unwrap();
+    let mut sub = sub_con.as_pubsub();
+    sub.subscribe("+switch-master").unwrap();
+    sub.set_read_timeout(Some(std::time::Duration::from_secs(40)))
+        .unwrap();
+    let old_port = c.master.port;
+    let live: Vec<&Sentinel> = s.iter().collect();
+    let new = fail_over(&mut c, &live);
+    let msg = sub.get_message().expect("+switch-master published");
+    let payload: String = msg.get_payload().unwrap();
+    let (ip, port) = new.split_once(':').unwrap();
+    assert_eq!(
+        payload,
+        format!("mymaster 127.0.0.1 {old_port} {ip} {port}")
+    );
+    assert_same_epoch(&live);
+    // The other replica follows the new master.
+    let other = c
+        .replicas
+        .iter()
+        .find(|r| r.port.to_string() != port)
+        .unwrap();
+    assert!(
+        wait_until(30, || info_field(other, "master_port").as_deref()
+            == Some(port)),
+        "the other replica was not reconfigured"
+    );
+    // The old master, restarted on its port, is converted into a replica of the new one.
+    let back = Server::builder(common::Kind::Redis).port(old_port).start();
+    assert!(
+        wait_until(40, || info_field(&back, "role").as_deref() == Some("slave")
+            && info_field(&back, "master_port").as_deref() == Some(port)),
+        "old master not converted:\n{}",
+        s[0].log()
+    );
+    let logs: String = s.iter().map(|x| x.log()).collect();
+    assert!(
+        logs.contains("+convert-to-slave slave 127.0.0.1:"),
+        "{logs}"
+    );
+    for ev in [
+        "+sdown master mymaster",
+        "+odown master mymaster",
+        "+elected-leader",
+        "+promoted-slave",
+        "+switch-master mymaster",
+    ] {
+        assert!(logs.contains(ev), "{ev} missing:\n{logs}");
+    }
+}
+
+#[test]
+fn mixed_quorum_two_redrepl_one_redis_sentinel_agree_after_failover() {
+    let mut c = cluster();
+    let s = sentinels(
+        &c,
+        &[
+            SentinelKind::Redrepl,
+            SentinelKind::Redrepl,
+            SentinelKind::Redis,
+        ],
+    );
+    let live: Vec<&Sentinel> = s.iter().collect();
+    fail_over(&mut c, &live);
+    assert_same_epoch(&live);
+}
+
+#[test]
+fn mixed_quorum_one_redrepl_two_redis_sentinels_agree_after_failover() {
+    let mut c = cluster();
+    let s = sentinels(
+        &c,
+        &[
+            SentinelKind::Redrepl,
+            SentinelKind::Redis,
+            SentinelKind::Redis,
+        ],
+    );
+    let live: Vec<&Sentinel> = s.iter().collect();
+    fail_over(&mut c, &live);
+    assert_same_epoch(&live);
+}
+
+#[test]
+fn one_sentinel_down_still_fails_over_two_down_does_not() {
+    let mut c = cluster();
+    let mut s = sentinels(&c, &[SentinelKind::Redrepl; 3]);
+    s[2].kill();
+    let live: Vec<&Sentinel> = s[..2].iter().collect();
+    fail_over(&mut c, &live);
+
+    // A second cluster: two of three sentinels down, the master killed: the one left sees
+    // it down (SDOWN) but cannot reach the quorum, so no failover.
+    let mut c2 = cluster();
+    let mut s2 = sentinels(&c2, &[SentinelKind::Redrepl; 3]);
+    s2[1].kill();
+    s2[2].kill();
+    let before = s2[0].master_addr("mymaster");
+    c2.master.kill9();
+    assert!(wait_until(20, || s2[0]
+        .master_field("mymaster", "flags")
+        .is_some_and(|f| f.contains("s_down"))));
+    // Well past down-after + the election: still no ODOWN, the same master.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let flags = s2[0].master_field("mymaster", "flags").unwrap();
+    assert!(!flags.contains("o_down"), "{flags}");
+    assert_eq!(s2[0].master_addr("mymaster"), before);
+    assert!(
+        s2[0]
+            .cmd(&["SENTINEL", "CKQUORUM", "mymaster"])
+            .unwrap()
+            .starts_with("NOQUORUM 1 usable Sentinels."),
+    );
+    for r in &c2.replicas {
+        assert_eq!(info_field(r, "role").as_deref(), Some("slave"));
+    }
+}
+
+#[test]
+fn redis_py_master_for_follows_the_failover() {
+    let mut c = cluster();
+    let s = sentinels(&c, &[SentinelKind::Redrepl; 3]);
+    let script = |action: &str| {
+        let ports: Vec<String> = s
+            .iter()
+            .map(|x| format!("('127.0.0.1', {})", x.port))
+            .collect();
+        format!(
+            "import redis.sentinel as rs, time\n\
+             s = rs.Sentinel([{}], socket_timeout=2)\n\
+             m = s.master_for('mymaster', socket_timeout=2)\n\
+             {action}\n",
+            ports.join(", ")
+        )
+    };
+    let run = |code: String| {
+        let out = Command::new("/usr/bin/python3")
+            .arg("-c")
+            .arg(code)
+            .output()
+            .expect("run /usr/bin/python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    run(script(
+        "m.set('k', 'before')\nprint(s.discover_master('mymaster'))",
+    ));
+    let live: Vec<&Sentinel> = s.iter().collect();
+    let new = fail_over(&mut c, &live);
+    let out = run(script(
+        "m.set('k2', 'after')\nprint('%s:%d' % s.discover_master('mymaster'))\nprint(m.get('k').decode())",
+    ));
+    assert_eq!(out, format!("{new}\nbefore"));
+}
