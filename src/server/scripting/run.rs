@@ -69,7 +69,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
             watchdog: watchdog.clone(),
         };
         let threshold = ctx.state.config.busy_reply_threshold;
-        let auth = ctx.state.config.requirepass.is_some();
+        let auth = !ctx.state.acl.default_is_open();
         watchdog.start(ctx.now_ms, inv.label, inv.is_function, threshold, auth);
         if ctx.state.repl.active() {
             ctx.state.script_effects = Some(Vec::new());
