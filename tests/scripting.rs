@@ -536,6 +536,196 @@ const CORPUS: &[Case] = &[
     ("return redis.call('get', KEYS[1])", &["w:err"], &[]),
 ];
 
+/// The struct and cmsgpack libraries: packed bytes, unpacked values, errors.
+const LIBS_CORPUS: &[Case] = &[
+    // struct.pack / unpack / size.
+    ("return struct.pack('>I2', 258)", &[], &[]),
+    ("return struct.pack('<i4', -2)", &[], &[]),
+    (
+        "return struct.pack('bBhHlLT', -1, 255, -300, 65000, -5, 7, 9)",
+        &[],
+        &[],
+    ),
+    ("return struct.pack('!4 b i4 d', 1, 2, 1.5)", &[], &[]),
+    ("return struct.pack('!8 b d', 1, 2.25)", &[], &[]),
+    ("return struct.pack('>f d', 1.5, -0.1)", &[], &[]),
+    (
+        "return struct.pack('s c3 c0 x', 'ab', 'xyz', 'all')",
+        &[],
+        &[],
+    ),
+    ("return struct.pack('i16', -1)", &[], &[]),
+    ("return struct.pack('>i3', 70000)", &[], &[]),
+    ("return struct.pack('I', '12')", &[], &[]),
+    ("return struct.pack('z', 1)", &[], &[]),
+    ("return struct.pack('i40', 1)", &[], &[]),
+    ("return struct.pack('!3 i', 1)", &[], &[]),
+    ("return struct.pack('c5', 'ab')", &[], &[]),
+    ("return struct.pack('i', {})", &[], &[]),
+    ("return struct.pack('i99999999999', 1)", &[], &[]),
+    (
+        "return {struct.unpack('>I2', struct.pack('>I2', 258))}",
+        &[],
+        &[],
+    ),
+    (
+        "return {struct.unpack('<i4 b', struct.pack('<i4 b', -2, -3))}",
+        &[],
+        &[],
+    ),
+    ("return {struct.unpack('s s', 'ab\\0cd\\0')}", &[], &[]),
+    (
+        "return {struct.unpack('b c0', struct.pack('b c0', 3, 'xyz'))}",
+        &[],
+        &[],
+    ),
+    ("return {struct.unpack('c2', 'abcdef', 3)}", &[], &[]),
+    (
+        "return {struct.unpack('>d', struct.pack('>d', 3.25))}",
+        &[],
+        &[],
+    ),
+    (
+        "return {struct.unpack('f', struct.pack('f', 0.5))}",
+        &[],
+        &[],
+    ),
+    (
+        "return {struct.unpack('i16', struct.pack('i16', -7))}",
+        &[],
+        &[],
+    ),
+    (
+        "return {struct.unpack('I8', struct.pack('I8', 2^40))}",
+        &[],
+        &[],
+    ),
+    ("return {struct.unpack('i4', 'ab')}", &[], &[]),
+    ("return {struct.unpack('s', 'abc')}", &[], &[]),
+    ("return {struct.unpack('c0', 'abc')}", &[], &[]),
+    ("return {struct.unpack('b', 'a', 0)}", &[], &[]),
+    ("return {struct.unpack('b', 'a', 5)}", &[], &[]),
+    (
+        "return {struct.unpack('!4 b i', 'a\\0\\0\\0\\1\\0\\0\\0')}",
+        &[],
+        &[],
+    ),
+    ("return struct.size('!4 b i d')", &[], &[]),
+    ("return struct.size('bhlT c7 x')", &[], &[]),
+    ("return struct.size('s')", &[], &[]),
+    ("return struct.size('c0')", &[], &[]),
+    ("return struct.size('q')", &[], &[]),
+    ("return pcall(struct.pack, 'q', 1)", &[], &[]),
+    ("struct.x = 1", &[], &[]),
+    // cmsgpack.pack: every encoding.
+    (
+        "return cmsgpack.pack(0, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296)",
+        &[],
+        &[],
+    ),
+    (
+        "return cmsgpack.pack(-1, -32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649)",
+        &[],
+        &[],
+    ),
+    (
+        "return cmsgpack.pack(1.5, 0.1, -2.5, 1e300, 2^63, -2^63, 1/0, -1/0)",
+        &[],
+        &[],
+    ),
+    ("return cmsgpack.pack(nil, true, false)", &[], &[]),
+    (
+        "return cmsgpack.pack('', 'abc', string.rep('x', 31), string.rep('y', 32))",
+        &[],
+        &[],
+    ),
+    ("return cmsgpack.pack(string.rep('z', 300))", &[], &[]),
+    (
+        "return cmsgpack.pack({}, {1,2,3}, {a=1}, {[1]=1,[3]=3}, {[0]=1}, {[1.5]=2})",
+        &[],
+        &[],
+    ),
+    (
+        "local t = {} for i = 1, 20 do t[i] = i end return cmsgpack.pack(t)",
+        &[],
+        &[],
+    ),
+    (
+        "local t = {} for i = 1, 20 do t['k'..i] = i end return #cmsgpack.pack(t)",
+        &[],
+        &[],
+    ),
+    (
+        "local t = {} local c = t for i = 1, 20 do c[1] = {} c = c[1] end return cmsgpack.pack(t)",
+        &[],
+        &[],
+    ),
+    ("return cmsgpack.pack(function() end)", &[], &[]),
+    ("return cmsgpack.pack()", &[], &[]),
+    // cmsgpack.unpack and friends.
+    (
+        "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {1, 2, {3}}, -5, 300))}",
+        &[],
+        &[],
+    ),
+    ("return cmsgpack.unpack(cmsgpack.pack({a=1})).a", &[], &[]),
+    (
+        "return {cmsgpack.unpack(cmsgpack.pack(0.1, 1.5, 2^40, -2^40))}",
+        &[],
+        &[],
+    ),
+    (
+        "return tostring(cmsgpack.unpack(cmsgpack.pack(0.1)))",
+        &[],
+        &[],
+    ),
+    (
+        "return {cmsgpack.unpack(cmsgpack.pack(true, false))}",
+        &[],
+        &[],
+    ),
+    ("return {cmsgpack.unpack('')}", &[], &[]),
+    ("return {cmsgpack.unpack('\\147\\1')}", &[], &[]),
+    ("return {cmsgpack.unpack('\\193')}", &[], &[]),
+    ("return {cmsgpack.unpack('\\217\\3abc')}", &[], &[]),
+    ("return {cmsgpack.unpack('\\205\\1')}", &[], &[]),
+    (
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}",
+        &[],
+        &[],
+    ),
+    (
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}",
+        &[],
+        &[],
+    ),
+    (
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+        &[],
+        &[],
+    ),
+    (
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 5, 1)}",
+        &[],
+        &[],
+    ),
+    (
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2), -1)}",
+        &[],
+        &[],
+    ),
+    (
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1), 9)}",
+        &[],
+        &[],
+    ),
+    ("return {cmsgpack.unpack(5)}", &[], &[]),
+    ("return {cmsgpack.unpack()}", &[], &[]),
+    ("return {pcall(cmsgpack.unpack, '\\193')}", &[], &[]),
+    ("return cmsgpack._VERSION .. cmsgpack._NAME", &[], &[]),
+    ("cmsgpack.x = 1", &[], &[]),
+];
+
 fn run_corpus(proto: u8) {
     run_corpus_of(proto, CORPUS);
 }
@@ -576,6 +766,12 @@ fn run_corpus_of(proto: u8, corpus: &[Case]) {
         failures.join("\n")
     );
     assert_eq!(da, db, "digests after the corpus");
+}
+
+#[test]
+fn struct_and_cmsgpack_match_redis() {
+    run_corpus_of(2, LIBS_CORPUS);
+    run_corpus_of(3, LIBS_CORPUS);
 }
 
 #[test]

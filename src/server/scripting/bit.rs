@@ -10,7 +10,8 @@ fn tobit(n: f64) -> i32 {
     b.to_bits() as u32 as i32
 }
 
-fn lua_type(v: &Value) -> &'static str {
+/// Lua's name of a value's type (argument errors).
+pub fn lua_type(v: &Value) -> &'static str {
     match v {
         Value::Nil => "nil",
         Value::Boolean(_) => "boolean",

@@ -1,6 +1,7 @@
 //! Builds the interpreter with Redis 7.0's environment: base (without loadfile, dofile,
-//! print), table, string, math (Redis's deterministic random), cjson, bit, the `redis`
-//! table, and globals protected as Redis protects them (prelude.lua).
+//! print), table, string, math (Redis's deterministic random), cjson, bit, struct,
+//! cmsgpack, the `redis` table, and globals protected as Redis protects them
+//! (prelude.lua).
 
 use super::Watchdog;
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
@@ -23,6 +24,8 @@ pub fn create(watchdog: &Arc<Watchdog>) -> mlua::Result<(Lua, Table)> {
     super::rand::install(&lua)?;
     globals.raw_set("cjson", super::cjson::library(&lua)?)?;
     globals.raw_set("bit", super::bit::library(&lua)?)?;
+    globals.raw_set("struct", super::structlib::library(&lua)?)?;
+    globals.raw_set("cmsgpack", super::cmsgpack::library(&lua)?)?;
 
     let bridge = lua.create_table()?;
     let redis = lua.create_table()?;

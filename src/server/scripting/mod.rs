@@ -7,7 +7,7 @@
 //!   [`crate::server::commands::call`] with the script's own client.
 //! - `convert.rs` converts replies to Lua values and Lua values to replies (RESP2/RESP3).
 //! - `run.rs` runs one script or function under the state lock and writes its reply.
-//! - `cjson.rs`, `bit.rs`: the libraries Redis loads.
+//! - `cjson.rs`, `bit.rs`, `structlib.rs`, `cmsgpack.rs`: the libraries Redis loads.
 //! - `busy.rs`: serving other clients while a script runs past busy-reply-threshold.
 //! - `functions.rs`: FUNCTION libraries (`#!lua name=...`, `redis.register_function`).
 
@@ -15,11 +15,13 @@ pub mod bit;
 pub mod busy;
 pub mod call;
 pub mod cjson;
+pub mod cmsgpack;
 pub mod convert;
 pub mod env;
 pub mod functions;
 pub mod rand;
 pub mod run;
+pub mod structlib;
 
 use bytes::Bytes;
 use mlua::{Function, Lua, Table};
@@ -88,10 +90,10 @@ impl Watchdog {
         self.timed_out.store(false, Ordering::Relaxed);
         self.shutdown.store(false, Ordering::Relaxed);
         self.is_function.store(is_function, Ordering::Relaxed);
-        self.label
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone_from(&label.to_string());
+        let mut l = self.label.lock().unwrap_or_else(|e| e.into_inner());
+        l.clear();
+        l.push_str(label);
+        drop(l);
         self.running.store(true, Ordering::Release);
     }
 

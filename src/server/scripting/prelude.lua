@@ -258,7 +258,7 @@ end
 local function protect(f)
   return bridge.cwrap(function(...) return pack(pcall(f, ...)) end)
 end
-for _, lib in ipairs({cjson, bit}) do
+for _, lib in ipairs({cjson, bit, struct, cmsgpack}) do
   for k, v in pairs(lib) do
     if type(v) == 'function' then lib[k] = protect(v) end
   end
