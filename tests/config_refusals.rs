@@ -83,7 +83,6 @@ fn start_up_refuses_each_unsupported_class_at_its_line_and_touches_no_data() {
         ("tls-port 16380", "security"),
         ("tls-replication yes", "security"),
         ("cluster-enabled yes", "data model"),
-        ("notify-keyspace-events KEA", "data model"),
         ("loadmodule /usr/lib/redis/modules/x.so", "data model"),
         ("unixsocket /tmp/redrepl-test.sock", "Unix socket"),
     ];
@@ -147,11 +146,7 @@ fn config_set_refuses_unsupported_values_as_redis_shapes_errors() {
          supported by redrepl (yet) except with its default 'no': durability: there is no \
          append-only file, only RDB snapshots"
     );
-    for (name, value) in [
-        ("tls-port", "16380"),
-        ("notify-keyspace-events", "KEA"),
-        ("shutdown-on-sigint", "nosave"),
-    ] {
+    for (name, value) in [("tls-port", "16380"), ("shutdown-on-sigint", "nosave")] {
         let e = err_text(&q(&mut c, &["CONFIG", "SET", name, value]));
         assert!(
             e.starts_with(&format!(

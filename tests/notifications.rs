@@ -8,7 +8,8 @@ mod common;
 use common::{Kind, Raw, Server};
 use std::time::Duration;
 
-/// The commands of the compared script (the generic and string events implemented so far).
+/// The commands of the compared script: generic, string, list, hash, set and sorted-set
+/// events.
 const SCRIPT: &[&[&str]] = &[
     &["SET", "s", "1"],
     &["SET", "s", "2", "EX", "100"],
@@ -24,6 +25,27 @@ const SCRIPT: &[&[&str]] = &[
     &["RENAME", "d", "e"],
     &["DEL", "a", "b", "nothere"],
     &["UNLINK", "c"],
+    &["INCR", "n"],
+    &["INCRBY", "n", "5"],
+    &["DECR", "n"],
+    &["INCRBYFLOAT", "n", "1.5"],
+    &["LPUSH", "l", "a", "b"],
+    &["RPUSH", "l", "c"],
+    &["LPUSHX", "nolist", "a"],
+    &["LPOP", "l"],
+    &["RPOP", "l", "5"],
+    &["HSET", "h", "f", "1", "g", "2"],
+    &["HINCRBY", "h", "f", "3"],
+    &["HDEL", "h", "f", "nofield"],
+    &["HDEL", "h", "g"],
+    &["SADD", "st", "a", "b"],
+    &["SADD", "st", "a"],
+    &["SREM", "st", "a"],
+    &["SREM", "st", "b"],
+    &["ZADD", "z", "1", "a", "2", "b"],
+    &["ZADD", "z", "1", "a"],
+    &["ZINCRBY", "z", "2", "a"],
+    &["ZREM", "z", "a", "b"],
     &["SET", "lazy", "v", "PX", "1"],
 ];
 

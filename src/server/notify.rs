@@ -113,6 +113,16 @@ pub fn notify(ctx: &mut Ctx, class: u32, event: &str, key: &[u8]) {
     publish_event(ctx.state, &mut from, flags, db, event, key);
 }
 
+/// Fires `del` (g) when `key` no longer exists: a command emptied and removed it.
+#[inline]
+pub fn notify_if_deleted(ctx: &mut Ctx, key: &[u8]) {
+    if ctx.state.config.notify_keyspace_events & GENERIC != 0
+        && !ctx.state.dbs[ctx.client.db].contains(key)
+    {
+        notify(ctx, GENERIC, "del", key);
+    }
+}
+
 /// [`notify`] for what the server does by itself (active expiry, eviction) in `db`.
 #[inline]
 pub fn notify_server(state: &State, class: u32, event: &str, key: &[u8], db: usize) {

@@ -4,6 +4,7 @@ use super::args::{parse_cursor, scan_options, scan_reply};
 use super::flags::*;
 use super::random_pick::{self, Pick};
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
+use crate::server::notify::{HASH, notify};
 use crate::server::numbers::parse_i64;
 use crate::server::sds::Sds;
 use crate::server::types::{Hash, Value};
@@ -83,6 +84,7 @@ fn hset_generic(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<i64, CmdErr
     }
     h.maybe_convert_len(max_e);
     ctx.modified(key, ((args.len() - 2) / 2) as u64);
+    notify(ctx, HASH, "hset", key);
     Ok(created)
 }
 
@@ -173,7 +175,7 @@ fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    super::remove::remove_members(ctx, &args[1], &args[2..], write_hash)
+    super::remove::remove_members(ctx, &args[1], &args[2..], write_hash, (HASH, "hdel"))
 }
 
 fn write_hash<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Hash>, CmdError> {
@@ -219,6 +221,7 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     h.set(&args[2], Sds::from_slice(s.as_bytes()));
     h.maybe_convert_len(max_e);
     ctx.modified(key, 1);
+    notify(ctx, HASH, "hincrby", key);
     ctx.out.int(new);
     Ok(())
 }

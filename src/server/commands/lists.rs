@@ -4,6 +4,7 @@ use super::args::{MpopArgs, mpop_args, positive_long, timeout_arg};
 use super::blocking::{block_or_timeout, may_serve};
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
+use crate::server::notify::{LIST, notify, notify_if_deleted};
 use crate::server::sds::Sds;
 use crate::server::types::{List, Value};
 use bytes::Bytes;
@@ -91,6 +92,7 @@ fn push_generic(ctx: &mut Ctx, args: &[Bytes], left: bool, only_existing: bool) 
     }
     let n = l.len();
     ctx.modified(key, (args.len() - 2) as u64);
+    notify(ctx, LIST, if left { "lpush" } else { "rpush" }, key);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -159,6 +161,8 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
             }
         }
     }
+    notify(ctx, LIST, name, key);
+    notify_if_deleted(ctx, key);
     Ok(())
 }
 

@@ -91,10 +91,11 @@ pub fn publish_message(ctx: &mut Ctx, kind: Kind, channel: &[u8], message: &[u8]
 }
 
 /// PUBLISH and SPUBLISH: deliver, then reach replicas (Redis forces their propagation,
-/// although they change no data), unless this is our master's stream.
+/// although they change no data). A replica propagates nothing of its own: its replicas
+/// get its master's stream, PUBLISH included.
 fn publish_command(ctx: &mut Ctx, kind: Kind, args: &[Bytes]) -> CmdResult {
     let n = publish_message(ctx, kind, &args[1], &args[2]);
-    if !ctx.client.is_master {
+    if !ctx.client.is_master && ctx.state.config.replicaof.is_none() {
         let db = ctx.client.db;
         ctx.state.propagate(db, args);
     }

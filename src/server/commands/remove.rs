@@ -48,6 +48,7 @@ pub fn remove_members<'a, T: Members>(
     key: &[u8],
     members: &[Bytes],
     lookup: for<'c> fn(&'c mut Ctx<'a>, &[u8]) -> Result<Option<&'c mut T>, CmdError>,
+    event: (u32, &'static str),
 ) -> CmdResult {
     let (n, empty) = match lookup(ctx, key)? {
         None => (0u64, false),
@@ -69,6 +70,10 @@ pub fn remove_members<'a, T: Members>(
             ctx.db().remove(key);
         }
         ctx.modified(key, n);
+        crate::server::notify::notify(ctx, event.0, event.1, key);
+        if empty {
+            crate::server::notify::notify(ctx, crate::server::notify::GENERIC, "del", key);
+        }
     }
     ctx.out.int(n as i64);
     Ok(())

@@ -4,6 +4,7 @@ use super::args::{parse_cursor, positive_long, range_arg, scan_options, scan_rep
 use super::flags::*;
 use super::random_pick::{self, Pick};
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, err, is, spec};
+use crate::server::notify::{SET, notify};
 use crate::server::types::{Set, Value};
 use bytes::Bytes;
 
@@ -79,13 +80,14 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     if n > 0 {
         ctx.modified(key, n);
+        notify(ctx, SET, "sadd", key);
     }
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    super::remove::remove_members(ctx, &args[1], &args[2..], write_set)
+    super::remove::remove_members(ctx, &args[1], &args[2..], write_set, (SET, "srem"))
 }
 
 fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

@@ -381,6 +381,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         None,
         true,
     );
+    notify(ctx, STRING, "incrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -431,6 +432,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // Redis stores the result as a plain string object: `embstr` even when it reads "3".
     let val = Sds::from_slice(text.as_bytes()).with_mark(Mark::NoInt);
     store_sds(ctx, key, val, None, true);
+    notify(ctx, STRING, "incrbyfloat", key);
     // Replicas get the result, not the addition (float formatting must not differ).
     ctx.propagate_instead(&[b"SET".as_slice(), key, text.as_bytes(), b"KEEPTTL"]);
     ctx.out.bulk(text.as_bytes());

@@ -8,6 +8,7 @@ use super::flags::*;
 use super::random_pick::{self, Pick};
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
 use crate::resp::Proto;
+use crate::server::notify::{ZSET, notify};
 use crate::server::sds::Sds;
 use crate::server::types::{Value, ZSet};
 use bytes::Bytes;
@@ -194,6 +195,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, mut incr: bool) -> 
         }
         if added + updated > 0 {
             ctx.modified(key, (added + updated) as u64);
+            notify(ctx, ZSET, if incr { "zincr" } else { "zadd" }, key);
         }
         if nan {
             return Err(NAN_SCORE);
@@ -220,7 +222,7 @@ fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    super::remove::remove_members(ctx, &args[1], &args[2..], write_zset)
+    super::remove::remove_members(ctx, &args[1], &args[2..], write_zset, (ZSET, "zrem"))
 }
 
 fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
