@@ -192,6 +192,16 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Failover drill for a staging cluster with sentinels: kill the master's server, time
+    /// the sentinels' failover and the first write on the new master, restart the old master
+    /// and time its return as a replica. The next deploy records the new master.
+    FailoverTest {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// Trust and record host keys not yet in known_hosts.
+        #[arg(long)]
+        accept_new_host_keys: bool,
+    },
     /// Shut the servers down cleanly (SHUTDOWN: data saved), replicas before the master.
     Stop {
         /// The inventory file.
@@ -347,5 +357,12 @@ fn main() -> ExitCode {
             },
         )),
         Command::Stop { inventory, nodes } => finish(redrepl::cli::run_stop(&inventory, &nodes)),
+        Command::FailoverTest {
+            inventory,
+            accept_new_host_keys,
+        } => finish(redrepl::cli::run_failover_test(
+            &inventory,
+            accept_new_host_keys,
+        )),
     }
 }

@@ -52,6 +52,29 @@ pub struct Node {
     pub transport: Transport,
     /// SSH settings (unused for local nodes).
     pub ssh: SshConfig,
+    /// The port of this node's sentinel (None: no sentinel here).
+    pub sentinel_port: Option<u16>,
+}
+
+/// The cluster's sentinels, every default applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sentinels {
+    /// Which sentinel program runs.
+    pub engine: Engine,
+    /// The name the sentinels know the master by.
+    pub master_name: String,
+    /// Sentinels that must agree the master is down.
+    pub quorum: u32,
+    /// `down-after-milliseconds`.
+    pub down_after_ms: u64,
+    /// `failover-timeout` (milliseconds).
+    pub failover_timeout_ms: u64,
+    /// `parallel-syncs`.
+    pub parallel_syncs: u32,
+    /// `min-replicas-to-write` rendered into every server's config (0: off).
+    pub min_replicas_to_write: u32,
+    /// `min-replicas-max-lag` (seconds).
+    pub min_replicas_max_lag: u32,
 }
 
 /// A validated cluster.
@@ -65,12 +88,21 @@ pub struct Cluster {
     pub password: Option<Secret>,
     /// The nodes in inventory (name) order.
     pub nodes: Vec<Node>,
+    /// Sentinels, when enabled (each node's own port is [`Node::sentinel_port`]).
+    pub sentinels: Option<Sentinels>,
 }
 
 impl Cluster {
     /// The node with this name.
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The nodes that run a sentinel (none when sentinels are off).
+    pub fn sentinel_nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes
+            .iter()
+            .filter(|n| self.sentinels.is_some() && n.sentinel_port.is_some())
     }
 
     /// The one master.

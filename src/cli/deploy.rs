@@ -14,6 +14,7 @@ use crate::cli::node::{self, NodeConn, NodeError};
 use crate::cli::progress::Progress;
 use crate::cli::render;
 use crate::cli::scale::{self, Running, Stranger};
+use crate::cli::sentinel_deploy;
 use crate::cli::ssh::{NewHostKeys, shell_quote};
 use crate::cli::template::Template;
 use sha2::{Digest, Sha256};
@@ -114,6 +115,10 @@ pub struct Options {
     /// `--prune`: shut down the servers that replicate from the cluster but are no longer in
     /// the inventory (without it they are only reported).
     pub prune: bool,
+    /// Nodes the sentinels reconfigured in a failover this deploy adopts (see
+    /// [`crate::cli::sentinel_adopt`]): running as the inventory says, their config rewritten
+    /// by the sentinels, so the rendered one is written without a restart.
+    pub reconfigured: std::collections::BTreeSet<String>,
 }
 
 /// What a deploy did.
@@ -131,6 +136,8 @@ pub struct Outcome {
     /// Servers replicating from the cluster that the inventory no longer names (shut down
     /// when `prune`).
     pub strangers: Vec<Stranger>,
+    /// The sentinels' plans (empty when sentinels are off).
+    pub sentinels: Vec<sentinel_deploy::Plan>,
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -177,6 +184,7 @@ pub async fn connect_or_fail(
 pub async fn deploy(
     cluster: &Cluster,
     template: &Template,
+    sentinel_template: &Template,
     opts: &Options,
     progress: &Progress,
 ) -> anyhow::Result<Outcome> {
@@ -211,6 +219,10 @@ pub async fn deploy(
     for (c, r) in conns.iter().zip(inspected) {
         match r {
             Ok((mut p, sum, r)) => {
+                if p.action == Action::Restart && r.is_some() && opts.reconfigured.contains(&p.node)
+                {
+                    p.action = Action::Unchanged;
+                }
                 if p.upload_binary.is_some() {
                     p.upload_binary = binary.as_ref().map(|(d, _)| d.len() as u64);
                 }
@@ -254,7 +266,19 @@ pub async fn deploy(
         }
     }
     let strangers = scale::find_strangers(&conns, &running, pw).await;
+    let sentinels = sentinel_deploy::inspect(cluster, &conns)
+        .await
+        .map_err(|errors| {
+            anyhow::anyhow!(
+                "{} sentinel(s) cannot be inspected; nothing was changed on any node:\n  {}",
+                errors.len(),
+                errors.join("\n  ")
+            )
+        })?;
     let unchanged = plans.iter().all(NodePlan::is_unchanged)
+        && sentinels
+            .iter()
+            .all(|s| s.action == sentinel_deploy::Action::Unchanged)
         && !(opts.prune && strangers.iter().any(|s| s.run_id.is_some()));
 
     // Never start a master over better replicas.
@@ -271,6 +295,7 @@ pub async fn deploy(
             conns: conns.into_iter().map(Ok).collect(),
             master_lost: Some(lost),
             strangers,
+            sentinels,
         });
     }
     if opts.dry_run {
@@ -286,6 +311,7 @@ pub async fn deploy(
             conns: conns.into_iter().map(Ok).collect(),
             master_lost: None,
             strangers,
+            sentinels,
         });
     }
 
@@ -392,6 +418,18 @@ pub async fn deploy(
     // Phase 5: wait for every replica's sync.
     let all: Vec<&NodeConn> = conns.iter().collect();
     wait_synced(cluster, &all, opts.wait, progress).await?;
+    // Phase 5b: the sentinels, once the servers they watch are up.
+    if !sentinels.is_empty() {
+        sentinel_deploy::apply(
+            cluster,
+            sentinel_template,
+            &conns,
+            &sentinels,
+            opts.wait,
+            progress,
+        )
+        .await?;
+    }
     // Phase 6: servers no longer in the inventory, with --prune.
     if opts.prune {
         for s in strangers.iter().filter(|s| s.run_id.is_some()) {
@@ -425,6 +463,7 @@ pub async fn deploy(
         conns: conns.into_iter().map(Ok).collect(),
         master_lost: None,
         strangers,
+        sentinels,
     })
 }
 

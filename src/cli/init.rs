@@ -1,7 +1,7 @@
 //! `redrepl init`: scaffolds an inventory (seed-like, with a fresh random password) and a copy
 //! of the built-in template.
 
-use crate::cli::{files, password, template};
+use crate::cli::{files, password, sentinel, template};
 use std::path::{Path, PathBuf};
 
 /// Why init failed.
@@ -39,6 +39,23 @@ pub fn inventory_text(hosts: &[String], password: &str) -> String {
          auth:\n",
     );
     s.push_str(&format!("  password: {}\n", yaml_quote(password)));
+    // Sentinels: one per node; a failover needs a majority, so fewer than 3 cannot survive
+    // losing one and are left off.
+    if hosts.len() >= 3 {
+        s.push_str(
+            "sentinel:                 # one sentinel per node: automatic failover\n  \
+             engine: bundled          # or redis (the node's redis-sentinel)\n  \
+             quorum: 2\n  down_after_ms: 5000\n  failover_timeout_ms: 60000\n  \
+             parallel_syncs: 1\n  port: 26379\n  \
+             min_replicas_to_write: 1   # a master cut off from its replicas refuses writes\n  \
+             min_replicas_max_lag: 10\n",
+        );
+    } else {
+        s.push_str(
+            "sentinel:                 # automatic failover needs 3 nodes or more\n  \
+             enabled: false\n",
+        );
+    }
     s.push_str(
         "ssh:\n  user: root\n  known_hosts: ~/.ssh/known_hosts\n\
          defaults:\n  dir: /myredis\n  logfile: \"{dir}/{port}.log\"\n  dbfilename: \"dump{port}.rdb\"\n  protected_mode: false\n\
@@ -65,7 +82,8 @@ fn yaml_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// Writes `dir/inventory.yaml` and `dir/templates/redis.conf.j2`; returns the paths written.
+/// Writes `dir/inventory.yaml`, `dir/templates/redis.conf.j2` and
+/// `dir/templates/sentinel.conf.j2`; returns the paths written.
 pub fn init(dir: &Path, hosts: Option<&[String]>, force: bool) -> Result<Vec<PathBuf>, InitError> {
     let hosts: Vec<String> = match hosts {
         Some(h) => h
@@ -80,8 +98,9 @@ pub fn init(dir: &Path, hosts: Option<&[String]>, force: bool) -> Result<Vec<Pat
     }
     let inventory = dir.join("inventory.yaml");
     let tmpl = dir.join(template::USER_COPY);
+    let sentinel_tmpl = dir.join(sentinel::USER_COPY);
     if !force {
-        for p in [&inventory, &tmpl] {
+        for p in [&inventory, &tmpl, &sentinel_tmpl] {
             if p.exists() {
                 return Err(InitError::Exists(p.clone()));
             }
@@ -97,5 +116,6 @@ pub fn init(dir: &Path, hosts: Option<&[String]>, force: bool) -> Result<Vec<Pat
     files::write_private(&inventory, inventory_text(&hosts, &password).as_bytes())
         .map_err(io(&inventory))?;
     std::fs::write(&tmpl, template::BUILTIN).map_err(io(&tmpl))?;
-    Ok(vec![inventory, tmpl])
+    std::fs::write(&sentinel_tmpl, sentinel::BUILTIN).map_err(io(&sentinel_tmpl))?;
+    Ok(vec![inventory, tmpl, sentinel_tmpl])
 }

@@ -145,6 +145,46 @@ pub struct NodeSettings {
     pub transport: Option<Transport>,
     /// SSH overrides for this node.
     pub ssh: Option<SshSettings>,
+    /// This node's sentinel (port, or none at all); see [`Inventory::sentinel`].
+    pub sentinel: Option<NodeSentinel>,
+}
+
+/// The `sentinel:` block: one sentinel per node watching the cluster's master and failing
+/// over by itself (Redis Sentinel, bundled or Debian's `redis-sentinel`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelSettings {
+    /// Deploy sentinels (default yes when the block is present).
+    pub enabled: Option<bool>,
+    /// `bundled` (`redrepl sentinel CONFIG`, default) or `redis` (`redis-sentinel CONFIG`).
+    pub engine: Option<Engine>,
+    /// The name the sentinels know the master by (default: the cluster's name).
+    pub master_name: Option<String>,
+    /// Sentinels that must agree the master is down (default 2).
+    pub quorum: Option<u32>,
+    /// `down-after-milliseconds` (default 5000).
+    pub down_after_ms: Option<u64>,
+    /// `failover-timeout` in milliseconds (default 60000).
+    pub failover_timeout_ms: Option<u64>,
+    /// `parallel-syncs` (default 1).
+    pub parallel_syncs: Option<u32>,
+    /// The sentinels' port (default 26379).
+    pub port: Option<u32>,
+    /// `min-replicas-to-write` in every server's config (default 1; 0 turns it off): a master
+    /// cut off from its replicas stops taking writes, bounding what a failover discards.
+    pub min_replicas_to_write: Option<u32>,
+    /// `min-replicas-max-lag` in seconds (default 10).
+    pub min_replicas_max_lag: Option<u32>,
+}
+
+/// A node's own sentinel settings (under `nodes.<name>.sentinel` or `defaults.sentinel`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSentinel {
+    /// Run a sentinel on this node (default yes when sentinels are enabled).
+    pub enabled: Option<bool>,
+    /// This node's sentinel port (overrides `sentinel.port`).
+    pub port: Option<u32>,
 }
 
 /// The whole inventory file.
@@ -165,6 +205,9 @@ pub struct Inventory {
     /// Settings every node gets unless it sets its own.
     #[serde(default)]
     pub defaults: NodeSettings,
+    /// Sentinels for automatic failover (absent: none).
+    #[serde(default)]
+    pub sentinel: Option<SentinelSettings>,
     /// The nodes by name (a name given twice is an error).
     #[serde(default, deserialize_with = "unique_nodes")]
     pub nodes: BTreeMap<String, NodeSettings>,

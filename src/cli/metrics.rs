@@ -1,8 +1,10 @@
 //! `redrepl status --prometheus`: the cluster-level view (per node: up, role, link, offset,
 //! lag, replicas, keys, ops/s) in the Prometheus text exposition format, for a node_exporter
 //! textfile collector. Per-server metrics are redis_exporter's job; these are the ones only
-//! the orchestrator knows (the inventory's names and who should follow whom).
+//! the orchestrator knows (the inventory's names and who should follow whom), and with
+//! sentinels deployed, what each sentinel sees.
 
+use crate::cli::sentinel_status::Row as SentinelRow;
 use crate::cli::status::Row;
 
 /// Escapes a label value (backslash, double quote, newline).
@@ -12,14 +14,38 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// A row that a metric is labelled by: its node and address.
+trait Labelled {
+    fn node(&self) -> &str;
+    fn addr(&self) -> &str;
+}
+
+impl Labelled for Row {
+    fn node(&self) -> &str {
+        &self.node
+    }
+    fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
+impl Labelled for SentinelRow {
+    fn node(&self) -> &str {
+        &self.node
+    }
+    fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
 /// One metric family: name, help, and a value per row (rows without a value are skipped).
-fn family(
+fn family<R: Labelled>(
     out: &mut String,
     cluster: &str,
-    rows: &[Row],
+    rows: &[R],
     name: &str,
     help: &str,
-    value: impl Fn(&Row) -> Option<i64>,
+    value: impl Fn(&R) -> Option<i64>,
 ) {
     out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
     for r in rows {
@@ -27,11 +53,72 @@ fn family(
             out.push_str(&format!(
                 "{name}{{cluster=\"{}\",node=\"{}\",addr=\"{}\"}} {v}\n",
                 label(cluster),
-                label(&r.node),
-                label(&r.addr)
+                label(r.node()),
+                label(r.addr())
             ));
         }
     }
+}
+
+/// The sentinels' rows in the Prometheus text format (empty without sentinels).
+pub fn sentinel_prometheus(cluster: &str, rows: &[SentinelRow]) -> String {
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    let f = &mut out;
+    family(
+        f,
+        cluster,
+        rows,
+        "redrepl_sentinel_up",
+        "Whether the node's sentinel answered (1) or not (0).",
+        |r| Some(i64::from(r.reachable)),
+    );
+    family(
+        f,
+        cluster,
+        rows,
+        "redrepl_sentinel_master_down",
+        "What the sentinel sees of the master: 0 up, 1 SDOWN, 2 ODOWN.",
+        |r| {
+            r.reachable
+                .then_some(if r.odown { 2 } else { i64::from(r.sdown) })
+        },
+    );
+    family(
+        f,
+        cluster,
+        rows,
+        "redrepl_sentinel_config_epoch",
+        "The master's config-epoch as the sentinel knows it.",
+        |r| r.epoch,
+    );
+    family(
+        f,
+        cluster,
+        rows,
+        "redrepl_sentinel_known_sentinels",
+        "Sentinels the sentinel knows, itself included.",
+        |r| r.sentinels,
+    );
+    family(
+        f,
+        cluster,
+        rows,
+        "redrepl_sentinel_known_replicas",
+        "Replicas of the master the sentinel knows.",
+        |r| r.replicas,
+    );
+    family(
+        f,
+        cluster,
+        rows,
+        "redrepl_sentinel_quorum_ok",
+        "1 when SENTINEL CKQUORUM passes on the sentinel.",
+        |r| r.quorum_ok.map(i64::from),
+    );
+    out
 }
 
 /// The rows in the Prometheus text format.

@@ -21,6 +21,11 @@ pub mod render;
 pub mod restore;
 pub mod scale;
 pub mod secret;
+pub mod sentinel;
+pub mod sentinel_adopt;
+pub mod sentinel_deploy;
+pub mod sentinel_drill;
+pub mod sentinel_status;
 pub mod ssh;
 pub mod status;
 pub mod stop;
@@ -122,6 +127,15 @@ pub fn run_render(inventory: &Path, out: Option<&Path>) -> anyhow::Result<()> {
     for p in &written {
         crate::outln!("wrote {}", p.display());
     }
+    if cluster.sentinels.is_some() {
+        let template = sentinel::template_for_inventory(&dir)?;
+        let written =
+            sentinel::render_to_dir(&cluster, &template, &out).context("render failed")?;
+        crate::outln!("sentinel template: {}", template.origin());
+        for p in &written {
+            crate::outln!("wrote {}", p.display());
+        }
+    }
     Ok(())
 }
 
@@ -162,21 +176,37 @@ async fn verify_and_print(
     json: bool,
 ) -> anyhow::Result<()> {
     let report = verify::verify(cluster, conns, timeout, &inventory.display().to_string()).await;
+    let sentinel_rows = sentinel_status::view(cluster, conns).await;
+    let sentinel_problems = sentinel_status::problems(cluster, &sentinel_rows);
     if json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         crate::out!("{}", verify::table(&report, stdout_color()));
+        if !sentinel_rows.is_empty() {
+            crate::out!("{}", sentinel_status::table(&sentinel_rows));
+            for p in &sentinel_problems {
+                crate::outln!("sentinels: {p}");
+            }
+            if sentinel_problems.is_empty() {
+                crate::outln!("sentinels: OK");
+            }
+        }
     }
-    if report.ok {
-        Ok(())
-    } else {
+    let mut failures = Vec::new();
+    if !report.ok {
         let bad: Vec<&str> = report
             .nodes
             .iter()
             .filter(|r| !r.ok)
             .map(|r| r.node.as_str())
             .collect();
-        Err(Unhealthy(format!("verify failed on {}", bad.join(", "))).into())
+        failures.push(format!("verify failed on {}", bad.join(", ")));
+    }
+    failures.extend(sentinel_problems);
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Unhealthy(failures.join("; ")).into())
     }
 }
 
@@ -197,24 +227,42 @@ pub struct DeployArgs {
 pub fn run_deploy(inventory: &Path, args: DeployArgs) -> anyhow::Result<()> {
     let (cluster, dir) = load_cluster(inventory)?;
     let template = template::Template::for_inventory(&dir)?;
-    let opts = deploy::Options {
+    let sentinel_template = sentinel::template_for_inventory(&dir)?;
+    let mut opts = deploy::Options {
         dry_run: args.dry_run,
         new_host_keys: new_host_keys(args.accept_new_host_keys),
         wait: WAIT,
         promote_if_master_lost: args.promote_if_master_lost,
         inventory: inventory.display().to_string(),
         prune: args.prune,
+        reconfigured: Default::default(),
     };
     runtime()?.block_on(async {
         let started = std::time::Instant::now();
         let progress = progress::Progress::new(&node_names(&cluster));
-        let outcome = deploy::deploy(&cluster, &template, &opts, &progress)
+        // Before rendering anything: who do the sentinels say the master is?
+        let mut cluster = cluster;
+        if cluster.sentinels.is_some() {
+            let conns = deploy::connect_or_fail(&cluster, opts.new_host_keys, &progress).await?;
+            let adopted = sentinel_adopt::adopt(&cluster, &conns, inventory, args.dry_run).await;
+            for c in conns {
+                c.close().await;
+            }
+            if let Some(a) = adopted.context("deploy failed")? {
+                progress.note(&a.describe(inventory, args.dry_run));
+                crate::outln!("{}", a.describe(inventory, args.dry_run));
+                opts.reconfigured = a.reconfigured;
+                cluster = a.cluster;
+            }
+        }
+        let cluster = &cluster;
+        let outcome = deploy::deploy(cluster, &template, &sentinel_template, &opts, &progress)
             .await
             .context("deploy failed")?;
         progress.finish();
         drop(progress);
         let Some(lost) = outcome.master_lost else {
-            return print_deploy(&cluster, outcome, &opts, inventory, started).await;
+            return print_deploy(cluster, outcome, &opts, inventory, started).await;
         };
         // --promote-if-master-lost: promote the most advanced replica, then carry on.
         let best = lost.best().clone();
@@ -232,19 +280,17 @@ pub fn run_deploy(inventory: &Path, args: DeployArgs) -> anyhow::Result<()> {
             lost.figures(),
             best.node
         );
-        start_stopped_replicas(&cluster, outcome.conns, &lost).await?;
+        start_stopped_replicas(cluster, outcome.conns, &lost).await?;
         let popts = promote::Options {
             force: true,
             new_host_keys: opts.new_host_keys,
             wait: std::time::Duration::from_secs(20),
             dry_run: false,
         };
-        let progress = progress::Progress::new(&node_names(&cluster));
-        let ok = promote::promote(
-            inventory, &cluster, &template, &best.node, &popts, &progress,
-        )
-        .await
-        .with_context(|| format!("promote {} failed", best.node))?;
+        let progress = progress::Progress::new(&node_names(cluster));
+        let ok = promote::promote(inventory, cluster, &template, &best.node, &popts, &progress)
+            .await
+            .with_context(|| format!("promote {} failed", best.node))?;
         drop(progress);
         if !ok {
             return Err(Unhealthy(format!("{} was promoted, but verify failed", best.node)).into());
@@ -256,7 +302,7 @@ pub fn run_deploy(inventory: &Path, args: DeployArgs) -> anyhow::Result<()> {
             ..opts
         };
         let progress = progress::Progress::new(&node_names(&cluster));
-        let outcome = deploy::deploy(&cluster, &template, &opts, &progress)
+        let outcome = deploy::deploy(&cluster, &template, &sentinel_template, &opts, &progress)
             .await
             .context("deploy after the promotion failed")?;
         progress.finish();
@@ -303,11 +349,17 @@ async fn print_deploy(
         for s in &outcome.strangers {
             crate::outln!("  {}", s.describe(opts.prune, false));
         }
+        for s in &outcome.sentinels {
+            crate::outln!("  {}: {}", s.node, s.describe());
+        }
         return Ok(());
     }
     for p in &outcome.plans {
         let what = match p.action {
             deploy::Action::Unchanged if p.is_unchanged() => "unchanged",
+            deploy::Action::Unchanged if p.write_config => {
+                "config written (no restart: the sentinels reconfigured it)"
+            }
             deploy::Action::Unchanged => "binary updated (server left running)",
             deploy::Action::Start => "started",
             deploy::Action::Restart => "restarted",
@@ -317,6 +369,9 @@ async fn print_deploy(
     }
     for s in &outcome.strangers {
         crate::outln!("{}", s.describe(opts.prune, true));
+    }
+    for s in &outcome.sentinels {
+        crate::outln!("{} sentinel: {}", s.node, s.describe());
     }
     if outcome.unchanged {
         crate::outln!("deploy: unchanged (nothing to do on any node)");
@@ -380,10 +435,15 @@ pub fn run_status(inventory: &Path, args: StatusArgs) -> anyhow::Result<()> {
         };
         loop {
             let rows = status::status(&cluster, &conns).await;
+            let sentinel_rows = sentinel_status::view(&cluster, &conns).await;
             if args.json {
                 crate::outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else if args.prometheus {
                 crate::out!("{}", metrics::prometheus(&cluster.name, &rows));
+                crate::out!(
+                    "{}",
+                    metrics::sentinel_prometheus(&cluster.name, &sentinel_rows)
+                );
             } else {
                 if args.watch && tty {
                     crate::out!("\x1b[H\x1b[2J");
@@ -394,15 +454,19 @@ pub fn run_status(inventory: &Path, args: StatusArgs) -> anyhow::Result<()> {
                     );
                 }
                 crate::out!("{}", status::table(&rows));
+                if !sentinel_rows.is_empty() {
+                    crate::outln!();
+                    crate::out!("{}", sentinel_status::table(&sentinel_rows));
+                }
                 if args.watch && !tty {
                     crate::outln!();
                 }
             }
             if !args.watch {
-                if rows.iter().all(|r| r.reachable) {
+                if rows.iter().all(|r| r.reachable) && sentinel_rows.iter().all(|r| r.reachable) {
                     return Ok(());
                 }
-                return Err(Unhealthy("some nodes do not answer".into()).into());
+                return Err(Unhealthy("some nodes or sentinels do not answer".into()).into());
             }
             let q = async {
                 match quit.as_mut() {
@@ -517,6 +581,27 @@ pub fn run_promote(inventory: &Path, target: &str, args: PromoteArgs) -> anyhow:
         } else {
             Err(Unhealthy(format!("{target} was promoted, but verify failed")).into())
         }
+    })
+}
+
+/// `redrepl failover-test INVENTORY [--accept-new-host-keys]`: kill the master's server, let
+/// the sentinels fail over, restart it, print the figures.
+pub fn run_failover_test(inventory: &Path, accept_new_host_keys: bool) -> anyhow::Result<()> {
+    let (cluster, _) = load_cluster(inventory)?;
+    runtime()?.block_on(async {
+        let progress = progress::Progress::new(&node_names(&cluster));
+        let figures = sentinel_drill::run(
+            &cluster,
+            new_host_keys(accept_new_host_keys),
+            std::time::Duration::from_secs(30),
+            &progress,
+        )
+        .await
+        .context("failover-test failed")?;
+        progress.finish();
+        drop(progress);
+        crate::outln!("{}", figures.report());
+        Ok(())
     })
 }
 

@@ -327,6 +327,22 @@ pub async fn promote(
         }
         return Ok(true);
     }
+    // Running sentinels would turn the target back into a replica: refuse.
+    let sentinels = crate::cli::sentinel::running(cluster, &conns, pw).await;
+    if !sentinels.is_empty() {
+        let name = &cluster
+            .sentinels
+            .as_ref()
+            .expect("running sentinels")
+            .master_name;
+        bail!(
+            "sentinels run on {}: they would undo a direct switch; nothing was changed. Switch \
+             through them: `CONFIG SET replica-priority 1` on {target}, `SENTINEL FAILOVER \
+             {name}` on one sentinel, then `redrepl deploy {}` records the new master",
+            sentinels.join(", "),
+            inventory.display()
+        );
+    }
 
     let host_port = |name: &str| {
         let n = cluster.node(name).unwrap();
@@ -633,7 +649,7 @@ impl EmptyOrComment for str {
 }
 
 /// Rewrites the inventory file with the new topology, checking that it reads back as meant.
-fn update_inventory_file(
+pub fn update_inventory_file(
     path: &Path,
     cluster: &Cluster,
     topo: &BTreeMap<String, Option<String>>,

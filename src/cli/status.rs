@@ -135,11 +135,29 @@ pub fn table(rows: &[Row]) -> String {
             r.uptime_s.map(|v| format!("{v}s")).unwrap_or_else(dash),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
+    let mut out = columns(&lines);
+    for r in rows {
+        if let Some(e) = &r.error {
+            out.push_str(&crate::cli::verify::named(&r.node, e));
+        }
+    }
+    out
+}
+
+/// Rows of cells as left-aligned columns two spaces apart, one line each.
+pub fn columns(lines: &[Vec<String>]) -> String {
+    let n = lines.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l.get(c).map_or(0, String::len))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
-    for l in &lines {
+    for l in lines {
         let s: Vec<String> = l
             .iter()
             .enumerate()
@@ -147,11 +165,6 @@ pub fn table(rows: &[Row]) -> String {
             .collect();
         out.push_str(s.join("  ").trim_end());
         out.push('\n');
-    }
-    for r in rows {
-        if let Some(e) = &r.error {
-            out.push_str(&crate::cli::verify::named(&r.node, e));
-        }
     }
     out
 }

@@ -1,9 +1,11 @@
 //! `redrepl stop`: SHUTDOWN (data saved) on the chosen nodes, or all, replicas before the
 //! master (deepest first), so that no replica sees its master vanish before it stops itself.
+//! The chosen nodes' sentinels are stopped before any server.
 
 use crate::cli::cluster::Cluster;
 use crate::cli::node::{self, NodeError};
 use crate::cli::progress::Progress;
+use crate::cli::sentinel;
 use crate::cli::ssh::NewHostKeys;
 use anyhow::bail;
 use std::time::Duration;
@@ -32,6 +34,21 @@ pub async fn stop(
         if let Err(e) = c
             && chosen(&n.name)
         {
+            errors.push(e.to_string());
+        }
+    }
+    // The sentinels first: none of them may fail over while the servers go down.
+    let sentinels = conns
+        .iter()
+        .filter_map(|c| c.as_ref().ok())
+        .filter(|c| chosen(c.name()) && cluster.sentinels.is_some())
+        .filter_map(|c| Some((c, sentinel::files(&c.node)?)))
+        .map(|(c, files)| async move {
+            progress.step(c.name(), "stopping the sentinel");
+            sentinel::stop(c, &files, pw, wait).await
+        });
+    for r in futures::future::join_all(sentinels).await {
+        if let Err(e) = r {
             errors.push(e.to_string());
         }
     }

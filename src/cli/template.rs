@@ -54,15 +54,7 @@ impl Template {
     /// The user's copy in `<inventory_dir>/templates/redis.conf.j2` if it exists, else the
     /// built-in one.
     pub fn for_inventory(inventory_dir: &Path) -> Result<Self, TemplateError> {
-        let path = inventory_dir.join(USER_COPY);
-        match std::fs::read_to_string(&path) {
-            Ok(source) => Ok(Template {
-                source,
-                origin: path.display().to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::builtin()),
-            Err(source) => Err(TemplateError::Io { path, source }),
-        }
+        Self::for_inventory_file(inventory_dir, USER_COPY, BUILTIN, "built-in redis.conf.j2")
     }
 
     /// A template from a string (tests, tools).
@@ -80,6 +72,29 @@ impl Template {
 
     /// Renders the config of `node` (which must belong to `cluster`).
     pub fn render(&self, cluster: &Cluster, node: &Node) -> Result<String, TemplateError> {
+        self.render_context(&context(cluster, node))
+    }
+
+    /// The user's copy at `<inventory_dir>/<user_copy>` if it exists, else `builtin` (named
+    /// `builtin_name` in errors). [`Template::for_inventory`] for any other template.
+    pub fn for_inventory_file(
+        inventory_dir: &Path,
+        user_copy: &str,
+        builtin: &str,
+        builtin_name: &str,
+    ) -> Result<Self, TemplateError> {
+        let path = inventory_dir.join(user_copy);
+        match std::fs::read_to_string(&path) {
+            Ok(source) => Ok(Template::from_source(source, path.display().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Template::from_source(builtin, builtin_name))
+            }
+            Err(source) => Err(TemplateError::Io { path, source }),
+        }
+    }
+
+    /// Renders with any context (the filters `q` and `yesno` are there); ends with a newline.
+    pub fn render_context<S: Serialize>(&self, ctx: &S) -> Result<String, TemplateError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_filter("q", quote);
@@ -93,10 +108,10 @@ impl Template {
             },
         };
         let tmpl = env
-            .template_from_named_str("redis.conf.j2", &self.source)
+            .template_from_named_str("template.j2", &self.source)
             .map_err(err)?;
         let mut out = tmpl
-            .render(Value::from(minijinja::value::Serde(context(cluster, node))))
+            .render(Value::from(minijinja::value::Serde(ctx)))
             .map_err(err)?;
         if !out.ends_with('\n') {
             out.push('\n');
@@ -145,12 +160,19 @@ struct MasterCtx<'a> {
 }
 
 #[derive(Serialize)]
+struct SentinelCtx {
+    min_replicas_to_write: u32,
+    min_replicas_max_lag: u32,
+}
+
+#[derive(Serialize)]
 struct Ctx<'a> {
     cluster: &'a str,
     engine: &'a str,
     password: Option<&'a str>,
     node: NodeCtx<'a>,
     master: Option<MasterCtx<'a>>,
+    sentinel: Option<SentinelCtx>,
 }
 
 fn context<'a>(cluster: &'a Cluster, node: &'a Node) -> Ctx<'a> {
@@ -180,6 +202,10 @@ fn context<'a>(cluster: &'a Cluster, node: &'a Node) -> Ctx<'a> {
             bind: &node.bind,
         },
         master,
+        sentinel: cluster.sentinels.as_ref().map(|s| SentinelCtx {
+            min_replicas_to_write: s.min_replicas_to_write,
+            min_replicas_max_lag: s.min_replicas_max_lag,
+        }),
     }
 }
 

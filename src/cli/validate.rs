@@ -1,8 +1,8 @@
 //! Validation: checks an [`Inventory`] before anything is touched and resolves it into a
 //! [`Cluster`]. Every problem is collected, each with the YAML path it concerns.
 
-use crate::cli::cluster::{Cluster, Node, SshConfig};
-use crate::cli::inventory::{Inventory, NodeSettings, Role, SshSettings, Transport};
+use crate::cli::cluster::{Cluster, Node, Sentinels, SshConfig};
+use crate::cli::inventory::{Engine, Inventory, NodeSettings, Role, SshSettings, Transport};
 use crate::cli::secret::Secret;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -140,12 +140,14 @@ impl Validator<'_> {
             .filter_map(|(name, n)| self.node(inv, name, n, password_declared))
             .collect();
         self.topology(inv);
+        let sentinels = self.sentinels(inv, &nodes);
         self.unique_addresses(&nodes);
         Cluster {
             name: inv.cluster.clone(),
             engine: inv.engine,
             password,
             nodes,
+            sentinels,
         }
     }
 
@@ -332,6 +334,7 @@ impl Validator<'_> {
             }
         }
         let ssh = self.ssh(inv, name, n);
+        let sentinel_port = self.sentinel_port(inv, name, n);
         if self.problems.len() > before {
             return None;
         }
@@ -349,6 +352,116 @@ impl Validator<'_> {
             replicaof: n.replicaof.clone(),
             transport,
             ssh,
+            sentinel_port,
+        })
+    }
+
+    /// The port of the node's sentinel: None when sentinels are off or this node has none.
+    fn sentinel_port(&mut self, inv: &Inventory, name: &str, n: &NodeSettings) -> Option<u16> {
+        let own = n.sentinel.clone().unwrap_or_default();
+        let def = inv.defaults.sentinel.clone().unwrap_or_default();
+        let Some(global) = inv.sentinel.as_ref().filter(|s| s.enabled != Some(false)) else {
+            if n.sentinel.is_some() {
+                self.problem(
+                    format!("nodes.{name}.sentinel"),
+                    "set, but sentinels are not enabled: add a top-level sentinel: block",
+                );
+            }
+            return None;
+        };
+        if !own.enabled.or(def.enabled).unwrap_or(true) {
+            return None;
+        }
+        let (port, path) = match (own.port, def.port, global.port) {
+            (Some(p), _, _) => (p, format!("nodes.{name}.sentinel.port")),
+            (None, Some(p), _) => (p, "defaults.sentinel.port".to_owned()),
+            (None, None, Some(p)) => (p, "sentinel.port".to_owned()),
+            (None, None, None) => (26379, "sentinel.port".to_owned()),
+        };
+        if !(1..=65535).contains(&port) {
+            self.problem(path, format!("port {port} is out of range 1..65535"));
+            return None;
+        }
+        Some(port as u16)
+    }
+
+    /// The `sentinel:` block: quorum, a majority that survives losing a sentinel, settings.
+    fn sentinels(&mut self, inv: &Inventory, nodes: &[Node]) -> Option<Sentinels> {
+        let s = inv.sentinel.as_ref().filter(|s| s.enabled != Some(false))?;
+        let master_name = s.master_name.clone().unwrap_or_else(|| inv.cluster.clone());
+        if master_name.is_empty()
+            || !master_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            self.problem(
+                if s.master_name.is_some() {
+                    "sentinel.master_name"
+                } else {
+                    "cluster"
+                },
+                format!(
+                    "{master_name:?} cannot name the master for the sentinels: use only letters,                      digits, '-', '_' and '.' (or set sentinel.master_name)"
+                ),
+            );
+        }
+        let count = nodes.iter().filter(|n| n.sentinel_port.is_some()).count() as u32;
+        let quorum = s.quorum.unwrap_or(2);
+        let majority = count / 2 + 1;
+        if quorum == 0 {
+            self.problem("sentinel.quorum", "must be at least 1");
+        } else if quorum > count {
+            self.problem(
+                "sentinel.quorum",
+                format!(
+                    "quorum {quorum} is more than the {count} sentinel(s) deployed: no failover                      could ever be agreed"
+                ),
+            );
+        } else if count < 3 {
+            self.problem(
+                "sentinel",
+                format!(
+                    "{count} sentinel(s): a failover needs a majority ({majority} of {count}),                      so losing one sentinel would block it; deploy at least 3 (one per node)"
+                ),
+            );
+        }
+        let positive = |v: &mut Self, path: &str, value: u64| {
+            if value == 0 {
+                v.problem(path, "must be at least 1");
+            }
+        };
+        let down_after_ms = s.down_after_ms.unwrap_or(5000);
+        positive(self, "sentinel.down_after_ms", down_after_ms);
+        let failover_timeout_ms = s.failover_timeout_ms.unwrap_or(60_000);
+        positive(self, "sentinel.failover_timeout_ms", failover_timeout_ms);
+        let parallel_syncs = s.parallel_syncs.unwrap_or(1);
+        positive(self, "sentinel.parallel_syncs", parallel_syncs.into());
+        let min_replicas_to_write = s.min_replicas_to_write.unwrap_or(1);
+        let replicas = nodes.len().saturating_sub(1) as u32;
+        if min_replicas_to_write > replicas {
+            self.problem(
+                "sentinel.min_replicas_to_write",
+                format!(
+                    "{min_replicas_to_write} is more than the {replicas} replica(s): the master \
+                     would refuse every write (0 turns the check off)"
+                ),
+            );
+        }
+        let min_replicas_max_lag = s.min_replicas_max_lag.unwrap_or(10);
+        positive(
+            self,
+            "sentinel.min_replicas_max_lag",
+            min_replicas_max_lag.into(),
+        );
+        Some(Sentinels {
+            engine: s.engine.unwrap_or(Engine::Bundled),
+            min_replicas_to_write,
+            min_replicas_max_lag,
+            master_name,
+            quorum,
+            down_after_ms,
+            failover_timeout_ms,
+            parallel_syncs,
         })
     }
 
@@ -511,23 +624,35 @@ impl Validator<'_> {
         }
     }
 
-    /// No two nodes on one host:port.
+    /// No two servers or sentinels on one host:port.
     fn unique_addresses(&mut self, nodes: &[Node]) {
-        let mut seen: HashMap<(String, u16), &str> = HashMap::new();
-        for n in nodes {
+        let mut seen: HashMap<(String, u16), String> = HashMap::new();
+        let listeners = nodes.iter().flat_map(|n| {
+            let server = (n, n.port, format!("nodes.{}.port", n.name), "node");
+            let sentinel = n.sentinel_port.map(|p| {
+                (
+                    n,
+                    p,
+                    format!("nodes.{}.sentinel.port", n.name),
+                    "the sentinel of node",
+                )
+            });
+            std::iter::once(server).chain(sentinel)
+        });
+        for (n, port, path, what) in listeners {
             let host = n.host.to_ascii_lowercase();
             let host = if host == "localhost" {
                 "127.0.0.1".to_owned()
             } else {
                 host
             };
-            if let Some(other) = seen.get(&(host.clone(), n.port)) {
+            if let Some(other) = seen.get(&(host.clone(), port)) {
                 self.problem(
-                    format!("nodes.{}.port", n.name),
-                    format!("{}:{} is already used by node '{other}'", n.host, n.port),
+                    path,
+                    format!("{}:{port} is already used by {other}", n.host),
                 );
             } else {
-                seen.insert((host, n.port), &n.name);
+                seen.insert((host, port), format!("{what} '{}'", n.name));
             }
         }
     }

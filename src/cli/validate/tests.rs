@@ -254,3 +254,99 @@ fn hosts_and_bind_addresses_cannot_inject_config_lines() {
     let p = problems(&(GOOD.to_owned() + "defaults: {bind: [\"a b\"]}\n"));
     assert!(has(&p, "defaults.bind: an address contains"), "{p:?}");
 }
+
+#[test]
+fn sentinels_resolve_with_defaults_and_per_node_overrides() {
+    let c = check(&format!(
+        "{GOOD}sentinel: {{engine: redis, down_after_ms: 1500}}\n"
+    ))
+    .unwrap();
+    let s = c.sentinels.as_ref().unwrap();
+    assert_eq!(
+        (s.engine, s.master_name.as_str(), s.quorum, s.down_after_ms),
+        (Engine::Redis, "t", 2, 1500)
+    );
+    assert_eq!((s.failover_timeout_ms, s.parallel_syncs), (60_000, 1));
+    assert!(c.nodes.iter().all(|n| n.sentinel_port == Some(26379)));
+    let c = check(
+        &(GOOD.replace(
+            "r1: {host: 10.0.0.2, replicaof: m}",
+            "r1: {host: 10.0.0.2, replicaof: m, sentinel: {port: 26400}}",
+        ) + "sentinel: {}\n"),
+    )
+    .unwrap();
+    assert_eq!(c.node("r1").unwrap().sentinel_port, Some(26400));
+    assert_eq!(c.sentinels.unwrap().engine, Engine::Bundled);
+    assert!(
+        check(&format!("{GOOD}sentinel: {{enabled: false}}\n"))
+            .unwrap()
+            .sentinels
+            .is_none()
+    );
+}
+
+#[test]
+fn sentinel_quorum_majority_ports_and_settings_are_checked() {
+    let p = problems(&format!("{GOOD}sentinel: {{quorum: 4}}\n"));
+    assert!(
+        has(
+            &p,
+            "sentinel.quorum: quorum 4 is more than the 3 sentinel(s)"
+        ),
+        "{p:?}"
+    );
+    let p = problems(&format!(
+        "{GOOD}sentinel: {{quorum: 0, down_after_ms: 0, parallel_syncs: 0}}\n"
+    ));
+    assert!(has(&p, "sentinel.quorum: must be at least 1"), "{p:?}");
+    assert!(
+        has(&p, "sentinel.down_after_ms: must be at least 1"),
+        "{p:?}"
+    );
+    assert!(
+        has(&p, "sentinel.parallel_syncs: must be at least 1"),
+        "{p:?}"
+    );
+    let two = GOOD.replace(
+        "r2: {host: 10.0.0.3, replicaof: r1}",
+        "r2: {host: 10.0.0.3, replicaof: r1, sentinel: {enabled: false}}",
+    );
+    let p = problems(&format!("{two}sentinel: {{}}\n"));
+    assert!(
+        has(
+            &p,
+            "sentinel: 2 sentinel(s): a failover needs a majority (2 of 2)"
+        ),
+        "{p:?}"
+    );
+    let clash = GOOD.replace("r1: {host: 10.0.0.2,", "r1: {host: 10.0.0.1, port: 6380,");
+    let p = problems(&format!("{clash}sentinel: {{port: 6380}}\n"));
+    assert!(
+        has(
+            &p,
+            "nodes.m.sentinel.port: 10.0.0.1:6380 is already used by node 'r1'"
+        ) || has(
+            &p,
+            "nodes.r1.port: 10.0.0.1:6380 is already used by the sentinel of node 'm'"
+        ),
+        "{p:?}"
+    );
+    let p = problems(&GOOD.replace("replicaof: r1}", "replicaof: r1, sentinel: {port: 26380}}"));
+    assert!(
+        has(&p, "nodes.r2.sentinel: set, but sentinels are not enabled"),
+        "{p:?}"
+    );
+    let p = problems(&format!("{GOOD}sentinel: {{min_replicas_to_write: 3}}\n"));
+    assert!(
+        has(
+            &p,
+            "sentinel.min_replicas_to_write: 3 is more than the 2 replica(s)"
+        ),
+        "{p:?}"
+    );
+    let p = problems(&format!("{GOOD}sentinel: {{master_name: \"a b\"}}\n"));
+    assert!(
+        has(&p, "sentinel.master_name: \"a b\" cannot name the master"),
+        "{p:?}"
+    );
+}

@@ -1,0 +1,300 @@
+//! Deploying the sentinels, after the servers: inspect each node's sentinel (config file
+//! there? running?), then write the file and start only new sentinels, start stopped ones
+//! with the state they saved, and change the settings of running ones with SENTINEL SET
+//! (a sentinel rewrites its own file, so redrepl never writes over it), then wait until every
+//! sentinel sees the master, its replicas and the other sentinels.
+
+use crate::cli::cluster::Cluster;
+use crate::cli::node::{NodeConn, NodeError};
+use crate::cli::progress::Progress;
+use crate::cli::sentinel::{self, Files};
+use crate::cli::ssh::shell_quote;
+use crate::cli::template::Template;
+use std::time::{Duration, Instant};
+
+/// What happens to one node's sentinel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Running with the inventory's settings.
+    Unchanged,
+    /// No config file: write it (0600) and start.
+    Create,
+    /// Config file there, not running: start it (it keeps its saved state).
+    Start,
+    /// Running with other settings: `SENTINEL SET <name> <option> <value>` for each.
+    Set(Vec<(String, String)>),
+}
+
+/// The plan for one node's sentinel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The node.
+    pub node: String,
+    /// Its sentinel's files.
+    pub files: Files,
+    /// What happens.
+    pub action: Action,
+}
+
+impl Plan {
+    /// One line for the plan.
+    pub fn describe(&self) -> String {
+        match &self.action {
+            Action::Unchanged => format!("sentinel on port {} unchanged", self.files.port),
+            Action::Create => format!(
+                "write {} (0600) and start the sentinel on port {}",
+                self.files.config_path, self.files.port
+            ),
+            Action::Start => format!(
+                "start the sentinel on port {} (its file keeps its state)",
+                self.files.port
+            ),
+            Action::Set(diffs) => format!(
+                "SENTINEL SET {} on port {}",
+                diffs
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.files.port
+            ),
+        }
+    }
+}
+
+/// The settings the inventory wants, as SENTINEL MASTER names them.
+fn wanted(cluster: &Cluster) -> Vec<(String, String)> {
+    let s = cluster.sentinels.as_ref().expect("sentinels are on");
+    vec![
+        ("quorum".into(), s.quorum.to_string()),
+        (
+            "down-after-milliseconds".into(),
+            s.down_after_ms.to_string(),
+        ),
+        ("failover-timeout".into(), s.failover_timeout_ms.to_string()),
+        ("parallel-syncs".into(), s.parallel_syncs.to_string()),
+    ]
+}
+
+/// The settings of a running sentinel that differ from the inventory's.
+async fn differences(
+    cluster: &Cluster,
+    c: &NodeConn,
+    port: u16,
+    pw: Option<&str>,
+) -> Result<Vec<(String, String)>, NodeError> {
+    let name = &cluster
+        .sentinels
+        .as_ref()
+        .expect("sentinels are on")
+        .master_name;
+    let mut link = sentinel::link(c, port, pw).await?;
+    let view = sentinel::master_view(&mut link, name)
+        .await
+        .map_err(|e| sentinel::link_err(c, port, e))?;
+    Ok(wanted(cluster)
+        .into_iter()
+        .filter(|(k, v)| view.get(k) != Some(v.as_str()))
+        .collect())
+}
+
+/// Inspects every sentinel (read-only). `conns` are in inventory order.
+pub async fn inspect(cluster: &Cluster, conns: &[NodeConn]) -> Result<Vec<Plan>, Vec<String>> {
+    let pw = cluster.password.as_ref().map(|p| p.expose());
+    let tasks = conns.iter().filter_map(|c| {
+        let files = sentinel::files(&c.node).filter(|_| cluster.sentinels.is_some())?;
+        Some(async move {
+            let exists = c
+                .sh_ok(&format!(
+                    "[ -f {} ] && echo exists; true",
+                    shell_quote(&files.config_path)
+                ))
+                .await?
+                .stdout_str()
+                .contains("exists");
+            let action = match sentinel::link(c, files.port, pw).await {
+                Err(NodeError::NotRunning { .. }) if exists => Action::Start,
+                Err(NodeError::NotRunning { .. }) => Action::Create,
+                Err(e) => return Err(e),
+                Ok(link) => {
+                    drop(link);
+                    match differences(cluster, c, files.port, pw).await? {
+                        d if d.is_empty() => Action::Unchanged,
+                        d => Action::Set(d),
+                    }
+                }
+            };
+            Ok(Plan {
+                node: c.node.name.clone(),
+                files,
+                action,
+            })
+        })
+    });
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for r in futures::future::join_all(tasks).await {
+        match r {
+            Ok(p) => plans.push(p),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(plans)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Carries the plans out, then waits until every sentinel sees the whole cluster.
+pub async fn apply(
+    cluster: &Cluster,
+    template: &Template,
+    conns: &[NodeConn],
+    plans: &[Plan],
+    wait: Duration,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    let pw = cluster.password.as_ref().map(|p| p.expose());
+    let engine = cluster.sentinels.as_ref().expect("sentinels are on").engine;
+    let name = &cluster
+        .sentinels
+        .as_ref()
+        .expect("sentinels are on")
+        .master_name;
+    let conn = |p: &Plan| {
+        conns
+            .iter()
+            .find(|c| c.name() == p.node)
+            .expect("a plan per connected node")
+    };
+    for p in plans {
+        let c = conn(p);
+        if p.action == Action::Create {
+            progress.step(c.name(), "writing sentinel config");
+            let text =
+                sentinel::render(template, cluster, &c.node).expect("the node has a sentinel")?;
+            c.sh_ok(&format!("mkdir -p {}", shell_quote(&c.node.dir)))
+                .await?;
+            c.write_file(text.as_bytes(), &p.files.config_path, 0o600)
+                .await?;
+        }
+        if matches!(p.action, Action::Create | Action::Start) {
+            progress.step(c.name(), "starting sentinel");
+            c.sh_ok(&sentinel::start_command(c, engine, &p.files))
+                .await?;
+        }
+    }
+    // Every sentinel answers; then the settings (also of the ones just started from an older
+    // file) are made the inventory's.
+    for p in plans {
+        let c = conn(p);
+        let start = Instant::now();
+        loop {
+            match sentinel::link(c, p.files.port, pw).await {
+                Ok(_) => break,
+                Err(_) if start.elapsed() < wait => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(e) => {
+                    anyhow::bail!(
+                        "{e}\nthe sentinel did not answer within {}s; see its log {}",
+                        wait.as_secs(),
+                        p.files.logfile
+                    )
+                }
+            }
+        }
+        for (k, v) in differences(cluster, c, p.files.port, pw).await? {
+            progress.step(c.name(), &format!("SENTINEL SET {k} {v}"));
+            let mut link = sentinel::link(c, p.files.port, pw).await?;
+            link.cmd(&["SENTINEL", "SET", name, &k, &v])
+                .await
+                .map_err(|e| sentinel::link_err(c, p.files.port, e))?;
+        }
+    }
+    wait_converged(cluster, conns, plans, wait, progress).await
+}
+
+/// Waits until every sentinel watches the inventory's master, knows its direct replicas and
+/// every other sentinel.
+pub async fn wait_converged(
+    cluster: &Cluster,
+    conns: &[NodeConn],
+    plans: &[Plan],
+    wait: Duration,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    let pw = cluster.password.as_ref().map(|p| p.expose());
+    let name = &cluster
+        .sentinels
+        .as_ref()
+        .expect("sentinels are on")
+        .master_name;
+    let master = cluster.master();
+    let want_addr = format!("{}:{}", master.host, master.port);
+    let replicas = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.replicaof.as_deref() == Some(master.name.as_str()))
+        .count() as i64;
+    let others = plans.len() as i64 - 1;
+    let tasks = plans.iter().map(|p| {
+        let c = conns
+            .iter()
+            .find(|c| c.name() == p.node)
+            .expect("a plan per connected node");
+        let want_addr = &want_addr;
+        async move {
+            progress.step(c.name(), "waiting for the sentinel to see the cluster");
+            let start = Instant::now();
+            loop {
+                let mut link = sentinel::link(c, p.files.port, pw).await?;
+                let view = sentinel::master_view(&mut link, name)
+                    .await
+                    .map_err(|e| sentinel::link_err(c, p.files.port, e))?;
+                let seen = (
+                    view.int("num-slaves").unwrap_or(0),
+                    view.int("num-other-sentinels").unwrap_or(0),
+                );
+                let resolved_addr = sentinel::node_at(
+                    cluster,
+                    view.get("ip").unwrap_or(""),
+                    view.int("port").unwrap_or(0) as u16,
+                )
+                .map(|n| format!("{}:{}", n.host, n.port));
+                if resolved_addr.as_deref() == Some(want_addr.as_str())
+                    && seen.0 >= replicas
+                    && seen.1 >= others
+                {
+                    return Ok(());
+                }
+                if start.elapsed() > wait {
+                    anyhow::bail!(
+                        "{}: the sentinel on port {} does not see the whole cluster after {}s \
+                         (master {} of {want_addr}, {} of {replicas} replicas, {} of {others} \
+                         other sentinels); see its log {}",
+                        c.name(),
+                        p.files.port,
+                        wait.as_secs(),
+                        view.addr(),
+                        seen.0,
+                        seen.1,
+                        p.files.logfile
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    });
+    for r in futures::future::join_all(tasks).await {
+        r?;
+    }
+    for p in plans {
+        progress.done(
+            &p.node,
+            "sentinel sees the master, its replicas and the other sentinels",
+        );
+    }
+    Ok(())
+}
