@@ -77,7 +77,7 @@ fn fail_over(c: &mut Cluster, live: &[&Sentinel]) -> String {
         let addrs: Vec<Option<String>> = live.iter().map(|s| s.master_addr("mymaster")).collect();
         addrs
             .iter()
-            .all(|a| a.is_some() && a != &Some(old.clone()) && a == &addrs[0])
+            .all(|a| a.as_deref().is_some_and(|x| x != old) && a == &addrs[0])
     });
     let logs: Vec<String> = live.iter().map(|s| s.log()).collect();
     assert!(agreed, "no agreed failover:\n{}", logs.join("\n-----\n"));

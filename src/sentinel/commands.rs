@@ -385,7 +385,7 @@ fn client_kill(shared: &Shared, conn: &mut Conn, args: &[Bytes], out: &mut Reply
         }
         return;
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         out.error("ERR syntax error");
         return;
     }

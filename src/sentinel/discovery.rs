@@ -111,9 +111,9 @@ pub fn info_reply(s: &mut Sentinel, id: u64, text: &str, now: i64) {
                 "slave_repl_offset" => inst.slave_repl_offset = v.parse().unwrap_or(0),
                 "replica_announced" => inst.replica_announced = v != "0",
                 _ if inst.role == Role::Master
-                    && k.starts_with("slave")
-                    && k[5..].bytes().all(|b| b.is_ascii_digit())
-                    && k.len() > 5 =>
+                    && k.strip_prefix("slave").is_some_and(|n| {
+                        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+                    }) =>
                 {
                     if let Some((ip, port)) = replica_addr(v) {
                         // Old Redis versions print only the port: the master's IP then.

@@ -28,7 +28,7 @@ fn rand_desync() -> i64 {
 pub fn timer(s: &mut Sentinel, now: i64) {
     let delta = now - s.previous_time;
     s.previous_time = now;
-    if delta < 0 || delta > TILT_TRIGGER {
+    if !(0..=TILT_TRIGGER).contains(&delta) {
         s.tilt = true;
         s.tilt_start = now;
         s.events.emit(true, "+tilt", "#tilt mode entered");
@@ -349,6 +349,8 @@ pub fn select_replica(m: &Master, now: i64) -> Option<usize> {
 }
 
 /// sentinelFailoverReconfNextSlave + sentinelFailoverDetectEnd.
+// Indexes, not iterators: each event describes a replica through the master it belongs to.
+#[allow(clippy::needless_range_loop)]
 fn reconf_next_replicas(s: &mut Sentinel, mi: usize, now: i64) {
     let events = s.events.clone();
     let m = &mut s.masters[mi];

@@ -80,7 +80,7 @@ fn sentinel(s: &Sentinel, out: &mut String) {
         -1
     };
     let flags =
-        s.simulate.crash_after_election as u8 | (s.simulate.crash_after_promotion as u8) << 1;
+        (s.simulate.crash_after_election as u8) | ((s.simulate.crash_after_promotion as u8) << 1);
     let _ = write!(
         out,
         "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:{}\r\n",

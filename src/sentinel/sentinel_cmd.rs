@@ -227,6 +227,7 @@ fn is_master_down(s: &mut Sentinel, args: &[Bytes], out: &mut ReplyBuf) {
     out.int(leader_epoch as i64);
 }
 
+#[allow(clippy::needless_range_loop)]
 fn reset(s: &mut Sentinel, args: &[Bytes], out: &mut ReplyBuf) {
     let mut n = 0;
     for mi in 0..s.masters.len() {
@@ -357,7 +358,7 @@ fn set(s: &mut Sentinel, args: &[Bytes], out: &mut ReplyBuf) {
         out.error(NO_SUCH_MASTER);
         return;
     };
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         out.error(&format!(
             "ERR Unknown option or number of arguments for SENTINEL SET '{}'",
             text(&args[args.len() - 1])
