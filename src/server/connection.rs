@@ -256,6 +256,8 @@ pub async fn serve(
                     }
                 }
                 st.stats.net_output_bytes += (out.buf.len() - out_before) as u64;
+                // The batch's writes reach the AOF (fsynced with `always`) before its replies.
+                crate::server::aof::flush(st, false);
             }
             if close {
                 let _ = tokio::time::timeout(

@@ -84,6 +84,8 @@ pub struct State {
     /// While a script runs: the writes it made, replicated when it ends (Redis 7.0
     /// replicates a script's effects, in MULTI/EXEC when there are several).
     pub script_effects: Option<Vec<(usize, Vec<bytes::Bytes>)>>,
+    /// The append-only file.
+    pub aof: super::aof::Aof,
 }
 
 /// How to shut down.
@@ -128,6 +130,7 @@ impl State {
             blocked_on: Vec::new(),
             scripting: super::scripting::Scripting::new(),
             script_effects: None,
+            aof: super::aof::Aof::new(),
         }
     }
 
@@ -141,7 +144,14 @@ impl State {
         x
     }
 
-    /// Hands a write to replication: every write path calls this, in the order the writes
+    /// Whether writes are recorded anywhere (replication stream or AOF): commands build
+    /// their propagated forms (absolute expiries, XCLAIMs ...) only then.
+    #[inline]
+    pub fn streaming(&self) -> bool {
+        self.repl.active() || self.aof.accepting()
+    }
+
+    /// Hands a write to replication and the AOF: every write path calls this, in the order the writes
     /// were applied, under the state lock (see [`super::replication`]).
     #[inline]
     pub fn propagate<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
@@ -151,6 +161,11 @@ impl State {
                 .map(|a| bytes::Bytes::copy_from_slice(a.as_ref()));
             effects.push((db, args.collect()));
             return;
+        }
+        if self.aof.accepting() {
+            let in_exec = self.repl.exec_wrap.is_some();
+            let ts = self.config.aof_timestamp_enabled;
+            self.aof.feed(db, args, in_exec, ts);
         }
         if self.repl.active() {
             let limits = self.config.client_output_buffer_limit[1];

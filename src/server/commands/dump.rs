@@ -21,12 +21,19 @@ fn dump(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
+    let payload = payload(v, compress);
+    ctx.out.bulk(&payload);
+    Ok(())
+}
+
+/// DUMP's payload for a value: its RDB encoding, the RDB version and a CRC64 (also the
+/// AOF rewrite's RESTORE arguments).
+pub fn payload(v: &crate::server::types::Value, compress: bool) -> Vec<u8> {
     let mut payload = writer::encode_value(v, compress);
     payload.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64::crc64(0, &payload);
     payload.extend_from_slice(&crc.to_le_bytes());
-    ctx.out.bulk(&payload);
-    Ok(())
+    payload
 }
 
 const BAD_PAYLOAD: CmdError = CmdError::fixed("ERR DUMP payload version or checksum are wrong");

@@ -74,7 +74,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
             .is_function
             .store(inv.is_function, Ordering::Relaxed);
         watchdog.running.store(true, Ordering::Release);
-        if ctx.state.repl.active() {
+        if ctx.state.streaming() {
             ctx.state.script_effects = Some(Vec::new());
         }
         let result = {
