@@ -22,6 +22,9 @@ use manifest::Manifest;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 
 /// Whether the AOF is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -98,6 +101,79 @@ pub struct Aof {
     pub last_write_ok: bool,
     /// Rewrite bookkeeping.
     pub rw: rewrite::Rewrites,
+    /// Bytes written to the AOF since start (group commit's positions).
+    written: u64,
+    /// Group commit of `appendfsync always` (see [`Durable`]).
+    sync: Arc<SyncPoint>,
+}
+
+/// Group commit for `appendfsync always`: the batches of every client write under the lock,
+/// then wait outside it for one fsync that covers them all (started by the first waiter, run
+/// on the blocking pool), so the clients of one event-loop turn share an fsync, as Redis's
+/// beforeSleep does.
+#[derive(Debug, Default)]
+pub struct SyncPoint {
+    /// Bytes written (`Aof::written`), published for the fsync.
+    written: AtomicU64,
+    /// Bytes known to be on disk.
+    synced: AtomicU64,
+    /// An fsync is running.
+    running: AtomicBool,
+    /// The file written to (a duplicate descriptor).
+    file: Mutex<Option<File>>,
+    /// Wakes the waiters when an fsync ends.
+    notify: Notify,
+}
+
+impl SyncPoint {
+    /// One fsync covering every byte written before it started.
+    fn sync_once(&self) {
+        let upto = self.written.load(Ordering::Acquire);
+        let file = self
+            .file
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|f| f.try_clone().ok());
+        if let Some(f) = file
+            && let Err(e) = f.sync_data()
+        {
+            warning!(
+                "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
+            );
+            std::process::exit(1);
+        }
+        self.synced.fetch_max(upto, Ordering::AcqRel);
+        self.running.store(false, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+}
+
+/// A batch's writes waiting to be on disk before its replies go out (`appendfsync always`).
+#[must_use]
+pub struct Durable {
+    point: Arc<SyncPoint>,
+    target: u64,
+}
+
+impl Durable {
+    /// Resolves once an fsync covered the batch's writes.
+    pub async fn wait(self) {
+        let p = &self.point;
+        loop {
+            let n = p.notify.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if p.synced.load(Ordering::Acquire) >= self.target {
+                return;
+            }
+            if !p.running.swap(true, Ordering::AcqRel) {
+                let point = p.clone();
+                drop(tokio::task::spawn_blocking(move || point.sync_once()));
+            }
+            n.await;
+        }
+    }
 }
 
 impl Aof {
@@ -158,6 +234,7 @@ impl Aof {
             .create(true)
             .append(true)
             .open(dir.join(name))?;
+        *self.sync.file.lock().unwrap_or_else(|e| e.into_inner()) = f.try_clone().ok();
         self.file = Some(f);
         self.db = -1;
         Ok(())
@@ -183,9 +260,18 @@ pub fn persist_manifest(st: &State) -> io::Result<()> {
 /// event-loop batch under the state lock, before its replies are sent. `force` writes even
 /// when a slow background fsync would otherwise postpone it (shutdown, rewrite start).
 pub fn flush(st: &mut State, force: bool) {
-    if st.aof.file.is_none() {
-        return;
-    }
+    let _ = flush_inner(st, force, false);
+}
+
+/// [`flush`] for a client's batch: with `appendfsync always` the fsync is not done here but
+/// shared with the other batches of this turn (group commit): the caller awaits the returned
+/// [`Durable`] after releasing the lock and before sending the batch's replies.
+pub fn flush_batch(st: &mut State) -> Option<Durable> {
+    flush_inner(st, false, true)
+}
+
+fn flush_inner(st: &mut State, force: bool, defer: bool) -> Option<Durable> {
+    st.aof.file.as_ref()?;
     let policy = Policy::of(st.config.appendfsync);
     let now = super::clock::now_ms();
     let aof = &mut st.aof;
@@ -196,16 +282,16 @@ pub fn flush(st: &mut State, force: bool) {
             && now - aof.last_fsync_ms >= 1000
             && !aof.fsyncer.busy();
         if !due {
-            return;
+            return None;
         }
     } else {
         if policy == Policy::EverySec && !force && aof.fsyncer.busy() {
             if aof.postponed_since_ms == 0 {
                 aof.postponed_since_ms = now;
-                return;
+                return None;
             }
             if now - aof.postponed_since_ms < POSTPONE_MAX_MS {
-                return;
+                return None;
             }
             aof.delayed_fsync += 1;
             notice!(
@@ -213,10 +299,12 @@ pub fn flush(st: &mut State, force: bool) {
             );
         }
         aof.postponed_since_ms = 0;
-        let Some(f) = aof.file.as_mut() else { return };
+        let f = aof.file.as_mut()?;
         match f.write_all(&aof.buf) {
             Ok(()) => {
                 aof.current_size += aof.buf.len() as u64;
+                aof.written += aof.buf.len() as u64;
+                aof.sync.written.store(aof.written, Ordering::Release);
                 aof.buf.clear();
                 aof.unsynced = true;
                 if !aof.last_write_ok {
@@ -233,15 +321,23 @@ pub fn flush(st: &mut State, force: bool) {
                     );
                     std::process::exit(1);
                 }
-                return;
+                return None;
             }
         }
     }
     if st.config.no_appendfsync_on_rewrite && st.persistence.child_pid.is_some() {
-        return;
+        return None;
     }
     let aof = &mut st.aof;
     match policy {
+        Policy::Always if defer => {
+            aof.unsynced = false;
+            aof.last_fsync_ms = now;
+            return Some(Durable {
+                point: aof.sync.clone(),
+                target: aof.written,
+            });
+        }
         Policy::Always => {
             if let Some(f) = aof.file.as_ref()
                 && let Err(e) = f.sync_data()
@@ -253,6 +349,7 @@ pub fn flush(st: &mut State, force: bool) {
             }
             aof.unsynced = false;
             aof.last_fsync_ms = now;
+            aof.sync.synced.fetch_max(aof.written, Ordering::AcqRel);
         }
         Policy::EverySec => {
             if now - aof.last_fsync_ms >= 1000 && !aof.fsyncer.busy() {
@@ -267,6 +364,7 @@ pub fn flush(st: &mut State, force: bool) {
         }
         Policy::No => {}
     }
+    None
 }
 
 /// Writes and fsyncs everything (shutdown, turning the AOF off, before a rewrite forks).
@@ -276,6 +374,10 @@ pub fn flush_and_sync(st: &mut State) {
         let _ = f.sync_data();
         st.aof.unsynced = false;
         st.aof.last_fsync_ms = super::clock::now_ms();
+        st.aof
+            .sync
+            .synced
+            .fetch_max(st.aof.written, Ordering::AcqRel);
     }
 }
 
