@@ -18,6 +18,7 @@ redis-benchmark's p50/p99 columns, redrepl / redis (below 1.0 means redrepl is f
 (--tests picks redis-benchmark tests; --kinds picks the collections whose memory is measured
 and skips the string-key memory run.)
 Or: python3 bench/compare.py --only deploy [--rounds 3]   (the lab timings; root)
+Or: python3 bench/compare.py --only aof [--rounds 3]   (SET -c 50 and -P 16, appendonly yes, each appendfsync)
 Or: python3 bench/compare.py --only replication [--rounds 3] [--repl-keys 1000000] [--lag-rate 20000]
 A benchmark, not a test: figures vary with the machine; only the ratios in one run compare.
 
@@ -452,13 +453,38 @@ def deploy_bench(binary, rounds):
               f"{r['promote_s']:>9.2f}s")
 
 
+def aof_bench(servers, tmp, requests, rounds):
+    """SET throughput with appendonly yes under each appendfsync policy, both engines in the
+    same run (fresh servers per policy), as ratios redrepl / redis-server."""
+    print(f"{'appendfsync':<12}{'test':<14}{'redrepl ops/s':>14}{'redis ops/s':>14}{'ratio':>7}")
+    for policy in ["always", "everysec", "no"]:
+        rows = {}
+        for r in range(rounds):
+            for name in (["redrepl", "redis"] if r % 2 == 0 else ["redis", "redrepl"]):
+                d = tempfile.mkdtemp(prefix=f"aof-{name}-", dir=tmp)
+                port = free_port()
+                proc = start(servers[name], port, d, ["--appendonly", "yes", "--appendfsync", policy])
+                try:
+                    for pipeline in (1, 16):
+                        n = requests * (5 if pipeline > 1 else 1)
+                        ops = bench(port, pipeline, n, "set", 50)["SET"][0]
+                        rows.setdefault(pipeline, {}).setdefault(name, []).append(ops)
+                finally:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+        for pipeline, by in rows.items():
+            ours, theirs = statistics.median(by["redrepl"]), statistics.median(by["redis"])
+            label = "SET" + (f" -P {pipeline}" if pipeline > 1 else "")
+            print(f"{policy:<12}{label:<14}{ours:>14,.0f}{theirs:>14,.0f}{ours / theirs:>7.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--binary", default="target/release/redrepl")
     ap.add_argument("--skip-memory", action="store_true")
-    ap.add_argument("--only", choices=["throughput", "memory", "rdb", "deploy", "replication"], help="run one part only")
+    ap.add_argument("--only", choices=["throughput", "memory", "rdb", "deploy", "replication", "aof"], help="run one part only")
     ap.add_argument("--rdb-keys", type=int, default=1000000)
     ap.add_argument("--clients", default="50", help="redis-benchmark -c values (comma-separated)")
     ap.add_argument("--pipelines", default="1,32", help="redis-benchmark -P values (comma-separated)")
@@ -493,6 +519,9 @@ def main():
             procs[name] = start(cmd, ports[name], d, extra)
         if a.only == "rdb":
             rdb_bench(servers, tmp, a.rdb_keys)
+            return
+        if a.only == "aof":
+            aof_bench(servers, tmp, a.requests // 4, a.rounds)
             return
         if a.only == "replication":
             repl_bench(servers, tmp, a.repl_keys, a.requests, a.lag_rate, a.lag_seconds, a.rounds)

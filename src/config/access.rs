@@ -256,10 +256,11 @@ mod tests {
         let c = Config::default();
         let err = |name: &str, value: &str| set(&c, &pairs(&[(name, value)]), true).unwrap_err();
         assert_eq!(
-            err("appendonly", "yes").to_string(),
-            "CONFIG SET failed (possibly related to argument 'appendonly') - appendonly is not \
-             supported by redrepl (yet) except with its default 'no': durability: there is no \
-             append-only file, only RDB snapshots"
+            err("replica-ignore-maxmemory", "no").to_string(),
+            "CONFIG SET failed (possibly related to argument 'replica-ignore-maxmemory') - \
+             replica-ignore-maxmemory is not supported by redrepl (yet) except with its default \
+             'yes': data model: a replica never evicts keys by itself, only the master's DELs \
+             remove them"
         );
         for (name, value) in [
             ("tls-port", "6380"),

@@ -477,11 +477,18 @@ mod tests {
 
     #[test]
     fn ignored_directives_are_stored_and_listed() {
-        // The final value counts: `appendonly yes` overridden by `appendonly no` loads.
-        let l = load_str("appendonly yes\nappendfsync always\nappendonly no\n", "t").unwrap();
-        assert_eq!(l.ignored, vec!["appendonly", "appendfsync"]);
-        assert_eq!(l.config.other["appendonly"], vec!["no"]);
-        let e = load_str("appendonly maybe\n", "t").unwrap_err();
+        // The final value counts: `crash-log-enabled no` overridden by `... yes` loads.
+        let l = load_str(
+            "crash-log-enabled no\nlazyfree-lazy-eviction yes\ncrash-log-enabled yes\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            l.ignored,
+            vec!["crash-log-enabled", "lazyfree-lazy-eviction"]
+        );
+        assert_eq!(l.config.other["crash-log-enabled"], vec!["yes"]);
+        let e = load_str("crash-log-enabled maybe\n", "t").unwrap_err();
         assert_eq!(e.reason, "argument must be 'yes' or 'no'");
         let e = load_str("slowlog-max-len lots\n", "t").unwrap_err();
         assert_eq!(e.reason, "argument couldn't be parsed into an integer");
@@ -494,13 +501,13 @@ mod tests {
 
     #[test]
     fn unsupported_values_stop_loading_at_their_line() {
-        let e = load_str("port 7000\nappendonly  yes\nhz 20\n", "r.conf").unwrap_err();
+        let e = load_str("port 7000\ncluster-enabled  yes\nhz 20\n", "r.conf").unwrap_err();
         assert_eq!(e.location, "r.conf:2");
         assert_eq!(
             e.report(),
-            "Reading the configuration file, at r.conf:2\n>>> 'appendonly  yes'\nappendonly is \
-             not supported by redrepl (yet) except with its default 'no': durability: there is \
-             no append-only file, only RDB snapshots"
+            "Reading the configuration file, at r.conf:2\n>>> 'cluster-enabled  yes'\n\
+             cluster-enabled is not supported by redrepl (yet) except with its default 'no': \
+             data model: cluster mode (hash slots, MOVED) is not implemented"
         );
         // ACL users and renamed commands load; a broken user line stops loading without
         // echoing a password.
@@ -544,10 +551,10 @@ mod tests {
         // A command-line override to the default wins over the file.
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("r.conf");
-        std::fs::write(&f, "appendonly yes\n").unwrap();
+        std::fs::write(&f, "cluster-enabled yes\n").unwrap();
         assert!(load(&os(&[f.to_str().unwrap()])).is_err());
-        let l = load(&os(&[f.to_str().unwrap(), "--appendonly", "no"])).unwrap();
-        assert_eq!(l.config.other["appendonly"], vec!["no"]);
+        let l = load(&os(&[f.to_str().unwrap(), "--cluster-enabled", "no"])).unwrap();
+        assert_eq!(l.config.other["cluster-enabled"], vec!["no"]);
         let e = load(&os(&["--tls-port", "6380"])).unwrap_err();
         assert_eq!(e.location, "command line");
     }
@@ -628,7 +635,7 @@ mod tests {
         assert_eq!(c.bind, vec!["127.0.0.1", "-::1"]);
         assert!(c.daemonize);
         assert_eq!(c.client_output_buffer_limit[1], (256 << 20, 64 << 20, 60));
-        assert!(l.ignored.contains(&"appendonly".to_string()));
+        assert!(!l.config.appendonly);
         assert!(l.ignored.contains(&"jemalloc-bg-thread".to_string()));
     }
 

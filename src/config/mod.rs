@@ -78,6 +78,29 @@ pub struct Config {
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
     pub stop_writes_on_bgsave_error: bool,
+    // append-only file
+    /// `appendonly`: the AOF is written (and loaded at start instead of the RDB).
+    pub appendonly: bool,
+    /// `appendfilename`: the prefix of the AOF's file names (immutable).
+    pub appendfilename: String,
+    /// `appenddirname`: the directory (in `dir`) holding the AOF's files (immutable).
+    pub appenddirname: String,
+    /// `appendfsync`: an index into [`table::APPENDFSYNC`] (`everysec`, `always`, `no`).
+    pub appendfsync: usize,
+    /// `no-appendfsync-on-rewrite`: no fsync while a child rewrites or saves.
+    pub no_appendfsync_on_rewrite: bool,
+    /// `auto-aof-rewrite-percentage` (0: no automatic rewrite).
+    pub auto_aof_rewrite_percentage: i64,
+    /// `auto-aof-rewrite-min-size` in bytes.
+    pub auto_aof_rewrite_min_size: i64,
+    /// `aof-load-truncated`: a truncated last command is cut at start instead of refused.
+    pub aof_load_truncated: bool,
+    /// `aof-use-rdb-preamble`: the base file is an RDB (else commands).
+    pub aof_use_rdb_preamble: bool,
+    /// `aof-timestamp-enabled`: `#TS:<unix time>` annotations in the incr files.
+    pub aof_timestamp_enabled: bool,
+    /// `aof-disable-auto-gc`: history files are kept after a rewrite.
+    pub aof_disable_auto_gc: bool,
     // replication
     /// `replicaof host port`.
     pub replicaof: Option<(String, u16)>,
@@ -203,6 +226,17 @@ impl Default for Config {
             rdbcompression: true,
             rdbchecksum: true,
             stop_writes_on_bgsave_error: true,
+            appendonly: false,
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            appendfsync: 0,
+            no_appendfsync_on_rewrite: false,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
+            aof_load_truncated: true,
+            aof_use_rdb_preamble: true,
+            aof_timestamp_enabled: false,
+            aof_disable_auto_gc: false,
             replicaof: None,
             masterauth: None,
             masteruser: None,

@@ -481,6 +481,42 @@ macro_rules! secret {
     };
 }
 
+/// An immutable file name (`appendfilename`, `appenddirname`): a name, not a path, as
+/// Redis's `isValidAOFfilename` / `isValidAOFdirname` require.
+macro_rules! file_name {
+    ($name:literal, $field:ident) => {
+        Directive {
+            name: $name,
+            alias: None,
+            kind: Kind::Str,
+            mutable: false,
+            sensitive: false,
+            set: |c, a, _| {
+                c.$field = valid_file_name($name, &a[0])?;
+                Ok(())
+            },
+            get: |c| c.$field.clone(),
+            lines: None,
+        }
+    };
+}
+
+/// The words `appendfsync` takes; index 0 is the default.
+pub const APPENDFSYNC: &[&str] = &["everysec", "always", "no"];
+
+/// Checks an AOF file or directory name the way Redis does (no path, not `.`/`..`).
+fn valid_file_name(directive: &str, v: &str) -> Result<String, String> {
+    let kind = if directive == "appenddirname" {
+        "dirname"
+    } else {
+        "filename"
+    };
+    if v.is_empty() || v == "." || v == ".." || v.contains('/') {
+        return Err(format!("{directive} can't be a path, just a {kind}"));
+    }
+    Ok(v.to_string())
+}
+
 /// The table of implemented directives, in redis.conf order.
 pub fn directives() -> &'static [Directive] {
     static TABLE: OnceLock<Vec<Directive>> = OnceLock::new();
@@ -712,6 +748,49 @@ fn build() -> Vec<Directive> {
             stop_writes_on_bgsave_error,
             true
         ),
+        // append-only file
+        boolean!("appendonly", None, appendonly, true),
+        file_name!("appendfilename", appendfilename),
+        file_name!("appenddirname", appenddirname),
+        Directive {
+            name: "appendfsync",
+            alias: None,
+            kind: Kind::Enum(APPENDFSYNC),
+            mutable: true,
+            sensitive: false,
+            set: |c, a, _| {
+                c.appendfsync = parse_enum(&a[0], APPENDFSYNC)?;
+                Ok(())
+            },
+            get: |c| APPENDFSYNC[c.appendfsync].into(),
+            lines: None,
+        },
+        boolean!(
+            "no-appendfsync-on-rewrite",
+            None,
+            no_appendfsync_on_rewrite,
+            true
+        ),
+        integer!(
+            "auto-aof-rewrite-percentage",
+            None,
+            auto_aof_rewrite_percentage,
+            0,
+            i32::MAX as i64,
+            true
+        ),
+        memory!(
+            "auto-aof-rewrite-min-size",
+            None,
+            auto_aof_rewrite_min_size,
+            0,
+            i64::MAX,
+            true
+        ),
+        boolean!("aof-load-truncated", None, aof_load_truncated, true),
+        boolean!("aof-use-rdb-preamble", None, aof_use_rdb_preamble, true),
+        boolean!("aof-timestamp-enabled", None, aof_timestamp_enabled, true),
+        boolean!("aof-disable-auto-gc", None, aof_disable_auto_gc, true),
         // replication
         Directive {
             name: "replicaof",
@@ -1099,17 +1178,6 @@ pub static OTHERS: &[Other] = &[
     other("oom-score-adj", "no"),
     other("oom-score-adj-values", "0 200 800"),
     other("disable-thp", "yes").immutable(),
-    other("appendonly", "no")
-        .refuse("durability: there is no append-only file, only RDB snapshots"),
-    other("appendfilename", "appendonly.aof").immutable(),
-    other("appenddirname", "appendonlydir").immutable(),
-    other("appendfsync", "everysec"),
-    other("no-appendfsync-on-rewrite", "no"),
-    other("auto-aof-rewrite-percentage", "100"),
-    other("auto-aof-rewrite-min-size", "67108864"),
-    other("aof-load-truncated", "yes"),
-    other("aof-use-rdb-preamble", "yes"),
-    other("aof-timestamp-enabled", "no"),
     other("aof-rewrite-incremental-fsync", "yes"),
     other("rdb-save-incremental-fsync", "yes"),
     other("shutdown-timeout", "10")
@@ -1174,7 +1242,6 @@ pub static OTHERS: &[Other] = &[
     other("tls-session-caching", "yes").refuse(TLS_WHY),
     other("tls-session-cache-size", "20480").refuse(TLS_WHY),
     other("tls-session-cache-timeout", "300").refuse(TLS_WHY),
-    other("aof-disable-auto-gc", "no"),
     other("sanitize-dump-payload", "no"),
     other("bind-source-addr", ""),
     other("server_cpulist", "").immutable(),

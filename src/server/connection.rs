@@ -220,6 +220,7 @@ pub async fn serve(
             let mut paused_until: Option<i64> = None;
             // A blocking command waits for a write: (deadline, write epoch when it looked).
             let mut blocked: Option<(i64, u64)> = None;
+            let durable;
             {
                 let mut guard = shared.lock();
                 let st = &mut *guard;
@@ -316,6 +317,11 @@ pub async fn serve(
                     }
                 }
                 st.stats.net_output_bytes += (out.buf.len() - out_before) as u64;
+                // The batch's writes reach the AOF (fsynced with `always`) before its replies.
+                durable = crate::server::aof::flush_batch(st);
+            }
+            if let Some(d) = durable {
+                crate::server::aof::Durable::wait(d).await;
             }
             if close {
                 let _ = tokio::time::timeout(

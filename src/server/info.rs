@@ -209,21 +209,41 @@ fn scripting_memory(state: &State) -> String {
 
 fn persistence(state: &State, out: &mut String) {
     let p = &state.persistence;
+    let rdb_child = p.child_pid.is_some() && !p.child_is_aof;
     let _ = write!(
         out,
-        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\n",
         state.dirty,
-        p.child_pid.is_some() as u8,
+        rdb_child as u8,
         state.lastsave,
         if p.last_bgsave_ok { "ok" } else { "err" },
         p.last_bgsave_secs,
-        if p.child_pid.is_some() {
+        if rdb_child {
             (clock::now_ms() - p.child_started_ms) / 1000
         } else {
             -1
         },
         p.saves,
     );
+    let a = &state.aof;
+    let aof_child = p.child_pid.is_some() && p.child_is_aof;
+    let _ = write!(
+        out,
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\n",
+        (a.state != crate::server::aof::AofState::Off) as u8,
+        aof_child as u8,
+        a.rw.scheduled as u8,
+        a.rw.last_secs,
+        if aof_child {
+            (clock::now_ms() - a.rw.started_ms) / 1000
+        } else {
+            -1
+        },
+        if a.rw.last_ok { "ok" } else { "err" },
+        a.rw.count,
+        if a.last_write_ok { "ok" } else { "err" },
+    );
+    crate::server::aof::info_fields(state, out);
 }
 
 fn stats(state: &State, out: &mut String) {

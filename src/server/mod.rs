@@ -6,6 +6,7 @@
 
 pub mod acl;
 pub mod alloc;
+pub mod aof;
 pub mod client;
 pub mod clock;
 pub mod commands;
@@ -193,12 +194,12 @@ async fn serve(loaded: Loaded) -> i32 {
     state.acl = acl;
     logo::show(&state.config, REDIS_VERSION);
     notice!("Server initialized");
-    if let Err(e) = persistence::load_at_start(&mut state) {
+    let shared = Shared::new(state);
+    if let Err(e) = load_data(&shared) {
         warning!("{e}");
         warning!("Fatal error loading the DB, check server logs. Exiting.");
         return 1;
     }
-    let shared = Shared::new(state);
     replication::replica::start_at_boot(&shared);
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
@@ -231,11 +232,24 @@ async fn serve(loaded: Loaded) -> i32 {
     }
 }
 
+/// Loads the dataset at start: the AOF when `appendonly yes` (then opens it for writing),
+/// else the RDB.
+fn load_data(shared: &Arc<Shared>) -> Result<(), String> {
+    let mut st = shared.lock();
+    if st.config.appendonly {
+        aof::load::load_at_start(&mut st, shared)?;
+        aof::open_at_start(&mut st)
+    } else {
+        persistence::load_at_start(&mut st)
+    }
+}
+
 /// Redis's `prepareForShutdown`: stop a running BGSAVE, save when save points are set (or
 /// SHUTDOWN SAVE) unless NOSAVE. Returns false when the save failed and the server must go on.
 fn prepare_for_shutdown(st: &mut State, kind: ShutdownKind) -> bool {
     notice!("User requested shutdown...");
     persistence::kill_child(st);
+    aof::shutdown(st);
     let save = match kind {
         ShutdownKind::Save => true,
         ShutdownKind::NoSave => false,
@@ -360,6 +374,7 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
             replication::master::cron_second(&mut st, seconds, now);
         }
         persistence::check_save_points(&mut st);
+        aof::cron(&mut st);
         // No active expiry on a replica (the master's DELs do it) nor while writes are
         // paused (the stream must stay still).
         if st.active_expire_enabled && st.config.replicaof.is_none() && st.pause.is_none() {

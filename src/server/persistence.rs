@@ -33,6 +33,8 @@ pub struct Persistence {
     pub scheduled: bool,
     /// The child writes a diskless replication snapshot to a pipe (its reader reaps it).
     pub child_is_socket: bool,
+    /// The child is an AOF rewrite (see `aof::rewrite`): one child at a time, as Redis.
+    pub child_is_aof: bool,
 }
 
 /// The dump file's path (relative to `dir`, which is the working directory).
@@ -56,6 +58,7 @@ fn save_info(state: &State) -> SaveInfo {
         repl_offset: r.offset,
         repl_stream_db: db,
         functions: state.scripting.functions.codes(),
+        aof_base: false,
     }
 }
 
@@ -117,6 +120,29 @@ pub fn bgsave(state: &mut State) -> io::Result<i32> {
     let path = dump_path(state);
     let now = super::clock::now_ms();
     state.persistence.last_try_ms = now;
+    let pid = fork_child(
+        "Write error saving DB on disk: ",
+        |state| {
+            let tmp = format!("temp-{}.rdb", std::process::id());
+            write_file(state, &path, &tmp)
+        },
+        state,
+    )?;
+    notice!("Background saving started by pid {pid}");
+    state.persistence.child_pid = Some(pid);
+    state.persistence.child_started_ms = now;
+    state.persistence.dirty_at_fork = state.dirty;
+    Ok(pid)
+}
+
+/// Forks a child that runs `work` on its copy of `state` and leaves with `_exit` (errors
+/// logged after `what`); returns the child's pid. The caller holds the state lock, so the
+/// child's copy is a consistent point in time.
+pub fn fork_child(
+    what: &str,
+    work: impl FnOnce(&State) -> io::Result<()>,
+    state: &State,
+) -> io::Result<i32> {
     let log = ChildLog::prepare();
     // SAFETY: the child runs `child_main`: it writes its copy of the state to a file and
     // leaves with _exit, never returning into the runtime it inherited.
@@ -129,15 +155,8 @@ pub fn bgsave(state: &mut State) -> io::Result<i32> {
         super::stats::forked(state, fork_started);
     }
     if pid == 0 {
-        child_main(Some((&log, "Write error saving DB on disk: ")), || {
-            let tmp = format!("temp-{}.rdb", std::process::id());
-            write_file(state, &path, &tmp)
-        });
+        child_main(Some((&log, what)), || work(state));
     }
-    notice!("Background saving started by pid {pid}");
-    state.persistence.child_pid = Some(pid);
-    state.persistence.child_started_ms = now;
-    state.persistence.dirty_at_fork = state.dirty;
     Ok(pid)
 }
 
@@ -175,11 +194,17 @@ pub fn reap_child(state: &mut State) {
     if r == 0 {
         return;
     }
+    let ok = r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    if state.persistence.child_is_aof {
+        state.persistence.child_pid = None;
+        state.persistence.child_is_aof = false;
+        super::aof::rewrite::done(state, pid, ok);
+        return;
+    }
     let p = &mut state.persistence;
     p.child_pid = None;
     let now = super::clock::now_ms();
     p.last_bgsave_secs = (now - p.child_started_ms) / 1000;
-    let ok = r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
     p.last_bgsave_ok = ok;
     if ok {
         notice!("Background saving terminated with success");
@@ -276,6 +301,11 @@ pub fn kill_child(state: &mut State) {
             libc::waitpid(pid, std::ptr::null_mut(), 0);
         }
         let _ = std::fs::remove_file(format!("temp-{pid}.rdb"));
+        if std::mem::take(&mut state.persistence.child_is_aof) {
+            let _ = std::fs::remove_file(super::aof::rewrite::temp_name(pid));
+            warning!("Killing running AOF rewrite child: {pid}");
+            return;
+        }
         state.persistence.child_is_socket = false;
         super::replication::master::disk_snapshot_done(state, false);
     }

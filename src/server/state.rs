@@ -94,6 +94,8 @@ pub struct State {
     pub monitor: super::stats::Monitor,
     /// ACL users and the ACL LOG.
     pub acl: super::acl::Acl,
+    /// The append-only file.
+    pub aof: super::aof::Aof,
 }
 
 /// How to shut down.
@@ -142,6 +144,7 @@ impl State {
             pubsub: Default::default(),
             monitor: Default::default(),
             acl,
+            aof: super::aof::Aof::new(),
         }
     }
 
@@ -155,7 +158,14 @@ impl State {
         x
     }
 
-    /// Hands a write to replication: every write path calls this, in the order the writes
+    /// Whether writes are recorded anywhere (replication stream or AOF): commands build
+    /// their propagated forms (absolute expiries, XCLAIMs ...) only then.
+    #[inline]
+    pub fn streaming(&self) -> bool {
+        self.repl.active() || self.aof.accepting()
+    }
+
+    /// Hands a write to replication and the AOF: every write path calls this, in the order the writes
     /// were applied, under the state lock (see [`super::replication`]).
     #[inline]
     pub fn propagate<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
@@ -165,6 +175,11 @@ impl State {
                 .map(|a| bytes::Bytes::copy_from_slice(a.as_ref()));
             effects.push((db, args.collect()));
             return;
+        }
+        if self.aof.accepting() {
+            let in_exec = self.repl.exec_wrap.is_some();
+            let ts = self.config.aof_timestamp_enabled;
+            self.aof.feed(db, args, in_exec, ts);
         }
         if self.repl.active() {
             let limits = self.config.client_output_buffer_limit[1];

@@ -76,6 +76,7 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             next.dir = cwd.display().to_string();
         }
     }
+    let aof_was = ctx.state.config.appendonly;
     ctx.state.config = next;
     if names.contains(&"requirepass") {
         // requirepass is the default user's password (Redis's ACLUpdateDefaultUserPassword).
@@ -83,6 +84,14 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.state.acl.set_default_password(pass.as_deref());
     }
     ctx.state.acl.pubsub_all = ctx.state.config.acl_pubsub_all;
+    if ctx.state.config.appendonly != aof_was
+        && let Err(e) = crate::server::aof::config_changed(ctx.state)
+    {
+        ctx.state.config.appendonly = aof_was;
+        return Err(CmdError::msg(format!(
+            "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
+        )));
+    }
     if names.contains(&"repl-backlog-size") {
         // At once, as Redis's resizeReplicationBacklog (INFO shows the new size).
         let size = ctx.state.config.repl_backlog_size;

@@ -28,7 +28,8 @@ fn dump(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// A value's DUMP payload (also what MIGRATE sends to RESTORE).
+/// DUMP's payload for a value: its RDB encoding, the RDB version and a CRC64 (also what
+/// MIGRATE sends to RESTORE, and the AOF rewrite's RESTORE arguments).
 pub fn payload(v: &crate::server::types::Value, compress: bool) -> Vec<u8> {
     let mut payload = writer::encode_value(v, compress);
     payload.extend_from_slice(&RDB_VERSION.to_le_bytes());

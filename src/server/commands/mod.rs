@@ -341,7 +341,7 @@ impl<'a> Ctx<'a> {
     /// Streams `args` to replicas in place of the running command (may be called several
     /// times; each call adds one command).
     pub fn propagate_instead<A: AsRef<[u8]>>(&mut self, args: &[A]) {
-        if !self.state.repl.active() {
+        if !self.state.streaming() {
             // Nothing is streamed yet (no backlog): nothing to build.
             return;
         }
@@ -589,7 +589,9 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     }
     blocking::after_call(ctx, was_blocked, dirty_before);
     let rewritten = ctx.propagate_as.take();
-    if ctx.state.dirty != dirty_before && cmd.has(flags::WRITE) && !from_master {
+    // A replica's AOF records what it applies from its master (replication ignores it).
+    let record = !from_master || ctx.state.aof.accepting();
+    if ctx.state.dirty != dirty_before && cmd.has(flags::WRITE) && record {
         let db = ctx.client.db;
         match rewritten {
             None => ctx.state.propagate(db, args),

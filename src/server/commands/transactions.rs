@@ -171,7 +171,8 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
             super::call(ctx, spec, cmd);
         }
     }
-    if ctx.state.repl.exec_wrap.take() == Some(true) {
+    let streamed = ctx.state.repl.exec_wrap.take() == Some(true);
+    if ctx.state.aof.take_wrap() | streamed {
         let db = ctx.client.db;
         ctx.state.propagate(db, &[b"EXEC"]);
     }

@@ -61,4 +61,6 @@ pub struct SaveInfo {
     pub repl_stream_db: i64,
     /// The code of every function library (RDB_OPCODE_FUNCTION2 records).
     pub functions: Vec<bytes::Bytes>,
+    /// An AOF base file: `aof-base 1` and no replication fields, as Redis's rewrite writes.
+    pub aof_base: bool,
 }

@@ -57,6 +57,8 @@ pub struct LoadInfo {
     pub functions: Vec<bytes::Bytes>,
     /// Those keys, by database, so a restarted master can tell its replicas (DEL).
     pub expired_keys: Vec<(usize, Vec<u8>)>,
+    /// Bytes the RDB took (an AOF file may go on with commands after it).
+    pub consumed: usize,
 }
 
 pub(super) type R<T> = Result<T, RdbError>;
@@ -416,6 +418,7 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
                         }
                     }
                 }
+                info.consumed = c.pos;
                 return Ok(info);
             }
             op::SELECTDB => {

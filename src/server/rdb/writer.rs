@@ -100,10 +100,14 @@ impl<W: Write> RdbWriter<W> {
         let ctime = crate::server::clock::now_ms() / 1000;
         self.aux("ctime", ctime.to_string().as_bytes())?;
         self.aux("used-mem", used_mem.to_string().as_bytes())?;
-        self.aux("repl-stream-db", info.repl_stream_db.to_string().as_bytes())?;
-        self.aux("repl-id", info.repl_id.as_bytes())?;
-        self.aux("repl-offset", info.repl_offset.to_string().as_bytes())?;
-        self.aux("aof-base", b"0")?;
+        if info.aof_base {
+            self.aux("aof-base", b"1")?;
+        } else {
+            self.aux("repl-stream-db", info.repl_stream_db.to_string().as_bytes())?;
+            self.aux("repl-id", info.repl_id.as_bytes())?;
+            self.aux("repl-offset", info.repl_offset.to_string().as_bytes())?;
+            self.aux("aof-base", b"0")?;
+        }
         // Function libraries come before the databases, as Redis writes them.
         for code in &info.functions {
             self.raw(&[op::FUNCTION2])?;

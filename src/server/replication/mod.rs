@@ -329,16 +329,7 @@ impl Replication {
         }
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
-        if self.stream_db != db as i64 {
-            let n = db.to_string();
-            encode(&mut buf, &[b"SELECT".as_slice(), n.as_bytes()]);
-            self.stream_db = db as i64;
-        }
-        if self.exec_wrap == Some(false) {
-            encode(&mut buf, &[b"MULTI".as_slice()]);
-            self.exec_wrap = Some(true);
-        }
-        encode(&mut buf, args);
+        encode_write(&mut buf, &mut self.stream_db, &mut self.exec_wrap, db, args);
         self.feed(&buf, limits);
         self.scratch = buf;
     }
@@ -393,6 +384,28 @@ impl Replication {
             .filter(|r| r.state == LinkState::Online && (now_ms - r.ack_ms) / 1000 <= max_lag)
             .count()
     }
+}
+
+/// Encodes one write as the replication stream and the AOF carry it: SELECT when `db` is
+/// not the `selected` one, MULTI before the first write of an EXEC (`wrap` is `Some(false)`
+/// until then), then the command as a RESP array.
+pub fn encode_write<A: AsRef<[u8]>>(
+    buf: &mut Vec<u8>,
+    selected: &mut i64,
+    wrap: &mut Option<bool>,
+    db: usize,
+    args: &[A],
+) {
+    if *selected != db as i64 {
+        let n = db.to_string();
+        encode(buf, &[b"SELECT".as_slice(), n.as_bytes()]);
+        *selected = db as i64;
+    }
+    if *wrap == Some(false) {
+        encode(buf, &[b"MULTI".as_slice()]);
+        *wrap = Some(true);
+    }
+    encode(buf, args);
 }
 
 /// The backlog size for a `repl-backlog-size` value (a positive byte count).

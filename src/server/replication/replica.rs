@@ -504,6 +504,7 @@ async fn full_sync(
         m.read_offset = offset;
     });
     notice!("MASTER <-> REPLICA sync: Finished with success");
+    crate::server::aof::restart_after_sync(&mut st);
     Ok(db)
 }
 
@@ -662,6 +663,7 @@ async fn apply_stream(
                 }
                 st.repl.feed(&raw, repl_limits);
             }
+            crate::server::aof::flush(st, false);
             let offset = st.repl.offset;
             let pending = conn.buf.len() as i64;
             with_link(st, cancel, |m| {

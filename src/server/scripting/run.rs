@@ -71,7 +71,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
         let threshold = ctx.state.config.busy_reply_threshold;
         let auth = !ctx.state.acl.default_is_open();
         watchdog.start(ctx.now_ms, inv.label, inv.is_function, threshold, auth);
-        if ctx.state.repl.active() {
+        if ctx.state.streaming() {
             ctx.state.script_effects = Some(Vec::new());
         }
         let result = {

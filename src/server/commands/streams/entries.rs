@@ -197,7 +197,7 @@ pub fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     s.append(id, &fields, lim);
     let rewrite_id = t.id.is_none_or(|p| !p.seq_given);
-    let streaming = ctx.state.repl.active();
+    let streaming = ctx.state.streaming();
     let s = stream_mut(ctx, key);
     let rewrite = streaming && (rewrite_id || t.trim.is_some_and(|x| x.1));
     let mut prop = rewrite.then(|| owned(args));
@@ -230,7 +230,7 @@ pub fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let t = parse_trim_args(ctx, args, false)?;
     let approx = t.trim.is_some_and(|x| x.1);
-    let mut prop = (approx && ctx.state.repl.active()).then(|| owned(args));
+    let mut prop = (approx && ctx.state.streaming()).then(|| owned(args));
     let s = stream_mut(ctx, key);
     let deleted = trim_and_rewrite(s, &t, &mut prop);
     if deleted > 0 {

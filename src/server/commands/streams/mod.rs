@@ -193,7 +193,7 @@ pub fn nogroup(key: &[u8], group: &[u8], suffix: &str) -> CmdError {
 /// Streams one pending entry's state to replicas as Redis's streamPropagateXCLAIM:
 /// `XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID last`.
 pub fn propagate_claim(ctx: &mut Ctx, key: &[u8], group: &[u8], id: StreamId) {
-    if !ctx.state.repl.active() {
+    if !ctx.state.streaming() {
         return;
     }
     let Some(Value::Stream(s)) = ctx.db().get(key) else {
@@ -219,7 +219,7 @@ pub fn propagate_claim_of(
     nack: &stream::Nack,
     last: StreamId,
 ) {
-    if !ctx.state.repl.active() {
+    if !ctx.state.streaming() {
         return;
     }
     let args: Vec<Vec<u8>> = vec![
@@ -243,7 +243,7 @@ pub fn propagate_claim_of(
 
 /// Streams `XGROUP SETID key group last ENTRIESREAD n` (streamPropagateGroupID).
 pub fn propagate_group_id(ctx: &mut Ctx, key: &[u8], group: &[u8]) {
-    if !ctx.state.repl.active() {
+    if !ctx.state.streaming() {
         return;
     }
     let Some(Value::Stream(s)) = ctx.db().get(key) else {
