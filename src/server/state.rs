@@ -181,6 +181,13 @@ impl State {
             let ts = self.config.aof_timestamp_enabled;
             self.aof.feed(db, args, in_exec, ts);
         }
+        self.propagate_to_replicas(db, args);
+    }
+
+    /// Hands a command to replication only, never the AOF (PUBLISH: Redis forces its
+    /// propagation to replicas so their subscribers get it; it changes no data to persist).
+    #[inline]
+    pub fn propagate_to_replicas<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
         if self.repl.active() {
             let limits = self.config.client_output_buffer_limit[1];
             self.repl.propagate(db, args, limits);

@@ -97,7 +97,7 @@ fn publish_command(ctx: &mut Ctx, kind: Kind, args: &[Bytes]) -> CmdResult {
     let n = publish_message(ctx, kind, &args[1], &args[2]);
     if !ctx.client.is_master && ctx.state.config.replicaof.is_none() {
         let db = ctx.client.db;
-        ctx.state.propagate(db, args);
+        ctx.state.propagate_to_replicas(db, args);
     }
     ctx.out.int(n as i64);
     Ok(())
