@@ -471,14 +471,16 @@ fn truncate(s: &str, n: usize) -> &str {
 /// Redis 7.0's error for a container command's subcommand that is not known:
 /// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
 fn unknown_subcommand(args: &[Bytes]) -> CmdError {
-    let sub = args
-        .get(1)
-        .map(|s| String::from_utf8_lossy(s))
-        .unwrap_or_default();
+    // Redis formats both names with %s: they end at a NUL byte.
+    let c_str = |b: &[u8]| {
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        String::from_utf8_lossy(&b[..end]).into_owned()
+    };
+    let sub = args.get(1).map(|s| c_str(s)).unwrap_or_default();
     CmdError::msg(format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
         truncate(&sub, 128),
-        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+        c_str(&args[0]).to_ascii_uppercase()
     ))
 }
 
