@@ -171,7 +171,17 @@ impl Link {
     /// saves nothing under `save ""`, and a master restarted empty wipes its replicas). Ok
     /// when the server closed the connection.
     pub async fn shutdown_save(&mut self) -> Result<(), LinkError> {
-        match self.raw(&[b"SHUTDOWN", b"SAVE"]).await {
+        self.shutdown_with(&[b"SHUTDOWN", b"SAVE"]).await
+    }
+
+    /// Sends a plain SHUTDOWN to a sentinel (it has no dataset; its state file is rewritten
+    /// on every change). Never for a data node: see [`Link::shutdown_save`].
+    pub async fn shutdown_sentinel(&mut self) -> Result<(), LinkError> {
+        self.shutdown_with(&[b"SHUTDOWN"]).await
+    }
+
+    async fn shutdown_with(&mut self, args: &[&[u8]]) -> Result<(), LinkError> {
+        match self.raw(args).await {
             Err(LinkError::Io(_)) => Ok(()),
             Ok(Reply::Error(message)) => Err(LinkError::Server {
                 command: "SHUTDOWN".into(),

@@ -208,7 +208,7 @@ pub async fn stop(
 ) -> Result<(), NodeError> {
     let shut = match link(conn, files.port, password).await {
         Err(NodeError::NotRunning { .. }) => return Ok(()),
-        Ok(mut l) => l.shutdown().await.is_ok(),
+        Ok(mut l) => l.shutdown_sentinel().await.is_ok(),
         Err(_) => false,
     };
     if !shut {

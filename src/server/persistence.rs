@@ -141,7 +141,7 @@ pub fn bgsave(state: &mut State) -> io::Result<i32> {
 pub fn fork_child(
     what: &str,
     work: impl FnOnce(&State) -> io::Result<()>,
-    state: &State,
+    state: &mut State,
 ) -> io::Result<i32> {
     let log = ChildLog::prepare();
     // SAFETY: the child runs `child_main`: it writes its copy of the state to a file and
@@ -155,7 +155,7 @@ pub fn fork_child(
         super::stats::forked(state, fork_started);
     }
     if pid == 0 {
-        child_main(Some((&log, what)), || work(state));
+        child_main(Some((&log, what)), || work(&*state));
     }
     Ok(pid)
 }
