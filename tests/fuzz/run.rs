@@ -105,6 +105,10 @@ pub struct Runner {
     pop_snapshot: Option<Reply>,
     /// The data may differ since an allowed difference: stop judging until resynchronised.
     diverged: bool,
+    /// The divergence is a silent one (`check::silent_divergence`): redis-server's copy of
+    /// the data cannot be restored into redrepl as it is (a -0 score becomes 0), so the copy
+    /// goes the other way, from redrepl to redis-server.
+    copy_from_ours: bool,
     /// Commands (by number) to print with both replies (`REDREPL_FUZZ_TRACE=from-to`).
     pub trace: std::ops::Range<u64>,
 }
@@ -127,6 +131,7 @@ impl Runner {
             pick: None,
             pop_snapshot: None,
             diverged: false,
+            copy_from_ours: false,
             trace: 0..0,
         }
     }
@@ -202,6 +207,17 @@ impl Runner {
     ) -> Result<(), String> {
         if self.diverged {
             self.stats.skipped += 1;
+            return Ok(());
+        }
+        // Outside MULTI (EXEC judges its elements with `multi` already taken).
+        if self.multi.is_none()
+            && let Some(reason) = check::silent_divergence(args)
+            && check::compare(mode, a, b) == Verdict::Same
+        {
+            self.diverged = true;
+            // redrepl now keeps -0 by encoding as Redis does: redis-server's data restores as is.
+            self.copy_from_ours = false;
+            *self.stats.allowed.entry(reason).or_default() += 1;
             return Ok(());
         }
         let v = match check::compare(mode, a, b) {
@@ -391,6 +407,7 @@ impl Runner {
         self.theirs.call(&[b"SELECT", selected.as_bytes()]);
         self.stats.resyncs += 1;
         self.diverged = false;
+        self.copy_from_ours = false;
         Ok(())
     }
 
@@ -423,7 +440,11 @@ impl Runner {
         }
         keys.sort();
         keys.dedup();
-        let (src, dst, from) = (&mut self.theirs, &mut self.ours, "redis-server");
+        let (src, dst, from) = if self.copy_from_ours {
+            (&mut self.ours, &mut self.theirs, "redrepl")
+        } else {
+            (&mut self.theirs, &mut self.ours, "redis-server")
+        };
         for k in keys {
             let dump = src.call(&[b"DUMP", &k]);
             let at = src.call(&[b"PEXPIRETIME", &k]);
