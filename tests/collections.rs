@@ -1525,6 +1525,55 @@ fn minus_zero_scores_match_redis() {
         vec!["zunionstore", "v5", "2", "u", "u", "weights", "-1", "-1"],
         vec!["zinterstore", "v4", "2", "u", "u", "weights", "-1", "1"],
         vec!["zunion", "1", "w", "weights", "-1", "withscores"],
+        // MIN/MAX keep the value held on a tie of 0 and -0.
+        vec![
+            "zunionstore",
+            "m1",
+            "2",
+            "u",
+            "u",
+            "weights",
+            "-1",
+            "1",
+            "aggregate",
+            "min",
+        ],
+        vec![
+            "zunionstore",
+            "m2",
+            "2",
+            "u",
+            "u",
+            "weights",
+            "1",
+            "-1",
+            "aggregate",
+            "max",
+        ],
+        vec![
+            "zunion",
+            "2",
+            "u",
+            "w",
+            "weights",
+            "-1",
+            "1",
+            "aggregate",
+            "max",
+            "withscores",
+        ],
+        vec![
+            "zinter",
+            "2",
+            "u",
+            "w",
+            "weights",
+            "1",
+            "-1",
+            "aggregate",
+            "min",
+            "withscores",
+        ],
         vec!["zinter", "1", "u", "weights", "-1", "withscores"],
         vec!["zrangestore", "d1", "s", "0", "-1"],
         vec!["zrangestore", "d2", "s", "-inf", "+inf", "byscore"],
@@ -1536,7 +1585,7 @@ fn minus_zero_scores_match_redis() {
         p.cmp(l);
     }
     let keys = [
-        "a", "e", "in", "s", "s2", "s3", "v", "v2", "v4", "v5", "d1", "d2", "d3", "d4",
+        "a", "e", "in", "s", "s2", "s3", "v", "v2", "v4", "v5", "m1", "m2", "d1", "d2", "d3", "d4",
     ];
     let check = |p: &mut Pair| {
         for k in keys {

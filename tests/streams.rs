@@ -804,3 +804,27 @@ fn mutated_stream_payloads_never_take_the_server_down() {
     // Flips inside string bytes keep a valid payload: some must have been accepted.
     assert!(accepted > 0);
 }
+
+/// XTRIM parses its options before it looks at the key's type, and NOGROUP quotes a name up
+/// to its first zero byte, as Redis's `%s` does (found by the fuzzer).
+#[test]
+fn trim_option_order_and_nogroup_names_match_redis() {
+    let (ours, redis) = (ours_with(&[]), redis_with(&[]));
+    let (mut a, mut b) = (con(&ours), con(&redis));
+    same_replies(
+        &mut a,
+        &mut b,
+        &[
+            "SET str x",
+            "XTRIM str MAXLEN",
+            "XTRIM str FOO 1",
+            "XTRIM str MAXLEN 1",
+            "XTRIM nokey MAXLEN abc",
+            "XADD s 1-1 a 1",
+            "XREADGROUP GROUP g\0tail c STREAMS s >",
+            "XGROUP SETID s g\0tail 0",
+            "XINFO CONSUMERS s g\0tail",
+            "XGROUP CREATECONSUMER s g\0x c",
+        ],
+    );
+}

@@ -200,19 +200,6 @@ pub fn check_pick(
     Ok(())
 }
 
-/// Allow-list reason: Redis's range-specific error texts.
-pub const ALLOW_RANGE_TEXT: &str = "an integer argument out of its range gets Redis's specific text \
-    (`count should be greater than 0`, `LIMIT can't be negative`, `value is out of range, must be \
-    positive`, `DB index`...; getRangeLongFromObjectOrReply): argument cursor, fixed on branch table";
-
-/// Allow-list reason: CONFIG GET echoes a name as typed.
-pub const ALLOW_CONFIG_CASE: &str = "CONFIG GET with an exact (non-glob) name answers with the \
-    name as the client typed it (`Maxmemory`): config/access.rs, branch cfg";
-
-/// Allow-list reason: HINCRBYFLOAT in long double.
-pub const ALLOW_LONG_DOUBLE: &str = "HINCRBYFLOAT computes in long double in Redis (no overflow \
-    to inf near 1.8e308): hashes.rs, branch data";
-
 /// Allow-list reason: lex ranges over members with different scores.
 pub const ALLOW_LEX_MIXED: &str = "lex ranges over a sorted set whose members have different \
     scores (undefined by the docs): Redis answers what its skiplist walk finds, redrepl differs; \
@@ -252,51 +239,10 @@ pub fn silent_divergence(args: &[Vec<u8>]) -> Option<&'static str> {
     hit.then_some(DIVERGE_MINUS_ZERO_SCORE)
 }
 
-fn err_is(r: &Reply, texts: &[&str]) -> bool {
-    match r {
-        Reply::Error(e) => {
-            let e = String::from_utf8_lossy(e);
-            texts.iter().any(|t| e.contains(t))
-        }
-        _ => false,
-    }
-}
-
 /// The allow-list: differences being fixed on other branches, recognised by command and
 /// reply; `None` for a difference nobody is fixing yet.
 pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'static str> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-    let sub = args
-        .get(1)
-        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
-        .unwrap_or_default();
-    const RANGE_TEXTS: &[&str] = &[
-        "should be greater than 0",
-        "can't be negative",
-        "must be positive",
-        "Invalid FREQ value",
-        "Invalid IDLETIME value",
-        "value must between",
-    ];
-    if ours.is_error() && err_is(theirs, RANGE_TEXTS) {
-        return Some(ALLOW_RANGE_TEXT);
-    }
-    if name == "config" && sub == "get" {
-        let norm = |r: &Reply| match r {
-            Reply::Array(xs) => Reply::Array(
-                xs.iter()
-                    .map(|x| match x {
-                        Reply::Bulk(b) => Reply::Bulk(b.to_ascii_lowercase()),
-                        o => o.clone(),
-                    })
-                    .collect(),
-            ),
-            o => o.clone(),
-        };
-        if compare(&Mode::UnorderedPairs, &norm(ours), &norm(theirs)) == Verdict::Same {
-            return Some(ALLOW_CONFIG_CASE);
-        }
-    }
     if matches!(
         name.as_str(),
         "zlexcount"
@@ -313,14 +259,16 @@ pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'stati
         return Some(ALLOW_LEX_MIXED);
     }
     if let (Reply::Array(x), Reply::Array(y)) = (ours, theirs) {
-        let minus_zero =
-            |a: &Reply, b: &Reply| a == b || (a.text() == Some(b"0") && b.text() == Some(b"-0"));
+        let minus_zero = |a: &Reply, b: &Reply| {
+            a == b
+                || matches!(
+                    (a.text(), b.text()),
+                    (Some(b"0"), Some(b"-0")) | (Some(b"-0"), Some(b"0"))
+                )
+        };
         if x.len() == y.len() && x.iter().zip(y).all(|(a, b)| minus_zero(a, b)) {
             return Some(ALLOW_MINUS_ZERO);
         }
-    }
-    if name == "hincrbyfloat" && err_is(ours, &["NaN or Infinity"]) {
-        return Some(ALLOW_LONG_DOUBLE);
     }
     None
 }

@@ -215,7 +215,8 @@ impl Runner {
             && check::compare(mode, a, b) == Verdict::Same
         {
             self.diverged = true;
-            self.copy_from_ours = true;
+            // redrepl now keeps -0 by encoding as Redis does: redis-server's data restores as is.
+            self.copy_from_ours = false;
             *self.stats.allowed.entry(reason).or_default() += 1;
             return Ok(());
         }

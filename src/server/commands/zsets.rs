@@ -777,8 +777,21 @@ fn zsetop(
                 let r = acc + v;
                 if r.is_nan() { 0.0 } else { r }
             }
-            1 => acc.min(v),
-            _ => acc.max(v),
+            // Redis keeps the value it holds on a tie (0 vs -0): `val < *target ? val : *target`.
+            1 => {
+                if v < acc {
+                    v
+                } else {
+                    acc
+                }
+            }
+            _ => {
+                if v > acc {
+                    v
+                } else {
+                    acc
+                }
+            }
         }
     };
     let weighted = |s: f64, w: f64| {

@@ -224,11 +224,12 @@ fn too_small() -> CmdError {
 /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
 pub fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
+    // Redis parses the options before it looks the key up (a syntax error beats WRONGTYPE).
+    let t = parse_trim_args(ctx, args, false)?;
     if write_stream(ctx, key)?.is_none() {
         ctx.out.int(0);
         return Ok(());
     }
-    let t = parse_trim_args(ctx, args, false)?;
     let approx = t.trim.is_some_and(|x| x.1);
     let mut prop = (approx && ctx.state.streaming()).then(|| owned(args));
     let s = stream_mut(ctx, key);

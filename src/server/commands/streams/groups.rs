@@ -2,7 +2,7 @@
 //! XAUTOCLAIM.
 
 use super::{
-    nogroup, parse_id, prevent_propagation, propagate_claim, propagate_claim_of,
+    no_such_group, nogroup, parse_id, prevent_propagation, propagate_claim, propagate_claim_of,
     propagate_group_id, range_end, range_start, read_stream, reply_id, stream_mut,
     subcommand_syntax, write_stream,
 };
@@ -61,14 +61,6 @@ fn group_options(args: &[Bytes], create: bool) -> Result<(bool, i64), CmdError> 
 const NEED_KEY: CmdError = CmdError::fixed(
     "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
 );
-
-fn no_such_group(key: &[u8], group: &[u8]) -> CmdError {
-    CmdError::msg(format!(
-        "NOGROUP No such consumer group '{}' for key name '{}'",
-        String::from_utf8_lossy(group),
-        String::from_utf8_lossy(key)
-    ))
-}
 
 /// The stream for an XGROUP subcommand that needs the key and the group.
 fn group_stream<'c>(ctx: &'c mut Ctx, args: &[Bytes]) -> Result<&'c mut Stream, CmdError> {

@@ -46,11 +46,7 @@ pub fn xinfo_consumers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = crate::server::clock::now_ms();
     let s = info_stream(ctx, &args[2])?;
     let Some(g) = s.groups.get(&args[3][..]) else {
-        return Err(CmdError::msg(format!(
-            "NOGROUP No such consumer group '{}' for key name '{}'",
-            String::from_utf8_lossy(&args[3]),
-            String::from_utf8_lossy(&args[2])
-        )));
+        return Err(super::no_such_group(&args[2], &args[3]));
     };
     let rows: Vec<(Vec<u8>, usize, i64)> = g
         .consumers

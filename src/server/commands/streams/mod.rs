@@ -185,8 +185,22 @@ pub fn limits(ctx: &Ctx) -> NodeLimits {
 pub fn nogroup(key: &[u8], group: &[u8], suffix: &str) -> CmdError {
     CmdError::msg(format!(
         "NOGROUP No such key '{}' or consumer group '{}'{suffix}",
-        String::from_utf8_lossy(key),
-        String::from_utf8_lossy(group)
+        c_str(key),
+        c_str(group)
+    ))
+}
+
+/// A name as Redis's `%s` prints it into an error: up to its first zero byte.
+pub fn c_str(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(&b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())])
+}
+
+/// `-NOGROUP No such consumer group 'g' for key name 'k'` (XGROUP, XINFO).
+pub fn no_such_group(key: &[u8], group: &[u8]) -> CmdError {
+    CmdError::msg(format!(
+        "NOGROUP No such consumer group '{}' for key name '{}'",
+        c_str(group),
+        c_str(key)
     ))
 }
 
