@@ -17,17 +17,25 @@ struct Cluster {
 }
 
 fn cluster() -> Cluster {
-    let master = Server::start_redis(&["--repl-diskless-sync-delay", "0"]);
+    cluster_of(common::Kind::Redis)
+}
+
+/// A master and two replicas of the given engine.
+fn cluster_of(kind: common::Kind) -> Cluster {
+    let master = Server::start_kind(kind, &["--repl-diskless-sync-delay", "0"]);
     let port = master.port.to_string();
     let replicas = (0..2)
         .map(|_| {
-            Server::start_redis(&[
-                "--replicaof",
-                "127.0.0.1",
-                &port,
-                "--repl-diskless-sync-delay",
-                "0",
-            ])
+            Server::start_kind(
+                kind,
+                &[
+                    "--replicaof",
+                    "127.0.0.1",
+                    &port,
+                    "--repl-diskless-sync-delay",
+                    "0",
+                ],
+            )
         })
         .collect::<Vec<_>>();
     for r in &replicas {
@@ -112,7 +120,18 @@ fn assert_same_epoch(live: &[&Sentinel]) {
 
 #[test]
 fn kill9_of_the_master_fails_over_and_the_old_master_comes_back_as_a_replica() {
-    let mut c = cluster();
+    kill9_fails_over(common::Kind::Redis);
+}
+
+/// Everything bundled: `redrepl server` instances (their Pub/Sub carries the sentinels'
+/// hello messages) watched by `redrepl sentinel`s, as `redrepl init` sets them up.
+#[test]
+fn all_bundled_kill9_of_the_master_fails_over_and_the_old_master_comes_back() {
+    kill9_fails_over(common::Kind::Redrepl);
+}
+
+fn kill9_fails_over(kind: common::Kind) {
+    let mut c = cluster_of(kind);
     let s = sentinels(&c, &[SentinelKind::Redrepl; 3]);
     // A subscriber to the first sentinel's events, as Jedis listens for +switch-master.
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/", s[0].port)).unwrap();
@@ -144,7 +163,7 @@ fn kill9_of_the_master_fails_over_and_the_old_master_comes_back_as_a_replica() {
         "the other replica was not reconfigured"
     );
     // The old master, restarted on its port, is converted into a replica of the new one.
-    let back = Server::builder(common::Kind::Redis).port(old_port).start();
+    let back = Server::builder(kind).port(old_port).start();
     assert!(
         wait_until(40, || info_field(&back, "role").as_deref() == Some("slave")
             && info_field(&back, "master_port").as_deref() == Some(port)),

@@ -116,6 +116,10 @@ pub async fn view(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) -> V
 /// What is wrong with the sentinels, one line each naming the sentinel (empty: healthy).
 pub fn problems(cluster: &Cluster, rows: &[Row]) -> Vec<String> {
     let mut out = Vec::new();
+    // No `sentinel:` block (or none enabled): nothing to check.
+    if cluster.sentinels.is_none() || rows.is_empty() {
+        return out;
+    }
     for r in rows.iter().filter(|r| !r.reachable) {
         out.push(format!(
             "sentinel of {} ({}) is unreachable: {}; start it with `redrepl deploy`",
