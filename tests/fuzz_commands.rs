@@ -229,6 +229,12 @@ fn edge_cases_found_by_the_fuzzer_match_redis_server() {
         &["EXPIRE", "s", "100", "xx\0yy"],
         &["PEXPIREAT", "s", "1", "\0"],
         &["TTL", "s"],
+        // seed 3: PFDEBUG's unknown-subcommand error prints the name with %s.
+        &["PFADD", "h", "a"],
+        &["PFDEBUG", "\0\u{ff}", "h"],
+        &["PFDEBUG", "ab\0cd", "h"],
+        // A blocking pop whose keys are empty, with a short timeout: nil after it.
+        &["BZPOPMAX", "nokey1", "nokey2", "0.01"],
     ]);
 }
 

@@ -653,3 +653,57 @@ fn migrate_moves_keys_as_redis() {
     assert_eq!(ours, theirs);
     assert!(ours[5].contains("BUSYKEY"), "{}", ours[5]);
 }
+
+/// INFO stats `instantaneous_ops_per_sec` and the `instantaneous_*_kbps` fields are sampled
+/// rates (redrepl status --watch shows them): under a steady load both servers report a
+/// non-zero rate with the same field names in the same order, and an idle server's rate
+/// fades back to 0.
+#[test]
+fn instantaneous_rates_follow_the_load_as_redis() {
+    fn stats_field(c: &mut redis::Connection, name: &str) -> String {
+        let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("{name} missing:\n{info}"))
+            .trim()
+            .to_string()
+    }
+    let servers = both(&[]);
+    let mut orders = Vec::new();
+    for s in &servers {
+        let mut c = conn(s);
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_millis(1200) {
+            let mut p = redis::pipe();
+            for _ in 0..50 {
+                p.cmd("SET").arg("k").arg("v").ignore();
+            }
+            p.query::<()>(&mut c).unwrap();
+        }
+        let ops: u64 = stats_field(&mut c, "instantaneous_ops_per_sec")
+            .parse()
+            .unwrap();
+        assert!(ops > 0, "{:?}: instantaneous_ops_per_sec {ops}", s.kind);
+        let kbps: f64 = stats_field(&mut c, "instantaneous_input_kbps")
+            .parse()
+            .unwrap();
+        assert!(kbps > 0.0, "{:?}: instantaneous_input_kbps {kbps}", s.kind);
+        let info: String = redis::cmd("INFO").arg("stats").query(&mut c).unwrap();
+        let names: Vec<String> = info
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_string()))
+            .filter(|n| n.starts_with("instantaneous_") || n.starts_with("total_net"))
+            .collect();
+        orders.push(names);
+        std::thread::sleep(Duration::from_millis(2500));
+        let idle: u64 = stats_field(&mut c, "instantaneous_ops_per_sec")
+            .parse()
+            .unwrap();
+        assert!(
+            idle < ops / 10,
+            "{:?}: still {idle} ops/s when idle",
+            s.kind
+        );
+    }
+    assert_eq!(orders[0], orders[1]);
+}

@@ -248,13 +248,21 @@ fn persistence(state: &State, out: &mut String) {
 
 fn stats(state: &State, out: &mut String) {
     let s = &state.stats;
+    let kbps = s.instantaneous.kbps();
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:{:.2}\r\ninstantaneous_output_repl_kbps:{:.2}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\n",
         s.total_connections_received,
         s.total_commands_processed,
+        s.instantaneous.ops_per_sec(),
         s.net_input_bytes,
         s.net_output_bytes,
+        s.net_repl_input_bytes,
+        s.net_repl_output_bytes,
+        kbps[0],
+        kbps[1],
+        kbps[2],
+        kbps[3],
         s.rejected_connections,
         state.repl.sync_full,
         state.repl.sync_partial_ok,
@@ -267,8 +275,6 @@ fn stats(state: &State, out: &mut String) {
         state.pubsub.count(crate::server::pubsub::Kind::Pattern),
         state.pubsub.count(crate::server::pubsub::Kind::Shard),
         s.total_error_replies,
-        s.net_repl_input_bytes,
-        s.net_repl_output_bytes,
     );
 }
 

@@ -373,6 +373,17 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
             seconds += 1;
             replication::master::cron_second(&mut st, seconds, now);
         }
+        if now - st.stats.instantaneous.last_ms() >= stats::instantaneous::PERIOD_MS {
+            let s = &st.stats;
+            let counters = stats::instantaneous::Counters {
+                commands: s.total_commands_processed,
+                net_input: s.net_input_bytes,
+                net_output: s.net_output_bytes,
+                repl_input: s.net_repl_input_bytes,
+                repl_output: s.net_repl_output_bytes,
+            };
+            st.stats.instantaneous.track(now, counters);
+        }
         persistence::check_save_points(&mut st);
         aof::cron(&mut st);
         // No active expiry on a replica (the master's DELs do it) nor while writes are

@@ -31,6 +31,8 @@ pub struct Stats {
     pub commands: super::stats::CommandStats,
     /// Error replies by code (INFO errorstats).
     pub errors: super::stats::ErrorStats,
+    /// The sampled rates (INFO instantaneous_*).
+    pub instantaneous: super::stats::instantaneous::Instantaneous,
 }
 
 /// CLIENT PAUSE in force.

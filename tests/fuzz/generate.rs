@@ -483,6 +483,7 @@ impl Gen {
             }
         }
         tame_expiry(full, &mut args);
+        tame_blocking_timeout(full, &mut args);
         let key = args.get(1).cloned().unwrap_or_default();
         if matches!(full, "append" | "setrange") {
             self.tainted.insert(key.clone());
@@ -642,6 +643,30 @@ impl Gen {
 /// Relative expiries the two servers would reach at different instants (from 1 ms to ~11
 /// days; a mutation or RESTORE's ttl drawn for ABSTTL can produce them) become 11.6 days:
 /// SET/GETEX EX|PX, SETEX, PSETEX, EXPIRE, PEXPIRE, RESTORE without ABSTTL.
+/// A blocking command whose timeout argument came out of another pool (a mutated arity
+/// shifts any value into the timeout's place, e.g. `BZPOPMAX 1 zset:2 1.5 d 100 42`) would
+/// block both servers for that long on empty keys: a valid timeout of 0 (for good) or more
+/// than a few milliseconds, hex (strtold reads it) included, becomes 0.01. Refused timeouts
+/// stay as they are.
+fn tame_blocking_timeout(full: &str, args: &mut [Vec<u8>]) {
+    if !BLOCKING.contains(&full) || args.len() < 3 {
+        return;
+    }
+    let at = match full {
+        "blmpop" | "bzmpop" => 1,
+        _ => args.len() - 1,
+    };
+    let text = String::from_utf8_lossy(&args[at]).to_ascii_lowercase();
+    let unsigned = text.trim_start_matches(['+', '-']);
+    let blocks = unsigned.starts_with("0x")
+        || text
+            .parse::<f64>()
+            .is_ok_and(|v| v.is_finite() && (v == 0.0 || v >= 0.05));
+    if blocks {
+        args[at] = b"0.01".to_vec();
+    }
+}
+
 fn tame_expiry(full: &str, args: &mut [Vec<u8>]) {
     let int = |a: &[u8]| {
         std::str::from_utf8(a)

@@ -220,7 +220,7 @@ fn pfdebug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else {
         return Err(CmdError::msg(format!(
             "ERR Unknown PFDEBUG subcommand '{}'",
-            String::from_utf8_lossy(sub)
+            super::c_str(sub)
         )));
     }
     Ok(())

@@ -468,15 +468,19 @@ fn truncate(s: &str, n: usize) -> &str {
     &s[..end]
 }
 
+/// A name as Redis's `%s` prints it into an error: up to its first zero byte.
+pub fn c_str(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(&b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())])
+}
+
 /// Redis 7.0's error for a container command's subcommand that is not known:
 /// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
 fn unknown_subcommand(args: &[Bytes]) -> CmdError {
     // Redis formats both names with %s: they end at a NUL byte.
-    let c_str = |b: &[u8]| {
-        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-        String::from_utf8_lossy(&b[..end]).into_owned()
-    };
-    let sub = args.get(1).map(|s| c_str(s)).unwrap_or_default();
+    let sub = args
+        .get(1)
+        .map(|s| c_str(s).into_owned())
+        .unwrap_or_default();
     CmdError::msg(format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
         truncate(&sub, 128),

@@ -8,6 +8,7 @@
 //! keeps them, as Redis does).
 
 pub mod hdr;
+pub mod instantaneous;
 pub mod latency;
 pub mod slowlog;
 pub mod usage;

@@ -190,10 +190,7 @@ pub fn nogroup(key: &[u8], group: &[u8], suffix: &str) -> CmdError {
     ))
 }
 
-/// A name as Redis's `%s` prints it into an error: up to its first zero byte.
-pub fn c_str(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(&b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())])
-}
+pub use super::c_str;
 
 /// `-NOGROUP No such consumer group 'g' for key name 'k'` (XGROUP, XINFO).
 pub fn no_such_group(key: &[u8], group: &[u8]) -> CmdError {
