@@ -144,8 +144,9 @@ pub fn record(ctx: &mut Ctx, run: Run) {
     monitor
         .latency
         .add_if_needed(threshold_ms, event, run.usec / 1000, now_s);
-    let skip = run.cmd.meta().is_some_and(|m| m.has_flag("skip_slowlog"));
-    if !skip && slower_than >= 0 && run.usec as i64 >= slower_than {
+    // The metadata lookup (a flag scan) only for the rare command slow enough to log.
+    let slow = slower_than >= 0 && run.usec as i64 >= slower_than;
+    if slow && !run.cmd.meta().is_some_and(|m| m.has_flag("skip_slowlog")) {
         let client = slowlog::ClientId {
             addr: &ctx.client.info.addr,
             name: &ctx
