@@ -24,6 +24,20 @@ struct Cli {
     command: Command,
 }
 
+/// `redrepl certs ...`.
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Reissue every node's certificate with the cluster CA; `deploy` rolls them out without a
+    /// restart.
+    Renew {
+        /// The inventory file.
+        inventory: PathBuf,
+        /// Validity of the new certificates, in days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the bundled Redis 7.0-compatible server (arguments as for redis-server:
@@ -42,7 +56,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Scaffold DIR/inventory.yaml (with a strong random password) and DIR/templates/redis.conf.j2.
+    /// Scaffold DIR/inventory.yaml (TLS, a CA and node certificates in DIR/tls, ACL users with
+    /// random passwords) and DIR/templates/redis.conf.j2.
     Init {
         /// Folder to write into.
         #[arg(default_value = ".")]
@@ -53,6 +68,14 @@ enum Command {
         /// Overwrite existing files.
         #[arg(long)]
         force: bool,
+        /// No TLS and no users: one random password (auth.password), sentinels enabled.
+        #[arg(long)]
+        plain: bool,
+    },
+    /// The cluster's certificates.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
     },
     /// Validate an inventory and write one redis.conf per node (mode 0600); nothing remote.
     Render {
@@ -258,9 +281,15 @@ fn main() -> ExitCode {
             }
             ExitCode::from(redrepl::sentinel::run(&args) as u8)
         }
-        Command::Init { dir, hosts, force } => {
-            finish(redrepl::cli::run_init(&dir, hosts.as_deref(), force))
-        }
+        Command::Init {
+            dir,
+            hosts,
+            force,
+            plain,
+        } => finish(redrepl::cli::run_init(&dir, hosts.as_deref(), force, plain)),
+        Command::Certs {
+            command: CertsCommand::Renew { inventory, days },
+        } => finish(redrepl::cli::run_certs_renew(&inventory, days)),
         Command::Render { inventory, out } => {
             finish(redrepl::cli::run_render(&inventory, out.as_deref()))
         }

@@ -47,7 +47,13 @@ fn init_then_render_writes_private_files_and_never_prints_the_password() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("cluster");
     let dir_s = dir.to_str().unwrap();
-    let init = run(&["init", dir_s, "--hosts", "10.1.0.1,10.1.0.2,10.1.0.3"]);
+    let init = run(&[
+        "init",
+        dir_s,
+        "--plain",
+        "--hosts",
+        "10.1.0.1,10.1.0.2,10.1.0.3",
+    ]);
     assert!(init.status.success(), "{}", text(&init));
     let inventory = dir.join("inventory.yaml");
     assert_eq!(mode(&inventory), 0o600);
@@ -89,9 +95,9 @@ fn init_then_render_writes_private_files_and_never_prints_the_password() {
 fn init_refuses_to_overwrite_without_force() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().to_str().unwrap();
-    assert!(run(&["init", dir]).status.success());
+    assert!(run(&["init", dir, "--plain"]).status.success());
     let first = password_in(&d.path().join("inventory.yaml"));
-    let again = run(&["init", dir]);
+    let again = run(&["init", dir, "--plain"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(
         text(&again).contains("already exists (use --force"),
@@ -99,7 +105,7 @@ fn init_refuses_to_overwrite_without_force() {
         text(&again)
     );
     assert_eq!(password_in(&d.path().join("inventory.yaml")), first);
-    let forced = run(&["init", dir, "--force"]);
+    let forced = run(&["init", dir, "--force", "--plain"]);
     assert!(forced.status.success(), "{}", text(&forced));
     assert_ne!(password_in(&d.path().join("inventory.yaml")), first);
 }
@@ -169,7 +175,7 @@ fn a_missing_password_env_exits_2_and_the_shipped_inventories_render() {
 fn a_user_template_overrides_the_builtin_and_its_errors_name_the_line() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().to_str().unwrap();
-    assert!(run(&["init", dir]).status.success());
+    assert!(run(&["init", dir, "--plain"]).status.success());
     let t = d.path().join("templates/redis.conf.j2");
     std::fs::write(
         &t,

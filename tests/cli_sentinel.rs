@@ -429,7 +429,7 @@ fn the_sentinel_block_is_checked_before_any_host_is_touched() {
 #[test]
 fn init_enables_sentinels_and_its_inventory_validates() {
     let dir = tempfile::tempdir().unwrap();
-    orch::redrepl(&["init", dir.path().to_str().unwrap()]).expect(0, "init");
+    orch::redrepl(&["init", dir.path().to_str().unwrap(), "--plain"]).expect(0, "init");
     let text = std::fs::read_to_string(dir.path().join("inventory.yaml")).unwrap();
     assert!(text.contains("\nsentinel:  "), "{text}");
     assert!(!text.contains("enabled: false"), "{text}");

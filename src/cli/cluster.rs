@@ -54,6 +54,52 @@ pub struct Node {
     pub ssh: SshConfig,
     /// The port of this node's sentinel (None: no sentinel here).
     pub sentinel_port: Option<u16>,
+    /// How the orchestrator reaches this node's server: TLS or not, which user.
+    pub access: Access,
+}
+
+/// How the orchestrator talks to a server (the same for every node of a cluster).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// TLS with these files on this machine (None: plain TCP).
+    pub tls: Option<TlsClient>,
+    /// The ACL user to log in as (None: `AUTH <password>`, the default user).
+    pub user: Option<String>,
+    /// `auth.password`, for a server still running a config from before `tls:`/`users:`
+    /// (plain TCP, default user): deploy stops it with SHUTDOWN SAVE.
+    pub fallback_password: Option<Secret>,
+}
+
+/// The orchestrator's TLS client files (on this machine) and where a node's own files go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsClient {
+    /// The cluster CA certificate (trust anchor).
+    pub ca: PathBuf,
+    /// The orchestrator's client certificate (Redis asks for one: tls-auth-clients yes).
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+}
+
+/// TLS and ACL settings of a cluster (issue 14), every default applied.
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    /// Every node listens for TLS only and replicates over TLS.
+    pub tls: bool,
+    /// The folder with the cluster's TLS files on this machine (`<inventory folder>/tls`).
+    pub tls_dir: PathBuf,
+    /// ACL users (empty: the default user only).
+    pub users: Vec<crate::cli::users::User>,
+    /// `auth.password`: the default user's password (requirepass). With users and no
+    /// `auth:`, the default user is disabled.
+    pub default_password: Option<Secret>,
+}
+
+impl Security {
+    /// The user with this role, if any.
+    pub fn user(&self, role: crate::cli::users::UserRole) -> Option<&crate::cli::users::User> {
+        self.users.iter().find(|u| u.role == role)
+    }
 }
 
 /// The cluster's sentinels, every default applied.
@@ -84,12 +130,15 @@ pub struct Cluster {
     pub name: String,
     /// Which server runs on the nodes.
     pub engine: Engine,
-    /// The shared password, if any.
+    /// The password the orchestrator logs in with: the admin user's when `users:` has one,
+    /// else the shared `auth:` password (see [`Node::access`] for the user name).
     pub password: Option<Secret>,
     /// The nodes in inventory (name) order.
     pub nodes: Vec<Node>,
     /// Sentinels, when enabled (each node's own port is [`Node::sentinel_port`]).
     pub sentinels: Option<Sentinels>,
+    /// TLS and ACL users.
+    pub security: Security,
 }
 
 impl Cluster {
@@ -103,6 +152,15 @@ impl Cluster {
         self.nodes
             .iter()
             .filter(|n| self.sentinels.is_some() && n.sentinel_port.is_some())
+    }
+
+    /// What a replica logs in to its master with: `(masteruser, masterauth)`; the
+    /// replication user when there is one, else the default user's password.
+    pub fn master_login(&self) -> (Option<&str>, Option<&Secret>) {
+        match self.security.user(crate::cli::users::UserRole::Replication) {
+            Some(u) => (Some(u.name.as_str()), Some(&u.password)),
+            None => (None, self.security.default_password.as_ref()),
+        }
     }
 
     /// The one master.

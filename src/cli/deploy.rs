@@ -7,6 +7,7 @@
 //! touched, so an unreachable node, a refused host key or a wrong password stops the deploy
 //! with nothing changed anywhere.
 
+use crate::cli::certs::{self, RemoteFiles};
 use crate::cli::cluster::Cluster;
 use crate::cli::inventory::Engine;
 use crate::cli::master_guard::{self, MasterLost};
@@ -31,6 +32,8 @@ pub struct NodePlan {
     pub create_dir: bool,
     /// Write the config (it differs or is missing).
     pub write_config: bool,
+    /// Upload the node's TLS files (CA, certificate, key; they differ or are missing).
+    pub upload_tls: bool,
     /// What happens to the server.
     pub action: Action,
     /// With [`Action::Repoint`]: the node it follows now (its config on the node says so).
@@ -54,7 +57,10 @@ pub enum Action {
 impl NodePlan {
     /// Whether nothing happens on this node.
     pub fn is_unchanged(&self) -> bool {
-        self.upload_binary.is_none() && !self.write_config && self.action == Action::Unchanged
+        self.upload_binary.is_none()
+            && !self.write_config
+            && !self.upload_tls
+            && self.action == Action::Unchanged
     }
 
     /// One line for the plan.
@@ -76,11 +82,21 @@ impl NodePlan {
         if self.write_config {
             parts.push(format!("write {} (0600)", conn.node.config_path));
         }
+        if self.upload_tls {
+            let dir = RemoteFiles::of(&conn.node);
+            parts.push(format!(
+                "upload the TLS certificate and key to {} (0600)",
+                dir.dir()
+            ));
+        }
         let server = match engine {
             Engine::Bundled => "redrepl server",
             Engine::Redis => "redis-server",
         };
         match self.action {
+            Action::Unchanged if self.upload_tls => parts.push(
+                "server left running, its certificate reloaded (CONFIG SET, no restart)".into(),
+            ),
             Action::Unchanged => parts.push("server left running".into()),
             Action::Start => parts.push(format!("start {server} on port {}", conn.node.port)),
             Action::Restart => parts.push(format!(
@@ -190,6 +206,7 @@ pub async fn deploy(
 ) -> anyhow::Result<Outcome> {
     let rendered = render::render_all(cluster, template)?;
     let pw = cluster.password.as_ref().map(|p| p.expose());
+    let tls_files = tls_files(cluster, opts.dry_run)?;
     let conns = connect_or_fail(cluster, opts.new_host_keys, progress).await?;
 
     // The binary, read once.
@@ -204,13 +221,17 @@ pub async fn deploy(
     };
 
     // Phase 1: inspect every node (read-only).
-    let inspect = conns.iter().zip(&rendered).map(|(c, (_, text))| {
-        let binary_sum = binary.as_ref().map(|(_, s)| s.as_str());
-        async move {
-            progress.step(c.name(), "inspecting");
-            inspect(c, text, binary_sum, pw).await
-        }
-    });
+    let inspect = conns
+        .iter()
+        .zip(&rendered)
+        .zip(&tls_files)
+        .map(|((c, (_, text)), tls)| {
+            let binary_sum = binary.as_ref().map(|(_, s)| s.as_str());
+            async move {
+                progress.step(c.name(), "inspecting");
+                inspect(c, text, binary_sum, tls, pw).await
+            }
+        });
     let inspected = futures::future::join_all(inspect).await;
     let mut plans = Vec::new();
     let mut sums = Vec::new();
@@ -316,11 +337,8 @@ pub async fn deploy(
     }
 
     // Phase 2: files.
-    let files = conns
-        .iter()
-        .zip(&plans)
-        .zip(&rendered)
-        .map(|((c, p), (_, text))| {
+    let files = conns.iter().zip(&plans).zip(&rendered).zip(&tls_files).map(
+        |(((c, p), (_, text)), tls)| {
             let binary = binary.as_ref().map(|(d, _)| d.as_slice());
             async move {
                 if p.is_unchanged() {
@@ -329,6 +347,10 @@ pub async fn deploy(
                 progress.step(c.name(), "creating dir");
                 c.sh_ok(&format!("mkdir -p {}", shell_quote(&c.node.dir)))
                     .await?;
+                if p.upload_tls {
+                    progress.step(c.name(), "uploading TLS files");
+                    upload_tls(c, tls).await?;
+                }
                 if let (Some(_), Some(data)) = (p.upload_binary, binary) {
                     progress.step(c.name(), "uploading redrepl");
                     c.write_file(data, &c.binary_path(), 0o755).await?;
@@ -340,7 +362,8 @@ pub async fn deploy(
                 }
                 Ok::<(), NodeError>(())
             }
-        });
+        },
+    );
     let errs: Vec<String> = futures::future::join_all(files)
         .await
         .into_iter()
@@ -394,6 +417,14 @@ pub async fn deploy(
             r?;
         }
     }
+    // Phase 4a: running servers whose certificate changed load it (new connections use it,
+    // existing ones continue).
+    for (c, p) in conns.iter().zip(&plans) {
+        if p.upload_tls && matches!(p.action, Action::Unchanged | Action::Repoint) {
+            progress.step(c.name(), "reloading the TLS certificate");
+            reload_tls(c, pw).await?;
+        }
+    }
     // Phase 4b: re-point live, upstream levels first.
     for d in 0..=max_depth {
         for ((c, p), _) in conns
@@ -412,7 +443,7 @@ pub async fn deploy(
                     p.follows_now.as_deref().unwrap_or("?")
                 ),
             );
-            scale::repoint(c, to, pw).await?;
+            scale::repoint(c, cluster, to, pw).await?;
         }
     }
     // Phase 5: wait for every replica's sync.
@@ -444,6 +475,9 @@ pub async fn deploy(
     for (c, p) in conns.iter().zip(&plans) {
         let msg = match p.action {
             Action::Unchanged if p.is_unchanged() => "unchanged".to_string(),
+            Action::Unchanged if p.upload_tls && p.upload_binary.is_none() => {
+                "certificate reloaded (CONFIG SET, no restart)".to_string()
+            }
             Action::Unchanged => {
                 "binary updated; the running server keeps the old one until `redrepl stop` + deploy"
                     .to_string()
@@ -489,20 +523,89 @@ async fn master_lost(
         .err())
 }
 
+/// A node's TLS files: `(contents, path on the node)` for the CA, certificate and key.
+type TlsFiles = Vec<(Vec<u8>, String)>;
+
+/// Every node's TLS files read from `<inventory folder>/tls` (made when missing, except in a
+/// dry run); empty lists when the cluster has no TLS.
+fn tls_files(cluster: &Cluster, dry_run: bool) -> anyhow::Result<Vec<TlsFiles>> {
+    if !cluster.security.tls {
+        return Ok(vec![Vec::new(); cluster.nodes.len()]);
+    }
+    let layout = certs::Layout {
+        dir: cluster.security.tls_dir.clone(),
+    };
+    if !dry_run {
+        certs::ensure(cluster, &layout)?;
+    }
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap_or_default();
+    Ok(cluster
+        .nodes
+        .iter()
+        .map(|n| {
+            let remote = RemoteFiles::of(n);
+            let pair = layout.node(&n.name);
+            vec![
+                (read(&layout.ca().cert), remote.ca),
+                (read(&pair.cert), remote.cert),
+                (read(&pair.key), remote.key),
+            ]
+        })
+        .collect())
+}
+
+/// Writes a node's TLS files (0600, in a 0700 folder).
+async fn upload_tls(c: &NodeConn, files: &TlsFiles) -> Result<(), NodeError> {
+    if let Some((_, first)) = files.first() {
+        let dir = first.rsplit_once('/').map(|(d, _)| d).unwrap_or(".");
+        let dir = shell_quote(dir);
+        c.sh_ok(&format!("mkdir -p {dir} && chmod 700 {dir}"))
+            .await?;
+    }
+    for (data, path) in files {
+        c.write_file(data, path, 0o600).await?;
+    }
+    Ok(())
+}
+
+/// Makes a running server load its (rewritten) certificate files: CONFIG SET of the same
+/// paths reloads them (Redis marks the tls file settings volatile).
+async fn reload_tls(c: &NodeConn, pw: Option<&str>) -> Result<(), NodeError> {
+    let f = RemoteFiles::of(&c.node);
+    let mut link = c.redis(pw).await?;
+    link.cmd(&[
+        "CONFIG",
+        "SET",
+        "tls-cert-file",
+        &f.cert,
+        "tls-key-file",
+        &f.key,
+        "tls-ca-cert-file",
+        &f.ca,
+    ])
+    .await
+    .map_err(|e| c.redis_err(e))?;
+    Ok(())
+}
+
 async fn inspect(
     c: &NodeConn,
     config: &str,
     binary_sum: Option<&str>,
+    tls: &TlsFiles,
     pw: Option<&str>,
 ) -> Result<(NodePlan, Option<String>, Option<Running>), NodeError> {
     let conf = shell_quote(&c.node.config_path);
     let bin = shell_quote(&c.binary_path());
     let dir = shell_quote(&c.node.dir);
-    let cmd = if binary_sum.is_some() && !c.is_local() {
-        format!("sha256sum {conf} {bin} 2>/dev/null; [ -d {dir} ] || echo no-dir; true")
-    } else {
-        format!("sha256sum {conf} 2>/dev/null; [ -d {dir} ] || echo no-dir; true")
-    };
+    let mut sums = conf.clone();
+    if binary_sum.is_some() && !c.is_local() {
+        sums = format!("{sums} {bin}");
+    }
+    for (_, path) in tls {
+        sums = format!("{sums} {}", shell_quote(path));
+    }
+    let cmd = format!("sha256sum {sums} 2>/dev/null; [ -d {dir} ] || echo no-dir; true");
     let out = c.sh_ok(&cmd).await?.stdout_str();
     let sum_of = |path: &str| {
         out.lines().find_map(|l| {
@@ -512,6 +615,9 @@ async fn inspect(
     };
     let config_sum = sum_of(&c.node.config_path);
     let write_config = config_sum.as_deref() != Some(&sha256_hex(config.as_bytes()));
+    let upload_tls = tls
+        .iter()
+        .any(|(data, path)| sum_of(path).as_deref() != Some(&sha256_hex(data)));
     let upload_binary = match binary_sum {
         Some(want) if !c.is_local() && sum_of(&c.binary_path()).as_deref() != Some(want) => Some(0),
         _ => None,
@@ -537,6 +643,7 @@ async fn inspect(
         create_dir: out.lines().any(|l| l == "no-dir"),
         upload_binary,
         write_config,
+        upload_tls,
         action,
         follows_now: None,
     };

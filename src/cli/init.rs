@@ -1,7 +1,9 @@
-//! `redrepl init`: scaffolds an inventory (seed-like, with a fresh random password) and a copy
-//! of the built-in template.
+//! `redrepl init`: scaffolds an inventory and a copy of the built-in templates. By default the
+//! cluster is secure (issue 14): `tls: true` with a fresh CA and per-node certificates in
+//! `tls/`, and ACL users (admin, replication, app) with random passwords; `--plain` writes the
+//! seed-like inventory with one random password instead.
 
-use crate::cli::{files, password, sentinel, template};
+use crate::cli::{certs, files, password, sentinel, template, validate};
 use std::path::{Path, PathBuf};
 
 /// Why init failed.
@@ -13,6 +15,12 @@ pub enum InitError {
     /// `--hosts` was given but named no host.
     #[error("--hosts names no host (example: --hosts 10.0.0.1,10.0.0.2,10.0.0.3)")]
     NoHosts,
+    /// The certificates could not be made.
+    #[error("cannot make the cluster's certificates")]
+    Certs(#[from] certs::CertError),
+    /// The inventory just written does not validate (a host name no certificate can hold).
+    #[error("the new inventory is not valid: {0}")]
+    Invalid(String),
     /// A file, folder or the RNG failed.
     #[error("cannot write {path}")]
     Io {
@@ -26,22 +34,77 @@ pub enum InitError {
 /// The seed's three VMs, used when `--hosts` is not given.
 pub const SEED_HOSTS: [&str; 3] = ["192.168.10.132", "192.168.10.133", "192.168.10.134"];
 
+/// What goes into a new inventory's secrets.
+#[derive(Debug, Clone)]
+pub enum Secrets {
+    /// `--plain`: the one cluster password (auth.password).
+    Plain(String),
+    /// The default: TLS, and the users with their passwords (admin, replication, app).
+    Secure {
+        /// The admin user's password.
+        admin: String,
+        /// The replication user's password.
+        replication: String,
+        /// The app user's password.
+        app: String,
+    },
+}
+
+/// The rules of the example app user init writes.
+pub const APP_RULES: &str = "~app:* &app:* +@read +@write +@connection -@dangerous";
+
 /// The inventory text for `hosts` (the first is the master, port 6379; the others replicate
 /// from it on 6380, 6381, ... as in the seed).
-pub fn inventory_text(hosts: &[String], password: &str) -> String {
+pub fn inventory_text(hosts: &[String], secrets: &Secrets) -> String {
     let mut s = String::from(
         "# redrepl inventory: one master, its replicas (the seed's layout, S4).\n\
          # Check it with `redrepl render inventory.yaml`; deploy with `redrepl deploy inventory.yaml`.\n\
-         # This file holds the cluster password: keep it private (it is written 0600), or replace\n\
+         # This file holds passwords: keep it private (it is written 0600), or replace each\n\
          # `password:` with `password_env: SOME_VARIABLE`.\n\
          cluster: redrepl\n\
-         engine: bundled\n\
-         auth:\n",
+         engine: bundled\n",
     );
-    s.push_str(&format!("  password: {}\n", yaml_quote(password)));
+    let secure = match secrets {
+        Secrets::Plain(password) => {
+            s.push_str(&format!("auth:\n  password: {}\n", yaml_quote(password)));
+            false
+        }
+        Secrets::Secure {
+            admin,
+            replication,
+            app,
+        } => {
+            s.push_str(
+                "# TLS on every link, with the CA and certificates in tls/ next to this file (the CA\n\
+                 # key never leaves it; `redrepl certs renew inventory.yaml` reissues node certificates).\n\
+                 tls: true\n\
+                 # One user per role, each with only the rights it needs; the default user is off.\n\
+                 users:\n",
+            );
+            s.push_str(&format!(
+                "  admin:          # the orchestrator's own login\n    role: admin\n    password: {}\n",
+                yaml_quote(admin)
+            ));
+            s.push_str(&format!(
+                "  replication:    # the replicas' masteruser: +psync +replconf +ping\n    role: replication\n    password: {}\n",
+                yaml_quote(replication)
+            ));
+            s.push_str(&format!(
+                "  app:            # an application user: edit its rules\n    role: app\n    rules: {}\n    password: {}\n",
+                yaml_quote(APP_RULES),
+                yaml_quote(app)
+            ));
+            true
+        }
+    };
     // Sentinels: one per node; a failover needs a majority, so fewer than 3 cannot survive
     // losing one and are left off.
-    if hosts.len() >= 3 {
+    if secure {
+        s.push_str(
+            "sentinel:                 # not yet deployed with tls:/users: (use `init --plain`)\n  \
+             enabled: false\n",
+        );
+    } else if hosts.len() >= 3 {
         s.push_str(
             "sentinel:                 # one sentinel per node: automatic failover\n  \
              engine: bundled          # or redis (the node's redis-sentinel)\n  \
@@ -83,8 +146,14 @@ fn yaml_quote(s: &str) -> String {
 }
 
 /// Writes `dir/inventory.yaml`, `dir/templates/redis.conf.j2` and
-/// `dir/templates/sentinel.conf.j2`; returns the paths written.
-pub fn init(dir: &Path, hosts: Option<&[String]>, force: bool) -> Result<Vec<PathBuf>, InitError> {
+/// `dir/templates/sentinel.conf.j2` (and, unless `plain`, the CA and certificates in
+/// `dir/tls/`); returns the paths written.
+pub fn init(
+    dir: &Path,
+    hosts: Option<&[String]>,
+    force: bool,
+    plain: bool,
+) -> Result<Vec<PathBuf>, InitError> {
     let hosts: Vec<String> = match hosts {
         Some(h) => h
             .iter()
@@ -110,12 +179,35 @@ pub fn init(dir: &Path, hosts: Option<&[String]>, force: bool) -> Result<Vec<Pat
         let path = path.to_owned();
         move |source| InitError::Io { path, source }
     };
-    let password = password::generate(32).map_err(io(Path::new("/dev/urandom")))?;
+    let random = || password::generate(32).map_err(io(Path::new("/dev/urandom")));
+    let secrets = if plain {
+        Secrets::Plain(random()?)
+    } else {
+        Secrets::Secure {
+            admin: random()?,
+            replication: random()?,
+            app: random()?,
+        }
+    };
     let tdir = tmpl.parent().expect("has a parent");
     std::fs::create_dir_all(tdir).map_err(io(tdir))?;
-    files::write_private(&inventory, inventory_text(&hosts, &password).as_bytes())
-        .map_err(io(&inventory))?;
+    let text = inventory_text(&hosts, &secrets);
+    files::write_private(&inventory, text.as_bytes()).map_err(io(&inventory))?;
     std::fs::write(&tmpl, template::BUILTIN).map_err(io(&tmpl))?;
     std::fs::write(&sentinel_tmpl, sentinel::BUILTIN).map_err(io(&sentinel_tmpl))?;
-    Ok(vec![inventory, tmpl, sentinel_tmpl])
+    let mut written = vec![inventory.clone(), tmpl, sentinel_tmpl];
+    if !plain {
+        let inv = crate::cli::inventory::parse(&text, &inventory)
+            .map_err(|e| InitError::Invalid(e.to_string()))?;
+        let base = std::fs::canonicalize(dir).map_err(io(dir))?;
+        let cluster = validate::validate(&inv, &base, &validate::process_env)
+            .map_err(|e| InitError::Invalid(e.to_string()))?;
+        let layout = certs::Layout::new(&base);
+        if force && layout.dir.exists() {
+            // A new inventory gets a new CA: the old files belong to another cluster.
+            std::fs::remove_dir_all(&layout.dir).map_err(io(&layout.dir))?;
+        }
+        written.extend(certs::ensure(&cluster, &layout)?.files);
+    }
+    Ok(written)
 }

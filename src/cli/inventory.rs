@@ -211,6 +211,15 @@ pub struct Inventory {
     /// The nodes by name (a name given twice is an error).
     #[serde(default, deserialize_with = "unique_nodes")]
     pub nodes: BTreeMap<String, NodeSettings>,
+    /// TLS on every link (clients, replication, the orchestrator): `true` makes each node
+    /// listen for TLS only, with the certificates in `<inventory folder>/tls/`. Absent or
+    /// `false`: plain TCP, as before.
+    #[serde(default)]
+    pub tls: Option<bool>,
+    /// ACL users by name, each with a role (see [`crate::cli::users`]). Absent: the one
+    /// `auth:` password, as before.
+    #[serde(default)]
+    pub users: BTreeMap<String, crate::cli::users::UserSettings>,
 }
 
 /// Reads `nodes:` refusing a name given twice (YAML would otherwise keep the last silently).

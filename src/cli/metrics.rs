@@ -213,6 +213,8 @@ mod tests {
             uptime_s: None,
             ops_per_sec: Some(5),
             error: None,
+            security: None,
+            link_why: None,
         };
         let text = prometheus("c", &[row]);
         assert!(text.contains(

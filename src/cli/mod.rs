@@ -2,6 +2,7 @@
 //! Library code returns typed errors; the `run_*` functions are the CLI edge and use anyhow.
 
 pub mod backup;
+pub mod certs;
 pub mod cluster;
 pub mod deploy;
 pub mod dump_header;
@@ -21,6 +22,7 @@ pub mod render;
 pub mod restore;
 pub mod scale;
 pub mod secret;
+pub mod security_check;
 pub mod sentinel;
 pub mod sentinel_adopt;
 pub mod sentinel_deploy;
@@ -30,7 +32,9 @@ pub mod ssh;
 pub mod status;
 pub mod stop;
 pub mod template;
+pub mod tls_link;
 pub mod upgrade;
+pub mod users;
 pub mod validate;
 pub mod verify;
 
@@ -102,15 +106,52 @@ pub fn load_cluster(path: &Path) -> anyhow::Result<(cluster::Cluster, PathBuf)> 
     Ok((cluster, dir))
 }
 
-/// `redrepl init [DIR] [--hosts a,b,c] [--force]`.
-pub fn run_init(dir: &Path, hosts: Option<&[String]>, force: bool) -> anyhow::Result<()> {
-    let written = init::init(dir, hosts, force).context("init failed")?;
+/// `redrepl init [DIR] [--hosts a,b,c] [--force] [--plain]`.
+pub fn run_init(
+    dir: &Path,
+    hosts: Option<&[String]>,
+    force: bool,
+    plain: bool,
+) -> anyhow::Result<()> {
+    let written = init::init(dir, hosts, force, plain).context("init failed")?;
     for p in &written {
         crate::outln!("wrote {}", p.display());
     }
+    if plain {
+        crate::outln!(
+            "a random 32-character password is in auth.password of {} (not shown here)",
+            written[0].display()
+        );
+    } else {
+        crate::outln!(
+            "random 32-character passwords for the users admin, replication and app are in {} \
+             (not shown here); the CA key stays in {} (never uploaded)",
+            written[0].display(),
+            dir.join(certs::TLS_DIR).display()
+        );
+    }
+    Ok(())
+}
+
+/// `redrepl certs renew INVENTORY [--days N]`: reissues every node's certificate (and the
+/// orchestrator's client certificate) with the cluster's CA; `deploy` then rolls them out
+/// without a restart (CONFIG SET of the certificate files).
+pub fn run_certs_renew(inventory: &Path, days: u32) -> anyhow::Result<()> {
+    let (cluster, dir) = load_cluster(inventory)?;
+    if !cluster.security.tls {
+        anyhow::bail!(
+            "{} has no `tls: true`: there are no certificates to renew",
+            inventory.display()
+        );
+    }
+    let layout = certs::Layout::new(&dir);
+    let written = certs::renew(&cluster, &layout, days).context("certs renew failed")?;
+    for p in &written.files {
+        crate::outln!("wrote {}", p.display());
+    }
     crate::outln!(
-        "a random 32-character password is in auth.password of {} (not shown here)",
-        written[0].display()
+        "node certificates valid {days} days; run `redrepl deploy {}` to roll them out (no restart)",
+        inventory.display()
     );
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use crate::cli::cluster::{Cluster, Node};
 use crate::cli::inventory::{Engine, Transport};
-use crate::cli::redis_link::{Link, LinkError};
+use crate::cli::redis_link::{Link, LinkError, Reply};
 use crate::cli::ssh::{NewHostKeys, Output, Session, SshError, shell_quote};
 use std::time::{Duration, Instant};
 
@@ -303,7 +303,8 @@ impl NodeConn {
     }
 
     /// Opens a link from the node to another server at `host:port` as the node sees it (an
-    /// SSH tunnel, or plain TCP for a local node) and authenticates; errors name the node and
+    /// SSH tunnel, or plain TCP for a local node; TLS inside it when the cluster says so)
+    /// and authenticates (as the admin user when there is one); errors name the node and
     /// `label`. Used to reach a server the inventory no longer names (`deploy --prune`).
     pub async fn redis_at(
         &self,
@@ -312,10 +313,59 @@ impl NodeConn {
         label: &str,
         password: Option<&str>,
     ) -> Result<Link, NodeError> {
+        let access = &self.node.access;
+        self.link(
+            host,
+            port,
+            label,
+            access.tls.is_some(),
+            access.user.as_deref(),
+            password,
+        )
+        .await
+    }
+
+    /// A plain-TCP link to the node's server authenticated as the default user, whatever the
+    /// inventory says: a server still running a config from before `tls:`/`users:` (deploy
+    /// stops it with SHUTDOWN SAVE through this).
+    pub async fn redis_plain(&self, password: Option<&str>) -> Result<Link, NodeError> {
+        let host = local_redis_host(&self.node);
+        self.link(&host, self.node.port, &self.addr(), false, None, password)
+            .await
+    }
+
+    /// Whether the node's server answers a plain-TCP PING (with anything RESP: PONG, NOAUTH,
+    /// an error): used by verify on a TLS-only cluster.
+    pub async fn accepts_plain(&self) -> Result<bool, NodeError> {
+        let host = local_redis_host(&self.node);
+        let mut link = self
+            .link(&host, self.node.port, &self.addr(), false, None, None)
+            .await?;
+        link.timeout = Duration::from_secs(3);
+        Ok(matches!(
+            link.raw(&[b"PING"]).await,
+            Ok(Reply::Status(_) | Reply::Error(_))
+        ))
+    }
+
+    async fn link(
+        &self,
+        host: &str,
+        port: u16,
+        label: &str,
+        tls: bool,
+        user: Option<&str>,
+        password: Option<&str>,
+    ) -> Result<Link, NodeError> {
         let not_running = |detail: String| NodeError::NotRunning {
             node: self.node.name.clone(),
             addr: label.to_string(),
             detail,
+        };
+        let redis_err = |source| NodeError::Redis {
+            node: self.node.name.clone(),
+            addr: label.to_string(),
+            source,
         };
         let stream: Box<dyn crate::cli::redis_link::Stream> = match &self.conn {
             Conn::Ssh(s) => match s.tunnel(host, port).await {
@@ -334,14 +384,15 @@ impl NodeConn {
                 }
             }
         };
+        let (stream, expiry) = match (&self.node.access.tls, tls) {
+            (Some(files), true) => crate::cli::tls_link::connect(stream, files, &self.node.host)
+                .await
+                .map_err(|e| redis_err(LinkError::Tls(e)))?,
+            _ => (stream, None),
+        };
         let mut link = Link::new(stream);
-        link.auth(password)
-            .await
-            .map_err(|source| NodeError::Redis {
-                node: self.node.name.clone(),
-                addr: label.to_string(),
-                source,
-            })?;
+        link.peer_not_after = expiry;
+        link.auth_as(user, password).await.map_err(redis_err)?;
         Ok(link)
     }
 
@@ -457,7 +508,15 @@ impl NodeConn {
     /// by the node's current config file (which saves only when the node has save points).
     /// Waits until the port no longer answers.
     pub async fn stop(&self, password: Option<&str>, wait: Duration) -> Result<(), NodeError> {
-        match self.redis(password).await {
+        let mut link = self.redis(password).await;
+        if matches!(link, Err(NodeError::Redis { .. })) {
+            // A server still on the config from before tls:/users: (plain, default user).
+            let fallback = self.node.access.fallback_password.as_ref();
+            if let Ok(l) = self.redis_plain(fallback.map(|p| p.expose())).await {
+                link = Ok(l);
+            }
+        }
+        match link {
             Err(NodeError::NotRunning { .. }) => return Ok(()),
             Ok(mut link) => link.shutdown_save().await.map_err(|e| self.redis_err(e))?,
             Err(_) => {

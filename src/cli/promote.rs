@@ -456,12 +456,10 @@ pub async fn promote(
             };
             let (h, p) = host_port(follows);
             progress.step(&n.name, &format!("REPLICAOF {follows}"));
-            if let Some(pw) = pw {
-                // The old master never needed masterauth; every replica needs it.
-                l.cmd(&["CONFIG", "SET", "masterauth", pw])
-                    .await
-                    .map_err(|e| conn(&conns[i]).redis_err(e))?;
-            }
+            // The old master never needed masterauth; every replica needs it.
+            crate::cli::scale::set_master_login(l, cluster)
+                .await
+                .map_err(|e| conn(&conns[i]).redis_err(e))?;
             l.cmd(&["REPLICAOF", &h, &p])
                 .await
                 .map_err(|e| conn(&conns[i]).redis_err(e))?;

@@ -66,6 +66,9 @@ pub enum LinkError {
         /// The server's error text.
         message: String,
     },
+    /// The TLS session could not be set up (the text names files and the cause, never a key).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// AUTH was refused.
     #[error(
         "authentication refused ({0}): the server's password is not the inventory's \
@@ -81,6 +84,8 @@ pub struct Link {
     pos: usize,
     /// The time every command may take.
     pub timeout: Duration,
+    /// The server certificate's `notAfter` (Unix seconds) on a TLS link.
+    pub peer_not_after: Option<i64>,
 }
 
 impl std::fmt::Debug for Link {
@@ -97,15 +102,32 @@ impl Link {
             buf: Vec::new(),
             pos: 0,
             timeout: Duration::from_secs(10),
+            peer_not_after: None,
         }
     }
 
     /// Authenticates with `password` (no-op for None).
     pub async fn auth(&mut self, password: Option<&str>) -> Result<(), LinkError> {
+        self.auth_as(None, password).await
+    }
+
+    /// Authenticates as `user` (None: the default user) with `password` (no-op for None).
+    pub async fn auth_as(
+        &mut self,
+        user: Option<&str>,
+        password: Option<&str>,
+    ) -> Result<(), LinkError> {
         let Some(password) = password else {
             return Ok(());
         };
-        match self.raw(&[b"AUTH", password.as_bytes()]).await? {
+        let reply = match user {
+            Some(u) => {
+                self.raw(&[b"AUTH", u.as_bytes(), password.as_bytes()])
+                    .await?
+            }
+            None => self.raw(&[b"AUTH", password.as_bytes()]).await?,
+        };
+        match reply {
             Reply::Error(e) => {
                 // Redis's texts name no password; keep only the first word to be safe.
                 let code = e.split_whitespace().next().unwrap_or("ERR").to_string();

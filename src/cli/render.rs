@@ -16,6 +16,18 @@ pub enum RenderError {
         /// The template error (names the template line).
         source: TemplateError,
     },
+    /// The template leaves out what `tls:`/`users:` need (a copy made before they existed).
+    #[error(
+        "node {node}: the template renders no `{missing}` line although the inventory asks \
+         for it (a copy of templates/redis.conf.j2 made before tls:/users: existed?): copy the \
+         `security` block from the built-in template (`redrepl init` in an empty folder writes it)"
+    )]
+    Security {
+        /// The node.
+        node: String,
+        /// The directive that is missing.
+        missing: String,
+    },
     /// A file could not be written.
     #[error("cannot write {path}")]
     Io {
@@ -35,15 +47,40 @@ pub fn render_all(
         .nodes
         .iter()
         .map(|n| {
-            template
+            let text = template
                 .render(cluster, n)
-                .map(|text| (n.name.clone(), text))
                 .map_err(|source| RenderError::Template {
                     node: n.name.clone(),
                     source,
-                })
+                })?;
+            check_security(cluster, &n.name, &text)?;
+            Ok((n.name.clone(), text))
         })
         .collect()
+}
+
+/// Refuses a rendered config that lacks the TLS or user lines the inventory asks for: the
+/// orchestrator would speak TLS to a plain server, or log in as a user that does not exist.
+fn check_security(cluster: &Cluster, node: &str, text: &str) -> Result<(), RenderError> {
+    let has = |prefix: &str| text.lines().any(|l| l.trim_start().starts_with(prefix));
+    let mut wanted: Vec<String> = Vec::new();
+    if cluster.security.tls {
+        wanted.push("tls-port ".into());
+    }
+    wanted.extend(
+        cluster
+            .security
+            .users
+            .iter()
+            .map(|u| format!("user {} ", u.name)),
+    );
+    match wanted.iter().find(|w| !has(w)) {
+        Some(w) => Err(RenderError::Security {
+            node: node.to_string(),
+            missing: w.trim_end().to_string(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Renders every node into `out_dir/<node>.conf` (mode 0600) and returns the paths written.

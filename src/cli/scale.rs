@@ -219,16 +219,45 @@ pub async fn find_strangers(
     out
 }
 
-/// Re-points a running replica live: `CONFIG SET masterauth` (when there is a password),
-/// then `REPLICAOF` the node it must follow. No restart; its config file is already the
-/// one rendered for the new topology.
-pub async fn repoint(c: &NodeConn, to: &Node, pw: Option<&str>) -> Result<(), NodeError> {
-    let mut link = c.redis(pw).await?;
-    if let Some(pw) = pw {
-        link.cmd(&["CONFIG", "SET", "masterauth", pw])
+/// Gives a server the login it uses on its master (`CONFIG SET masteruser`/`masterauth`:
+/// the replication user, else the shared password; nothing when there is neither).
+pub async fn set_master_login(
+    link: &mut crate::cli::redis_link::Link,
+    cluster: &Cluster,
+) -> Result<(), crate::cli::redis_link::LinkError> {
+    match cluster.master_login() {
+        (Some(user), Some(pw)) => link
+            .cmd(&[
+                "CONFIG",
+                "SET",
+                "masteruser",
+                user,
+                "masterauth",
+                pw.expose(),
+            ])
             .await
-            .map_err(|e| c.redis_err(e))?;
+            .map(drop),
+        (None, Some(pw)) => link
+            .cmd(&["CONFIG", "SET", "masterauth", pw.expose()])
+            .await
+            .map(drop),
+        _ => Ok(()),
     }
+}
+
+/// Re-points a running replica live: its master login ([`set_master_login`]), then
+/// `REPLICAOF` the node it must follow. No restart; its config file is already the one
+/// rendered for the new topology.
+pub async fn repoint(
+    c: &NodeConn,
+    cluster: &Cluster,
+    to: &Node,
+    pw: Option<&str>,
+) -> Result<(), NodeError> {
+    let mut link = c.redis(pw).await?;
+    set_master_login(&mut link, cluster)
+        .await
+        .map_err(|e| c.redis_err(e))?;
     link.cmd(&["REPLICAOF", &to.host, &to.port.to_string()])
         .await
         .map_err(|e| c.redis_err(e))?;

@@ -3,6 +3,7 @@
 
 use crate::cli::cluster::Cluster;
 use crate::cli::node::{NodeConn, NodeError};
+use crate::cli::security_check;
 use serde::Serialize;
 
 /// One node's row.
@@ -36,12 +37,17 @@ pub struct Row {
     pub ops_per_sec: Option<i64>,
     /// Why it is unreachable.
     pub error: Option<String>,
+    /// TLS on/off, certificate days left, users defined (reachable nodes).
+    pub security: Option<crate::cli::security_check::Facts>,
+    /// Why a replica's link is down, when its master says (ACL LOG).
+    pub link_why: Option<String>,
 }
 
 /// Reads every node's INFO.
 pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) -> Vec<Row> {
     let pw = cluster.password.as_ref().map(|p| p.expose());
     let tasks = cluster.nodes.iter().zip(conns).map(|(n, c)| async move {
+        let mut master_link = None;
         let mut row = Row {
             node: n.name.clone(),
             addr: format!("{}:{}", n.host, n.port),
@@ -57,22 +63,29 @@ pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) ->
             uptime_s: None,
             ops_per_sec: None,
             error: None,
+            security: None,
+            link_why: None,
         };
         let c = match c {
             Ok(c) => c,
             Err(e) => {
                 row.error = Some(e.to_string());
-                return row;
+                return (row, None);
             }
         };
         let info = async {
             let mut link = c.redis(pw).await?;
-            link.info("all").await.map_err(|e| c.redis_err(e))
+            let info = link.info("all").await.map_err(|e| c.redis_err(e))?;
+            Ok::<_, NodeError>((info, link))
         }
         .await;
         match info {
             Err(e) => row.error = Some(e.to_string()),
-            Ok(info) => {
+            Ok((info, mut link)) => {
+                row.security = Some(security_check::facts(cluster, c, &mut link).await);
+                if info.role() != "slave" && n.replicaof.is_none() {
+                    master_link = Some(link);
+                }
                 row.reachable = true;
                 let slave = info.role() == "slave";
                 row.role = Some(if slave { "replica" } else { "master" }.into());
@@ -92,9 +105,19 @@ pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) ->
                 row.ops_per_sec = info.int("instantaneous_ops_per_sec");
             }
         }
-        row
+        (row, master_link)
     });
-    let mut rows = futures::future::join_all(tasks).await;
+    let (mut rows, mut masters): (Vec<Row>, Vec<Option<crate::cli::redis_link::Link>>) =
+        futures::future::join_all(tasks).await.into_iter().unzip();
+    let down = |r: &Row| r.role.as_deref() == Some("replica") && r.link.as_deref() != Some("up");
+    if rows.iter().any(down)
+        && let Some(master) = masters.iter_mut().flatten().next()
+    {
+        let why = security_check::replication_refused(cluster, master).await;
+        for r in rows.iter_mut().filter(|r| down(r)) {
+            r.link_why = why.clone();
+        }
+    }
     let master_offset = rows
         .iter()
         .filter(|r| r.role.as_deref() == Some("master"))
@@ -114,7 +137,7 @@ pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) ->
 pub fn table(rows: &[Row]) -> String {
     let header = [
         "NODE", "ADDRESS", "UP", "ROLE", "MASTER", "LINK", "OFFSET", "LAG", "REPLICAS", "KEYS",
-        "OPS/S", "MEMORY", "UPTIME",
+        "OPS/S", "MEMORY", "UPTIME", "TLS", "CERT", "USERS",
     ];
     let dash = || "-".to_string();
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
@@ -133,12 +156,40 @@ pub fn table(rows: &[Row]) -> String {
             r.ops_per_sec.map(|v| v.to_string()).unwrap_or_else(dash),
             r.memory.clone().unwrap_or_else(dash),
             r.uptime_s.map(|v| format!("{v}s")).unwrap_or_else(dash),
+            r.security
+                .as_ref()
+                .map(|s| if s.tls { "on" } else { "off" }.to_string())
+                .unwrap_or_else(dash),
+            r.security
+                .as_ref()
+                .and_then(|s| s.cert_days)
+                .map(|d| format!("{d}d"))
+                .unwrap_or_else(dash),
+            r.security
+                .as_ref()
+                .and_then(|s| s.users.as_ref())
+                .map(|u| u.join(","))
+                .unwrap_or_else(dash),
         ]);
     }
     let mut out = columns(&lines);
     for r in rows {
         if let Some(e) = &r.error {
             out.push_str(&crate::cli::verify::named(&r.node, e));
+        }
+        if let Some(why) = &r.link_why {
+            out.push_str(&crate::cli::verify::named(
+                &r.node,
+                &format!("replication link down: {why}"),
+            ));
+        }
+        if let Some(s) = &r.security
+            && s.plain_open
+        {
+            out.push_str(&crate::cli::verify::named(
+                &r.node,
+                "accepts plain TCP although the inventory says tls: true",
+            ));
         }
     }
     out

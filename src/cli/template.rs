@@ -165,6 +165,27 @@ struct SentinelCtx {
     min_replicas_max_lag: u32,
 }
 
+/// `security`: TLS files and ACL users (issue 14); None when the inventory has neither.
+#[derive(Serialize)]
+struct SecurityCtx<'a> {
+    /// The node's own TLS files (None: plain TCP).
+    tls: Option<crate::cli::certs::RemoteFiles>,
+    /// `user` lines: name and rules (the password as its SHA-256).
+    users: Vec<UserCtx<'a>>,
+    /// The default user has no password: it is turned off.
+    default_off: bool,
+    /// `masteruser` on replicas (the replication user).
+    masteruser: Option<&'a str>,
+    /// `masterauth` on replicas when it differs from `password`.
+    masterauth: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct UserCtx<'a> {
+    name: &'a str,
+    rules: String,
+}
+
 #[derive(Serialize)]
 struct Ctx<'a> {
     cluster: &'a str,
@@ -173,6 +194,32 @@ struct Ctx<'a> {
     node: NodeCtx<'a>,
     master: Option<MasterCtx<'a>>,
     sentinel: Option<SentinelCtx>,
+    security: Option<SecurityCtx<'a>>,
+}
+
+fn security<'a>(cluster: &'a Cluster, node: &'a Node) -> Option<SecurityCtx<'a>> {
+    let s = &cluster.security;
+    if !s.tls && s.users.is_empty() {
+        return None;
+    }
+    let (masteruser, masterauth) = match cluster.master_login() {
+        (Some(u), pw) if node.replicaof.is_some() => (Some(u), pw.map(|p| p.expose())),
+        _ => (None, None),
+    };
+    Some(SecurityCtx {
+        tls: s.tls.then(|| crate::cli::certs::RemoteFiles::of(node)),
+        users: s
+            .users
+            .iter()
+            .map(|u| UserCtx {
+                name: &u.name,
+                rules: u.config_rules(),
+            })
+            .collect(),
+        default_off: !s.users.is_empty() && s.default_password.is_none(),
+        masteruser,
+        masterauth,
+    })
 }
 
 fn context<'a>(cluster: &'a Cluster, node: &'a Node) -> Ctx<'a> {
@@ -188,7 +235,11 @@ fn context<'a>(cluster: &'a Cluster, node: &'a Node) -> Ctx<'a> {
     Ctx {
         cluster: &cluster.name,
         engine: cluster.engine.as_str(),
-        password: cluster.password.as_ref().map(|p| p.expose()),
+        password: cluster
+            .security
+            .default_password
+            .as_ref()
+            .map(|p| p.expose()),
         node: NodeCtx {
             name: &node.name,
             host: &node.host,
@@ -206,6 +257,7 @@ fn context<'a>(cluster: &'a Cluster, node: &'a Node) -> Ctx<'a> {
             min_replicas_to_write: s.min_replicas_to_write,
             min_replicas_max_lag: s.min_replicas_max_lag,
         }),
+        security: security(cluster, node),
     }
 }
 

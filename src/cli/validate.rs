@@ -131,42 +131,64 @@ impl Validator<'_> {
             );
         }
         let (password, password_declared) = self.password(inv);
+        let security = self.security(inv, password);
         if inv.nodes.is_empty() {
             self.problem("nodes", "no nodes: add at least a master");
         }
-        let nodes: Vec<Node> = inv
+        let password_declared = password_declared || !inv.users.is_empty();
+        let mut nodes: Vec<Node> = inv
             .nodes
             .iter()
             .filter_map(|(name, n)| self.node(inv, name, n, password_declared))
             .collect();
         self.topology(inv);
         let sentinels = self.sentinels(inv, &nodes);
+        self.security_fits(inv, &nodes, &security);
         self.unique_addresses(&nodes);
+        let (access, login) = security::access(&security);
+        for n in &mut nodes {
+            n.access = access.clone();
+        }
         Cluster {
             name: inv.cluster.clone(),
             engine: inv.engine,
-            password,
+            password: login,
             nodes,
             sentinels,
+            security,
         }
     }
 
     /// Returns the password (if usable) and whether one was declared at all.
     fn password(&mut self, inv: &Inventory) -> (Option<Secret>, bool) {
-        match (&inv.auth.password, &inv.auth.password_env) {
+        self.secret(&inv.auth.password, &inv.auth.password_env, "auth")
+    }
+
+    /// A password given inline or by environment variable at `path` (`auth`,
+    /// `users.<name>`): the value (if usable) and whether one was declared at all.
+    fn secret(
+        &mut self,
+        inline: &Option<Secret>,
+        var: &Option<String>,
+        path: &str,
+    ) -> (Option<Secret>, bool) {
+        match (inline, var) {
             (Some(_), Some(_)) => {
-                self.problem("auth", "set either password or password_env, not both");
+                self.problem(path, "set either password or password_env, not both");
                 (None, true)
             }
-            (Some(p), None) => (self.check_password(p.clone(), "auth.password"), true),
+            (Some(p), None) => (
+                self.check_password(p.clone(), &format!("{path}.password")),
+                true,
+            ),
             (None, Some(var)) => match (self.env)(var) {
                 Some(p) => (
-                    self.check_password(Secret::new(p), "auth.password_env"),
+                    self.check_password(Secret::new(p), &format!("{path}.password_env")),
                     true,
                 ),
                 None => {
                     self.problem(
-                        "auth.password_env",
+                        format!("{path}.password_env"),
                         format!("environment variable {var} is not set: export {var}=<password>"),
                     );
                     (None, true)
@@ -353,6 +375,7 @@ impl Validator<'_> {
             transport,
             ssh,
             sentinel_port,
+            access: Default::default(),
         })
     }
 
@@ -658,5 +681,6 @@ impl Validator<'_> {
     }
 }
 
+mod security;
 #[cfg(test)]
 mod tests;

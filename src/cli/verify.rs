@@ -5,6 +5,7 @@
 use crate::cli::cluster::Cluster;
 use crate::cli::node::{NodeConn, NodeError};
 use crate::cli::redis_link::{Link, LinkError, Reply};
+use crate::cli::security_check;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -168,6 +169,24 @@ pub async fn verify(
     }
     if let Some(l) = &mut master_link {
         let _ = l.cmd(&["DEL", &key]).await;
+    }
+    // TLS: certificates about to expire, a port that also takes plain TCP.
+    if cluster.security.tls {
+        let checks = cluster.nodes.iter().zip(conns).map(|(_, c)| async move {
+            let Ok(c) = c else { return Vec::new() };
+            let facts = match c.redis(pw).await {
+                Ok(mut link) => security_check::facts(cluster, c, &mut link).await,
+                // The link failure is reported above; a plain server is still named here.
+                Err(_) => security_check::Facts {
+                    plain_open: c.accepts_plain().await.unwrap_or(false),
+                    ..Default::default()
+                },
+            };
+            security_check::problems(&facts, inventory)
+        });
+        for (row, p) in rows.iter_mut().zip(futures::future::join_all(checks).await) {
+            row.problems.extend(p);
+        }
     }
     for row in &mut rows {
         row.ok = row.problems.is_empty();

@@ -105,3 +105,65 @@ fn template_errors_name_the_line() {
     let e = t.render(&c, c.master()).unwrap_err().to_string();
     assert!(e.starts_with("bad.j2:3:"), "{e}");
 }
+
+#[test]
+fn tls_and_users_render_one_block_without_passwords_in_clear() {
+    let text = SEED.replace(
+        "nodes:",
+        "tls: true\nusers:\n  admin: {role: admin, password: admin-pw-123}\n  \
+         repl: {role: replication, password: repl-pw-123}\n  \
+         app: {role: app, password: app-pw-123, rules: \"~app:* +get\"}\nnodes:",
+    );
+    let inv = parse(&text, Path::new("x.yaml")).unwrap();
+    let env = |name: &str| (name == "REDREPL_PASSWORD").then(|| "1234567a".to_owned());
+    let c = validate(&inv, Path::new("/x"), &env).unwrap();
+    let t = Template::builtin();
+    let master = t.render(&c, c.node("node1").unwrap()).unwrap();
+    let replica = t.render(&c, c.node("node2").unwrap()).unwrap();
+    for out in [&master, &replica] {
+        let l = lines(out);
+        for want in ["port 0", "tls-auth-clients yes", "tls-replication yes"] {
+            assert!(l.contains(&want), "missing {want:?} in\n{out}");
+        }
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with("user app reset on #") && x.ends_with(" ~app:* +get")),
+            "{out}"
+        );
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with("user admin reset on #") && x.ends_with(" ~* &* +@all"))
+        );
+        // auth.password is kept: the default user keeps it (no `user default off`).
+        assert!(!out.contains("user default off"), "{out}");
+        for secret in ["admin-pw-123", "app-pw-123"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+    }
+    assert!(master.contains("tls-port 6379"), "{master}");
+    assert!(
+        master.contains("tls-cert-file \"/myredis/redrepl-tls/node1.crt\""),
+        "{master}"
+    );
+    assert!(!master.contains("masteruser"), "{master}");
+    assert!(
+        replica.contains("masteruser \"repl\"\nmasterauth \"repl-pw-123\""),
+        "{replica}"
+    );
+    // The login the orchestrator uses is the admin user's.
+    assert_eq!(c.password.as_ref().unwrap().expose(), "admin-pw-123");
+    assert_eq!(c.nodes[0].access.user.as_deref(), Some("admin"));
+    assert!(c.nodes[0].access.tls.is_some());
+}
+
+#[test]
+fn an_inventory_without_tls_or_users_renders_as_before() {
+    let c = seed_cluster();
+    assert!(!c.security.tls && c.security.users.is_empty());
+    let out = Template::builtin()
+        .render(&c, c.node("node2").unwrap())
+        .unwrap();
+    for absent in ["tls-", "user ", "masteruser", "port 0"] {
+        assert!(!out.contains(absent), "{absent:?} in\n{out}");
+    }
+}
