@@ -614,3 +614,27 @@ fn lab_ssh_deploy_with_tls_and_users_verifies_and_refuses_plain_tcp() {
         }
     }
 }
+
+/// A user's template copy from before `tls:`/`users:` would deploy plain servers that the
+/// orchestrator then reaches over TLS: render (and so deploy) refuses it, naming the line.
+#[test]
+fn a_template_copy_without_the_security_block_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    orch::redrepl(&["init", d, "--hosts", "10.0.0.1,10.0.0.2"]).expect(0, "init");
+    let tmpl = dir.path().join("templates/redis.conf.j2");
+    let text = std::fs::read_to_string(&tmpl).unwrap();
+    let cut = text.find("{%- if security %}").unwrap();
+    std::fs::write(&tmpl, &text[..cut]).unwrap();
+    let inv = dir.path().join("inventory.yaml");
+    let run = orch::cli("render", &inv, &[]).expect(1, "render");
+    assert!(
+        run.all()
+            .contains("the template renders no `tls-port` line although the inventory asks"),
+        "{}",
+        run.all()
+    );
+    assert!(!dir.path().join("rendered").exists());
+    let run = orch::cli("deploy", &inv, &["--dry-run"]).expect(1, "deploy --dry-run");
+    assert!(run.all().contains("`security` block"), "{}", run.all());
+}
