@@ -22,7 +22,13 @@ struct SentinelCluster {
 }
 
 impl SentinelCluster {
+    /// Debian's redis-server and redis-sentinel.
     fn new() -> SentinelCluster {
+        SentinelCluster::with_engines("redis", "redis")
+    }
+
+    /// Servers and sentinels of the given engines (`redis` or `bundled`).
+    fn with_engines(server: &str, sentinel: &str) -> SentinelCluster {
         let dir = tempfile::Builder::new()
             .prefix("redrepl-sentinel-")
             .tempdir()
@@ -30,8 +36,8 @@ impl SentinelCluster {
         let ports = [free_port(), free_port(), free_port()];
         let sentinel_ports = [free_port(), free_port(), free_port()];
         let mut y = format!(
-            "# sentinel test inventory\ncluster: ha\nengine: redis\nauth:\n  password: {PASSWORD}\n\
-             sentinel:\n  engine: redis\n  quorum: 2\n  down_after_ms: 1000\n  \
+            "# sentinel test inventory\ncluster: ha\nengine: {server}\nauth:\n  password: {PASSWORD}\n\
+             sentinel:\n  engine: {sentinel}\n  quorum: 2\n  down_after_ms: 1000\n  \
              failover_timeout_ms: 10000\n\
              defaults:\n  transport: local\n  host: 127.0.0.1\n  bind: 127.0.0.1\n  \
              protected_mode: true\n  dir: \"data/{{node}}\"\nnodes:\n"
@@ -242,16 +248,32 @@ fn sentinels_deploy_fail_over_and_the_next_deploy_follows_them() {
             .collect::<Vec<_>>()
     );
 
-    // promote refuses while sentinels run (they would undo it); nothing changes.
+    // promote --dry-run with sentinels: the plan goes through them; nothing changes.
     let inv_before = c.inventory_text();
-    let run = cli("promote", inv, &["node2"]).expect(1, "promote with sentinels");
-    assert!(
-        run.stderr
-            .contains("sentinels run on node1, node2, node3: they would undo a direct switch"),
-        "{}",
-        run.all()
-    );
+    let run = cli("promote", inv, &["node2", "--dry-run"]).expect(0, "promote plan");
+    for want in [
+        "node3: CONFIG SET replica-priority 0 for the switch (now 100), restored after",
+        "node1: fence writes (CONFIG SET min-replicas-to-write 1000000: NOREPLICAS); wait \
+         until node2 has every write it took",
+        "sentinel of node1: SENTINEL FAILOVER ha; wait until every sentinel (node1, node2, \
+         node3) reports node2 with one config epoch",
+        "node1: REPLICAOF node2 while fenced; lift the fence; CONFIG REWRITE",
+    ] {
+        assert!(
+            run.stdout.contains(want),
+            "{want:?} missing:\n{}",
+            run.all()
+        );
+    }
     assert_eq!(c.inventory_text(), inv_before);
+    let mut n3 = orch::connect("127.0.0.1", c.ports[2]);
+    let prio: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("replica-priority")
+        .query(&mut n3)
+        .unwrap();
+    assert_eq!(prio[1], "100");
+    drop(n3);
     let mut n2 = orch::connect("127.0.0.1", c.ports[1]);
     assert_eq!(orch::info_field(&mut n2, "role").as_deref(), Some("slave"));
     drop(n2);
@@ -436,4 +458,297 @@ fn init_enables_sentinels_and_its_inventory_validates() {
     assert!(dir.path().join("templates/sentinel.conf.j2").exists());
     let run = cli("render", &dir.path().join("inventory.yaml"), &[]).expect(0, "render");
     assert!(run.stdout.contains("sentinel"), "{}", run.all());
+}
+
+/// Writes `SET w:<i> <i>` to the server on `port` until stopped; returns the acknowledged `i`s.
+fn writer(
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Vec<u64>> {
+    std::thread::spawn(move || {
+        let mut con = orch::connect("127.0.0.1", port);
+        let mut acked = Vec::new();
+        let mut i = 0u64;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            i += 1;
+            let r: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(format!("w:{i}"))
+                .arg(i)
+                .query(&mut con);
+            match r {
+                Ok(()) => acked.push(i),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        acked
+    })
+}
+
+/// Every sentinel's (master port, config-epoch).
+fn sentinel_masters(c: &SentinelCluster) -> Vec<(u16, String)> {
+    (0..3)
+        .map(|i| {
+            let mut s = orch::connect("127.0.0.1", c.sentinel_ports[i]);
+            let m: Vec<String> = redis::cmd("SENTINEL")
+                .arg("MASTER")
+                .arg("ha")
+                .query(&mut s)
+                .unwrap();
+            let field = |name: &str| m[m.iter().position(|f| f == name).unwrap() + 1].clone();
+            (field("port").parse().unwrap(), field("config-epoch"))
+        })
+        .collect()
+}
+
+/// `promote NODE` with sentinels running goes through them: the chosen replica wins, every
+/// sentinel reports it with one epoch, no acknowledged write is lost, the priorities are
+/// restored, the inventory follows and a deploy changes nothing. Then `promote --force` with
+/// the master's server killed lets the sentinels fail over (ODOWN) to the chosen node.
+fn promote_through_the_sentinels(server: &str, sentinel: &str) {
+    let c = SentinelCluster::with_engines(server, sentinel);
+    let inv = c.inv();
+    // Time for `promote --force` to steer the sentinels before they see the master down.
+    std::fs::write(
+        inv,
+        c.inventory_text()
+            .replace("down_after_ms: 1000", "down_after_ms: 5000"),
+    )
+    .unwrap();
+    cli("deploy", inv, &[]).expect(0, "deploy");
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let w = writer(c.ports[0], stop.clone());
+    // Some writes before the switch, whatever the machine's load.
+    wait_for("the writer's first writes", Duration::from_secs(10), || {
+        let mut m = orch::connect("127.0.0.1", c.ports[0]);
+        redis::cmd("EXISTS")
+            .arg("w:20")
+            .query::<i64>(&mut m)
+            .unwrap()
+            == 1
+    });
+    let run = cli("promote", inv, &["node2"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked = w.join().unwrap();
+    let run = run.expect(0, "promote through the sentinels");
+    assert!(
+        run.all()
+            .contains("the sentinels agree: node2 is the master (config epoch 1)"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("promote: node2 is the master"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        sentinel_masters(&c),
+        vec![(c.ports[1], "1".to_string()); 3],
+        "every sentinel reports node2 with one epoch"
+    );
+    let mut n2 = orch::connect("127.0.0.1", c.ports[1]);
+    assert_eq!(orch::info_field(&mut n2, "role").as_deref(), Some("master"));
+    let missing: Vec<u64> = acked
+        .iter()
+        .copied()
+        .filter(|i| {
+            redis::cmd("EXISTS")
+                .arg(format!("w:{i}"))
+                .query::<i64>(&mut n2)
+                .unwrap()
+                == 0
+        })
+        .collect();
+    assert!(acked.len() >= 20, "{} writes acknowledged", acked.len());
+    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+    drop(n2);
+    for (i, m) in [(0, 1), (2, 1)] {
+        let mut n = orch::connect("127.0.0.1", c.ports[i]);
+        assert_eq!(orch::info_field(&mut n, "role").as_deref(), Some("slave"));
+        assert_eq!(
+            orch::info_field(&mut n, "master_port"),
+            Some(c.ports[m].to_string())
+        );
+        let prio: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("replica-priority")
+            .query(&mut n)
+            .unwrap();
+        assert_eq!(prio[1], "100", "node{}'s priority restored", i + 1);
+        let fence: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("min-replicas-to-write")
+            .query(&mut n)
+            .unwrap();
+        assert_eq!(fence[1], "1", "node{}'s write fence lifted", i + 1);
+    }
+    let text = c.inventory_text();
+    for want in [
+        "  node1:\n    replicaof: node2\n",
+        "  node2:\n    role: master\n",
+        "  node3:\n    replicaof: node2\n",
+    ] {
+        assert!(text.contains(want), "{want:?} missing:\n{text}");
+    }
+    let run = cli("deploy", inv, &[]).expect(0, "deploy after the promote");
+    assert!(run.stdout.contains("deploy: unchanged"), "{}", run.all());
+
+    // --force with the master's server gone: the sentinels decide (ODOWN), toward node3.
+    let pid = c.server_pid(1).unwrap();
+    // SAFETY: kill(2) on the pid our own server wrote.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    wait_for("the killed master's exit", Duration::from_secs(10), || {
+        !alive(pid)
+    });
+    let run = cli("promote", inv, &["node3", "--force"]).expect(0, "promote --force");
+    // Seen going down (ODOWN) while promote waited, or already past it when it looked.
+    assert!(
+        run.all()
+            .contains("the sentinels see node2 objectively down after")
+            || run.all().contains("the sentinels already fail"),
+        "{}",
+        run.all()
+    );
+    // A split vote may take the sentinels more than one epoch: one epoch, all agree.
+    let masters = sentinel_masters(&c);
+    assert!(
+        masters.iter().all(|m| *m == masters[0]) && masters[0].0 == c.ports[2],
+        "{masters:?}"
+    );
+    assert!(
+        run.all().contains(&format!(
+            "the sentinels agree: node3 is the master (config epoch {})",
+            masters[0].1
+        )),
+        "{}",
+        run.all()
+    );
+    let text = c.inventory_text();
+    for want in [
+        "  node1:\n    replicaof: node3\n",
+        "  node2:\n    replicaof: node3\n",
+        "  node3:\n    role: master\n",
+    ] {
+        assert!(text.contains(want), "{want:?} missing:\n{text}");
+    }
+    // The old master's server was started as a replica of node3.
+    let mut n2 = orch::connect("127.0.0.1", c.ports[1]);
+    assert_eq!(orch::info_field(&mut n2, "role").as_deref(), Some("slave"));
+    assert_eq!(
+        orch::info_field(&mut n2, "master_port"),
+        Some(c.ports[2].to_string())
+    );
+}
+
+#[test]
+fn promote_goes_through_redis_sentinels() {
+    promote_through_the_sentinels("redis", "redis");
+}
+
+#[test]
+fn promote_goes_through_bundled_sentinels() {
+    promote_through_the_sentinels("bundled", "bundled");
+}
+
+/// Kills the server whose pidfile is at this path when dropped (a node the test adds).
+struct PidfileGuard(PathBuf);
+
+impl Drop for PidfileGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = pid_in(&self.0) {
+            // SAFETY: kill(2) on a pid our own server wrote.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// `deploy --prune` of a replica: SENTINEL RESET on every sentinel afterwards, so they stop
+/// listing the pruned server (as down, forever).
+#[test]
+fn deploy_prune_resets_the_sentinels() {
+    let c = SentinelCluster::new();
+    let inv = c.inv();
+    let port4 = free_port();
+    let with_node4 = format!(
+        "{}  node4:\n    replicaof: node1\n    port: {port4}\n    sentinel: {{enabled: false}}\n",
+        c.inventory_text()
+    );
+    let without = c.inventory_text();
+    std::fs::write(inv, &with_node4).unwrap();
+    let _node4 = PidfileGuard(c.dir.path().join(format!("data/node4/redis_{port4}.pid")));
+    cli("deploy", inv, &[]).expect(0, "deploy with node4");
+    let replicas = |i: usize| {
+        let mut s = orch::connect("127.0.0.1", c.sentinel_ports[i]);
+        let m: Vec<String> = redis::cmd("SENTINEL")
+            .arg("MASTER")
+            .arg("ha")
+            .query(&mut s)
+            .unwrap();
+        m[m.iter().position(|f| f == "num-slaves").unwrap() + 1].clone()
+    };
+    for i in 0..3 {
+        assert_eq!(replicas(i), "3");
+    }
+    std::fs::write(inv, &without).unwrap();
+    let run = cli("deploy", inv, &["--prune", "--dry-run"]).expect(0, "prune dry run");
+    assert!(
+        run.stdout
+            .contains("sentinels: SENTINEL RESET ha on each, one at a time, after the prune"),
+        "{}",
+        run.all()
+    );
+    let run = cli("deploy", inv, &["--prune"]).expect(0, "prune");
+    assert!(
+        run.stdout.contains("sentinels: SENTINEL RESET ha on each"),
+        "{}",
+        run.all()
+    );
+    for i in 0..3 {
+        assert_eq!(replicas(i), "2", "sentinel {} still lists node4", i + 1);
+    }
+}
+
+/// `failover-test`: kill -9 of the master, the sentinels' new master takes a write, and the
+/// old master, restarted from its own config, is converted into a replica of the new one with
+/// its link up (it failed before: a master's config had no masterauth, so the converted old
+/// master's sync was refused with NOAUTH).
+#[test]
+fn failover_test_reports_the_figures_and_the_old_master_rejoins() {
+    let c = SentinelCluster::new();
+    let inv = c.inv();
+    cli("deploy", inv, &[]).expect(0, "deploy");
+    let run = cli("failover-test", inv, &[]).expect(0, "failover-test");
+    let new_port = c.sentinel_master(0).unwrap().0;
+    let new = if new_port == c.ports[1] {
+        "node2"
+    } else {
+        "node3"
+    };
+    assert_ne!(new_port, c.ports[0]);
+    for want in [
+        "failover-test: killed the server of node1 (the master)".to_string(),
+        format!("first write accepted by {new} after"),
+        format!("node1 restarted, rejoined as a replica of {new} after"),
+    ] {
+        assert!(
+            run.stdout.contains(&want),
+            "{want:?} missing:\n{}",
+            run.all()
+        );
+    }
+    let mut old = orch::connect("127.0.0.1", c.ports[0]);
+    assert_eq!(orch::info_field(&mut old, "role").as_deref(), Some("slave"));
+    assert_eq!(
+        orch::info_field(&mut old, "master_link_status").as_deref(),
+        Some("up")
+    );
+    assert_eq!(
+        orch::info_field(&mut old, "master_port"),
+        Some(new_port.to_string())
+    );
 }

@@ -471,6 +471,10 @@ pub async fn deploy(
             progress.note(&format!("{}: SHUTDOWN (--prune)", s.addr()));
             scale::prune(up, s, pw, opts.wait).await?;
         }
+        if strangers.iter().any(|s| s.run_id.is_some()) && !sentinels.is_empty() {
+            sentinel_deploy::reset_after_prune(cluster, &conns, &sentinels, opts.wait, progress)
+                .await?;
+        }
     }
     for (c, p) in conns.iter().zip(&plans) {
         let msg = match p.action {

@@ -27,6 +27,7 @@ pub mod sentinel;
 pub mod sentinel_adopt;
 pub mod sentinel_deploy;
 pub mod sentinel_drill;
+pub mod sentinel_promote;
 pub mod sentinel_status;
 pub mod ssh;
 pub mod status;
@@ -372,6 +373,18 @@ async fn start_stopped_replicas(
     Ok(())
 }
 
+/// The sentinels' SENTINEL RESET line when `--prune` shuts servers down.
+fn prune_reset(
+    cluster: &cluster::Cluster,
+    outcome: &deploy::Outcome,
+    opts: &deploy::Options,
+) -> Option<String> {
+    let pruned = opts.prune && outcome.strangers.iter().any(|s| s.run_id.is_some());
+    (pruned && !outcome.sentinels.is_empty())
+        .then(|| sentinel_deploy::describe_reset(cluster))
+        .flatten()
+}
+
 /// Prints what a deploy did (or its dry run's plan), then verifies.
 async fn print_deploy(
     cluster: &cluster::Cluster,
@@ -393,6 +406,9 @@ async fn print_deploy(
         for s in &outcome.sentinels {
             crate::outln!("  {}: {}", s.node, s.describe());
         }
+        if let Some(line) = prune_reset(cluster, &outcome, opts) {
+            crate::outln!("  {line}");
+        }
         return Ok(());
     }
     for p in &outcome.plans {
@@ -413,6 +429,9 @@ async fn print_deploy(
     }
     for s in &outcome.sentinels {
         crate::outln!("{} sentinel: {}", s.node, s.describe());
+    }
+    if let Some(line) = prune_reset(cluster, &outcome, opts) {
+        crate::outln!("{line}");
     }
     if outcome.unchanged {
         crate::outln!("deploy: unchanged (nothing to do on any node)");

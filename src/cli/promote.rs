@@ -23,7 +23,7 @@ use crate::cli::cluster::Cluster;
 use crate::cli::deploy;
 use crate::cli::node::{self, NodeConn, NodeError};
 use crate::cli::progress::Progress;
-use crate::cli::redis_link::Link;
+use crate::cli::redis_link::{Link, LinkError, Reply};
 use crate::cli::render;
 use crate::cli::ssh::NewHostKeys;
 use crate::cli::template::Template;
@@ -131,7 +131,8 @@ impl Plan {
         lines
     }
 
-    fn step(&self, node: &str) -> &Step {
+    /// The step of one node.
+    pub fn step(&self, node: &str) -> &Step {
         &self
             .steps
             .iter()
@@ -142,7 +143,7 @@ impl Plan {
 }
 
 /// The plan from what was found: `links[i]` is node i's Redis link or why there is none.
-fn plan(
+pub fn plan(
     cluster: &Cluster,
     target: &str,
     topo: &BTreeMap<String, Option<String>>,
@@ -213,6 +214,177 @@ pub fn with_topology(cluster: &Cluster, topo: &BTreeMap<String, Option<String>>)
     c
 }
 
+/// What promote found before changing anything: every node's connection and Redis link, in
+/// inventory order. Shared by the direct switch (here) and the switch through the sentinels
+/// ([`crate::cli::sentinel_promote`]).
+pub struct Inspected<'a> {
+    /// The inventory file (edited at the end).
+    pub inventory: &'a Path,
+    /// The cluster as the inventory says it.
+    pub cluster: &'a Cluster,
+    /// The servers' config template.
+    pub template: &'a Template,
+    /// The promote's options.
+    pub opts: &'a Options,
+    /// Where progress goes.
+    pub progress: &'a Progress,
+    /// Each node's connection (SSH or local), or why there is none.
+    pub conns: Vec<Result<NodeConn, NodeError>>,
+    /// Each node's Redis link, or why there is none.
+    pub links: Vec<Result<Link, String>>,
+    /// Whether the master answers.
+    pub master_up: bool,
+    /// When promote started.
+    pub started: Instant,
+}
+
+impl Inspected<'_> {
+    /// The index of a node (inventory order).
+    pub fn idx(&self, name: &str) -> usize {
+        self.cluster
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .expect("an inventory node")
+    }
+
+    /// The password of the servers.
+    pub fn password(&self) -> Option<&str> {
+        self.cluster.password.as_ref().map(|p| p.expose())
+    }
+
+    /// Node `i`'s connection (it has one: its link is open).
+    pub fn conn(&self, i: usize) -> &NodeConn {
+        conn(&self.conns[i])
+    }
+
+    /// Runs one command on node `i` over its link, opening a new link when the old one was
+    /// closed (a sentinel's reconfiguration kills normal clients).
+    pub async fn cmd(&mut self, i: usize, args: &[&str]) -> anyhow::Result<Reply> {
+        if let Ok(l) = self.links[i].as_mut() {
+            match l.cmd(args).await {
+                Err(LinkError::Io(_) | LinkError::Timeout { .. }) => {}
+                r => return r.map_err(|e| conn(&self.conns[i]).redis_err(e).into()),
+            }
+        }
+        let c = conn(&self.conns[i]);
+        let mut l = c.redis(self.password()).await?;
+        let r = l.cmd(args).await.map_err(|e| c.redis_err(e));
+        self.links[i] = Ok(l);
+        Ok(r?)
+    }
+
+    /// Pauses writes on node `mi` (the master) for `pause`, then waits until node `ti` has
+    /// every write it took. On failure the writes are resumed. Nothing acknowledged after this
+    /// point is missing on `ti`: writes wait.
+    pub async fn pause_and_catch_up(
+        &mut self,
+        mi: usize,
+        ti: usize,
+        pause: Duration,
+    ) -> anyhow::Result<()> {
+        let old = self.cluster.nodes[mi].name.clone();
+        self.progress.step(&old, "pausing writes");
+        self.cmd(
+            mi,
+            &["CLIENT", "PAUSE", &pause.as_millis().to_string(), "WRITE"],
+        )
+        .await?;
+        let result = self.wait_caught_up(mi, ti).await;
+        if result.is_err() {
+            let _ = self.cmd(mi, &["CLIENT", "UNPAUSE"]).await;
+        }
+        result
+    }
+
+    /// Waits until node `ti`'s offset reaches node `mi`'s offset now (the master no longer
+    /// takes writes: paused or fenced); at most half of `--wait`.
+    pub async fn wait_caught_up(&mut self, mi: usize, ti: usize) -> anyhow::Result<()> {
+        let target = self.cluster.nodes[ti].name.clone();
+        let wait = self.opts.wait / 2;
+        let m_off = self.info(mi).await?.offset();
+        self.progress
+            .step(&target, &format!("catching up to offset {m_off}"));
+        let t0 = Instant::now();
+        loop {
+            let off = self.info(ti).await?.offset();
+            if off >= m_off {
+                return Ok(());
+            }
+            if t0.elapsed() > wait {
+                bail!(
+                    "{target} did not catch up with the master within {}s (offset {off} of \
+                     {m_off}); nothing was switched, writes are resumed",
+                    wait.as_secs(),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// `INFO replication` of node `i`.
+    async fn info(&mut self, i: usize) -> anyhow::Result<crate::cli::redis_link::Info> {
+        let c = conn(&self.conns[i]);
+        match self.links[i].as_mut() {
+            Ok(l) => Ok(l.info("replication").await.map_err(|e| c.redis_err(e))?),
+            Err(e) => bail!("{}: {e}", c.name()),
+        }
+    }
+
+    /// With the master gone (`--force`): notes how far behind the most advanced reachable
+    /// node `target` is, at their last contact with the master.
+    pub async fn note_force_loss(&mut self, target: &str) {
+        let mut offsets = Vec::new();
+        for (i, l) in self.links.iter_mut().enumerate() {
+            if let Ok(l) = l
+                && let Ok(info) = l.info("replication").await
+            {
+                offsets.push((self.cluster.nodes[i].name.clone(), info.offset()));
+            }
+        }
+        let t_off = offsets
+            .iter()
+            .find(|(n, _)| n == target)
+            .map(|o| o.1)
+            .unwrap_or(0);
+        let (best, best_off) = offsets
+            .iter()
+            .max_by_key(|o| o.1)
+            .cloned()
+            .unwrap_or((target.to_string(), t_off));
+        self.progress.note(&format!(
+            "--force: the master {} is unreachable; {target} is at offset {t_off}, {} bytes \
+             behind the most advanced reachable node ({best}, offset {best_off}) at its last \
+             contact with the master; anything the master acknowledged after that is lost",
+            self.cluster.master().name,
+            best_off - t_off
+        ));
+    }
+
+    /// Makes node `i` a replica of `to` (masterauth first when there is a password: a former
+    /// master never needed it).
+    pub async fn replicaof(&mut self, i: usize, to: &str) -> anyhow::Result<()> {
+        let n = self.cluster.node(to).expect("an inventory node");
+        let (h, p) = (n.host.clone(), n.port.to_string());
+        // The old master never needed a master login; every replica needs it
+        // (the replication user when the inventory has one, else the shared password).
+        match self.cluster.master_login() {
+            (Some(user), Some(pw)) => {
+                let pw = pw.expose().to_string();
+                self.cmd(i, &["CONFIG", "SET", "masteruser", user, "masterauth", &pw])
+                    .await?;
+            }
+            (None, Some(pw)) => {
+                let pw = pw.expose().to_string();
+                self.cmd(i, &["CONFIG", "SET", "masterauth", &pw]).await?;
+            }
+            _ => {}
+        }
+        self.cmd(i, &["REPLICAOF", &h, &p]).await?;
+        Ok(())
+    }
+}
+
 /// Runs a promote; returns the verify report's success.
 pub async fn promote(
     inventory: &Path,
@@ -243,7 +415,7 @@ pub async fn promote(
     }
     let topo = new_topology(cluster, target);
     let new_cluster = with_topology(cluster, &topo);
-    let rendered = render::render_all(&new_cluster, template)?;
+    render::render_all(&new_cluster, template)?;
 
     // Connect and open links.
     for n in &cluster.nodes {
@@ -314,134 +486,42 @@ pub async fn promote(
             );
         }
     }
-
-    let plan = plan(cluster, target, &topo, &links, master_up);
-    if opts.dry_run {
-        for (n, _) in &plan.steps {
-            progress.done(n, "nothing changed (dry run)");
-        }
-        progress.finish();
-        crate::outln!("dry run: nothing was changed. The plan:");
-        for line in plan.describe(inventory) {
-            crate::outln!("  {line}");
-        }
-        return Ok(true);
-    }
-    // Running sentinels would turn the target back into a replica: refuse.
+    // Running sentinels would turn a directly promoted target back into a replica: the
+    // switch goes through them.
     let sentinels = crate::cli::sentinel::running(cluster, &conns, pw).await;
+    let mut ins = Inspected {
+        inventory,
+        cluster,
+        template,
+        opts,
+        progress,
+        conns,
+        links,
+        master_up,
+        started,
+    };
     if !sentinels.is_empty() {
-        let name = &cluster
-            .sentinels
-            .as_ref()
-            .expect("running sentinels")
-            .master_name;
-        bail!(
-            "sentinels run on {}: they would undo a direct switch; nothing was changed. Switch \
-             through them: `CONFIG SET replica-priority 1` on {target}, `SENTINEL FAILOVER \
-             {name}` on one sentinel, then `redrepl deploy {}` records the new master",
-            sentinels.join(", "),
-            inventory.display()
-        );
+        return crate::cli::sentinel_promote::promote(ins, target, sentinels).await;
     }
 
-    let host_port = |name: &str| {
-        let n = cluster.node(name).unwrap();
-        (n.host.clone(), n.port.to_string())
-    };
+    let plan = plan(cluster, target, &topo, &ins.links, master_up);
+    if opts.dry_run {
+        return Ok(print_dry_run(&ins, &plan.describe(inventory)));
+    }
+
     let mut paused = false;
     if master_up {
         // Safe switchover.
-        progress.step(&old.name, "pausing writes");
-        links[mi]
-            .as_mut()
-            .unwrap()
-            .cmd(&[
-                "CLIENT",
-                "PAUSE",
-                &opts.wait.as_millis().to_string(),
-                "WRITE",
-            ])
-            .await
-            .map_err(|e| conn(&conns[mi]).redis_err(e))?;
+        ins.pause_and_catch_up(mi, ti, opts.wait).await?;
         paused = true;
-        let result = async {
-            let m_off = links[mi]
-                .as_mut()
-                .unwrap()
-                .info("replication")
-                .await
-                .map_err(|e| conn(&conns[mi]).redis_err(e))?
-                .offset();
-            progress.step(target, &format!("catching up to offset {m_off}"));
-            let tl = links[ti].as_mut().unwrap();
-            let t0 = Instant::now();
-            loop {
-                let info = tl
-                    .info("replication")
-                    .await
-                    .map_err(|e| conn(&conns[ti]).redis_err(e))?;
-                if info.offset() >= m_off {
-                    break;
-                }
-                if t0.elapsed() > opts.wait / 2 {
-                    bail!(
-                        "{target} did not catch up with the master within {}s (offset {} of \
-                         {m_off}); nothing was switched, writes are resumed",
-                        (opts.wait / 2).as_secs(),
-                        info.offset()
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            Ok(())
-        }
-        .await;
-        if let Err(e) = result {
-            let _ = links[mi]
-                .as_mut()
-                .unwrap()
-                .cmd(&["CLIENT", "UNPAUSE"])
-                .await;
-            return Err(e);
-        }
     } else {
-        // Forced: report how far behind the target is.
-        let mut offsets = Vec::new();
-        for (i, l) in links.iter_mut().enumerate() {
-            if let Ok(l) = l
-                && let Ok(info) = l.info("replication").await
-            {
-                offsets.push((cluster.nodes[i].name.clone(), info.offset()));
-            }
-        }
-        let t_off = offsets
-            .iter()
-            .find(|(n, _)| n == target)
-            .map(|o| o.1)
-            .unwrap_or(0);
-        let (best, best_off) = offsets
-            .iter()
-            .max_by_key(|o| o.1)
-            .cloned()
-            .unwrap_or((target.to_string(), t_off));
-        progress.note(&format!(
-            "--force: the master {} is unreachable; {target} is at offset {t_off}, {} bytes \
-             behind the most advanced reachable node ({best}, offset {best_off}) at its last \
-             contact with the master; anything the master acknowledged after that is lost",
-            old.name,
-            best_off - t_off
-        ));
+        ins.note_force_loss(target).await;
     }
 
     // Switch.
     let switch = async {
         progress.step(target, "REPLICAOF NO ONE");
-        links[ti]
-            .as_mut()
-            .unwrap()
-            .cmd(&["REPLICAOF", "NO", "ONE"])
-            .await
-            .map_err(|e| conn(&conns[ti]).redis_err(e))?;
+        ins.cmd(ti, &["REPLICAOF", "NO", "ONE"]).await?;
         for (i, n) in cluster.nodes.iter().enumerate() {
             let follows = match plan.step(&n.name) {
                 Step::Repoint { to } => to,
@@ -451,47 +531,75 @@ pub async fn promote(
                 }
                 _ => continue,
             };
-            let Ok(l) = links[i].as_mut() else {
+            if ins.links[i].is_err() {
                 continue;
-            };
-            let (h, p) = host_port(follows);
+            }
             progress.step(&n.name, &format!("REPLICAOF {follows}"));
-            // The old master never needed masterauth; every replica needs it.
-            crate::cli::scale::set_master_login(l, cluster)
-                .await
-                .map_err(|e| conn(&conns[i]).redis_err(e))?;
-            l.cmd(&["REPLICAOF", &h, &p])
-                .await
-                .map_err(|e| conn(&conns[i]).redis_err(e))?;
+            ins.replicaof(i, follows).await?;
         }
-        for (i, l) in links.iter_mut().enumerate() {
-            if let Ok(l) = l {
-                l.cmd(&["CONFIG", "REWRITE"])
-                    .await
-                    .map_err(|e| conn(&conns[i]).redis_err(e))?;
+        for i in 0..cluster.nodes.len() {
+            if ins.links[i].is_ok() {
+                ins.cmd(i, &["CONFIG", "REWRITE"]).await?;
             }
         }
         Ok::<(), anyhow::Error>(())
     }
     .await;
     if paused {
-        let _ = links[mi]
-            .as_mut()
-            .unwrap()
-            .cmd(&["CLIENT", "UNPAUSE"])
-            .await;
+        let _ = ins.cmd(mi, &["CLIENT", "UNPAUSE"]).await;
     }
     switch?;
     let switched_in = started.elapsed();
+    finish(ins, &plan, &topo, switched_in).await
+}
 
+/// `--dry-run`: marks every node unchanged and prints the plan's lines; returns true.
+pub fn print_dry_run(ins: &Inspected<'_>, lines: &[String]) -> bool {
+    for n in &ins.cluster.nodes {
+        ins.progress.done(&n.name, "nothing changed (dry run)");
+    }
+    ins.progress.finish();
+    crate::outln!("dry run: nothing was changed. The plan:");
+    for line in lines {
+        crate::outln!("  {line}");
+    }
+    true
+}
+
+/// After the switch (`plan.target` is the master, replication as `topo` says): the inventory
+/// edited, each reachable node's config as `render` makes it from the new inventory, nodes
+/// whose server is down started as replicas, then wait for sync and verify. Returns verify's
+/// success.
+pub async fn finish(
+    ins: Inspected<'_>,
+    plan: &Plan,
+    topo: &BTreeMap<String, Option<String>>,
+    switched_in: Duration,
+) -> anyhow::Result<bool> {
+    let Inspected {
+        inventory,
+        cluster,
+        template,
+        opts,
+        progress,
+        conns,
+        links,
+        started,
+        ..
+    } = ins;
+    let target = plan.target.as_str();
+    let pw = cluster.password.as_ref().map(|p| p.expose());
+    let idx = |name: &str| cluster.nodes.iter().position(|n| n.name == name).unwrap();
+    let new_cluster = with_topology(cluster, topo);
+    let rendered = render::render_all(&new_cluster, template)?;
     // The inventory.
-    update_inventory_file(inventory, cluster, &topo)
+    update_inventory_file(inventory, cluster, topo)
         .with_context(|| format!("{target} is the master now, but"))?;
     progress.note(&format!(
         "{} updated: {target} is the master, {} follows {}",
         inventory.display(),
-        old.name,
-        topo[&old.name].as_deref().unwrap_or("-")
+        plan.old_master,
+        topo[&plan.old_master].as_deref().unwrap_or("-")
     ));
 
     // Configs as render makes them from the new inventory; start what is down.

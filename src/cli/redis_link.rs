@@ -214,6 +214,13 @@ impl Link {
         }
     }
 
+    /// Resolves when the server closes the connection (or it fails). Bytes that arrive
+    /// meanwhile are kept for the next reply; cancel-safe, so an idle link can wait on it
+    /// beside a timer and notice a dead server at once, as an event loop does.
+    pub async fn closed(&mut self) {
+        while self.fill().await.is_ok() {}
+    }
+
     async fn fill(&mut self) -> Result<(), LinkError> {
         if self.pos > 0 && self.pos == self.buf.len() {
             self.buf.clear();

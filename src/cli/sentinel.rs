@@ -262,7 +262,8 @@ pub async fn running(
         .collect()
 }
 
-/// `SENTINEL MASTER <name>` as the sentinel reports it.
+/// `SENTINEL MASTER <name>` as the sentinel reports it (also one replica of `SENTINEL
+/// REPLICAS`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MasterView(pub HashMap<String, String>);
 
@@ -295,11 +296,27 @@ impl MasterView {
 /// Asks `SENTINEL MASTER <name>`.
 pub async fn master_view(link: &mut Link, name: &str) -> Result<MasterView, LinkError> {
     let reply = link.cmd(&["SENTINEL", "MASTER", name]).await?;
+    fields(&reply).ok_or_else(|| LinkError::Protocol("SENTINEL MASTER: not an array".into()))
+}
+
+/// `SENTINEL REPLICAS <name>`: each replica's fields (`ip`, `port`, `flags`,
+/// `slave-priority`, ...), in the same shape as [`MasterView`].
+pub async fn replicas_view(link: &mut Link, name: &str) -> Result<Vec<MasterView>, LinkError> {
+    let reply = link.cmd(&["SENTINEL", "REPLICAS", name]).await?;
+    let bad = || LinkError::Protocol("SENTINEL REPLICAS: not an array of arrays".into());
     let Reply::Array(Some(items)) = reply else {
-        return Err(LinkError::Protocol("SENTINEL MASTER: not an array".into()));
+        return Err(bad());
+    };
+    items.iter().map(|r| fields(r).ok_or_else(bad)).collect()
+}
+
+/// A flat array of field/value pairs as a map; None when it is no array.
+fn fields(reply: &Reply) -> Option<MasterView> {
+    let Reply::Array(Some(items)) = reply else {
+        return None;
     };
     let texts: Vec<String> = items.iter().map(|r| r.text().unwrap_or_default()).collect();
-    Ok(MasterView(
+    Some(MasterView(
         texts
             .chunks(2)
             .filter(|c| c.len() == 2)
@@ -369,6 +386,20 @@ mod tests {
             assert!(text.contains(want), "{want:?} missing:\n{text}");
         }
         assert_eq!(files(c.node("a").unwrap()).unwrap().port, 26379);
+    }
+
+    #[test]
+    fn with_sentinels_the_master_gets_masterauth_too() {
+        // The sentinels turn a returning old master into a replica: without masterauth its
+        // sync would fail with NOAUTH (the failover-test drill's rejoin never completed).
+        let c = cluster(INV);
+        let t = Template::builtin();
+        let master = t.render(&c, c.node("a").unwrap()).unwrap();
+        assert!(
+            master.contains("\nmasterauth \"pw-123456789\"\n"),
+            "{master}"
+        );
+        assert!(!master.contains("replicaof"), "{master}");
     }
 
     #[test]

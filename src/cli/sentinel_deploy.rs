@@ -298,3 +298,45 @@ pub async fn wait_converged(
     }
     Ok(())
 }
+
+/// What `deploy --prune` adds for the sentinels, one line for the plan and the report.
+pub fn describe_reset(cluster: &Cluster) -> Option<String> {
+    let s = cluster.sentinels.as_ref()?;
+    Some(format!(
+        "sentinels: SENTINEL RESET {} on each, one at a time, after the prune (they would list \
+         the pruned replicas as down forever)",
+        s.master_name
+    ))
+}
+
+/// After `deploy --prune` shut servers down: `SENTINEL RESET <name>` on every sentinel, one
+/// at a time, each followed by the wait until all of them see the cluster again (a sentinel
+/// that was reset rediscovers the replicas and the other sentinels), as operators do by hand.
+pub async fn reset_after_prune(
+    cluster: &Cluster,
+    conns: &[NodeConn],
+    plans: &[Plan],
+    wait: Duration,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    let pw = cluster.password.as_ref().map(|p| p.expose());
+    let name = &cluster
+        .sentinels
+        .as_ref()
+        .expect("sentinels are on")
+        .master_name;
+    for p in plans {
+        let c = conns
+            .iter()
+            .find(|c| c.name() == p.node)
+            .expect("a plan per connected node");
+        progress.step(c.name(), &format!("SENTINEL RESET {name} (--prune)"));
+        let mut link = sentinel::link(c, p.files.port, pw).await?;
+        link.cmd(&["SENTINEL", "RESET", name])
+            .await
+            .map_err(|e| sentinel::link_err(c, p.files.port, e))?;
+        drop(link);
+        wait_converged(cluster, conns, plans, wait, progress).await?;
+    }
+    Ok(())
+}

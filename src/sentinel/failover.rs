@@ -2,6 +2,15 @@
 //! machine): SDOWN, ODOWN by the other sentinels' replies, starting a failover, leader
 //! election by epochs and votes, replica selection, promotion, reconfiguration of the other
 //! replicas with parallel-syncs, and the switch to the new master. TILT mode too.
+//!
+//! `SENTINEL FAILOVER` hands over exactly as Redis 7.0's sentinel does: no CLIENT PAUSE on
+//! the old master, no wait for the chosen replica's offset; the promotion is the same MULTI /
+//! SLAVEOF NO ONE / CONFIG REWRITE / CLIENT KILL / EXEC transaction. A write pause would be
+//! visible on the wire (the old master's clients block; a redis-sentinel leader of the same
+//! quorum would not do it), so the choice is to stay identical to 7.0 and put the loss-free
+//! handover where it is under our control: `redrepl promote` pauses writes on the old master,
+//! waits for the chosen replica's offset, then asks the sentinels (see
+//! `crate::cli::sentinel_promote`).
 
 use super::monitor::{INFO_PERIOD, PING_PERIOD, queue_slaveof};
 use super::state::{FailoverState, Instance, Master, Role, Sentinel};

@@ -124,6 +124,11 @@ pub async fn command_link(shared: Shared, id: u64) {
             match s.find_mut(id) {
                 Some((_, inst)) => {
                     inst.connected = false;
+                    // sentinelReconnectInstance PINGs the lost instance at once: the time
+                    // without an answer (SDOWN) counts from the loss.
+                    if lost && inst.act_ping_time == 0 {
+                        inst.act_ping_time = now_ms();
+                    }
                     false
                 }
                 None => true,
@@ -163,7 +168,11 @@ async fn first_ping(shared: &Shared, id: u64, link: &mut Link) -> bool {
 async fn serve(shared: &Shared, id: u64, link: &mut Link, local_ip: &str) -> bool {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
-        tick.tick().await;
+        // A killed server closes the link: noticed at once, not at the next PING.
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = link.closed() => return true,
+        }
         let Some(actions) = plan(shared, id, local_ip) else {
             return false;
         };
