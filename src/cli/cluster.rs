@@ -1,7 +1,7 @@
 //! The resolved cluster: every default applied, every path absolute, every reference checked.
 //! Produced only by [`crate::cli::validate::validate`]; everything after validation uses it.
 
-use crate::cli::inventory::{Engine, Transport};
+use crate::cli::inventory::{Engine, Persistence, Transport};
 use crate::cli::secret::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,6 +54,8 @@ pub struct Node {
     pub ssh: SshConfig,
     /// The port of this node's sentinel (None: no sentinel here).
     pub sentinel_port: Option<u16>,
+    /// `persistence:` (node, defaults, then top level); None: not set, nothing rendered.
+    pub persistence: Option<Persistence>,
 }
 
 /// The cluster's sentinels, every default applied.

@@ -36,6 +36,9 @@ pub fn inventory_text(hosts: &[String], password: &str) -> String {
          # `password:` with `password_env: SOME_VARIABLE`.\n\
          cluster: redrepl\n\
          engine: bundled\n\
+         # persistence: rdb (snapshots) | aof (append-only file, fsync every second) | both.\n\
+         # With the AOF a restarted master comes back with every write but the last second.\n\
+         persistence: both\n\
          auth:\n",
     );
     s.push_str(&format!("  password: {}\n", yaml_quote(password)));

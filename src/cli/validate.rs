@@ -333,6 +333,10 @@ impl Validator<'_> {
                 );
             }
         }
+        let persistence = n
+            .persistence
+            .or(inv.defaults.persistence)
+            .or(inv.persistence);
         let ssh = self.ssh(inv, name, n);
         let sentinel_port = self.sentinel_port(inv, name, n);
         if self.problems.len() > before {
@@ -353,6 +357,7 @@ impl Validator<'_> {
             transport,
             ssh,
             sentinel_port,
+            persistence,
         })
     }
 
