@@ -242,7 +242,7 @@ fn persistence(state: &State, out: &mut String) {
         if a.rw.last_ok { "ok" } else { "err" },
         a.rw.count,
         a.rw.consecutive_failures,
-        if a.last_write_ok { "ok" } else { "err" },
+        if a.write_status_ok() { "ok" } else { "err" },
     );
     crate::server::aof::info_fields(state, out);
 }

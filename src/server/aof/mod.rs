@@ -234,6 +234,11 @@ impl Aof {
         self.fsyncer.busy()
     }
 
+    /// `aof_last_write_status`: the last write and the last background fsync succeeded.
+    pub fn write_status_ok(&self) -> bool {
+        self.last_write_ok && self.fsyncer.failed().is_none()
+    }
+
     /// Opens `name` in the AOF directory for appending and makes it the file written to;
     /// the next write starts with a SELECT.
     fn switch_to(&mut self, dir: &std::path::Path, name: &str) -> io::Result<()> {
@@ -449,13 +454,17 @@ fn errno_text(e: &io::Error) -> String {
 }
 
 /// `-MISCONF Errors writing to the AOF file: <strerror>` while the AOF is on and its last
-/// write failed (Redis's DISK_ERROR_TYPE_AOF): write commands and PING are refused until a
-/// write succeeds again.
+/// write, or its last background fsync (everysec), failed (Redis's DISK_ERROR_TYPE_AOF):
+/// write commands and PING are refused until one succeeds again.
 pub fn write_error(st: &State) -> Option<String> {
-    if st.aof.state == AofState::Off || st.aof.last_write_ok {
+    if st.aof.state == AofState::Off {
         return None;
     }
-    let code = st.aof.last_write_errno;
+    let code = if st.aof.last_write_ok {
+        st.aof.fsyncer.failed()?
+    } else {
+        st.aof.last_write_errno
+    };
     Some(format!(
         "MISCONF Errors writing to the AOF file: {}",
         String::from_utf8_lossy(crate::server::log::errno_text(code))
