@@ -132,6 +132,17 @@ fn local_status_watch_in_a_terminal_moves_and_quits_on_q() {
         Duration::from_secs(20),
         || offset_of_node1(&t.capture()).is_some_and(|o| o > before),
     );
+    // Lag in ms (from the master's offsets over time), memory and the AOF per node.
+    wait_for("the replicas' lag in ms", Duration::from_secs(20), || {
+        let s = t.capture();
+        let header = s.lines().find(|l| l.starts_with("NODE")).unwrap_or("");
+        header.contains("LAG MS")
+            && header.contains("MEMORY")
+            && header.contains("AOF")
+            && s.lines()
+                .filter(|l| l.starts_with("node2") || l.starts_with("node3"))
+                .all(|l| l.contains(" ms ") && l.contains(" off "))
+    });
     // Redrawn in place: one header on screen.
     assert_eq!(t.capture().matches("q or Ctrl-C quits").count(), 1);
     Command::new("tmux")

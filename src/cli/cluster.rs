@@ -1,7 +1,7 @@
 //! The resolved cluster: every default applied, every path absolute, every reference checked.
 //! Produced only by [`crate::cli::validate::validate`]; everything after validation uses it.
 
-use crate::cli::inventory::{Engine, Transport};
+use crate::cli::inventory::{Engine, Persistence, Transport};
 use crate::cli::secret::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,6 +56,8 @@ pub struct Node {
     pub sentinel_port: Option<u16>,
     /// How the orchestrator reaches this node's server: TLS or not, which user.
     pub access: Access,
+    /// `persistence:` (node, defaults, then top level); None: not set, nothing rendered.
+    pub persistence: Option<Persistence>,
 }
 
 /// How the orchestrator talks to a server (the same for every node of a cluster).

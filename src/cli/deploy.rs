@@ -10,8 +10,10 @@
 use crate::cli::certs::{self, RemoteFiles};
 use crate::cli::cluster::Cluster;
 use crate::cli::inventory::Engine;
+use crate::cli::inventory::Persistence;
 use crate::cli::master_guard::{self, MasterLost};
 use crate::cli::node::{self, NodeConn, NodeError};
+use crate::cli::persistence;
 use crate::cli::progress::Progress;
 use crate::cli::render;
 use crate::cli::scale::{self, Running, Stranger};
@@ -38,6 +40,8 @@ pub struct NodePlan {
     pub action: Action,
     /// With [`Action::Repoint`]: the node it follows now (its config on the node says so).
     pub follows_now: Option<String>,
+    /// With [`Action::Persist`]: the `persistence:` its config on the node was rendered with.
+    pub persistence_now: Option<Persistence>,
 }
 
 /// What happens to a node's server.
@@ -52,6 +56,15 @@ pub enum Action {
     /// A running replica whose config differs only in the node it follows: REPLICAOF live,
     /// no restart (see [`crate::cli::scale`]).
     Repoint,
+    /// A running server whose config differs only in `persistence:`: CONFIG SET live (the
+    /// AOF turned on by its initial rewrite, waited for), no restart (see
+    /// [`crate::cli::persistence`]).
+    Persist,
+}
+
+/// A persistence setting as the plan names it.
+fn persistence_name(p: Option<Persistence>) -> &'static str {
+    p.map_or("server defaults", Persistence::as_str)
 }
 
 impl NodePlan {
@@ -107,6 +120,11 @@ impl NodePlan {
                 "re-point live from {} to {} (REPLICAOF, no restart)",
                 self.follows_now.as_deref().unwrap_or("?"),
                 conn.node.replicaof.as_deref().unwrap_or("?")
+            )),
+            Action::Persist => parts.push(format!(
+                "persistence {} -> {} live (CONFIG SET, no restart)",
+                persistence_name(self.persistence_now),
+                persistence_name(conn.node.persistence)
             )),
         }
         parts.join("; ")
@@ -274,7 +292,19 @@ pub async fn deploy(
             .context("deploy does not move the master; nothing was changed"));
     }
     for ((p, sum), c) in plans.iter_mut().zip(&sums).zip(&conns) {
-        if p.action != Action::Restart || c.node.replicaof.is_none() {
+        if p.action != Action::Restart {
+            continue;
+        }
+        if let Some(Some(now)) = sum
+            .as_deref()
+            .map(|s| persistence::rendered_with(cluster, template, &c.node, s))
+            && now != c.node.persistence
+        {
+            p.action = Action::Persist;
+            p.persistence_now = now;
+            continue;
+        }
+        if c.node.replicaof.is_none() {
             continue;
         }
         if let Some(Some(now)) = sum
@@ -446,6 +476,29 @@ pub async fn deploy(
             scale::repoint(c, cluster, to, pw).await?;
         }
     }
+    // Phase 4c: persistence changed live, the master first.
+    for d in 0..=max_depth {
+        for ((c, _), _) in conns
+            .iter()
+            .zip(&plans)
+            .zip(&depths)
+            .filter(|((_, p), dd)| **dd == d && p.action == Action::Persist)
+        {
+            progress.step(
+                c.name(),
+                &format!(
+                    "persistence {} (CONFIG SET{})",
+                    persistence_name(c.node.persistence),
+                    if c.node.persistence.is_some_and(Persistence::aof) {
+                        ", waiting for the initial AOF rewrite"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            persistence::apply(c, c.node.persistence, pw, opts.wait).await?;
+        }
+    }
     // Phase 5: wait for every replica's sync.
     let all: Vec<&NodeConn> = conns.iter().collect();
     wait_synced(cluster, &all, opts.wait, progress).await?;
@@ -491,6 +544,11 @@ pub async fn deploy(
             Action::Repoint => format!(
                 "re-pointed from {} (no restart)",
                 p.follows_now.as_deref().unwrap_or("?")
+            ),
+            Action::Persist => format!(
+                "persistence {} -> {} (no restart)",
+                persistence_name(p.persistence_now),
+                persistence_name(c.node.persistence)
             ),
         };
         progress.done(c.name(), &msg);
@@ -650,6 +708,7 @@ async fn inspect(
         upload_tls,
         action,
         follows_now: None,
+        persistence_now: None,
     };
     Ok((plan, config_sum, info))
 }

@@ -62,7 +62,10 @@ pub fn inventory_text(hosts: &[String], secrets: &Secrets) -> String {
          # This file holds passwords: keep it private (it is written 0600), or replace each\n\
          # `password:` with `password_env: SOME_VARIABLE`.\n\
          cluster: redrepl\n\
-         engine: bundled\n",
+         engine: bundled\n\
+         # persistence: rdb (snapshots) | aof (append-only file, fsync every second) | both.\n\
+         # With the AOF a restarted master comes back with every write but the last second.\n\
+         persistence: both\n",
     );
     let secure = match secrets {
         Secrets::Plain(password) => {

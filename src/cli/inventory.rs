@@ -27,6 +27,36 @@ impl Engine {
     }
 }
 
+/// What a node persists its dataset with (`persistence:`, top level, in `defaults:` or
+/// per node). Absent: nothing is rendered and the server keeps its own defaults (RDB save
+/// points, no AOF), so inventories written before this setting deploy unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Persistence {
+    /// RDB snapshots at Redis's default save points; `appendonly no`.
+    Rdb,
+    /// The append-only file (`appendfsync everysec`), no save points.
+    Aof,
+    /// Both: the AOF for durability, snapshots for backups (what `init` writes).
+    Both,
+}
+
+impl Persistence {
+    /// The name used in the inventory and in templates.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Persistence::Rdb => "rdb",
+            Persistence::Aof => "aof",
+            Persistence::Both => "both",
+        }
+    }
+
+    /// Whether the append-only file is on.
+    pub fn aof(self) -> bool {
+        self != Persistence::Rdb
+    }
+}
+
 /// How a node is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -147,6 +177,8 @@ pub struct NodeSettings {
     pub ssh: Option<SshSettings>,
     /// This node's sentinel (port, or none at all); see [`Inventory::sentinel`].
     pub sentinel: Option<NodeSentinel>,
+    /// This node's persistence (overrides the top-level `persistence:`).
+    pub persistence: Option<Persistence>,
 }
 
 /// The `sentinel:` block: one sentinel per node watching the cluster's master and failing
@@ -208,6 +240,10 @@ pub struct Inventory {
     /// Sentinels for automatic failover (absent: none).
     #[serde(default)]
     pub sentinel: Option<SentinelSettings>,
+    /// Every node's persistence unless set in `defaults:` or on the node (absent: the
+    /// server's own defaults, see [`Persistence`]).
+    #[serde(default)]
+    pub persistence: Option<Persistence>,
     /// The nodes by name (a name given twice is an error).
     #[serde(default, deserialize_with = "unique_nodes")]
     pub nodes: BTreeMap<String, NodeSettings>,

@@ -8,6 +8,14 @@
 //! `master_repl_offset` from INFO, or its own dump's header when its server is down). A replica
 //! holds more when it is further along the same history, or when the master has no history
 //! (no dump, no repl-id, a different replication ID) while the replica has some.
+//!
+//! A master with the append-only file on (`persistence: aof | both`) loads its AOF, not its
+//! dump, and the AOF holds every acknowledged write but at most the last second
+//! (`appendfsync everysec`): such a master comes back with its data, which is the case Redis's
+//! docs call safe. It is therefore treated as data-bearing as soon as its AOF manifest names
+//! a file, whatever its dump says (the AOF's base carries no replication ID to compare, so
+//! its replicas full-sync from it and give up at most that last second). Without a manifest
+//! (AOF just turned on, files removed) the dump is checked as for any master.
 
 use crate::cli::cluster::Cluster;
 use crate::cli::dump_header::{self, Dump, History};
@@ -146,6 +154,25 @@ pub async fn read_dump(c: &NodeConn) -> Result<Dump, NodeError> {
     })
 }
 
+/// The node's AOF manifest (Redis's default `appenddirname` and `appendfilename`, which the
+/// template keeps).
+pub fn aof_manifest_path(c: &NodeConn) -> String {
+    format!(
+        "{}/appendonlydir/appendonly.aof.manifest",
+        c.node.dir.trim_end_matches('/')
+    )
+}
+
+/// Whether the node's AOF manifest exists and names a base or an incr file: a server started
+/// with `appendonly yes` loads that instead of its dump.
+pub async fn has_aof(c: &NodeConn) -> Result<bool, NodeError> {
+    let p = shell_quote(&aof_manifest_path(c));
+    let cmd = format!("if [ -f {p} ]; then grep -c '^file ' {p} || true; else echo 0; fi");
+    let out = c.sh_ok(&cmd).await?.stdout;
+    let n: u64 = String::from_utf8_lossy(&out).trim().parse().unwrap_or(0);
+    Ok(n > 0)
+}
+
 /// What a replica holds: INFO replication when its server answers, else its dump. `None`
 /// when it holds no history at all.
 pub async fn holding(c: &NodeConn, pw: Option<&str>) -> Result<Option<Holding>, NodeError> {
@@ -192,6 +219,9 @@ pub async fn check(
     let Some(master) = conns[mi] else {
         return Ok(Ok(()));
     };
+    if master.node.persistence.is_some_and(|p| p.aof()) && has_aof(master).await? {
+        return Ok(Ok(()));
+    }
     let dump = read_dump(master).await?;
     let replicas = conns
         .iter()

@@ -207,6 +207,8 @@ mod tests {
             link: Some("down".into()),
             offset: Some(42),
             lag_bytes: Some(7),
+            lag_ms: None,
+            aof: None,
             replicas: Some(0),
             keys: Some(3),
             memory: None,

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod node;
 pub mod output;
 pub mod password;
+pub mod persistence;
 pub mod progress;
 pub mod promote;
 pub mod redis_link;
@@ -421,6 +422,7 @@ async fn print_deploy(
             deploy::Action::Start => "started",
             deploy::Action::Restart => "restarted",
             deploy::Action::Repoint => "re-pointed (REPLICAOF, no restart)",
+            deploy::Action::Persist => "persistence changed (CONFIG SET, no restart)",
         };
         crate::outln!("{}: {what}", p.node);
     }
@@ -493,8 +495,9 @@ pub fn run_status(inventory: &Path, args: StatusArgs) -> anyhow::Result<()> {
         } else {
             None
         };
+        let mut clock = status::LagClock::default();
         loop {
-            let rows = status::status(&cluster, &conns).await;
+            let rows = status::status(&cluster, &conns, &mut clock).await;
             let sentinel_rows = sentinel_status::view(&cluster, &conns).await;
             if args.json {
                 crate::outln!("{}", serde_json::to_string_pretty(&rows)?);

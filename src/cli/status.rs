@@ -1,10 +1,21 @@
 //! `redrepl status`: one row per node from INFO — reachable, role, master, link, offset, lag
-//! in bytes, connected replicas, keys, memory, uptime.
+//! in bytes and milliseconds, connected replicas, keys, ops/s, memory, AOF state, uptime.
+//!
+//! Lag in milliseconds: INFO has no such field (a master's `slaveN:...,lag=` is seconds since
+//! the replica's last REPLCONF ACK, which says it is alive, not how far behind it is). So
+//! [`LagClock`] remembers when the master's `master_repl_offset` was seen at each value; a
+//! replica at offset `o` has at most the time since the last sample where the master was not
+//! yet past `o` to catch up (an upper bound, precise to one refresh interval). One `status`
+//! only knows the current sample: a replica that caught up shows 0 ms, one behind shows `-`;
+//! `--watch` fills the history as it refreshes.
 
 use crate::cli::cluster::Cluster;
 use crate::cli::node::{NodeConn, NodeError};
 use crate::cli::security_check;
+use crate::cli::persistence::AofView;
 use serde::Serialize;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 /// One node's row.
 #[derive(Debug, Clone, Serialize)]
@@ -25,6 +36,10 @@ pub struct Row {
     pub offset: Option<i64>,
     /// Bytes behind the cluster's master (replicas).
     pub lag_bytes: Option<i64>,
+    /// Milliseconds behind the cluster's master (replicas; see [`LagClock`]).
+    pub lag_ms: Option<u64>,
+    /// The AOF (`aof_enabled`, rewrite, last write and rewrite status).
+    pub aof: Option<AofView>,
     /// `connected_slaves`.
     pub replicas: Option<i64>,
     /// Keys in all databases.
@@ -43,8 +58,53 @@ pub struct Row {
     pub link_why: Option<String>,
 }
 
-/// Reads every node's INFO.
-pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) -> Vec<Row> {
+/// The master's replication offset over time, for lag in milliseconds (see the module doc).
+#[derive(Debug, Default)]
+pub struct LagClock {
+    /// `(when, master_repl_offset)`, oldest first, offsets not decreasing.
+    samples: VecDeque<(Instant, i64)>,
+}
+
+/// How far back [`LagClock`] remembers.
+const LAG_HISTORY: Duration = Duration::from_secs(600);
+
+impl LagClock {
+    /// Records the master's offset seen at `now` (a lower offset than before, a new master
+    /// or a restart, starts the history again).
+    pub fn record(&mut self, now: Instant, offset: i64) {
+        if self.samples.back().is_some_and(|&(_, o)| o > offset) {
+            self.samples.clear();
+        }
+        self.samples.push_back((now, offset));
+        while self
+            .samples
+            .front()
+            .is_some_and(|&(t, _)| now.duration_since(t) > LAG_HISTORY)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// How far `offset` is behind the master: 0 when it is the master's latest, else the
+    /// time since the last sample where the master was not past `offset` (an upper bound);
+    /// None when the history does not reach back to when the master was at `offset`.
+    pub fn lag_ms(&self, now: Instant, offset: i64) -> Option<u64> {
+        let &(_, latest) = self.samples.back()?;
+        if offset >= latest {
+            return Some(0);
+        }
+        let &(t, _) = self.samples.iter().rev().find(|&&(_, o)| o <= offset)?;
+        Some(now.duration_since(t).as_millis() as u64)
+    }
+}
+
+/// Reads every node's INFO; `clock` keeps the master's offsets for the lag in ms (one per
+/// `status --watch`, a fresh one for a single status).
+pub async fn status(
+    cluster: &Cluster,
+    conns: &[Result<NodeConn, NodeError>],
+    clock: &mut LagClock,
+) -> Vec<Row> {
     let pw = cluster.password.as_ref().map(|p| p.expose());
     let tasks = cluster.nodes.iter().zip(conns).map(|(n, c)| async move {
         let mut master_link = None;
@@ -57,6 +117,8 @@ pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) ->
             link: None,
             offset: None,
             lag_bytes: None,
+            lag_ms: None,
+            aof: None,
             replicas: None,
             keys: None,
             memory: None,
@@ -103,6 +165,7 @@ pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) ->
                 row.memory = info.get("used_memory_human").map(str::to_string);
                 row.uptime_s = info.int("uptime_in_seconds");
                 row.ops_per_sec = info.int("instantaneous_ops_per_sec");
+                row.aof = Some(AofView::of(&info));
             }
         }
         (row, master_link)
@@ -124,9 +187,12 @@ pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) ->
         .filter_map(|r| r.offset)
         .max();
     if let Some(m) = master_offset {
+        let now = Instant::now();
+        clock.record(now, m);
         for r in &mut rows {
             if r.role.as_deref() == Some("replica") {
                 r.lag_bytes = r.offset.map(|o| (m - o).max(0));
+                r.lag_ms = r.offset.and_then(|o| clock.lag_ms(now, o));
             }
         }
     }
@@ -136,8 +202,8 @@ pub async fn status(cluster: &Cluster, conns: &[Result<NodeConn, NodeError>]) ->
 /// The human table.
 pub fn table(rows: &[Row]) -> String {
     let header = [
-        "NODE", "ADDRESS", "UP", "ROLE", "MASTER", "LINK", "OFFSET", "LAG", "REPLICAS", "KEYS",
-        "OPS/S", "MEMORY", "UPTIME", "TLS", "CERT", "USERS",
+        "NODE", "ADDRESS", "UP", "ROLE", "MASTER", "LINK", "OFFSET", "LAG", "LAG MS", "REPLICAS",
+        "KEYS", "OPS/S", "MEMORY", "AOF", "UPTIME", "TLS", "CERT", "USERS",
     ];
     let dash = || "-".to_string();
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
@@ -151,10 +217,12 @@ pub fn table(rows: &[Row]) -> String {
             r.link.clone().unwrap_or_else(dash),
             r.offset.map(|v| v.to_string()).unwrap_or_else(dash),
             r.lag_bytes.map(|v| format!("{v} B")).unwrap_or_else(dash),
+            r.lag_ms.map(|v| format!("{v} ms")).unwrap_or_else(dash),
             r.replicas.map(|v| v.to_string()).unwrap_or_else(dash),
             r.keys.map(|v| v.to_string()).unwrap_or_else(dash),
             r.ops_per_sec.map(|v| v.to_string()).unwrap_or_else(dash),
             r.memory.clone().unwrap_or_else(dash),
+            r.aof.map(|a| a.cell()).unwrap_or_else(dash),
             r.uptime_s.map(|v| format!("{v}s")).unwrap_or_else(dash),
             r.security
                 .as_ref()
@@ -218,4 +286,28 @@ pub fn columns(lines: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_ms_is_the_time_since_the_master_passed_the_replica_offset() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut c = LagClock::default();
+        c.record(at(0), 100);
+        assert_eq!(c.lag_ms(at(0), 100), Some(0));
+        assert_eq!(c.lag_ms(at(0), 90), None, "no history before offset 100");
+        c.record(at(500), 150);
+        c.record(at(1000), 200);
+        // At 120 the replica has what the master had at 0 ms but not at 500 ms.
+        assert_eq!(c.lag_ms(at(1000), 120), Some(1000));
+        assert_eq!(c.lag_ms(at(1000), 150), Some(500));
+        assert_eq!(c.lag_ms(at(1000), 200), Some(0));
+        // A restarted master (offset back to 0) starts the history again.
+        c.record(at(2000), 5);
+        assert_eq!(c.lag_ms(at(2000), 1), None);
+    }
 }

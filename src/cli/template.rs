@@ -150,6 +150,7 @@ struct NodeCtx<'a> {
     daemonize: bool,
     protected_mode: bool,
     bind: &'a [String],
+    persistence: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -251,6 +252,7 @@ fn context<'a>(cluster: &'a Cluster, node: &'a Node) -> Ctx<'a> {
             daemonize: node.daemonize,
             protected_mode: node.protected_mode,
             bind: &node.bind,
+            persistence: node.persistence.map(|p| p.as_str()),
         },
         master,
         sentinel: cluster.sentinels.as_ref().map(|s| SentinelCtx {

@@ -355,6 +355,10 @@ impl Validator<'_> {
                 );
             }
         }
+        let persistence = n
+            .persistence
+            .or(inv.defaults.persistence)
+            .or(inv.persistence);
         let ssh = self.ssh(inv, name, n);
         let sentinel_port = self.sentinel_port(inv, name, n);
         if self.problems.len() > before {
@@ -376,6 +380,7 @@ impl Validator<'_> {
             ssh,
             sentinel_port,
             access: Default::default(),
+            persistence,
         })
     }
 

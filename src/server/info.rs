@@ -229,7 +229,7 @@ fn persistence(state: &State, out: &mut String) {
     let aof_child = p.child_pid.is_some() && p.child_is_aof;
     let _ = write!(
         out,
-        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\n",
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\n",
         (a.state != crate::server::aof::AofState::Off) as u8,
         aof_child as u8,
         a.rw.scheduled as u8,
@@ -241,7 +241,8 @@ fn persistence(state: &State, out: &mut String) {
         },
         if a.rw.last_ok { "ok" } else { "err" },
         a.rw.count,
-        if a.last_write_ok { "ok" } else { "err" },
+        a.rw.consecutive_failures,
+        if a.write_status_ok() { "ok" } else { "err" },
     );
     crate::server::aof::info_fields(state, out);
 }

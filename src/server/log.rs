@@ -257,7 +257,7 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 /// The text of an errno (`No space left on device`), from glibc's static table: no locale
 /// lookup, no lock, no allocation (unlike `strerror`).
-fn errno_text(code: i32) -> &'static [u8] {
+pub fn errno_text(code: i32) -> &'static [u8] {
     unsafe extern "C" {
         fn strerrordesc_np(errnum: libc::c_int) -> *const libc::c_char;
     }

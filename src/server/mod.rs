@@ -248,6 +248,9 @@ fn load_data(shared: &Arc<Shared>) -> Result<(), String> {
 /// SHUTDOWN SAVE) unless NOSAVE. Returns false when the save failed and the server must go on.
 fn prepare_for_shutdown(st: &mut State, kind: ShutdownKind) -> bool {
     notice!("User requested shutdown...");
+    if !aof::shutdown_check(st, false) {
+        return false;
+    }
     persistence::kill_child(st);
     aof::shutdown(st);
     let save = match kind {

@@ -37,6 +37,20 @@ pub struct Persistence {
     pub child_is_aof: bool,
 }
 
+/// Why write commands (and PING) are refused with MISCONF now, as Redis's
+/// writeCommandsDeniedByDiskError: a failed BGSAVE with save points and
+/// `stop-writes-on-bgsave-error yes`, or a failed AOF write while the AOF is on.
+pub fn disk_error(state: &State) -> Option<crate::server::commands::CmdError> {
+    use crate::server::commands::{CmdError, err};
+    if !state.persistence.last_bgsave_ok
+        && state.config.stop_writes_on_bgsave_error
+        && !state.config.save.is_empty()
+    {
+        return Some(err::MISCONF);
+    }
+    super::aof::write_error(state).map(CmdError::msg)
+}
+
 /// The dump file's path (relative to `dir`, which is the working directory).
 pub fn dump_path(state: &State) -> PathBuf {
     PathBuf::from(&state.config.dbfilename)

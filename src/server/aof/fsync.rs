@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc::{Sender, channel};
 
 /// A handle on the fsync thread (started at the first job).
@@ -11,6 +11,9 @@ use std::sync::mpsc::{Sender, channel};
 pub struct Fsyncer {
     tx: Option<Sender<File>>,
     busy: Arc<AtomicBool>,
+    /// The errno of the last background fsync when it failed, 0 when it succeeded (Redis's
+    /// aof_bio_fsync_status / aof_bio_fsync_errno).
+    errno: Arc<AtomicI32>,
 }
 
 impl Fsyncer {
@@ -19,17 +22,39 @@ impl Fsyncer {
         self.busy.load(Ordering::Acquire)
     }
 
+    /// The errno of the last background fsync if it failed.
+    pub fn failed(&self) -> Option<i32> {
+        let e = self.errno.load(Ordering::Acquire);
+        (e != 0).then_some(e)
+    }
+
     /// Queues an fsync of `file` (a duplicate of the AOF's descriptor). Returns false when
     /// the thread cannot be started (the caller then fsyncs itself).
     pub fn submit(&mut self, file: File) -> bool {
         if self.tx.is_none() {
             let (tx, rx) = channel::<File>();
             let busy = self.busy.clone();
+            let errno = self.errno.clone();
             let spawned = std::thread::Builder::new()
                 .name("aof-fsync".into())
                 .spawn(move || {
                     while let Ok(f) = rx.recv() {
-                        let _ = f.sync_data();
+                        let code = match f.sync_data() {
+                            Err(e) => e.raw_os_error().unwrap_or(libc::EIO),
+                            Ok(()) => 0,
+                        };
+                        // As Redis's bio: EBADF/EINVAL are not a failed fsync.
+                        let code = if code == libc::EBADF || code == libc::EINVAL {
+                            0
+                        } else {
+                            code
+                        };
+                        if errno.swap(code, Ordering::AcqRel) == 0 && code != 0 {
+                            crate::warning!(
+                                "Fail to fsync the AOF file: {}",
+                                String::from_utf8_lossy(crate::server::log::errno_text(code))
+                            );
+                        }
                         drop(f);
                         busy.store(false, Ordering::Release);
                     }

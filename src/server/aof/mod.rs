@@ -99,6 +99,13 @@ pub struct Aof {
     pub delayed_fsync: u64,
     /// `aof_last_write_status`.
     pub last_write_ok: bool,
+    /// The errno of the last failed write (MISCONF's text).
+    pub last_write_errno: i32,
+    /// Unix ms a write error was last logged (logged at most every 30 s, as Redis).
+    last_error_log_ms: i64,
+    /// Size of the incr file written to, as far as whole writes went (a short write is cut
+    /// back to it).
+    incr_size: u64,
     /// Rewrite bookkeeping.
     pub rw: rewrite::Rewrites,
     /// Bytes written to the AOF since start (group commit's positions).
@@ -227,6 +234,11 @@ impl Aof {
         self.fsyncer.busy()
     }
 
+    /// `aof_last_write_status`: the last write and the last background fsync succeeded.
+    pub fn write_status_ok(&self) -> bool {
+        self.last_write_ok && self.fsyncer.failed().is_none()
+    }
+
     /// Opens `name` in the AOF directory for appending and makes it the file written to;
     /// the next write starts with a SELECT.
     fn switch_to(&mut self, dir: &std::path::Path, name: &str) -> io::Result<()> {
@@ -235,6 +247,7 @@ impl Aof {
             .append(true)
             .open(dir.join(name))?;
         *self.sync.file.lock().unwrap_or_else(|e| e.into_inner()) = f.try_clone().ok();
+        self.incr_size = f.metadata().map(|m| m.len()).unwrap_or(0);
         self.file = Some(f);
         self.db = -1;
         Ok(())
@@ -299,30 +312,8 @@ fn flush_inner(st: &mut State, force: bool, defer: bool) -> Option<Durable> {
             );
         }
         aof.postponed_since_ms = 0;
-        let f = aof.file.as_mut()?;
-        match f.write_all(&aof.buf) {
-            Ok(()) => {
-                aof.current_size += aof.buf.len() as u64;
-                aof.written += aof.buf.len() as u64;
-                aof.sync.written.store(aof.written, Ordering::Release);
-                aof.buf.clear();
-                aof.unsynced = true;
-                if !aof.last_write_ok {
-                    warning!("AOF write error looks solved, Redis can write again.");
-                }
-                aof.last_write_ok = true;
-            }
-            Err(e) => {
-                warning!("Error writing to the AOF file: {e}");
-                aof.last_write_ok = false;
-                if policy == Policy::Always {
-                    warning!(
-                        "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
-                    );
-                    std::process::exit(1);
-                }
-                return None;
-            }
+        if !write_buf(aof, policy, now) {
+            return None;
         }
     }
     if st.config.no_appendfsync_on_rewrite && st.persistence.child_pid.is_some() {
@@ -367,6 +358,119 @@ fn flush_inner(st: &mut State, force: bool, defer: bool) -> Option<Durable> {
     None
 }
 
+/// Writes the buffer to the incr file. A failed or short write (the file is cut back to
+/// its last whole write) leaves what was not written in the buffer for the next try
+/// (every batch and cron) and sets `aof_last_write_status:err`, which refuses writes with
+/// MISCONF ([`write_error`]); with `appendfsync always` the server exits, as Redis.
+fn write_buf(aof: &mut Aof, policy: Policy, now: i64) -> bool {
+    let Some(f) = aof.file.as_mut() else {
+        return false;
+    };
+    let mut n = 0;
+    let mut failure = None;
+    while n < aof.buf.len() {
+        match f.write(&aof.buf[n..]) {
+            Ok(0) => {
+                failure = Some(io::Error::from_raw_os_error(libc::ENOSPC));
+                break;
+            }
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let Some(e) = failure else {
+        aof.current_size += n as u64;
+        aof.incr_size += n as u64;
+        aof.written += n as u64;
+        aof.sync.written.store(aof.written, Ordering::Release);
+        aof.buf.clear();
+        aof.unsynced = true;
+        if !aof.last_write_ok {
+            warning!("AOF write error looks solved, Redis can write again.");
+        }
+        aof.last_write_ok = true;
+        return true;
+    };
+    let log = now - aof.last_error_log_ms >= WRITE_ERROR_LOG_MS;
+    if log {
+        aof.last_error_log_ms = now;
+    }
+    if n == 0 {
+        if log {
+            warning!("Error writing to the AOF file: {}", errno_text(&e));
+        }
+        aof.last_write_errno = e.raw_os_error().unwrap_or(libc::EIO);
+    } else {
+        if log {
+            warning!(
+                "Short write while writing to the AOF file: (nwritten={n}, expected={})",
+                aof.buf.len()
+            );
+        }
+        match f.set_len(aof.incr_size) {
+            Ok(()) => n = 0,
+            Err(e) => {
+                if log {
+                    warning!(
+                        "Could not remove short write from the append-only file.  Redis may refuse to load the AOF the next time it starts.  ftruncate: {}",
+                        errno_text(&e)
+                    );
+                }
+            }
+        }
+        aof.last_write_errno = libc::ENOSPC;
+    }
+    if policy == Policy::Always {
+        warning!(
+            "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
+        );
+        std::process::exit(1);
+    }
+    aof.last_write_ok = false;
+    if n > 0 {
+        aof.current_size += n as u64;
+        aof.incr_size += n as u64;
+        aof.written += n as u64;
+        aof.sync.written.store(aof.written, Ordering::Release);
+        aof.buf.drain(..n);
+        aof.unsynced = true;
+    }
+    false
+}
+
+/// How often a failing AOF write is logged (Redis's AOF_WRITE_LOG_ERROR_RATE).
+const WRITE_ERROR_LOG_MS: i64 = 30_000;
+
+/// An OS error's text as C's `strerror` gives it (no ` (os error N)` suffix).
+fn errno_text(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => String::from_utf8_lossy(crate::server::log::errno_text(code)).into_owned(),
+        None => e.to_string(),
+    }
+}
+
+/// `-MISCONF Errors writing to the AOF file: <strerror>` while the AOF is on and its last
+/// write, or its last background fsync (everysec), failed (Redis's DISK_ERROR_TYPE_AOF):
+/// write commands and PING are refused until one succeeds again.
+pub fn write_error(st: &State) -> Option<String> {
+    if st.aof.state == AofState::Off {
+        return None;
+    }
+    let code = if st.aof.last_write_ok {
+        st.aof.fsyncer.failed()?
+    } else {
+        st.aof.last_write_errno
+    };
+    Some(format!(
+        "MISCONF Errors writing to the AOF file: {}",
+        String::from_utf8_lossy(crate::server::log::errno_text(code))
+    ))
+}
+
 /// Writes and fsyncs everything (shutdown, turning the AOF off, before a rewrite forks).
 pub fn flush_and_sync(st: &mut State) {
     flush(st, true);
@@ -379,6 +483,27 @@ pub fn flush_and_sync(st: &mut State) {
             .synced
             .fetch_max(st.aof.written, Ordering::AcqRel);
     }
+}
+
+/// Redis's prepareForShutdown for an AOF rewrite child: while the first rewrite after
+/// CONFIG SET appendonly yes runs, no AOF holds the dataset yet, so the shutdown is refused
+/// ("Writing initial AOF, can't exit.") unless `force`; otherwise the child is killed.
+/// Returns whether the shutdown may go on.
+pub fn shutdown_check(st: &mut State, force: bool) -> bool {
+    if !(st.persistence.child_is_aof && st.persistence.child_pid.is_some()) {
+        return true;
+    }
+    if st.aof.state == AofState::WaitRewrite {
+        if !force {
+            warning!("Writing initial AOF, can't exit.");
+            warning!("Errors trying to shut down the server. Check the logs for more information.");
+            return false;
+        }
+        warning!("Writing initial AOF. Exit anyway.");
+    }
+    warning!("There is a child rewriting the AOF. Killing it!");
+    super::persistence::kill_child(st);
+    true
 }
 
 /// At shutdown: the buffer written and fsynced (Redis's "Calling fsync() on the AOF file.").

@@ -19,8 +19,14 @@ use std::io::{self, BufWriter, Write};
 pub struct Rewrites {
     /// `aof_rewrite_scheduled`: start one when no child runs.
     pub scheduled: bool,
-    /// `aof_rewrites`: successful rewrites.
+    /// `aof_rewrites`: rewrites started (as Redis counts them).
     pub count: u64,
+    /// `aof_rewrites_consecutive_failures`.
+    pub consecutive_failures: u64,
+    /// The back-off after repeated failures: minutes of the current delay (0: none).
+    limit_delay_min: i64,
+    /// Unix ms before which scheduled and automatic rewrites wait (0: not waiting).
+    limit_until_ms: i64,
     /// `aof_last_rewrite_time_sec` (-1: none yet).
     pub last_secs: i64,
     /// `aof_last_bgrewrite_status`.
@@ -151,6 +157,7 @@ pub fn start(st: &mut State) -> io::Result<i32> {
     st.aof.rw.started_ms = crate::server::clock::now_ms();
     st.aof.rw.rdb = rdb;
     st.aof.rw.scheduled = false;
+    st.aof.rw.count += 1;
     Ok(pid)
 }
 
@@ -167,6 +174,9 @@ pub fn done(st: &mut State, pid: i32, ok: bool) {
         }
         let _ = std::fs::remove_file(&tmp);
         st.aof.rw.last_ok = ok && st.aof.state == AofState::Off;
+        if !ok {
+            failed(st);
+        }
         return;
     }
     notice!("Background AOF rewrite terminated with success");
@@ -177,6 +187,7 @@ pub fn done(st: &mut State, pid: i32, ok: bool) {
         warning!("Error trying to rename the temporary AOF base file {tmp} into {name}: {e}");
         let _ = std::fs::remove_file(&tmp);
         st.aof.rw.last_ok = false;
+        failed(st);
         return;
     }
     notice!("Successfully renamed the temporary AOF base file {tmp} into {name}");
@@ -187,6 +198,7 @@ pub fn done(st: &mut State, pid: i32, ok: bool) {
         st.aof.manifest = before;
         let _ = std::fs::remove_file(dir.join(&name));
         st.aof.rw.last_ok = false;
+        failed(st);
         return;
     }
     if st.aof.state == AofState::WaitRewrite {
@@ -196,9 +208,66 @@ pub fn done(st: &mut State, pid: i32, ok: bool) {
     st.aof.base_size = super::file_size(&dir.join(&name));
     st.aof.current_size = super::total_size(st);
     st.aof.rewrite_base_size = st.aof.current_size;
-    st.aof.rw.count += 1;
     st.aof.rw.last_ok = true;
+    st.aof.rw.consecutive_failures = 0;
     notice!("Background AOF rewrite finished successfully");
+}
+
+/// A rewrite failed: counted; when it was the one turning the AOF on, its incr file is
+/// dropped (the next attempt opens a new one at its fork) and a new rewrite scheduled, as
+/// Redis's backgroundRewriteDoneHandler does.
+fn failed(st: &mut State) {
+    st.aof.rw.consecutive_failures += 1;
+    if st.aof.state != AofState::WaitRewrite {
+        return;
+    }
+    st.aof.file = None;
+    st.aof.buf.clear();
+    st.aof.wrap = None;
+    if let Some(f) = st.aof.manifest.incrs.pop() {
+        st.aof.manifest.incr_seq = f.seq - 1;
+        notice!(
+            "Removing the temp incr aof file {} in the background",
+            f.name
+        );
+        let _ = std::fs::remove_file(super::dir_path(st).join(&f.name));
+    }
+    st.aof.rw.scheduled = true;
+}
+
+/// Rewrites after this many consecutive failures are delayed (Redis's
+/// AOF_REWRITE_LIMITE_THRESHOLD), by 1, 2, 4 ... minutes up to an hour.
+const LIMIT_THRESHOLD: u64 = 3;
+/// The longest delay, minutes (AOF_REWRITE_LIMITE_MAX_MINUTES).
+const LIMIT_MAX_MINUTES: i64 = 60;
+
+/// Whether scheduled and automatic rewrites must wait (Redis's aofRewriteLimited): after
+/// three consecutive failures the next one waits a minute, then twice as long each time.
+/// BGREWRITEAOF is never delayed.
+fn limited(rw: &mut Rewrites, now_ms: i64) -> bool {
+    if rw.consecutive_failures < LIMIT_THRESHOLD {
+        rw.limit_delay_min = 0;
+        rw.limit_until_ms = 0;
+        return false;
+    }
+    if rw.limit_until_ms != 0 {
+        if now_ms < rw.limit_until_ms {
+            return true;
+        }
+        rw.limit_until_ms = 0;
+        return false;
+    }
+    rw.limit_delay_min = if rw.limit_delay_min == 0 {
+        1
+    } else {
+        (rw.limit_delay_min * 2).min(LIMIT_MAX_MINUTES)
+    };
+    rw.limit_until_ms = now_ms + rw.limit_delay_min * 60_000;
+    warning!(
+        "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+        rw.limit_delay_min
+    );
+    true
 }
 
 /// Deletes the history files the manifest names, then drops them from it (unless
@@ -249,7 +318,11 @@ pub fn cron(st: &mut State) {
     if st.persistence.child_pid.is_some() {
         return;
     }
+    let now = crate::server::clock::now_ms();
     if st.aof.rw.scheduled {
+        if limited(&mut st.aof.rw, now) {
+            return;
+        }
         if let Err(e) = start(st) {
             warning!("Can't start a scheduled AOF rewrite: {e}");
             st.aof.rw.scheduled = false;
@@ -266,7 +339,7 @@ pub fn cron(st: &mut State) {
     }
     let base = st.aof.rewrite_base_size.max(1);
     let growth = (size as i128 * 100 / base as i128) - 100;
-    if growth >= perc as i128 {
+    if growth >= perc as i128 && !limited(&mut st.aof.rw, now) {
         notice!("Starting automatic rewriting of AOF on {growth}% growth");
         if let Err(e) = start(st) {
             warning!("Can't start an automatic AOF rewrite: {e}");

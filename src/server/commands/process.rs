@@ -117,8 +117,11 @@ fn refusal(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError> {
             ));
         }
     }
-    if (eff.write || cmd.name == "ping") && !from_master && bgsave_failed(ctx) {
-        return Some(err::MISCONF);
+    if (eff.write || cmd.name == "ping")
+        && !from_master
+        && let Some(e) = crate::server::persistence::disk_error(ctx.state)
+    {
+        return Some(e);
     }
     if eff.write && crate::server::replication::master::too_few_replicas(ctx.state, ctx.now_ms) {
         return Some(crate::server::replication::master::NOREPLICAS);
@@ -163,12 +166,6 @@ fn debug_allowed(ctx: &Ctx) -> bool {
 }
 
 /// stop-writes-on-bgsave-error with save points and a failed last background save.
-fn bgsave_failed(ctx: &Ctx) -> bool {
-    !ctx.state.persistence.last_bgsave_ok
-        && ctx.state.config.stop_writes_on_bgsave_error
-        && !ctx.state.config.save.is_empty()
-}
-
 /// A replica whose link with its master is not up.
 fn master_link_down(ctx: &Ctx) -> bool {
     ctx.state.config.replicaof.is_some()

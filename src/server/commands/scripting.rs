@@ -81,11 +81,8 @@ fn check_flags(ctx: &mut Ctx, flags: Option<ScriptFlags>, ro: bool) -> CmdResult
     if config.replicaof.is_some() && config.replica_read_only {
         return Err(err::READONLY);
     }
-    if !ctx.state.persistence.last_bgsave_ok
-        && config.stop_writes_on_bgsave_error
-        && !config.save.is_empty()
-    {
-        return Err(err::MISCONF);
+    if let Some(e) = crate::server::persistence::disk_error(ctx.state) {
+        return Err(e);
     }
     if config.maxmemory > 0 && !f.allow_oom && !crate::server::evict::perform(ctx.state) {
         return Err(CmdError::fixed(

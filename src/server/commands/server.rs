@@ -214,6 +214,7 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let mut kind = ShutdownKind::Default;
     let (mut nosave, mut save, mut other_flags, mut abort) = (false, false, false, false);
+    let mut force = false;
     for a in &args[1..] {
         if is(a, "nosave") {
             nosave = true;
@@ -224,6 +225,7 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         } else if is(a, "now") || is(a, "force") {
             // No shutdown delay to skip: shutdown is immediate.
             other_flags = true;
+            force |= is(a, "force");
         } else if is(a, "abort") {
             abort = true;
         } else {
@@ -239,6 +241,11 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::fixed("ERR No shutdown in progress."));
     }
     crate::warning!("User requested shutdown...");
+    if !crate::server::aof::shutdown_check(ctx.state, force) {
+        return Err(CmdError::fixed(
+            "ERR Errors trying to SHUTDOWN. Check logs.",
+        ));
+    }
     ctx.state.shutdown_requested = Some(kind);
     ctx.shared.shutdown.notify_one();
     ctx.flow = Flow::Close;

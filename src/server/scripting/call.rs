@@ -123,11 +123,8 @@ fn refusal(
     if config.replicaof.is_some() && config.replica_read_only {
         return Some(commands::err::READONLY.0);
     }
-    if !ctx.state.persistence.last_bgsave_ok
-        && config.stop_writes_on_bgsave_error
-        && !config.save.is_empty()
-    {
-        return Some(commands::err::MISCONF.0);
+    if let Some(e) = crate::server::persistence::disk_error(ctx.state) {
+        return Some(e.0);
     }
     if config.maxmemory > 0
         && cmd.has(flags::DENYOOM)
