@@ -106,15 +106,14 @@ fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> CmdRes
     let (keys, argv) = split_keys(args)?;
     let scripting = &mut ctx.state.scripting;
     let sha = if by_sha {
-        let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-        if !scripting.scripts.contains_key(&sha) {
-            return Err(NOSCRIPT);
-        }
-        sha
+        // Not UTF-8: no script has that name.
+        String::from_utf8(args[1].to_ascii_lowercase()).map_err(|_| NOSCRIPT)?
     } else {
         scripting.load_script(&args[1]).map_err(CmdError::msg)?
     };
-    let script = &scripting.scripts[&sha];
+    let Some(script) = scripting.scripts.get(&sha) else {
+        return Err(NOSCRIPT);
+    };
     let (func, flags) = (script.func.clone(), script.flags);
     check_flags(ctx, flags, ro)?;
     let f = flags.unwrap_or_default();

@@ -259,15 +259,15 @@ impl<'a> Cursor<'a> {
             0xd3 => Value::Number(self.be(8)? as i64 as f64),
             0xca => Value::Number(f32::from_bits(self.be(4)? as u32) as f64),
             0xcb => Value::Number(f64::from_bits(self.be(8)?)),
-            0xd9 | 0xc4 => {
+            0xd9 => {
                 let n = self.be(1)? as usize;
                 self.string(n)?
             }
-            0xda | 0xc5 => {
+            0xda => {
                 let n = self.be(2)? as usize;
                 self.string(n)?
             }
-            0xdb | 0xc6 => {
+            0xdb => {
                 let n = self.be(4)? as usize;
                 self.string(n)?
             }
