@@ -1151,3 +1151,40 @@ fn redis_py_register_script_and_lock_work_as_on_redis() {
         "5\n7\nTrue\nFalse\nTrue True True True\n0\nnot owned\nTrue\n0\n"
     );
 }
+
+/// min-replicas-to-write without replicas: a script's write is refused with NOREPLICAS
+/// (redis.call raises it, redis.pcall returns it, a shebang script without `no-writes` is
+/// refused before it runs); reads and `no-writes` scripts run.
+#[test]
+fn min_replicas_refuse_script_writes_as_redis() {
+    let cmds: &[&[&str]] = &[
+        &["SET", "x", "1"],
+        &["CONFIG", "SET", "min-replicas-to-write", "1"],
+        &["EVAL", "return redis.call('set', 'x', 2)", "0"],
+        &["EVAL", "return redis.pcall('set', 'x', 2)", "0"],
+        &["EVAL", "#!lua\nreturn redis.call('set', 'x', 2)", "0"],
+        &["EVAL", "#!lua\nreturn redis.call('get', 'x')", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get', 'x')",
+            "0",
+        ],
+        &["EVAL", "return redis.call('get', 'x')", "0"],
+        &["CONFIG", "SET", "min-replicas-to-write", "0"],
+        &["EVAL", "return redis.call('set', 'x', 3)", "0"],
+    ];
+    let ours = Server::start(&[]);
+    let theirs = Server::start_redis(&[]);
+    let mut a = ours.raw();
+    let mut b = theirs.raw();
+    for cmd in cmds {
+        let x = request(&mut a, cmd);
+        assert_eq!(x, request(&mut b, cmd), "{cmd:?}");
+        if cmd[1].contains("'set', 'x', 2") {
+            assert!(
+                x.starts_with(b"-NOREPLICAS Not enough good replicas"),
+                "{cmd:?}"
+            );
+        }
+    }
+}

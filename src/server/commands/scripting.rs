@@ -63,8 +63,9 @@ fn split_keys(args: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), CmdError> {
 }
 
 /// The checks Redis 7.0 makes before a script with flags runs (scriptPrepareForRun): a
-/// write script refused by *_RO commands, on a read-only replica, above maxmemory, or
-/// when the last background save failed.
+/// write script refused by *_RO commands, on a read-only replica, when the last
+/// background save failed, without enough good replicas (min-replicas-to-write), or
+/// above maxmemory.
 fn check_flags(ctx: &mut Ctx, flags: Option<ScriptFlags>, ro: bool) -> CmdResult {
     let Some(f) = flags else {
         return Ok(());
@@ -87,6 +88,10 @@ fn check_flags(ctx: &mut Ctx, flags: Option<ScriptFlags>, ro: bool) -> CmdResult
     {
         return Err(err::MISCONF);
     }
+    if crate::server::replication::master::too_few_replicas(ctx.state, ctx.now_ms) {
+        return Err(crate::server::replication::master::NOREPLICAS);
+    }
+    let config = &ctx.state.config;
     if config.maxmemory > 0 && !f.allow_oom && !crate::server::evict::perform(ctx.state) {
         return Err(CmdError::fixed(
             "OOM command not allowed when used memory > 'maxmemory'.",

@@ -1,6 +1,6 @@
 //! `redis.call` / `redis.pcall`: one command from a script, checked as Redis 7.0's
 //! scriptCall does (unknown command, arity, commands denied in scripts, writes from
-//! read-only scripts, READONLY replica, MISCONF, OOM), then run by
+//! read-only scripts, READONLY replica, MISCONF, NOREPLICAS, OOM), then run by
 //! [`crate::server::commands::call`] with the script's own client, whose reply is parsed
 //! back into a Lua value.
 
@@ -119,7 +119,7 @@ fn refusal(
     if cmd.has(flags::BLOCKING) || denied(cmd.name.as_bytes()) {
         return Some("ERR This Redis command is not allowed from script".into());
     }
-    if let Some(e) = acl_refusal(ctx, argv) {
+    if let Some(e) = acl_refusal(ctx, cmd, argv) {
         return Some(e.into());
     }
     if !cmd.has(flags::WRITE) || run.client.is_master {
@@ -138,6 +138,9 @@ fn refusal(
     {
         return Some(commands::err::MISCONF.0);
     }
+    if crate::server::replication::master::too_few_replicas(ctx.state, ctx.now_ms) {
+        return Some(crate::server::replication::master::NOREPLICAS.0);
+    }
     if config.maxmemory > 0
         && cmd.has(flags::DENYOOM)
         && !run.allow_oom
@@ -151,9 +154,13 @@ fn refusal(
 
 /// The ACL check of a script's command, under the caller's user (Redis's
 /// scriptVerifyACL): logged with context `lua`.
-fn acl_refusal(ctx: &mut Ctx, argv: &[Bytes]) -> Option<&'static str> {
+fn acl_refusal(ctx: &mut Ctx, cmd: &commands::Spec, argv: &[Bytes]) -> Option<&'static str> {
     use crate::server::acl::{Denied, log::Context};
-    let name = commands::resolve(argv)?.name;
+    // `cmd` is argv[0]'s spec: only a subcommand is left to find (as commands::resolve).
+    let name = match argv.get(1) {
+        Some(sub) if !cmd.subcommands.is_empty() => cmd.subcommand(sub)?.name,
+        _ => cmd.name,
+    };
     let d = commands::acl::check(ctx, name, argv)?;
     commands::acl::log_refusal(ctx, d, Context::Lua, name, argv);
     Some(match d.reason {

@@ -5,8 +5,9 @@
 //! encoding, other numbers float32 when exact, else float64; a table whose keys are
 //! exactly 1..n is an array, anything else a map (in `next` order); tables nested deeper
 //! than 16 and values of other types pack as nil. Unpacking reads every MessagePack type
-//! Redis reads (str and bin as Lua strings); errors are Redis's texts. Decoding depth is
-//! bounded so that no input can exhaust the stack.
+//! Redis reads (str as Lua strings; bin 8/16/32, unknown to 0.4.0, are bad data format);
+//! errors are Redis's texts. Decoding depth is bounded so that no input can exhaust the
+//! stack.
 
 use mlua::{Lua, Table, Value, Variadic};
 
