@@ -63,8 +63,9 @@ fn split_keys(args: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), CmdError> {
 }
 
 /// The checks Redis 7.0 makes before a script with flags runs (scriptPrepareForRun): a
-/// write script refused by *_RO commands, on a read-only replica, above maxmemory, or
-/// when the last background save failed.
+/// write script refused by *_RO commands, on a read-only replica, when the last
+/// background save failed, without enough good replicas (min-replicas-to-write), or
+/// above maxmemory.
 fn check_flags(ctx: &mut Ctx, flags: Option<ScriptFlags>, ro: bool) -> CmdResult {
     let Some(f) = flags else {
         return Ok(());
@@ -84,6 +85,10 @@ fn check_flags(ctx: &mut Ctx, flags: Option<ScriptFlags>, ro: bool) -> CmdResult
     if let Some(e) = crate::server::persistence::disk_error(ctx.state) {
         return Err(e);
     }
+    if crate::server::replication::master::too_few_replicas(ctx.state, ctx.now_ms) {
+        return Err(crate::server::replication::master::NOREPLICAS);
+    }
+    let config = &ctx.state.config;
     if config.maxmemory > 0 && !f.allow_oom && !crate::server::evict::perform(ctx.state) {
         return Err(CmdError::fixed(
             "OOM command not allowed when used memory > 'maxmemory'.",
@@ -103,15 +108,14 @@ fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> CmdRes
     let (keys, argv) = split_keys(args)?;
     let scripting = &mut ctx.state.scripting;
     let sha = if by_sha {
-        let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-        if !scripting.scripts.contains_key(&sha) {
-            return Err(NOSCRIPT);
-        }
-        sha
+        // Not UTF-8: no script has that name.
+        String::from_utf8(args[1].to_ascii_lowercase()).map_err(|_| NOSCRIPT)?
     } else {
         scripting.load_script(&args[1]).map_err(CmdError::msg)?
     };
-    let script = &scripting.scripts[&sha];
+    let Some(script) = scripting.scripts.get(&sha) else {
+        return Err(NOSCRIPT);
+    };
     let (func, flags) = (script.func.clone(), script.flags);
     check_flags(ctx, flags, ro)?;
     let f = flags.unwrap_or_default();

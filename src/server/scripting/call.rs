@@ -1,6 +1,6 @@
 //! `redis.call` / `redis.pcall`: one command from a script, checked as Redis 7.0's
 //! scriptCall does (unknown command, arity, commands denied in scripts, writes from
-//! read-only scripts, READONLY replica, MISCONF, OOM), then run by
+//! read-only scripts, READONLY replica, MISCONF, NOREPLICAS, OOM), then run by
 //! [`crate::server::commands::call`] with the script's own client, whose reply is parsed
 //! back into a Lua value.
 
@@ -10,8 +10,9 @@ use crate::resp::{Proto, ReplyBuf};
 use crate::server::client::Client;
 use crate::server::commands::{self, Ctx, flags};
 use bytes::Bytes;
-use mlua::{Lua, Table, Value, Variadic};
+use mlua::{Lua, Value, Variadic};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -33,53 +34,61 @@ pub struct RunState {
 
 /// redis.REPL_REPLICA: effects go to replicas.
 const REPL_REPLICA: i64 = 2;
-/// redis.REPL_ALL (the default).
-const REPL_ALL: i64 = 3;
 
-/// Commands Redis 7.0 flags `noscript`.
-const DENIED: &[&str] = &[
-    "auth",
-    "hello",
-    "multi",
-    "exec",
-    "discard",
-    "watch",
-    "unwatch",
-    "subscribe",
-    "psubscribe",
-    "ssubscribe",
-    "unsubscribe",
-    "punsubscribe",
-    "sunsubscribe",
-    "monitor",
-    "sync",
-    "psync",
-    "replconf",
-    "eval",
-    "evalsha",
-    "eval_ro",
-    "evalsha_ro",
-    "fcall",
-    "fcall_ro",
-    "script",
-    "function",
-    "save",
-    "bgsave",
-    "bgrewriteaof",
-    "shutdown",
-    "replicaof",
-    "slaveof",
-    "failover",
-    "quit",
-    "reset",
-    "wait",
-    "config",
-    "client",
-    "acl",
-    "debug",
-    "module",
-    "latency",
-];
+/// Commands Redis 7.0 flags `noscript` (a `match`: checked on every `redis.call`).
+fn denied(name: &[u8]) -> bool {
+    let mut lower = [0u8; 16];
+    if name.len() > lower.len() {
+        return false;
+    }
+    for (l, b) in lower.iter_mut().zip(name) {
+        *l = b.to_ascii_lowercase();
+    }
+    matches!(
+        &lower[..name.len()],
+        b"auth"
+            | b"hello"
+            | b"multi"
+            | b"exec"
+            | b"discard"
+            | b"watch"
+            | b"unwatch"
+            | b"subscribe"
+            | b"psubscribe"
+            | b"ssubscribe"
+            | b"unsubscribe"
+            | b"punsubscribe"
+            | b"sunsubscribe"
+            | b"monitor"
+            | b"sync"
+            | b"psync"
+            | b"replconf"
+            | b"eval"
+            | b"evalsha"
+            | b"eval_ro"
+            | b"evalsha_ro"
+            | b"fcall"
+            | b"fcall_ro"
+            | b"script"
+            | b"function"
+            | b"save"
+            | b"bgsave"
+            | b"bgrewriteaof"
+            | b"shutdown"
+            | b"replicaof"
+            | b"slaveof"
+            | b"failover"
+            | b"quit"
+            | b"reset"
+            | b"wait"
+            | b"config"
+            | b"client"
+            | b"acl"
+            | b"debug"
+            | b"module"
+            | b"latency"
+    )
+}
 
 /// An error table `{err=text}`.
 pub fn err_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
@@ -107,10 +116,10 @@ fn refusal(
     cmd: &commands::Spec,
     argv: &[Bytes],
 ) -> Option<Cow<'static, str>> {
-    if DENIED.contains(&cmd.name) || cmd.has(flags::BLOCKING) {
+    if cmd.has(flags::BLOCKING) || denied(cmd.name.as_bytes()) {
         return Some("ERR This Redis command is not allowed from script".into());
     }
-    if let Some(e) = acl_refusal(ctx, argv) {
+    if let Some(e) = acl_refusal(ctx, cmd, argv) {
         return Some(e.into());
     }
     if !cmd.has(flags::WRITE) || run.client.is_master {
@@ -126,6 +135,9 @@ fn refusal(
     if let Some(e) = crate::server::persistence::disk_error(ctx.state) {
         return Some(e.0);
     }
+    if crate::server::replication::master::too_few_replicas(ctx.state, ctx.now_ms) {
+        return Some(crate::server::replication::master::NOREPLICAS.0);
+    }
     if config.maxmemory > 0
         && cmd.has(flags::DENYOOM)
         && !run.allow_oom
@@ -139,9 +151,13 @@ fn refusal(
 
 /// The ACL check of a script's command, under the caller's user (Redis's
 /// scriptVerifyACL): logged with context `lua`.
-fn acl_refusal(ctx: &mut Ctx, argv: &[Bytes]) -> Option<&'static str> {
+fn acl_refusal(ctx: &mut Ctx, cmd: &commands::Spec, argv: &[Bytes]) -> Option<&'static str> {
     use crate::server::acl::{Denied, log::Context};
-    let name = commands::resolve(argv)?.name;
+    // `cmd` is argv[0]'s spec: only a subcommand is left to find (as commands::resolve).
+    let name = match argv.get(1) {
+        Some(sub) if !cmd.subcommands.is_empty() => cmd.subcommand(sub)?.name,
+        _ => cmd.name,
+    };
     let d = commands::acl::check(ctx, name, argv)?;
     commands::acl::log_refusal(ctx, d, Context::Lua, name, argv);
     Some(match d.reason {
@@ -155,17 +171,65 @@ fn acl_refusal(ctx: &mut Ctx, argv: &[Bytes]) -> Option<&'static str> {
     })
 }
 
-/// Runs one `redis.call` (`protected` false) or `redis.pcall`: returns (true, reply) or
-/// (false, error table).
-pub fn redis_call(
+thread_local! {
+    /// The run in progress on this thread: what `redis.call` works on (see [`with_run`]).
+    static CURRENT: Cell<*mut ()> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// The pair [`CURRENT`] points at.
+type Current<'a, 'b> = (&'a mut Ctx<'b>, &'a mut RunState);
+
+/// Puts a pointer back into [`CURRENT`] when dropped (also on unwinding).
+struct Restore(*mut ());
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.0));
+    }
+}
+
+/// Runs `f` (the script) with `ctx` and `run` as the target of `redis.call`. The
+/// `redis.call` function is created once with the interpreter (no per-run closure, as
+/// `Lua::scope` would make); it finds the run through a thread-local pointer, valid while
+/// `f` runs on this thread.
+pub fn with_run<R>(ctx: &mut Ctx, run: &mut RunState, f: impl FnOnce() -> R) -> R {
+    let mut pair: Current = (ctx, run);
+    let ptr = (&mut pair as *mut Current).cast::<()>();
+    let _restore = Restore(CURRENT.with(|c| c.replace(ptr)));
+    f()
+}
+
+/// `bridge.call(pcall, resp, repl, ...)` as prelude.lua calls it: `redis.call` /
+/// `redis.pcall` of the script running on this thread.
+pub fn lua_entry(
+    lua: &Lua,
+    (_pcall, resp, repl, args): (bool, i64, i64, Variadic<Value>),
+) -> mlua::Result<(bool, Value)> {
+    // Taken out while the command runs: a nested call finds no run.
+    let ptr = CURRENT.with(|c| c.replace(std::ptr::null_mut()));
+    if ptr.is_null() {
+        return Err(mlua::Error::RuntimeError(
+            "redis.call can only be used from a running script".into(),
+        ));
+    }
+    let _restore = Restore(ptr);
+    // SAFETY: `ptr` was set by `with_run`, whose frame (holding the pair and the borrows
+    // it contains) is below this one on this thread's stack for as long as the script
+    // runs; it was taken out of CURRENT, so this is the only reference made from it.
+    let (ctx, run) = unsafe { &mut *ptr.cast::<Current>() };
+    redis_call(ctx, run, lua, resp, repl, args)
+}
+
+/// Runs one `redis.call` or `redis.pcall` with the script's current RESP version and
+/// `redis.set_repl` flags: returns (true, reply) or (false, error table).
+fn redis_call(
     ctx: &mut Ctx,
     run: &mut RunState,
     lua: &Lua,
-    bridge: &Table,
+    resp: i64,
+    repl: i64,
     args: Variadic<Value>,
 ) -> mlua::Result<(bool, Value)> {
-    // The first argument is the pcall flag, set by prelude.lua.
-    let args: Variadic<Value> = args.into_iter().skip(1).collect();
     if args.is_empty() {
         return Ok((
             false,
@@ -184,11 +248,8 @@ pub fn redis_call(
             )?,
         ));
     };
-    let denied = DENIED
-        .iter()
-        .any(|d| d.as_bytes().eq_ignore_ascii_case(&argv[0]));
     let cmd = match commands::lookup(&argv[0]) {
-        None if denied => {
+        None if denied(&argv[0]) => {
             return Ok((
                 false,
                 err_table(lua, "ERR This Redis command is not allowed from script")?,
@@ -215,7 +276,6 @@ pub fn redis_call(
     if let Some(e) = refusal(ctx, run, cmd, &argv) {
         return Ok((false, err_table(lua, &e)?));
     }
-    let resp: i64 = bridge.raw_get("resp").unwrap_or(2);
     run.buf.proto = if resp == 3 {
         Proto::Resp3
     } else {
@@ -234,7 +294,6 @@ pub fn redis_call(
     if let Some(before) = effects_before {
         // redis.set_repl: without REPL_REPLICA the command's effects stay here (there is
         // no AOF, so REPL_AOF alone propagates nothing either).
-        let repl: i64 = bridge.raw_get("repl").unwrap_or(REPL_ALL);
         if repl & REPL_REPLICA == 0
             && let Some(effects) = ctx.state.script_effects.as_mut()
         {
@@ -245,20 +304,24 @@ pub fn redis_call(
         run.wrote = true;
         run.watchdog.wrote.store(true, Ordering::Relaxed);
     }
-    let bytes = drain(&mut run.buf);
+    let streamed;
+    let bytes: &[u8] = if run.buf.has_streams() {
+        streamed = drain(&mut run.buf);
+        &streamed
+    } else {
+        // Parsed in place: the buffer keeps its capacity for the next call.
+        &run.buf.buf
+    };
     if bytes.is_empty() {
         return Ok((true, Value::Nil));
     }
     let mut pos = 0;
-    let v = reply_to_lua(lua, &bytes, &mut pos)?;
+    let v = reply_to_lua(lua, bytes, &mut pos)?;
     Ok((bytes[0] != b'-', v))
 }
 
 /// The whole reply as bytes, streamed parts included.
 fn drain(buf: &mut ReplyBuf) -> Vec<u8> {
-    if !buf.has_streams() {
-        return std::mem::take(&mut buf.buf);
-    }
     let streams = std::mem::take(&mut buf.streams.0);
     let bytes = std::mem::take(&mut buf.buf);
     let mut out = Vec::new();

@@ -5,8 +5,9 @@
 //! encoding, other numbers float32 when exact, else float64; a table whose keys are
 //! exactly 1..n is an array, anything else a map (in `next` order); tables nested deeper
 //! than 16 and values of other types pack as nil. Unpacking reads every MessagePack type
-//! Redis reads (str and bin as Lua strings); errors are Redis's texts. Decoding depth is
-//! bounded so that no input can exhaust the stack.
+//! Redis reads (str as Lua strings; bin 8/16/32, unknown to 0.4.0, are bad data format);
+//! errors are Redis's texts. Decoding depth is bounded so that no input can exhaust the
+//! stack.
 
 use mlua::{Lua, Table, Value, Variadic};
 
@@ -259,15 +260,15 @@ impl<'a> Cursor<'a> {
             0xd3 => Value::Number(self.be(8)? as i64 as f64),
             0xca => Value::Number(f32::from_bits(self.be(4)? as u32) as f64),
             0xcb => Value::Number(f64::from_bits(self.be(8)?)),
-            0xd9 | 0xc4 => {
+            0xd9 => {
                 let n = self.be(1)? as usize;
                 self.string(n)?
             }
-            0xda | 0xc5 => {
+            0xda => {
                 let n = self.be(2)? as usize;
                 self.string(n)?
             }
-            0xdb | 0xc6 => {
+            0xdb => {
                 let n = self.be(4)? as usize;
                 self.string(n)?
             }

@@ -42,6 +42,7 @@ pub fn create(watchdog: &Arc<Watchdog>) -> mlua::Result<(Lua, Table)> {
         lua.create_function(|_, s: mlua::String| Ok(super::sha1_hex(&s.as_bytes())))?,
     )?;
     bridge.raw_set("log", lua.create_function(script_log)?)?;
+    bridge.raw_set("call", lua.create_function(super::call::lua_entry)?)?;
     // SAFETY: `cwrap` only uses the Lua stack.
     bridge.raw_set("cwrap", unsafe { lua.create_c_function(cwrap)? })?;
     // SAFETY: `passthrough` only uses the Lua stack.

@@ -207,6 +207,8 @@ pub struct Scripting {
     pub lua: Lua,
     /// Rust↔Lua bridge table (see prelude.lua).
     pub bridge: Table,
+    /// `bridge.run`, the Lua side of every script run (looked up once).
+    pub runner: Function,
     /// EVAL scripts by lower-case hex SHA1.
     pub scripts: HashMap<String, Script>,
     /// Bytes of script sources cached (INFO used_memory_scripts_eval).
@@ -224,9 +226,13 @@ impl Scripting {
     pub fn new() -> Scripting {
         let watchdog = Arc::new(Watchdog::default());
         let (lua, bridge) = env::create(&watchdog).expect("the Lua environment builds");
+        let runner = bridge
+            .raw_get("run")
+            .expect("prelude.lua defines bridge.run");
         Scripting {
             lua,
             bridge,
+            runner,
             scripts: HashMap::new(),
             scripts_bytes: 0,
             watchdog,
@@ -240,6 +246,9 @@ impl Scripting {
         let (lua, bridge) = env::create(&self.watchdog).expect("the Lua environment builds");
         self.scripts.clear();
         self.scripts_bytes = 0;
+        self.runner = bridge
+            .raw_get("run")
+            .expect("prelude.lua defines bridge.run");
         self.lua = lua;
         self.bridge = bridge;
     }
@@ -332,10 +341,12 @@ impl Default for Scripting {
 /// Lower-case hex SHA1 of `data` (script names, `redis.sha1hex`).
 pub fn sha1_hex(data: &[u8]) -> String {
     use sha1::{Digest, Sha1};
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = Sha1::digest(data);
     let mut s = String::with_capacity(40);
     for b in d.iter() {
-        s.push_str(&format!("{b:02x}"));
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
     }
     s
 }

@@ -41,12 +41,12 @@ bridge.readonly = readonly
 
 local r = bridge.redis
 r.call = function(...)
-  local ok, v = bridge.call(false, ...)
+  local ok, v = bridge.call(false, bridge.resp, bridge.repl, ...)
   if ok then return v end
   error(v)
 end
 r.pcall = function(...)
-  local _, v = bridge.call(true, ...)
+  local _, v = bridge.call(true, bridge.resp, bridge.repl, ...)
   return v
 end
 -- An error reply as Redis's luaPushErrorBuff shapes it: "-CODE msg" keeps its code, a
@@ -132,14 +132,18 @@ local function err_handler(err)
   return err
 end
 
--- Runs `f(...)`: true and its first result, or false and the error table.
-bridge.run = function(f, ...)
-  local n = select('#', ...)
-  local a1, a2 = ...
-  if n == 0 then
-    return xpcall(f, err_handler)
+-- One run (called by run.rs): RESP 2 and REPL_ALL again, KEYS/ARGV set for an EVAL
+-- script, `keys, args` passed to a function. Returns true and the first result, or false
+-- and the error table; then the RESP version the script ended with.
+local function finish(ok, v) return ok, v, bridge.resp end
+bridge.run = function(f, is_function, keys, argv)
+  bridge.resp, bridge.repl = 2, 3
+  if is_function then
+    return finish(xpcall(function() return f(keys, argv) end, err_handler))
   end
-  return xpcall(function() return f(a1, a2) end, err_handler)
+  rawset(G0, 'KEYS', keys)
+  rawset(G0, 'ARGV', argv)
+  return finish(xpcall(f, err_handler))
 end
 
 -- FUNCTION LOAD: while a library's code runs, `redis` is this table.

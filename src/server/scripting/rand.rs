@@ -27,7 +27,12 @@ impl Lrand48 {
 
 /// Reseeds (before each script, as Redis 7.0).
 pub fn reset(lua: &Lua, seed: i32) {
-    lua.set_app_data(Lrand48::seeded(seed));
+    match lua.app_data_mut::<Lrand48>() {
+        Some(mut g) => *g = Lrand48::seeded(seed),
+        None => {
+            lua.set_app_data(Lrand48::seeded(seed));
+        }
+    }
 }
 
 /// Replaces math.random and math.randomseed.

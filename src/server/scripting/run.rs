@@ -3,15 +3,14 @@
 //! run, the watchdog marked running, the effects collected and replicated (wrapped in
 //! MULTI/EXEC when there are several), and the result or error written as the reply.
 
-use super::call::{RunState, redis_call};
+use super::call::{RunState, with_run};
 use super::convert::lua_to_reply;
 use crate::resp::ReplyBuf;
 use crate::server::client::{Client, ClientInfo};
 use crate::server::commands::{CmdError, Ctx, Flow, reply_error};
 use crate::server::state::ShutdownKind;
 use bytes::Bytes;
-use mlua::{Function, Lua, Table, Value, Variadic};
-use std::cell::RefCell;
+use mlua::{Function, Lua, Table, Value};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -33,12 +32,18 @@ pub struct Invocation<'a> {
     pub is_function: bool,
 }
 
+/// KEYS / ARGV: a sequence of Lua strings.
 fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, a) in items.iter().enumerate() {
-        t.raw_set(i + 1, lua.create_string(a)?)?;
+    lua.create_sequence_from(items.iter().map(|a| Bytes2Lua(a)))
+}
+
+/// Pushes bytes as a Lua string without an intermediate handle.
+struct Bytes2Lua<'a>(&'a [u8]);
+
+impl mlua::IntoLua for Bytes2Lua<'_> {
+    fn into_lua(self, lua: &Lua) -> mlua::Result<Value> {
+        lua.create_string(self.0).map(Value::String)
     }
-    Ok(t)
 }
 
 /// The script's own client, kept between runs.
@@ -55,50 +60,41 @@ fn script_client(ctx: &mut Ctx) -> Client {
 /// Runs `inv` and writes its reply to the caller.
 pub fn run(ctx: &mut Ctx, inv: Invocation) {
     let lua = ctx.state.scripting.lua.clone();
-    let bridge = ctx.state.scripting.bridge.clone();
+    let runner = ctx.state.scripting.runner.clone();
     let watchdog = ctx.state.scripting.watchdog.clone();
     let seed = ctx.state.next_random() as i32;
     super::rand::reset(&lua, seed);
-    let outcome = prepare(&lua, &bridge, &inv).and_then(|args| {
-        let mut run = RunState {
-            client: script_client(ctx),
-            buf: ReplyBuf::default(),
-            read_only: inv.read_only,
-            allow_oom: inv.allow_oom,
-            wrote: false,
-            watchdog: watchdog.clone(),
-        };
-        let threshold = ctx.state.config.busy_reply_threshold;
-        let auth = !ctx.state.acl.default_is_open();
-        watchdog.start(ctx.now_ms, inv.label, inv.is_function, threshold, auth);
-        if ctx.state.streaming() {
-            ctx.state.script_effects = Some(Vec::new());
-        }
-        let result = {
-            let cell = RefCell::new((&mut *ctx, &mut run));
-            lua.scope(|scope| {
-                let call = scope.create_function(|lua, a: Variadic<Value>| {
-                    let mut g = cell.borrow_mut();
-                    let (c, r) = &mut *g;
-                    redis_call(c, r, lua, &bridge, a)
-                })?;
-                bridge.raw_set("call", call)?;
-                let runner: Function = bridge.raw_get("run")?;
-                let r = runner.call::<(bool, Value)>(args);
-                bridge.raw_set("call", Value::Nil)?;
-                r
-            })
-        };
-        watchdog.running.store(false, Ordering::Release);
-        ctx.state.scripting.client = Some(run.client);
-        if watchdog.shutdown.load(Ordering::Acquire) {
-            ctx.state.script_effects = None;
-        } else {
-            replicate_effects(ctx);
-            adopt_orphans(ctx, &watchdog);
-        }
-        result
-    });
+    let outcome = strings(&lua, inv.keys)
+        .and_then(|keys| Ok((keys, strings(&lua, inv.argv)?)))
+        .and_then(|(keys, argv)| {
+            let mut run = RunState {
+                client: script_client(ctx),
+                buf: ReplyBuf::default(),
+                read_only: inv.read_only,
+                allow_oom: inv.allow_oom,
+                wrote: false,
+                watchdog: watchdog.clone(),
+            };
+            let threshold = ctx.state.config.busy_reply_threshold;
+            let auth = !ctx.state.acl.default_is_open();
+            watchdog.start(ctx.now_ms, inv.label, inv.is_function, threshold, auth);
+            if ctx.state.streaming() {
+                ctx.state.script_effects = Some(Vec::new());
+            }
+            let func = inv.func.clone();
+            let result = with_run(ctx, &mut run, || {
+                runner.call::<(bool, Value, i64)>((func, inv.is_function, keys, argv))
+            });
+            watchdog.running.store(false, Ordering::Release);
+            ctx.state.scripting.client = Some(run.client);
+            if watchdog.shutdown.load(Ordering::Acquire) {
+                ctx.state.script_effects = None;
+            } else {
+                replicate_effects(ctx);
+                adopt_orphans(ctx, &watchdog);
+            }
+            result
+        });
     if watchdog.shutdown.load(Ordering::Acquire) {
         // SHUTDOWN NOSAVE while busy: nothing of the script reaches replicas, no reply,
         // the server exits (as Redis's shutdownCommand run from the busy loop).
@@ -107,9 +103,8 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
         ctx.flow = Flow::Close;
         return;
     }
-    let resp: i64 = bridge.raw_get("resp").unwrap_or(2);
     match outcome {
-        Ok((true, v)) => {
+        Ok((true, v, resp)) => {
             if let Err(e) = lua_to_reply(ctx.out, &v, resp as u8) {
                 reply_error(
                     ctx,
@@ -117,7 +112,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
                 );
             }
         }
-        Ok((false, v)) => {
+        Ok((false, v, _)) => {
             let text = error_text(&v, inv.label);
             reply_error(ctx, &CmdError::msg(text));
         }
@@ -146,25 +141,6 @@ fn adopt_orphans(ctx: &mut Ctx, watchdog: &super::Watchdog) {
             crate::server::admit(ctx.shared, ctx.state, socket, o.peer, Some(o.door));
         }
     }
-}
-
-/// Sets KEYS/ARGV (EVAL) or builds the (func, keys, args) call (FCALL).
-fn prepare(lua: &Lua, bridge: &Table, inv: &Invocation) -> mlua::Result<Variadic<Value>> {
-    bridge.raw_set("resp", 2)?;
-    bridge.raw_set("repl", 3)?;
-    let keys = strings(lua, inv.keys)?;
-    let argv = strings(lua, inv.argv)?;
-    let mut args = Variadic::new();
-    args.push(Value::Function(inv.func.clone()));
-    if inv.is_function {
-        args.push(Value::Table(keys));
-        args.push(Value::Table(argv));
-    } else {
-        let globals: Table = bridge.raw_get("globals")?;
-        globals.raw_set("KEYS", keys)?;
-        globals.raw_set("ARGV", argv)?;
-    }
-    Ok(args)
 }
 
 /// The reply for a failed run: `<err> script: <label>, on <source>:<line>.`

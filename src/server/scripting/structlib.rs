@@ -200,8 +200,11 @@ fn put_integer(out: &mut Vec<u8>, n: f64, little: bool, size: usize) {
     out.extend_from_slice(&buf[..size]);
 }
 
-fn pack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<mlua::String> {
+fn pack(lua: &Lua, mut args: Variadic<Value>) -> mlua::Result<mlua::String> {
     let fmt_bytes = format_arg(args.first(), "pack")?;
+    // Redis's b_pack pushes a nil after the arguments (the mark separating them from its
+    // string buffer): a missing value is reported as "got nil", not "got no value".
+    args.push(Value::Nil);
     let mut fmt = Fmt {
         s: &fmt_bytes,
         pos: 0,
