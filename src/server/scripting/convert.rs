@@ -233,7 +233,8 @@ fn table(out: &mut ReplyBuf, t: &Table, resp: u8, depth: usize) -> mlua::Result<
 /// and the "integer indefinite" i64::MIN for NaN and anything outside the range (Rust's `as`
 /// saturates instead): `return 1e23` replies -9223372036854775808 in Redis.
 fn c_long_long(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+    // NaN is in no range either.
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
         i64::MIN
     } else {
         n as i64
