@@ -383,6 +383,94 @@ fn getkeys_and_flags_equal_redis_server() {
     }
 }
 
+/// GETKEYS/GETKEYSANDFLAGS of the commands whose keys Redis finds with a procedure of its
+/// own (their key specs are incomplete or keyword-based: SORT's STORE, MIGRATE's KEYS,
+/// BITFIELD's flags by subcommand, GEORADIUS's STORE/STOREDIST, XREAD's STREAMS, the
+/// numkeys families), each over many argument lists, answered as redis-server does.
+#[test]
+fn getkeys_of_commands_with_key_procedures_equal_redis_server() {
+    let lines: &[&str] = &[
+        "SORT k",
+        "SORT k STORE d",
+        "SORT k BY x STORE d LIMIT 0 1 STORE e",
+        "SORT k LIMIT store x STORE",
+        "SORT k LIMIT 1 STORE d",
+        "SORT k GET store STORE d",
+        "SORT k STORE",
+        "SORT k STORE STORE STORE",
+        "SORT k BY STORE STORE x",
+        "SORT k store d alpha desc",
+        "SORT_RO k STORE d",
+        "MIGRATE h 1 k 0 5",
+        "MIGRATE h 1 k 0 5 KEYS",
+        "MIGRATE h 1 k 0 5 KEYS a b",
+        "MIGRATE h 1 k 0 5 COPY",
+        "MIGRATE h 1  0 5",
+        "MIGRATE h 1  0 5 KEYS",
+        "MIGRATE h 1  0 5 KEYS a b",
+        "MIGRATE h 1  0 5 keys a",
+        "MIGRATE h 1  0 5 AUTH keys KEYS a b",
+        "MIGRATE h 1  0 5 COPY REPLACE AUTH2 u p KEYS a",
+        "BITFIELD k",
+        "BITFIELD k GET u8 0",
+        "BITFIELD k GET u8 0 OVERFLOW SAT",
+        "BITFIELD k SET u8 0 1",
+        "BITFIELD k INCRBY u8 0 1",
+        "BITFIELD k set",
+        "BITFIELD k GET set 0",
+        "BITFIELD k OVERFLOW set",
+        "BITFIELD_RO k GET u8 0",
+        "GEORADIUS k 1 2 3 m",
+        "GEORADIUS k 1 2 3 m STORE d",
+        "GEORADIUS k 1 2 3 m STOREDIST d STORE e",
+        "GEORADIUS k 1 2 3 m WITHDIST STORE",
+        "GEORADIUSBYMEMBER k m 3 km STORE d",
+        "GEORADIUSBYMEMBER k m 3 km STOREDIST d",
+        "GEORADIUS_RO k 1 2 3 m STORE d",
+        "GEOSEARCHSTORE d s FROMMEMBER m BYRADIUS 1 m",
+        "XREAD STREAMS a b 0 0",
+        "XREAD COUNT 1 STREAMS a 0",
+        "XREAD STREAMS a b 0",
+        "XREAD STREAMS STREAMS STREAMS 0 0",
+        "XREADGROUP GROUP g c STREAMS a b 0 0",
+        "XREADGROUP GROUP g c COUNT 1 BLOCK 0 NOACK STREAMS a 0",
+        "EVAL s 2 a b c",
+        "EVAL s 0",
+        "EVALSHA s 1 a",
+        "EVAL_RO s 1 a",
+        "FCALL f 1 a b",
+        "FCALL_RO f 2 a",
+        "ZUNIONSTORE d 2 a b",
+        "ZUNION 2 a b",
+        "ZDIFFSTORE d 2 a b",
+        "ZINTERCARD 2 a b",
+        "SINTERCARD 2 a b",
+        "LMPOP 2 a b LEFT",
+        "BLMPOP 0 2 a b LEFT",
+        "ZMPOP 1 a MIN",
+        "BZMPOP 0 1 a MIN",
+    ];
+    let pair = Pair::start();
+    for proto in [2, 3] {
+        let (mut ours, mut theirs) = pair.conns(proto);
+        for line in lines {
+            for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+                let args: Vec<&str> = ["COMMAND", sub]
+                    .into_iter()
+                    .chain(line.split(' '))
+                    .collect();
+                let (_, o) = ours.query_raw(&args);
+                let (_, t) = theirs.query_raw(&args);
+                assert_eq!(
+                    String::from_utf8_lossy(&o),
+                    String::from_utf8_lossy(&t),
+                    "RESP{proto} {args:?}"
+                );
+            }
+        }
+    }
+}
+
 /// The `redis` crate, in RESP2 and RESP3, reads our COMMAND replies as it reads Redis's.
 #[test]
 fn redis_crate_parses_command_replies() {

@@ -235,6 +235,27 @@ fn edge_cases_found_by_the_fuzzer_match_redis_server() {
         &["PFDEBUG", "ab\0cd", "h"],
         // A blocking pop whose keys are empty, with a short timeout: nil after it.
         &["BZPOPMAX", "nokey1", "nokey2", "0.01"],
+        // Seeds 1-3 with CLUSTER/MODULE/... included: a score bound is read as a C string
+        // (zslParseRange's strtod stops at a NUL byte, where the number must end).
+        &["ZADD", "zn", "0", "a", "1", "b", "2", "c", "-1", "d"],
+        &["ZRANGEBYSCORE", "zn", "\0", "5"],
+        &["ZRANGEBYSCORE", "zn", "(\0", "5"],
+        &["ZRANGEBYSCORE", "zn", "\0x", "5"],
+        &["ZRANGEBYSCORE", "zn", "1\0x", "5"],
+        &["ZRANGEBYSCORE", "zn", " \0", "5"],
+        &["ZREVRANGEBYSCORE", "zn", "\0", "-5"],
+        &["ZRANGE", "zn", "\0", "5", "BYSCORE"],
+        &["ZCOUNT", "zn", "\0", "\0"],
+        &["ZREMRANGEBYSCORE", "zn", "\0", "5"],
+        &["ZRANGE", "zn", "0", "-1", "WITHSCORES"],
+        // MODULE LOAD/LOADEX/UNLOAD are protected commands: refused before MULTI queues
+        // them (enable-module-command is no), so EXEC aborts.
+        &["MULTI"],
+        &["MODULE", "LOAD", "x"],
+        &["MODULE", "UNLOAD", "x"],
+        &["MODULE", "LIST"],
+        &["EXEC"],
+        &["MODULE", "LOADEX", "x", "ARGS", "1"],
     ]);
 }
 
@@ -305,4 +326,56 @@ fn former_allow_list_entries_match_redis_server() {
         &["SET", "a", "b"],
         &["ROLE"],
     ]);
+}
+
+/// Lex ranges over members of different scores on a listpack (issue #10's last allow-list
+/// entries): Redis walks the listpack linearly (first member >= min, then while <= max;
+/// backwards for REV; LIMIT's offset skipped unchecked), so the answer is defined and
+/// matched. (On a skiplist it depends on random node levels: still allowed in the fuzzer.)
+#[test]
+fn lex_ranges_over_mixed_scores_on_a_listpack_match_redis_server() {
+    let mut lines: Vec<&[&str]> = vec![&[
+        "ZADD", "zl", "1", "d", "2", "b", "3", "e", "4", "a", "5", "c", "6", "f",
+    ]];
+    let ranges: &[[&str; 2]] = &[
+        ["-", "+"],
+        ["[b", "[e"],
+        ["(b", "(e"],
+        ["[a", "[c"],
+        ["[c", "[a"],
+        ["[d", "[d"],
+        ["(d", "[d"],
+        ["[e", "+"],
+        ["-", "[c"],
+        ["[g", "+"],
+        ["-", "(a"],
+        ["[b", "[b"],
+        ["+", "-"],
+        ["[\0", "[z"],
+    ];
+    let mut owned: Vec<Vec<&str>> = Vec::new();
+    for [min, max] in ranges {
+        owned.push(vec!["ZRANGEBYLEX", "zl", min, max]);
+        owned.push(vec!["ZREVRANGEBYLEX", "zl", max, min]);
+        owned.push(vec!["ZLEXCOUNT", "zl", min, max]);
+        owned.push(vec!["ZRANGEBYLEX", "zl", min, max, "LIMIT", "1", "2"]);
+        owned.push(vec!["ZRANGEBYLEX", "zl", min, max, "LIMIT", "3", "-1"]);
+        owned.push(vec!["ZREVRANGEBYLEX", "zl", max, min, "LIMIT", "1", "1"]);
+        owned.push(vec!["ZRANGE", "zl", min, max, "BYLEX", "LIMIT", "0", "3"]);
+        owned.push(vec![
+            "ZRANGE", "zl", max, min, "BYLEX", "REV", "LIMIT", "2", "5",
+        ]);
+        owned.push(vec!["ZRANGESTORE", "dst", "zl", min, max, "BYLEX"]);
+        owned.push(vec!["ZRANGE", "dst", "0", "-1", "WITHSCORES"]);
+    }
+    lines.extend(owned.iter().map(|v| v.as_slice()));
+    let removals: &[&[&str]] = &[
+        &["ZREMRANGEBYLEX", "zl", "[b", "[d"],
+        &["ZRANGE", "zl", "0", "-1", "WITHSCORES"],
+        &["ZREMRANGEBYLEX", "zl", "[a", "(f"],
+        &["ZRANGE", "zl", "0", "-1", "WITHSCORES"],
+        &["OBJECT", "ENCODING", "zl"],
+    ];
+    lines.extend(removals.iter().copied());
+    side_by_side(&lines);
 }

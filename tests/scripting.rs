@@ -1188,3 +1188,87 @@ fn min_replicas_refuse_script_writes_as_redis() {
         }
     }
 }
+
+/// Found by the fuzzer once scripting was fuzzed (issue #10): SCRIPT FLUSH no longer
+/// leaves the FUNCTION libraries bound to the dropped interpreter (the next FCALL panicked
+/// the connection); container subcommands run from scripts (`redis.call('OBJECT',
+/// 'ENCODING', k)` was an unknown subcommand); redis.sha1hex and cjson.decode read their
+/// argument as lua_tolstring/luaL_checklstring do; FCALL's numkeys error; FUNCTION LOAD takes
+/// every argument before the code as an option; SCRIPT FLUSH refuses extra arguments; a
+/// number out of i64's range replies as C's cast makes it.
+#[test]
+fn fuzzer_findings_in_scripting_match_redis() {
+    common::same_replies(&[
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return 1 end)",
+        ],
+        &["SCRIPT", "FLUSH"],
+        &["FCALL", "f1", "0"],
+        &["SCRIPT", "FLUSH", "ASYNC"],
+        &["FCALL_RO", "f1", "0"],
+        &["FUNCTION", "LIST"],
+        &["FCALL", "f1", "1.5", "a"],
+        &["FCALL", "f1", "abc"],
+        &["FCALL", "f1", " 1", "a"],
+        &["FCALL", "f1", "99999999999999999999"],
+        &["FCALL", "f1", "-1"],
+        &["FCALL", "f1", "2", "a"],
+        &["FCALL", "nosuch", "abc"],
+        &["EVAL", "return 1", "abc"],
+        &["SCRIPT", "FLUSH", "SYNC", "ASYNC"],
+        &["SCRIPT", "FLUSH", "ASYNC", "SYNC", "SYNC"],
+        &["FUNCTION", "LOAD", "REPLACE", "REPLACE", "return 1"],
+        &["FUNCTION", "LOAD", "a", "b", "c"],
+        &["FUNCTION", "LOAD", "x\0y", "b"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "REPLACE",
+            "#!lua name=lib5\nredis.register_function('f5', function(keys, args) return 1 end)",
+            "foo",
+            "REPLACE",
+        ],
+        &["RPUSH", "l", "a"],
+        &[
+            "EVAL",
+            "return redis.call('OBJECT', 'ENCODING', KEYS[1])",
+            "1",
+            "l",
+        ],
+        &[
+            "EVAL",
+            "return redis.call('object', 'encoding', KEYS[1])",
+            "1",
+            "l",
+        ],
+        &["EVAL", "return redis.call('OBJECT', 'NOSUCH', 'x')", "0"],
+        &["EVAL", "return redis.call('OBJECT')", "0"],
+        &[
+            "EVAL",
+            "return redis.pcall('XINFO', 'STREAM', 'nokey')",
+            "0",
+        ],
+        &["EVAL", "return redis.sha1hex(ARGV[1])", "0"],
+        &["EVAL", "return redis.sha1hex({})", "0"],
+        &["EVAL", "return redis.sha1hex(1.5)", "0"],
+        &["EVAL", "return redis.sha1hex(ARGV[1])", "0", "abc"],
+        &["EVAL", "return cjson.decode(ARGV[1])", "0"],
+        &["EVAL", "return cjson.decode({})", "0"],
+        &["EVAL", "return cjson.decode(5)", "0"],
+        // A Lua number becomes an integer reply by C's (long long) cast: out of range
+        // (and NaN) is i64::MIN on x86-64.
+        &[
+            "EVAL",
+            "return cjson.decode('99999999999999999999999')",
+            "0",
+        ],
+        &["EVAL", "return 1e23", "0"],
+        &["EVAL", "return -1e23", "0"],
+        &["EVAL", "return 0/0", "0"],
+        &["EVAL", "return 9223372036854775807", "0"],
+        &["EVAL", "return -9223372036854775807", "0"],
+        &["EVAL", "return 2^62", "0"],
+    ]);
+}

@@ -838,3 +838,28 @@ fn trim_option_order_and_nogroup_names_match_redis() {
         ],
     );
 }
+
+/// XINFO STREAM looks the key up (no such key, WRONGTYPE) before it reads its options, as
+/// xinfoCommand does (found by the fuzzer once streams were fuzzed, issue #10).
+#[test]
+fn xinfo_stream_looks_the_key_up_before_its_options() {
+    let (ours, redis) = (ours_with(&[]), redis_with(&[]));
+    let (mut a, mut b) = (con(&ours), con(&redis));
+    same_replies(
+        &mut a,
+        &mut b,
+        &[
+            "XINFO STREAM nokey nokey",
+            "XINFO STREAM FULL nokey",
+            "XINFO STREAM nokey FULL COUNT abc",
+            "SET str x",
+            "XINFO STREAM str str str",
+            "XINFO STREAM str FULL COUNT 99999999999999999999999",
+            "XADD s 1-1 a 1",
+            "XINFO STREAM s s",
+            "XINFO STREAM s FULL COUNT abc",
+            "XINFO STREAM s FULL COUNT -1",
+            "XINFO STREAM s FULL junk",
+        ],
+    );
+}

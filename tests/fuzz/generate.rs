@@ -5,6 +5,7 @@
 
 use super::check::Mode;
 use super::docs::{Arg, Doc};
+use super::families;
 use super::pools::{self, *};
 use super::rng::Rng;
 use std::collections::HashSet;
@@ -89,7 +90,8 @@ pub struct Spec {
 }
 
 /// Key families; commands of a group mostly use keys of their family.
-const FAMILIES: &[&str] = &["str", "list", "set", "zset", "hash", "k"];
+/// `k` stands for any of them; the others are keys of one type (`stream` included).
+const FAMILIES: &[&str] = &["str", "list", "set", "zset", "hash", "stream", "k"];
 
 /// Blocking commands: given small timeouts, made rarer.
 pub const BLOCKING: &[&str] = &[
@@ -114,9 +116,9 @@ pub struct Gen {
     total_weight: usize,
     /// A MULTI is open on the connection.
     pub in_multi: bool,
+    switches: Switches,
     tainted: HashSet<Vec<u8>>,
     taint_all: bool,
-    switches: Switches,
     /// Unix seconds at start: absolute expiry times are far from it in either direction.
     now_s: i64,
     /// DUMP payloads (captured at start) for RESTORE.
@@ -130,6 +132,7 @@ fn family_of(group: &str) -> &'static str {
         "set" => "set",
         "sorted-set" => "zset",
         "hash" => "hash",
+        "stream" => "stream",
         _ => "k",
     }
 }
@@ -191,6 +194,9 @@ impl Gen {
     fn value_for(&mut self, a: &Arg, family: &str, cmd: &str) -> Vec<u8> {
         let p = |rng: &mut Rng, xs: &[&str]| rng.pick(xs).as_bytes().to_vec();
         let name = a.name.as_str();
+        if let Some(v) = families::value(&mut self.rng, a, cmd) {
+            return v;
+        }
         match a.kind.as_str() {
             "key" => self.key(family),
             "pattern" => {
@@ -372,6 +378,9 @@ impl Gen {
                 self.gen_arg(&a, family, &spec.full, &mut out);
             }
             self.fix_numkeys(&mut out);
+            if matches!(spec.full.as_str(), "xread" | "xreadgroup") {
+                families::fix_stream_ids(&mut self.rng, &mut out);
+            }
             if self.rng.chance(150) {
                 self.mutate(spec, family, &mut out);
             }
@@ -440,11 +449,6 @@ impl Gen {
         }
     }
 
-    fn encoding_mode(&mut self, args: &[Vec<u8>]) -> Mode {
-        let tainted = args.len() == 3 && (self.taint_all || self.tainted.contains(&args[2]));
-        Mode::Encoding { tainted }
-    }
-
     /// The next command(s): one generated command, with a snapshot before (SPOP) or after
     /// (random picks) when not inside MULTI.
     pub fn next_ops(&mut self) -> Vec<Op> {
@@ -484,6 +488,7 @@ impl Gen {
         }
         tame_expiry(full, &mut args);
         tame_blocking_timeout(full, &mut args);
+        families::tame_stream_times(&mut self.rng, full, &mut args);
         let key = args.get(1).cloned().unwrap_or_default();
         if matches!(full, "append" | "setrange") {
             self.tainted.insert(key.clone());
@@ -506,9 +511,20 @@ impl Gen {
             "hgetall" | "config|get" => Mode::UnorderedPairs,
             "info" | "time" | "lastsave" | "client|id" | "client|list" | "client|info" | "dump"
             | "hello" | "randomkey" => Mode::Shape,
+            "object|encoding" => {
+                let tainted =
+                    args.len() == 3 && (self.taint_all || self.tainted.contains(&args[2]));
+                Mode::Encoding { tainted }
+            }
             "object|idletime" => Mode::Near(2),
-            "ttl" | "expiretime" => Mode::Near(2),
-            "pttl" | "pexpiretime" => Mode::Near(2000),
+            "xpending" | "xinfo|consumers" | "xinfo|stream" => Mode::Timed,
+            // Libraries and their functions are kept in hash tables (dict order).
+            "function|list" => Mode::DeepUnordered,
+            "function|dump" => Mode::Shape,
+            // Both servers read their clock when the TTL is set and when it is read; under
+            // load (8 builds on 2 cores) the same batch reached them seconds apart.
+            "ttl" | "expiretime" => Mode::Near(10),
+            "pttl" | "pexpiretime" => Mode::Near(10_000),
             "scan" | "sscan" | "hscan" | "zscan" => {
                 let cursor = if full == "scan" {
                     args.get(1)
@@ -520,7 +536,6 @@ impl Gen {
                     from_start: cursor.is_some_and(|c| c.as_slice() == b"0"),
                 }
             }
-            "object|encoding" => self.encoding_mode(&args),
             "srandmember" | "hrandfield" | "zrandmember" => {
                 let count = args
                     .get(2)
@@ -568,7 +583,7 @@ impl Gen {
     pub fn reseed(&mut self) -> Vec<Op> {
         let fam = *self.rng.pick(FAMILIES);
         let fam = if fam == "k" {
-            *self.rng.pick(&FAMILIES[..5])
+            *self.rng.pick(&FAMILIES[..6])
         } else {
             fam
         };
@@ -623,6 +638,13 @@ impl Gen {
                     args.push(score.as_bytes().to_vec());
                     args.push(item(self, i));
                 }
+            }
+            "stream" => {
+                let mut ops = vec![Op::new(vec![b"DEL".to_vec(), kb.clone()], Mode::Exact)];
+                for cmd in families::stream_seed(&mut self.rng, &kb, n.min(130)) {
+                    ops.push(Op::new(cmd, Mode::Exact));
+                }
+                return ops;
             }
             _ => {
                 args.push(b"HSET".to_vec());

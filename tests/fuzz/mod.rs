@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod docs;
+pub mod families;
 pub mod generate;
 pub mod pools;
 pub mod reply;

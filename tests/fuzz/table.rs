@@ -49,31 +49,6 @@ pub const EXCLUDED: &[(&str, &str)] = &[
         "command",
         "COMMAND INFO/DOCS content is fixed on branch table; COUNT/LIST differ by design (redrepl's table is a subset)",
     ),
-    ("eval", SCRIPTS_REASON),
-    ("evalsha", SCRIPTS_REASON),
-    ("eval_ro", SCRIPTS_REASON),
-    ("evalsha_ro", SCRIPTS_REASON),
-    ("fcall", SCRIPTS_REASON),
-    ("fcall_ro", SCRIPTS_REASON),
-    ("script", SCRIPTS_REASON),
-    ("function", SCRIPTS_REASON),
-    ("sort", SORT_REASON),
-    ("sort_ro", SORT_REASON),
-    ("xadd", STREAMS_REASON),
-    ("xtrim", STREAMS_REASON),
-    ("xdel", STREAMS_REASON),
-    ("xlen", STREAMS_REASON),
-    ("xrange", STREAMS_REASON),
-    ("xrevrange", STREAMS_REASON),
-    ("xsetid", STREAMS_REASON),
-    ("xread", STREAMS_REASON),
-    ("xreadgroup", STREAMS_REASON),
-    ("xgroup", STREAMS_REASON),
-    ("xack", STREAMS_REASON),
-    ("xpending", STREAMS_REASON),
-    ("xclaim", STREAMS_REASON),
-    ("xautoclaim", STREAMS_REASON),
-    ("xinfo", STREAMS_REASON),
     (
         "slowlog",
         "entries carry times and durations; the log is server-wide (tests/introspection.rs)",
@@ -95,17 +70,6 @@ pub const EXCLUDED: &[(&str, &str)] = &[
         "connects to other servers and moves keys away (tests/introspection.rs runs it \
          against redis-server)",
     ),
-    (
-        "restore-asking",
-        "RESTORE's own handler (RESTORE is fuzzed); with it in the stream seed 2 diverged at an \
-         EXEC that redis-server answered with a nil array (a WATCHed key touched): not \
-         investigated yet",
-    ),
-    ("module", STREAM_SHIFT_REASON),
-    ("cluster", STREAM_SHIFT_REASON),
-    ("readonly", STREAM_SHIFT_REASON),
-    ("readwrite", STREAM_SHIFT_REASON),
-    ("asking", STREAM_SHIFT_REASON),
 ];
 
 /// Why the subscribe commands are not fuzzed (tests/pubsub.rs compares them with redis-server).
@@ -115,29 +79,6 @@ pub const SUBSCRIBE_REASON: &str = "puts the connection in subscriber mode (RESP
 /// Why the unsubscribe commands are not fuzzed (tests/pubsub.rs compares them).
 pub const UNSUBSCRIBE_REASON: &str = "answers once per channel named (N replies to one command), \
     which the fuzzer's one-reply-per-command pairing cannot follow";
-
-/// Why the deterministic new commands of issue #11 part B are left out for now.
-pub const STREAM_SHIFT_REASON: &str = "new in issue #11 (tests/introspection.rs compares their \
-    replies byte for byte with redis-server); adding them reshuffles seeds 1-3, which then \
-    reach open differences in other families (ZREMRANGEBYSCORE with a NUL-byte bound: Redis \
-    reads it as 0; EXEC nil-array cases): to be investigated before enabling them";
-
-/// Why the stream commands are not fuzzed yet.
-pub const STREAMS_REASON: &str = "streams are new (issue #13, tests/streams.rs compares them with \
-    redis-server); of the fuzzer's first findings XTRIM's order of checks and NOGROUP's names \
-    past a NUL byte are fixed (streams.rs trim_option_order_and_nogroup_names_match_redis); \
-    XACK answering :0 where Redis refuses an invalid id is not traced yet, and seeds 1-5 have \
-    not been run with streams included";
-
-/// Why scripting is not fuzzed yet.
-pub const SCRIPTS_REASON: &str = "scripting is new (issue #12, tests/scripting.rs runs a 260-script \
-    corpus against redis-server); random bytes as scripts found one open difference: a compile \
-    error quoting an invalid UTF-8 byte is sent with U+FFFD instead of the raw byte";
-
-/// Why SORT is not fuzzed yet.
-pub const SORT_REASON: &str = "SORT is new (issue #13, tests/sort.rs); open: the order of elements \
-    whose BY weights tie (missing keys) differs from Redis's qsort, and 5e-324 (strtod ERANGE) \
-    is accepted as a weight";
 
 /// Subcommands generated for each container (the others: see `SUB_EXCLUDED_REASON`).
 pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
@@ -154,6 +95,74 @@ pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
     ),
     ("config", &["config|get"]),
     (
+        "cluster",
+        &[
+            "cluster|info",
+            "cluster|keyslot",
+            "cluster|nodes",
+            "cluster|slots",
+            "cluster|shards",
+            "cluster|myid",
+            "cluster|countkeysinslot",
+            "cluster|getkeysinslot",
+            "cluster|help",
+        ],
+    ),
+    (
+        "module",
+        &[
+            "module|list",
+            "module|load",
+            "module|loadex",
+            "module|unload",
+            "module|help",
+        ],
+    ),
+    (
+        "xgroup",
+        &[
+            "xgroup|create",
+            "xgroup|createconsumer",
+            "xgroup|delconsumer",
+            "xgroup|destroy",
+            "xgroup|setid",
+            "xgroup|help",
+        ],
+    ),
+    (
+        "xinfo",
+        &[
+            "xinfo|stream",
+            "xinfo|groups",
+            "xinfo|consumers",
+            "xinfo|help",
+        ],
+    ),
+    (
+        "script",
+        &[
+            "script|exists",
+            "script|flush",
+            "script|kill",
+            "script|load",
+            "script|help",
+        ],
+    ),
+    (
+        "function",
+        &[
+            "function|delete",
+            "function|dump",
+            "function|flush",
+            "function|kill",
+            "function|list",
+            "function|load",
+            "function|restore",
+            "function|stats",
+            "function|help",
+        ],
+    ),
+    (
         "object",
         &[
             "object|encoding",
@@ -169,7 +178,8 @@ pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
 pub const SUB_EXCLUDED_REASON: &str = "CLIENT KILL/PAUSE/UNPAUSE/REPLY/NO-EVICT change other \
     clients or the reply stream; CONFIG SET/REWRITE/RESETSTAT change server-wide state; HELP \
     texts list subcommands redrepl does not have yet; TRACKING/CACHING/GETREDIR and the like \
-    are not implemented (not in this issue)";
+    are not implemented (not in this issue); SCRIPT DEBUG YES|SYNC turns the next EVAL into a \
+    debugging session (a connection mode change; tests/scripting.rs)";
 
 /// Why DEBUG is limited to DIGEST, DIGEST-VALUE and (rarely) RELOAD.
 pub const DEBUG_REASON: &str = "DEBUG SLEEP/SEGFAULT/SET-ACTIVE-EXPIRE/POPULATE... change or stop \

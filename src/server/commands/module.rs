@@ -25,7 +25,7 @@ fn module_list(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 /// enable-module-command (`no` by default, `yes`, or `local` for local connections).
-fn allowed(ctx: &Ctx) -> Result<(), CmdError> {
+pub(super) fn allowed(ctx: &Ctx) -> Result<(), CmdError> {
     let setting = ctx
         .state
         .config

@@ -92,6 +92,13 @@ fn refusal(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError> {
             "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
         ));
     }
+    // MODULE LOAD/LOADEX/UNLOAD are protected by enable-module-command (refused before
+    // queueing, as DEBUG is).
+    if matches!(cmd.name, "module|load" | "module|loadex" | "module|unload")
+        && let Err(e) = super::module::allowed(ctx)
+    {
+        return Some(e);
+    }
     if !ctx.client.authenticated && !cmd.has(flags::NOAUTH) {
         return Some(err::NOAUTH);
     }

@@ -48,8 +48,13 @@ pub fn specs() -> Vec<Spec> {
 }
 
 /// numkeys and the split of the rest into keys and arguments.
-fn split_keys(args: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), CmdError> {
-    let n = super::arg_i64(&args[2])?;
+fn split_keys(args: &[Bytes], fcall: bool) -> Result<(&[Bytes], &[Bytes]), CmdError> {
+    // FCALL reads numkeys with getLongLongFromObject and its own error; EVAL with
+    // getLongLongFromObjectOrReply.
+    let n = match super::arg_i64(&args[2]) {
+        Err(_) if fcall => return Err(CmdError::fixed("ERR Bad number of keys provided")),
+        n => n?,
+    };
     if n < 0 {
         return Err(CmdError::fixed("ERR Number of keys can't be negative"));
     }
@@ -105,7 +110,7 @@ fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> CmdRes
         // As evalShaCommand: no SHA1 has another length, so before numkeys is parsed.
         return Err(NOSCRIPT);
     }
-    let (keys, argv) = split_keys(args)?;
+    let (keys, argv) = split_keys(args, false)?;
     let scripting = &mut ctx.state.scripting;
     let sha = if by_sha {
         // Not UTF-8: no script has that name.
@@ -156,7 +161,7 @@ fn fcall_generic(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> CmdResult {
     let Some(f) = ctx.state.scripting.functions.find(&name) else {
         return Err(CmdError::fixed("ERR Function not found"));
     };
-    let (keys, argv) = split_keys(args)?;
+    let (keys, argv) = split_keys(args, true)?;
     let (func, flags) = (f.func.clone(), f.flags);
     check_flags(ctx, Some(flags), ro)?;
     run(
@@ -214,7 +219,11 @@ fn flush_mode(args: &[Bytes], at: usize, error: &'static str) -> CmdResult {
 }
 
 fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    flush_mode(args, 2, "ERR SCRIPT FLUSH only support SYNC|ASYNC option")?;
+    const ONLY: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+    if args.len() > 3 {
+        return Err(CmdError::fixed(ONLY));
+    }
+    flush_mode(args, 2, ONLY)?;
     ctx.state.scripting.flush_scripts();
     ctx.out.ok();
     Ok(())
@@ -271,18 +280,19 @@ fn script_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 // ---- FUNCTION ----
 
 fn function_load(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let replace = match args.get(2) {
-        Some(a) if args.len() == 4 => {
-            if !is(a, "replace") {
-                return Err(CmdError::msg(format!(
-                    "ERR Unknown option given: {}",
-                    String::from_utf8_lossy(a)
-                )));
-            }
-            true
+    // Every argument before the last is an option (REPLACE, repeatable); the error prints
+    // the word with %s (up to a NUL byte).
+    let mut replace = false;
+    for a in &args[2..args.len() - 1] {
+        if !is(a, "replace") {
+            let word = a.split(|&b| b == 0).next().unwrap_or_default();
+            return Err(CmdError::msg(format!(
+                "ERR Unknown option given: {}",
+                String::from_utf8_lossy(word)
+            )));
         }
-        _ => false,
-    };
+        replace = true;
+    }
     let code = &args[args.len() - 1];
     let name = functions::load(&mut ctx.state.scripting, code, replace).map_err(CmdError::msg)?;
     ctx.state.dirty += 1;

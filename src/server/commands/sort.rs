@@ -69,6 +69,11 @@ fn options(args: &[Bytes], readonly: bool) -> Result<Options<'_>, CmdError> {
     Ok(o)
 }
 
+/// The bytes before the first NUL: what strcoll compares of an element.
+fn cstr(b: &[u8]) -> &[u8] {
+    b.iter().position(|&c| c == 0).map_or(b, |n| &b[..n])
+}
+
 /// Redis's lookupKeyByPattern: `#` is the element itself; otherwise the first `*` is
 /// replaced by the element and the key read (a string, or with `->field` a hash field).
 /// None when the pattern has no `*` or nothing is there.
@@ -98,7 +103,8 @@ fn by_pattern(ctx: &mut Ctx, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A sort weight as Redis computes it with strtod: leading spaces allowed, nothing after
-/// the number, no NaN, no overflow; an empty string is 0.
+/// the number, no NaN, no overflow; an empty string is 0. Any ERANGE refuses it, so a
+/// subnormal result (`5e-324`, `1e-310`) too, unlike getDoubleFromObject.
 fn weight(b: &[u8]) -> Option<f64> {
     if b.is_empty() {
         return Some(0.0);
@@ -107,7 +113,7 @@ fn weight(b: &[u8]) -> Option<f64> {
     if t.len() != b.len() && t.is_empty() {
         return None;
     }
-    super::args::double(t)
+    super::args::double(t).filter(|v| !v.is_subnormal())
 }
 
 /// One element to sort and what it sorts by.
@@ -213,11 +219,25 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
                 }
             }
         }
-        let (alpha, has_by, desc) = (o.alpha, by.is_some(), o.desc);
-        items.sort_by(|a, b| {
-            let c = compare(a, b, alpha, has_by);
+        let how = How {
+            alpha: o.alpha,
+            has_by: by.is_some(),
+            store: o.store.is_some(),
+        };
+        let desc = o.desc;
+        let cmp = |a: &Item, b: &Item| {
+            let c = compare(a, b, how);
             if desc { c.reverse() } else { c }
-        });
+        };
+        // Redis sorts a part of the vector (its pqsort) when BY and LIMIT narrow the range,
+        // else all of it with qsort (glibc's is a stable merge sort): ties (weights read from
+        // missing keys) come out in the order each algorithm leaves them.
+        let full = start == 0 && end == len - 1;
+        if by.is_some() && !full && end >= start {
+            pqsort::pqsort(&mut items, start as usize, end as usize, &cmp);
+        } else {
+            items.sort_by(cmp);
+        }
     }
     if bad_score {
         return Err(CmdError::fixed(
@@ -264,8 +284,25 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
     Ok(())
 }
 
-/// Redis's sortCompare (before DESC is applied).
-fn compare(a: &Item, b: &Item, alpha: bool, has_by: bool) -> Ordering {
+/// What sortCompare looks at.
+#[derive(Clone, Copy)]
+struct How {
+    alpha: bool,
+    has_by: bool,
+    store: bool,
+}
+
+/// Redis's sortCompare (before DESC is applied). ALPHA compares with strcoll (the C
+/// locale's byte order, up to a NUL byte) when replying, byte for byte when storing.
+fn compare(a: &Item, b: &Item, how: How) -> Ordering {
+    let text = |x: &[u8], y: &[u8]| {
+        if how.store {
+            x.cmp(y)
+        } else {
+            cstr(x).cmp(cstr(y))
+        }
+    };
+    let How { alpha, has_by, .. } = how;
     if !alpha {
         return a
             .score
@@ -275,11 +312,180 @@ fn compare(a: &Item, b: &Item, alpha: bool, has_by: bool) -> Ordering {
     }
     if has_by {
         return match (&a.cmp, &b.cmp) {
-            (Some(x), Some(y)) => x.cmp(y),
+            (Some(x), Some(y)) => text(x, y),
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Less,
             (Some(_), None) => Ordering::Greater,
         };
     }
-    a.elem.cmp(&b.elem)
+    text(&a.elem, &b.elem)
+}
+
+/// Redis's partial quicksort for SORT ... BY ... LIMIT (pqsort.c, a Bentley-McIlroy
+/// quicksort that only descends into the parts overlapping the wanted range). Unstable: the
+/// order it leaves equal elements in is part of SORT's reply, so it is the same algorithm
+/// step for step (median-of-three pivots, ninther above 40 elements, equal keys gathered at
+/// both ends, insertion sort below 7 elements or when a pass moved nothing).
+mod pqsort {
+    use std::cmp::Ordering;
+
+    /// Sorts enough of `v` that positions `lo..=hi` hold what a full sort would put there.
+    pub fn pqsort<T>(v: &mut [T], lo: usize, hi: usize, cmp: &impl Fn(&T, &T) -> Ordering) {
+        part(v, 0, lo, hi, cmp);
+    }
+
+    fn insertion<T>(v: &mut [T], cmp: &impl Fn(&T, &T) -> Ordering) {
+        for m in 1..v.len() {
+            let mut l = m;
+            while l > 0 && cmp(&v[l - 1], &v[l]) == Ordering::Greater {
+                v.swap(l, l - 1);
+                l -= 1;
+            }
+        }
+    }
+
+    fn med3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &impl Fn(&T, &T) -> Ordering) -> usize {
+        use Ordering::*;
+        if cmp(&v[a], &v[b]) == Less {
+            if cmp(&v[b], &v[c]) == Less {
+                b
+            } else if cmp(&v[a], &v[c]) == Less {
+                c
+            } else {
+                a
+            }
+        } else if cmp(&v[b], &v[c]) == Greater {
+            b
+        } else if cmp(&v[a], &v[c]) == Less {
+            a
+        } else {
+            c
+        }
+    }
+
+    /// Swaps `n` elements starting at `a` with `n` starting at `b` (C's vecswap).
+    fn vecswap<T>(v: &mut [T], a: usize, b: usize, n: usize) {
+        for i in 0..n {
+            v.swap(a + i, b + i);
+        }
+    }
+
+    /// `v` is the part starting at `base` of the whole vector; `lo..=hi` are whole-vector
+    /// positions.
+    fn part<T>(
+        mut v: &mut [T],
+        mut base: usize,
+        lo: usize,
+        hi: usize,
+        cmp: &impl Fn(&T, &T) -> Ordering,
+    ) {
+        loop {
+            let n = v.len();
+            if n < 7 {
+                insertion(v, cmp);
+                return;
+            }
+            let mut pm = n / 2;
+            if n > 7 {
+                let (mut pl, mut pn) = (0, n - 1);
+                if n > 40 {
+                    let d = n / 8;
+                    pl = med3(v, pl, pl + d, pl + 2 * d, cmp);
+                    pm = med3(v, pm - d, pm, pm + d, cmp);
+                    pn = med3(v, pn - 2 * d, pn - d, pn, cmp);
+                }
+                pm = med3(v, pl, pm, pn, cmp);
+            }
+            v.swap(0, pm);
+            let (mut pa, mut pb) = (1, 1);
+            let (mut pc, mut pd) = (n - 1, n - 1);
+            let mut moved = false;
+            loop {
+                while pb <= pc {
+                    let c = cmp(&v[pb], &v[0]);
+                    if c == Ordering::Greater {
+                        break;
+                    }
+                    if c == Ordering::Equal {
+                        moved = true;
+                        v.swap(pa, pb);
+                        pa += 1;
+                    }
+                    pb += 1;
+                }
+                while pb <= pc {
+                    let c = cmp(&v[pc], &v[0]);
+                    if c == Ordering::Less {
+                        break;
+                    }
+                    if c == Ordering::Equal {
+                        moved = true;
+                        v.swap(pc, pd);
+                        pd -= 1;
+                    }
+                    pc -= 1;
+                }
+                if pb > pc {
+                    break;
+                }
+                v.swap(pb, pc);
+                moved = true;
+                pb += 1;
+                pc -= 1;
+            }
+            if !moved {
+                insertion(v, cmp);
+                return;
+            }
+            let r = pa.min(pb - pa);
+            vecswap(v, 0, pb - r, r);
+            let r = (pd - pc).min(n - pd - 1);
+            vecswap(v, pb, n - r, r);
+            let left = pb - pa;
+            if left > 1 && hi >= base && lo < base + left {
+                part(&mut v[..left], base, lo, hi, cmp);
+            }
+            let right = pd - pc;
+            if right <= 1 {
+                return;
+            }
+            let from = n - right;
+            base += from;
+            v = &mut v[from..];
+            if !(hi >= base && lo < base + right) {
+                return;
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Whatever the ties, the wanted range holds what a full sort puts there.
+        #[test]
+        fn the_wanted_range_is_sorted() {
+            let mut x: u64 = 7;
+            for n in [0usize, 1, 6, 7, 8, 40, 41, 100, 333] {
+                let v: Vec<u32> = (0..n)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        (x >> 59) as u32
+                    })
+                    .collect();
+                let mut full = v.clone();
+                full.sort();
+                for (lo, hi) in [(0, 0), (1, 3), (n / 2, n / 2 + 5), (n.saturating_sub(3), n)] {
+                    if n == 0 || hi >= n || lo > hi {
+                        continue;
+                    }
+                    let mut p = v.clone();
+                    pqsort(&mut p, lo, hi, &|a: &u32, b: &u32| a.cmp(b));
+                    assert_eq!(p[lo..=hi], full[lo..=hi], "n {n} range {lo}..={hi}");
+                }
+            }
+        }
+    }
 }

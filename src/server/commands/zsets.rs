@@ -281,6 +281,9 @@ struct ScoreBound {
 }
 
 fn parse_score_bound(b: &[u8]) -> Option<ScoreBound> {
+    // zslParseRange reads the bound as a C string: strtod stops at a NUL byte, and the NUL
+    // is where the number must end (`"\0"` is 0, `"1\0x"` is 1).
+    let b = b.iter().position(|&c| c == 0).map_or(b, |n| &b[..n]);
     let (ex, rest) = if b.first() == Some(&b'(') {
         (true, &b[1..])
     } else {
@@ -324,8 +327,12 @@ fn score_span(z: &ZSet, min: ScoreBound, max: ScoreBound) -> (usize, usize) {
 }
 
 /// Ascending rank interval of the elements within a lex range (meaningful when all scores
-/// are equal, as in Redis).
+/// are equal, as in Redis). A listpack is walked as Redis walks it ([`lex_walk`]); over a
+/// skiplist with mixed scores Redis's answer depends on its nodes' random levels.
 fn lex_span(z: &ZSet, min: &LexBound, max: &LexBound) -> (usize, usize) {
+    if !z.skiplist {
+        return lex_walk(z, min, max, false, 0, -1);
+    }
     let lo = z.count_before(&|_, m| match min {
         LexBound::Min => false,
         LexBound::Max => true,
@@ -339,6 +346,95 @@ fn lex_span(z: &ZSet, min: &LexBound, max: &LexBound) -> (usize, usize) {
         LexBound::Excl(x) => m < &x[..],
     });
     (lo, hi.max(lo))
+}
+
+fn lex_gte_min(m: &[u8], min: &LexBound) -> bool {
+    match min {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Incl(x) => m >= &x[..],
+        LexBound::Excl(x) => m > &x[..],
+    }
+}
+
+fn lex_lte_max(m: &[u8], max: &LexBound) -> bool {
+    match max {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Incl(x) => m <= &x[..],
+        LexBound::Excl(x) => m < &x[..],
+    }
+}
+
+/// A range that is always empty (sdscmplex of the bounds: min above max, or equal with an
+/// exclusive end; `+` as min or `-` as max reach nothing either way).
+fn lex_empty(min: &LexBound, max: &LexBound) -> bool {
+    use LexBound::*;
+    let (a, a_ex, b, b_ex) = match (min, max) {
+        (Max, _) | (_, Min) => return true,
+        (Min, _) | (_, Max) => return false,
+        (Incl(a), Incl(b)) => (a, false, b, false),
+        (Incl(a), Excl(b)) => (a, false, b, true),
+        (Excl(a), Incl(b)) => (a, true, b, false),
+        (Excl(a), Excl(b)) => (a, true, b, true),
+    };
+    a > b || (a == b && (a_ex || b_ex))
+}
+
+/// The elements a lex range command reaches on a listpack, as Redis's zzl walk finds them
+/// (ascending rank interval): nothing when the range is empty, the last member is below min
+/// or the first above max; forward, from the first member >= min (nothing if that one is
+/// above max), `offset` members skipped unchecked, then members taken while <= max; `rev`,
+/// from the last member <= max (nothing if below min) backwards while >= min. With mixed
+/// scores the members are not in lex order, so this is the walk's answer, not a filter.
+fn lex_walk(
+    z: &ZSet,
+    min: &LexBound,
+    max: &LexBound,
+    rev: bool,
+    offset: i64,
+    limit: i64,
+) -> (usize, usize) {
+    let members: Vec<_> = z.iter().map(|(m, _)| m).collect();
+    let n = members.len();
+    if n == 0
+        || offset < 0
+        || limit == 0
+        || lex_empty(min, max)
+        || !lex_gte_min(&members[n - 1], min)
+        || !lex_lte_max(&members[0], max)
+    {
+        return (0, 0);
+    }
+    let off = offset as usize;
+    let room = |taken: usize| limit < 0 || taken < limit as usize;
+    if !rev {
+        let Some(first) = (0..n).find(|&i| lex_gte_min(&members[i], min)) else {
+            return (0, 0);
+        };
+        if !lex_lte_max(&members[first], max) || first + off >= n {
+            return (0, 0);
+        }
+        let start = first + off;
+        let mut end = start;
+        while end < n && room(end - start) && lex_lte_max(&members[end], max) {
+            end += 1;
+        }
+        (start, end)
+    } else {
+        let Some(last) = (0..n).rev().find(|&i| lex_lte_max(&members[i], max)) else {
+            return (0, 0);
+        };
+        if !lex_gte_min(&members[last], min) || off > last {
+            return (0, 0);
+        }
+        let top = last - off + 1;
+        let mut low = top;
+        while low > 0 && room(top - low) && lex_gte_min(&members[low - 1], min) {
+            low -= 1;
+        }
+        (low, top)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -459,6 +555,14 @@ fn zrange_generic(
                 }
             }
         },
+        R::Lex(min, max) if !z.skiplist => {
+            let (lo, hi) = lex_walk(z, &min, &max, rev, offset, limit);
+            let mut v = z.range(lo, hi);
+            if rev {
+                v.reverse();
+            }
+            v
+        }
         R::Score(..) | R::Lex(..) => {
             let (lo, hi) = match &range {
                 R::Score(min, max) => score_span(z, *min, *max),

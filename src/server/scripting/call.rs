@@ -248,7 +248,13 @@ fn redis_call(
             )?,
         ));
     };
-    let cmd = match commands::lookup(&argv[0]) {
+    // A container's subcommand is looked up as lookupCommand does (OBJECT ENCODING,
+    // XINFO STREAM...): an unknown one is an unknown command.
+    let looked = match commands::lookup(&argv[0]) {
+        Some(base) if !base.subcommands.is_empty() && argv.len() >= 2 => base.subcommand(&argv[1]),
+        other => other,
+    };
+    let cmd = match looked {
         None if denied(&argv[0]) => {
             return Ok((
                 false,

@@ -23,7 +23,26 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "decode",
-        lua.create_function(|lua, s: mlua::String| {
+        lua.create_function(|lua, args: mlua::Variadic<Value>| {
+            // luaL_argcheck(top == 1) then luaL_checklstring (a number is its text).
+            let bad = |what: String| {
+                mlua::Error::RuntimeError(format!("bad argument #1 to 'decode' ({what})"))
+            };
+            if args.len() != 1 {
+                return Err(bad("expected 1 argument".into()));
+            }
+            let s = match &args[0] {
+                Value::String(s) => s.clone(),
+                v @ (Value::Integer(_) | Value::Number(_)) => lua
+                    .coerce_string(v.clone())?
+                    .ok_or_else(|| bad("string expected, got number".into()))?,
+                v => {
+                    return Err(bad(format!(
+                        "string expected, got {}",
+                        super::bit::lua_type(v)
+                    )));
+                }
+            };
             let bytes = s.as_bytes();
             let mut d = Decoder {
                 lua,

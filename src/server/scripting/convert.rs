@@ -124,7 +124,7 @@ fn write(out: &mut ReplyBuf, v: &Value, resp: u8, depth: usize) -> mlua::Result<
             }
         }
         Value::Integer(n) => out.int(*n),
-        Value::Number(n) => out.int(*n as i64),
+        Value::Number(n) => out.int(c_long_long(*n)),
         Value::Table(t) => {
             if depth >= MAX_DEPTH {
                 out.error("ERR reached lua stack limit");
@@ -227,4 +227,16 @@ fn table(out: &mut ReplyBuf, t: &Table, resp: u8, depth: usize) -> mlua::Result<
         write(out, v, resp, depth + 1)?;
     }
     Ok(())
+}
+
+/// C's `(long long)` cast of a double as x86-64 does it (cvttsd2si): the value truncated,
+/// and the "integer indefinite" i64::MIN for NaN and anything outside the range (Rust's `as`
+/// saturates instead): `return 1e23` replies -9223372036854775808 in Redis.
+fn c_long_long(n: f64) -> i64 {
+    // NaN is in no range either.
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
+        i64::MIN
+    } else {
+        n as i64
+    }
 }

@@ -39,7 +39,18 @@ pub fn create(watchdog: &Arc<Watchdog>) -> mlua::Result<(Lua, Table)> {
     bridge.raw_set("repl", 3)?;
     bridge.raw_set(
         "sha1hex",
-        lua.create_function(|_, s: mlua::String| Ok(super::sha1_hex(&s.as_bytes())))?,
+        // lua_tolstring: a string or a number is hashed as its text, anything else as "".
+        lua.create_function(|lua, args: mlua::Variadic<Value>| {
+            if args.len() != 1 {
+                return Err(mlua::Error::RuntimeError(
+                    "wrong number of arguments".into(),
+                ));
+            }
+            let text = lua
+                .coerce_string(args[0].clone())?
+                .map_or_else(Vec::new, |s| s.as_bytes().to_vec());
+            Ok(super::sha1_hex(&text))
+        })?,
     )?;
     bridge.raw_set("log", lua.create_function(script_log)?)?;
     bridge.raw_set("call", lua.create_function(super::call::lua_entry)?)?;

@@ -242,6 +242,9 @@ impl Scripting {
     }
 
     /// SCRIPT FLUSH: drops every cached script and starts a new interpreter (as Redis).
+    /// The FUNCTION libraries (Redis keeps them in an interpreter of their own) are loaded
+    /// again into the new one: their functions belong to the interpreter that compiled
+    /// them, and calling one from another state panics.
     pub fn flush_scripts(&mut self) {
         let (lua, bridge) = env::create(&self.watchdog).expect("the Lua environment builds");
         self.scripts.clear();
@@ -251,6 +254,8 @@ impl Scripting {
             .expect("prelude.lua defines bridge.run");
         self.lua = lua;
         self.bridge = bridge;
+        let codes = self.functions.codes();
+        functions::load_from_rdb(self, &codes);
     }
 
     /// Compiles `body` and caches it under its SHA1; returns the SHA1, or the compile error

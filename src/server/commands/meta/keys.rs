@@ -259,8 +259,80 @@ fn native(name: &str, args: &[&[u8]]) -> Option<Vec<(usize, KeyFlags)>> {
             };
             vec![(1, flags)]
         }
+        "sort" => sort_keys(args),
+        // sortROGetKeys: the sorted key only (BY/GET patterns are not keys it reports).
+        "sort_ro" => vec![(1, &["RO", "access"][..])],
+        "migrate" => migrate_keys(args),
+        "bitfield" => bitfield_keys(args),
         _ => return None,
     })
+}
+
+/// Redis's sortGetKeys: the sorted key, and the argument after the last STORE (LIMIT skips
+/// two arguments, GET and BY one; a STORE is only seen where an option is expected).
+fn sort_keys(args: &[&[u8]]) -> Vec<(usize, KeyFlags)> {
+    let mut keys: Vec<(usize, KeyFlags)> = vec![(1, &["RO", "access"])];
+    let mut store = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = args[i];
+        if a.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"store") && i + 1 < args.len() {
+            store = Some(i + 1);
+        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        }
+        i += 1;
+    }
+    if let Some(at) = store {
+        keys.push((at, &["OW", "update"]));
+    }
+    keys
+}
+
+/// Redis's migrateGetKeys: the key at 3, or (when that one is empty) every argument after
+/// KEYS; AUTH skips one argument, AUTH2 two. KEYS with a key at 3 has no keys.
+fn migrate_keys(args: &[&[u8]]) -> Vec<(usize, KeyFlags)> {
+    const FLAGS: KeyFlags = &["RW", "access", "delete"];
+    let (mut first, mut num) = (3, 1);
+    let mut i = 6;
+    while i < args.len() {
+        let a = args[i];
+        if a.eq_ignore_ascii_case(b"auth2") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"auth") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"keys") {
+            if !args.get(3).is_some_and(|k| k.is_empty()) {
+                return Vec::new();
+            }
+            first = i + 1;
+            num = args.len() - first;
+            break;
+        }
+        i += 1;
+    }
+    (first..first + num).map(|i| (i, FLAGS)).collect()
+}
+
+/// Redis's bitfieldGetKeys: the key is read-only unless a SET or INCRBY comes (GET skips two
+/// arguments when they are there, OVERFLOW one).
+fn bitfield_keys(args: &[&[u8]]) -> Vec<(usize, KeyFlags)> {
+    let mut i = 2;
+    while i < args.len() {
+        let a = args[i];
+        let left = args.len() - i - 1;
+        if a.eq_ignore_ascii_case(b"get") && left >= 2 {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"set") || a.eq_ignore_ascii_case(b"incrby") {
+            return vec![(1, &["RW", "access", "update"])];
+        } else if a.eq_ignore_ascii_case(b"overflow") && left >= 1 {
+            i += 1;
+        }
+        i += 1;
+    }
+    vec![(1, &["RO", "access"])]
 }
 
 /// Redis's genericGetKeys: `count_at` holds the number of keys (read with atoi), keys

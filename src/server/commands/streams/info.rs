@@ -98,6 +98,8 @@ pub fn xinfo_groups(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    // The key first (no such key, WRONGTYPE), then the options, as xinfoCommand.
+    info_stream(ctx, &args[2])?;
     let opts = &args[3..];
     let full = !opts.is_empty();
     let mut count: i64 = 10;
@@ -112,7 +114,6 @@ pub fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         _ => return Err(super::subcommand_syntax("xinfo", &args[1])),
     }
-    info_stream(ctx, &args[2])?;
     let Some(Value::Stream(s)) = ctx.state.dbs[ctx.client.db].get(&args[2]) else {
         return Err(err::NO_KEY);
     };
