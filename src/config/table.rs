@@ -622,6 +622,16 @@ fn build() -> Vec<Directive> {
             lines: None,
         },
         integer!("maxmemory-samples", None, maxmemory_samples, 1, 64, true),
+        integer!("lfu-log-factor", None, lfu_log_factor, 0, I32, true),
+        integer!("lfu-decay-time", None, lfu_decay_time, 0, I32, true),
+        integer!(
+            "tracking-table-max-keys",
+            None,
+            tracking_table_max_keys,
+            0,
+            i64::MAX,
+            true
+        ),
         Directive {
             name: "notify-keyspace-events",
             alias: None,
@@ -1209,7 +1219,6 @@ pub static OTHERS: &[Other] = &[
     other("activerehashing", "yes"),
     other("dynamic-hz", "yes"),
     other("jemalloc-bg-thread", "yes"),
-    other("tracking-table-max-keys", "1000000"),
     other("activedefrag", "no"),
     other("active-defrag-ignore-bytes", "104857600"),
     other("active-defrag-threshold-lower", "10"),
@@ -1217,8 +1226,6 @@ pub static OTHERS: &[Other] = &[
     other("active-defrag-cycle-min", "1"),
     other("active-defrag-cycle-max", "25"),
     other("active-defrag-max-scan-fields", "1000"),
-    other("lfu-log-factor", "10"),
-    other("lfu-decay-time", "1"),
     other("ignore-warnings", ""),
     other("tls-port", "0").refuse(TLS_WHY),
     other("tls-cert-file", "").refuse(TLS_WHY),
