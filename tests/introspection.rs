@@ -654,8 +654,10 @@ fn migrate_moves_keys_as_redis() {
     assert!(ours[5].contains("BUSYKEY"), "{}", ours[5]);
 }
 
-/// MIGRATE to a port nobody listens on: Redis's IOERR text for the refused connect (and
-/// NOKEY, without connecting, for a missing key), the same replies as redis-server.
+/// MIGRATE to a port nobody listens on: Redis's IOERR text for the refused connect (Redis
+/// connects without blocking, so the refusal surfaces as the failed write of the first
+/// command; redrepl said `connecting to the client`), and NOKEY without connecting for a
+/// missing key: the same replies as redis-server.
 #[test]
 fn migrate_to_a_refused_port_says_ioerr_as_redis() {
     let closed = common::free_port().to_string();
@@ -667,7 +669,7 @@ fn migrate_to_a_refused_port_says_ioerr_as_redis() {
         let refused = q(&mut c, &["MIGRATE", "127.0.0.1", &closed, "a", "0", "1000"]);
         assert_eq!(
             err_text(&refused),
-            "IOERR error or timeout connecting to the client",
+            "IOERR error or timeout writing to target instance",
             "{kind:?}"
         );
         let nokey = q(&mut c, &["MIGRATE", "127.0.0.1", &closed, "b", "0", "1000"]);

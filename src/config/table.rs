@@ -622,8 +622,6 @@ fn build() -> Vec<Directive> {
             lines: None,
         },
         integer!("maxmemory-samples", None, maxmemory_samples, 1, 64, true),
-        integer!("lfu-log-factor", None, lfu_log_factor, 0, I32, true),
-        integer!("lfu-decay-time", None, lfu_decay_time, 0, I32, true),
         integer!(
             "tracking-table-max-keys",
             None,
@@ -1226,6 +1224,8 @@ pub static OTHERS: &[Other] = &[
     other("active-defrag-cycle-min", "1"),
     other("active-defrag-cycle-max", "25"),
     other("active-defrag-max-scan-fields", "1000"),
+    other("lfu-log-factor", "10"),
+    other("lfu-decay-time", "1"),
     other("ignore-warnings", ""),
     other("tls-port", "0").refuse(TLS_WHY),
     other("tls-cert-file", "").refuse(TLS_WHY),
