@@ -654,6 +654,31 @@ fn migrate_moves_keys_as_redis() {
     assert!(ours[5].contains("BUSYKEY"), "{}", ours[5]);
 }
 
+/// MIGRATE to a port nobody listens on: Redis's IOERR text for the refused connect (Redis
+/// connects without blocking, so the refusal surfaces as the failed write of the first
+/// command; redrepl said `connecting to the client`), and NOKEY without connecting for a
+/// missing key: the same replies as redis-server.
+#[test]
+fn migrate_to_a_refused_port_says_ioerr_as_redis() {
+    let closed = common::free_port().to_string();
+    let mut replies = Vec::new();
+    for kind in [Kind::Redrepl, Kind::Redis] {
+        let s = Server::builder(kind).start();
+        let mut c = conn(&s);
+        q(&mut c, &["SET", "a", "1"]);
+        let refused = q(&mut c, &["MIGRATE", "127.0.0.1", &closed, "a", "0", "1000"]);
+        assert_eq!(
+            err_text(&refused),
+            "IOERR error or timeout writing to target instance",
+            "{kind:?}"
+        );
+        let nokey = q(&mut c, &["MIGRATE", "127.0.0.1", &closed, "b", "0", "1000"]);
+        let kept = q(&mut c, &["EXISTS", "a"]);
+        replies.push(format!("{refused:?} {nokey:?} {kept:?}"));
+    }
+    assert_eq!(replies[0], replies[1]);
+}
+
 /// INFO stats `instantaneous_ops_per_sec` and the `instantaneous_*_kbps` fields are sampled
 /// rates (redrepl status --watch shows them): under a steady load both servers report a
 /// non-zero rate with the same field names in the same order, and an idle server's rate

@@ -5,12 +5,13 @@
 
 mod common;
 
-use common::{Kind, Raw, Server};
+use common::{Kind, Raw, Server, resp};
 use std::time::Duration;
 
-/// The commands of the compared script: generic, string, list, hash, set and sorted-set
-/// events.
+/// The commands of the compared script: every type's write commands (and some reads, for
+/// `keymiss`), in an order where each one's events depend only on what ran before.
 const SCRIPT: &[&[&str]] = &[
+    // generic and strings
     &["SET", "s", "1"],
     &["SET", "s", "2", "EX", "100"],
     &["PERSIST", "s"],
@@ -29,32 +30,178 @@ const SCRIPT: &[&[&str]] = &[
     &["INCRBY", "n", "5"],
     &["DECR", "n"],
     &["INCRBYFLOAT", "n", "1.5"],
+    &["SETRANGE", "sr", "2", "abc"],
+    &["SETRANGE", "sr", "0", ""],
+    &["APPEND", "sr", "x"],
+    &["APPEND", "ap", "hello"],
+    &["GETDEL", "sr"],
+    &["GETDEL", "nothere"],
+    &["GET", "nothere"],
+    &["SET", "gx", "v"],
+    &["GETEX", "gx", "EX", "100"],
+    &["GETEX", "gx", "PERSIST"],
+    &["GETEX", "gx", "PXAT", "1"],
+    &["SET", "rn1", "a"],
+    &["SET", "rn2", "b"],
+    &["RENAME", "rn1", "rn2"],
+    &["RENAMENX", "rn2", "rn3"],
+    &["SET", "mv", "1"],
+    &["MOVE", "mv", "1"],
+    &["SET", "cp", "1"],
+    &["COPY", "cp", "cp2"],
+    &["COPY", "cp", "cp2", "REPLACE"],
+    &["COPY", "cp", "cp3", "DB", "1"],
+    &["SETBIT", "bt", "7", "1"],
+    &["SETBIT", "bt", "7", "1"],
+    &["BITFIELD", "bt", "SET", "u8", "8", "255"],
+    &["BITOP", "AND", "bo", "bt", "bt"],
+    &["BITOP", "AND", "bo", "nothere"],
+    &["PFADD", "hl", "a", "b", "c"],
+    &["PFADD", "hl", "a"],
+    &["PFCOUNT", "hl"],
+    &["PFMERGE", "hm", "hl"],
+    // lists
     &["LPUSH", "l", "a", "b"],
     &["RPUSH", "l", "c"],
     &["LPUSHX", "nolist", "a"],
     &["LPOP", "l"],
     &["RPOP", "l", "5"],
+    &["RPUSH", "l2", "a", "b", "c", "d", "e", "f"],
+    &["LPOP", "l2", "0"],
+    &["LSET", "l2", "0", "z"],
+    &["LINSERT", "l2", "BEFORE", "z", "y"],
+    &["LINSERT", "l2", "BEFORE", "nothere", "y"],
+    &["LREM", "l2", "1", "y"],
+    &["LTRIM", "l2", "0", "3"],
+    &["LMOVE", "l2", "l3", "LEFT", "RIGHT"],
+    &["RPOPLPUSH", "l2", "l3"],
+    &["LMPOP", "1", "l2", "LEFT", "COUNT", "5"],
+    &["BLPOP", "l3", "0"],
+    &["BRPOP", "l3", "0"],
+    &["RPUSH", "one", "x"],
+    &["RPOPLPUSH", "one", "one"],
+    &["BLMOVE", "one", "l4", "LEFT", "LEFT", "0"],
+    &["RPUSH", "sl", "3", "1", "2"],
+    &["SORT", "sl", "STORE", "so"],
+    &["SORT", "nothere", "STORE", "so"],
+    // hashes
     &["HSET", "h", "f", "1", "g", "2"],
     &["HINCRBY", "h", "f", "3"],
     &["HDEL", "h", "f", "nofield"],
     &["HDEL", "h", "g"],
+    &["HSETNX", "h2", "f", "v"],
+    &["HSETNX", "h2", "f", "w"],
+    &["HINCRBYFLOAT", "h2", "n", "1.5"],
+    &["HGET", "nothere", "f"],
+    // sets
     &["SADD", "st", "a", "b"],
     &["SADD", "st", "a"],
     &["SREM", "st", "a"],
     &["SREM", "st", "b"],
+    &["SADD", "s1", "a", "b", "c"],
+    &["SADD", "s2", "b", "c", "d"],
+    &["SINTERSTORE", "s3", "s1", "s2"],
+    &["SUNIONSTORE", "s3", "s1", "s2"],
+    &["SDIFFSTORE", "s3", "s1", "s1"],
+    &["SMOVE", "s1", "s4", "a"],
+    &["SMOVE", "s2", "s4", "nothere"],
+    &["SPOP", "s2", "10"],
+    &["SADD", "s5", "x"],
+    &["SPOP", "s5"],
+    // sorted sets
     &["ZADD", "z", "1", "a", "2", "b"],
     &["ZADD", "z", "1", "a"],
     &["ZINCRBY", "z", "2", "a"],
     &["ZREM", "z", "a", "b"],
+    &[
+        "ZADD", "z2", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e", "6", "f",
+    ],
+    &["ZPOPMIN", "z2"],
+    &["ZPOPMAX", "z2", "2"],
+    &["ZREMRANGEBYSCORE", "z2", "2", "2"],
+    &["ZREMRANGEBYRANK", "z2", "0", "0"],
+    &["ZMPOP", "1", "z2", "MIN", "COUNT", "9"],
+    &["ZADD", "zl", "0", "a", "0", "b", "0", "c"],
+    &["ZREMRANGEBYLEX", "zl", "[a", "[b"],
+    &["ZADD", "za", "1", "x", "2", "y"],
+    &["ZUNIONSTORE", "zu", "1", "za"],
+    &["ZINTERSTORE", "zu", "2", "za", "zl"],
+    &["ZDIFFSTORE", "zu", "2", "za", "za"],
+    &["ZRANGESTORE", "zr", "za", "0", "-1"],
+    &["BZPOPMIN", "za", "0"],
+    &["BZPOPMAX", "za", "0"],
+    &["ZSCORE", "nothere", "a"],
+    // geo
+    &[
+        "GEOADD",
+        "g",
+        "13.361389",
+        "38.115556",
+        "Palermo",
+        "15.087269",
+        "37.502669",
+        "Catania",
+    ],
+    &[
+        "GEOSEARCHSTORE",
+        "gs",
+        "g",
+        "FROMLONLAT",
+        "15",
+        "37",
+        "BYRADIUS",
+        "200",
+        "km",
+    ],
+    &["GEORADIUS", "g", "15", "37", "200", "km", "STORE", "gr"],
+    &[
+        "GEOSEARCHSTORE",
+        "gs",
+        "g",
+        "FROMLONLAT",
+        "0",
+        "0",
+        "BYRADIUS",
+        "1",
+        "km",
+    ],
+    // streams
+    &["XADD", "x", "1-1", "f", "v"],
+    &["XADD", "x", "MAXLEN", "1", "2-1", "f", "v"],
+    &["XTRIM", "x", "MAXLEN", "0"],
+    &["XADD", "x", "3-1", "f", "v"],
+    &["XDEL", "x", "3-1"],
+    &["XGROUP", "CREATE", "x", "g", "$"],
+    &["XGROUP", "CREATE", "xs", "g", "$", "MKSTREAM"],
+    &["XGROUP", "CREATECONSUMER", "x", "g", "c"],
+    &["XGROUP", "SETID", "x", "g", "0"],
+    &["XADD", "x", "4-1", "f", "v"],
+    &[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c2",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "x",
+        ">",
+    ],
+    &["XGROUP", "DELCONSUMER", "x", "g", "c"],
+    &["XGROUP", "DESTROY", "x", "g"],
+    &["XSETID", "x", "10-1"],
+    // no per-key events
+    &["FLUSHDB"],
     &["SET", "lazy", "v", "PX", "1"],
 ];
 
-/// Starts `kind` with notifications on and active expiry off; runs the script; returns the
-/// messages the pattern subscriber received, ending with the lazy expiry of `lazy`.
-fn events(kind: Kind) -> Vec<String> {
+/// Starts `kind` with `notify-keyspace-events` set to `classes` and active expiry off;
+/// runs the script (plus DUMP/RESTORE and a lazy expiry); returns every message the
+/// `__key*__:*` pattern subscriber received, up to a marker published last.
+fn events(kind: Kind, classes: &str) -> Vec<String> {
     let s = Server::builder(kind)
         .debug_command(true)
-        .args(&["--notify-keyspace-events", "KEA"])
+        .args(&["--notify-keyspace-events", classes])
         .start();
     let mut sub = s.raw();
     sub.request(&["PSUBSCRIBE", "__key*__:*"]);
@@ -63,11 +210,23 @@ fn events(kind: Kind) -> Vec<String> {
     for cmd in SCRIPT {
         c.request(cmd);
     }
+    // RESTORE of a DUMP payload, new and over an existing key.
+    c.request(&["SET", "dumped", "v"]);
+    let dump = c.request(&["DUMP", "dumped"]);
+    let start = dump.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let payload = &dump[start..dump.len() - 2];
+    for extra in [&[][..], &[&b"REPLACE"[..]][..]] {
+        let mut req: Vec<&[u8]> = vec![b"RESTORE", b"rs", b"0", payload];
+        req.extend_from_slice(extra);
+        c.send(&resp(&req));
+        assert_eq!(c.read_reply(), b"+OK\r\n");
+    }
     // `lazy` has a 1 ms TTL: once it has passed, reading it expires it.
     std::thread::sleep(Duration::from_millis(20));
     c.request(&["GET", "lazy"]);
-    c.request(&["SET", "end", "1"]);
-    read_until(&mut sub, "__keyevent@0__:set", "end")
+    // Delivered after every event of the commands before it.
+    c.request(&["PUBLISH", "__keyevent@0__:done", "end"]);
+    read_until(&mut sub, "__keyevent@0__:done", "end")
 }
 
 /// Reads `pmessage` frames until the one on `channel` with payload `last`.
@@ -88,10 +247,31 @@ fn read_until(sub: &mut Raw, channel: &str, last: &str) -> Vec<String> {
 
 #[test]
 fn events_equal_redis_servers() {
-    let ours = events(Kind::Redrepl);
-    assert_eq!(ours, events(Kind::Redis));
-    for e in ["__keyevent@0__:expired lazy", "__keyspace@0__:e rename_to"] {
+    let ours = events(Kind::Redrepl, "KEA");
+    assert_eq!(ours, events(Kind::Redis, "KEA"));
+    for e in [
+        "__keyevent@0__:expired lazy",
+        "__keyspace@0__:e rename_to",
+        "__keyevent@0__:xgroup-createconsumer x",
+        "__keyspace@1__:mv move_to",
+        "__keyevent@0__:restore rs",
+    ] {
         assert!(ours.iter().any(|l| l == e), "{e} in {ours:?}");
+    }
+    assert!(ours.len() > 150, "{}", ours.len());
+}
+
+#[test]
+fn narrow_class_sets_equal_redis_servers() {
+    // Only some classes, and the `n` (new key) and `m` (key miss) classes outside `A`.
+    for classes in ["Elg", "KEnm", "Ez$xt"] {
+        let ours = events(Kind::Redrepl, classes);
+        assert_eq!(ours, events(Kind::Redis, classes), "{classes}");
+        assert!(ours.len() > 1, "{classes}: {ours:?}");
+    }
+    let nm = events(Kind::Redrepl, "KEnm");
+    for e in ["__keyevent@0__:new sr", "__keyevent@0__:keymiss nothere"] {
+        assert!(nm.iter().any(|l| l == e), "{e} in {nm:?}");
     }
 }
 

@@ -52,6 +52,8 @@ pub struct Config {
     pub maxmemory_policy: usize,
     /// `maxmemory-samples`.
     pub maxmemory_samples: i64,
+    /// `tracking-table-max-keys`: keys client-side caching remembers (0: no limit).
+    pub tracking_table_max_keys: i64,
     pub hz: i64,
     /// `slowlog-log-slower-than`: microseconds (-1: log nothing, 0: log everything).
     pub slowlog_log_slower_than: i64,
@@ -207,6 +209,7 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: 0,
             maxmemory_samples: 5,
+            tracking_table_max_keys: 1_000_000,
             hz: 10,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,

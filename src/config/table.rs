@@ -622,6 +622,14 @@ fn build() -> Vec<Directive> {
             lines: None,
         },
         integer!("maxmemory-samples", None, maxmemory_samples, 1, 64, true),
+        integer!(
+            "tracking-table-max-keys",
+            None,
+            tracking_table_max_keys,
+            0,
+            i64::MAX,
+            true
+        ),
         Directive {
             name: "notify-keyspace-events",
             alias: None,
@@ -1209,7 +1217,6 @@ pub static OTHERS: &[Other] = &[
     other("activerehashing", "yes"),
     other("dynamic-hz", "yes"),
     other("jemalloc-bg-thread", "yes"),
-    other("tracking-table-max-keys", "1000000"),
     other("activedefrag", "no"),
     other("active-defrag-ignore-bytes", "104857600"),
     other("active-defrag-threshold-lower", "10"),

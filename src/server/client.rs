@@ -47,8 +47,12 @@ pub struct ClientInfo {
     pub monitor: AtomicBool,
     /// Speaks RESP3 (HELLO 3): pushed messages are encoded as push frames.
     pub resp3: AtomicBool,
-    /// Messages pushed to this client by others (Pub/Sub, MONITOR).
+    /// Messages pushed to this client by others (Pub/Sub, MONITOR, invalidations).
     pub outbox: Outbox,
+    /// CLIENT TRACKING flags (`tracking::FLAG_*`; 0: not tracking), for CLIENT LIST.
+    pub tracking: AtomicU8,
+    /// CLIENT TRACKING REDIRECT id (0: none; -1: not tracking), for CLIENT LIST `redir=`.
+    pub tracking_redir: AtomicI64,
     /// The ACL user the connection runs as (CLIENT LIST `user=`).
     pub user: Mutex<Bytes>,
 }
@@ -131,6 +135,8 @@ impl ClientInfo {
             monitor: AtomicBool::new(false),
             resp3: AtomicBool::new(false),
             outbox: Outbox::default(),
+            tracking: AtomicU8::new(0),
+            tracking_redir: AtomicI64::new(-1),
             user: Mutex::new(Bytes::from_static(b"default")),
         }
     }
@@ -175,12 +181,18 @@ impl ClientInfo {
         if multi {
             flags.push('x');
         }
+        let tracking = self.tracking.load(Ordering::Relaxed);
+        for (bit, c) in [(1, 't'), (2, 'R'), (4, 'B')] {
+            if tracking & bit != 0 {
+                flags.push(c);
+            }
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         let sub = |i: usize| self.subscriptions[i].load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -195,6 +207,7 @@ impl ClientInfo {
             if multi { 0 } else { -1 },
             self.last_cmd.lock().unwrap(),
             String::from_utf8_lossy(&self.user.lock().unwrap()),
+            self.tracking_redir.load(Ordering::Relaxed),
             if self.resp3.load(Ordering::Relaxed) {
                 3
             } else {
@@ -334,7 +347,9 @@ impl Client {
     /// Receives messages pushed by other clients (subscribed or monitoring).
     #[inline]
     pub fn receives_pushes(&self) -> bool {
-        self.subs.any() || self.info.monitor.load(Ordering::Relaxed)
+        self.subs.any()
+            || self.info.monitor.load(Ordering::Relaxed)
+            || self.info.tracking.load(Ordering::Relaxed) != 0
     }
 
     /// Its `client-output-buffer-limit` class.

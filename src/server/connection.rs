@@ -356,6 +356,7 @@ pub async fn serve(
                 let mut st = shared.lock();
                 st.clients.remove(&info.id);
                 st.pubsub.remove_client(&mut client);
+                super::tracking::client_gone(&mut st, info.id);
                 return;
             }
             if let Some((deadline, epoch)) = blocked {
@@ -408,6 +409,7 @@ pub async fn serve(
     let mut st = shared.lock();
     st.clients.remove(&info.id);
     st.pubsub.remove_client(&mut client);
+    super::tracking::client_gone(&mut st, info.id);
     if client.blocked_until.is_some() {
         st.blocked_clients = st.blocked_clients.saturating_sub(1);
     }

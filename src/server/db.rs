@@ -45,6 +45,12 @@ pub struct Db {
     watched: HashMap<Sds, Watch>,
     /// Where the active expiry cycle continues in the expiry table (a bucket index).
     expire_cursor: usize,
+    /// Keys added while recording (keyspace notification `new`, fired after the command
+    /// step that added them; see `notify::flush_new`). None: not recording.
+    pub new_keys: Option<Vec<Sds>>,
+    /// Keys modified while client-side caching tracks keys (invalidated by
+    /// `tracking::flush`). None: nobody tracks.
+    pub modified_keys: Option<Vec<Sds>>,
 }
 
 impl Default for Db {
@@ -80,6 +86,8 @@ impl Db {
             hasher: DefaultHashBuilder::default(),
             watched: HashMap::new(),
             expire_cursor: 0,
+            new_keys: None,
+            modified_keys: None,
         }
     }
 
@@ -146,6 +154,9 @@ impl Db {
                 e.atime = now;
             }
             None => {
+                if let Some(new) = &mut self.new_keys {
+                    new.push(Sds::from_slice(key));
+                }
                 let hasher = &self.hasher;
                 self.table.insert_unique(
                     h,
@@ -360,6 +371,9 @@ impl Db {
     /// Marks `key` as modified for WATCH.
     #[inline]
     pub fn touch(&mut self, key: &[u8]) {
+        if let Some(m) = &mut self.modified_keys {
+            m.push(Sds::from_slice(key));
+        }
         if self.watched.is_empty() {
             return;
         }

@@ -141,11 +141,12 @@ fn server(state: &State, out: &mut String) {
 fn clients(state: &State, out: &mut String) {
     let _ = write!(
         out,
-        "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+        "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n",
         // As Redis: replicas attached to us are not counted.
         state.clients.len() - state.repl.replicas.len().min(state.clients.len()),
         state.config.maxclients,
-        state.blocked_clients
+        state.blocked_clients,
+        state.tracking.clients(),
     );
 }
 
@@ -252,7 +253,7 @@ fn stats(state: &State, out: &mut String) {
     let kbps = s.instantaneous.kbps();
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:{:.2}\r\ninstantaneous_output_repl_kbps:{:.2}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:{:.2}\r\ninstantaneous_output_repl_kbps:{:.2}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n",
         s.total_connections_received,
         s.total_commands_processed,
         s.instantaneous.ops_per_sec(),
@@ -275,8 +276,17 @@ fn stats(state: &State, out: &mut String) {
         state.pubsub.count(crate::server::pubsub::Kind::Channel),
         state.pubsub.count(crate::server::pubsub::Kind::Pattern),
         state.pubsub.count(crate::server::pubsub::Kind::Shard),
-        s.total_error_replies,
     );
+    // Client-side caching (tracking), where Redis 7.0 puts it.
+    let t = &state.tracking;
+    let _ = write!(
+        out,
+        "tracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n",
+        t.total_keys(),
+        t.total_items(),
+        t.total_prefixes(),
+    );
+    let _ = write!(out, "total_error_replies:{}\r\n", s.total_error_replies);
 }
 
 fn replication(state: &State, out: &mut String) {

@@ -30,6 +30,7 @@ pub mod scripting;
 pub mod sds;
 pub mod state;
 pub mod stats;
+pub mod tracking;
 pub mod types;
 
 use crate::config::{Config, Loaded};
@@ -394,6 +395,8 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
         if st.active_expire_enabled && st.config.replicaof.is_none() && st.pause.is_none() {
             active_expire(&mut st, now, period / 4);
         }
+        // Keys expired (or evicted) outside a command: their invalidations.
+        tracking::flush(&mut st, None);
         drop(st);
         if want_hz != hz {
             hz = want_hz;

@@ -104,13 +104,78 @@ pub fn format(flags: u32) -> String {
 /// `__keyevent@<db>__:<event>` (E), when the class is enabled.
 #[inline]
 pub fn notify(ctx: &mut Ctx, class: u32, event: &str, key: &[u8]) {
+    let db = ctx.client.db;
+    notify_in(ctx, class, event, key, db);
+}
+
+/// [`notify`] for a key of database `db` (MOVE, COPY ... DB).
+#[inline]
+pub fn notify_in(ctx: &mut Ctx, class: u32, event: &str, key: &[u8], db: usize) {
     let flags = ctx.state.config.notify_keyspace_events;
+    if flags & NEW != 0 {
+        flush_new(ctx);
+    }
     if flags & class == 0 {
         return;
     }
-    let db = ctx.client.db;
     let mut from = Publisher::new(ctx.client.info.id, Some(ctx.out), &ctx.state.config);
     publish_event(ctx.state, &mut from, flags, db, event, key);
+}
+
+/// Starts recording the keys the command about to run adds (class `n`: Redis fires `new`
+/// where a key is added, before the command's own event). Returns whether recording was
+/// already on (a command run from a script or EXEC: the outermost call stops it).
+#[inline]
+pub fn begin_command(state: &mut State) -> bool {
+    if state.config.notify_keyspace_events & NEW == 0 {
+        return false;
+    }
+    let was_on = state.dbs[0].new_keys.is_some();
+    for db in &mut state.dbs {
+        db.new_keys.get_or_insert_with(Vec::new);
+    }
+    was_on
+}
+
+/// Fires `new` for the keys added since the last flush; stops recording unless `keep`.
+#[inline]
+pub fn end_command(ctx: &mut Ctx, keep: bool) {
+    if ctx.state.dbs[0].new_keys.is_none() {
+        return;
+    }
+    flush_new(ctx);
+    if !keep {
+        for db in &mut ctx.state.dbs {
+            db.new_keys = None;
+        }
+    }
+}
+
+/// Fires `new` (class `n`) for every key recorded as added, in its database.
+#[cold]
+fn flush_new(ctx: &mut Ctx) {
+    for dbi in 0..ctx.state.dbs.len() {
+        let Some(keys) = ctx.state.dbs[dbi].new_keys.as_mut() else {
+            continue;
+        };
+        if keys.is_empty() {
+            continue;
+        }
+        let keys = std::mem::take(keys);
+        let flags = ctx.state.config.notify_keyspace_events;
+        let mut from = Publisher::new(ctx.client.info.id, Some(ctx.out), &ctx.state.config);
+        for key in keys {
+            publish_event(ctx.state, &mut from, flags, dbi, "new", key.as_bytes());
+        }
+    }
+}
+
+/// Fires `keymiss` (class `m`) for a read of a missing key.
+#[inline]
+pub fn notify_miss(ctx: &mut Ctx, key: &[u8]) {
+    if ctx.state.config.notify_keyspace_events & KEY_MISS != 0 {
+        notify(ctx, KEY_MISS, "keymiss", key);
+    }
 }
 
 /// Fires `del` (g) when `key` no longer exists: a command emptied and removed it.

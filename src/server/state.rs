@@ -92,6 +92,8 @@ pub struct State {
     pub script_effects: Option<Vec<(usize, Vec<bytes::Bytes>)>>,
     /// Pub/Sub subscriptions and MONITOR clients.
     pub pubsub: super::pubsub::PubSub,
+    /// Client-side caching: tracking clients, the tracking table, BCAST prefixes.
+    pub tracking: super::tracking::Tracking,
     /// SLOWLOG and LATENCY data (kept across CONFIG RESETSTAT).
     pub monitor: super::stats::Monitor,
     /// ACL users and the ACL LOG.
@@ -144,6 +146,7 @@ impl State {
             scripting: super::scripting::Scripting::new(),
             script_effects: None,
             pubsub: Default::default(),
+            tracking: Default::default(),
             monitor: Default::default(),
             acl,
             aof: super::aof::Aof::new(),

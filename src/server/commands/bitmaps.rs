@@ -8,6 +8,7 @@
 use super::args::Args;
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, err, is, spec};
+use crate::server::notify::{GENERIC, STRING, notify};
 use crate::server::numbers::parse_i64;
 use crate::server::sds::{Mark, Sds};
 use crate::server::types::Value;
@@ -109,6 +110,7 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             bytes[byte] &= !mask;
         }
         ctx.modified(&args[1], 1);
+        notify(ctx, STRING, "setbit", &args[1]);
     }
     ctx.out.int(old as i64);
     Ok(())
@@ -328,6 +330,7 @@ fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if maxlen == 0 {
         if ctx.db().remove(dest).is_some() {
             ctx.modified(dest, 1);
+            notify(ctx, GENERIC, "del", dest);
         }
         ctx.out.int(0);
         return Ok(());
@@ -361,6 +364,7 @@ fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         false,
     );
     ctx.modified(dest, 1);
+    notify(ctx, STRING, "set", dest);
     ctx.out.int(maxlen as i64);
     Ok(())
 }
@@ -630,6 +634,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> CmdResult {
     }
     if changes > 0 {
         ctx.modified(key, changes);
+        notify(ctx, STRING, "setbit", key);
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, AUTH, HELLO, SELECT and CLIENT.
 
+use super::args::Args;
 use super::flags::*;
 use super::{
     CmdError, CmdResult, Ctx, Flow, NO_KEYS, Spec, arg_i64, container, err, is, spec,
@@ -54,6 +55,10 @@ fn client_specs() -> Vec<Spec> {
         spec("client|no-evict", 3, ADMIN_, NO_KEYS, client_no_evict),
         spec("client|reply", 3, USER, NO_KEYS, client_reply),
         spec("client|help", 2, USER, NO_KEYS, client_help),
+        spec("client|tracking", -3, USER, NO_KEYS, client_tracking),
+        spec("client|caching", 3, USER, NO_KEYS, client_caching),
+        spec("client|getredir", 2, USER, NO_KEYS, client_getredir),
+        spec("client|trackinginfo", 2, USER, NO_KEYS, client_trackinginfo),
     ]
 }
 
@@ -327,12 +332,137 @@ fn client_reply(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP].
+fn client_tracking(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    use crate::server::tracking;
+    let mut o = tracking::Options::default();
+    let mut opts = Args::new(args, 3);
+    while let Some(a) = opts.peek() {
+        if let Some(id) = opts.keyword_value("redirect") {
+            if o.redirect != 0 {
+                return Err(CmdError::fixed(
+                    "ERR A client can only redirect to a single other client",
+                ));
+            }
+            let id = arg_i64(id)?;
+            if id <= 0 || !ctx.state.clients.contains_key(&(id as u64)) {
+                return Err(CmdError::fixed(
+                    "ERR The client ID you want redirect to does not exist",
+                ));
+            }
+            o.redirect = id as u64;
+        } else if let Some(p) = opts.keyword_value("prefix") {
+            o.prefixes.push(p.to_vec());
+        } else {
+            opts.take();
+            match () {
+                _ if is(a, "bcast") => o.bcast = true,
+                _ if is(a, "optin") => o.optin = true,
+                _ if is(a, "optout") => o.optout = true,
+                _ if is(a, "noloop") => o.noloop = true,
+                _ => return Err(err::SYNTAX),
+            }
+        }
+    }
+    let id = ctx.client.info.id;
+    if is(&args[2], "on") {
+        tracking::check(ctx.state.tracking.get(id), &o).map_err(CmdError::msg)?;
+        tracking::enable(ctx.state, id, o);
+    } else if is(&args[2], "off") {
+        tracking::disable(ctx.state, id);
+    } else {
+        return Err(err::SYNTAX);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT CACHING YES|NO: whether the next command's keys are tracked (OPTIN/OPTOUT).
+fn client_caching(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let id = ctx.client.info.id;
+    let Some(t) = ctx.state.tracking.get(id) else {
+        return Err(CmdError::fixed(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        ));
+    };
+    if is(&args[2], "yes") {
+        if !t.optin {
+            return Err(CmdError::fixed(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if is(&args[2], "no") {
+        if !t.optout {
+            return Err(CmdError::fixed(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(err::SYNTAX);
+    }
+    crate::server::tracking::set_caching(ctx.state, id);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT GETREDIR: the redirect id (0 for none) while tracking, -1 otherwise.
+fn client_getredir(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let id = ctx.client.info.id;
+    let r = ctx.state.tracking.get(id).map_or(-1, |t| t.redirect as i64);
+    ctx.out.int(r);
+    Ok(())
+}
+
+/// CLIENT TRACKINGINFO: flags (a set), redirect, prefixes, as Redis 7.0.
+fn client_trackinginfo(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let id = ctx.client.info.id;
+    let t = ctx.state.tracking.get(id);
+    let mut flags: Vec<&str> = vec![if t.is_some() { "on" } else { "off" }];
+    if let Some(t) = t {
+        for (on, name) in [
+            (t.bcast, "bcast"),
+            (t.optin, "optin"),
+            (t.optin && t.caching, "caching-yes"),
+            (t.optout, "optout"),
+            (t.optout && t.caching, "caching-no"),
+            (t.noloop, "noloop"),
+            (t.broken_redirect, "broken_redirect"),
+        ] {
+            if on {
+                flags.push(name);
+            }
+        }
+    }
+    let redirect = t.map_or(-1, |t| t.redirect as i64);
+    let prefixes: Vec<Vec<u8>> = t
+        .map(|t| t.prefixes.iter().cloned().collect())
+        .unwrap_or_default();
+    ctx.out.map(3);
+    ctx.out.bulk(b"flags");
+    ctx.out.set(flags.len());
+    for f in flags {
+        ctx.out.bulk(f.as_bytes());
+    }
+    ctx.out.bulk(b"redirect");
+    ctx.out.int(redirect);
+    ctx.out.bulk(b"prefixes");
+    ctx.out.array(prefixes.len());
+    for p in prefixes {
+        ctx.out.bulk(&p);
+    }
+    Ok(())
+}
+
 /// CLIENT HELP.
 fn client_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     super::reply_help(
         ctx,
         "CLIENT",
         &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "GETNAME",
             "    Return the name of the current connection.",
             "ID",
@@ -367,6 +497,11 @@ fn client_help(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
             "    Assign the name <name> to the current connection.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
         ],

@@ -4,6 +4,7 @@
 
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, arg_i64, err, is, spec};
+use crate::server::notify::{GENERIC, notify};
 use crate::server::rdb::{RDB_VERSION, reader, writer};
 use bytes::Bytes;
 
@@ -101,11 +102,14 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if ctx.db().remove(key).is_some() {
             ctx.state.dirty += 1;
             ctx.propagate_instead(&[b"DEL".as_slice(), key]);
+            notify(ctx, GENERIC, "del", key);
         }
         ctx.out.ok();
         return Ok(());
     }
     let db = ctx.db();
+    // REPLACE deletes the old value, then the key is added (`new`), as in Redis.
+    db.remove(key);
     db.set(key, value, false);
     if ttl > 0 {
         db.set_expire(key, ttl);
@@ -118,6 +122,7 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     ctx.state.dirty += 1;
+    notify(ctx, GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())
 }

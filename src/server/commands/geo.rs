@@ -9,6 +9,7 @@ mod hash;
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, err, is, spec};
 use crate::server::longdouble::{self, Ld};
+use crate::server::notify::{GENERIC, ZSET, notify};
 use crate::server::types::{Value, ZSet};
 use bytes::Bytes;
 
@@ -134,6 +135,7 @@ fn geoadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         if added + updated > 0 {
             ctx.modified(key, (added + updated) as u64);
+            notify(ctx, ZSET, "zadd", key);
         }
     }
     // Replicas get the ZADD Redis runs in its place.
@@ -375,6 +377,10 @@ fn member_score(ctx: &Ctx, key: &[u8], member: &[u8]) -> Option<f64> {
 /// Redis's georadiusGeneric.
 fn geo_search(ctx: &mut Ctx, args: &[Bytes], kind: Kind, src: usize, can_store: bool) -> CmdResult {
     let name = String::from_utf8_lossy(&args[0]).into_owned();
+    let event = match kind {
+        Kind::Search => "geosearchstore",
+        _ => "georadiusstore",
+    };
     let exists = read_zset(ctx, &args[src])?.is_some();
     let key = &args[src];
     let mut o = SearchOpts::default();
@@ -496,6 +502,7 @@ fn geo_search(ctx: &mut Ctx, args: &[Bytes], kind: Kind, src: usize, can_store: 
             Some(dest) => {
                 if ctx.db().remove(dest).is_some() {
                     ctx.modified(dest, 1);
+                    notify(ctx, GENERIC, "del", dest);
                 }
                 ctx.out.int(0);
             }
@@ -528,7 +535,7 @@ fn geo_search(ctx: &mut Ctx, args: &[Bytes], kind: Kind, src: usize, can_store: 
     points.truncate(n);
     match o.store {
         None => reply_points(ctx, &points, &o, conv),
-        Some(dest) => store_points(ctx, dest, &points, o.storedist, conv),
+        Some(dest) => store_points(ctx, dest, &points, (o.storedist, conv), event),
     }
     Ok(())
 }
@@ -555,10 +562,14 @@ fn reply_points(ctx: &mut Ctx, points: &[Point], o: &SearchOpts, conv: f64) {
     }
 }
 
-fn store_points(ctx: &mut Ctx, dest: &[u8], points: &[Point], storedist: bool, conv: f64) {
+/// Stores the found points under `dest` (scores, or distances in the unit `conv` when
+/// `dist.0`), or deletes `dest` when none; `event` is the keyspace event of the command.
+fn store_points(ctx: &mut Ctx, dest: &[u8], points: &[Point], dist: (bool, f64), event: &str) {
+    let (storedist, conv) = dist;
     if points.is_empty() {
         if ctx.db().remove(dest).is_some() {
             ctx.modified(dest, 1);
+            notify(ctx, GENERIC, "del", dest);
         }
         ctx.out.int(0);
         return;
@@ -572,6 +583,7 @@ fn store_points(ctx: &mut Ctx, dest: &[u8], points: &[Point], storedist: bool, c
     }
     ctx.db().set(dest, Value::ZSet(Box::new(z)), false);
     ctx.modified(dest, points.len() as u64);
+    notify(ctx, ZSET, event, dest);
     ctx.out.int(points.len() as i64);
 }
 

@@ -112,6 +112,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     h.set(&args[2], Sds::from_slice(&args[3]));
     h.maybe_convert_len(max_e);
     ctx.modified(key, 1);
+    notify(ctx, HASH, "hset", key);
     ctx.out.int(1);
     Ok(())
 }
@@ -251,6 +252,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     h.set(&args[2], Sds::from_slice(s.as_bytes()));
     h.maybe_convert_len(max_e);
     ctx.modified(key, 1);
+    notify(ctx, HASH, "hincrbyfloat", key);
     ctx.propagate_instead(&[b"HSET".as_slice(), key, &args[2], s.as_bytes()]);
     ctx.out.bulk(s.as_bytes());
     Ok(())

@@ -6,6 +6,7 @@ mod hll;
 
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, err, is, spec};
+use crate::server::notify::{STRING, notify};
 use crate::server::sds::{Mark, Sds};
 use crate::server::types::Value;
 use bytes::Bytes;
@@ -104,6 +105,7 @@ fn pfadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if updated > 0 {
         hll::invalidate(s.as_mut_bytes());
         ctx.modified(key, updated);
+        notify(ctx, STRING, "pfadd", key);
     }
     ctx.out.int((updated > 0) as i64);
     Ok(())
@@ -177,6 +179,7 @@ fn pfmerge(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     hll::invalidate(&mut v);
     store(ctx, key, v);
     ctx.modified(key, 1);
+    notify(ctx, STRING, "pfadd", key);
     ctx.out.ok();
     Ok(())
 }

@@ -4,7 +4,7 @@ use super::args::{Args, int_arg, parse_cursor, scan_options, scan_reply};
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, container, err, is, spec};
 use crate::server::glob::glob_match;
-use crate::server::notify::{GENERIC, notify};
+use crate::server::notify::{GENERIC, notify, notify_in};
 use bytes::Bytes;
 
 /// The keyspace commands.
@@ -293,6 +293,8 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
     let db = ctx.db();
     let ttl = db.expire_at(src);
     let value = db.remove(src).unwrap();
+    // Redis deletes an existing destination, then adds it (the `new` event fires).
+    db.remove(dst);
     db.set(dst, value, false);
     if let Some(at) = ttl {
         db.set_expire(dst, at);
@@ -357,11 +359,13 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
+    tdb.remove(dst);
     tdb.set(dst, value, false);
     if let Some(at) = ttl {
         tdb.set_expire(dst, at);
     }
     ctx.state.dirty += 1;
+    notify_in(ctx, GENERIC, "copy_to", dst, target_db);
     ctx.out.int(1);
     Ok(())
 }
@@ -396,6 +400,8 @@ fn move_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         tdb.set_expire(key, at);
     }
     ctx.state.dirty += 1;
+    notify(ctx, GENERIC, "move_from", key);
+    notify_in(ctx, GENERIC, "move_to", key, target);
     ctx.out.int(1);
     Ok(())
 }
@@ -418,6 +424,7 @@ fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let n = ctx.db().len() as u64;
     ctx.db().clear();
     ctx.state.dirty += n.max(1);
+    crate::server::tracking::on_flush(ctx.state);
     ctx.out.ok();
     Ok(())
 }
@@ -430,6 +437,7 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         db.clear();
     }
     ctx.state.dirty += n.max(1);
+    crate::server::tracking::on_flush(ctx.state);
     ctx.out.ok();
     Ok(())
 }

@@ -110,10 +110,20 @@ fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     push_generic(ctx, args, false, true)
 }
 
-/// Pops up to `n` elements from one end of the list under `key` (which must be a list).
+/// Pops up to `n` elements from one end of the list under `key` (which must be a list),
+/// fires `lpop`/`rpop`, and deletes the list (`del`) when it became empty.
 fn pop_n(ctx: &mut Ctx, key: &[u8], left: bool, n: usize) -> Vec<Sds> {
+    let (out, empty) = pop_raw(ctx, key, left, n);
+    if !out.is_empty() {
+        after_pop(ctx, key, left, empty, out.len());
+    }
+    out
+}
+
+/// Pops up to `n` elements; returns them and whether the list is now empty (not deleted).
+fn pop_raw(ctx: &mut Ctx, key: &[u8], left: bool, n: usize) -> (Vec<Sds>, bool) {
     let Some(Value::List(l)) = ctx.db().get_mut(key) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     let mut out = Vec::with_capacity(n.min(l.len()));
     for _ in 0..n {
@@ -122,11 +132,14 @@ fn pop_n(ctx: &mut Ctx, key: &[u8], left: bool, n: usize) -> Vec<Sds> {
             None => break,
         }
     }
-    let empty = l.is_empty();
-    if !out.is_empty() {
-        after_write(ctx, key, empty, out.len() as u64);
-    }
-    out
+    (out, l.is_empty())
+}
+
+/// After `n` elements were popped: the event, then the deletion of an emptied list.
+fn after_pop(ctx: &mut Ctx, key: &[u8], left: bool, empty: bool, n: usize) {
+    notify(ctx, LIST, if left { "lpop" } else { "rpop" }, key);
+    after_write(ctx, key, empty, n as u64);
+    notify_if_deleted(ctx, key);
 }
 
 fn pop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
@@ -161,8 +174,6 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], left: bool) -> CmdResult {
             }
         }
     }
-    notify(ctx, LIST, name, key);
-    notify_if_deleted(ctx, key);
     Ok(())
 }
 
@@ -249,6 +260,7 @@ fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     l.set(i as usize, &args[3]);
     ctx.modified(key, 1);
+    notify(ctx, LIST, "lset", key);
     ctx.out.ok();
     Ok(())
 }
@@ -271,6 +283,7 @@ fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         true => {
             let n = l.len();
             ctx.modified(key, 1);
+            notify(ctx, LIST, "linsert", key);
             ctx.out.int(n as i64);
         }
     }
@@ -288,7 +301,9 @@ fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let removed = l.remove_matching(target, count);
     let empty = l.is_empty();
     if removed > 0 {
+        notify(ctx, LIST, "lrem", key);
         after_write(ctx, key, empty, removed as u64);
+        notify_if_deleted(ctx, key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -309,7 +324,9 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     l.trim(ltrim, rtrim);
     let empty = l.is_empty();
+    notify(ctx, LIST, "ltrim", key);
     after_write(ctx, key, empty, (ltrim + rtrim) as u64);
+    notify_if_deleted(ctx, key);
     ctx.out.ok();
     Ok(())
 }
@@ -431,7 +448,10 @@ fn lmove_generic(
     {
         return Err(err::WRONGTYPE);
     }
-    let e = pop_n(ctx, src, from_left, 1).pop().unwrap();
+    // As Redis: pop, push (the destination's events), then the source's pop event and
+    // its deletion once empty (so `RPOPLPUSH k k` on one element keeps the key).
+    let (mut popped, _) = pop_raw(ctx, src, from_left, 1);
+    let e = popped.pop().unwrap();
     if !ctx.db().contains(dst) {
         ctx.db().set(dst, Value::List(Box::default()), false);
     }
@@ -443,6 +463,9 @@ fn lmove_generic(
         }
     }
     ctx.modified(dst, 1);
+    notify(ctx, LIST, if to_left { "lpush" } else { "rpush" }, dst);
+    let empty = matches!(ctx.db().get(src), Some(Value::List(l)) if l.is_empty());
+    after_pop(ctx, src, from_left, empty, 1);
     ctx.out.bulk(&e);
     Ok(())
 }

@@ -112,7 +112,9 @@ fn connect(host: &[u8], port: &[u8], timeout: Duration) -> Result<TcpStream, Io>
         .ok()
         .and_then(|mut a| a.next())
         .ok_or(Io::Connect)?;
-    let s = TcpStream::connect_timeout(&addr, timeout).map_err(|_| Io::Connect)?;
+    // Redis connects without blocking and only then waits: a refused (or timed out)
+    // connection surfaces as a failed write of the first command, and so its error text.
+    let s = TcpStream::connect_timeout(&addr, timeout).map_err(|_| Io::Write)?;
     s.set_read_timeout(Some(timeout)).map_err(|_| Io::Connect)?;
     s.set_write_timeout(Some(timeout))
         .map_err(|_| Io::Connect)?;

@@ -394,6 +394,15 @@ impl<'a> Ctx<'a> {
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Value> {
         if self.expire_if_needed(key) && self.state.dbs[self.client.db].contains(key) {
             self.state.stats.keyspace_misses += 1;
+            crate::server::notify::notify_miss(self, key);
+            return None;
+        }
+        // `keymiss` needs the miss known before the entry is borrowed for the caller.
+        if self.state.config.notify_keyspace_events & crate::server::notify::KEY_MISS != 0
+            && !self.state.dbs[self.client.db].contains(key)
+        {
+            self.state.stats.keyspace_misses += 1;
+            crate::server::notify::notify_miss(self, key);
             return None;
         }
         let clock = super::db::lru_clock();
@@ -574,9 +583,13 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     }
     let errors_before = ctx.state.stats.total_error_replies;
     let started = std::time::Instant::now();
+    let recording = crate::server::notify::begin_command(ctx.state);
+    crate::server::tracking::before_command(ctx);
     if let Err(e) = (cmd.handler)(ctx, args) {
         reply_error(ctx, &e);
     }
+    crate::server::notify::end_command(ctx, recording);
+    crate::server::tracking::after_command(ctx, cmd, args);
     let usec = started.elapsed().as_micros() as u64;
     if shown == monitor::Shown::After {
         monitor::feed(ctx, cmd, args);

@@ -4,7 +4,7 @@ use super::args::{parse_cursor, positive_long, range_arg, scan_options, scan_rep
 use super::flags::*;
 use super::random_pick::{self, Pick};
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, err, is, spec};
-use crate::server::notify::{SET, notify};
+use crate::server::notify::{GENERIC, SET, notify};
 use crate::server::types::{Set, Value};
 use bytes::Bytes;
 
@@ -171,8 +171,10 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let empty = s.is_empty();
     if !popped.is_empty() {
+        notify(ctx, SET, "spop", key);
         if empty {
             ctx.db().remove(key);
+            notify(ctx, GENERIC, "del", key);
         }
         ctx.modified(key, popped.len() as u64);
         // Replicas remove exactly the members we picked.
@@ -265,8 +267,10 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let empty = s.is_empty();
+    notify(ctx, SET, "srem", src);
     if empty {
         ctx.db().remove(src);
+        notify(ctx, GENERIC, "del", src);
     }
     ctx.modified(src, 1);
     if !dst_exists {
@@ -278,6 +282,7 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     if d.add(m, max) {
         ctx.modified(dst, 1);
+        notify(ctx, SET, "sadd", dst);
     }
     ctx.out.int(1);
     Ok(())
@@ -360,17 +365,20 @@ fn union_or_diff(ctx: &mut Ctx, keys: &[Bytes], write: bool, diff: bool) -> Resu
     Ok(result)
 }
 
-/// Stores `result` under `dst` (replacing any value) or deletes `dst` when it is empty.
-fn store(ctx: &mut Ctx, dst: &[u8], result: Set) {
+/// Stores `result` under `dst` (replacing any value) or deletes `dst` when it is empty;
+/// `event` is the command's keyspace event.
+fn store(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let n = result.len();
     if n == 0 {
         ctx.expire_if_needed(dst);
         if ctx.db().remove(dst).is_some() {
             ctx.state.dirty += 1;
+            notify(ctx, GENERIC, "del", dst);
         }
     } else {
         ctx.db().set(dst, Value::Set(Box::new(result)), false);
         ctx.state.dirty += 1;
+        notify(ctx, SET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -384,7 +392,7 @@ fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let r = intersection(ctx, &args[2..], true, usize::MAX)?;
     let set = Set::from_members(r.iter().map(|m| &m[..]), max_intset(ctx));
-    store(ctx, &args[1], set);
+    store(ctx, &args[1], set, "sinterstore");
     Ok(())
 }
 
@@ -423,7 +431,7 @@ fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let r = union_or_diff(ctx, &args[2..], true, false)?;
-    store(ctx, &args[1], r);
+    store(ctx, &args[1], r, "sunionstore");
     Ok(())
 }
 
@@ -435,7 +443,7 @@ fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let r = union_or_diff(ctx, &args[2..], true, true)?;
-    store(ctx, &args[1], r);
+    store(ctx, &args[1], r, "sdiffstore");
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, err, is, spec};
+use crate::server::notify::{GENERIC, LIST, notify};
 use crate::server::types::{List, Value};
 use bytes::Bytes;
 use std::cmp::Ordering;
@@ -275,8 +276,10 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
                 let list = List::from_items(out.iter().map(|v| v.as_deref().unwrap_or(b"")));
                 ctx.db().set(dest, Value::List(Box::new(list)), false);
                 ctx.modified(dest, n as u64);
+                notify(ctx, LIST, "sortstore", dest);
             } else if ctx.db().remove(dest).is_some() {
                 ctx.modified(dest, 1);
+                notify(ctx, GENERIC, "del", dest);
             }
             ctx.out.int(n as i64);
         }

@@ -279,6 +279,7 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.out.bulk(&s);
             ctx.db().remove(&args[1]);
             ctx.state.dirty += 1;
+            notify(ctx, GENERIC, "del", &args[1]);
         }
         None => ctx.out.null(),
     }
@@ -321,15 +322,18 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.db().remove(key);
             ctx.state.dirty += 1;
             ctx.propagate_instead(&[b"DEL".as_slice(), key]);
+            notify(ctx, GENERIC, "del", key);
         } else {
             ctx.db().set_expire(key, at);
             ctx.modified(key, 1);
             let at = at.to_string();
             ctx.propagate_instead(&[b"PEXPIREAT".as_slice(), key, at.as_bytes()]);
+            notify(ctx, GENERIC, "expire", key);
         }
     } else if persist && ctx.db().remove_expire(key) {
         ctx.modified(key, 1);
         ctx.propagate_instead(&[b"PERSIST".as_slice(), key]);
+        notify(ctx, GENERIC, "persist", key);
     }
     Ok(())
 }
@@ -357,6 +361,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         Some(_) => return Err(err::WRONGTYPE),
     };
+    notify(ctx, STRING, "append", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -518,6 +523,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None,
         true,
     );
+    notify(ctx, STRING, "setrange", key);
     ctx.out.int(n as i64);
     Ok(())
 }

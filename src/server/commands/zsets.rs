@@ -8,7 +8,7 @@ use super::flags::*;
 use super::random_pick::{self, Pick};
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, err, is, spec};
 use crate::resp::Proto;
-use crate::server::notify::{ZSET, notify};
+use crate::server::notify::{GENERIC, ZSET, notify};
 use crate::server::sds::Sds;
 use crate::server::types::{Value, ZSet};
 use bytes::Bytes;
@@ -536,7 +536,7 @@ fn zrange_generic(
         read_zset(ctx, key)?
     }) else {
         match store {
-            Some(dst) => store_result(ctx, dst, Vec::new(), true),
+            Some(dst) => store_result(ctx, dst, Vec::new(), "zrangestore"),
             None => ctx.out.array(0),
         }
         return Ok(());
@@ -590,7 +590,7 @@ fn zrange_generic(
         }
     };
     match store {
-        Some(dst) => store_result(ctx, dst, elems, true),
+        Some(dst) => store_result(ctx, dst, elems, "zrangestore"),
         None => reply_elems(ctx, &elems, withscores),
     }
     Ok(())
@@ -600,13 +600,16 @@ fn zrange_generic(
 /// the count, as the *STORE commands do. The encoding decides whether a -0 score stays:
 /// ZRANGESTORE (`one_by_one`) adds the elements in order to a set created for their count,
 /// converting when a long member comes (as zsetAdd); ZUNIONSTORE and friends build a
-/// skiplist and convert the whole result to a listpack when it is small.
-fn store_result(ctx: &mut Ctx, dst: &[u8], elems: Vec<(Sds, f64)>, one_by_one: bool) {
+/// skiplist and convert the whole result to a listpack when it is small. `event` is the
+/// command's keyspace event (`del` when an existing `dst` is deleted).
+fn store_result(ctx: &mut Ctx, dst: &[u8], elems: Vec<(Sds, f64)>, event: &str) {
+    let one_by_one = event == "zrangestore";
     let n = elems.len();
     if n == 0 {
         ctx.expire_if_needed(dst);
         if ctx.db().remove(dst).is_some() {
             ctx.state.dirty += 1;
+            notify(ctx, GENERIC, "del", dst);
         }
     } else {
         let (max_e, max_v) = limits(ctx);
@@ -625,6 +628,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], elems: Vec<(Sds, f64)>, one_by_one: b
         }
         ctx.db().set(dst, Value::ZSet(Box::new(z)), false);
         ctx.state.dirty += 1;
+        notify(ctx, ZSET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -713,12 +717,7 @@ fn zpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
         z.remove(m);
     }
     let empty = z.is_empty();
-    if n > 0 {
-        if empty {
-            ctx.db().remove(key);
-        }
-        ctx.modified(key, n as u64);
-    }
+    after_pop(ctx, key, max, n, empty);
     if count.is_some() {
         reply_elems(ctx, &elems, true);
     } else {
@@ -729,6 +728,19 @@ fn zpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// After `n` members were popped: `zpopmin`/`zpopmax`, then the deletion of an emptied set.
+fn after_pop(ctx: &mut Ctx, key: &[u8], max: bool, n: usize, empty: bool) {
+    if n == 0 {
+        return;
+    }
+    notify(ctx, ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    if empty {
+        ctx.db().remove(key);
+        notify(ctx, GENERIC, "del", key);
+    }
+    ctx.modified(key, n as u64);
 }
 
 fn zpopmin(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -764,8 +776,15 @@ fn zremrange_generic(ctx: &mut Ctx, args: &[Bytes], range: RemRange) -> CmdResul
     }
     let empty = z.is_empty();
     if !elems.is_empty() {
+        let event = match range {
+            RemRange::Rank(..) => "zremrangebyrank",
+            RemRange::Score(..) => "zremrangebyscore",
+            RemRange::Lex(..) => "zremrangebylex",
+        };
+        notify(ctx, ZSET, event, key);
         if empty {
             ctx.db().remove(key);
+            notify(ctx, GENERIC, "del", key);
         }
         ctx.modified(key, elems.len() as u64);
     }
@@ -967,7 +986,14 @@ fn zsetop(
     let mut elems: Vec<(Sds, f64)> = result.into_iter().collect();
     elems.sort_by(|a, b| crate::server::types::zset::cmp_elem(a.1, &a.0, b.1, &b.0));
     match dst {
-        Some(d) => store_result(ctx, d, elems, false),
+        Some(d) => {
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            store_result(ctx, d, elems, event)
+        }
         None => reply_elems(ctx, &elems, withscores),
     }
     Ok(())
@@ -1118,10 +1144,7 @@ fn zmpop_serve(ctx: &mut Ctx, args: &[Bytes], p: MpopArgs) -> CmdResult {
                 z.remove(m);
             }
             let empty = z.is_empty();
-            if empty {
-                ctx.db().remove(key);
-            }
-            ctx.modified(key, n as u64);
+            after_pop(ctx, key, max, n, empty);
             // ZMPOP and BZMPOP reach replicas as ZPOPMIN/ZPOPMAX key count, as in Redis.
             let pop: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
             let c = n.to_string();
@@ -1159,10 +1182,7 @@ fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
             .unwrap();
             z.remove(&m);
             let empty = z.is_empty();
-            if empty {
-                ctx.db().remove(key);
-            }
-            ctx.modified(key, 1);
+            after_pop(ctx, key, max, 1, empty);
             let pop: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
             ctx.propagate_instead(&[pop, key]);
             ctx.out.array(3);

@@ -5,6 +5,7 @@ use super::{
     stream_mut, write_stream,
 };
 use crate::server::commands::{CmdError, CmdResult, Ctx, arg_i64, arity_error, err, is};
+use crate::server::notify::{STREAM, notify};
 use crate::server::types::Value;
 use crate::server::types::stream::{Stream, StreamId, Trim, id};
 use bytes::Bytes;
@@ -201,7 +202,7 @@ pub fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let s = stream_mut(ctx, key);
     let rewrite = streaming && (rewrite_id || t.trim.is_some_and(|x| x.1));
     let mut prop = rewrite.then(|| owned(args));
-    trim_and_rewrite(s, &t, &mut prop);
+    let trimmed = trim_and_rewrite(s, &t, &mut prop);
     if let Some(p) = prop.as_mut()
         && rewrite_id
     {
@@ -209,6 +210,10 @@ pub fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     super::reply_id(ctx.out, id);
     ctx.modified(key, 1);
+    notify(ctx, STREAM, "xadd", key);
+    if trimmed > 0 {
+        notify(ctx, STREAM, "xtrim", key);
+    }
     if let Some(p) = prop {
         ctx.propagate_instead(&p);
     }
@@ -236,6 +241,7 @@ pub fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let deleted = trim_and_rewrite(s, &t, &mut prop);
     if deleted > 0 {
         ctx.modified(key, deleted);
+        notify(ctx, STREAM, "xtrim", key);
         if let Some(p) = prop {
             ctx.propagate_instead(&p);
         }
@@ -258,6 +264,7 @@ pub fn xdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let deleted = stream_mut(ctx, key).delete(&ids);
     if deleted > 0 {
         ctx.modified(key, deleted);
+        notify(ctx, STREAM, "xdel", key);
     }
     ctx.out.int(deleted as i64);
     Ok(())
@@ -361,6 +368,7 @@ pub fn xsetid(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         s.max_deleted = max_xdel;
     }
     ctx.modified(key, 1);
+    notify(ctx, STREAM, "xsetid", key);
     ctx.out.ok();
     Ok(())
 }

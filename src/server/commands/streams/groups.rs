@@ -7,6 +7,7 @@ use super::{
     subcommand_syntax, write_stream,
 };
 use crate::server::commands::{CmdError, CmdResult, Ctx, arg_i64, err, is};
+use crate::server::notify::{STREAM, notify};
 use crate::server::types::Value;
 use crate::server::types::stream::{Group, Stream, StreamId, group::INVALID_ENTRIES_READ};
 use bytes::Bytes;
@@ -102,6 +103,7 @@ pub fn xgroup_create(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     s.groups
         .insert(args[3].to_vec(), Group::new(id, entries_read));
     ctx.modified(key, 1);
+    notify(ctx, STREAM, "xgroup-create", key);
     ctx.out.ok();
     Ok(())
 }
@@ -121,6 +123,7 @@ pub fn xgroup_setid(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     g.last_id = id;
     g.entries_read = entries_read;
     ctx.modified(&args[2], 1);
+    notify(ctx, STREAM, "xgroup-setid", &args[2]);
     ctx.out.ok();
     Ok(())
 }
@@ -129,6 +132,7 @@ pub fn xgroup_destroy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let s = write_stream(ctx, &args[2])?.ok_or(NEED_KEY)?;
     if s.groups.remove(&args[3][..]).is_some() {
         ctx.modified(&args[2], 1);
+        notify(ctx, STREAM, "xgroup-destroy", &args[2]);
         ctx.out.int(1);
     } else {
         ctx.out.int(0);
@@ -142,6 +146,7 @@ pub fn xgroup_createconsumer(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let g = s.groups.get_mut(&args[3][..]).expect("checked");
     if g.create_consumer(&args[4], now) {
         ctx.modified(&args[2], 1);
+        notify(ctx, STREAM, "xgroup-createconsumer", &args[2]);
         ctx.out.int(1);
     } else {
         ctx.out.int(0);
@@ -154,6 +159,7 @@ pub fn xgroup_delconsumer(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let g = s.groups.get_mut(&args[3][..]).expect("checked");
     let pending = g.delete_consumer(&args[4]);
     ctx.modified(&args[2], 1);
+    notify(ctx, STREAM, "xgroup-delconsumer", &args[2]);
     ctx.out.int(pending as i64);
     Ok(())
 }
@@ -337,7 +343,7 @@ fn claim_one(
     let s = stream_mut(ctx, key);
     let item = if o.justid { None } else { s.get(id) };
     let g = s.groups.get_mut(group).expect("checked");
-    g.create_consumer(consumer, now);
+    let created = g.create_consumer(consumer, now);
     if let Some(c) = g.consumers.get_mut(consumer) {
         c.seen_time = now;
     }
@@ -359,6 +365,9 @@ fn claim_one(
     }
     propagate_claim(ctx, key, group, id);
     ctx.modified(key, 1);
+    if created {
+        notify(ctx, STREAM, "xgroup-createconsumer", key);
+    }
 }
 
 /// Drops a pending entry whose stream entry is gone (streaming the same drop).

@@ -295,6 +295,14 @@ fn touch_consumer(ctx: &mut Ctx, key: &[u8], group: &[u8], consumer: &[u8], noac
     if created && noack {
         ctx.propagate_instead(&[&b"XGROUP"[..], b"CREATECONSUMER", key, group, consumer]);
     }
+    if created {
+        crate::server::notify::notify(
+            ctx,
+            crate::server::notify::STREAM,
+            "xgroup-createconsumer",
+            key,
+        );
+    }
 }
 
 /// Entries the group has not delivered yet, after its last id.
