@@ -49,6 +49,107 @@ pub struct Command {
     pub no_auth: bool,
     /// Has key arguments (Redis's doesCommandHaveKeys).
     pub has_keys: bool,
+    /// How the permission check finds its keys.
+    pub keys: KeyPlan,
+}
+
+/// One key spec the permission check walks in place: keys from argument `first` to
+/// `lastkey` (relative to `first`; negative: counted from the end) every `step`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeKeys {
+    /// Index of the first key.
+    pub first: i64,
+    /// Last key, relative to the first (negative: from the end of the request).
+    pub lastkey: i64,
+    /// Step between keys (at least 1).
+    pub step: i64,
+    /// The keys are read (key-spec flag `access`).
+    pub read: bool,
+    /// The keys are written (`insert`, `delete` or `update`).
+    pub write: bool,
+}
+
+impl RangeKeys {
+    /// The `(first, last)` indexes in a request of `argc` arguments, as Redis's
+    /// getKeysUsingKeySpecs; None when the spec does not fit (then the general search
+    /// decides, as it would).
+    pub fn bounds(&self, argc: i64) -> Option<(i64, i64)> {
+        let last = if self.lastkey >= 0 {
+            self.first + self.lastkey
+        } else {
+            argc + self.lastkey
+        };
+        let fits = last < argc && last >= self.first && self.first < argc && self.first >= 1;
+        fits.then_some((self.first, last))
+    }
+}
+
+/// How the permission check finds a command's keys, decided once per command from its
+/// key specs, so checking a request allocates nothing and compares no flag names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyPlan {
+    /// Only fixed-index range specs: walked in place.
+    Ranges(Vec<RangeKeys>),
+    /// SET: the key at 1, written, and read too with GET (Redis's setGetKeys).
+    Set,
+    /// Anything else: Redis's getkeys over the request (key specs or the native procedure).
+    General,
+}
+
+impl KeyPlan {
+    fn of(m: &'static meta::Meta) -> KeyPlan {
+        use meta::keys::{BeginSearch, FindKeys};
+        if m.name == "set" {
+            return KeyPlan::Set;
+        }
+        let mut ranges = Vec::new();
+        for s in m.key_specs.iter().filter(|s| !s.has("not_key")) {
+            if s.has("variable_flags") || s.has("incomplete") {
+                return KeyPlan::General;
+            }
+            match (&s.begin, &s.find) {
+                (
+                    BeginSearch::Index(first),
+                    FindKeys::Range {
+                        lastkey,
+                        keystep,
+                        limit: 0,
+                    },
+                ) if *keystep >= 1 => ranges.push(RangeKeys {
+                    first: *first,
+                    lastkey: *lastkey,
+                    step: *keystep,
+                    read: s.has("access"),
+                    write: s.has("insert") || s.has("delete") || s.has("update"),
+                }),
+                _ => return KeyPlan::General,
+            }
+        }
+        match ranges.is_empty() {
+            true => KeyPlan::General,
+            false => KeyPlan::Ranges(ranges),
+        }
+    }
+}
+
+/// The catalog id of a command-table entry (by its dense [`Spec::index`]), None for a
+/// command Redis 7.0 does not have.
+///
+/// [`Spec::index`]: crate::server::commands::Spec::index
+pub fn id_of_spec(spec: &crate::server::commands::Spec) -> Option<usize> {
+    static IDS: OnceLock<Vec<Option<usize>>> = OnceLock::new();
+    let ids = IDS.get_or_init(|| {
+        let cat = catalog();
+        let mut ids = vec![None; crate::server::commands::count()];
+        for s in crate::server::commands::by_index() {
+            ids[s.index] = cat.id_of(s.name);
+        }
+        ids
+    });
+    match ids.get(spec.index) {
+        Some(id) => *id,
+        None => catalog().id_of(spec.name),
+    }
 }
 
 /// Every command, by id and by name.
@@ -123,6 +224,7 @@ pub fn catalog() -> &'static Catalog {
                     categories,
                     no_auth: m.has_flag("no_auth"),
                     has_keys: meta::keys::has_keys(m),
+                    keys: KeyPlan::of(m),
                 }
             })
             .collect();

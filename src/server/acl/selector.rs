@@ -3,7 +3,7 @@
 //! runs when any selector allows it.
 
 use super::RuleError;
-use super::catalog::{CATEGORIES, Catalog, Command, catalog, category};
+use super::catalog::{CATEGORIES, Catalog, Command, KeyPlan, catalog, category};
 use crate::server::glob::glob_match;
 use std::collections::BTreeMap;
 
@@ -102,43 +102,83 @@ pub enum Denied {
     Channel,
 }
 
-/// The keys of one request, found once for all selectors.
-pub struct KeyCache<'a> {
+/// The keys of one request, for all selectors: walked in place for the commands whose
+/// key specs are plain ranges (and SET), searched once by Redis's getkeys for the others.
+pub struct KeyCache<'a, A: AsRef<[u8]>> {
     cmd: &'a Command,
-    args: &'a [&'a [u8]],
-    keys: Option<Vec<(usize, bool, bool)>>,
+    args: &'a [A],
+    general: Option<Vec<(usize, bool, bool)>>,
 }
 
-impl<'a> KeyCache<'a> {
+impl<'a, A: AsRef<[u8]>> KeyCache<'a, A> {
     /// A cache for `args` of `cmd`.
-    pub fn new(cmd: &'a Command, args: &'a [&'a [u8]]) -> KeyCache<'a> {
+    pub fn new(cmd: &'a Command, args: &'a [A]) -> KeyCache<'a, A> {
         KeyCache {
             cmd,
             args,
-            keys: None,
+            general: None,
         }
     }
 
-    /// `(index, needs read, needs write)` of every key (Redis's key-spec flags: access
-    /// reads; insert, delete and update write).
-    fn keys(&mut self) -> &[(usize, bool, bool)] {
-        let (cmd, args) = (self.cmd, self.args);
-        self.keys.get_or_insert_with(|| {
-            let Some(m) = crate::server::commands::meta::get(cmd.name) else {
-                return Vec::new();
-            };
-            crate::server::commands::meta::keys::getkeys(m, args)
-                .into_iter()
-                .map(|(i, flags)| {
-                    let read = flags.contains(&"access");
-                    let write = flags
-                        .iter()
-                        .any(|f| matches!(*f, "insert" | "delete" | "update"));
-                    (i, read, write)
-                })
-                .collect()
-        })
+    /// Argument `i` of the request.
+    #[inline]
+    fn arg(&self, i: usize) -> &'a [u8] {
+        self.args[i].as_ref()
     }
+
+    /// The index of the first key `allowed(key, read, write)` refuses, in key order.
+    fn first_denied(&mut self, allowed: impl Fn(&[u8], bool, bool) -> bool) -> Option<usize> {
+        let argc = self.args.len() as i64;
+        match &self.cmd.keys {
+            KeyPlan::Set => {
+                let get = self
+                    .args
+                    .iter()
+                    .skip(3)
+                    .any(|a| a.as_ref().eq_ignore_ascii_case(b"get"));
+                (argc > 1 && !allowed(self.arg(1), get, true)).then_some(1)
+            }
+            KeyPlan::Ranges(ranges) if ranges.iter().all(|r| r.bounds(argc).is_some()) => {
+                for r in ranges {
+                    let (first, last) = r.bounds(argc)?;
+                    let mut i = first;
+                    while i <= last {
+                        if !allowed(self.arg(i as usize), r.read, r.write) {
+                            return Some(i as usize);
+                        }
+                        i += r.step;
+                    }
+                }
+                None
+            }
+            _ => {
+                let (cmd, args) = (self.cmd, self.args);
+                let keys = self.general.get_or_insert_with(|| general_keys(cmd, args));
+                keys.iter()
+                    .find(|&&(i, read, write)| !allowed(args[i].as_ref(), read, write))
+                    .map(|k| k.0)
+            }
+        }
+    }
+}
+
+/// `(index, needs read, needs write)` of every key, by Redis's getkeys (key-spec flags:
+/// access reads; insert, delete and update write).
+fn general_keys<A: AsRef<[u8]>>(cmd: &Command, args: &[A]) -> Vec<(usize, bool, bool)> {
+    let Some(m) = crate::server::commands::meta::get(cmd.name) else {
+        return Vec::new();
+    };
+    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
+    crate::server::commands::meta::keys::getkeys(m, &argv)
+        .into_iter()
+        .map(|(i, flags)| {
+            let read = flags.contains(&"access");
+            let write = flags
+                .iter()
+                .any(|f| matches!(*f, "insert" | "delete" | "update"));
+            (i, read, write)
+        })
+        .collect()
 }
 
 /// One selector.
@@ -335,21 +375,27 @@ impl Selector {
 
     /// Whether the selector lets `args` of `cmd` run (Redis's ACLSelectorCheckCmd); on
     /// refusal, the reason and the index of the argument at fault.
-    pub fn check(&self, cmd: &Command, keys: &mut KeyCache) -> Result<(), (Denied, usize)> {
+    pub fn check<A: AsRef<[u8]>>(
+        &self,
+        cmd: &Command,
+        keys: &mut KeyCache<A>,
+    ) -> Result<(), (Denied, usize)> {
         let args = keys.args;
         if !self.allcommands && !cmd.no_auth && !self.allowed.get(cmd.id) {
             let idx = if cmd.parent.is_some() { 2 } else { 1 };
             let first = self.firstargs.get(&cmd.id).zip(args.get(idx));
-            if !first.is_some_and(|(list, a)| list.iter().any(|x| x.eq_ignore_ascii_case(a))) {
+            if !first
+                .is_some_and(|(list, a)| list.iter().any(|x| x.eq_ignore_ascii_case(a.as_ref())))
+            {
                 return Err((Denied::Command, 0));
             }
         }
-        if !self.allkeys && cmd.has_keys {
-            for &(i, read, write) in keys.keys() {
-                if !self.key_allowed(args[i], read, write) {
-                    return Err((Denied::Key, i));
-                }
-            }
+        if !self.allkeys
+            && cmd.has_keys
+            && let Some(i) =
+                keys.first_denied(|key, read, write| self.key_allowed(key, read, write))
+        {
+            return Err((Denied::Key, i));
         }
         if !self.allchannels {
             let (from, literal) = match cmd.name {
@@ -359,7 +405,7 @@ impl Selector {
                 _ => return Ok(()),
             };
             for i in from {
-                if !self.channel_allowed(args[i], literal) {
+                if !self.channel_allowed(args[i].as_ref(), literal) {
                     return Err((Denied::Channel, i));
                 }
             }
