@@ -3,7 +3,7 @@
 //! runs when any selector allows it.
 
 use super::RuleError;
-use super::catalog::{CATEGORIES, Catalog, Command, KeyPlan, catalog, category};
+use super::catalog::{CATEGORIES, Catalog, Channels, Command, KeyPlan, catalog, category};
 use crate::server::glob::glob_match;
 use std::collections::BTreeMap;
 
@@ -75,9 +75,36 @@ pub struct KeyPattern {
     pub read: bool,
     /// Grants writing.
     pub write: bool,
+    /// The pattern is a literal prefix followed by one `*` (`app:*`): matched by comparing
+    /// the prefix, with the same result as the glob.
+    pub prefix_only: bool,
 }
 
 impl KeyPattern {
+    /// A pattern granting `read`/`write`.
+    pub fn new(pattern: &[u8], read: bool, write: bool) -> KeyPattern {
+        let prefix_only = match pattern.split_last() {
+            Some((b'*', head)) => !head.iter().any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\')),
+            _ => false,
+        };
+        KeyPattern {
+            pattern: pattern.to_vec(),
+            read,
+            write,
+            prefix_only,
+        }
+    }
+
+    /// Whether `key` matches the pattern (Redis's stringmatchlen).
+    #[inline]
+    pub fn matches(&self, key: &[u8]) -> bool {
+        match self.prefix_only {
+            // As stringmatchlen, `*` matches no empty string.
+            true => !key.is_empty() && key.starts_with(&self.pattern[..self.pattern.len() - 1]),
+            false => glob_match(&self.pattern, key, false),
+        }
+    }
+
     /// The rule that adds this pattern: `~p`, `%R~p` or `%W~p`.
     pub fn rule(&self) -> Vec<u8> {
         let mut r: Vec<u8> = match (self.read, self.write) {
@@ -127,7 +154,10 @@ impl<'a, A: AsRef<[u8]>> KeyCache<'a, A> {
     }
 
     /// The index of the first key `allowed(key, read, write)` refuses, in key order.
-    fn first_denied(&mut self, allowed: impl Fn(&[u8], bool, bool) -> bool) -> Option<usize> {
+    pub fn first_denied(
+        &mut self,
+        mut allowed: impl FnMut(&[u8], bool, bool) -> bool,
+    ) -> Option<usize> {
         let argc = self.args.len() as i64;
         match &self.cmd.keys {
             KeyPlan::Set => {
@@ -363,11 +393,7 @@ impl Selector {
                 p.read |= read;
                 p.write |= write;
             }
-            None => self.patterns.push(KeyPattern {
-                pattern: pattern.to_vec(),
-                read,
-                write,
-            }),
+            None => self.patterns.push(KeyPattern::new(pattern, read, write)),
         }
         self.allkeys = false;
         Ok(())
@@ -398,11 +424,11 @@ impl Selector {
             return Err((Denied::Key, i));
         }
         if !self.allchannels {
-            let (from, literal) = match cmd.name {
-                "publish" | "spublish" => (1..2.min(args.len()), false),
-                "subscribe" | "ssubscribe" => (1..args.len(), false),
-                "psubscribe" => (1..args.len(), true),
-                _ => return Ok(()),
+            let (from, literal) = match cmd.channels {
+                Channels::None => return Ok(()),
+                Channels::First => (1..2.min(args.len()), false),
+                Channels::All => (1..args.len(), false),
+                Channels::AllPatterns => (1..args.len(), true),
             };
             for i in from {
                 if !self.channel_allowed(args[i].as_ref(), literal) {
@@ -416,9 +442,10 @@ impl Selector {
     /// Whether a key may be used with the given access (Redis's ACLSelectorCheckKey).
     pub fn key_allowed(&self, key: &[u8], read: bool, write: bool) -> bool {
         self.allkeys
-            || self.patterns.iter().any(|p| {
-                (p.read || !read) && (p.write || !write) && glob_match(&p.pattern, key, false)
-            })
+            || self
+                .patterns
+                .iter()
+                .any(|p| (p.read || !read) && (p.write || !write) && p.matches(key))
     }
 
     /// Whether a channel (or, `literal`, a PSUBSCRIBE pattern compared as written) is
@@ -534,5 +561,39 @@ impl Selector {
         }
         out.extend_from_slice(self.describe_commands().as_bytes());
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `prefix*` pattern compared by prefix matches exactly what the glob matches.
+    #[test]
+    fn prefix_patterns_match_as_the_glob() {
+        let keys: [&[u8]; 8] = [
+            b"", b"app", b"app:", b"app:1", b"APP:1", b"ap", b"xapp:1", b"app:*",
+        ];
+        for pat in [
+            &b"app:*"[..],
+            b"*",
+            b"a*",
+            b"app:\\*",
+            b"a?p*",
+            b"[a]pp*",
+            b"app:**",
+            b"app",
+        ] {
+            let p = KeyPattern::new(pat, true, true);
+            for key in keys {
+                assert_eq!(
+                    p.matches(key),
+                    glob_match(pat, key, false),
+                    "{pat:?} {key:?}"
+                );
+            }
+        }
+        assert!(KeyPattern::new(b"app:*", true, true).prefix_only);
+        assert!(!KeyPattern::new(b"a?p*", true, true).prefix_only);
     }
 }

@@ -232,9 +232,14 @@ pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
 /// Key positions for one key at argument 1.
 pub const KEY1: (i32, i32, i32) = (1, 1, 1);
 
+/// The command table: by lower-case name, hashed with hashbrown's fast default hasher
+/// (names are not attacker-chosen keys that stay in the table, so SipHash buys nothing on
+/// this per-request lookup).
+pub type Table = HashMap<&'static [u8], Spec, hashbrown::DefaultHashBuilder>;
+
 /// All commands, built once.
-pub fn table() -> &'static HashMap<&'static [u8], Spec> {
-    static TABLE: OnceLock<HashMap<&'static [u8], Spec>> = OnceLock::new();
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut all = Vec::new();
         all.extend(connection::specs());
