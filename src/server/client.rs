@@ -92,6 +92,11 @@ impl Outbox {
         self.queued.load(Ordering::Relaxed) != 0
     }
 
+    /// Bytes queued (INFO mem_clients_normal).
+    pub fn queued_bytes(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
     /// Moves every queued frame to the end of `buf`; returns the bytes moved.
     pub fn drain_into(&self, buf: &mut Vec<u8>) -> usize {
         let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());

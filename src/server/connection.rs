@@ -226,6 +226,7 @@ pub async fn serve(
                 let st = &mut *guard;
                 let out_before = out.buf.len();
                 st.stats.net_input_bytes += n as u64;
+                st.stats.counters.reads_processed += (n > 0) as u64;
                 let qbuf = rbuf.len() + parser.pending_overhead();
                 if st.config.client_query_buffer_limit > 0
                     && qbuf as i64 > st.config.client_query_buffer_limit
@@ -317,6 +318,7 @@ pub async fn serve(
                     }
                 }
                 st.stats.net_output_bytes += (out.buf.len() - out_before) as u64;
+                st.stats.counters.writes_processed += (out.buf.len() > out_before) as u64;
                 // The batch's writes reach the AOF (fsynced with `always`) before its replies.
                 durable = crate::server::aof::flush_batch(st);
             }

@@ -1,8 +1,9 @@
 //! INFO: the text report, with Redis 7.0's section names and field names, since monitoring
 //! tools and redis-cli parse it.
 
+use super::clock;
 use super::state::State;
-use super::{alloc, clock};
+use super::stats::memory::{self, Figures};
 use std::fmt::Write;
 
 /// Section names in Redis's order, and whether `INFO` / `INFO default` shows them (the
@@ -119,7 +120,7 @@ fn server(state: &State, out: &mut String) {
         .unwrap_or_default();
     let _ = write!(
         out,
-        "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nredrepl_version:{}\r\n",
+        "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:{}\r\nredrepl_version:{}\r\n",
         super::REDIS_VERSION,
         std::env::consts::OS,
         std::env::consts::ARCH,
@@ -134,6 +135,7 @@ fn server(state: &State, out: &mut String) {
         super::db::lru_clock() & 0xFFFFFF,
         exe,
         config_file,
+        io_threads_active(state) as u8,
         env!("CARGO_PKG_VERSION"),
     );
 }
@@ -163,27 +165,51 @@ fn human(bytes: usize) -> String {
     }
 }
 
+/// Whether connections are served by several I/O threads (`io-threads` > 1): then every
+/// connection's reads and writes run on the worker that owns it (INFO io_threads_active,
+/// io_threaded_*_processed).
+fn io_threads_active(state: &State) -> bool {
+    state.config.io_threads > 1
+}
+
+/// INFO memory, in Redis 7.0's order; the allocator figures are glibc's (see
+/// `stats::memory` for the mapping from jemalloc's).
 fn memory(state: &State, out: &mut String) {
-    let used = alloc::allocated();
-    let rss = alloc::rss();
-    let frag = if used > 0 {
-        rss as f64 / used as f64
-    } else {
-        1.0
-    };
+    let m = Figures::gather(state);
+    let (frag_ratio, frag_bytes) = m.allocator_frag();
+    let (arss_ratio, arss_bytes) = m.allocator_rss();
+    let (rss_ratio, rss_bytes) = m.rss_overhead();
+    let system = memory::system_memory();
     let _ = write!(
         out,
-        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\n{}maxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_not_counted_for_evict:{}\r\nmem_replication_backlog:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:libc\r\n",
-        human(used),
-        human(rss),
-        human(used),
+        "# Memory\r\nused_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{}\r\nused_memory_startup:{}\r\nused_memory_dataset:{}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\n{}maxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{frag_ratio:.2}\r\nallocator_frag_bytes:{frag_bytes}\r\nallocator_rss_ratio:{arss_ratio:.2}\r\nallocator_rss_bytes:{arss_bytes}\r\nrss_overhead_ratio:{rss_ratio:.2}\r\nrss_overhead_bytes:{rss_bytes}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:{}\r\nmem_replication_backlog:{}\r\nmem_total_replication_buffers:{}\r\nmem_clients_slaves:{}\r\nmem_clients_normal:{}\r\nmem_cluster_links:0\r\nmem_aof_buffer:{}\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+        m.used,
+        human(m.used),
+        m.rss,
+        human(m.rss),
+        m.peak,
+        human(m.peak),
+        m.peak_perc(),
+        m.overhead(),
+        m.startup,
+        m.dataset(),
+        m.dataset_perc(),
+        m.allocator.allocated,
+        m.allocator.active,
+        m.allocator.resident,
+        human(system),
         scripting_memory(state),
         state.config.maxmemory,
         human(state.config.maxmemory.max(0) as usize),
         crate::config::table::MAXMEMORY_POLICIES[state.config.maxmemory_policy],
+        m.fragmentation(),
+        m.rss as i64 - m.used as i64,
         super::evict::not_counted(state),
-        state.repl.backlog.as_ref().map_or(0, |b| b.memory()),
-        rss as i64 - used as i64,
+        m.backlog,
+        m.backlog + super::evict::not_counted(state),
+        m.clients_slaves,
+        m.clients_normal,
+        m.aof_buffer,
     );
 }
 
@@ -250,10 +276,11 @@ fn persistence(state: &State, out: &mut String) {
 
 fn stats(state: &State, out: &mut String) {
     let s = &state.stats;
+    let c = &s.counters;
     let kbps = s.instantaneous.kbps();
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:{:.2}\r\ninstantaneous_output_repl_kbps:{:.2}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:{:.2}\r\ninstantaneous_output_repl_kbps:{:.2}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:{}\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n",
         s.total_connections_received,
         s.total_commands_processed,
         s.instantaneous.ops_per_sec(),
@@ -270,12 +297,22 @@ fn stats(state: &State, out: &mut String) {
         state.repl.sync_partial_ok,
         state.repl.sync_partial_err,
         s.expired_keys,
+        c.expired_stale * 100.0,
+        c.expire_time_cap_reached,
+        c.expire_cycle_usec / 1000,
         s.evicted_keys,
         s.keyspace_hits,
         s.keyspace_misses,
         state.pubsub.count(crate::server::pubsub::Kind::Channel),
         state.pubsub.count(crate::server::pubsub::Kind::Pattern),
         state.pubsub.count(crate::server::pubsub::Kind::Shard),
+    );
+    // Redis's figures of features this server does not have are 0: no MIGRATE socket
+    // cache, no writable-replica expiry tracking, no active defragmentation.
+    let _ = write!(
+        out,
+        "latest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\n",
+        c.latest_fork_usec, c.forks,
     );
     // Client-side caching (tracking), where Redis 7.0 puts it.
     let t = &state.tracking;
@@ -286,7 +323,17 @@ fn stats(state: &State, out: &mut String) {
         t.total_items(),
         t.total_prefixes(),
     );
-    let _ = write!(out, "total_error_replies:{}\r\n", s.total_error_replies);
+    let threaded = io_threads_active(state) as u64;
+    let _ = write!(
+        out,
+        "unexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:{}\r\nio_threaded_writes_processed:{}\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
+        c.unexpected_error_replies,
+        s.total_error_replies,
+        c.reads_processed,
+        c.writes_processed,
+        c.reads_processed * threaded,
+        c.writes_processed * threaded,
+    );
 }
 
 fn replication(state: &State, out: &mut String) {
@@ -389,16 +436,23 @@ fn replication(state: &State, out: &mut String) {
     );
 }
 
+/// INFO cpu: the process, its reaped children (fork children of BGSAVE/BGREWRITEAOF),
+/// and the thread that runs commands (with `io-threads 1` the one event-loop thread, as
+/// Redis's main thread; with more, the worker that answers INFO).
 fn cpu(out: &mut String) {
-    // SAFETY: getrusage fills the struct we own.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    let usage = |who: libc::c_int| {
+        // SAFETY: getrusage fills the struct we own.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut ru) };
+        let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+        (t(ru.ru_stime), t(ru.ru_utime))
+    };
+    let (sys, user) = usage(libc::RUSAGE_SELF);
+    let (sys_children, user_children) = usage(libc::RUSAGE_CHILDREN);
+    let (sys_main, user_main) = usage(libc::RUSAGE_THREAD);
     let _ = write!(
         out,
-        "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
-        t(ru.ru_stime),
-        t(ru.ru_utime)
+        "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:{sys_children:.6}\r\nused_cpu_user_children:{user_children:.6}\r\nused_cpu_sys_main_thread:{sys_main:.6}\r\nused_cpu_user_main_thread:{user_main:.6}\r\n",
     );
 }
 

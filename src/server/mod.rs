@@ -196,6 +196,7 @@ async fn serve(loaded: Loaded) -> i32 {
     logo::show(&state.config, REDIS_VERSION);
     notice!("Server initialized");
     let shared = Shared::new(state);
+    stats::memory::record_startup();
     if let Err(e) = load_data(&shared) {
         warning!("{e}");
         warning!("Fatal error loading the DB, check server logs. Exiting.");
@@ -387,6 +388,7 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
                 repl_output: s.net_repl_output_bytes,
             };
             st.stats.instantaneous.track(now, counters);
+            stats::memory::update_peak();
         }
         persistence::check_save_points(&mut st);
         aof::cron(&mut st);
@@ -410,9 +412,11 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
 /// delete the expired ones, continuing while a batch finds many, within a time budget.
 fn active_expire(st: &mut State, now: i64, budget: Duration) {
     let started = std::time::Instant::now();
+    let (mut sampled, mut deleted) = (0, 0);
     for dbi in 0..st.dbs.len() {
         loop {
             let (expired, examined) = st.dbs[dbi].find_expired(now, 64);
+            (sampled, deleted) = (sampled + examined, deleted + expired.len());
             for key in &expired {
                 if st.dbs[dbi].remove(key).is_some() {
                     st.stats.expired_keys += 1;
@@ -429,4 +433,9 @@ fn active_expire(st: &mut State, now: i64, budget: Duration) {
         }
         st.dbs[dbi].maybe_shrink();
     }
+    let usec = started.elapsed().as_micros() as u64;
+    let capped = started.elapsed() > budget;
+    st.stats
+        .counters
+        .expire_cycle(sampled, deleted, usec, capped);
 }

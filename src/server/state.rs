@@ -33,6 +33,8 @@ pub struct Stats {
     pub errors: super::stats::ErrorStats,
     /// The sampled rates (INFO instantaneous_*).
     pub instantaneous: super::stats::instantaneous::Instantaneous,
+    /// I/O, fork, expiry-cycle and unexpected-error counters (INFO stats).
+    pub counters: super::stats::Counters,
 }
 
 /// CLIENT PAUSE in force.

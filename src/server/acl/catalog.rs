@@ -49,6 +49,133 @@ pub struct Command {
     pub no_auth: bool,
     /// Has key arguments (Redis's doesCommandHaveKeys).
     pub has_keys: bool,
+    /// How the permission check finds its keys.
+    pub keys: KeyPlan,
+    /// Which arguments are channels the check compares with the channel patterns.
+    pub channels: Channels,
+}
+
+/// The channel arguments of a command (Redis's ACLSelectorCheckCmd list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channels {
+    /// None.
+    None,
+    /// The first argument (PUBLISH, SPUBLISH).
+    First,
+    /// Every argument (SUBSCRIBE, SSUBSCRIBE).
+    All,
+    /// Every argument, a pattern compared as written (PSUBSCRIBE).
+    AllPatterns,
+}
+
+impl Channels {
+    fn of(name: &str) -> Channels {
+        match name {
+            "publish" | "spublish" => Channels::First,
+            "subscribe" | "ssubscribe" => Channels::All,
+            "psubscribe" => Channels::AllPatterns,
+            _ => Channels::None,
+        }
+    }
+}
+
+/// One key spec the permission check walks in place: keys from argument `first` to
+/// `lastkey` (relative to `first`; negative: counted from the end) every `step`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeKeys {
+    /// Index of the first key.
+    pub first: i64,
+    /// Last key, relative to the first (negative: from the end of the request).
+    pub lastkey: i64,
+    /// Step between keys (at least 1).
+    pub step: i64,
+    /// The keys are read (key-spec flag `access`).
+    pub read: bool,
+    /// The keys are written (`insert`, `delete` or `update`).
+    pub write: bool,
+}
+
+impl RangeKeys {
+    /// The `(first, last)` indexes in a request of `argc` arguments, as Redis's
+    /// getKeysUsingKeySpecs; None when the spec does not fit (then the general search
+    /// decides, as it would).
+    pub fn bounds(&self, argc: i64) -> Option<(i64, i64)> {
+        let last = if self.lastkey >= 0 {
+            self.first + self.lastkey
+        } else {
+            argc + self.lastkey
+        };
+        let fits = last < argc && last >= self.first && self.first < argc && self.first >= 1;
+        fits.then_some((self.first, last))
+    }
+}
+
+/// How the permission check finds a command's keys, decided once per command from its
+/// key specs, so checking a request allocates nothing and compares no flag names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyPlan {
+    /// Only fixed-index range specs: walked in place.
+    Ranges(Vec<RangeKeys>),
+    /// SET: the key at 1, written, and read too with GET (Redis's setGetKeys).
+    Set,
+    /// Anything else: Redis's getkeys over the request (key specs or the native procedure).
+    General,
+}
+
+impl KeyPlan {
+    fn of(m: &'static meta::Meta) -> KeyPlan {
+        use meta::keys::{BeginSearch, FindKeys};
+        if m.name == "set" {
+            return KeyPlan::Set;
+        }
+        let mut ranges = Vec::new();
+        for s in m.key_specs.iter().filter(|s| !s.has("not_key")) {
+            if s.has("variable_flags") || s.has("incomplete") {
+                return KeyPlan::General;
+            }
+            match (&s.begin, &s.find) {
+                (
+                    BeginSearch::Index(first),
+                    FindKeys::Range {
+                        lastkey,
+                        keystep,
+                        limit: 0,
+                    },
+                ) if *keystep >= 1 => ranges.push(RangeKeys {
+                    first: *first,
+                    lastkey: *lastkey,
+                    step: *keystep,
+                    read: s.has("access"),
+                    write: s.has("insert") || s.has("delete") || s.has("update"),
+                }),
+                _ => return KeyPlan::General,
+            }
+        }
+        match ranges.is_empty() {
+            true => KeyPlan::General,
+            false => KeyPlan::Ranges(ranges),
+        }
+    }
+}
+
+/// The catalog id of a command-table entry (by its dense [`Spec::index`]), None for a
+/// command Redis 7.0 does not have.
+///
+/// [`Spec::index`]: crate::server::commands::Spec::index
+pub fn id_of_spec(spec: &crate::server::commands::Spec) -> Option<usize> {
+    static IDS: OnceLock<Vec<Option<usize>>> = OnceLock::new();
+    let ids = IDS.get_or_init(|| {
+        let cat = catalog();
+        let mut ids = vec![None; crate::server::commands::count()];
+        for s in crate::server::commands::by_index() {
+            ids[s.index] = cat.id_of(s.name);
+        }
+        ids
+    });
+    match ids.get(spec.index) {
+        Some(id) => *id,
+        None => catalog().id_of(spec.name),
+    }
 }
 
 /// Every command, by id and by name.
@@ -123,6 +250,8 @@ pub fn catalog() -> &'static Catalog {
                     categories,
                     no_auth: m.has_flag("no_auth"),
                     has_keys: meta::keys::has_keys(m),
+                    keys: KeyPlan::of(m),
+                    channels: Channels::of(name),
                 }
             })
             .collect();
@@ -138,6 +267,49 @@ pub fn catalog() -> &'static Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The in-place key walk finds exactly the keys (and access) Redis's getkeys finds,
+    /// for every command and request lengths up to 9 arguments.
+    #[test]
+    fn key_plans_agree_with_getkeys() {
+        use crate::server::acl::selector::KeyCache;
+        let c = catalog();
+        let mut walked = 0;
+        for cmd in c.commands.iter().filter(|c| c.has_keys) {
+            let m = meta::get(cmd.name).unwrap();
+            for n in 1..10 {
+                for get in [false, true] {
+                    let mut args: Vec<Vec<u8>> =
+                        (0..n).map(|i| format!("a{i}").into_bytes()).collect();
+                    if get && n > 3 {
+                        args[n - 1] = b"GET".to_vec();
+                    }
+                    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+                    // (Native getkeys may name a key past the end of a request too short
+                    // for the arity, which dispatch refuses before any ACL check.)
+                    let expected: Vec<(usize, bool, bool)> = meta::keys::getkeys(m, &argv)
+                        .into_iter()
+                        .filter(|(i, _)| *i < n)
+                        .map(|(i, f)| {
+                            let write = f
+                                .iter()
+                                .any(|f| matches!(*f, "insert" | "delete" | "update"));
+                            (i, f.contains(&"access"), write)
+                        })
+                        .collect();
+                    let mut found = Vec::new();
+                    KeyCache::new(cmd, &args).first_denied(|key, read, write| {
+                        let i = args.iter().position(|a| a == key).unwrap();
+                        found.push((i, read, write));
+                        true
+                    });
+                    assert_eq!(found, expected, "{} with {n} arguments", cmd.name);
+                    walked += (cmd.keys != KeyPlan::General) as usize;
+                }
+            }
+        }
+        assert!(walked > 1000, "{walked}");
+    }
 
     #[test]
     fn containers_know_their_subcommands_and_categories_come_from_metadata() {

@@ -208,17 +208,14 @@ impl Acl {
     /// Whether `user` may run `args` as command `name` (its full name, `config|get`), as
     /// Redis's ACLCheckAllUserCommandPerm: allowed when any selector allows it; otherwise
     /// the most relevant refusal. A user that no longer exists may run nothing.
-    pub fn check(&self, user: &[u8], name: &str, args: &[&[u8]]) -> Result<(), Denial> {
+    pub fn check<A: AsRef<[u8]>>(&self, user: &[u8], name: &str, args: &[A]) -> Result<(), Denial> {
         let Some(u) = self.user(user) else {
-            return Err(Denial {
-                reason: Denied::Command,
-                index: 0,
-            });
+            return Err(COMMAND_DENIED);
         };
         if u.selectors[0].unrestricted() {
             return Ok(());
         }
-        check_user(u, name, args)
+        check_user(u, catalog::catalog().id_of(name), args)
     }
 
     /// Whether `user` may use `channel` (PUBLISH/SUBSCRIBE: `is_pattern` false; a
@@ -232,24 +229,26 @@ impl Acl {
     }
 }
 
-/// The permission check of one user (see [`Acl::check`]).
-pub fn check_user(u: &User, name: &str, args: &[&[u8]]) -> Result<(), Denial> {
+/// The refusal of a command (not of a key or channel).
+pub const COMMAND_DENIED: Denial = Denial {
+    reason: Denied::Command,
+    index: 0,
+};
+
+/// The permission check of one user (see [`Acl::check`]) for the catalog command `id`
+/// (None: not a Redis 7.0 command): one pass over the selectors, keys found once, nothing
+/// allocated for commands whose keys are plain ranges.
+pub fn check_user<A: AsRef<[u8]>>(u: &User, id: Option<usize>, args: &[A]) -> Result<(), Denial> {
     let cat = catalog::catalog();
-    let Some(cmd) = cat.id_of(name).map(|i| &cat.commands[i]) else {
+    let Some(cmd) = id.map(|i| &cat.commands[i]) else {
         // Not a Redis 7.0 command: only a user allowed every command may run it.
         return match u.selectors.iter().any(|s| s.allcommands) {
             true => Ok(()),
-            false => Err(Denial {
-                reason: Denied::Command,
-                index: 0,
-            }),
+            false => Err(COMMAND_DENIED),
         };
     };
     let mut keys = KeyCache::new(cmd, args);
-    let mut worst = Denial {
-        reason: Denied::Command,
-        index: 0,
-    };
+    let mut worst = COMMAND_DENIED;
     for s in &u.selectors {
         match s.check(cmd, &mut keys) {
             Ok(()) => return Ok(()),

@@ -3,7 +3,7 @@
 //! runs when any selector allows it.
 
 use super::RuleError;
-use super::catalog::{CATEGORIES, Catalog, Command, catalog, category};
+use super::catalog::{CATEGORIES, Catalog, Channels, Command, KeyPlan, catalog, category};
 use crate::server::glob::glob_match;
 use std::collections::BTreeMap;
 
@@ -75,9 +75,36 @@ pub struct KeyPattern {
     pub read: bool,
     /// Grants writing.
     pub write: bool,
+    /// The pattern is a literal prefix followed by one `*` (`app:*`): matched by comparing
+    /// the prefix, with the same result as the glob.
+    pub prefix_only: bool,
 }
 
 impl KeyPattern {
+    /// A pattern granting `read`/`write`.
+    pub fn new(pattern: &[u8], read: bool, write: bool) -> KeyPattern {
+        let prefix_only = match pattern.split_last() {
+            Some((b'*', head)) => !head.iter().any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\')),
+            _ => false,
+        };
+        KeyPattern {
+            pattern: pattern.to_vec(),
+            read,
+            write,
+            prefix_only,
+        }
+    }
+
+    /// Whether `key` matches the pattern (Redis's stringmatchlen).
+    #[inline]
+    pub fn matches(&self, key: &[u8]) -> bool {
+        match self.prefix_only {
+            // As stringmatchlen, `*` matches no empty string.
+            true => !key.is_empty() && key.starts_with(&self.pattern[..self.pattern.len() - 1]),
+            false => glob_match(&self.pattern, key, false),
+        }
+    }
+
     /// The rule that adds this pattern: `~p`, `%R~p` or `%W~p`.
     pub fn rule(&self) -> Vec<u8> {
         let mut r: Vec<u8> = match (self.read, self.write) {
@@ -102,43 +129,86 @@ pub enum Denied {
     Channel,
 }
 
-/// The keys of one request, found once for all selectors.
-pub struct KeyCache<'a> {
+/// The keys of one request, for all selectors: walked in place for the commands whose
+/// key specs are plain ranges (and SET), searched once by Redis's getkeys for the others.
+pub struct KeyCache<'a, A: AsRef<[u8]>> {
     cmd: &'a Command,
-    args: &'a [&'a [u8]],
-    keys: Option<Vec<(usize, bool, bool)>>,
+    args: &'a [A],
+    general: Option<Vec<(usize, bool, bool)>>,
 }
 
-impl<'a> KeyCache<'a> {
+impl<'a, A: AsRef<[u8]>> KeyCache<'a, A> {
     /// A cache for `args` of `cmd`.
-    pub fn new(cmd: &'a Command, args: &'a [&'a [u8]]) -> KeyCache<'a> {
+    pub fn new(cmd: &'a Command, args: &'a [A]) -> KeyCache<'a, A> {
         KeyCache {
             cmd,
             args,
-            keys: None,
+            general: None,
         }
     }
 
-    /// `(index, needs read, needs write)` of every key (Redis's key-spec flags: access
-    /// reads; insert, delete and update write).
-    fn keys(&mut self) -> &[(usize, bool, bool)] {
-        let (cmd, args) = (self.cmd, self.args);
-        self.keys.get_or_insert_with(|| {
-            let Some(m) = crate::server::commands::meta::get(cmd.name) else {
-                return Vec::new();
-            };
-            crate::server::commands::meta::keys::getkeys(m, args)
-                .into_iter()
-                .map(|(i, flags)| {
-                    let read = flags.contains(&"access");
-                    let write = flags
-                        .iter()
-                        .any(|f| matches!(*f, "insert" | "delete" | "update"));
-                    (i, read, write)
-                })
-                .collect()
-        })
+    /// Argument `i` of the request.
+    #[inline]
+    fn arg(&self, i: usize) -> &'a [u8] {
+        self.args[i].as_ref()
     }
+
+    /// The index of the first key `allowed(key, read, write)` refuses, in key order.
+    pub fn first_denied(
+        &mut self,
+        mut allowed: impl FnMut(&[u8], bool, bool) -> bool,
+    ) -> Option<usize> {
+        let argc = self.args.len() as i64;
+        match &self.cmd.keys {
+            KeyPlan::Set => {
+                let get = self
+                    .args
+                    .iter()
+                    .skip(3)
+                    .any(|a| a.as_ref().eq_ignore_ascii_case(b"get"));
+                (argc > 1 && !allowed(self.arg(1), get, true)).then_some(1)
+            }
+            KeyPlan::Ranges(ranges) if ranges.iter().all(|r| r.bounds(argc).is_some()) => {
+                for r in ranges {
+                    let (first, last) = r.bounds(argc)?;
+                    let mut i = first;
+                    while i <= last {
+                        if !allowed(self.arg(i as usize), r.read, r.write) {
+                            return Some(i as usize);
+                        }
+                        i += r.step;
+                    }
+                }
+                None
+            }
+            _ => {
+                let (cmd, args) = (self.cmd, self.args);
+                let keys = self.general.get_or_insert_with(|| general_keys(cmd, args));
+                keys.iter()
+                    .find(|&&(i, read, write)| !allowed(args[i].as_ref(), read, write))
+                    .map(|k| k.0)
+            }
+        }
+    }
+}
+
+/// `(index, needs read, needs write)` of every key, by Redis's getkeys (key-spec flags:
+/// access reads; insert, delete and update write).
+fn general_keys<A: AsRef<[u8]>>(cmd: &Command, args: &[A]) -> Vec<(usize, bool, bool)> {
+    let Some(m) = crate::server::commands::meta::get(cmd.name) else {
+        return Vec::new();
+    };
+    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
+    crate::server::commands::meta::keys::getkeys(m, &argv)
+        .into_iter()
+        .map(|(i, flags)| {
+            let read = flags.contains(&"access");
+            let write = flags
+                .iter()
+                .any(|f| matches!(*f, "insert" | "delete" | "update"));
+            (i, read, write)
+        })
+        .collect()
 }
 
 /// One selector.
@@ -323,11 +393,7 @@ impl Selector {
                 p.read |= read;
                 p.write |= write;
             }
-            None => self.patterns.push(KeyPattern {
-                pattern: pattern.to_vec(),
-                read,
-                write,
-            }),
+            None => self.patterns.push(KeyPattern::new(pattern, read, write)),
         }
         self.allkeys = false;
         Ok(())
@@ -335,31 +401,37 @@ impl Selector {
 
     /// Whether the selector lets `args` of `cmd` run (Redis's ACLSelectorCheckCmd); on
     /// refusal, the reason and the index of the argument at fault.
-    pub fn check(&self, cmd: &Command, keys: &mut KeyCache) -> Result<(), (Denied, usize)> {
+    pub fn check<A: AsRef<[u8]>>(
+        &self,
+        cmd: &Command,
+        keys: &mut KeyCache<A>,
+    ) -> Result<(), (Denied, usize)> {
         let args = keys.args;
         if !self.allcommands && !cmd.no_auth && !self.allowed.get(cmd.id) {
             let idx = if cmd.parent.is_some() { 2 } else { 1 };
             let first = self.firstargs.get(&cmd.id).zip(args.get(idx));
-            if !first.is_some_and(|(list, a)| list.iter().any(|x| x.eq_ignore_ascii_case(a))) {
+            if !first
+                .is_some_and(|(list, a)| list.iter().any(|x| x.eq_ignore_ascii_case(a.as_ref())))
+            {
                 return Err((Denied::Command, 0));
             }
         }
-        if !self.allkeys && cmd.has_keys {
-            for &(i, read, write) in keys.keys() {
-                if !self.key_allowed(args[i], read, write) {
-                    return Err((Denied::Key, i));
-                }
-            }
+        if !self.allkeys
+            && cmd.has_keys
+            && let Some(i) =
+                keys.first_denied(|key, read, write| self.key_allowed(key, read, write))
+        {
+            return Err((Denied::Key, i));
         }
         if !self.allchannels {
-            let (from, literal) = match cmd.name {
-                "publish" | "spublish" => (1..2.min(args.len()), false),
-                "subscribe" | "ssubscribe" => (1..args.len(), false),
-                "psubscribe" => (1..args.len(), true),
-                _ => return Ok(()),
+            let (from, literal) = match cmd.channels {
+                Channels::None => return Ok(()),
+                Channels::First => (1..2.min(args.len()), false),
+                Channels::All => (1..args.len(), false),
+                Channels::AllPatterns => (1..args.len(), true),
             };
             for i in from {
-                if !self.channel_allowed(args[i], literal) {
+                if !self.channel_allowed(args[i].as_ref(), literal) {
                     return Err((Denied::Channel, i));
                 }
             }
@@ -370,9 +442,10 @@ impl Selector {
     /// Whether a key may be used with the given access (Redis's ACLSelectorCheckKey).
     pub fn key_allowed(&self, key: &[u8], read: bool, write: bool) -> bool {
         self.allkeys
-            || self.patterns.iter().any(|p| {
-                (p.read || !read) && (p.write || !write) && glob_match(&p.pattern, key, false)
-            })
+            || self
+                .patterns
+                .iter()
+                .any(|p| (p.read || !read) && (p.write || !write) && p.matches(key))
     }
 
     /// Whether a channel (or, `literal`, a PSUBSCRIBE pattern compared as written) is
@@ -488,5 +561,39 @@ impl Selector {
         }
         out.extend_from_slice(self.describe_commands().as_bytes());
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `prefix*` pattern compared by prefix matches exactly what the glob matches.
+    #[test]
+    fn prefix_patterns_match_as_the_glob() {
+        let keys: [&[u8]; 8] = [
+            b"", b"app", b"app:", b"app:1", b"APP:1", b"ap", b"xapp:1", b"app:*",
+        ];
+        for pat in [
+            &b"app:*"[..],
+            b"*",
+            b"a*",
+            b"app:\\*",
+            b"a?p*",
+            b"[a]pp*",
+            b"app:**",
+            b"app",
+        ] {
+            let p = KeyPattern::new(pat, true, true);
+            for key in keys {
+                assert_eq!(
+                    p.matches(key),
+                    glob_match(pat, key, false),
+                    "{pat:?} {key:?}"
+                );
+            }
+        }
+        assert!(KeyPattern::new(b"app:*", true, true).prefix_only);
+        assert!(!KeyPattern::new(b"a?p*", true, true).prefix_only);
     }
 }

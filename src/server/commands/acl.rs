@@ -35,7 +35,7 @@ pub fn specs() -> Vec<Spec> {
 /// The ACL part of processCommand (Redis's ACLCheckAllPerm): None when the client's
 /// user may run `args` as `cmd`, else the NOPERM error, logged in ACL LOG.
 pub fn permission(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError> {
-    let denial = check(ctx, cmd.name, args)?;
+    let denial = check_spec(ctx, cmd, args)?;
     let context = if ctx.client.multi.is_some() {
         Context::Multi
     } else {
@@ -48,21 +48,27 @@ pub fn permission(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError>
 /// Checks `args` (command `name`) against the client's user; None when allowed. Our
 /// master's stream is never checked (Redis's master client has no user).
 pub fn check(ctx: &Ctx, name: &str, args: &[Bytes]) -> Option<Denial> {
+    check_id(ctx, || acl::catalog::catalog().id_of(name), args)
+}
+
+/// [`check`] for a command of the table: its catalog id comes from its dense index.
+pub fn check_spec(ctx: &Ctx, cmd: &Spec, args: &[Bytes]) -> Option<Denial> {
+    check_id(ctx, || acl::catalog::id_of_spec(cmd), args)
+}
+
+/// One user lookup per command: a user allowed everything costs that and a flag test;
+/// the command's catalog id is only looked for when the user is restricted.
+fn check_id(ctx: &Ctx, id: impl FnOnce() -> Option<usize>, args: &[Bytes]) -> Option<Denial> {
     if ctx.client.is_master {
         return None;
     }
-    let user = &ctx.client.user;
-    // The common case costs one lookup: a user allowed everything.
-    if ctx
-        .state
-        .acl
-        .user(user)
-        .is_some_and(|u| u.root().unrestricted())
-    {
+    let Some(u) = ctx.state.acl.user(&ctx.client.user) else {
+        return Some(acl::COMMAND_DENIED);
+    };
+    if u.root().unrestricted() {
         return None;
     }
-    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
-    ctx.state.acl.check(user, name, &argv).err()
+    acl::check_user(u, id(), args).err()
 }
 
 /// Logs a refused command, key or channel of the client's user.

@@ -5,6 +5,7 @@
 use super::args::Args;
 use super::flags::*;
 use super::{CmdResult, Ctx, NO_KEYS, Spec, container, err, spec};
+use crate::server::stats::memory::Figures;
 use crate::server::{alloc, stats::usage};
 use bytes::Bytes;
 
@@ -49,73 +50,55 @@ fn memory_usage(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// MEMORY STATS: Redis's map of memory figures (flat, with one `db.N` map per database
 /// holding keys).
 fn memory_stats(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    let used = alloc::allocated();
-    let rss = alloc::rss();
-    let backlog = ctx.state.repl.backlog.as_ref().map_or(0, |b| b.memory());
-    let dbs: Vec<(usize, usize, usize)> = ctx
-        .state
-        .dbs
-        .iter()
-        .enumerate()
-        .filter(|(_, db)| !db.is_empty())
-        .map(|(i, db)| (i, db.len(), db.expires_len()))
-        .collect();
-    let keys: usize = dbs.iter().map(|d| d.1).sum();
-    // Hash-table overhead as Redis counts it: buckets plus one dictEntry per key.
-    let table = |n: usize| {
-        if n == 0 {
-            0
-        } else {
-            n.next_power_of_two() * 8 + n * 24
-        }
-    };
-    let db_overhead: usize = dbs.iter().map(|d| table(d.1) + table(d.2)).sum();
-    let overhead = backlog + db_overhead;
-    let dataset = used.saturating_sub(overhead);
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    ctx.out.map(27 + dbs.len());
+    let m = Figures::gather(ctx.state);
+    let overhead = m.overhead();
+    let dataset = m.dataset();
+    ctx.out.map(27 + m.db_tables.len());
     let int = |ctx: &mut Ctx, name: &str, v: i64| {
         ctx.out.bulk(name.as_bytes());
         ctx.out.int(v);
     };
-    int(ctx, "peak.allocated", used as i64);
-    int(ctx, "total.allocated", used as i64);
-    int(ctx, "startup.allocated", 0);
-    int(ctx, "replication.backlog", backlog as i64);
-    int(ctx, "clients.slaves", 0);
-    int(ctx, "clients.normal", 0);
+    int(ctx, "peak.allocated", m.peak as i64);
+    int(ctx, "total.allocated", m.used as i64);
+    int(ctx, "startup.allocated", m.startup as i64);
+    int(ctx, "replication.backlog", m.backlog as i64);
+    int(ctx, "clients.slaves", m.clients_slaves as i64);
+    int(ctx, "clients.normal", m.clients_normal as i64);
     int(ctx, "cluster.links", 0);
-    int(ctx, "aof.buffer", 0);
+    int(ctx, "aof.buffer", m.aof_buffer as i64);
     int(ctx, "lua.caches", 0);
     int(ctx, "functions.caches", 0);
-    for &(i, n, expires) in &dbs {
+    for &(i, main, expires) in &m.db_tables {
         ctx.out.bulk(format!("db.{i}").as_bytes());
         ctx.out.map(3);
-        int(ctx, "overhead.hashtable.main", table(n) as i64);
-        int(ctx, "overhead.hashtable.expires", table(expires) as i64);
+        int(ctx, "overhead.hashtable.main", main as i64);
+        int(ctx, "overhead.hashtable.expires", expires as i64);
         int(ctx, "overhead.hashtable.slot-to-keys", 0);
     }
     int(ctx, "overhead.total", overhead as i64);
-    int(ctx, "keys.count", keys as i64);
-    int(ctx, "keys.bytes-per-key", (dataset / keys.max(1)) as i64);
+    int(ctx, "keys.count", m.keys as i64);
+    int(ctx, "keys.bytes-per-key", (dataset / m.keys.max(1)) as i64);
     int(ctx, "dataset.bytes", dataset as i64);
     let dbl = |ctx: &mut Ctx, name: &str, v: f64| {
         ctx.out.bulk(name.as_bytes());
         ctx.out.double(v);
     };
-    dbl(ctx, "dataset.percentage", ratio(dataset * 100, used));
-    dbl(ctx, "peak.percentage", 100.0);
-    int(ctx, "allocator.allocated", used as i64);
-    int(ctx, "allocator.active", used as i64);
-    int(ctx, "allocator.resident", rss as i64);
-    dbl(ctx, "allocator-fragmentation.ratio", 1.0);
-    int(ctx, "allocator-fragmentation.bytes", 0);
-    dbl(ctx, "allocator-rss.ratio", ratio(rss, used));
-    int(ctx, "allocator-rss.bytes", rss as i64 - used as i64);
-    dbl(ctx, "rss-overhead.ratio", 1.0);
-    int(ctx, "rss-overhead.bytes", 0);
-    dbl(ctx, "fragmentation", ratio(rss, used));
-    int(ctx, "fragmentation.bytes", rss as i64 - used as i64);
+    dbl(ctx, "dataset.percentage", m.dataset_perc());
+    dbl(ctx, "peak.percentage", m.peak_perc());
+    int(ctx, "allocator.allocated", m.allocator.allocated as i64);
+    int(ctx, "allocator.active", m.allocator.active as i64);
+    int(ctx, "allocator.resident", m.allocator.resident as i64);
+    let (frag_ratio, frag_bytes) = m.allocator_frag();
+    dbl(ctx, "allocator-fragmentation.ratio", frag_ratio);
+    int(ctx, "allocator-fragmentation.bytes", frag_bytes);
+    let (rss_ratio, rss_bytes) = m.allocator_rss();
+    dbl(ctx, "allocator-rss.ratio", rss_ratio);
+    int(ctx, "allocator-rss.bytes", rss_bytes);
+    let (over_ratio, over_bytes) = m.rss_overhead();
+    dbl(ctx, "rss-overhead.ratio", over_ratio);
+    int(ctx, "rss-overhead.bytes", over_bytes);
+    dbl(ctx, "fragmentation", m.fragmentation());
+    int(ctx, "fragmentation.bytes", m.rss as i64 - m.used as i64);
     Ok(())
 }
 

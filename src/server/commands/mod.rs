@@ -148,6 +148,10 @@ pub struct Spec {
     /// A container command's subcommands (CLIENT, CONFIG, ...), as Redis declares them:
     /// dispatch resolves `CLIENT LIST` to `client|list` and checks its arity and flags.
     pub subcommands: Vec<Spec>,
+    /// Dense index among all commands and subcommands, given when the table is built:
+    /// per-command data (statistics, ACL command ids) lives in vectors indexed by it, so
+    /// the dispatch path hashes nothing.
+    pub index: usize,
 }
 
 impl Spec {
@@ -199,6 +203,7 @@ pub const fn spec(
         step: keys.2,
         handler,
         subcommands: Vec::new(),
+        index: 0,
     }
 }
 
@@ -227,9 +232,14 @@ pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
 /// Key positions for one key at argument 1.
 pub const KEY1: (i32, i32, i32) = (1, 1, 1);
 
+/// The command table: by lower-case name, hashed with hashbrown's fast default hasher
+/// (names are not attacker-chosen keys that stay in the table, so SipHash buys nothing on
+/// this per-request lookup).
+pub type Table = HashMap<&'static [u8], Spec, hashbrown::DefaultHashBuilder>;
+
 /// All commands, built once.
-pub fn table() -> &'static HashMap<&'static [u8], Spec> {
-    static TABLE: OnceLock<HashMap<&'static [u8], Spec>> = OnceLock::new();
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut all = Vec::new();
         all.extend(connection::specs());
@@ -262,8 +272,35 @@ pub fn table() -> &'static HashMap<&'static [u8], Spec> {
         all.extend(module::specs());
         all.extend(lolwut::specs());
         all.extend(migrate::specs());
+        let mut next = 0;
+        for s in all.iter_mut() {
+            s.index = next;
+            next += 1;
+            for sub in s.subcommands.iter_mut() {
+                sub.index = next;
+                next += 1;
+            }
+        }
         all.into_iter().map(|s| (s.name.as_bytes(), s)).collect()
     })
+}
+
+/// Every command and subcommand of the table, at its [`Spec::index`].
+pub fn by_index() -> &'static [&'static Spec] {
+    static ALL: OnceLock<Vec<&'static Spec>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all: Vec<&'static Spec> = table()
+            .values()
+            .flat_map(|s| std::iter::once(s).chain(s.subcommands.iter()))
+            .collect();
+        all.sort_unstable_by_key(|s| s.index);
+        all
+    })
+}
+
+/// How many dense indexes there are (one past the highest [`Spec::index`]).
+pub fn count() -> usize {
+    by_index().last().map_or(0, |s| s.index + 1)
 }
 
 /// Finds a command by name, case-insensitively.
@@ -627,6 +664,8 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
 /// Writes an error reply and counts it.
 pub fn reply_error(ctx: &mut Ctx, e: &CmdError) {
     ctx.state.stats.total_error_replies += 1;
+    // Our master's stream should never fail here (Redis's stat_unexpected_error_replies).
+    ctx.state.stats.counters.unexpected_error_replies += ctx.client.is_master as u64;
     ctx.state.stats.errors.count(&e.0);
     ctx.out.error(&e.0);
 }

@@ -10,12 +10,13 @@
 pub mod hdr;
 pub mod instantaneous;
 pub mod latency;
+pub mod memory;
 pub mod slowlog;
 pub mod usage;
 
 use super::commands::{Ctx, Spec};
 use bytes::Bytes;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// One command's (or subcommand's) counters.
 #[derive(Clone, Debug, Default)]
@@ -32,32 +33,93 @@ pub struct CommandStat {
     pub histogram: Option<hdr::Histogram>,
 }
 
-/// Counters of every command that ran or was refused, by full name (`client|list`).
+/// Counters of every command that ran or was refused, at the command's dense index
+/// ([`Spec::index`]): recording a run is an index, not a hash lookup.
 #[derive(Clone, Debug, Default)]
 pub struct CommandStats {
-    by_name: HashMap<&'static str, CommandStat>,
+    by_index: Vec<CommandStat>,
 }
 
 impl CommandStats {
-    fn entry(&mut self, name: &'static str) -> &mut CommandStat {
-        self.by_name.entry(name).or_default()
+    #[inline]
+    fn entry(&mut self, cmd: &Spec) -> &mut CommandStat {
+        if cmd.index >= self.by_index.len() {
+            let n = super::commands::count().max(cmd.index + 1);
+            self.by_index.resize_with(n, Default::default);
+        }
+        &mut self.by_index[cmd.index]
     }
 
     /// Counts a refusal of `cmd` before it ran.
     pub fn rejected(&mut self, cmd: &Spec) {
-        self.entry(cmd.name).rejected_calls += 1;
+        self.entry(cmd).rejected_calls += 1;
     }
 
     /// The statistics of `name`, if it ran or was refused since the last reset.
     pub fn get(&self, name: &str) -> Option<&CommandStat> {
-        self.by_name.get(name)
+        self.sorted()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c)
     }
 
     /// Every command with counters, sorted by name.
     pub fn sorted(&self) -> Vec<(&'static str, &CommandStat)> {
-        let mut v: Vec<_> = self.by_name.iter().map(|(k, v)| (*k, v)).collect();
+        let all = super::commands::by_index();
+        let mut v: Vec<_> = self
+            .by_index
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.calls > 0 || c.rejected_calls > 0 || c.failed_calls > 0)
+            .filter_map(|(i, c)| {
+                let at = all.binary_search_by_key(&i, |s| s.index).ok()?;
+                Some((all[at].name, c))
+            })
+            .collect();
         v.sort_unstable_by_key(|(k, _)| *k);
         v
+    }
+}
+
+/// INFO stats counters of the I/O, forks, expiry cycle and unexpected errors (in
+/// `State::stats`, so CONFIG RESETSTAT clears them as Redis's resetServerStats does).
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    /// `total_reads_processed`: socket reads that brought request bytes.
+    pub reads_processed: u64,
+    /// `total_writes_processed`: reply batches written (one write per batch).
+    pub writes_processed: u64,
+    /// `total_forks`: fork() calls (BGSAVE, BGREWRITEAOF, diskless sync).
+    pub forks: u64,
+    /// `latest_fork_usec`: how long the last fork() took.
+    pub latest_fork_usec: u64,
+    /// `unexpected_error_replies`: errors answered to our master's stream (Redis counts
+    /// errors replied to a master, a replica or the AOF loader).
+    pub unexpected_error_replies: u64,
+    /// `expired_stale_perc`: the active expiry cycle's moving estimate (0..1) of the share
+    /// of keys with a TTL that are already expired.
+    pub expired_stale: f64,
+    /// `expired_time_cap_reached_count`: cycles stopped by their time budget.
+    pub expire_time_cap_reached: u64,
+    /// `expire_cycle_cpu_milliseconds`, in microseconds.
+    pub expire_cycle_usec: u64,
+}
+
+impl Counters {
+    /// Records one active expiry cycle, as Redis's activeExpireCycle: `sampled` keys with
+    /// a TTL looked at, `expired` of them deleted, `usec` spent, `capped` when the time
+    /// budget ended it.
+    pub fn expire_cycle(&mut self, sampled: usize, expired: usize, usec: u64, capped: bool) {
+        let current = if sampled > 0 {
+            expired as f64 / sampled as f64
+        } else {
+            0.0
+        };
+        self.expired_stale = current * 0.05 + self.expired_stale * 0.95;
+        self.expire_cycle_usec += usec;
+        if capped {
+            self.expire_time_cap_reached += 1;
+        }
     }
 }
 
@@ -123,7 +185,7 @@ pub fn record(ctx: &mut Ctx, run: Run) {
     let (tracking, threshold_ms) = (config.latency_tracking, config.latency_monitor_threshold);
     let slower_than = config.slowlog_log_slower_than;
     let max_len = config.slowlog_max_len;
-    let stat = ctx.state.stats.commands.entry(run.cmd.name);
+    let stat = ctx.state.stats.commands.entry(run.cmd);
     stat.calls += 1;
     stat.usec += run.usec;
     if run.failed {
@@ -165,7 +227,10 @@ pub fn record(ctx: &mut Ctx, run: Run) {
 
 /// Records the `fork` latency event after a fork (BGSAVE, diskless sync), as Redis does.
 pub fn forked(state: &mut super::state::State, started: std::time::Instant) {
-    let ms = started.elapsed().as_millis() as u64;
+    let usec = started.elapsed().as_micros() as u64;
+    let ms = usec / 1000;
+    state.stats.counters.forks += 1;
+    state.stats.counters.latest_fork_usec = usec;
     let threshold = state.config.latency_monitor_threshold;
     let now_s = super::clock::now_ms() / 1000;
     state
