@@ -142,7 +142,8 @@ impl ConfError {
 }
 
 impl SentinelConf {
-    fn empty(path: PathBuf) -> SentinelConf {
+    /// An empty config that will be written to `path`.
+    pub(super) fn empty(path: PathBuf) -> SentinelConf {
         SentinelConf {
             path,
             port: 26379,

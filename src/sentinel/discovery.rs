@@ -185,7 +185,11 @@ fn role_changes(s: &mut Sentinel, mi: usize, id: u64, now: i64) {
                 std::process::exit(99);
             }
             events.emit(true, "+failover-state-reconf-slaves", &md);
-        } else if !r.promoted && sane && now - r.role_reported_time > wait_time {
+        } else if !r.promoted
+            && sane
+            && r.no_down_for(wait_time, now)
+            && now - r.role_reported_time > wait_time
+        {
             let (ip, port) = (m.inst.ip.clone(), m.inst.port);
             let r = &mut m.replicas[ri];
             queue_slaveof(r, Some((&ip, port)));

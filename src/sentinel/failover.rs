@@ -33,6 +33,17 @@ fn rand_desync() -> i64 {
     (crate::sysrand::u64().unwrap_or(0) % MAX_DESYNC as u64) as i64
 }
 
+/// The delay between ODOWN and the start of a failover: 1 to MAX_DESYNC - 1 ms, never 0,
+/// so that sentinels that reached ODOWN in the same instant start at different moments
+/// and the first to ask gets the others' votes. sentinel.c gets this spread for free
+/// (each sentinel's PING phase and its randomized timer frequency); our links notice a
+/// lost master at once, so all sentinels reach SDOWN and ODOWN together and, in 1 run of
+/// 5, all voted for themselves in the same epoch (split vote, next try 2 × failover-timeout
+/// later).
+fn start_desync() -> i64 {
+    1 + (crate::sysrand::u64().unwrap_or(0) % (MAX_DESYNC as u64 - 1)) as i64
+}
+
 /// One timer run (every 100 ms).
 pub fn timer(s: &mut Sentinel, now: i64) {
     let delta = now - s.previous_time;
@@ -88,6 +99,7 @@ fn check_down(s: &mut Sentinel, mi: usize, now: i64) {
         let down = elapsed > down_after || reports_replica;
         if down && inst.s_down_since == 0 {
             inst.s_down_since = now;
+            inst.last_down_start = now;
             changes.push((true, master_view.describe_inst(inst)));
         } else if !down && inst.s_down_since != 0 {
             inst.s_down_since = 0;
@@ -121,6 +133,8 @@ fn check_odown(s: &mut Sentinel, mi: usize, now: i64) {
     }
     if odown && m.inst.o_down_since == 0 {
         m.inst.o_down_since = now;
+        m.inst.last_down_start = now;
+        m.failover_desync = start_desync();
         let msg = format!("{} #quorum {}/{}", m.describe(), quorum, m.conf.quorum);
         events.emit(true, "+odown", &msg);
     } else if !odown && m.inst.o_down_since != 0 {
@@ -136,6 +150,9 @@ fn start_failover_if_needed(s: &mut Sentinel, mi: usize, now: i64) -> bool {
         return false;
     }
     if now - m.failover_start_time < (m.conf.failover_timeout as i64) * 2 {
+        return false;
+    }
+    if now - m.inst.o_down_since < m.failover_desync {
         return false;
     }
     start_failover(s, mi, now);
@@ -488,4 +505,156 @@ pub fn reset_master(m: &mut Master, keep_sentinels: bool) {
     m.leader = None;
     let (name, ip, port) = (m.inst.name.clone(), m.inst.ip.clone(), m.inst.port);
     m.inst = Instance::new(Role::Master, &name, &ip, port);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentinel::conf::SentinelConf;
+    use crate::sentinel::events::Events;
+    use std::sync::Arc;
+
+    const ME: &str = "0000000000000000000000000000000000000001";
+    const B: &str = "0000000000000000000000000000000000000002";
+    const C: &str = "0000000000000000000000000000000000000003";
+
+    /// A sentinel (myid ME) watching one master with quorum 2, with B and C known; its
+    /// config file cannot be written (a missing directory), so nothing touches the disk.
+    fn sentinel(now: i64) -> Sentinel {
+        let mut c = SentinelConf::empty("/nonexistent-redrepl-dir/s.conf".into());
+        for l in [
+            format!("sentinel myid {ME}"),
+            "sentinel monitor m 127.0.0.1 6379 2".into(),
+            "sentinel down-after-milliseconds m 1000".into(),
+            "sentinel failover-timeout m 10000".into(),
+            format!("sentinel known-sentinel m 127.0.0.1 26380 {B}"),
+            format!("sentinel known-sentinel m 127.0.0.1 26381 {C}"),
+        ] {
+            c.apply_line(&l).unwrap();
+        }
+        let mut s = Sentinel::new(c, Arc::new(Events::new()));
+        s.previous_time = now;
+        s
+    }
+
+    /// The master has not answered for 2 s and both other sentinels say it is down.
+    fn master_down(s: &mut Sentinel, now: i64) {
+        let m = &mut s.masters[0];
+        m.inst.connected = false;
+        m.inst.act_ping_time = now - 2000;
+        for si in &mut m.sentinels {
+            si.master_down = true;
+            si.last_master_down_reply = now;
+        }
+    }
+
+    #[test]
+    fn failover_starts_after_a_random_delay_from_odown_not_at_once() {
+        let t = 1_000_000;
+        let mut s = sentinel(t);
+        master_down(&mut s, t);
+        timer(&mut s, t);
+        let m = &s.masters[0];
+        assert_ne!(m.inst.o_down_since, 0, "ODOWN reached");
+        assert_eq!(
+            m.failover_state,
+            FailoverState::None,
+            "not at the ODOWN instant"
+        );
+        assert!((1..MAX_DESYNC).contains(&m.failover_desync));
+        let mut now = t;
+        while now < t + MAX_DESYNC {
+            now += 100;
+            master_down(&mut s, now);
+            timer(&mut s, now);
+        }
+        assert_eq!(s.masters[0].failover_state, FailoverState::WaitStart);
+        assert_eq!(s.current_epoch, 1);
+    }
+
+    #[test]
+    fn a_vote_for_another_sentinel_holds_back_our_own_failover() {
+        let t = 1_000_000;
+        let mut s = sentinel(t);
+        master_down(&mut s, t);
+        // B asks first, in epoch 1: we vote for it and adopt its epoch.
+        let (leader, epoch) = vote_leader(&mut s, 0, 1, B, t);
+        assert_eq!((leader.as_deref(), epoch), (Some(B), 1));
+        // C asks in the same epoch: the vote of epoch 1 is given already.
+        let (leader, epoch) = vote_leader(&mut s, 0, 1, C, t);
+        assert_eq!((leader.as_deref(), epoch), (Some(B), 1));
+        let mut now = t;
+        while now < t + 5000 {
+            now += 100;
+            master_down(&mut s, now);
+            timer(&mut s, now);
+        }
+        assert_eq!(s.masters[0].failover_state, FailoverState::None);
+        assert_eq!(s.current_epoch, 1);
+    }
+
+    #[test]
+    fn votes_count_only_in_the_current_epoch_and_need_a_majority() {
+        let t = 1_000_000;
+        let mut s = sentinel(t);
+        start_failover(&mut s, 0, t);
+        assert_eq!(s.current_epoch, 1);
+        // B voted for C, but in an old epoch: only our own vote (for us) counts.
+        s.masters[0].sentinels[0].leader = Some(C.into());
+        s.masters[0].sentinels[0].leader_epoch = 0;
+        assert_eq!(get_leader(&mut s, 0, 1, t), None);
+        assert_eq!(s.masters[0].leader.as_deref(), Some(ME));
+        // B's vote for us in epoch 1 makes 2 of 3.
+        s.masters[0].sentinels[0].leader = Some(ME.into());
+        s.masters[0].sentinels[0].leader_epoch = 1;
+        assert_eq!(get_leader(&mut s, 0, 1, t).as_deref(), Some(ME));
+    }
+
+    #[test]
+    fn split_vote_elects_nobody() {
+        let t = 1_000_000;
+        let mut s = sentinel(t);
+        start_failover(&mut s, 0, t);
+        // All three started together, each voting for itself.
+        vote_leader(&mut s, 0, 1, ME, t);
+        for (i, id) in [B, C].iter().enumerate() {
+            s.masters[0].sentinels[i].leader = Some(id.to_string());
+            s.masters[0].sentinels[i].leader_epoch = 1;
+        }
+        assert_eq!(get_leader(&mut s, 0, 1, t), None);
+        // Not voted yet: we follow the most voted (B, lowest id of the tie), and B wins.
+        let mut s = sentinel(t);
+        start_failover(&mut s, 0, t);
+        for (i, id) in [B, C].iter().enumerate() {
+            s.masters[0].sentinels[i].leader = Some(id.to_string());
+            s.masters[0].sentinels[i].leader_epoch = 1;
+        }
+        assert_eq!(get_leader(&mut s, 0, 1, t).as_deref(), Some(B));
+    }
+
+    #[test]
+    fn a_returning_old_master_is_converted_only_after_staying_up_for_8_s() {
+        let t = 1_000_000;
+        let mut s = sentinel(t);
+        let m = &mut s.masters[0];
+        m.inst.info_refresh = t;
+        let mut r = Instance::new(Role::Replica, "127.0.0.1:6380", "127.0.0.1", 6380);
+        // It has said "master" for 9 s, but it went down (SDOWN) 3 s ago.
+        r.role_reported = Role::Master;
+        r.role_reported_time = t - 9000;
+        r.last_down_start = t - 3000;
+        let id = r.id;
+        m.replicas.push(r);
+        super::super::discovery::info_reply(&mut s, id, "role:master\r\n", t);
+        assert!(
+            s.masters[0].replicas[0].outbox.is_empty(),
+            "converted too early"
+        );
+        // Up for more than SENTINEL_PUBLISH_PERIOD * 4 since it last went down.
+        let later = t + 5001;
+        s.masters[0].inst.info_refresh = later;
+        super::super::discovery::info_reply(&mut s, id, "role:master\r\n", later);
+        let outbox = &s.masters[0].replicas[0].outbox;
+        assert_eq!(outbox[1], ["SLAVEOF", "127.0.0.1", "6379"]);
+    }
 }

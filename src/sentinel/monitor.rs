@@ -21,6 +21,9 @@ pub const PING_PERIOD: i64 = 1000;
 pub const INFO_PERIOD: i64 = 10_000;
 /// Hello period (SENTINEL_PUBLISH_PERIOD).
 pub const PUBLISH_PERIOD: i64 = 2000;
+/// INFO period of a replica the failover in progress waits on (promoted or being
+/// reconfigured): every link tick (100 ms).
+pub const FAILOVER_INFO_PERIOD: i64 = 50;
 /// IS-MASTER-DOWN-BY-ADDR period (SENTINEL_ASK_PERIOD).
 pub const ASK_PERIOD: i64 = 1000;
 
@@ -252,13 +255,20 @@ fn plan(shared: &Shared, id: u64, local_ip: &str) -> Option<Vec<Action>> {
     }
     let ping_period = PING_PERIOD.min(down_after);
     if inst.role != Role::Sentinel {
-        let info_period = if inst.role == Role::Replica
-            && (master_odown || in_failover || inst.master_link_down_time != 0)
-        {
-            1000
-        } else {
-            INFO_PERIOD
-        };
+        let info_period =
+            if in_failover && (inst.promoted || inst.reconf_sent || inst.reconf_inprog) {
+                // The failover waits on exactly this replica's next INFO (role master after
+                // SLAVEOF NO ONE, master_host / master_link_status after SLAVEOF): poll it at
+                // every tick instead of every second, so the switch does not wait up to 1 s
+                // per step.
+                FAILOVER_INFO_PERIOD
+            } else if inst.role == Role::Replica
+                && (master_odown || in_failover || inst.master_link_down_time != 0)
+            {
+                1000
+            } else {
+                INFO_PERIOD
+            };
         if inst.info_refresh == 0 || now - inst.info_refresh > info_period {
             actions.push(Action::Info);
         }

@@ -105,6 +105,9 @@ pub struct Instance {
     pub s_down_since: i64,
     /// Objectively down since (masters; 0: not).
     pub o_down_since: i64,
+    /// When it last went down (SDOWN or ODOWN), kept after it comes back: sentinel.c's
+    /// `s_down_since_time` / `o_down_since_time`, read by [`Instance::no_down_for`].
+    pub last_down_start: i64,
     /// Replica: master_link_down_since_seconds in ms.
     pub master_link_down_time: i64,
     /// Replica: master_link_status is up.
@@ -150,6 +153,12 @@ pub struct Instance {
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Instance {
+    /// sentinelRedisInstanceNoDownFor: never went down, or last went down more than `ms`
+    /// ago (a returning instance must have stayed up that long before it is reconfigured).
+    pub fn no_down_for(&self, ms: i64, now: i64) -> bool {
+        self.last_down_start == 0 || now - self.last_down_start > ms
+    }
+
     /// A new instance, not yet linked.
     pub fn new(role: Role, name: &str, ip: &str, port: u16) -> Instance {
         let now = now_ms();
@@ -172,6 +181,7 @@ impl Instance {
             role_reported: role,
             role_reported_time: now,
             s_down_since: 0,
+            last_down_start: 0,
             o_down_since: 0,
             master_link_down_time: 0,
             master_link_up: false,
@@ -261,6 +271,10 @@ pub struct Master {
     pub failover_state_change_time: i64,
     /// The failover was forced (SENTINEL FAILOVER).
     pub force_failover: bool,
+    /// Random delay (ms) drawn when the master entered ODOWN: the failover starts only
+    /// after it, so that sentinels that saw ODOWN at the same moment do not all vote for
+    /// themselves in the same epoch (a split vote costs 2 × failover-timeout).
+    pub failover_desync: i64,
 }
 
 impl Master {
@@ -293,6 +307,7 @@ impl Master {
             failover_start_time: 0,
             failover_state_change_time: 0,
             force_failover: false,
+            failover_desync: 0,
         }
     }
 
