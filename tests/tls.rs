@@ -588,3 +588,62 @@ fn start_up_errors_name_the_file() {
     );
     assert!(!text.contains("s3cret"), "{text}");
 }
+
+/// The bundled sentinel watches servers reachable only over TLS (`tls-replication yes`,
+/// its client certificate, as redis-sentinel): it sees the master up and finds its replica
+/// (which announces its tls-port). Side by side with redis-sentinel.
+#[test]
+fn sentinel_monitors_servers_over_tls() {
+    use common::sentinel::{Sentinel, SentinelKind, monitor_conf, wait_until};
+    let pki = Pki::new("sentinel");
+    let (_master, master_tls) = start_tls(Kind::Redis, &pki, &["--repl-diskless-sync-delay", "0"]);
+    let (_replica, replica_tls) = start_tls(
+        Kind::Redrepl,
+        &pki,
+        &[
+            "--tls-replication",
+            "yes",
+            "--replicaof",
+            &format!("127.0.0.1 {master_tls}"),
+        ],
+    );
+    for kind in [SentinelKind::Redrepl, SentinelKind::Redis] {
+        let conf = format!(
+            "tls-replication yes\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n{}",
+            s(&pki.client.cert),
+            s(&pki.client.key),
+            s(&pki.ca),
+            monitor_conf("tlsm", master_tls, 1, 3000)
+        );
+        let sentinel = Sentinel::start(kind, &conf);
+        let seen = wait_until(30, || {
+            sentinel.master_field("tlsm", "flags").as_deref() == Some("master")
+                && sentinel.master_field("tlsm", "num-slaves").as_deref() == Some("1")
+        });
+        let replicas = sentinel
+            .cmd(&["SENTINEL", "REPLICAS", "tlsm"])
+            .unwrap_or_default();
+        assert!(
+            seen,
+            "{kind:?}: {:?} {:?}\n{}",
+            sentinel.master_field("tlsm", "flags"),
+            sentinel.master_field("tlsm", "num-slaves"),
+            sentinel.log()
+        );
+        assert!(
+            replicas.contains(&replica_tls.to_string()),
+            "{kind:?}: {replicas}"
+        );
+        // Up, not down: the links are alive over TLS.
+        std::thread::sleep(Duration::from_secs(4));
+        assert_eq!(
+            sentinel.master_field("tlsm", "flags").as_deref(),
+            Some("master"),
+            "{kind:?}"
+        );
+        let r = sentinel
+            .cmd(&["SENTINEL", "REPLICAS", "tlsm"])
+            .unwrap_or_default();
+        assert!(!r.contains("s_down"), "{kind:?}: {r}");
+    }
+}

@@ -257,8 +257,12 @@ async fn sync_and_stream(shared: &Arc<Shared>, cancel: &Arc<Cancel>) -> Result<(
     let (host, port, timeout, auth, user, listen_port, announce_ip, cached) = {
         let mut st = shared.lock();
         let cfg = &st.config;
+        // A replica linked over TLS announces its tls-port, as Redis does.
+        let tls = crate::server::tls::Settings::from_config(cfg);
         let announce_port = if cfg.replica_announce_port > 0 {
             cfg.replica_announce_port
+        } else if tls.replication && tls.port > 0 {
+            tls.port as i64
         } else {
             cfg.port as i64
         };
