@@ -123,8 +123,10 @@ pub fn run(args: &[OsString]) -> i32 {
 
 /// The TLS contexts of the `tls-*` lines (the same directives and checks as the server's).
 fn configure_tls(conf: &conf::SentinelConf) -> Result<crate::server::tls::Settings, ()> {
-    let mut c = crate::config::Config::default();
-    c.other = conf.tls.clone();
+    let c = crate::config::Config {
+        other: conf.tls.clone(),
+        ..Default::default()
+    };
     match crate::server::tls::configure(&c) {
         Ok(ctx) => {
             crate::server::tls::install(ctx);
