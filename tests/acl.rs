@@ -706,3 +706,96 @@ fn rename_command_matches_redis() {
         .start_fails();
     assert!(bad.contains("No such command in rename-command"), "{bad}");
 }
+
+/// CONFIG REWRITE writes the live users as `user` lines (no aclfile), as Redis does: a
+/// user added with ACL SETUSER survives a restart, a deleted one is gone, and the lines are
+/// the same as redis-server writes.
+#[test]
+fn config_rewrite_writes_the_live_users_as_redis() {
+    let conf = "user app on >pw ~app:* resetchannels +@read\nuser gone on nopass +ping\n";
+    let mut files = Vec::new();
+    for kind in [Kind::Redrepl, Kind::Redis] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.conf");
+        std::fs::write(&path, conf).unwrap();
+        let s = Server::builder(kind)
+            .config_file(&path)
+            .dir(dir.path())
+            .start();
+        let mut a = s.raw();
+        a.request(&[
+            "ACL",
+            "SETUSER",
+            "new",
+            "on",
+            ">np",
+            "~k*",
+            "&ch",
+            "+get",
+            "(~x +set)",
+        ]);
+        a.request(&["ACL", "DELUSER", "gone"]);
+        assert_eq!(a.request(&["CONFIG", "REWRITE"]), b"+OK\r\n", "{kind:?}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let users: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("user "))
+            .map(|l| normalize(l.as_bytes()))
+            .collect();
+        assert!(
+            !text.contains(">pw") && !text.contains(">np"),
+            "{kind:?}: {text}"
+        );
+        assert!(!text.contains("user gone"), "{kind:?}: {text}");
+        drop(s);
+        // The rewritten file loads, with the users as they were.
+        let s = Server::builder(kind)
+            .config_file(&path)
+            .dir(dir.path())
+            .start();
+        let mut r = s.raw();
+        assert_eq!(r.request(&["AUTH", "new", "np"]), b"+OK\r\n", "{kind:?}");
+        assert_eq!(r.request(&["AUTH", "app", "pw"]), b"+OK\r\n", "{kind:?}");
+        files.push(users);
+        drop(dir);
+    }
+    assert_eq!(files[0], files[1]);
+}
+
+/// A subscriber whose user loses the right to a channel it is subscribed to (ACL SETUSER
+/// resetchannels, or a narrower `&pattern`) is disconnected; one still allowed stays; as
+/// Redis 7.0.
+#[test]
+fn subscribers_losing_channel_rights_are_disconnected_as_redis() {
+    for kind in [Kind::Redrepl, Kind::Redis] {
+        let s = Server::builder(kind).start();
+        let mut admin = s.raw();
+        admin.request(&["ACL", "SETUSER", "sub", "on", ">pw", "allchannels", "+@all"]);
+        let mut news = s.raw();
+        news.request(&["AUTH", "sub", "pw"]);
+        news.request(&["SUBSCRIBE", "news.1"]);
+        let mut pat = s.raw();
+        pat.request(&["AUTH", "sub", "pw"]);
+        pat.request(&["PSUBSCRIBE", "sport.*"]);
+        let mut plain = s.raw();
+        plain.request(&["AUTH", "sub", "pw"]);
+        // Narrower rights that still cover news.1 but not the pattern sport.*.
+        admin.request(&["ACL", "SETUSER", "sub", "resetchannels", "&news.*"]);
+        assert!(
+            pat.is_closed(Duration::from_secs(5)),
+            "{kind:?}: pattern subscriber kept"
+        );
+        assert!(
+            !news.is_closed(Duration::from_millis(300)),
+            "{kind:?}: news closed"
+        );
+        assert_eq!(plain.request(&["PING"]), b"+PONG\r\n", "{kind:?}");
+        // No channel at all: the remaining subscriber goes, the plain client stays.
+        admin.request(&["ACL", "SETUSER", "sub", "resetchannels"]);
+        assert!(
+            news.is_closed(Duration::from_secs(5)),
+            "{kind:?}: channel subscriber kept"
+        );
+        assert_eq!(plain.request(&["PING"]), b"+PONG\r\n", "{kind:?}");
+    }
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// Engines whose TLS the tests exercise. The bundled server's TLS arrives with the `tls`
 /// branch: after merging it, add "bundled" here (nothing else changes).
-const TLS_ENGINES: &[&str] = &["redis"];
+const TLS_ENGINES: &[&str] = &["redis", "bundled"];
 
 /// Engines whose ACL users (without TLS) the tests exercise: both, today.
 const ACL_ENGINES: &[&str] = &["redis", "bundled"];

@@ -79,8 +79,8 @@ fn start_up_refuses_each_unsupported_class_at_its_line_and_touches_no_data() {
     let cases = [
         // (line, class word in the reason)
         ("shutdown-on-sigterm nosave", "durability"),
-        ("tls-port 16380", "security"),
-        ("tls-replication yes", "security"),
+        ("tls-key-file-pass Sup3rS3cret", "security"),
+        ("tls-ciphers HIGH", "security"),
         ("cluster-enabled yes", "data model"),
         ("loadmodule /usr/lib/redis/modules/x.so", "data model"),
         ("unixsocket /tmp/redrepl-test.sock", "Unix socket"),
@@ -149,7 +149,7 @@ fn config_set_refuses_unsupported_values_as_redis_shapes_errors() {
          'yes': data model: a replica never evicts keys by itself, only the master's DELs \
          remove them"
     );
-    for (name, value) in [("tls-port", "16380"), ("shutdown-on-sigint", "nosave")] {
+    for (name, value) in [("tls-cluster", "yes"), ("shutdown-on-sigint", "nosave")] {
         let e = err_text(&q(&mut c, &["CONFIG", "SET", name, value]));
         assert!(
             e.starts_with(&format!(
@@ -160,8 +160,8 @@ fn config_set_refuses_unsupported_values_as_redis_shapes_errors() {
         );
     }
     // All or nothing: a refused pair leaves the others unset too.
-    let e = q(&mut c, &["CONFIG", "SET", "hz", "20", "tls-port", "16380"]);
-    assert!(err_text(&e).contains("'tls-port'"));
+    let e = q(&mut c, &["CONFIG", "SET", "hz", "20", "tls-cluster", "yes"]);
+    assert!(err_text(&e).contains("'tls-cluster'"));
     assert_eq!(
         q(&mut c, &["CONFIG", "GET", "hz"]),
         redis::Value::Array(vec![
@@ -172,7 +172,7 @@ fn config_set_refuses_unsupported_values_as_redis_shapes_errors() {
     // Defaults and tuning knobs are accepted.
     for (name, value) in [
         ("appendonly", "no"),
-        ("tls-port", "0"),
+        ("tls-cluster", "no"),
         ("activerehashing", "no"),
         ("lazyfree-lazy-user-del", "yes"),
     ] {

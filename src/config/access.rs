@@ -263,8 +263,8 @@ mod tests {
              remove them"
         );
         for (name, value) in [
-            ("tls-port", "6380"),
-            ("tls-replication", "yes"),
+            ("tls-cluster", "yes"),
+            ("tls-ciphers", "HIGH"),
             ("shutdown-on-sigterm", "nosave"),
             ("replica-ignore-maxmemory", "no"),
         ] {
@@ -277,7 +277,7 @@ mod tests {
         // The default value (in any spelling Redis takes) is accepted.
         for (name, value) in [
             ("appendonly", "NO"),
-            ("tls-port", "0"),
+            ("tls-cluster", "no"),
             ("shutdown-timeout", "10"),
         ] {
             assert!(

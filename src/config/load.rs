@@ -145,7 +145,7 @@ impl Loader {
         {
             self.origins
                 .insert(o.name, (location.to_string(), redact(trimmed)));
-            if !self.ignored.contains(&name) {
+            if !self.ignored.contains(&name) && !table::TLS_IMPLEMENTED.contains(&o.name) {
                 self.ignored.push(name);
             }
         }
@@ -525,8 +525,9 @@ mod tests {
         let e = load_str("rename-command nope x\n", "r.conf").unwrap_err();
         assert_eq!(e.reason, "No such command in rename-command");
         for line in [
-            "tls-port 6380",
-            "tls-cert-file /etc/redis.crt",
+            "tls-cluster yes",
+            "tls-ciphers HIGH",
+            "tls-dh-params-file /etc/dh.pem",
             "cluster-enabled yes",
             "loadmodule /x.so",
             "unixsocket /run/redis.sock",
@@ -555,7 +556,7 @@ mod tests {
         assert!(load(&os(&[f.to_str().unwrap()])).is_err());
         let l = load(&os(&[f.to_str().unwrap(), "--cluster-enabled", "no"])).unwrap();
         assert_eq!(l.config.other["cluster-enabled"], vec!["no"]);
-        let e = load(&os(&["--tls-port", "6380"])).unwrap_err();
+        let e = load(&os(&["--tls-cluster", "yes"])).unwrap_err();
         assert_eq!(e.location, "command line");
     }
 

@@ -159,11 +159,16 @@ pub fn rewrite_text(old: &str, config: &Config) -> String {
         place(d.name, Some(d), new, old, config, &mut lines, &mut appended);
     }
     for o in table::OTHERS {
-        let new: Vec<Vec<String>> = config
-            .other
-            .get(o.name)
-            .map(|a| vec![a.clone()])
-            .unwrap_or_default();
+        let new: Vec<Vec<String>> = if o.name == "user" {
+            // The caller puts the live users here (Redis rewrites them all).
+            config.users.clone()
+        } else {
+            config
+                .other
+                .get(o.name)
+                .map(|a| vec![a.clone()])
+                .unwrap_or_default()
+        };
         let old = seen.get(o.name).unwrap_or(&none);
         place(o.name, None, new, old, config, &mut lines, &mut appended);
     }

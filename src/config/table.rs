@@ -151,6 +151,13 @@ impl Other {
     /// is `yes`/`no` takes only those, one whose default is a number takes a number (sizes
     /// with units allowed). Others (enums, lists) are taken as given.
     pub fn check(&self, args: &[String]) -> Result<(), String> {
+        if self.name == "tls-auth-clients"
+            && !["yes", "no", "optional"]
+                .iter()
+                .any(|w| args.len() == 1 && args[0].eq_ignore_ascii_case(w))
+        {
+            return Err("argument(s) must be one of the following: no, yes, optional".into());
+        }
         if args.len() != 1 || FREE.contains(&self.name) {
             return Ok(());
         }
@@ -1131,8 +1138,28 @@ pub fn is_sensitive(name: &str) -> bool {
     lookup(name).is_some_and(|d| d.sensitive) || lookup_other(name).is_some_and(|o| o.sensitive)
 }
 
-/// Why every TLS directive is refused away from its default.
-const TLS_WHY: &str = "security: TLS is not implemented, connections are plain TCP";
+/// Why a key passphrase is refused.
+const TLS_PASS_WHY: &str =
+    "security: encrypted private keys are not supported, store the key file decrypted (mode 0600)";
+
+/// The `tls-*` directives redrepl implements (server/tls): not logged as ignored.
+pub const TLS_IMPLEMENTED: &[&str] = &[
+    "tls-port",
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-client-cert-file",
+    "tls-client-key-file",
+    "tls-ca-cert-file",
+    "tls-ca-cert-dir",
+    "tls-auth-clients",
+    "tls-replication",
+    "tls-protocols",
+    "tls-ciphersuites",
+    "tls-prefer-server-ciphers",
+    "tls-session-caching",
+    "tls-session-cache-size",
+    "tls-session-cache-timeout",
+];
 /// Why the signal shutdown flags are refused.
 const SIGNAL_WHY: &str =
     "durability: SIGINT and SIGTERM always shut down as by default (save when save points are set)";
@@ -1227,28 +1254,33 @@ pub static OTHERS: &[Other] = &[
     other("lfu-log-factor", "10"),
     other("lfu-decay-time", "1"),
     other("ignore-warnings", ""),
-    other("tls-port", "0").refuse(TLS_WHY),
-    other("tls-cert-file", "").refuse(TLS_WHY),
-    other("tls-key-file", "").refuse(TLS_WHY),
-    other("tls-key-file-pass", "").secret().refuse(TLS_WHY),
-    other("tls-client-cert-file", "").refuse(TLS_WHY),
-    other("tls-client-key-file", "").refuse(TLS_WHY),
+    // TLS (server/tls): stored here, read by tls::Settings; CONFIG SET rebuilds the contexts.
+    other("tls-port", "0").immutable(),
+    other("tls-cert-file", ""),
+    other("tls-key-file", ""),
+    other("tls-key-file-pass", "").secret().refuse(TLS_PASS_WHY),
+    other("tls-client-cert-file", ""),
+    other("tls-client-key-file", ""),
     other("tls-client-key-file-pass", "")
         .secret()
-        .refuse(TLS_WHY),
-    other("tls-dh-params-file", "").refuse(TLS_WHY),
-    other("tls-ca-cert-file", "").refuse(TLS_WHY),
-    other("tls-ca-cert-dir", "").refuse(TLS_WHY),
-    other("tls-auth-clients", "yes").refuse(TLS_WHY),
-    other("tls-replication", "no").refuse(TLS_WHY),
-    other("tls-cluster", "no").refuse(TLS_WHY),
-    other("tls-protocols", "").refuse(TLS_WHY),
-    other("tls-ciphers", "").refuse(TLS_WHY),
-    other("tls-ciphersuites", "").refuse(TLS_WHY),
-    other("tls-prefer-server-ciphers", "no").refuse(TLS_WHY),
-    other("tls-session-caching", "yes").refuse(TLS_WHY),
-    other("tls-session-cache-size", "20480").refuse(TLS_WHY),
-    other("tls-session-cache-timeout", "300").refuse(TLS_WHY),
+        .refuse(TLS_PASS_WHY),
+    other("tls-dh-params-file", "").refuse(
+        "security: rustls offers no finite-field Diffie-Hellman suites (ECDHE only), so DH parameters would not be used",
+    ),
+    other("tls-ca-cert-file", ""),
+    other("tls-ca-cert-dir", ""),
+    other("tls-auth-clients", "yes"),
+    other("tls-replication", "no"),
+    other("tls-cluster", "no").refuse("data model: cluster mode is not implemented"),
+    other("tls-protocols", ""),
+    other("tls-ciphers", "").refuse(
+        "security: OpenSSL TLSv1.2 cipher lists are not mapped; rustls offers only its secure TLSv1.2 suites (ECDHE with AES-GCM or ChaCha20-Poly1305); tls-ciphersuites (TLSv1.3) is supported",
+    ),
+    other("tls-ciphersuites", ""),
+    other("tls-prefer-server-ciphers", "no"),
+    other("tls-session-caching", "yes"),
+    other("tls-session-cache-size", "20480"),
+    other("tls-session-cache-timeout", "300"),
     other("sanitize-dump-payload", "no"),
     other("bind-source-addr", ""),
     other("server_cpulist", "").immutable(),

@@ -97,6 +97,9 @@ pub struct SentinelConf {
     pub requirepass: Option<String>,
     /// `sentinel myid`.
     pub myid: Option<String>,
+    /// The `tls-*` directives, as redis.conf has them (server::tls reads them): with
+    /// `tls-replication yes` every outgoing link is TLS, `tls-port` listens for TLS.
+    pub tls: std::collections::BTreeMap<String, Vec<String>>,
     /// `sentinel current-epoch`.
     pub current_epoch: u64,
     /// `sentinel announce-ip`.
@@ -155,6 +158,7 @@ impl SentinelConf {
             pidfile: None,
             requirepass: None,
             myid: None,
+            tls: Default::default(),
             current_epoch: 0,
             announce_ip: None,
             announce_port: 0,
@@ -236,6 +240,9 @@ impl SentinelConf {
             "pidfile" => self.pidfile = Some(one()?.clone()).filter(|p| !p.is_empty()),
             "requirepass" => self.requirepass = Some(one()?.clone()).filter(|p| !p.is_empty()),
             "sentinel" => self.apply_sentinel(args)?,
+            tls if tls.starts_with("tls-") => {
+                self.tls.insert(tls.to_string(), args.to_vec());
+            }
             // Any other redis.conf directive: accepted, as redis-sentinel does.
             _ => {}
         }

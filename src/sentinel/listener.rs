@@ -6,11 +6,12 @@ use super::Shared;
 use super::commands;
 use super::events::Event;
 use crate::resp::{ParseLimits, Proto, ReplyBuf, RequestParser};
+use crate::server::tls::stream::Stream;
 use bytes::BytesMut;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, broadcast};
 
 /// One registered client, as CLIENT LIST shows it.
@@ -85,28 +86,57 @@ impl Conn {
 }
 
 /// Accepts clients until the process exits.
-pub async fn serve(shared: Shared, listener: TcpListener) {
+/// `is_tls`: the `tls-port` listener (the TLS handshake runs in the connection's task).
+pub async fn serve(shared: Shared, listener: TcpListener, is_tls: bool) {
     loop {
         let Ok((sock, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
+        let _ = sock.set_nodelay(true);
         let shared = shared.clone();
-        tokio::spawn(async move { connection(shared, sock).await });
+        let tls = if is_tls {
+            match crate::server::tls::current() {
+                Some(c) => Some(c.server.clone()),
+                None => continue,
+            }
+        } else {
+            None
+        };
+        tokio::spawn(async move {
+            let stream = match tls {
+                None => Stream::Plain(sock),
+                Some(cfg) => match tokio_rustls::TlsAcceptor::from(cfg).accept(sock).await {
+                    Ok(s) => tokio_rustls::TlsStream::Server(s).into(),
+                    Err(e) => {
+                        crate::verbose!("Error accepting a client connection: {e}");
+                        return;
+                    }
+                },
+            };
+            connection(shared, stream).await
+        });
     }
 }
 
 static NEXT_CLIENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-async fn connection(shared: Shared, mut sock: TcpStream) {
-    let _ = sock.set_nodelay(true);
+async fn connection(shared: Shared, mut sock: Stream) {
     let id = NEXT_CLIENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let now = crate::server::clock::now_ms();
     let kill = Arc::new(Notify::new());
     let entry = ClientEntry {
         id,
-        addr: sock.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
-        laddr: sock.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        addr: sock
+            .tcp()
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        laddr: sock
+            .tcp()
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
         name: String::new(),
         created: now,
         last: now,
@@ -138,7 +168,7 @@ async fn connection(shared: Shared, mut sock: TcpStream) {
 
 async fn run(
     shared: &Shared,
-    sock: &mut TcpStream,
+    sock: &mut Stream,
     conn: &mut Conn,
     kill: &Notify,
 ) -> std::io::Result<()> {

@@ -121,7 +121,29 @@ pub fn run(args: &[OsString]) -> i32 {
     rt.block_on(serve(conf))
 }
 
+/// The TLS contexts of the `tls-*` lines (the same directives and checks as the server's).
+fn configure_tls(conf: &conf::SentinelConf) -> Result<crate::server::tls::Settings, ()> {
+    let c = crate::config::Config {
+        other: conf.tls.clone(),
+        ..Default::default()
+    };
+    match crate::server::tls::configure(&c) {
+        Ok(ctx) => {
+            crate::server::tls::install(ctx);
+            Ok(crate::server::tls::Settings::from_config(&c))
+        }
+        Err(e) => {
+            crate::warning!("{e}");
+            crate::warning!("Failed to configure TLS. Check logs for more info.");
+            Err(())
+        }
+    }
+}
+
 async fn serve(conf: conf::SentinelConf) -> i32 {
+    let Ok(tls) = configure_tls(&conf) else {
+        return 1;
+    };
     let binds: Vec<String> = if conf.bind.is_empty() {
         vec!["0.0.0.0".into()]
     } else {
@@ -130,8 +152,24 @@ async fn serve(conf: conf::SentinelConf) -> i32 {
     let mut listeners = Vec::new();
     for b in &binds {
         let addr = b.trim_start_matches('-');
+        if tls.port > 0 {
+            match tokio::net::TcpListener::bind((addr, tls.port)).await {
+                Ok(l) => listeners.push((l, true)),
+                Err(e) => {
+                    crate::warning!(
+                        "Warning: Could not create server TCP listening socket {addr}:{}: {e}",
+                        tls.port
+                    );
+                    crate::warning!("Failed listening on port {} (tls), aborting.", tls.port);
+                    return 1;
+                }
+            }
+        }
+        if conf.port == 0 {
+            continue;
+        }
         match tokio::net::TcpListener::bind((addr, conf.port)).await {
-            Ok(l) => listeners.push(l),
+            Ok(l) => listeners.push((l, false)),
             Err(e) if b.starts_with('-') => {
                 crate::warning!(
                     "Warning: Could not create server TCP listening socket {addr}:{}: {e}",
@@ -161,8 +199,8 @@ async fn serve(conf: conf::SentinelConf) -> i32 {
         state: Mutex::new(sentinel),
         clients: Mutex::new(BTreeMap::new()),
     });
-    for l in listeners {
-        tokio::spawn(listener::serve(shared.clone(), l));
+    for (l, is_tls) in listeners {
+        tokio::spawn(listener::serve(shared.clone(), l, is_tls));
     }
     tokio::spawn(timer(shared.clone()));
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -72,7 +72,22 @@ async fn connect(t: &Target) -> Option<(Link, String)> {
     .ok()?;
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok()?.ip().to_string();
-    let mut link = Link::new(Box::new(stream));
+    // `tls-replication yes`: every link (masters, replicas, sentinels) is TLS, as
+    // redis-sentinel's, presenting the client certificate (or the server's).
+    let mut link = match crate::server::tls::current().filter(|c| c.replication) {
+        None => Link::new(Box::new(stream)),
+        Some(ctx) => {
+            let connector = tokio_rustls::TlsConnector::from(ctx.client.clone());
+            let s = tokio::time::timeout(
+                Duration::from_millis(1000),
+                connector.connect(crate::server::tls::server_name(&t.ip), stream),
+            )
+            .await
+            .ok()?
+            .ok()?;
+            Link::new(Box::new(s))
+        }
+    };
     link.timeout = Duration::from_millis((t.down_after / 2).clamp(500, 5000) as u64);
     if let Some(p) = &t.pass {
         let mut args: Vec<&[u8]> = vec![b"AUTH"];
@@ -224,7 +239,14 @@ async fn serve(shared: &Shared, id: u64, link: &mut Link, local_ip: &str) -> boo
 fn plan(shared: &Shared, id: u64, local_ip: &str) -> Option<Vec<Action>> {
     let mut s = super::lock(shared);
     let now = now_ms();
-    let my_port = s.conf.port;
+    // With TLS links, other sentinels reach this one on its tls-port (as redis-sentinel
+    // announces it).
+    let my_port = match s.conf.tls.get("tls-port").and_then(|v| v.first()) {
+        Some(p) if crate::server::tls::current().is_some_and(|c| c.replication) => {
+            p.parse().unwrap_or(s.conf.port)
+        }
+        _ => s.conf.port,
+    };
     let announce_ip = s.conf.announce_ip.clone();
     let announce_port = s.conf.announce_port;
     let (myid, epoch) = (s.myid.clone(), s.current_epoch);

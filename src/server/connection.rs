@@ -11,14 +11,14 @@
 use super::client::{Client, ClientInfo, ReplyMode, output_limit_reached};
 use super::commands::{self, Ctx, Flow};
 use super::state::Shared;
+use super::tls::stream::Stream;
 use crate::resp::{ParseLimits, ReplyBuf, RequestParser};
 use bytes::BytesMut;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -34,7 +34,7 @@ const CLOSING_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends every pending reply (`out.buf[*sent..]` and the streamed replies at their places),
 /// waiting as long as needed; then `out` is empty.
-async fn flush_all(socket: &mut TcpStream, out: &mut ReplyBuf, sent: &mut usize) -> bool {
+async fn flush_all(socket: &mut Stream, out: &mut ReplyBuf, sent: &mut usize) -> bool {
     out.consume(*sent);
     *sent = 0;
     out.flush_to(socket, STREAM_PIECE).await.is_ok()
@@ -59,8 +59,10 @@ fn over_output_limit(
     over
 }
 
-/// Sends what the socket takes now without waiting; empties `buf` once all is sent.
-fn flush_some(socket: &TcpStream, buf: &mut Vec<u8>, sent: &mut usize) -> std::io::Result<()> {
+/// Sends what the socket takes now without waiting (TLS records rustls holds first);
+/// empties `buf` once all is sent.
+fn flush_some(socket: &mut Stream, buf: &mut Vec<u8>, sent: &mut usize) -> std::io::Result<()> {
+    socket.flush_pending()?;
     while *sent < buf.len() {
         match socket.try_write(&buf[*sent..]) {
             Ok(n) => *sent += n,
@@ -76,46 +78,13 @@ fn flush_some(socket: &TcpStream, buf: &mut Vec<u8>, sent: &mut usize) -> std::i
     Ok(())
 }
 
-/// Reads what the socket holds into `rbuf` with one `read(2)`; `Ok(0)` is end of stream and
-/// `WouldBlock` means nothing was there.
-///
-/// A read that left free space in `rbuf` drained the socket, so the socket's readiness is
-/// cleared as well: the connection then waits in the event loop instead of paying a second
-/// `read(2)` only to learn EAGAIN (half of the reads of an unpipelined client). This is
-/// safe because epoll is edge-triggered and tokio only clears the readiness it observed
-/// before the read: bytes (or a FIN) arriving after it raise a new event.
-fn read_some(socket: &TcpStream, rbuf: &mut BytesMut) -> std::io::Result<usize> {
-    if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
-        rbuf.reserve(READ_CHUNK);
-    }
-    let room = rbuf.capacity() - rbuf.len();
-    let mut got = 0;
-    let r = socket.try_io(Interest::READABLE, || {
-        got = socket.try_read_buf(rbuf)?;
-        if got > 0 && got < room {
-            Err(std::io::ErrorKind::WouldBlock.into())
-        } else {
-            Ok(got)
-        }
-    });
-    match r {
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && got > 0 => Ok(got),
-        r => r,
-    }
-}
-
 /// Serves one accepted connection until it closes.
 ///
 /// The task waits on one thing at a time in the event loop: its socket (readable, or
 /// writable while replies are pending), CLIENT KILL, and the idle `timeout`. The kill
 /// wake-up and the idle timer are created once per connection, not once per request, so an
 /// unpipelined request costs one `read(2)`, one `write(2)` and its share of `epoll_wait`.
-pub async fn serve(
-    shared: Arc<Shared>,
-    mut socket: TcpStream,
-    info: Arc<ClientInfo>,
-    is_local: bool,
-) {
+pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo>, is_local: bool) {
     let (needs_auth, timeout) = {
         let st = shared.lock();
         (!st.acl.default_is_open(), st.config.timeout)
@@ -141,13 +110,17 @@ pub async fn serve(
     tokio::pin!(idle_timer);
     // While a script runs past busy-reply-threshold, its hook answers this connection when
     // it is at rest (scripting::busy); what it leaves for us arrives through `door`.
-    let door = super::scripting::busy::register(&shared.watchdog, info.id, socket.as_raw_fd());
+    let door =
+        super::scripting::busy::register(&shared.watchdog, info.id, socket.tcp().as_raw_fd());
     let mut door_wake = Box::pin(door.door.wake.notified());
 
     'conn: loop {
-        let writing = sent < out.buf.len();
+        let writing = sent < out.buf.len() || socket.wants_write();
+        // The busy hook reads and writes the raw socket: never for TLS (those clients wait
+        // for the script's end).
         door.door.rest(
             !writing
+                && !socket.is_tls()
                 && rbuf.is_empty()
                 && client.authenticated
                 && client.reply_mode == ReplyMode::On
@@ -165,7 +138,7 @@ pub async fn serve(
                     (client.class().limits(&st.config), super::clock::now_ms())
                 };
                 if over_output_limit(&info, out.buf.len() - sent, limits, &mut soft_since_ms, now)
-                    || flush_some(&socket, &mut out.buf, &mut sent).is_err()
+                    || flush_some(&mut socket, &mut out.buf, &mut sent).is_err()
                 {
                     break 'conn;
                 }
@@ -181,7 +154,7 @@ pub async fn serve(
                     break 'conn;
                 }
                 let took = door.door.active(&mut rbuf, &mut out.buf);
-                match read_some(&socket, &mut rbuf) {
+                match socket.read_some(&mut rbuf, READ_CHUNK) {
                     Ok(0) => break 'conn,
                     Ok(n) => {
                         if idle.is_some() {
@@ -195,7 +168,7 @@ pub async fn serve(
                 }
             },
             r = socket.writable(), if writing => {
-                if r.is_err() || flush_some(&socket, &mut out.buf, &mut sent).is_err() {
+                if r.is_err() || flush_some(&mut socket, &mut out.buf, &mut sent).is_err() {
                     break 'conn;
                 }
                 continue 'conn;
@@ -341,7 +314,7 @@ pub async fn serve(
                 if !flush_all(&mut socket, &mut out, &mut sent).await {
                     break 'conn;
                 }
-            } else if flush_some(&socket, &mut out.buf, &mut sent).is_err() {
+            } else if flush_some(&mut socket, &mut out.buf, &mut sent).is_err() {
                 break 'conn;
             }
             if replica {

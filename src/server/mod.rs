@@ -30,6 +30,7 @@ pub mod scripting;
 pub mod sds;
 pub mod state;
 pub mod stats;
+pub mod tls;
 pub mod tracking;
 pub mod types;
 
@@ -156,31 +157,53 @@ fn listen(addr: SocketAddr, backlog: i64) -> std::io::Result<TcpListener> {
 async fn serve(loaded: Loaded) -> i32 {
     let config: Config = loaded.config;
     let port = config.port;
-    let mut listeners = Vec::new();
-    for entry in &config.bind {
-        let (optional, addr) = match entry.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, entry.as_str()),
-        };
-        let Some(sa) = bind_addr(addr, port) else {
-            warning!("Invalid bind address '{addr}'");
+    let tls = tls::Settings::from_config(&config);
+    if port == 0 && tls.port == 0 {
+        warning!("Configured to not listen anywhere, exiting.");
+        return 1;
+    }
+    match tls::configure(&config) {
+        Ok(ctx) => tls::install(ctx),
+        Err(e) => {
+            warning!("{e}");
+            warning!("Failed to configure TLS. Check logs for more info.");
             return 1;
-        };
-        match listen(sa, config.tcp_backlog) {
-            Ok(l) => listeners.push(l),
-            Err(e) if optional => verbose!("Skipping optional bind address {addr}:{port}: {e}"),
-            Err(e) => {
-                warning!(
-                    "Warning: Could not create server TCP listening socket {addr}:{port}: bind: {e}"
-                );
-                warning!("Failed listening on port {port} (tcp), aborting.");
-                return 1;
-            }
         }
     }
-    if listeners.is_empty() {
-        warning!("Failed listening on port {port} (tcp), aborting.");
-        return 1;
+    let mut listeners = Vec::new();
+    for (port, is_tls) in [(port, false), (tls.port, true)] {
+        if port == 0 {
+            continue;
+        }
+        let kind = if is_tls { "tls" } else { "tcp" };
+        let before = listeners.len();
+        for entry in &config.bind {
+            let (optional, addr) = match entry.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, entry.as_str()),
+            };
+            let Some(sa) = bind_addr(addr, port) else {
+                warning!("Invalid bind address '{addr}'");
+                return 1;
+            };
+            match listen(sa, config.tcp_backlog) {
+                Ok(l) => listeners.push((l, is_tls)),
+                Err(e) if optional => {
+                    verbose!("Skipping optional bind address {addr}:{port}: {e}")
+                }
+                Err(e) => {
+                    warning!(
+                        "Warning: Could not create server TCP listening socket {addr}:{port}: bind: {e}"
+                    );
+                    warning!("Failed listening on port {port} ({kind}), aborting.");
+                    return 1;
+                }
+            }
+        }
+        if listeners.len() == before {
+            warning!("Failed listening on port {port} ({kind}), aborting.");
+            return 1;
+        }
     }
     let hz = config.hz.clamp(1, 500);
     let acl = match acl::Acl::from_config(&config) {
@@ -203,8 +226,8 @@ async fn serve(loaded: Loaded) -> i32 {
         return 1;
     }
     replication::replica::start_at_boot(&shared);
-    for l in listeners {
-        tokio::spawn(accept_loop(shared.clone(), l));
+    for (l, is_tls) in listeners {
+        tokio::spawn(accept_loop(shared.clone(), l, is_tls));
     }
     tokio::spawn(cron(shared.clone(), hz));
     notice!("Ready to accept connections");
@@ -282,9 +305,12 @@ fn is_loopback(ip: IpAddr) -> bool {
 
 const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    // A script running past busy-reply-threshold accepts from here too (scripting::busy).
-    shared.watchdog.doors.listen(listener.as_raw_fd());
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, is_tls: bool) {
+    // A script running past busy-reply-threshold accepts from here too (scripting::busy);
+    // not TLS connections: the hook speaks plain RESP on the raw socket.
+    if !is_tls {
+        shared.watchdog.doors.listen(listener.as_raw_fd());
+    }
     let mut backoff = Duration::from_millis(1);
     loop {
         let (socket, peer) = match listener.accept().await {
@@ -299,7 +325,16 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                 continue;
             }
         };
-        admit(&shared, &mut shared.lock(), socket, peer, None);
+        // The contexts in force now: a CONFIG SET of the files applies to new connections.
+        let tls = if is_tls {
+            match tls::current() {
+                Some(c) => Some(c.server.clone()),
+                None => continue,
+            }
+        } else {
+            None
+        };
+        admit_with(&shared, &mut shared.lock(), socket, peer, None, tls);
     }
 }
 
@@ -308,9 +343,22 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 pub(crate) fn admit(
     shared: &Arc<Shared>,
     st: &mut State,
+    socket: TcpStream,
+    peer: SocketAddr,
+    held: Option<Arc<scripting::busy::Door>>,
+) {
+    admit_with(shared, st, socket, peer, held, None);
+}
+
+/// [`admit`], for a connection of `tls-port` when `tls` is set: the TLS handshake runs in
+/// the connection's task, and a failed one drops the client (logged at verbose level).
+fn admit_with(
+    shared: &Arc<Shared>,
+    st: &mut State,
     mut socket: TcpStream,
     peer: SocketAddr,
     held: Option<Arc<scripting::busy::Door>>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) {
     let _ = socket.set_nodelay(true);
     let local = is_loopback(peer.ip());
@@ -330,7 +378,18 @@ pub(crate) fn admit(
         };
         tokio::spawn(async move {
             use tokio::io::AsyncWriteExt;
-            let _ = socket.write_all(msg).await;
+            // Over TLS the error goes through the session, as Redis sends it.
+            match tls {
+                None => {
+                    let _ = socket.write_all(msg).await;
+                }
+                Some(cfg) => {
+                    if let Ok(mut s) = tokio_rustls::TlsAcceptor::from(cfg).accept(socket).await {
+                        let _ = s.write_all(msg).await;
+                        let _ = s.shutdown().await;
+                    }
+                }
+            }
         });
         return;
     }
@@ -347,7 +406,32 @@ pub(crate) fn admit(
     if let Some(door) = held {
         shared.watchdog.doors.adopt(id, door);
     }
-    tokio::spawn(connection::serve(shared.clone(), socket, info, local));
+    let shared = shared.clone();
+    match tls {
+        None => {
+            tokio::spawn(connection::serve(
+                shared,
+                tls::stream::Stream::Plain(socket),
+                info,
+                local,
+            ));
+        }
+        Some(cfg) => {
+            tokio::spawn(async move {
+                let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+                match acceptor.accept(socket).await {
+                    Ok(s) => {
+                        let stream = tokio_rustls::TlsStream::Server(s).into();
+                        connection::serve(shared, stream, info, local).await;
+                    }
+                    Err(e) => {
+                        verbose!("Error accepting a client connection: {e} (addr={peer})");
+                        shared.lock().clients.remove(&info.id);
+                    }
+                }
+            });
+        }
+    }
 }
 
 /// Periodic work, `hz` times a second: active expiry and ending CLIENT PAUSE.

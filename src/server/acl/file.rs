@@ -187,6 +187,23 @@ pub fn render<'a>(users: impl Iterator<Item = (&'a Bytes, &'a User)>) -> Vec<u8>
     out
 }
 
+/// The `user` lines of redis.conf for `users` (CONFIG REWRITE): the name, then the rules as
+/// ACL LIST shows them, one argument per space-separated word, as Redis writes them.
+pub fn config_lines<'a>(users: impl Iterator<Item = (&'a Bytes, &'a User)>) -> Vec<Vec<String>> {
+    users
+        .map(|(name, u)| {
+            let mut line = vec![String::from_utf8_lossy(name).into_owned()];
+            line.extend(
+                String::from_utf8_lossy(&u.describe())
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .map(String::from),
+            );
+            line
+        })
+        .collect()
+}
+
 /// Writes the ACL file atomically (temp file, then rename), as ACL SAVE.
 pub fn save(path: &str, text: &[u8]) -> std::io::Result<()> {
     let tmp = format!(

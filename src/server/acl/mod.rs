@@ -261,3 +261,37 @@ pub fn check_user<A: AsRef<[u8]>>(u: &User, id: Option<usize>, args: &[A]) -> Re
     }
     Err(worst)
 }
+
+/// The subscribers logged in as `name` that `new` (the user's rules after ACL SETUSER) no
+/// longer allows on one of their channels, patterns or shard channels: Redis 7.0 closes
+/// them (ACLKillPubsubClientsIfNeeded). A pattern must be allowed as written.
+pub fn subscribers_to_close(
+    new: &User,
+    name: &[u8],
+    pubsub: &crate::server::pubsub::PubSub,
+) -> Vec<std::sync::Arc<crate::server::client::ClientInfo>> {
+    use crate::server::pubsub::Kind;
+    if new.selectors.iter().any(|s| s.allchannels) {
+        return Vec::new();
+    }
+    let mut out: Vec<std::sync::Arc<crate::server::client::ClientInfo>> = Vec::new();
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        let literal = kind == Kind::Pattern;
+        for (channel, clients) in pubsub.subscriptions(kind) {
+            if new
+                .selectors
+                .iter()
+                .any(|s| s.channel_allowed(channel, literal))
+            {
+                continue;
+            }
+            for c in clients {
+                let same_user = *c.user.lock().unwrap_or_else(|e| e.into_inner()) == name;
+                if same_user && !out.iter().any(|o| o.id == c.id) {
+                    out.push(c.clone());
+                }
+            }
+        }
+    }
+    out
+}

@@ -150,6 +150,17 @@ fn acl_setuser(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ))
         })?;
     }
+    // Subscribers of the user on channels it no longer allows are closed, as Redis 7.0.
+    if ctx.state.acl.user(name).is_some() {
+        let me = ctx.client.info.id;
+        for c in crate::server::acl::subscribers_to_close(&user, name, &ctx.state.pubsub) {
+            if c.id == me {
+                ctx.flow = Flow::Close;
+            } else {
+                c.kill();
+            }
+        }
+    }
     ctx.state.acl.put(name.clone(), user);
     ctx.out.ok();
     Ok(())

@@ -53,6 +53,9 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .allows(ctx.client.is_local);
     let (mut next, names) = access::set(&ctx.state.config, &pairs, allow_protected)
         .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    // The TLS contexts are rebuilt from the new files before anything changes; a file that
+    // cannot be used fails the whole CONFIG SET and keeps the old contexts (Redis's text).
+    let tls = crate::server::tls::reconfigure(&next, &names).map_err(CmdError::msg)?;
     if names.contains(&"dir") && next.dir != ctx.state.config.dir {
         // Redis changes its working directory (the RDB file is relative to it); this is
         // the last check, so a failure still leaves the configuration untouched.
@@ -78,6 +81,9 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let aof_was = ctx.state.config.appendonly;
     ctx.state.config = next;
+    if let Some(contexts) = tls {
+        crate::server::tls::install(contexts);
+    }
     if names.contains(&"requirepass") {
         // requirepass is the default user's password (Redis's ACLUpdateDefaultUserPassword).
         let pass = ctx.state.config.requirepass.clone();
@@ -111,7 +117,14 @@ fn config_rewrite(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
             "ERR The server is running without a config file",
         ));
     };
-    match rewrite::rewrite_file(&path, &ctx.state.config) {
+    // `user` lines come from the live users (Redis's rewriteConfigUserOption); none when
+    // an aclfile holds them.
+    let mut config = ctx.state.config.clone();
+    config.users = match config.aclfile {
+        Some(_) => Vec::new(),
+        None => crate::server::acl::file::config_lines(ctx.state.acl.users()),
+    };
+    match rewrite::rewrite_file(&path, &config) {
         Ok(()) => {
             crate::notice!("CONFIG REWRITE executed with success.");
             ctx.out.ok();

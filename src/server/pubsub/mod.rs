@@ -105,6 +105,14 @@ impl PubSub {
         self.subs[kind as usize].keys()
     }
 
+    /// Every subscription of `kind`: the name and its subscribers (ACL SETUSER's check of
+    /// subscribers that lose a channel).
+    pub fn subscriptions(&self, kind: Kind) -> impl Iterator<Item = (&Bytes, &[Arc<ClientInfo>])> {
+        self.subs[kind as usize]
+            .iter()
+            .map(|(n, c)| (n, c.as_slice()))
+    }
+
     /// Subscribers of one channel or shard channel (PUBSUB NUMSUB / SHARDNUMSUB).
     pub fn subscribers(&self, kind: Kind, name: &[u8]) -> usize {
         self.subs[kind as usize].get(name).map_or(0, Vec::len)

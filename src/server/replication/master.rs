@@ -7,14 +7,14 @@ use crate::resp::{ParseLimits, RequestParser};
 use crate::server::client::ClientInfo;
 use crate::server::commands::{CmdError, CmdResult, Ctx, Flow};
 use crate::server::state::{Shared, State};
+use crate::server::tls::stream::Stream;
 use crate::server::{clock, persistence};
 use crate::{notice, warning};
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Notify;
 
 /// PSYNC replid offset / SYNC: attaches the calling connection as a replica, by partial
@@ -381,10 +381,33 @@ async fn pipe_to_replicas(
 /// the write stream; a second task reads its REPLCONF ACKs. Returns when the link ends.
 pub async fn serve_replica(
     shared: Arc<Shared>,
-    socket: TcpStream,
+    socket: Stream,
     rbuf: BytesMut,
     info: Arc<ClientInfo>,
 ) {
+    match socket {
+        Stream::Plain(s) => {
+            let (rd, wr) = s.into_split();
+            replica_link(shared, rd, wr, rbuf, info).await;
+        }
+        tls => {
+            let (rd, wr) = tokio::io::split(tls);
+            replica_link(shared, rd, wr, rbuf, info).await;
+        }
+    }
+}
+
+/// The replica link over its two halves (TCP's owned halves, or TLS's locked ones).
+async fn replica_link<R, W>(
+    shared: Arc<Shared>,
+    rd: R,
+    mut wr: W,
+    rbuf: BytesMut,
+    info: Arc<ClientInfo>,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin,
+{
     let id = info.id;
     let Some(notify) = shared
         .lock()
@@ -395,7 +418,6 @@ pub async fn serve_replica(
     else {
         return;
     };
-    let (rd, mut wr) = socket.into_split();
     let reader = tokio::spawn(read_acks(shared.clone(), rd, rbuf, info.clone()));
     write_stream(&shared, &mut wr, &info, &notify).await;
     reader.abort();
@@ -409,9 +431,9 @@ pub async fn serve_replica(
     }
 }
 
-async fn write_stream(
+async fn write_stream<W: AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
-    wr: &mut OwnedWriteHalf,
+    wr: &mut W,
     info: &Arc<ClientInfo>,
     notify: &Notify,
 ) {
@@ -498,7 +520,7 @@ async fn unless_killed<F: std::future::Future<Output = std::io::Result<()>>>(
     }
 }
 
-async fn send_snapshot(wr: &mut OwnedWriteHalf, src: RdbSource) -> std::io::Result<()> {
+async fn send_snapshot<W: AsyncWrite + Unpin>(wr: &mut W, src: RdbSource) -> std::io::Result<()> {
     match src {
         RdbSource::File(f, len) => {
             use std::io::Read;
@@ -535,9 +557,9 @@ async fn send_snapshot(wr: &mut OwnedWriteHalf, src: RdbSource) -> std::io::Resu
 }
 
 /// Reads what a replica sends: `REPLCONF ACK <offset>` (others are ignored, as Redis does).
-async fn read_acks(
+async fn read_acks<R: AsyncRead + Unpin>(
     shared: Arc<Shared>,
-    mut rd: OwnedReadHalf,
+    mut rd: R,
     mut rbuf: BytesMut,
     info: Arc<ClientInfo>,
 ) {

@@ -12,6 +12,7 @@ use crate::server::commands::{self, Ctx};
 use crate::server::db::Db;
 use crate::server::rdb::reader;
 use crate::server::state::{Shared, State};
+use crate::server::tls::stream::Stream;
 use crate::server::{clock, persistence};
 use crate::{notice, warning};
 use bytes::BytesMut;
@@ -176,9 +177,24 @@ fn reserve(buf: &mut BytesMut) {
     }
 }
 
+/// The link to the master: TLS with `tls-replication yes` (presenting the client
+/// certificate, or the server's when none is set, as Redis does), else plain TCP.
+async fn secure(sock: TcpStream, host: &str) -> std::io::Result<Stream> {
+    match crate::server::tls::current().filter(|c| c.replication) {
+        None => Ok(Stream::Plain(sock)),
+        Some(ctx) => {
+            let connector = tokio_rustls::TlsConnector::from(ctx.client.clone());
+            let s = connector
+                .connect(crate::server::tls::server_name(host), sock)
+                .await?;
+            Ok(tokio_rustls::TlsStream::Client(s).into())
+        }
+    }
+}
+
 /// The master connection during the handshake and transfer.
 struct Conn {
-    sock: TcpStream,
+    sock: Stream,
     buf: BytesMut,
     timeout: Duration,
 }
@@ -241,8 +257,12 @@ async fn sync_and_stream(shared: &Arc<Shared>, cancel: &Arc<Cancel>) -> Result<(
     let (host, port, timeout, auth, user, listen_port, announce_ip, cached) = {
         let mut st = shared.lock();
         let cfg = &st.config;
+        // A replica linked over TLS announces its tls-port, as Redis does.
+        let tls = crate::server::tls::Settings::from_config(cfg);
         let announce_port = if cfg.replica_announce_port > 0 {
             cfg.replica_announce_port
+        } else if tls.replication && tls.port > 0 {
+            tls.port as i64
         } else {
             cfg.port as i64
         };
@@ -307,6 +327,11 @@ async fn handshake_and_stream(
         Err(_) => return Err("Timeout connecting to the MASTER...".into()),
     };
     let _ = sock.set_nodelay(true);
+    let sock = match tokio::time::timeout(timeout, secure(sock, &host)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(format!("Error condition on socket for SYNC: {e}")),
+        Err(_) => return Err("Timeout connecting to the MASTER...".into()),
+    };
     notice!("MASTER <-> REPLICA sync started");
     let mut conn = Conn {
         sock,
@@ -602,6 +627,7 @@ async fn stream(
             id,
             format!("{host}:{port}"),
             conn.sock
+                .tcp()
                 .local_addr()
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
