@@ -14,8 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Engines whose TLS the tests exercise. The bundled server's TLS arrives with the `tls`
-/// branch: after merging it, add "bundled" here (nothing else changes).
+/// Engines whose TLS the tests exercise: both.
 const TLS_ENGINES: &[&str] = &["redis", "bundled"];
 
 /// Engines whose ACL users (without TLS) the tests exercise: both, today.
