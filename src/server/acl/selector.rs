@@ -199,8 +199,11 @@ fn general_keys<A: AsRef<[u8]>>(cmd: &Command, args: &[A]) -> Vec<(usize, bool, 
         return Vec::new();
     };
     let argv: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
+    // A key procedure may name a key past the end of a request too short for its arity
+    // (dispatch refuses those first; ACL DRYRUN and scripts must not index past it either).
     crate::server::commands::meta::keys::getkeys(m, &argv)
         .into_iter()
+        .filter(|&(i, _)| i < args.len())
         .map(|(i, flags)| {
             let read = flags.contains(&"access");
             let write = flags
