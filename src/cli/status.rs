@@ -11,8 +11,8 @@
 
 use crate::cli::cluster::Cluster;
 use crate::cli::node::{NodeConn, NodeError};
-use crate::cli::security_check;
 use crate::cli::persistence::AofView;
+use crate::cli::security_check;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

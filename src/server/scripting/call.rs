@@ -116,7 +116,8 @@ fn refusal(
     cmd: &commands::Spec,
     argv: &[Bytes],
 ) -> Option<Cow<'static, str>> {
-    if cmd.has(flags::BLOCKING) || denied(cmd.name.as_bytes()) {
+    // By the command's own name (argv[0]): a looked-up subcommand's Spec is `script|flush`.
+    if cmd.has(flags::BLOCKING) || denied(&argv[0]) {
         return Some("ERR This Redis command is not allowed from script".into());
     }
     if let Some(e) = acl_refusal(ctx, cmd, argv) {
