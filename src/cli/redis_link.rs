@@ -192,8 +192,32 @@ impl Link {
     /// Sends `SHUTDOWN SAVE`: the data is saved even without save points (a plain SHUTDOWN
     /// saves nothing under `save ""`, and a master restarted empty wipes its replicas). Ok
     /// when the server closed the connection.
+    ///
+    /// A server writing its first AOF (just after `appendonly yes` or a replica's full sync)
+    /// refuses to exit ("Writing initial AOF, can't exit", as Redis 7.0): the SHUTDOWN is
+    /// sent again once that rewrite is over (up to a minute), never forced.
     pub async fn shutdown_save(&mut self) -> Result<(), LinkError> {
-        self.shutdown_with(&[b"SHUTDOWN", b"SAVE"]).await
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let refused = match self.shutdown_with(&[b"SHUTDOWN", b"SAVE"]).await {
+                Err(LinkError::Server { message, .. })
+                    if message.starts_with("ERR Errors trying to SHUTDOWN") =>
+                {
+                    message
+                }
+                r => return r,
+            };
+            let info = self.info("persistence").await?;
+            let rewriting = info.get("aof_rewrite_in_progress") == Some("1")
+                || info.get("aof_rewrite_scheduled") == Some("1");
+            if !rewriting || tokio::time::Instant::now() >= deadline {
+                return Err(LinkError::Server {
+                    command: "SHUTDOWN".into(),
+                    message: refused,
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 
     /// Sends a plain SHUTDOWN to a sentinel (it has no dataset; its state file is rewritten
