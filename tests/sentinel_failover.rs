@@ -284,7 +284,9 @@ fn redis_py_master_for_follows_the_failover() {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     run(script(
-        "m.set('k', 'before')\nprint(s.discover_master('mymaster'))",
+        // WAIT: the write must be on both replicas before the master is killed, or the
+        // promoted one may never have had it (asynchronous replication; seen in CI).
+        "m.set('k', 'before')\nassert m.execute_command('WAIT', 2, 10000) == 2\nprint(s.discover_master('mymaster'))",
     ));
     let live: Vec<&Sentinel> = s.iter().collect();
     let new = fail_over(&mut c, &live);
