@@ -405,16 +405,7 @@ print(r.pubsub_numsub('py'), r.pubsub_numpat())
 "#,
         port = server.port
     );
-    let out = Command::new("/usr/bin/python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::python(&script)
 }
 
 #[test]

@@ -1129,16 +1129,7 @@ print(r.exists('py:with'))
 "#,
         port = server.port
     );
-    let out = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", &script])
-        .output()
-        .expect("run /usr/bin/python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::python(&script)
 }
 
 #[test]

@@ -8,7 +8,6 @@ mod common;
 
 use common::Server;
 use common::sentinel::{Sentinel, SentinelKind, monitor_conf, wait_until};
-use std::process::Command;
 
 /// A redis-server master and two replicas.
 struct Cluster {
@@ -270,19 +269,7 @@ fn redis_py_master_for_follows_the_failover() {
             ports.join(", ")
         )
     };
-    let run = |code: String| {
-        let out = Command::new("/usr/bin/python3")
-            .arg("-c")
-            .arg(code)
-            .output()
-            .expect("run /usr/bin/python3");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let run = |code: String| common::python(&code).trim().to_string();
     run(script(
         // WAIT: the write must be on both replicas before the master is killed, or the
         // promoted one may never have had it (asynchronous replication; seen in CI).

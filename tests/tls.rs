@@ -472,16 +472,7 @@ print(r.get("lib").decode(), r.get("py").decode(), r.dbsize())
         cert = s(&pki.client.cert),
         key = s(&pki.client.key),
     );
-    let out = Command::new("/usr/bin/python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "rust ssl 1003");
+    assert_eq!(common::python(&script).trim(), "rust ssl 1003");
 }
 
 #[test]

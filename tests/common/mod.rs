@@ -757,3 +757,20 @@ pub fn err_text(v: &redis::Value) -> String {
         other => panic!("expected an error, got {other:?}"),
     }
 }
+
+/// Runs a Python script with Debian's `/usr/bin/python3` (the interpreter that has
+/// python3-redis; `python3` on PATH may be another one) and returns its stdout; panics with
+/// its stderr when it fails.
+#[allow(dead_code)]
+pub fn python(script: &str) -> String {
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .output()
+        .expect("run /usr/bin/python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
