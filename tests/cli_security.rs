@@ -10,7 +10,6 @@ mod orch;
 use orch::{Run, free_port, pid_in};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -169,20 +168,7 @@ impl Local {
 
 impl Drop for Local {
     fn drop(&mut self) {
-        let _ = Command::new(env!("CARGO_BIN_EXE_redrepl"))
-            .arg("stop")
-            .arg(&self.inventory)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        for i in 0..2 {
-            if let Some(pid) = pid_in(&self.pidfile(i)) {
-                // SAFETY: kill(2) on the pid our own server wrote.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-        }
+        orch::tear_down(&self.inventory, (0..2).map(|i| self.pidfile(i)));
     }
 }
 

@@ -179,18 +179,24 @@ impl LocalCluster {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
-        let _ = Command::new(env!("CARGO_BIN_EXE_redrepl"))
-            .arg("stop")
-            .arg(&self.inventory)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        for i in 0..3 {
-            if let Some(pid) = pid_in(&self.pidfile(i)) {
-                // SAFETY: kill(2) on the pid our own server wrote.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
+        tear_down(&self.inventory, (0..3).map(|i| self.pidfile(i)));
+    }
+}
+
+/// Ends a local test cluster even when its test failed: `redrepl stop` on the inventory,
+/// then SIGKILL of every server still named in its pidfiles.
+pub fn tear_down(inventory: &Path, pidfiles: impl Iterator<Item = PathBuf>) {
+    let _ = Command::new(env!("CARGO_BIN_EXE_redrepl"))
+        .arg("stop")
+        .arg(inventory)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    for f in pidfiles {
+        if let Some(pid) = pid_in(&f) {
+            // SAFETY: kill(2) on the pid our own server wrote.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
             }
         }
     }
