@@ -122,10 +122,7 @@ impl Drop for SentinelCluster {
                 .into_iter()
                 .flatten()
             {
-                // SAFETY: kill(2) on a pid our own server or sentinel wrote.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
+                orch::kill9(pid);
             }
         }
     }
@@ -596,10 +593,7 @@ fn promote_through_the_sentinels(server: &str, sentinel: &str) {
 
     // --force with the master's server gone: the sentinels decide (ODOWN), toward node3.
     let pid = c.server_pid(1).unwrap();
-    // SAFETY: kill(2) on the pid our own server wrote.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-    }
+    orch::kill9(pid);
     wait_for("the killed master's exit", Duration::from_secs(10), || {
         !alive(pid)
     });
@@ -659,10 +653,7 @@ struct PidfileGuard(PathBuf);
 impl Drop for PidfileGuard {
     fn drop(&mut self) {
         if let Some(pid) = pid_in(&self.0) {
-            // SAFETY: kill(2) on a pid our own server wrote.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
+            orch::kill9(pid);
         }
     }
 }

@@ -74,6 +74,14 @@ pub fn pid_in(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+/// SIGKILL to a process a test started (its pid from our own pidfile or INFO).
+pub fn kill9(pid: i32) {
+    // SAFETY: kill(2) only sends a signal.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
 /// Whether a process is alive.
 pub fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks existence.
@@ -194,10 +202,7 @@ pub fn tear_down(inventory: &Path, pidfiles: impl Iterator<Item = PathBuf>) {
         .status();
     for f in pidfiles {
         if let Some(pid) = pid_in(&f) {
-            // SAFETY: kill(2) on the pid our own server wrote.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
+            kill9(pid);
         }
     }
 }
