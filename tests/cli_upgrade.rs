@@ -59,7 +59,8 @@ fn lab_bundled_rolling_upgrade_and_a_replica_that_does_not_come_back() {
 
     let run = cli("upgrade", &inv, &["--binary", new_bin, "--dry-run"]).expect(0, "dry run");
     assert!(
-        run.stdout.contains("node2: upload the new binary")
+        run.stdout
+            .contains("node2: upload the new binary as redrepl.next")
             && run.stdout.contains("node1: switch over to node2"),
         "{}",
         run.stdout
@@ -79,6 +80,10 @@ fn lab_bundled_rolling_upgrade_and_a_replica_that_does_not_come_back() {
         "{}",
         run.all()
     );
+    for i in 1..=3 {
+        let staged = lab.dir.join(format!("data/node{i}/redrepl.next"));
+        assert!(!staged.exists(), "{} left behind", staged.display());
+    }
     let now = pids();
     assert_eq!(now[0], first[0], "the master was restarted");
     assert_eq!(now[2], first[2], "node3 was restarted");

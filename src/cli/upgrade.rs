@@ -82,37 +82,56 @@ fn advice(inventory: &Path) -> String {
     )
 }
 
-/// Puts the new binary in place on a node (the old one kept as `redrepl.previous`).
-async fn install(c: &NodeConn, data: &[u8]) -> anyhow::Result<()> {
-    let bin = c.binary_path();
-    let q = shell_quote(&bin);
-    c.sh_ok(&format!("if [ -f {q} ]; then cp -p {q} {q}.previous; fi"))
-        .await?;
-    c.write_file(data, &bin, 0o755).await?;
+/// Uploads the new binary next to the running one, as `<binary>.next`; nothing restarts yet.
+async fn stage(c: &NodeConn, data: &[u8]) -> anyhow::Result<()> {
+    c.write_file(data, &staged_path(c), 0o755).await?;
+    Ok(())
+}
+
+fn staged_path(c: &NodeConn) -> String {
+    format!("{}.next", c.binary_path())
+}
+
+/// Removes a staged binary that will not be installed (after a failed upgrade).
+async fn unstage(c: &NodeConn) {
+    let _ = c
+        .sh_ok(&format!("rm -f {}", shell_quote(&staged_path(c))))
+        .await;
+}
+
+/// Puts the staged binary in place on a node (the old one kept as `redrepl.previous`).
+async fn install(c: &NodeConn) -> anyhow::Result<()> {
+    let q = shell_quote(&c.binary_path());
+    let next = shell_quote(&staged_path(c));
+    c.sh_ok(&format!(
+        "if [ -f {q} ]; then cp -p {q} {q}.previous; fi && mv -f {next} {q}"
+    ))
+    .await?;
     Ok(())
 }
 
 /// Restarts one node (SHUTDOWN SAVE, start) and waits for it and every replica to be in
-/// sync. When it does not come back, puts the previous binary back and starts that.
+/// sync. With `staged`, the binary uploaded by [`stage`] is installed first; when the node
+/// does not come back on it, the previous binary is put back and started.
 async fn restart(
     cluster: &Cluster,
     conns: &[NodeConn],
     c: &NodeConn,
-    new: Option<&[u8]>,
+    staged: bool,
     opts: &Options,
     progress: &Progress,
 ) -> anyhow::Result<()> {
     let pw = cluster.password.as_ref().map(|p| p.expose());
-    if let Some(data) = new {
-        progress.step(c.name(), "uploading the new binary");
-        install(c, data).await?;
+    if staged {
+        progress.step(c.name(), "installing the new binary");
+        install(c).await?;
     }
     progress.step(c.name(), "SHUTDOWN SAVE");
     c.stop_saving(pw, opts.wait).await?;
     progress.step(c.name(), "starting on the new binary");
     let started = c.start(cluster.engine, pw, opts.wait).await;
     if let Err(e) = started {
-        if new.is_some() {
+        if staged {
             let q = shell_quote(&c.binary_path());
             let back = async {
                 c.sh_ok(&format!("mv -f {q}.previous {q}")).await?;
@@ -171,11 +190,14 @@ pub async fn upgrade(
         );
     }
     let mut steps = Vec::new();
-    for c in &conns {
+    let sums = futures::future::join_all(conns.iter().map(|c| {
         progress.step(c.name(), "inspecting");
-        let running = running_sum(c, pw)
-            .await
-            .context("every node must be serving before an upgrade; nothing was changed")?;
+        running_sum(c, pw)
+    }))
+    .await;
+    for (c, sum) in conns.iter().zip(sums) {
+        let running =
+            sum.context("every node must be serving before an upgrade; nothing was changed")?;
         let restart = want.as_deref() != Some(running.as_str());
         steps.push(NodeStep {
             node: c.name().to_string(),
@@ -197,12 +219,22 @@ pub async fn upgrade(
         .find(|n| n.replicaof.as_deref() == Some(master.as_str()))
         .map(|n| n.name.clone());
     let mut plan: Vec<String> = Vec::new();
+    let staged: Vec<usize> = (0..conns.len()).filter(|&i| steps[i].restart).collect();
+    if binary.is_some() && !staged.is_empty() {
+        for &i in &staged {
+            plan.push(format!(
+                "{}: upload the new binary as redrepl.next (every node at once; nothing \
+                 restarts until every upload is done)",
+                conns[i].name()
+            ));
+        }
+    }
     for &i in &order {
         plan.push(format!(
             "{}: {}restart, wait until in sync",
             conns[i].name(),
             if binary.is_some() {
-                "upload the new binary (old kept as redrepl.previous), "
+                "install the uploaded binary (old kept as redrepl.previous), "
             } else {
                 ""
             }
@@ -248,24 +280,42 @@ pub async fn upgrade(
         return Ok(());
     }
 
+    // The new binary on every node first, in parallel: a failed upload stops the upgrade
+    // before anything restarts.
+    if let Some(data) = binary.as_deref() {
+        let uploads = futures::future::join_all(staged.iter().map(|&i| {
+            progress.step(conns[i].name(), "uploading the new binary");
+            stage(&conns[i], data)
+        }))
+        .await;
+        let failed: Vec<String> = staged
+            .iter()
+            .zip(uploads)
+            .filter_map(|(&i, r)| r.err().map(|e| format!("{}: {e:#}", conns[i].name())))
+            .collect();
+        if !failed.is_empty() {
+            futures::future::join_all(staged.iter().map(|&i| unstage(&conns[i]))).await;
+            anyhow::bail!(
+                "upgrade stopped before any restart: the upload failed on {}; nothing was \
+                 changed",
+                failed.join("; ")
+            );
+        }
+    }
+    let staged = binary.is_some();
+    let unstage_all = || futures::future::join_all(conns.iter().map(unstage));
+
     // Replicas, one at a time.
     for &i in &order {
-        restart(
-            &cluster,
-            &conns,
-            &conns[i],
-            binary.as_deref(),
-            opts,
-            progress,
-        )
-        .await
-        .with_context(|| {
-            format!(
+        let r = restart(&cluster, &conns, &conns[i], staged, opts, progress).await;
+        if let Err(e) = r {
+            unstage_all().await;
+            return Err(e.context(format!(
                 "upgrade stopped at {}; {}",
                 conns[i].name(),
                 advice(inventory)
-            )
-        })?;
+            )));
+        }
     }
     if master_too {
         let t = target.expect("checked above");
@@ -293,7 +343,7 @@ pub async fn upgrade(
             .iter()
             .find(|c| c.name() == master)
             .expect("the old master is in the inventory");
-        restart(&cluster2, &conns, old, binary.as_deref(), opts, progress)
+        restart(&cluster2, &conns, old, staged, opts, progress)
             .await
             .with_context(|| {
                 format!(
