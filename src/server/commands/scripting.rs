@@ -229,15 +229,13 @@ fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// SCRIPT KILL / FUNCTION KILL from the connection running under the lock: no script can
-/// be running then (another connection's kill goes through the watchdog).
-fn not_busy() -> CmdError {
-    CmdError::fixed("NOTBUSY No scripts in execution right now.")
-}
-
-/// SCRIPT KILL / FUNCTION KILL.
-fn kill(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    Err(not_busy())
+/// SCRIPT KILL / FUNCTION KILL: from a connection running under the lock no script runs
+/// (NOTBUSY); from one the busy hook serves, it asks the running script to stop.
+fn kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let eval = is(&args[0], "script");
+    crate::server::scripting::busy::kill(&ctx.shared.watchdog, eval).map_err(CmdError::fixed)?;
+    ctx.out.ok();
+    Ok(())
 }
 
 fn script_debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

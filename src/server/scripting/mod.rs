@@ -97,6 +97,12 @@ impl Watchdog {
         self.running.store(true, Ordering::Release);
     }
 
+    /// A script runs past its threshold: the requests the hook serves meanwhile are
+    /// refused with BUSY unless flagged `allow_busy` (commands::process).
+    pub fn serving_busy(&self) -> bool {
+        self.running.load(Ordering::Acquire) && self.timed_out.load(Ordering::Relaxed)
+    }
+
     /// The count hook's check: past the threshold, logs once and serves the other
     /// clients ([`busy::pump`]); returns the error that ends the run (SCRIPT KILL,
     /// SHUTDOWN NOSAVE, a FUNCTION LOAD past its time).
