@@ -208,3 +208,84 @@ fn sigterm_during_a_busy_script_shuts_down_once_the_script_ends() {
     assert!(ours[2].starts_with("-BUSY"), "{ours:?}");
     assert_eq!(ours, theirs);
 }
+
+/// A connection that authenticated with `pw` (and got +OK).
+fn authed(port: u16) -> Raw {
+    let mut c = Raw::connect(port);
+    assert_eq!(text(c.request(&["AUTH", "pw"])), "+OK\r\n");
+    c
+}
+
+/// HELLO's reply with the connection id (which counts the harness's own connections)
+/// replaced by N.
+fn without_id(reply: String) -> String {
+    let Some(at) = reply.find("$2\r\nid\r\n:") else {
+        return reply;
+    };
+    let from = at + "$2\r\nid\r\n:".len();
+    let to = from + reply[from..].find("\r\n").unwrap_or(0);
+    format!("{}N{}", &reply[..from], &reply[to..])
+}
+
+/// While a script is busy, Redis runs the commands flagged allow-busy (AUTH, HELLO, MULTI,
+/// DISCARD, WATCH, UNWATCH, QUIT ...) for other clients, after the usual checks (NOAUTH
+/// first), and answers BUSY to the rest; inside MULTI a refused command dooms the
+/// transaction and EXEC answers EXECABORT.
+fn allow_busy_scenario(kind: Kind) -> Vec<String> {
+    let server = Server::builder(kind)
+        .args(&[
+            "--busy-reply-threshold",
+            "100",
+            "--save",
+            "",
+            "--requirepass",
+            "pw",
+        ])
+        .start();
+    let port = server.port;
+    let mut b = authed(port);
+    let mut c = Raw::connect(port);
+    let mut t = vec![text(c.request(&["PING"]))];
+    let mut d = authed(port);
+    let mut e = authed(port);
+    let mut a = authed(port);
+    a.send(&common::resp(&[b"EVAL", LOOP.as_bytes(), b"0"]));
+    t.push(wait_busy(&mut b));
+    // Not authenticated: NOAUTH comes before BUSY; AUTH itself runs.
+    t.push(text(c.request(&["GET", "k"])));
+    t.push(text(c.request(&["AUTH", "wrong"])));
+    t.push(text(c.request(&["AUTH", "pw"])));
+    t.push(text(c.request(&["GET", "k"])));
+    t.push(without_id(text(c.request(&["HELLO", "3"]))));
+    t.push(text(c.request(&["PING"])));
+    // A transaction: MULTI runs, a write is refused (BUSY), EXEC aborts it.
+    t.push(text(d.request(&["MULTI"])));
+    t.push(text(d.request(&["SET", "x", "1"])));
+    t.push(text(d.request(&["WATCH", "k"])));
+    t.push(text(d.request(&["EXEC"])));
+    t.push(text(d.request(&["MULTI"])));
+    t.push(text(d.request(&["DISCARD"])));
+    t.push(text(d.request(&["WATCH", "k"])));
+    t.push(text(d.request(&["UNWATCH"])));
+    t.push(text(d.request(&["MULTI"])));
+    t.push(text(d.request(&["INCR", "n"])));
+    // QUIT answers and closes.
+    t.push(text(e.request(&["QUIT"])));
+    assert!(e.is_closed(Duration::from_secs(10)));
+    t.push(text(b.request(&["SCRIPT", "KILL"])));
+    t.push(text(a.read_reply()));
+    // After the script: the RESP3 connection and the doomed transaction go on.
+    t.push(text(c.request(&["PING"])));
+    t.push(text(d.request(&["EXEC"])));
+    t.push(text(d.request(&["GET", "n"])));
+    t
+}
+
+#[test]
+fn busy_script_runs_allow_busy_commands_for_others() {
+    let ours = allow_busy_scenario(Kind::Redrepl);
+    let theirs = allow_busy_scenario(Kind::Redis);
+    assert_eq!(ours[2], "-NOAUTH Authentication required.\r\n", "{ours:?}");
+    assert_eq!(ours[4], "+OK\r\n", "{ours:?}");
+    assert_eq!(ours, theirs);
+}

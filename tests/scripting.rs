@@ -1143,6 +1143,113 @@ fn redis_py_register_script_and_lock_work_as_on_redis() {
     );
 }
 
+/// Errors quoting bytes that are not UTF-8 (a compile error quoting the script, an error
+/// table or a Lua error holding such bytes), by EVAL and SCRIPT LOAD.
+fn raw_byte_errors(server: &Server) -> Vec<Vec<u8>> {
+    let mut r = server.raw();
+    let scripts: &[&[u8]] = &[
+        b"return \"\xff\n",
+        b"\xff",
+        b"x\xfe = 1",
+        b"return redis.error_reply('\xfe bad')",
+        b"return {err='\xfb also'}",
+        b"error('\xfd')",
+        b"error({err='\xfa table'})",
+        b"return redis.pcall('\xfc')",
+    ];
+    let mut replies = Vec::new();
+    for s in scripts {
+        r.send(&common::resp(&[b"EVAL", s, b"0"]));
+        replies.push(r.read_reply());
+    }
+    r.send(&common::resp(&[b"SCRIPT", b"LOAD", scripts[0]]));
+    replies.push(r.read_reply());
+    replies
+}
+
+#[test]
+fn lua_errors_keep_bytes_that_are_not_utf8_as_redis() {
+    let ours = raw_byte_errors(&Server::start(&[]));
+    let theirs = raw_byte_errors(&Server::start_redis(&[]));
+    assert!(
+        ours[0].contains(&0xff),
+        "{:?}",
+        String::from_utf8_lossy(&ours[0])
+    );
+    for (o, t) in ours.iter().zip(&theirs) {
+        assert_eq!(
+            o,
+            t,
+            "{:?} vs {:?}",
+            String::from_utf8_lossy(o),
+            String::from_utf8_lossy(t)
+        );
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
+/// The `redis` crate's `Script` helper against a server: EVALSHA with keys and args, the
+/// reload after SCRIPT FLUSH (NOSCRIPT), a table reply, an error reply.
+fn redis_crate_scripts(server: &Server) -> Vec<String> {
+    let mut con = server.conn();
+    let incr = redis::Script::new("return redis.call('incrby', KEYS[1], ARGV[1])");
+    let mut t = vec![incr.get_hash().to_string()];
+    let v: i64 = incr.key("rs:c").arg(5).invoke(&mut con).unwrap();
+    t.push(v.to_string());
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut con).unwrap();
+    let v: i64 = incr.key("rs:c").arg(2).invoke(&mut con).unwrap();
+    t.push(v.to_string());
+    let table = redis::Script::new(
+        "return {KEYS[1], ARGV[1], redis.call('get', KEYS[1]), 3.9, false, {ok='fine'}}",
+    );
+    let v: redis::Value = table.key("rs:c").arg("a").invoke(&mut con).unwrap();
+    t.push(format!("{v:?}"));
+    let failing = redis::Script::new("return redis.error_reply('MY failure')");
+    let e = failing.invoke::<i64>(&mut con).unwrap_err();
+    t.push(format!("{:?} {:?}", e.code(), e.detail()));
+    t
+}
+
+#[test]
+fn redis_crate_script_type_works_as_on_redis() {
+    let ours = redis_crate_scripts(&Server::start(&[]));
+    let theirs = redis_crate_scripts(&Server::start_redis(&[]));
+    assert_eq!(ours[1..3], ["5", "7"], "{ours:?}");
+    assert_eq!(ours, theirs);
+}
+
+/// Past maxmemory (noeviction): a script's write is refused with OOM (redis.call raises
+/// it, redis.pcall returns it), reads run, a shebang script without `allow-oom` or
+/// `no-writes` is refused before it runs, `allow-oom` lets it write.
+fn oom_scripts(server: &Server) -> Vec<String> {
+    let mut r = server.raw();
+    assert_eq!(request(&mut r, &["SET", "big", "x"]), b"+OK\r\n");
+    let mut t = vec![request(&mut r, &["CONFIG", "SET", "maxmemory", "1"])];
+    for script in [
+        "return redis.call('set', 'k', 'v')",
+        "return redis.pcall('set', 'k', 'v')",
+        "return redis.call('get', 'big')",
+        "#!lua\nreturn redis.call('get', 'big')",
+        "#!lua flags=no-writes\nreturn redis.call('get', 'big')",
+        "#!lua flags=allow-oom\nreturn redis.call('set', 'k', 'v')",
+    ] {
+        t.push(eval(&mut r, script, &[], &[]));
+    }
+    t.push(request(&mut r, &["CONFIG", "SET", "maxmemory", "0"]));
+    t.push(request(&mut r, &["GET", "k"]));
+    t.into_iter()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .collect()
+}
+
+#[test]
+fn maxmemory_refuses_script_writes_as_redis() {
+    let ours = oom_scripts(&Server::start(&[]));
+    let theirs = oom_scripts(&Server::start_redis(&[]));
+    assert!(ours[1].contains("OOM command not allowed"), "{ours:?}");
+    assert_eq!(ours, theirs);
+}
+
 /// min-replicas-to-write without replicas: a script's write is refused with NOREPLICAS
 /// (redis.call raises it, redis.pcall returns it, a shebang script without `no-writes` is
 /// refused before it runs); reads and `no-writes` scripts run.

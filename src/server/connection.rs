@@ -116,22 +116,20 @@ pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo
 
     'conn: loop {
         let writing = sent < out.buf.len() || socket.wants_write();
-        // The busy hook reads and writes the raw socket: never for TLS (those clients wait
-        // for the script's end).
+        let pushes = client.receives_pushes();
+        // The busy hook reads and writes the raw socket (never for TLS: those clients wait
+        // for the script's end) and runs requests with `client`, untouched until `active`.
         door.door.rest(
-            !writing
-                && !socket.is_tls()
-                && rbuf.is_empty()
-                && client.authenticated
-                && client.reply_mode == ReplyMode::On
-                && !info.in_multi.load(Ordering::Relaxed),
+            !writing && !socket.is_tls() && rbuf.is_empty() && client.reply_mode == ReplyMode::On,
+            &mut client,
         );
         let n = tokio::select! {
             biased;
             _ = killed.as_mut() => break 'conn,
             // Messages pushed by other clients (only polled for subscribers and monitors,
             // so other connections pay nothing for it).
-            _ = info.outbox.notify.notified(), if client.receives_pushes() => {
+            _ = info.outbox.notify.notified(), if pushes => {
+                door.door.active(&mut rbuf, &mut out.buf);
                 info.outbox.drain_into(&mut out.buf);
                 let (limits, now) = {
                     let st = shared.lock();
@@ -174,6 +172,7 @@ pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo
                 continue 'conn;
             },
             _ = &mut idle_timer, if idle.is_some() && !writing => {
+                door.door.active(&mut rbuf, &mut out.buf);
                 let deadline = last_read + idle.unwrap_or_default();
                 // Subscribers and monitors are never idle-closed, as in Redis.
                 if Instant::now() >= deadline && !client.receives_pushes() {
@@ -380,6 +379,8 @@ pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo
             rbuf = BytesMut::new();
         }
     }
+    // Take `client` back from the busy hook (CLIENT KILL may end a resting connection).
+    door.door.active(&mut BytesMut::new(), &mut Vec::new());
     let _ = socket.shutdown().await;
     let mut st = shared.lock();
     st.clients.remove(&info.id);

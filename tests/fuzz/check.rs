@@ -350,12 +350,6 @@ pub const ALLOW_SORT_STALE_ERRNO: &str = "SORT refused by redis-server with `One
     call resets errno (seed 2: `SORT_RO zset:0 DESC` over [\"42\"]): not reproducible by \
     another server";
 
-/// Allow-list reason: a Lua error quoting a byte that is not UTF-8.
-pub const ALLOW_LUA_RAW_BYTES: &str = "a Lua compile or run-time error message quoting a byte \
-    that is not UTF-8 (`EVAL \"return \\\"\\xff\" 0`): Redis sends the raw byte, redrepl \
-    U+FFFD, because mlua hands the interpreter's message over as a lossily decoded String \
-    and error replies are Strings (CmdError); equal once both are decoded lossily";
-
 /// Allow-list reason: an intermittent data divergence at a stream key, open in issue #10.
 pub const ALLOW_XACK_TYPE_DIVERGENCE: &str = "XACK answered `:0` by redrepl where \
     redis-server answers WRONGTYPE (seed 3, command #32134, `XACK stream:0 g2 ...`, seen only \
@@ -383,23 +377,6 @@ pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'stati
             == &Reply::Error(b"ERR One or more scores can't be converted into double".to_vec())
     {
         return Some(ALLOW_SORT_STALE_ERRNO);
-    }
-    let lua = matches!(
-        name.as_str(),
-        "eval"
-            | "eval_ro"
-            | "evalsha"
-            | "evalsha_ro"
-            | "fcall"
-            | "fcall_ro"
-            | "script"
-            | "function"
-    );
-    if let (true, Reply::Error(o), Reply::Error(t)) = (lua, ours, theirs)
-        && std::str::from_utf8(t).is_err()
-        && String::from_utf8_lossy(o) == String::from_utf8_lossy(t)
-    {
-        return Some(ALLOW_LUA_RAW_BYTES);
     }
     let idletime = name == "object"
         && args

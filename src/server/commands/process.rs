@@ -3,7 +3,8 @@
 //!
 //! [`dispatch`] resolves the command (and its subcommand) and checks its arity, then
 //! [`refusal`] runs the server-state checks — protected commands (DEBUG), NOAUTH, no-multi
-//! inside MULTI, the ACL permission check (NOPERM), OOM (after eviction), MISCONF, NOREPLICAS, READONLY, MASTERDOWN — then the
+//! inside MULTI, the ACL permission check (NOPERM), OOM (after eviction), MISCONF, NOREPLICAS, READONLY, MASTERDOWN,
+//! BUSY (a client the busy-script hook serves: only `allow_busy` commands) — then the
 //! pause postpones the request, then MULTI queues it (`QUEUED`) or it is called. Every
 //! rejection inside MULTI dooms the transaction (EXEC answers EXECABORT); a rejected EXEC
 //! answers `EXECABORT Transaction discarded because of: <reason>`. EXEC is checked with the
@@ -112,7 +113,9 @@ fn refusal(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError> {
         return Some(e);
     }
     let eff = effective(ctx, cmd);
-    if ctx.state.config.maxmemory > 0 && !from_master {
+    // A client the busy-script hook serves (scripting::busy): no eviction meanwhile.
+    let busy = ctx.shared.watchdog.serving_busy();
+    if ctx.state.config.maxmemory > 0 && !from_master && !busy {
         let out_of_memory = !crate::server::evict::perform(ctx.state);
         // Queueing inside MULTI may grow memory without bound: refused too, except what
         // ends the transaction.
@@ -160,6 +163,10 @@ fn refusal(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError> {
         return Some(CmdError::fixed(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         ));
+    }
+    if busy && !cmd.meta().is_some_and(|m| m.has_flag("allow_busy")) {
+        let text = crate::server::scripting::busy::busy_text(&ctx.shared.watchdog);
+        return Some(CmdError::fixed(text));
     }
     None
 }

@@ -6,7 +6,7 @@ use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, NO_KEYS, Spec, container, err, is, spec};
 use crate::server::scripting::ScriptFlags;
 use crate::server::scripting::functions::{self, RestorePolicy};
-use crate::server::scripting::run::{Invocation, run};
+use crate::server::scripting::run::{Invocation, reply_error_bytes, run};
 use bytes::Bytes;
 
 /// The scripting commands.
@@ -116,7 +116,13 @@ fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> CmdRes
         // Not UTF-8: no script has that name.
         String::from_utf8(args[1].to_ascii_lowercase()).map_err(|_| NOSCRIPT)?
     } else {
-        scripting.load_script(&args[1]).map_err(CmdError::msg)?
+        match scripting.load_script(&args[1]) {
+            Ok(sha) => sha,
+            Err(e) => {
+                reply_error_bytes(ctx, &e);
+                return Ok(());
+            }
+        }
     };
     let Some(script) = scripting.scripts.get(&sha) else {
         return Err(NOSCRIPT);
@@ -190,12 +196,10 @@ fn fcall_ro(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 // ---- SCRIPT ----
 
 fn script_load(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let sha = ctx
-        .state
-        .scripting
-        .load_script(&args[2])
-        .map_err(CmdError::msg)?;
-    ctx.out.bulk(sha.as_bytes());
+    match ctx.state.scripting.load_script(&args[2]) {
+        Ok(sha) => ctx.out.bulk(sha.as_bytes()),
+        Err(e) => reply_error_bytes(ctx, &e),
+    }
     Ok(())
 }
 
@@ -229,15 +233,13 @@ fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// SCRIPT KILL / FUNCTION KILL from the connection running under the lock: no script can
-/// be running then (another connection's kill goes through the watchdog).
-fn not_busy() -> CmdError {
-    CmdError::fixed("NOTBUSY No scripts in execution right now.")
-}
-
-/// SCRIPT KILL / FUNCTION KILL.
-fn kill(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    Err(not_busy())
+/// SCRIPT KILL / FUNCTION KILL: from a connection running under the lock no script runs
+/// (NOTBUSY); from one the busy hook serves, it asks the running script to stop.
+fn kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let eval = is(&args[0], "script");
+    crate::server::scripting::busy::kill(&ctx.shared.watchdog, eval).map_err(CmdError::fixed)?;
+    ctx.out.ok();
+    Ok(())
 }
 
 fn script_debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

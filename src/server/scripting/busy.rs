@@ -10,23 +10,28 @@
 //! `-BUSY ...` (unknown commands and wrong arities get their usual errors first, as in
 //! Redis), and writes the replies straight to the socket.
 //!
-//! A request that may run while busy but needs the connection's state (AUTH, HELLO, MULTI,
-//! FUNCTION STATS ...) is left for the task: it and every byte after it are *held* in the
-//! connection's [`Door`], the task is woken, and it runs them once the script ended (the
-//! client waits, as it would have without the threshold). The master link is never read
-//! here (Redis too lets its stream accumulate while busy).
+//! A connection at rest also lends the hook its [`Client`]: every request is then run by
+//! the ordinary [`commands::dispatch`] against the running script's state, as Redis's
+//! processCommand does from processEventsWhileBlocked. Its checks answer NOAUTH, NOPERM ...
+//! first and `-BUSY` for every command not flagged `allow_busy` (inside MULTI that dooms the
+//! transaction, and EXEC answers EXECABORT); AUTH, HELLO, MULTI, WATCH, RESET, FUNCTION
+//! STATS ... run. Only a connection the hook accepted itself (no client yet) still has its
+//! allow-busy requests, and everything after them, *held* in its [`Door`] for its task,
+//! which runs them once the script ended. The master link is never read here (Redis too
+//! lets its stream accumulate while busy).
 //!
 //! Each connection registers a [`Door`] (its socket's fd and a small state machine) with
 //! the [`Watchdog`](super::Watchdog); the task and the hook never read one socket at the
 //! same time: `REST` → `PUMPING` (hook) and `REST` → `ACTIVE` (task) are compare-and-swaps.
 
 use super::Watchdog;
-use crate::resp::{ParseLimits, RequestParser};
-use crate::server::commands;
+use crate::resp::{ParseLimits, ReplyBuf, RequestParser};
+use crate::server::client::Client;
+use crate::server::commands::{self, Ctx, Flow};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -64,6 +69,10 @@ pub struct Door {
     stopped: AtomicBool,
     /// Wakes the task when the hook left held bytes or unsent replies.
     pub wake: Notify,
+    /// The connection's client while it is at rest (null for a connection the hook
+    /// accepted): set by [`Door::rest`], used by the hook only between its REST → PUMPING
+    /// and PUMPING → REST swaps, while the task waits and does not touch it.
+    client: AtomicPtr<Client>,
 }
 
 impl Door {
@@ -75,14 +84,18 @@ impl Door {
             unsent: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
             wake: Notify::new(),
+            client: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
     /// The task is about to wait for input; `quiet` says nothing is buffered or pending
-    /// and the connection could be answered by the hook (see the module doc).
+    /// and the connection could be answered by the hook (see the module doc). The task
+    /// must not use `client` again before [`Door::active`] returned: the hook may run its
+    /// requests meanwhile.
     #[inline]
-    pub fn rest(&self, quiet: bool) {
+    pub fn rest(&self, quiet: bool, client: &mut Client) {
         if quiet {
+            self.client.store(client, Ordering::Relaxed);
             self.state.store(REST, Ordering::Release);
         }
     }
@@ -205,6 +218,8 @@ enum Answer {
     Hold,
     /// SHUTDOWN NOSAVE: end the script and the server.
     Shutdown,
+    /// QUIT: reply these bytes, then close the connection.
+    Close(Vec<u8>),
 }
 
 fn error_bytes(text: &str) -> Vec<u8> {
@@ -240,6 +255,30 @@ pub fn busy_text(dog: &Watchdog) -> &'static str {
         BUSY_FUNCTION
     } else {
         BUSY_EVAL
+    }
+}
+
+/// Runs one request of a connection whose client the hook holds: SHUTDOWN as
+/// [`shutdown`], anything else through the ordinary checks and handlers (see the module doc).
+fn answer_client(dog: &Watchdog, args: &[Bytes], client: &mut Client) -> Answer {
+    if client.authenticated
+        && let Ok(cmd) = commands::lookup_request(args)
+        && cmd.name == "shutdown"
+    {
+        return shutdown(dog, &args[1..]);
+    }
+    let run = super::call::with_current(|script| {
+        let mut out = ReplyBuf::default();
+        let mut ctx = Ctx::new(script.state, client, &mut out, script.shared);
+        commands::dispatch(&mut ctx, args);
+        let flow = ctx.flow;
+        (flow, out.buf)
+    });
+    match run {
+        // CLIENT PAUSE postponed it (nothing ran): the task runs it after the script.
+        Some((Flow::Paused, _)) | None => Answer::Hold,
+        Some((Flow::Close, reply)) => Answer::Close(reply),
+        Some((_, reply)) => Answer::Reply(reply),
     }
 }
 
@@ -317,7 +356,11 @@ pub fn pump(dog: &Watchdog) -> bool {
         {
             continue;
         }
-        shutdown |= serve_door(dog, &door, authenticated);
+        // SAFETY: the task stored this pointer to its live client before it made the door
+        // REST, and does not touch the client until its own REST → ACTIVE swap, which
+        // waits for this PUMPING pass to end; so this is the only reference meanwhile.
+        let client = unsafe { door.client.load(Ordering::Relaxed).as_mut() };
+        shutdown |= serve_door(dog, &door, authenticated, client);
         door.state.store(REST, Ordering::Release);
     }
     shutdown
@@ -345,7 +388,12 @@ fn accept(doors: &Doors) {
 }
 
 /// Reads what `door`'s socket holds and answers its complete requests.
-fn serve_door(dog: &Watchdog, door: &Door, authenticated: bool) -> bool {
+fn serve_door(
+    dog: &Watchdog,
+    door: &Door,
+    authenticated: bool,
+    mut client: Option<&mut Client>,
+) -> bool {
     let mut input = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
@@ -378,8 +426,19 @@ fn serve_door(dog: &Watchdog, door: &Door, authenticated: bool) -> bool {
         let rest = &input[input.len() - buf.len()..];
         match parser.parse(&mut buf, limits) {
             Ok(Some(args)) if args.is_empty() => continue,
-            Ok(Some(args)) => match answer(dog, &args, authenticated) {
+            Ok(Some(args)) => match match client.as_deref_mut() {
+                Some(c) => answer_client(dog, &args, c),
+                None => answer(dog, &args, authenticated),
+            } {
                 Answer::Reply(r) => replies.extend_from_slice(&r),
+                Answer::Close(r) => {
+                    replies.extend_from_slice(&r);
+                    send(door, &replies);
+                    // The task sees the end of its socket and closes the connection.
+                    // SAFETY: a plain shutdown(2) of the door's live socket.
+                    unsafe { libc::shutdown(door.fd, libc::SHUT_RDWR) };
+                    return shutdown;
+                }
                 Answer::Hold => {
                     hold(door, rest);
                     break;

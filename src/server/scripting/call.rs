@@ -200,6 +200,20 @@ pub fn with_run<R>(ctx: &mut Ctx, run: &mut RunState, f: impl FnOnce() -> R) -> 
     f()
 }
 
+/// Runs `f` with the context of the script running on this thread (the busy hook serving
+/// other clients with it); None when no script runs here or a `redis.call` is in progress.
+pub fn with_current<R>(f: impl FnOnce(&mut Ctx) -> R) -> Option<R> {
+    let ptr = CURRENT.with(|c| c.replace(std::ptr::null_mut()));
+    if ptr.is_null() {
+        return None;
+    }
+    let _restore = Restore(ptr);
+    // SAFETY: as in `lua_entry`: set by `with_run` below us on this thread's stack, and
+    // taken out of CURRENT, so this is the only reference made from it.
+    let (ctx, _run) = unsafe { &mut *ptr.cast::<Current>() };
+    Some(f(ctx))
+}
+
 /// `bridge.call(pcall, resp, repl, ...)` as prelude.lua calls it: `redis.call` /
 /// `redis.pcall` of the script running on this thread.
 pub fn lua_entry(

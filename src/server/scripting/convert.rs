@@ -144,9 +144,22 @@ fn boolean(out: &mut ReplyBuf, b: bool) {
     }
 }
 
+/// An error reply of raw bytes (a Lua string need not be UTF-8), CR and LF made spaces
+/// as Redis's addReplyErrorLength does.
+pub fn error_bytes(out: &mut ReplyBuf, text: &[u8]) {
+    let mut line = Vec::with_capacity(text.len() + 3);
+    line.push(b'-');
+    line.extend(
+        text.iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+    );
+    line.extend_from_slice(b"\r\n");
+    out.raw(&line);
+}
+
 fn table(out: &mut ReplyBuf, t: &Table, resp: u8, depth: usize) -> mlua::Result<()> {
     if let Value::String(e) = t.raw_get::<Value>("err")? {
-        out.error(&String::from_utf8_lossy(&e.as_bytes()));
+        error_bytes(out, &e.as_bytes());
         return Ok(());
     }
     if let Value::String(s) = t.raw_get::<Value>("ok")? {

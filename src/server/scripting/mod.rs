@@ -97,6 +97,12 @@ impl Watchdog {
         self.running.store(true, Ordering::Release);
     }
 
+    /// A script runs past its threshold: the requests the hook serves meanwhile are
+    /// refused with BUSY unless flagged `allow_busy` (commands::process).
+    pub fn serving_busy(&self) -> bool {
+        self.running.load(Ordering::Acquire) && self.timed_out.load(Ordering::Relaxed)
+    }
+
     /// The count hook's check: past the threshold, logs once and serves the other
     /// clients ([`busy::pump`]); returns the error that ends the run (SCRIPT KILL,
     /// SHUTDOWN NOSAVE, a FUNCTION LOAD past its time).
@@ -259,23 +265,23 @@ impl Scripting {
     }
 
     /// Compiles `body` and caches it under its SHA1; returns the SHA1, or the compile error
-    /// reply (`ERR Error compiling script (new function): ...`).
-    pub fn load_script(&mut self, body: &Bytes) -> Result<String, String> {
+    /// reply (`ERR Error compiling script (new function): ...`), as bytes: the
+    /// interpreter's message quotes the script, which need not be UTF-8.
+    pub fn load_script(&mut self, body: &Bytes) -> Result<String, Vec<u8>> {
         let sha = sha1_hex(body);
         if self.scripts.contains_key(&sha) {
             return Ok(sha);
         }
-        let (flags, code) = parse_eval_shebang(body)?;
+        let (flags, code) = parse_eval_shebang(body).map_err(String::into_bytes)?;
         let func = self
             .lua
-            .load(code)
+            .load(&code)
             .set_name("@user_script")
             .into_function()
             .map_err(|e| {
-                format!(
-                    "ERR Error compiling script (new function): {}",
-                    lua_error_text(&e)
-                )
+                let mut text = b"ERR Error compiling script (new function): ".to_vec();
+                text.extend_from_slice(&compile_error_bytes(&code, &e));
+                text
             })?;
         self.scripts_bytes += body.len();
         self.scripts.insert(
@@ -363,6 +369,47 @@ pub fn lua_error_text(e: &mlua::Error) -> String {
         mlua::Error::RuntimeError(m) => m.clone(),
         mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
         other => other.to_string(),
+    }
+}
+
+/// The interpreter's message for `code`, which did not compile (`e`), as bytes. mlua
+/// hands it over decoded lossily; when that lost bytes, the message is made again by
+/// compiling (never running) `code` in a scratch interpreter through the C API.
+pub fn compile_error_bytes(code: &[u8], e: &mlua::Error) -> Vec<u8> {
+    let text = lua_error_text(e);
+    // A precompiled chunk is refused by mlua and never handed to the raw loader.
+    if !text.contains('\u{FFFD}') || code.first() == Some(&0x1b) {
+        return text.into_bytes();
+    }
+    raw_compile_error(code).unwrap_or_else(|| text.into_bytes())
+}
+
+/// Compiles `code` as `@user_script` in a fresh interpreter: its error message, if any.
+fn raw_compile_error(code: &[u8]) -> Option<Vec<u8>> {
+    use mlua::ffi;
+    // SAFETY: a private state, closed before returning; the message is copied out of the
+    // Lua string (valid while it is on the stack) before the state is closed.
+    unsafe {
+        let state = ffi::luaL_newstate();
+        if state.is_null() {
+            return None;
+        }
+        let mut message = None;
+        if ffi::luaL_loadbuffer(
+            state,
+            code.as_ptr().cast(),
+            code.len(),
+            c"@user_script".as_ptr(),
+        ) != 0
+        {
+            let mut len = 0usize;
+            let p = ffi::lua_tolstring(state, -1, &mut len);
+            if !p.is_null() {
+                message = Some(std::slice::from_raw_parts(p.cast::<u8>(), len).to_vec());
+            }
+        }
+        ffi::lua_close(state);
+        message
     }
 }
 

@@ -114,7 +114,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
         }
         Ok((false, v, _)) => {
             let text = error_text(&v, inv.label);
-            reply_error(ctx, &CmdError::msg(text));
+            reply_error_bytes(ctx, &text);
         }
         Err(e) => {
             let text = format!(
@@ -143,20 +143,37 @@ fn adopt_orphans(ctx: &mut Ctx, watchdog: &super::Watchdog) {
     }
 }
 
-/// The reply for a failed run: `<err> script: <label>, on <source>:<line>.`
-fn error_text(v: &Value, label: &str) -> String {
+/// The reply for a failed run: `<err> script: <label>, on <source>:<line>.`, as bytes
+/// (the Lua message may quote bytes that are not UTF-8).
+fn error_text(v: &Value, label: &str) -> Vec<u8> {
     let Value::Table(t) = v else {
-        return format!("ERR unknown error script: {label}");
+        return format!("ERR unknown error script: {label}").into_bytes();
     };
-    let msg = match t.raw_get::<Value>("err") {
-        Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
-        _ => "ERR unknown error".into(),
+    let mut text = match t.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => s.as_bytes().to_vec(),
+        _ => b"ERR unknown error".to_vec(),
     };
     let source: Option<String> = t.raw_get("source").ok().flatten();
     let line: Option<i64> = t.raw_get("line").ok().flatten();
-    match (source, line) {
-        (Some(s), Some(l)) => format!("{msg} script: {label}, on {s}:{l}."),
-        _ => format!("{msg} script: {label}"),
+    let tail = match (source, line) {
+        (Some(s), Some(l)) => format!(" script: {label}, on {s}:{l}."),
+        _ => format!(" script: {label}"),
+    };
+    text.extend_from_slice(tail.as_bytes());
+    text
+}
+
+/// An error reply whose text may hold bytes that are not UTF-8 (a Lua message quoting
+/// the script): counted as [`reply_error`] counts it, sent with its bytes as they are.
+pub fn reply_error_bytes(ctx: &mut Ctx, text: &[u8]) {
+    let mark = ctx.out.mark();
+    reply_error(
+        ctx,
+        &CmdError::msg(String::from_utf8_lossy(text).into_owned()),
+    );
+    if std::str::from_utf8(text).is_err() {
+        ctx.out.truncate(mark);
+        super::convert::error_bytes(ctx.out, text);
     }
 }
 
