@@ -55,6 +55,23 @@ fn seeds() -> Vec<u64> {
     }
 }
 
+/// Allow-list entries turned off by `REDREPL_FUZZ_DISALLOW` (comma-separated: `encoding`,
+/// `minus-zero`, `xack`), to check whether they are still needed.
+fn disallowed() -> Vec<&'static str> {
+    use fuzz::check;
+    let v = std::env::var("REDREPL_FUZZ_DISALLOW").unwrap_or_default();
+    let mut out = Vec::new();
+    for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        out.extend_from_slice(match name {
+            "encoding" => &[check::ALLOW_ENCODING][..],
+            "minus-zero" => &[check::ALLOW_MINUS_ZERO, check::DIVERGE_MINUS_ZERO_SCORE][..],
+            "xack" => &[check::ALLOW_XACK_TYPE_DIVERGENCE][..],
+            _ => panic!("REDREPL_FUZZ_DISALLOW: unknown entry {name:?}"),
+        });
+    }
+    out
+}
+
 /// Both servers, with the same flags: DEBUG allowed, no save points, deep payload checks.
 fn servers() -> (Server, Server) {
     let flags = [
@@ -143,6 +160,8 @@ fn run_seed(seed: u64, count: u64) {
         let from = it.next().unwrap_or(0);
         runner.trace = from..it.next().unwrap_or(from) + 1;
     }
+    runner.log_allowed = env_flag("REDREPL_FUZZ_LOG_ALLOWED");
+    runner.disallowed = disallowed();
     let started = std::time::Instant::now();
     let result = runner.run(&mut generator, count, batch, digest_every);
     let s = &runner.stats;
