@@ -3,6 +3,7 @@
 redrepl against redis-server in the same run, as ratios.
 
 Usage: bench/pubsub.py [--redrepl target/release/redrepl] [--messages 20000] [--size 64]
+       bench/pubsub.py --callgrind [--messages 2000]
 
 Each run starts both servers on free loopback ports (no persistence), connects N
 subscribers to one channel, pipelines M PUBLISHes (batches of 100) from one client and
@@ -10,6 +11,11 @@ waits until every subscriber received all M messages; delivered/s = N*M / elapse
 Subscribers are read by one asyncio loop (counting bytes, no parsing), so the client side
 costs the same for both servers. Compare ratios, not absolute figures: the machine may be
 shared.
+
+--callgrind measures what does not depend on the load: instructions the server executes per
+delivered message. Each server runs under `valgrind --tool=callgrind` twice per subscriber
+count, once publishing M and once 2*M messages, and (Ir(2M) - Ir(M)) / (N * M) is the cost
+of one delivery with start-up, connections and shutdown cancelled out.
 """
 
 import argparse
@@ -35,13 +41,13 @@ def resp(*args):
     return out
 
 
-def start(cmd, port, tmp):
+def start(cmd, port, tmp, tries=200):
     p = subprocess.Popen(
         cmd + ["--port", str(port), "--save", "", "--dir", tmp],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(200):
+    for _ in range(tries):
         try:
             socket.create_connection(("127.0.0.1", port), 0.1).close()
             return p
@@ -93,13 +99,55 @@ async def run(port, subscribers, messages, size):
     return subscribers * (messages // 100 * 100) / elapsed
 
 
+def callgrind_ir(cmd, subscribers, messages, size, tmp):
+    """Total instructions (Ir) of one server run under callgrind: start, one benchmark
+    run of `messages` PUBLISHes to `subscribers`, SHUTDOWN NOSAVE."""
+    out = os.path.join(tmp, "callgrind.out")
+    port = free_port()
+    vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+    p = start(vg + cmd, port, tmp, tries=2400)
+    try:
+        asyncio.run(run(port, subscribers, messages, size))
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(resp("SHUTDOWN", "NOSAVE"))
+            s.recv(100)
+        p.wait(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    with open(out) as f:
+        total = next(l for l in f if l.startswith(("summary:", "totals:")))
+    os.remove(out)
+    return int(total.split()[1])
+
+
+def callgrind(a, tmp):
+    servers = {"redrepl": [a.redrepl, "server"], "redis": [a.redis]}
+    m = a.messages
+    print(f"{'subscribers':>11} {'redrepl Ir/msg':>15} {'redis Ir/msg':>13} {'redis/ours':>10}")
+    for n in (1, 10, 100):
+        per = {}
+        for name, cmd in servers.items():
+            one = callgrind_ir(cmd, n, m, a.size, tmp)
+            two = callgrind_ir(cmd, n, 2 * m, a.size, tmp)
+            per[name] = (two - one) / (n * m)
+        ratio = per["redis"] / per["redrepl"]
+        print(f"{n:>11} {per['redrepl']:>15,.0f} {per['redis']:>13,.0f} {ratio:>9.2f}x")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--redrepl", default="target/release/redrepl")
     ap.add_argument("--redis", default="/usr/bin/redis-server")
     ap.add_argument("--messages", type=int, default=20000)
     ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--callgrind", action="store_true", help="instructions per delivery")
     a = ap.parse_args()
+    if a.callgrind:
+        with tempfile.TemporaryDirectory() as tmp:
+            callgrind(a, tmp)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         ports = {"redrepl": free_port(), "redis": free_port()}
         procs = [

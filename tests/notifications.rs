@@ -326,3 +326,57 @@ fn config_shows_the_canonical_form_and_refuses_unknown_classes() {
         );
     }
 }
+
+/// COPY and MOVE onto a destination whose TTL has passed: the destination is expired first
+/// (`expired` in its database, before `copy_to`/`move_to`), as redis-server's lookupKeyWrite
+/// on the destination does.
+#[test]
+fn copy_and_move_onto_an_expired_destination_fire_expired() {
+    let run = |kind: Kind| {
+        let s = Server::builder(kind)
+            .debug_command(true)
+            .args(&["--notify-keyspace-events", "KEA"])
+            .start();
+        let mut sub = s.raw();
+        sub.request(&["PSUBSCRIBE", "__key*__:*"]);
+        let mut c = s.raw();
+        c.request(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        for cmd in [
+            &["SET", "src", "v"][..],
+            &["SET", "dst", "old", "PX", "1"],
+            &["SET", "mv", "v"],
+            &["SELECT", "1"],
+            &["SET", "mv", "old", "PX", "1"],
+            &["SET", "far", "old", "PX", "1"],
+            &["SELECT", "0"],
+        ] {
+            c.request(cmd);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let replies: Vec<Vec<u8>> = [
+            &["COPY", "src", "dst"][..],
+            &["MOVE", "mv", "1"],
+            &["COPY", "src", "far", "DB", "1"],
+        ]
+        .iter()
+        .map(|cmd| c.request(cmd))
+        .collect();
+        assert_eq!(replies, vec![b":1\r\n".to_vec(); 3], "{kind:?}");
+        let expired = String::from_utf8_lossy(&c.request(&["INFO", "stats"]))
+            .lines()
+            .find(|l| l.starts_with("expired_keys:"))
+            .map(str::to_string);
+        c.request(&["PUBLISH", "__keyevent@0__:done", "end"]);
+        (read_until(&mut sub, "__keyevent@0__:done", "end"), expired)
+    };
+    let ours = run(Kind::Redrepl);
+    assert_eq!(ours, run(Kind::Redis));
+    for e in [
+        "__keyevent@0__:expired dst",
+        "__keyevent@1__:expired mv",
+        "__keyevent@1__:expired far",
+    ] {
+        assert!(ours.0.iter().any(|l| l == e), "{e} in {:?}", ours.0);
+    }
+    assert_eq!(ours.1.as_deref(), Some("expired_keys:3"));
+}

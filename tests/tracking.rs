@@ -312,3 +312,62 @@ fn table_limit_invalidates_keys() {
         log.push(info_lines(&mut a, "stats", "tracking_total_keys"));
     });
 }
+
+/// Invalidations count against the receiver's `client-output-buffer-limit` class, as any
+/// reply in Redis: a RESP3 BCAST client that stops reading (here blocked in BLPOP) is closed
+/// by the `normal` limit, a RESP2 REDIRECT target subscribed to `__redis__:invalidate` by
+/// the `pubsub` limit; the tracking client that redirects and the writer keep being served.
+#[test]
+fn invalidations_obey_the_receivers_output_buffer_limit() {
+    for kind in [Kind::Redrepl, Kind::Redis] {
+        let s = Server::builder(kind).start();
+        let mut w = s.raw();
+        w.request(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 1mb 0 0 pubsub 1mb 0 0",
+        ]);
+        let mut t3 = resp3(&s);
+        t3.request(&["CLIENT", "SETNAME", "t3"]);
+        t3.request(&["CLIENT", "TRACKING", "ON", "BCAST"]);
+        t3.send(&common::resp(&[b"BLPOP", b"nolist", b"0"]));
+        let mut sub = s.raw();
+        sub.request(&["CLIENT", "SETNAME", "sub"]);
+        let sub_id = String::from_utf8_lossy(&sub.request(&["CLIENT", "ID"]))
+            .trim()
+            .trim_start_matches(':')
+            .to_string();
+        sub.request(&["SUBSCRIBE", "__redis__:invalidate"]);
+        let mut r = s.raw();
+        r.request(&["CLIENT", "SETNAME", "redirecting"]);
+        let on = r.request(&["CLIENT", "TRACKING", "ON", "BCAST", "REDIRECT", &sub_id]);
+        assert_eq!(on, b"+OK\r\n", "{kind:?}");
+        // 3000 keys of 10 KB: 30 MB of invalidations to each receiver, which read nothing.
+        let pad = "x".repeat(10_000);
+        let mut batch = Vec::new();
+        for i in 0..3000 {
+            let key = format!("k{i}:{pad}");
+            batch.extend(common::resp(&[b"SET", key.as_bytes(), b"v"]));
+        }
+        w.send(&batch);
+        for _ in 0..3000 {
+            assert_eq!(w.read_reply(), b"+OK\r\n");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let list = loop {
+            let list = String::from_utf8_lossy(&w.request(&["CLIENT", "LIST"])).into_owned();
+            if !list.contains("name=t3 ") && !list.contains("name=sub ") {
+                break list;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{kind:?}: receivers still connected:\n{list}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert!(list.contains("name=redirecting "), "{kind:?}: {list}");
+        assert_eq!(w.request(&["PING"]), b"+PONG\r\n");
+        drop(s);
+    }
+}

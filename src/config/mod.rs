@@ -52,6 +52,10 @@ pub struct Config {
     pub maxmemory_policy: usize,
     /// `maxmemory-samples`.
     pub maxmemory_samples: i64,
+    /// `lfu-log-factor`: how slowly the LFU counter grows (server/db/access.rs).
+    pub lfu_log_factor: i64,
+    /// `lfu-decay-time`: minutes per decrement of an idle key's LFU counter (0: never).
+    pub lfu_decay_time: i64,
     /// `tracking-table-max-keys`: keys client-side caching remembers (0: no limit).
     pub tracking_table_max_keys: i64,
     pub hz: i64,
@@ -209,6 +213,8 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: 0,
             maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             tracking_table_max_keys: 1_000_000,
             hz: 10,
             slowlog_log_slower_than: 10_000,

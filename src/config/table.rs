@@ -630,6 +630,22 @@ fn build() -> Vec<Directive> {
         },
         integer!("maxmemory-samples", None, maxmemory_samples, 1, 64, true),
         integer!(
+            "lfu-log-factor",
+            None,
+            lfu_log_factor,
+            0,
+            i32::MAX as i64,
+            true
+        ),
+        integer!(
+            "lfu-decay-time",
+            None,
+            lfu_decay_time,
+            0,
+            i32::MAX as i64,
+            true
+        ),
+        integer!(
             "tracking-table-max-keys",
             None,
             tracking_table_max_keys,
@@ -1251,8 +1267,6 @@ pub static OTHERS: &[Other] = &[
     other("active-defrag-cycle-min", "1"),
     other("active-defrag-cycle-max", "25"),
     other("active-defrag-max-scan-fields", "1000"),
-    other("lfu-log-factor", "10"),
-    other("lfu-decay-time", "1"),
     other("ignore-warnings", ""),
     // TLS (server/tls): stored here, read by tls::Settings; CONFIG SET rebuilds the contexts.
     other("tls-port", "0").immutable(),

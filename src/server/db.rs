@@ -5,6 +5,8 @@
 //! directly (a SCAN cursor is a bucket index). Expiry times live in a second table, as in
 //! Redis, so keys without a TTL pay nothing for the feature.
 
+pub mod access;
+
 use super::sds::Sds;
 use super::types::Value;
 use hashbrown::DefaultHashBuilder;
@@ -19,7 +21,8 @@ pub struct Entry {
     pub key: Sds,
     /// The value.
     pub value: Value,
-    /// Last access time in seconds (low 32 bits of the unix time), for OBJECT IDLETIME.
+    /// The access field ([`access`]): the LRU clock (seconds) of the last access, or under
+    /// an LFU policy the LFU minutes and counter.
     pub atime: u32,
 }
 
@@ -138,6 +141,14 @@ impl Db {
         self.entry_mut(key).map(|e| &mut e.value)
     }
 
+    /// Sets the access field of `key` ([`access`]) when both are there: a key moved with
+    /// its field (RENAME, MOVE), or loaded with a saved one (RDB, RESTORE).
+    pub fn set_access(&mut self, key: &[u8], field: Option<u32>) {
+        if let (Some(f), Some(e)) = (field, self.entry_mut(key)) {
+            e.atime = f;
+        }
+    }
+
     /// True when `key` exists (TTL not considered).
     pub fn contains(&self, key: &[u8]) -> bool {
         self.entry(key).is_some()
@@ -147,11 +158,13 @@ impl Db {
     /// `keep_ttl`. Counts as a modification of `key`.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         let h = self.hash(key);
-        let now = lru_clock();
         match self.table.find_mut(h, |e| e.key.as_bytes() == key) {
             Some(e) => {
                 e.value = value;
-                e.atime = now;
+                // Redis's dbSetValue: under LFU the new value keeps the old counter.
+                if !access::is_lfu() {
+                    e.atime = lru_clock();
+                }
             }
             None => {
                 if let Some(new) = &mut self.new_keys {
@@ -163,7 +176,7 @@ impl Db {
                     Entry {
                         key: Sds::from_slice(key),
                         value,
-                        atime: now,
+                        atime: access::new_field(),
                     },
                     |e| hasher.hash_one(e.key.as_bytes()),
                 );
@@ -200,7 +213,7 @@ impl Db {
                 v.insert(Entry {
                     key,
                     value,
-                    atime: lru_clock(),
+                    atime: access::new_field(),
                 });
                 Ok(())
             }
@@ -216,7 +229,7 @@ impl Db {
             Entry {
                 key,
                 value,
-                atime: lru_clock(),
+                atime: access::new_field(),
             },
             |e| hasher.hash_one(e.key.as_bytes()),
         );

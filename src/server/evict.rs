@@ -4,11 +4,12 @@
 //! evicted (always under `noeviction`).
 //!
 //! As in Redis, the choice is approximate: `maxmemory-samples` random keys per database are
-//! looked at and the best candidate among them goes: the longest idle (LRU), the nearest
-//! expiry (TTL), or any (random). redrepl keeps no access-frequency counters, so the LFU
-//! policies evict by idle time like LRU. Replicas do not evict (replica-ignore-maxmemory):
-//! the master's DELs keep them equal.
+//! scored into a pool of the best candidates, and the best goes: the longest idle (LRU), the
+//! least frequently used (LFU: score 255 minus the decayed logarithmic counter kept in each
+//! key's access field, see `db::access`), the nearest expiry (TTL), or any (random).
+//! Replicas do not evict (replica-ignore-maxmemory): the master's DELs keep them equal.
 
+use super::db::access;
 use super::state::State;
 use crate::config::table::MAXMEMORY_POLICIES;
 
@@ -68,8 +69,8 @@ fn pick(st: &mut State, policy: &str) -> Option<(usize, Vec<u8>)> {
     let volatile = policy.starts_with("volatile");
     let random = policy.ends_with("random");
     let by_ttl = policy == "volatile-ttl";
+    let lfu = policy.ends_with("lfu");
     let samples = st.config.maxmemory_samples.max(1) as usize;
-    let clock = super::db::lru_clock();
     let ndbs = st.dbs.len();
     if random {
         // Any key: from a random database, so none is favoured.
@@ -102,11 +103,13 @@ fn pick(st: &mut State, policy: &str) -> Option<(usize, Vec<u8>)> {
             let Some((key, at)) = found else {
                 break;
             };
+            let field = db.entry(&key).map_or(0, |e| e.atime);
             let score = if by_ttl {
                 -at
+            } else if lfu {
+                255 - access::counter(field) as i64
             } else {
-                let atime = db.entry(&key).map_or(clock, |e| e.atime);
-                clock.wrapping_sub(atime) as i64
+                access::idle_seconds(field) as i64
             };
             if pool.iter().any(|c| c.1 == dbi && c.2 == key) {
                 continue;

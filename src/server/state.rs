@@ -121,6 +121,7 @@ impl State {
         let dbs = (0..config.databases.max(1)).map(|_| Db::new()).collect();
         let now = super::clock::now_ms();
         let acl = super::acl::Acl::with_requirepass(&config);
+        super::db::access::configure(&config);
         State {
             config,
             config_file,

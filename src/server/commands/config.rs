@@ -81,6 +81,7 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let aof_was = ctx.state.config.appendonly;
     ctx.state.config = next;
+    crate::server::db::access::configure(&ctx.state.config);
     if let Some(contexts) = tls {
         crate::server::tls::install(contexts);
     }

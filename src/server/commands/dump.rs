@@ -46,7 +46,8 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let payload = &args[3];
     // Redis's restoreCommand order: the options (IDLETIME and FREQ exclude each other), then
     // BUSYKEY, then the TTL, then the payload.
-    let (mut replace, mut absttl, mut idle, mut freq) = (false, false, false, false);
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
     let mut i = 4;
     while i < args.len() {
         let more = i + 1 < args.len();
@@ -54,19 +55,21 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             replace = true;
         } else if is(&args[i], "absttl") {
             absttl = true;
-        } else if is(&args[i], "idletime") && more && !freq {
-            if arg_i64(&args[i + 1])? < 0 {
+        } else if is(&args[i], "idletime") && more && freq.is_none() {
+            let secs = arg_i64(&args[i + 1])?;
+            if secs < 0 {
                 return Err(CmdError::fixed("ERR Invalid IDLETIME value, must be >= 0"));
             }
-            idle = true;
+            idle = Some(secs as u64);
             i += 1;
-        } else if is(&args[i], "freq") && more && !idle {
-            if !(0..=255).contains(&arg_i64(&args[i + 1])?) {
+        } else if is(&args[i], "freq") && more && idle.is_none() {
+            let f = arg_i64(&args[i + 1])?;
+            if !(0..=255).contains(&f) {
                 return Err(CmdError::fixed(
                     "ERR Invalid FREQ value, must be >= 0 and <= 255",
                 ));
             }
-            freq = true;
+            freq = Some(f as u8);
             i += 1;
         } else {
             return Err(err::SYNTAX);
@@ -111,6 +114,7 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // REPLACE deletes the old value, then the key is added (`new`), as in Redis.
     db.remove(key);
     db.set(key, value, false);
+    db.set_access(key, crate::server::db::access::loaded_field(freq, idle));
     if ttl > 0 {
         db.set_expire(key, ttl);
         if !absttl {

@@ -3,6 +3,7 @@
 use super::args::{Args, int_arg, parse_cursor, scan_options, scan_reply};
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, KEY1, NO_KEYS, Spec, arg_i64, container, err, is, spec};
+use crate::server::db::access;
 use crate::server::glob::glob_match;
 use crate::server::notify::{GENERIC, notify, notify_in};
 use bytes::Bytes;
@@ -62,7 +63,7 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut n = 0;
     for key in &args[1..] {
-        if ctx.lookup_read(key).is_some() {
+        if ctx.lookup_read_notouch(key).is_some() {
             n += 1;
         }
     }
@@ -166,7 +167,7 @@ fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult {
-    if ctx.lookup_read(key).is_none() {
+    if ctx.lookup_read_notouch(key).is_none() {
         ctx.out.int(-2);
         return Ok(());
     }
@@ -213,7 +214,7 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn type_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let name = match ctx.lookup_read(&args[1]) {
+    let name = match ctx.lookup_read_notouch(&args[1]) {
         Some(v) => v.kind().name(),
         None => "none",
     };
@@ -292,10 +293,13 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
     }
     let db = ctx.db();
     let ttl = db.expire_at(src);
+    let field = db.entry(src).map(|e| e.atime);
     let value = db.remove(src).unwrap();
     // Redis deletes an existing destination, then adds it (the `new` event fires).
     db.remove(dst);
     db.set(dst, value, false);
+    // The same object moves, with its access field (LRU clock or LFU counter).
+    db.set_access(dst, field);
     if let Some(at) = ttl {
         db.set_expire(dst, at);
     }
@@ -350,12 +354,10 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let ttl = ctx.db().expire_at(src);
-    let now = ctx.now_ms;
+    // An expired destination is deleted first, with its `expired` event (lookupKeyWrite).
+    let gone = ctx.expire_if_needed_in(target_db, dst);
     let tdb = &mut ctx.state.dbs[target_db];
-    if tdb.is_expired(dst, now) {
-        tdb.remove(dst);
-    }
-    if tdb.contains(dst) && !replace {
+    if !gone && tdb.contains(dst) && !replace {
         ctx.out.int(0);
         return Ok(());
     }
@@ -382,20 +384,20 @@ fn move_cmd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let now = ctx.now_ms;
-    let tdb = &mut ctx.state.dbs[target];
-    if tdb.is_expired(key, now) {
-        tdb.remove(key);
-    }
-    if tdb.contains(key) {
+    // An expired destination is deleted first, with its `expired` event (lookupKeyWrite).
+    let gone = ctx.expire_if_needed_in(target, key);
+    if !gone && ctx.state.dbs[target].contains(key) {
         ctx.out.int(0);
         return Ok(());
     }
     let src = &mut ctx.state.dbs[ctx.client.db];
     let ttl = src.expire_at(key);
+    let field = src.entry(key).map(|e| e.atime);
     let value = src.remove(key).unwrap();
     let tdb = &mut ctx.state.dbs[target];
     tdb.set(key, value, false);
+    // The same object moves, with its access field (LRU clock or LFU counter).
+    tdb.set_access(key, field);
     if let Some(at) = ttl {
         tdb.set_expire(key, at);
     }
@@ -492,24 +494,34 @@ fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     }
-    let clock = crate::server::db::lru_clock();
     let Some(entry) = ctx.db().entry(key) else {
         ctx.out.null();
         return Ok(());
     };
+    let lfu = access::is_lfu();
     if is(sub, "encoding") {
         let enc = entry.value.encoding();
         ctx.out.bulk(enc.as_bytes());
     } else if is(sub, "idletime") {
-        let idle = clock.saturating_sub(entry.atime);
+        if lfu {
+            return Err(CmdError::fixed(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ));
+        }
+        let idle = access::idle_seconds(entry.atime);
         ctx.out.int(idle as i64);
     } else if is(sub, "refcount") {
         let n = entry.value.refcount();
         ctx.out.int(n);
     } else {
-        return Err(CmdError::fixed(
-            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-        ));
+        if !lfu {
+            return Err(CmdError::fixed(
+                "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ));
+        }
+        // Decayed but not stored: OBJECT does not count as an access (LOOKUP_NOTOUCH).
+        let freq = access::counter(entry.atime);
+        ctx.out.int(freq as i64);
     }
     Ok(())
 }

@@ -402,7 +402,13 @@ impl<'a> Ctx<'a> {
     /// reads see it as gone (and the master's own commands see it as present). While writes
     /// are paused, expired keys are also hidden but kept, so the stream stays still.
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
-        let db = &mut self.state.dbs[self.client.db];
+        self.expire_if_needed_in(self.client.db, key)
+    }
+
+    /// [`Ctx::expire_if_needed`] for a key of database `dbi` (COPY ... DB, MOVE: Redis's
+    /// lookupKeyWrite on the destination fires `expired` there).
+    pub fn expire_if_needed_in(&mut self, dbi: usize, key: &[u8]) -> bool {
+        let db = &mut self.state.dbs[dbi];
         match db.expire_at(key) {
             Some(at) if at <= self.now_ms => {
                 if self.state.config.replicaof.is_some() {
@@ -415,12 +421,16 @@ impl<'a> Ctx<'a> {
                 {
                     return true;
                 }
-                let db = &mut self.state.dbs[self.client.db];
-                db.remove(key);
+                self.state.dbs[dbi].remove(key);
                 self.state.stats.expired_keys += 1;
-                let dbi = self.client.db;
                 self.state.propagate(dbi, &[b"DEL", key]);
-                crate::server::notify::notify(self, crate::server::notify::EXPIRED, "expired", key);
+                crate::server::notify::notify_in(
+                    self,
+                    crate::server::notify::EXPIRED,
+                    "expired",
+                    key,
+                    dbi,
+                );
                 true
             }
             _ => false,
@@ -429,6 +439,16 @@ impl<'a> Ctx<'a> {
 
     /// Looks `key` up for reading: expired keys are removed first, hits and misses counted.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.lookup_read_with(key, true)
+    }
+
+    /// [`Ctx::lookup_read`] that does not count as an access of the key (Redis's
+    /// LOOKUP_NOTOUCH: EXISTS, TYPE, TTL and its variants).
+    pub fn lookup_read_notouch(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.lookup_read_with(key, false)
+    }
+
+    fn lookup_read_with(&mut self, key: &[u8], touch: bool) -> Option<&mut Value> {
         if self.expire_if_needed(key) && self.state.dbs[self.client.db].contains(key) {
             self.state.stats.keyspace_misses += 1;
             crate::server::notify::notify_miss(self, key);
@@ -442,11 +462,12 @@ impl<'a> Ctx<'a> {
             crate::server::notify::notify_miss(self, key);
             return None;
         }
-        let clock = super::db::lru_clock();
         let db = &mut self.state.dbs[self.client.db];
         match db.entry_mut(key) {
             Some(e) => {
-                e.atime = clock;
+                if touch {
+                    super::db::access::touch(&mut e.atime);
+                }
                 self.state.stats.keyspace_hits += 1;
                 Some(&mut e.value)
             }
@@ -462,16 +483,16 @@ impl<'a> Ctx<'a> {
         if self.expire_if_needed(key) && self.state.dbs[self.client.db].contains(key) {
             return None;
         }
-        let clock = super::db::lru_clock();
         self.state.dbs[self.client.db].entry_mut(key).map(|e| {
-            e.atime = clock;
+            super::db::access::touch(&mut e.atime);
             &mut e.value
         })
     }
 
-    /// Whether `key` exists (after expiry), without touching statistics.
+    /// Whether `key` exists (after expiry), without touching statistics. Counts as an
+    /// access of the key (Redis's lookupKeyWrite), as in the commands that use it.
     pub fn exists(&mut self, key: &[u8]) -> bool {
-        !self.expire_if_needed(key) && self.state.dbs[self.client.db].contains(key)
+        self.lookup_write(key).is_some()
     }
 
     /// Records `n` changes for save points and marks the command for propagation, and

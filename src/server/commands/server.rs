@@ -113,7 +113,6 @@ fn debug_object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let compress = ctx.state.config.rdbcompression;
     let fill = ctx.state.config.list_max_listpack_size;
     let compressed = ctx.state.config.list_compress_depth != 0;
-    let clock = crate::server::db::lru_clock();
     let Some(entry) = ctx.db().entry(key) else {
         return Err(CmdError::fixed("ERR no such key"));
     };
@@ -127,7 +126,7 @@ fn debug_object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         v.encoding(),
         serialized,
         entry.atime & 0x00ff_ffff,
-        clock.saturating_sub(entry.atime),
+        crate::server::db::access::idle_seconds(entry.atime),
     );
     if let Value::List(l) = v {
         let shape = listpack_size::quicklist_shape(l, fill);

@@ -284,11 +284,19 @@ pub fn deliver<F: Fn(Proto) -> Bytes>(
         out.raw(frame);
         return;
     }
+    queue(to, frame.clone(), from.hard_limit);
+}
+
+/// Queues `frame` on `to`'s outbox; a client whose outbox passes `hard_limit` (bytes, 0 for
+/// none: the hard limit of its `client-output-buffer-limit` class) is closed, as Redis
+/// closes a client over its output buffer limit. Checked here, when the frame is queued,
+/// because the connection task may not drain its outbox for a while (blocked, flushing).
+pub fn queue(to: &ClientInfo, frame: Bytes, hard_limit: i64) {
     if to.killed.load(Ordering::Relaxed) {
         return;
     }
-    let queued = to.outbox.push(frame.clone());
-    if from.hard_limit > 0 && queued as i64 >= from.hard_limit {
+    let queued = to.outbox.push(frame);
+    if hard_limit > 0 && queued as i64 >= hard_limit {
         crate::warning!(
             "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
             to.describe()

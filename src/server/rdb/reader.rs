@@ -4,7 +4,7 @@
 //! stops the load with an error naming the key and the type: data is never dropped silently.
 
 use super::{blobs, op};
-use crate::server::db::Db;
+use crate::server::db::{Db, access};
 use crate::server::sds::Sds;
 use crate::server::types::{self, Value};
 
@@ -397,6 +397,8 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
     let now = crate::server::clock::now_ms();
     let mut db = 0usize;
     let mut expire: Option<i64> = None;
+    // RDB_OPCODE_FREQ / RDB_OPCODE_IDLE of the next key.
+    let (mut freq, mut idle): (Option<u8>, Option<u64>) = (None, None);
     loop {
         let t = c.u8()?;
         match t {
@@ -453,12 +455,8 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
             op::EXPIRETIME => {
                 expire = Some(i32::from_le_bytes(c.take(4)?.try_into().unwrap()) as i64 * 1000)
             }
-            op::IDLE => {
-                c.len()?;
-            }
-            op::FREQ => {
-                c.u8()?;
-            }
+            op::IDLE => idle = Some(c.len()?),
+            op::FREQ => freq = Some(c.u8()?),
             op::MODULE_AUX => return c.err("module data is not supported by redrepl"),
             op::FUNCTION2 => info
                 .functions
@@ -473,6 +471,7 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
                     e
                 })?;
                 let at = expire.take();
+                let field = access::loaded_field(freq.take(), idle.take());
                 let Some(value) = value else {
                     // An empty collection (written by no Redis version): skipped, as Redis.
                     info.empty_skipped += 1;
@@ -484,13 +483,16 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
                     continue;
                 }
                 let d = &mut dbs[db];
-                let ttl_key = at.map(|a| (key.clone(), a));
+                let ttl_key = (at.is_some() || field.is_some()).then(|| key.clone());
                 if let Err(key) = d.insert_if_absent(key, value) {
                     c.key = Some(String::from_utf8_lossy(&key).into_owned());
                     return c.err("duplicate key in the same database");
                 }
-                if let Some((k, a)) = ttl_key {
-                    d.set_expire(&k, a);
+                if let Some(k) = ttl_key {
+                    if let Some(a) = at {
+                        d.set_expire(&k, a);
+                    }
+                    d.set_access(&k, field);
                 }
                 info.keys += 1;
             }

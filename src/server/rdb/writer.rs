@@ -168,8 +168,11 @@ impl<W: Write> RdbWriter<W> {
         }
     }
 
-    /// One database: SELECTDB, RESIZEDB and every entry (with its expiry).
+    /// One database: SELECTDB, RESIZEDB and every entry (with its expiry, and as Redis's
+    /// rdbSaveKeyValuePair its idle time under an LRU policy or its LFU counter under LFU).
     pub fn db(&mut self, index: usize, db: &Db) -> io::Result<()> {
+        use crate::server::db::access::{self, Mode};
+        let mode = access::mode();
         if db.is_empty() {
             return Ok(());
         }
@@ -182,6 +185,14 @@ impl<W: Write> RdbWriter<W> {
             if let Some(at) = db.expire_at(&e.key) {
                 self.raw(&[op::EXPIRETIME_MS])?;
                 self.raw(&at.to_le_bytes())?;
+            }
+            match mode {
+                Mode::Lru => {
+                    self.raw(&[op::IDLE])?;
+                    self.len(access::idle_seconds(e.atime))?;
+                }
+                Mode::Lfu => self.raw(&[op::FREQ, access::counter(e.atime) as u8])?,
+                Mode::Other => {}
             }
             self.raw(&[Self::type_byte(&e.value)])?;
             self.string(&e.key)?;

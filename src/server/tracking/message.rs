@@ -3,6 +3,7 @@
 //! client in Pub/Sub mode) a `message` on `__redis__:invalidate`.
 
 use super::mark_broken;
+use crate::server::client::{ClientClass, ClientInfo};
 use crate::server::state::State;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
@@ -33,7 +34,7 @@ pub fn send(state: &mut State, id: u64, payload: Payload) {
                 if own_resp3 && let Some(me) = state.clients.get(&id) {
                     let mut f = b">2\r\n$21\r\ntracking-redir-broken\r\n".to_vec();
                     f.extend_from_slice(format!(":{redirect}\r\n").as_bytes());
-                    me.outbox.push(Bytes::from(f));
+                    queue(state, me, Bytes::from(f));
                 }
                 return;
             }
@@ -69,7 +70,18 @@ pub fn send(state: &mut State, id: u64, payload: Payload) {
             }
         }
     }
-    target.outbox.push(Bytes::from(f));
+    queue(state, &target, Bytes::from(f));
+}
+
+/// Queues an invalidation as any reply to `to`: under the output buffer limit of its class
+/// (`pubsub` when it is subscribed, else `normal`, as Redis's getClientType).
+fn queue(state: &State, to: &ClientInfo, frame: Bytes) {
+    let class = if to.in_pubsub() {
+        ClientClass::Pubsub
+    } else {
+        ClientClass::Normal
+    };
+    crate::server::pubsub::queue(to, frame, class.limits(&state.config).0);
 }
 
 fn is_resp3(state: &State, id: u64) -> bool {
