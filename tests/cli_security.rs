@@ -19,34 +19,88 @@ const TLS_ENGINES: &[&str] = &["redis", "bundled"];
 /// Engines whose ACL users (without TLS) the tests exercise: both, today.
 const ACL_ENGINES: &[&str] = &["redis", "bundled"];
 
-/// A local two-node cluster in a temporary folder, stopped on drop (`redrepl stop`, then
-/// SIGKILL by pidfile).
+/// A local cluster in a temporary folder, stopped on drop (`redrepl stop`, then SIGKILL by
+/// pidfile).
 struct Local {
     dir: tempfile::TempDir,
     inventory: PathBuf,
-    ports: [u16; 2],
+    ports: Vec<u16>,
+    /// The sentinels' ports (empty: two nodes, no sentinels).
+    sentinel_ports: Vec<u16>,
 }
 
 impl Local {
-    /// `redrepl init` (secure, or `--plain`) on 127.0.0.1, then the inventory made local:
-    /// `transport: local`, free ports, data in the temporary folder, `engine`.
+    /// `redrepl init` (secure, or `--plain`) of two nodes on 127.0.0.1 (no sentinels: they
+    /// need three), then the inventory made local: `transport: local`, free ports, data in
+    /// the temporary folder, `engine`.
     fn init(engine: &str, plain: bool) -> Local {
+        Local::init_nodes(engine, plain, 2)
+    }
+
+    /// The same with three nodes and sentinels (one per node, on free ports, of `engine`,
+    /// with a 1 s down-after and a 10 s failover timeout). On one host, init itself refuses
+    /// three sentinels on one port (it validates the secure inventory): so init makes two
+    /// nodes, and node3, the sentinel block and the sentinel user are added as a secure
+    /// three-host init writes them (`init_of_three_hosts_enables_sentinels_with_a_sentinel_user`
+    /// checks that text), then `certs renew` issues node3's certificate.
+    fn init_sentinels(engine: &str) -> Local {
+        let mut lab = Local::init_nodes(engine, false, 2);
+        lab.ports.push(free_port());
+        lab.sentinel_ports = (0..3).map(|_| free_port()).collect();
+        let text = std::fs::read_to_string(&lab.inventory).unwrap();
+        let mut text = text.replace(
+            "sentinel:                 # automatic failover needs 3 nodes or more\n  \
+                 enabled: false\n",
+            &format!(
+                "  sentinel:\n    role: sentinel\n    \
+                     password: \"sentinel-pw-0123456789abcdef\"\n\
+                     sentinel:\n  engine: {engine}\n  quorum: 2\n  down_after_ms: 1000\n  \
+                     failover_timeout_ms: 10000\n  min_replicas_to_write: 1\n  \
+                     min_replicas_max_lag: 10\n"
+            ),
+        );
+        text.push_str(&format!(
+            "  node3:\n    replicaof: node1\n    host: \"127.0.0.1\"\n    port: {}\n",
+            lab.ports[2]
+        ));
+        for (i, sp) in lab.sentinel_ports.iter().enumerate() {
+            let at = text.find(&format!("  node{}:\n", i + 1)).unwrap();
+            let end = at
+                + text[at..]
+                    .find(&format!("    port: {}\n", lab.ports[i]))
+                    .unwrap();
+            let line_end = end + text[end..].find('\n').unwrap() + 1;
+            text.insert_str(line_end, &format!("    sentinel: {{port: {sp}}}\n"));
+        }
+        std::fs::write(&lab.inventory, &text).unwrap();
+        let run = orch::redrepl(&["certs", "renew", lab.inv()]).expect(0, "certs for node3");
+        lab.check_secrets(&run);
+        assert!(lab.tls().join("nodes/node3.key").exists());
+        lab
+    }
+
+    /// The same with `n` nodes.
+    fn init_nodes(engine: &str, plain: bool, n: usize) -> Local {
         let dir = tempfile::Builder::new()
             .prefix("redrepl-sec-")
             .tempdir()
             .unwrap();
         let d = dir.path().to_str().unwrap();
-        // Two nodes: no sentinels even for --plain (they need three).
-        let mut args = vec!["init", d, "--hosts", "127.0.0.1,127.0.0.1"];
+        let hosts = vec!["127.0.0.1"; n].join(",");
+        let mut args = vec!["init", d, "--hosts", &hosts];
         if plain {
             args.push("--plain");
         }
         let run = orch::redrepl(&args).expect(0, "init");
-        let ports = [free_port(), free_port()];
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let sentinel_ports: Vec<u16> = Vec::new();
         let inventory = dir.path().join("inventory.yaml");
         let text = std::fs::read_to_string(&inventory).unwrap();
         let mut text = text
             .replace("engine: bundled\n", &format!("engine: {engine}\n"))
+            .replace("  engine: bundled   ", &format!("  engine: {engine}   "))
+            .replace("down_after_ms: 5000", "down_after_ms: 1000")
+            .replace("failover_timeout_ms: 60000", "failover_timeout_ms: 10000")
             .replace(
                 "defaults:\n  dir: /myredis\n",
                 &format!(
@@ -55,13 +109,21 @@ impl Local {
             )
             .replace("protected_mode: false", "protected_mode: true");
         for (i, p) in ports.iter().enumerate() {
-            text = text.replace(&format!("port: {}\n", 6379 + i), &format!("port: {p}\n"));
+            let sentinel = match sentinel_ports.get(i) {
+                Some(sp) => format!("    sentinel: {{port: {sp}}}\n"),
+                None => String::new(),
+            };
+            text = text.replace(
+                &format!("port: {}\n", 6379 + i),
+                &format!("port: {p}\n{sentinel}"),
+            );
         }
         std::fs::write(&inventory, &text).unwrap();
         let lab = Local {
             dir,
             inventory,
             ports,
+            sentinel_ports,
         };
         lab.check_secrets(&run);
         lab
@@ -73,8 +135,18 @@ impl Local {
             .join(format!("data/node{}/redis_{}.pid", i + 1, self.ports[i]))
     }
 
+    fn sentinel_pidfile(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!(
+            "data/node{}/sentinel_{}.pid",
+            i + 1,
+            self.sentinel_ports[i]
+        ))
+    }
+
     fn pids(&self) -> Vec<i32> {
-        (0..2).map(|i| pid_in(&self.pidfile(i)).unwrap()).collect()
+        (0..self.ports.len())
+            .map(|i| pid_in(&self.pidfile(i)).unwrap())
+            .collect()
     }
 
     fn inv(&self) -> &str {
@@ -122,7 +194,7 @@ impl Local {
             self.tls().join("ca.key"),
             self.tls().join("redrepl-client.key"),
         ];
-        for n in 1..=2 {
+        for n in 1..=self.ports.len() {
             keys.push(self.tls().join(format!("nodes/node{n}.key")));
         }
         for k in keys {
@@ -144,10 +216,10 @@ impl Local {
         }
     }
 
-    /// No secret in any server log.
+    /// No secret in any server or sentinel log.
     fn check_logs(&self) {
         let secrets = self.secrets();
-        for n in 1..=2 {
+        for n in 1..=self.ports.len() {
             let dir = self.dir.path().join(format!("data/node{n}"));
             for e in std::fs::read_dir(&dir).unwrap().flatten() {
                 if e.path().extension().is_some_and(|x| x == "log") {
@@ -168,7 +240,9 @@ impl Local {
 
 impl Drop for Local {
     fn drop(&mut self) {
-        orch::tear_down(&self.inventory, (0..2).map(|i| self.pidfile(i)));
+        let servers = (0..self.ports.len()).map(|i| self.pidfile(i));
+        let sentinels = (0..self.sentinel_ports.len()).map(|i| self.sentinel_pidfile(i));
+        orch::tear_down(&self.inventory, servers.chain(sentinels));
     }
 }
 
@@ -218,34 +292,58 @@ impl TlsClient {
 
     /// Sends one command; returns the reply's first line (bulk strings: their contents).
     fn cmd(&mut self, args: &[&str]) -> String {
+        self.try_cmd(args).expect("a reply")
+    }
+
+    /// The same; None when the connection failed (closed by the server, ...).
+    fn try_cmd(&mut self, args: &[&str]) -> Option<String> {
+        self.send(args).ok()?;
+        self.reply().ok()
+    }
+
+    /// Sends one command; returns a flat array reply's elements (each as [`TlsClient::cmd`]
+    /// gives it), or the reply itself as the only element when it is no array.
+    fn cmd_array(&mut self, args: &[&str]) -> Vec<String> {
+        self.send(args).unwrap();
+        let first = self.reply().unwrap();
+        match first.strip_prefix('*').and_then(|n| n.parse::<i64>().ok()) {
+            Some(n) => (0..n.max(0)).map(|_| self.reply().unwrap()).collect(),
+            None => vec![first],
+        }
+    }
+
+    fn send(&mut self, args: &[&str]) -> std::io::Result<()> {
         let mut req = format!("*{}\r\n", args.len());
         for a in args {
             req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
         }
-        self.s.write_all(req.as_bytes()).unwrap();
-        self.s.flush().unwrap();
-        let line = self.line();
+        self.s.write_all(req.as_bytes())?;
+        self.s.flush()
+    }
+
+    fn reply(&mut self) -> std::io::Result<String> {
+        let line = self.line()?;
         if let Some(n) = line.strip_prefix('$') {
             let n: i64 = n.parse().unwrap();
             if n < 0 {
-                return "(nil)".into();
+                return Ok("(nil)".into());
             }
             let mut b = vec![0u8; n as usize + 2];
-            self.s.read_exact(&mut b).unwrap();
-            return String::from_utf8_lossy(&b[..n as usize]).into_owned();
+            self.s.read_exact(&mut b)?;
+            return Ok(String::from_utf8_lossy(&b[..n as usize]).into_owned());
         }
-        line
+        Ok(line)
     }
 
-    fn line(&mut self) -> String {
+    fn line(&mut self) -> std::io::Result<String> {
         let mut out = Vec::new();
         let mut b = [0u8; 1];
         while !out.ends_with(b"\r\n") {
-            self.s.read_exact(&mut b).unwrap();
+            self.s.read_exact(&mut b)?;
             out.push(b[0]);
         }
         out.truncate(out.len() - 2);
-        String::from_utf8_lossy(&out).into_owned()
+        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 }
 
@@ -314,7 +412,7 @@ fn init_deploy_verify_with_tls_and_users_and_plain_tcp_refused() {
         }
 
         // Plain TCP: no RESP reply at all on any node.
-        for p in lab.ports {
+        for &p in &lab.ports {
             assert_eq!(plain_ping(p), None, "port {p} answered plain TCP");
         }
 
@@ -504,10 +602,10 @@ fn a_plain_cluster_is_upgraded_to_tls_and_users_in_place_with_its_data() {
             run.all()
         );
         assert!(run.stdout.contains("verify: OK"), "{}", run.all());
-        for p in lab.ports {
+        for &p in &lab.ports {
             assert_eq!(plain_ping(p), None, "port {p} answered plain TCP");
         }
-        for p in lab.ports {
+        for &p in &lab.ports {
             let mut c = lab.tls_client(p);
             assert_eq!(c.cmd(&["AUTH", "admin", &format!("admin-{pw}")]), "+OK");
             assert_eq!(c.cmd(&["DBSIZE"]), ":500", "port {p}");
@@ -622,4 +720,236 @@ fn a_template_copy_without_the_security_block_is_refused() {
     assert!(!dir.path().join("rendered").exists());
     let run = orch::cli("deploy", &inv, &["--dry-run"]).expect(1, "deploy --dry-run");
     assert!(run.all().contains("`security` block"), "{}", run.all());
+}
+
+/// Every sentinel's master port and flags (`SENTINEL MASTER`), asked over TLS as the admin.
+fn sentinel_masters(lab: &Local, admin: &str) -> Vec<Option<(u16, String)>> {
+    lab.sentinel_ports
+        .iter()
+        .map(|&sp| {
+            let mut s = lab.tls_client(sp);
+            assert_eq!(s.cmd(&["AUTH", "admin", admin]), "+OK");
+            let m = s.cmd_array(&["SENTINEL", "MASTER", "redrepl"]);
+            let field = |name: &str| {
+                let at = m.iter().position(|f| f == name)?;
+                m.get(at + 1).cloned()
+            };
+            Some((field("port")?.parse().ok()?, field("flags")?))
+        })
+        .collect()
+}
+
+/// Every sentinel's master port.
+fn sentinel_master_ports(lab: &Local, admin: &str) -> Vec<Option<u16>> {
+    sentinel_masters(lab, admin)
+        .into_iter()
+        .map(|m| m.map(|(p, _)| p))
+        .collect()
+}
+
+/// Writes `SET app:w:<i> <i>` as the app user over TLS to the server on `port` until
+/// stopped (reconnecting when the server closes the link); returns the acknowledged `i`s.
+fn tls_writer(
+    lab: &Local,
+    port: u16,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Vec<u64>> {
+    let config = TlsClient::config(&lab.tls());
+    let app = lab.password("app");
+    std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        let mut i = 0u64;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut c = TlsClient::connect_with(config.clone(), port);
+            if c.try_cmd(&["AUTH", "app", &app]).as_deref() != Some("+OK") {
+                continue;
+            }
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                match c.try_cmd(&["SET", &format!("app:w:{i}"), &i.to_string()]) {
+                    Some(r) if r == "+OK" => acked.push(i),
+                    Some(_) => std::thread::sleep(Duration::from_millis(20)),
+                    None => break,
+                }
+            }
+        }
+        acked
+    })
+}
+
+/// Issue 14 with issue 16: a secure `init` of three nodes enables the sentinels; deploy starts
+/// them TLS only with their own users, verify and status see them, plain TCP to a sentinel
+/// gets no reply, promote goes through them with no acknowledged write lost, and a kill -9 of
+/// the master is failed over by them over TLS, which the next deploy follows.
+fn secure_init_deploys_sentinels(engine: &str) {
+    let lab = Local::init_sentinels(engine);
+    let run = lab.cli("deploy", &["--dry-run"]).expect(0, "dry run");
+    assert!(
+        run.stdout.contains(&format!(
+            "start the sentinel on port {}",
+            lab.sentinel_ports[0]
+        )),
+        "{}",
+        run.all()
+    );
+    let run = lab.cli("deploy", &[]).expect(0, "deploy");
+    assert!(run.stdout.contains("sentinels: OK"), "{}", run.all());
+    assert!(run.stdout.contains("verify: OK"), "{}", run.all());
+    lab.cli("verify", &[]).expect(0, "verify");
+
+    // status: every sentinel up, on node1, knowing the others and the replicas, quorum OK.
+    let run = lab.cli("status", &[]).expect(0, "status");
+    let rows: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("SENTINEL"))
+        .skip(1)
+        .filter(|l| l.starts_with("node"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{}", run.stdout);
+    for r in &rows {
+        let cells: Vec<&str> = r.split_whitespace().collect();
+        // SENTINEL ADDRESS UP MASTER EPOCH DOWN SENTINELS REPLICAS QUORUM
+        assert_eq!(
+            &cells[2..],
+            ["yes", "node1", "0", "no", "3", "2", "OK"],
+            "{}",
+            run.stdout
+        );
+    }
+
+    // The sentinels: TLS only, the default user off, the admin logs in, the app user does not
+    // exist there; their files are private and hold no other user's password.
+    let admin = lab.password("admin");
+    for (i, &sp) in lab.sentinel_ports.iter().enumerate() {
+        assert_eq!(plain_ping(sp), None, "sentinel {sp} answered plain TCP");
+        let mut s = lab.tls_client(sp);
+        assert!(s.cmd(&["PING"]).starts_with("-NOAUTH"), "sentinel {sp}");
+        let app = lab.password("app");
+        assert!(s.cmd(&["AUTH", "app", &app]).starts_with("-WRONGPASS"));
+        assert_eq!(s.cmd(&["AUTH", "admin", &admin]), "+OK");
+        assert_eq!(s.cmd(&["PING"]), "+PONG");
+        let conf = lab
+            .dir
+            .path()
+            .join(format!("data/node{}/sentinel-{sp}.conf", i + 1));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&conf).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{}: {mode:o}", conf.display());
+        let text = std::fs::read_to_string(&conf).unwrap();
+        for owner in ["admin", "app", "replication"] {
+            assert!(!text.contains(&lab.password(owner)), "{owner}'s password");
+        }
+        assert!(text.contains("tls-port "), "{text}");
+    }
+    let ports: Vec<Option<u16>> = vec![Some(lab.ports[0]); 3];
+    assert_eq!(sentinel_master_ports(&lab, &admin), ports);
+
+    // promote through the TLS sentinels while an app writer runs: no acknowledged write lost.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let w = tls_writer(&lab, lab.ports[0], stop.clone());
+    let mut m = lab.tls_client(lab.ports[0]);
+    assert_eq!(m.cmd(&["AUTH", "admin", &admin]), "+OK");
+    orch::wait_for("the writer's first writes", Duration::from_secs(20), || {
+        m.cmd(&["EXISTS", "app:w:20"]) == ":1"
+    });
+    let run = lab.cli("promote", &["node2"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked = w.join().unwrap();
+    let run = run.expect(0, "promote through the sentinels");
+    assert!(
+        run.all()
+            .contains("the sentinels agree: node2 is the master (config epoch 1)"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        sentinel_master_ports(&lab, &admin),
+        vec![Some(lab.ports[1]); 3]
+    );
+    let mut n2 = lab.tls_client(lab.ports[1]);
+    assert_eq!(n2.cmd(&["AUTH", "admin", &admin]), "+OK");
+    assert!(acked.len() >= 20, "{} writes acknowledged", acked.len());
+    let missing: Vec<u64> = acked
+        .iter()
+        .copied()
+        .filter(|i| n2.cmd(&["EXISTS", &format!("app:w:{i}")]) != ":1")
+        .collect();
+    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+    assert_eq!(n2.cmd(&["SET", "before", "kill"]), "+OK");
+    assert_eq!(n2.cmd(&["WAIT", "2", "5000"]), ":2");
+    drop(n2);
+
+    // kill -9 of the master: the sentinels fail over over TLS; deploy follows them.
+    let pid = pid_in(&lab.pidfile(1)).unwrap();
+    orch::kill9(pid);
+    let mut now = Vec::new();
+    orch::wait_for("the sentinels' failover", Duration::from_secs(60), || {
+        let masters = sentinel_masters(&lab, &admin);
+        now = masters.iter().map(|m| m.as_ref().map(|m| m.0)).collect();
+        let done = masters
+            .iter()
+            .all(|m| m.as_ref().is_some_and(|(_, f)| !f.contains("failover")));
+        done && now.iter().all(|p| *p == now[0] && *p != Some(lab.ports[1]))
+    });
+    let new = lab.ports.iter().position(|p| Some(*p) == now[0]).unwrap();
+    let new_name = format!("node{}", new + 1);
+    let run = lab
+        .cli("verify", &[])
+        .expect(3, "verify after the failover");
+    assert!(run.stdout.contains(&new_name), "{}", run.all());
+    let run = lab
+        .cli("deploy", &[])
+        .expect(0, "deploy after the failover");
+    assert!(
+        run.stdout.contains(&format!(
+            "{new_name} is the master now (was node2); updated the inventory"
+        )),
+        "{}",
+        run.all()
+    );
+    lab.cli("verify", &[]).expect(0, "verify after the deploy");
+    let mut n = lab.tls_client(lab.ports[new]);
+    assert_eq!(n.cmd(&["AUTH", "admin", &admin]), "+OK");
+    assert_eq!(n.cmd(&["GET", "before"]), "kill");
+    lab.check_logs();
+}
+
+#[test]
+fn secure_init_deploys_redis_sentinels_with_tls_and_users() {
+    secure_init_deploys_sentinels("redis");
+}
+
+#[test]
+fn secure_init_deploys_bundled_sentinels_with_tls_and_users() {
+    secure_init_deploys_sentinels("bundled");
+}
+
+/// A secure `init` of three hosts enables the sentinels (no `enabled: false` any more) with a
+/// sentinel user, and its inventory renders TLS-only sentinels logging in as that user.
+#[test]
+fn init_of_three_hosts_enables_sentinels_with_a_sentinel_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    orch::redrepl(&["init", d, "--hosts", "10.0.0.1,10.0.0.2,10.0.0.3"]).expect(0, "init");
+    let text = std::fs::read_to_string(dir.path().join("inventory.yaml")).unwrap();
+    assert!(text.contains("\nsentinel:  "), "{text}");
+    assert!(!text.contains("enabled: false"), "{text}");
+    assert!(text.contains("\n  sentinel:  "), "{text}");
+    assert!(text.contains("    role: sentinel\n"), "{text}");
+    assert!(text.contains("tls: true\n"), "{text}");
+    let inv = dir.path().join("inventory.yaml");
+    let run = orch::cli("render", &inv, &["--out", &format!("{d}/rendered")]).expect(0, "render");
+    let conf = std::fs::read_to_string(dir.path().join("rendered/node2-sentinel.conf"))
+        .unwrap_or_else(|e| panic!("{e}: {}", run.all()));
+    for want in [
+        "port 0\n",
+        "tls-port 26379\n",
+        "tls-replication yes\n",
+        "user default off\n",
+        "sentinel sentinel-user \"sentinel\"\n",
+        "sentinel auth-user redrepl \"sentinel\"\n",
+    ] {
+        assert!(conf.contains(want), "{want:?} missing:\n{conf}");
+    }
 }

@@ -1,6 +1,7 @@
 //! `redrepl init`: scaffolds an inventory and a copy of the built-in templates. By default the
 //! cluster is secure (issue 14): `tls: true` with a fresh CA and per-node certificates in
-//! `tls/`, and ACL users (admin, replication, app) with random passwords; `--plain` writes the
+//! `tls/`, and ACL users (admin, replication, app, and sentinel with 3 nodes or more, where the
+//! sentinels are on) with random passwords; `--plain` writes the
 //! seed-like inventory with one random password instead.
 
 use crate::cli::{certs, files, password, sentinel, template, validate};
@@ -39,7 +40,7 @@ pub const SEED_HOSTS: [&str; 3] = ["192.168.10.132", "192.168.10.133", "192.168.
 pub enum Secrets {
     /// `--plain`: the one cluster password (auth.password).
     Plain(String),
-    /// The default: TLS, and the users with their passwords (admin, replication, app).
+    /// The default: TLS, and the users with their passwords (admin, replication, app, sentinel).
     Secure {
         /// The admin user's password.
         admin: String,
@@ -47,6 +48,8 @@ pub enum Secrets {
         replication: String,
         /// The app user's password.
         app: String,
+        /// The sentinel user's password (the sentinels' login to the servers and each other).
+        sentinel: String,
     },
 }
 
@@ -67,15 +70,15 @@ pub fn inventory_text(hosts: &[String], secrets: &Secrets) -> String {
          # With the AOF a restarted master comes back with every write but the last second.\n\
          persistence: both\n",
     );
-    let secure = match secrets {
+    match secrets {
         Secrets::Plain(password) => {
             s.push_str(&format!("auth:\n  password: {}\n", yaml_quote(password)));
-            false
         }
         Secrets::Secure {
             admin,
             replication,
             app,
+            sentinel,
         } => {
             s.push_str(
                 "# TLS on every link, with the CA and certificates in tls/ next to this file (the CA\n\
@@ -97,17 +100,17 @@ pub fn inventory_text(hosts: &[String], secrets: &Secrets) -> String {
                 yaml_quote(APP_RULES),
                 yaml_quote(app)
             ));
-            true
+            if hosts.len() >= 3 {
+                s.push_str(&format!(
+                    "  sentinel:       # the sentinels' login to the servers and to each other\n    role: sentinel\n    password: {}\n",
+                    yaml_quote(sentinel)
+                ));
+            }
         }
-    };
+    }
     // Sentinels: one per node; a failover needs a majority, so fewer than 3 cannot survive
     // losing one and are left off.
-    if secure {
-        s.push_str(
-            "sentinel:                 # not yet deployed with tls:/users: (use `init --plain`)\n  \
-             enabled: false\n",
-        );
-    } else if hosts.len() >= 3 {
+    if hosts.len() >= 3 {
         s.push_str(
             "sentinel:                 # one sentinel per node: automatic failover\n  \
              engine: bundled          # or redis (the node's redis-sentinel)\n  \
@@ -190,6 +193,7 @@ pub fn init(
             admin: random()?,
             replication: random()?,
             app: random()?,
+            sentinel: random()?,
         }
     };
     let tdir = tmpl.parent().expect("has a parent");

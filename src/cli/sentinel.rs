@@ -83,6 +83,34 @@ struct MasterCtx<'a> {
     port: u16,
 }
 
+/// `security`: the sentinel's TLS files and ACL users (None when the inventory has neither
+/// `tls:` nor `users:`).
+#[derive(Serialize)]
+struct SecurityCtx<'a> {
+    /// The node's own TLS files (None: plain TCP).
+    tls: Option<crate::cli::certs::RemoteFiles>,
+    /// `user` lines on the sentinel: the admin (the orchestrator's login) and the sentinel
+    /// user (the other sentinels' login), the passwords as their SHA-256.
+    users: Vec<UserCtx<'a>>,
+    /// The default user has no password: it is turned off.
+    default_off: bool,
+    /// The sentinel user: `auth-user`/`auth-pass` to the servers, `sentinel-user`/
+    /// `sentinel-pass` to the other sentinels (None without users).
+    login: Option<LoginCtx<'a>>,
+}
+
+#[derive(Serialize)]
+struct UserCtx<'a> {
+    name: &'a str,
+    rules: String,
+}
+
+#[derive(Serialize)]
+struct LoginCtx<'a> {
+    user: &'a str,
+    pass: &'a str,
+}
+
 #[derive(Serialize)]
 struct Ctx<'a> {
     cluster: &'a str,
@@ -91,6 +119,38 @@ struct Ctx<'a> {
     node: NodeCtx<'a>,
     sentinel: SentinelCtx<'a>,
     master: MasterCtx<'a>,
+    security: Option<SecurityCtx<'a>>,
+}
+
+fn security<'a>(cluster: &'a Cluster, node: &'a Node) -> Option<SecurityCtx<'a>> {
+    use crate::cli::users::{SENTINEL_PEER_RULES, UserRole};
+    let s = &cluster.security;
+    if !s.tls && s.users.is_empty() {
+        return None;
+    }
+    let mut users = Vec::new();
+    if let Some(admin) = s.user(UserRole::Admin) {
+        users.push(UserCtx {
+            name: &admin.name,
+            rules: admin.config_rules(),
+        });
+    }
+    let sentinel_user = s.user(UserRole::Sentinel);
+    if let Some(u) = sentinel_user {
+        users.push(UserCtx {
+            name: &u.name,
+            rules: u.config_rules_with(SENTINEL_PEER_RULES),
+        });
+    }
+    Some(SecurityCtx {
+        tls: s.tls.then(|| crate::cli::certs::RemoteFiles::of(node)),
+        users,
+        default_off: !s.users.is_empty() && s.default_password.is_none(),
+        login: sentinel_user.map(|u| LoginCtx {
+            user: &u.name,
+            pass: u.password.expose(),
+        }),
+    })
 }
 
 /// Renders the sentinel.conf of `node` (None when sentinels are off or the node has none).
@@ -105,7 +165,11 @@ pub fn render(
     let ctx = Ctx {
         cluster: &cluster.name,
         engine: s.engine.as_str(),
-        password: cluster.password.as_ref().map(|p| p.expose()),
+        password: cluster
+            .security
+            .default_password
+            .as_ref()
+            .map(|p| p.expose()),
         node: NodeCtx {
             name: &node.name,
             host: &node.host,
@@ -126,6 +190,7 @@ pub fn render(
             host: &master.host,
             port: master.port,
         },
+        security: security(cluster, node),
     };
     Some(template.render_context(&ctx))
 }
@@ -400,6 +465,54 @@ mod tests {
             "{master}"
         );
         assert!(!master.contains("replicaof"), "{master}");
+    }
+
+    #[test]
+    fn with_tls_and_users_the_sentinel_is_tls_only_and_logs_in_as_the_sentinel_user() {
+        let c = cluster(&INV.replace(
+            "auth:\n  password: pw-123456789\n",
+            "tls: true\nusers:\n  adm: {role: admin, password: adm-123456789}\n  \
+             rep: {role: replication, password: rep-123456789}\n  \
+             sen: {role: sentinel, password: sen-123456789}\n",
+        ));
+        let t = Template::from_source(BUILTIN, "built-in sentinel.conf.j2");
+        let text = render(&t, &c, c.node("b").unwrap()).unwrap().unwrap();
+        for want in [
+            "port 0\n",
+            "tls-port 26380\n",
+            "tls-cert-file \"/d/b/redrepl-tls/b.crt\"\n",
+            "tls-key-file \"/d/b/redrepl-tls/b.key\"\n",
+            "tls-ca-cert-file \"/d/b/redrepl-tls/ca.crt\"\n",
+            "tls-auth-clients yes\n",
+            "tls-replication yes\n",
+            "user default off\n",
+            "user adm reset on #",
+            " ~* &* +@all\n",
+            "user sen reset on #",
+            "sentinel sentinel-user \"sen\"\n",
+            "sentinel sentinel-pass \"sen-123456789\"\n",
+            "sentinel auth-user c \"sen\"\n",
+            "sentinel auth-pass c \"sen-123456789\"\n",
+        ] {
+            assert!(text.contains(want), "{want:?} missing:\n{text}");
+        }
+        assert!(
+            text.contains(&format!(" {}\n", crate::cli::users::SENTINEL_PEER_RULES)),
+            "{text}"
+        );
+        for never in [
+            "adm-123456789",
+            "rep-123456789",
+            "requirepass",
+            "port 26380\n",
+        ] {
+            assert!(!text.contains(never), "{never:?} in:\n{text}");
+        }
+        // The master gets the replication login too: the sentinels may demote it.
+        let master = Template::builtin()
+            .render(&c, c.node("a").unwrap())
+            .unwrap();
+        assert!(master.contains("\nmasteruser \"rep\"\n"), "{master}");
     }
 
     #[test]

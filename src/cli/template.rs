@@ -204,7 +204,10 @@ fn security<'a>(cluster: &'a Cluster, node: &'a Node) -> Option<SecurityCtx<'a>>
         return None;
     }
     let (masteruser, masterauth) = match cluster.master_login() {
-        (Some(u), pw) if node.replicaof.is_some() => (Some(u), pw.map(|p| p.expose())),
+        // With sentinels the master too: they turn a returning old master into a replica.
+        (Some(u), pw) if node.replicaof.is_some() || cluster.sentinels.is_some() => {
+            (Some(u), pw.map(|p| p.expose()))
+        }
         _ => (None, None),
     };
     Some(SecurityCtx {

@@ -49,6 +49,12 @@ impl UserRole {
     }
 }
 
+/// The sentinel user's rules on the sentinels themselves: what one sentinel sends another
+/// (PING, the hello PUBLISH, CLIENT SETNAME, SENTINEL IS-MASTER-DOWN-BY-ADDR), checked with
+/// redis-sentinel 7.0 (a failover leaves its ACL LOG empty).
+pub const SENTINEL_PEER_RULES: &str = "allchannels -@all +ping +publish +client|setname \
+     +sentinel|is-master-down-by-addr +hello +auth";
+
 /// One entry of `users:` as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,8 +86,13 @@ impl User {
     /// The arguments of this user's redis.conf `user` line after the name: a clean slate,
     /// on, the password's SHA-256, then the rules.
     pub fn config_rules(&self) -> String {
+        self.config_rules_with(&self.rules)
+    }
+
+    /// The same with other rules (the sentinel user on the sentinels themselves).
+    pub fn config_rules_with(&self, rules: &str) -> String {
         let hash = crate::server::acl::user::hash_password(self.password.expose().as_bytes());
-        format!("reset on #{hash} {}", self.rules)
+        format!("reset on #{hash} {rules}")
     }
 }
 

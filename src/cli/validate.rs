@@ -143,7 +143,7 @@ impl Validator<'_> {
             .collect();
         self.topology(inv);
         let sentinels = self.sentinels(inv, &nodes);
-        self.security_fits(inv, &nodes, &security);
+        self.security_fits(inv, &nodes);
         self.unique_addresses(&nodes);
         let (access, login) = security::access(&security);
         for n in &mut nodes {

@@ -179,14 +179,9 @@ fn quit(_: &Shared, conn: &mut Conn, _: &[Bytes], out: &mut ReplyBuf) {
     conn.close = true;
 }
 
-/// Checks `user`/`pass` against requirepass (the only user is `default`).
+/// Checks `user`/`pass` against the `user` lines and requirepass.
 fn check_password(shared: &Shared, user: Option<&str>, pass: &[u8]) -> bool {
-    let s = super::lock(shared);
-    let user_ok = user.is_none_or(|u| u == "default");
-    match &s.conf.requirepass {
-        Some(p) => user_ok && p.as_bytes() == pass,
-        None => user_ok,
-    }
+    super::lock(shared).conf.login_ok(user, pass)
 }
 
 fn auth(shared: &Shared, conn: &mut Conn, args: &[Bytes], out: &mut ReplyBuf) {
@@ -194,7 +189,7 @@ fn auth(shared: &Shared, conn: &mut Conn, args: &[Bytes], out: &mut ReplyBuf) {
         out.error("ERR syntax error");
         return;
     }
-    let no_pass = super::lock(shared).conf.requirepass.is_none();
+    let no_pass = super::lock(shared).conf.default_open();
     if args.len() == 2 && no_pass {
         out.error(
             "ERR AUTH <password> called without any password configured for the default \

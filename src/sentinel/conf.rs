@@ -116,6 +116,9 @@ pub struct SentinelConf {
     pub sentinel_user: Option<String>,
     /// `sentinel sentinel-pass` (never logged).
     pub sentinel_pass: Option<String>,
+    /// `user` lines: the sentinel's own ACL users, by name. Only their login (on/off and
+    /// passwords) is checked; their command rules are not enforced.
+    pub users: Vec<(String, crate::server::acl::user::User)>,
     /// The monitored masters, in file order.
     pub masters: Vec<MasterConf>,
 }
@@ -167,6 +170,7 @@ impl SentinelConf {
             deny_scripts_reconfig: true,
             sentinel_user: None,
             sentinel_pass: None,
+            users: Vec::new(),
             masters: Vec::new(),
         }
     }
@@ -240,6 +244,7 @@ impl SentinelConf {
             "pidfile" => self.pidfile = Some(one()?.clone()).filter(|p| !p.is_empty()),
             "requirepass" => self.requirepass = Some(one()?.clone()).filter(|p| !p.is_empty()),
             "sentinel" => self.apply_sentinel(args)?,
+            "user" => self.apply_user(args)?,
             tls if tls.starts_with("tls-") => {
                 self.tls.insert(tls.to_string(), args.to_vec());
             }
@@ -247,6 +252,54 @@ impl SentinelConf {
             _ => {}
         }
         Ok(())
+    }
+
+    /// One `user <name> <rules...>` line (a later line for a name replaces the earlier one).
+    fn apply_user(&mut self, a: &[String]) -> Result<(), String> {
+        use crate::server::acl::user::{User, merge_selectors};
+        let Some((name, rules)) = a.split_first() else {
+            return Err("wrong number of arguments".into());
+        };
+        let mut user = if name == "default" {
+            User::default_user()
+        } else {
+            User::new(false)
+        };
+        let rules = merge_selectors(rules).map_err(|_| "Unmatched parenthesis".to_string())?;
+        for r in &rules {
+            // Rules naming sentinel-only commands (`+sentinel|...`) are unknown to the
+            // server's table; rules are not enforced here, so they are skipped.
+            match user.apply(r, false) {
+                Ok(()) | Err(crate::server::acl::RuleError::Unknown) => {}
+                Err(e) => return Err(format!("Error in user declaration '{name}': {e}")),
+            }
+        }
+        self.users.retain(|(n, _)| n != name);
+        self.users.push((name.clone(), user));
+        Ok(())
+    }
+
+    /// Whether `user` (None: `default`) logs in with `pass`: its `user` line, else for
+    /// `default` the `requirepass`.
+    pub fn login_ok(&self, user: Option<&str>, pass: &[u8]) -> bool {
+        let name = user.unwrap_or("default");
+        if let Some((_, u)) = self.users.iter().find(|(n, _)| n == name) {
+            return u.password_ok(pass);
+        }
+        match (&self.requirepass, name) {
+            (Some(p), "default") => p.as_bytes() == pass,
+            (None, "default") => true,
+            _ => false,
+        }
+    }
+
+    /// Whether a new connection is logged in as `default` without AUTH (no requirepass and
+    /// no `user default` line turning it off or giving it a password).
+    pub fn default_open(&self) -> bool {
+        match self.users.iter().find(|(n, _)| n == "default") {
+            Some((_, u)) => u.enabled && u.nopass && self.requirepass.is_none(),
+            None => self.requirepass.is_none(),
+        }
     }
 
     /// One `sentinel <option> ...` line (sentinelHandleConfiguration).
@@ -583,5 +636,28 @@ mod tests {
         );
         assert!(c.apply_line("sentinel bogus").is_err());
         assert!(c.apply_line("sentinel myid short").is_err());
+    }
+
+    #[test]
+    fn user_lines_log_in_and_can_turn_the_default_user_off() {
+        let mut c = SentinelConf::empty(PathBuf::from("/tmp/s.conf"));
+        assert!(c.default_open() && c.login_ok(None, b"x"));
+        let hash = crate::server::acl::user::hash_password(b"adm-pw");
+        for l in [
+            "user default off".to_string(),
+            format!("user adm reset on #{hash} ~* &* +@all"),
+            // Sentinel-only commands are unknown to the server's table: skipped.
+            "user sen reset on >sen-pw allchannels -@all +ping +sentinel|is-master-down-by-addr"
+                .to_string(),
+        ] {
+            c.apply_line(&l).unwrap();
+        }
+        assert!(!c.default_open());
+        assert!(c.login_ok(Some("adm"), b"adm-pw"));
+        assert!(!c.login_ok(Some("adm"), b"sen-pw"));
+        assert!(c.login_ok(Some("sen"), b"sen-pw"));
+        assert!(!c.login_ok(None, b""));
+        assert!(!c.login_ok(Some("nobody"), b"adm-pw"));
+        assert!(c.apply_line("user x on >p allkeys ~a").is_err());
     }
 }

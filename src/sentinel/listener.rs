@@ -145,7 +145,7 @@ async fn connection(shared: Shared, mut sock: Stream) {
         psub: 0,
         kill: kill.clone(),
     };
-    let authed = super::lock(&shared).conf.requirepass.is_none();
+    let authed = super::lock(&shared).conf.default_open();
     {
         let mut s = super::lock(&shared);
         s.stats.connections += 1;

@@ -88,8 +88,8 @@ impl Validator<'_> {
     }
 
     /// Checks that the users cover what the cluster needs (a login for the orchestrator, one
-    /// for the replicas) and what is not supported together.
-    pub(super) fn security_fits(&mut self, inv: &Inventory, nodes: &[Node], s: &Security) {
+    /// for the replicas, one for the sentinels).
+    pub(super) fn security_fits(&mut self, inv: &Inventory, nodes: &[Node]) {
         let declared = |r: UserRole| inv.users.values().any(|u| u.role == r);
         let shared = inv.auth.password.is_some() || inv.auth.password_env.is_some();
         if !inv.users.is_empty() && !shared {
@@ -112,12 +112,30 @@ impl Validator<'_> {
             .sentinel
             .as_ref()
             .is_some_and(|x| x.enabled != Some(false));
-        if sentinels_on && (s.tls || !inv.users.is_empty()) {
-            self.problem(
-                "sentinel.enabled",
-                "sentinels are not deployed with tls: or users: yet: set sentinel.enabled: \
-                 false, or remove tls: and users:",
-            );
+        // Sentinels with users: they log in to the servers and to each other as the
+        // sentinel user, and the orchestrator logs in to them as admin.
+        if sentinels_on && !inv.users.is_empty() {
+            for (role, why) in [
+                (
+                    UserRole::Sentinel,
+                    "the sentinels log in to the servers and to each other with it",
+                ),
+                (
+                    UserRole::Admin,
+                    "the orchestrator logs in to the sentinels with it",
+                ),
+            ] {
+                if !declared(role) {
+                    self.problem(
+                        "users",
+                        format!(
+                            "sentinels are enabled but no user has role: {} ({why}): add one, \
+                             or set sentinel.enabled: false",
+                            role.as_str()
+                        ),
+                    );
+                }
+            }
         }
     }
 }

@@ -350,3 +350,41 @@ fn sentinel_quorum_majority_ports_and_settings_are_checked() {
         "{p:?}"
     );
 }
+
+#[test]
+fn sentinels_with_tls_and_users_need_a_sentinel_and_an_admin_user() {
+    let users = "tls: true\nusers:\n  adm: {role: admin, password: a-123456789}\n  \
+                 rep: {role: replication, password: r-123456789}\n";
+    let secure = GOOD.replace("auth: {password: pw}\n", users);
+    // Accepted together (they were refused before sentinels spoke TLS and ACL).
+    let with_sentinel_user = secure.replace(
+        "users:\n",
+        "users:\n  sen: {role: sentinel, password: s-123456789}\n",
+    );
+    let c = check(&format!("{with_sentinel_user}sentinel: {{}}\n")).unwrap();
+    assert!(c.sentinels.is_some() && c.security.tls);
+    // Without the sentinel user: named, at `users`.
+    let p = problems(&format!("{secure}sentinel: {{}}\n"));
+    assert!(
+        has(
+            &p,
+            "users: sentinels are enabled but no user has role: sentinel"
+        ),
+        "{p:?}"
+    );
+    assert!(!has(&p, "role: admin"), "{p:?}");
+    // Without the admin (auth.password for the servers): the sentinels need it too.
+    let no_admin = with_sentinel_user
+        .replace("  adm: {role: admin, password: a-123456789}\n", "")
+        .replace("tls: true\n", "tls: true\nauth: {password: pw-123456789}\n");
+    let p = problems(&format!("{no_admin}sentinel: {{}}\n"));
+    assert!(
+        has(
+            &p,
+            "users: sentinels are enabled but no user has role: admin"
+        ),
+        "{p:?}"
+    );
+    // TLS without users: fine.
+    check(&format!("{GOOD}tls: true\nsentinel: {{}}\n")).unwrap();
+}
