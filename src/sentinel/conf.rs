@@ -373,10 +373,21 @@ impl SentinelConf {
             }
             ("parallel-syncs", 3) => self.master_mut(&a[1])?.parallel_syncs = num(&a[2])?,
             ("notification-script", 3) => {
-                self.master_mut(&a[1])?.notification_script = Some(a[2].clone())
+                let m = self.master_mut(&a[1])?;
+                if !super::scripts::executable(&a[2]) {
+                    return Err("Notification script seems non existing or non executable.".into());
+                }
+                m.notification_script = Some(a[2].clone())
             }
             ("client-reconfig-script", 3) => {
-                self.master_mut(&a[1])?.client_reconfig_script = Some(a[2].clone())
+                let m = self.master_mut(&a[1])?;
+                if !super::scripts::executable(&a[2]) {
+                    return Err(
+                        "Client reconfiguration script seems non existing or non executable."
+                            .into(),
+                    );
+                }
+                m.client_reconfig_script = Some(a[2].clone())
             }
             ("auth-pass", 3) => self.master_mut(&a[1])?.auth_pass = Some(a[2].clone()),
             ("auth-user", 3) => self.master_mut(&a[1])?.auth_user = Some(a[2].clone()),

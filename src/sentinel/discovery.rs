@@ -178,13 +178,16 @@ fn role_changes(s: &mut Sentinel, mi: usize, id: u64, now: i64) {
             m.failover_state_change_time = now;
             let d = m.describe_inst(&m.replicas[ri]);
             let md = m.describe();
+            let from = (m.inst.ip.clone(), m.inst.port);
+            let to = (m.replicas[ri].ip.clone(), m.replicas[ri].port);
             s.flush_config();
-            events.emit(true, "+promoted-slave", &d);
+            s.warn(mi, "+promoted-slave", &d);
             if s.simulate.crash_after_promotion {
                 crate::warning!("Simulated crash after promotion");
                 std::process::exit(99);
             }
-            events.emit(true, "+failover-state-reconf-slaves", &md);
+            s.warn(mi, "+failover-state-reconf-slaves", &md);
+            s.client_reconfig(mi, "leader", (&from.0, from.1), (&to.0, to.1));
         } else if !r.promoted
             && sane
             && r.no_down_for(wait_time, now)
@@ -287,7 +290,7 @@ pub fn hello(s: &mut Sentinel, payload: &str, now: i64) {
         m.sentinels.push(si);
         s.flush_config();
     }
-    s.adopt_epoch(epoch);
+    s.adopt_epoch(mi, epoch);
     let m = &mut s.masters[mi];
     if let Some(si) = m
         .sentinels
@@ -305,7 +308,7 @@ pub fn hello(s: &mut Sentinel, payload: &str, now: i64) {
                 .find(|x| x.runid.as_deref() == Some(runid))
                 .map(|si| m.describe_inst(si))
                 .unwrap_or_default();
-            events.emit(true, "+config-update-from", &from);
+            events.warn(m.notify(), "+config-update-from", &from);
             let msg = format!(
                 "{} {} {} {} {}",
                 m.name(),
@@ -314,8 +317,10 @@ pub fn hello(s: &mut Sentinel, payload: &str, now: i64) {
                 mip,
                 mport
             );
-            events.emit(true, "+switch-master", &msg);
+            events.warn(m.notify(), "+switch-master", &msg);
+            let old = (m.inst.ip.clone(), m.inst.port);
             failover::reset_master_and_change_address(s, mi, mip, mport);
+            s.client_reconfig(mi, "observer", (&old.0, old.1), (mip, mport));
         } else {
             s.flush_config();
         }

@@ -107,7 +107,7 @@ fn check_down(s: &mut Sentinel, mi: usize, now: i64) {
         }
     }
     for (down, d) in changes {
-        events.emit(true, if down { "+sdown" } else { "-sdown" }, &d);
+        events.warn(m.notify(), if down { "+sdown" } else { "-sdown" }, &d);
     }
 }
 
@@ -136,10 +136,10 @@ fn check_odown(s: &mut Sentinel, mi: usize, now: i64) {
         m.inst.last_down_start = now;
         m.failover_desync = start_desync();
         let msg = format!("{} #quorum {}/{}", m.describe(), quorum, m.conf.quorum);
-        events.emit(true, "+odown", &msg);
+        events.warn(m.notify(), "+odown", &msg);
     } else if !odown && m.inst.o_down_since != 0 {
         m.inst.o_down_since = 0;
-        events.emit(true, "-odown", &m.describe());
+        events.warn(m.notify(), "-odown", &m.describe());
     }
 }
 
@@ -169,8 +169,8 @@ pub fn start_failover(s: &mut Sentinel, mi: usize, now: i64) {
     m.failover_start_time = now + rand_desync();
     m.failover_state_change_time = now;
     let d = m.describe();
-    s.events.emit(true, "+new-epoch", &epoch.to_string());
-    s.events.emit(true, "+try-failover", &d);
+    s.warn(mi, "+new-epoch", &epoch.to_string());
+    s.warn(mi, "+try-failover", &d);
 }
 
 /// sentinelVoteLeader: votes for `runid` in `epoch` unless this sentinel already voted in
@@ -182,7 +182,7 @@ pub fn vote_leader(
     runid: &str,
     now: i64,
 ) -> (Option<String>, u64) {
-    s.adopt_epoch(epoch);
+    s.adopt_epoch(mi, epoch);
     let m = &s.masters[mi];
     if m.conf.leader_epoch < epoch && s.current_epoch <= epoch {
         let current = s.current_epoch;
@@ -191,8 +191,7 @@ pub fn vote_leader(
         m.leader = Some(runid.to_string());
         m.conf.leader_epoch = current;
         s.flush_config();
-        s.events
-            .emit(true, "+vote-for-leader", &format!("{runid} {current}"));
+        s.warn(mi, "+vote-for-leader", &format!("{runid} {current}"));
         // Voting for another sentinel: do not start our own failover for a while.
         if runid != myid {
             s.masters[mi].failover_start_time = now + rand_desync();
@@ -256,7 +255,7 @@ fn abort(s: &mut Sentinel, mi: usize, now: i64) {
 }
 
 fn abort_with(s: &mut Sentinel, mi: usize, now: i64, event: &str, who: String) {
-    s.events.emit(true, event, &who);
+    s.warn(mi, event, &who);
     abort(s, mi, now);
 }
 
@@ -277,13 +276,13 @@ fn state_machine(s: &mut Sentinel, mi: usize, now: i64) {
                 return;
             }
             let d = m.describe();
-            s.events.emit(true, "+elected-leader", &d);
+            s.warn(mi, "+elected-leader", &d);
             if s.simulate.crash_after_election {
                 crate::warning!("Simulated crash after election");
                 std::process::exit(99);
             }
             set_state(s, mi, FailoverState::SelectSlave, now);
-            s.events.emit(true, "+failover-state-select-slave", &d);
+            s.warn(mi, "+failover-state-select-slave", &d);
         }
         FailoverState::SelectSlave => match select_replica(&s.masters[mi], now) {
             None => {
@@ -294,7 +293,7 @@ fn state_machine(s: &mut Sentinel, mi: usize, now: i64) {
                 let m = &mut s.masters[mi];
                 m.replicas[ri].promoted = true;
                 let d = m.describe_inst(&m.replicas[ri]);
-                s.events.emit(true, "+selected-slave", &d);
+                s.warn(mi, "+selected-slave", &d);
                 set_state(s, mi, FailoverState::SendSlaveofNoone, now);
                 s.events
                     .emit(false, "+failover-state-send-slaveof-noone", &d);
@@ -428,10 +427,10 @@ fn reconf_next_replicas(s: &mut Sentinel, mi: usize, now: i64) {
     if now - m.failover_state_change_time > m.conf.failover_timeout as i64 {
         not_done = 0;
         timed_out = true;
-        events.emit(true, "-failover-end-for-timeout", &m.describe());
+        events.warn(m.notify(), "-failover-end-for-timeout", &m.describe());
     }
     if not_done == 0 {
-        events.emit(true, "+failover-end", &m.describe());
+        events.warn(m.notify(), "+failover-end", &m.describe());
         m.failover_state = FailoverState::UpdateConfig;
         m.failover_state_change_time = now;
     }
@@ -457,7 +456,7 @@ fn switch_to_promoted(s: &mut Sentinel, mi: usize) {
     };
     let (ip, port) = (p.ip.clone(), p.port);
     let msg = format!("{} {} {} {} {}", m.name(), m.inst.ip, m.inst.port, ip, port);
-    s.events.emit(true, "+switch-master", &msg);
+    s.warn(mi, "+switch-master", &msg);
     reset_master_and_change_address(s, mi, &ip, port);
 }
 

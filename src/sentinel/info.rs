@@ -79,14 +79,17 @@ fn sentinel(s: &Sentinel, out: &mut String) {
     } else {
         -1
     };
+    let scripts = s.events.scripts();
     let flags =
         (s.simulate.crash_after_election as u8) | ((s.simulate.crash_after_promotion as u8) << 1);
     let _ = write!(
         out,
-        "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:{}\r\n",
+        "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:{}\r\nsentinel_scripts_queue_length:{}\r\nsentinel_simulate_failure_flags:{}\r\n",
         s.masters.len(),
         s.tilt as u8,
         tilt_since,
+        scripts.running(),
+        scripts.len(),
         flags
     );
     for (i, m) in s.masters.iter().enumerate() {

@@ -8,6 +8,7 @@
 //! - [`failover`]: SDOWN/ODOWN, election, replica selection, promotion, reconfiguration.
 //! - [`listener`], [`commands`], [`sentinel_cmd`], [`info`]: the sentinel's own server.
 //! - [`events`]: `+sdown`-style events, logged and published to subscribers.
+//! - [`scripts`]: the notification and client-reconfig scripts, queued and run.
 
 pub mod commands;
 pub mod conf;
@@ -17,6 +18,7 @@ pub mod failover;
 pub mod info;
 pub mod listener;
 pub mod monitor;
+pub mod scripts;
 pub mod sentinel_cmd;
 pub mod state;
 
@@ -191,9 +193,10 @@ async fn serve(conf: conf::SentinelConf) -> i32 {
     let mut sentinel = Sentinel::new(conf, events);
     sentinel.flush_config();
     crate::warning!("Sentinel ID is {}", sentinel.myid);
-    for m in &sentinel.masters {
+    for mi in 0..sentinel.masters.len() {
+        let m = &sentinel.masters[mi];
         let d = format!("{} quorum {}", m.describe(), m.conf.quorum);
-        sentinel.events.emit(true, "+monitor", &d);
+        sentinel.warn(mi, "+monitor", &d);
     }
     let shared: Shared = Arc::new(Inner {
         state: Mutex::new(sentinel),
@@ -228,7 +231,9 @@ async fn timer(shared: Shared) {
         tick.tick().await;
         let new: Vec<u64> = {
             let mut s = lock(&shared);
-            failover::timer(&mut s, crate::server::clock::now_ms());
+            let now = crate::server::clock::now_ms();
+            failover::timer(&mut s, now);
+            s.events.run_scripts(now);
             let mut ids = Vec::new();
             for m in &mut s.masters {
                 for inst in m.all_mut() {

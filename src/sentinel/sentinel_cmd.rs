@@ -234,7 +234,7 @@ fn reset(s: &mut Sentinel, args: &[Bytes], out: &mut ReplyBuf) {
         if crate::server::glob::glob_match(&args[2], s.masters[mi].name().as_bytes(), false) {
             let d = s.masters[mi].describe();
             failover::reset_master(&mut s.masters[mi], false);
-            s.events.emit(true, "+reset-master", &d);
+            s.warn(mi, "+reset-master", &d);
             n += 1;
         }
     }
@@ -346,7 +346,7 @@ fn remove(s: &mut Sentinel, args: &[Bytes], out: &mut ReplyBuf) {
         return;
     };
     let d = s.masters[mi].describe();
-    s.events.emit(true, "-monitor", &d);
+    s.warn(mi, "-monitor", &d);
     s.masters.remove(mi);
     s.flush_config();
     out.ok();
@@ -400,8 +400,15 @@ fn set(s: &mut Sentinel, args: &[Bytes], out: &mut ReplyBuf) {
                     return out.error(
                         "ERR Reconfiguration of scripts path is denied for security reasons. \
                          Check the deny-scripts-reconfig configuration directive in your \
-                         config file.",
+                         Sentinel configuration",
                     );
+                }
+                if !val.is_empty() && !super::scripts::executable(&val) {
+                    return out.error(if opt == "notification-script" {
+                        "ERR Notification script seems non existing or non executable"
+                    } else {
+                        "ERR Client reconfiguration script seems non existing or non executable"
+                    });
                 }
                 let v = Some(val.clone()).filter(|v| !v.is_empty());
                 if opt == "notification-script" {
@@ -431,7 +438,7 @@ fn set(s: &mut Sentinel, args: &[Bytes], out: &mut ReplyBuf) {
     }
     s.flush_config();
     for e in events {
-        s.events.emit(true, "+set", &e);
+        s.warn(mi, "+set", &e);
     }
     out.ok();
 }
@@ -605,8 +612,38 @@ fn debug(_: &mut Sentinel, args: &[Bytes], out: &mut ReplyBuf) {
     }
 }
 
-fn pending_scripts(_: &mut Sentinel, _: &[Bytes], out: &mut ReplyBuf) {
-    out.array(0);
+fn pending_scripts(s: &mut Sentinel, _: &[Bytes], out: &mut ReplyBuf) {
+    let q = s.events.scripts();
+    let jobs = q.pending(crate::server::clock::now_ms());
+    out.array(jobs.len());
+    for j in jobs {
+        out.map(5);
+        out.bulk(b"argv");
+        out.array(j.argv.len());
+        for a in j.argv {
+            out.bulk(a.as_bytes());
+        }
+        out.bulk(b"flags");
+        out.bulk(if j.running.is_some() {
+            b"running"
+        } else {
+            b"scheduled"
+        });
+        out.bulk(b"pid");
+        out.bulk_int(j.pid);
+        match j.running {
+            Some(t) => {
+                out.bulk(b"run-time");
+                out.bulk_int(t);
+            }
+            None => {
+                out.bulk(b"run-delay");
+                out.bulk_int(j.delay);
+            }
+        }
+        out.bulk(b"retry-num");
+        out.bulk_int(j.retry_num as i64);
+    }
 }
 
 fn sentinel_help(_: &mut Sentinel, _: &[Bytes], out: &mut ReplyBuf) {

@@ -311,6 +311,11 @@ impl Master {
         }
     }
 
+    /// The notification script, if any.
+    pub fn notify(&self) -> Option<&str> {
+        self.conf.notification_script.as_deref()
+    }
+
     /// The name of the master.
     pub fn name(&self) -> &str {
         &self.inst.name
@@ -505,13 +510,31 @@ impl Sentinel {
             .find_map(|(i, m)| m.all_mut().find(|x| x.id == id).map(|x| (i, x)))
     }
 
-    /// Raises the current epoch to `epoch` (+new-epoch), persisted.
-    pub fn adopt_epoch(&mut self, epoch: u64) {
+    /// Raises the current epoch to `epoch` (+new-epoch about master `mi`), persisted.
+    pub fn adopt_epoch(&mut self, mi: usize, epoch: u64) {
         if epoch > self.current_epoch {
             self.current_epoch = epoch;
             self.flush_config();
-            self.events
-                .emit(true, "+new-epoch", &self.current_epoch.to_string());
+            self.warn(mi, "+new-epoch", &self.current_epoch.to_string());
+        }
+    }
+
+    /// A warning-level event about master `mi` (or one of its instances): emitted, and the
+    /// master's notification script queued.
+    pub fn warn(&self, mi: usize, kind: &str, msg: &str) {
+        self.events.warn(self.masters[mi].notify(), kind, msg);
+    }
+
+    /// sentinelCallClientReconfScript: queues master `mi`'s client-reconfig script with
+    /// `<master-name> <role> start <from-ip> <from-port> <to-ip> <to-port>` (`role`:
+    /// leader or observer).
+    pub fn client_reconfig(&self, mi: usize, role: &str, from: (&str, u16), to: (&str, u16)) {
+        let m = &self.masters[mi];
+        if let Some(path) = &m.conf.client_reconfig_script {
+            let argv = [path, m.name(), role, "start", from.0];
+            let mut argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+            argv.extend([from.1.to_string(), to.0.to_string(), to.1.to_string()]);
+            self.events.schedule(argv);
         }
     }
 }
