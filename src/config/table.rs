@@ -537,7 +537,7 @@ fn build() -> Vec<Directive> {
             name: "bind",
             alias: None,
             kind: Kind::Special,
-            mutable: false,
+            mutable: true,
             sensitive: false,
             set: set_bind,
             get: |c| c.bind.join(" "),
@@ -548,7 +548,7 @@ fn build() -> Vec<Directive> {
             name: "port",
             alias: None,
             kind: Kind::Int { min: 0, max: 65535 },
-            mutable: false,
+            mutable: true,
             sensitive: false,
             set: |c, a, _| {
                 c.port = parse_int(&a[0], 0, 65535)? as u16;
@@ -1255,7 +1255,7 @@ pub static OTHERS: &[Other] = &[
     other("lfu-decay-time", "1"),
     other("ignore-warnings", ""),
     // TLS (server/tls): stored here, read by tls::Settings; CONFIG SET rebuilds the contexts.
-    other("tls-port", "0").immutable(),
+    other("tls-port", "0"),
     other("tls-cert-file", ""),
     other("tls-key-file", ""),
     other("tls-key-file-pass", "").secret().refuse(TLS_PASS_WHY),
