@@ -537,7 +537,9 @@ fn build() -> Vec<Directive> {
             name: "bind",
             alias: None,
             kind: Kind::Special,
-            mutable: true,
+            // Immutable until the rebind closes the old sockets first, as Redis's
+            // changeBindAddr: opening first fails on an address kept from the old list.
+            mutable: false,
             sensitive: false,
             set: set_bind,
             get: |c| c.bind.join(" "),
