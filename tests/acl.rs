@@ -799,3 +799,81 @@ fn subscribers_losing_channel_rights_are_disconnected_as_redis() {
         assert_eq!(plain.request(&["PING"]), b"+PONG\r\n", "{kind:?}");
     }
 }
+
+/// A connection keeps its user's rules between commands (the permission check's cache),
+/// yet every change applies to its next command, as in redis-server: ACL SETUSER (keys,
+/// commands, a new selector), ACL LOAD (the default user's new rules; other users'
+/// clients closed), and a user recreated after ACL DELUSER.
+#[test]
+fn user_changes_apply_to_the_next_command_as_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let aclfile = dir.path().join("users.acl");
+    std::fs::write(&aclfile, "user default on nopass ~* &* +@all\n").unwrap();
+    let file = aclfile.to_str().unwrap();
+    let (ours, redis) = pair(&["--aclfile", file]);
+    let (mut oa, mut ra) = (ours.raw(), redis.raw());
+    let (mut ou, mut ru) = (ours.raw(), redis.raw());
+    let (mut od, mut rd) = (ours.raw(), redis.raw());
+    let mut diffs = Vec::new();
+    let mut run = |steps: &[(u8, Vec<&str>)]| {
+        for (who, req) in steps {
+            let (x, y) = match who {
+                0 => (oa.request(req), ra.request(req)),
+                1 => (ou.request(req), ru.request(req)),
+                _ => (od.request(req), rd.request(req)),
+            };
+            if x != y {
+                diffs.push(format!(
+                    "{req:?}\n  ours:  {:?}\n  redis: {:?}",
+                    String::from_utf8_lossy(&x),
+                    String::from_utf8_lossy(&y)
+                ));
+            }
+        }
+    };
+    run(&[
+        (
+            0,
+            vec!["ACL", "SETUSER", "app", "on", ">pw", "~app:*", "+@all"],
+        ),
+        (1, vec!["AUTH", "app", "pw"]),
+        (1, vec!["SET", "app:1", "a"]),
+        (1, vec!["GET", "app:1"]),
+        (1, vec!["GET", "other:1"]),
+        (0, vec!["ACL", "SETUSER", "app", "resetkeys", "~other:*"]),
+        (1, vec!["GET", "app:1"]),
+        (1, vec!["GET", "other:1"]),
+        (0, vec!["ACL", "SETUSER", "app", "-get"]),
+        (1, vec!["GET", "other:1"]),
+        (0, vec!["ACL", "SETUSER", "app", "(+get ~app:*)"]),
+        (1, vec!["GET", "app:1"]),
+        (1, vec!["GET", "other:1"]),
+        (0, vec!["ACL", "SETUSER", "app", "nocommands"]),
+        (1, vec!["GET", "app:1"]),
+        (2, vec!["GET", "x"]),
+    ]);
+    std::fs::write(
+        &aclfile,
+        "user default on nopass ~d:* &* +@all\nuser app on >pw ~app:* +@all\n",
+    )
+    .unwrap();
+    run(&[
+        (0, vec!["ACL", "LOAD"]),
+        (2, vec!["GET", "x"]),
+        (2, vec!["GET", "d:1"]),
+    ]);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // The refusals really happened (not two servers allowing everything).
+    assert!(String::from_utf8_lossy(&od.request(&["GET", "x"])).starts_with("-NOPERM"));
+    assert!(
+        ou.is_closed(Duration::from_secs(5)),
+        "app's client survived ACL LOAD"
+    );
+    // Deleted and recreated with other rules: a new connection gets the new rules.
+    oa.request(&["ACL", "DELUSER", "app"]);
+    oa.request(&["ACL", "SETUSER", "app", "on", ">pw", "~new:*", "+@all"]);
+    let mut again = ours.raw();
+    again.request(&["AUTH", "app", "pw"]);
+    assert!(String::from_utf8_lossy(&again.request(&["GET", "app:1"])).starts_with("-NOPERM"));
+    assert_eq!(again.request(&["GET", "new:1"]), b"$-1\r\n");
+}

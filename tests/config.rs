@@ -467,3 +467,56 @@ fn sha256_hex(data: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// A PING on a new connection to `port` answers PONG.
+fn pings(port: u16) -> bool {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .and_then(|c| c.get_connection())
+        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+        .is_ok_and(|p| p == "PONG")
+}
+
+/// CONFIG SET port at run time, side by side with redis-server (Redis 7.0's
+/// changeListenPort): a port in use fails with Redis's text and the old listener still
+/// serves; a free port moves the listener (the old port refuses, connections made before
+/// stay); CONFIG GET and CONFIG REWRITE show the new value.
+#[test]
+fn config_set_port_moves_the_listener_as_redis_server() {
+    for kind in [Kind::Redrepl, Kind::Redis] {
+        let server = common::Server::builder(kind)
+            .config("# ports\n")
+            .args(&["--bind", "127.0.0.1"])
+            .start();
+        let mut old = server.conn();
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy_port = busy.local_addr().unwrap().port().to_string();
+        let e = common::q(&mut old, &["CONFIG", "SET", "port", &busy_port]);
+        assert_eq!(
+            common::err_text(&e),
+            "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.",
+            "{kind:?}"
+        );
+        assert!(pings(server.port), "{kind:?}: the old listener stopped");
+        let new_port = free_port();
+        let ok = common::q(&mut old, &["CONFIG", "SET", "port", &new_port.to_string()]);
+        assert_eq!(ok, redis::Value::Okay, "{kind:?}");
+        assert!(pings(new_port), "{kind:?}: the new port does not answer");
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err(),
+            "{kind:?}: the old port still accepts"
+        );
+        assert_eq!(
+            config_get(&mut old, "port"),
+            new_port.to_string(),
+            "{kind:?}"
+        );
+        let ok = common::q(&mut old, &["CONFIG", "REWRITE"]);
+        assert_eq!(ok, redis::Value::Okay, "{kind:?}");
+        let text = std::fs::read_to_string(server.dir.path().join("redis.conf")).unwrap();
+        assert!(
+            text.lines().any(|l| l == format!("port {new_port}")),
+            "{kind:?}: {text}"
+        );
+        drop(busy);
+    }
+}

@@ -638,3 +638,69 @@ fn sentinel_monitors_servers_over_tls() {
         assert!(!r.contains("s_down"), "{kind:?}: {r}");
     }
 }
+
+/// CONFIG SET tls-port at run time, side by side with redis-server (Redis 7.0's
+/// changeListenPort): a port in use fails with Redis's text and the old TLS listener still
+/// serves; a free port moves it (a TLS client connects on the new one, the old one refuses,
+/// a connection made before stays); CONFIG GET and CONFIG REWRITE show the new value.
+#[test]
+fn config_set_tls_port_moves_the_listener_as_redis_server() {
+    let pki = Pki::new("moving");
+    for kind in [Kind::Redrepl, Kind::Redis] {
+        let tls_port = free_port();
+        let args = pki.server_args(tls_port);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let server = Server::builder(kind).config("# tls\n").args(&args).start();
+        let mut before = rustls_client(tls_port, &pki).get_connection().unwrap();
+        q(&mut before, &["SET", "k", "v"]);
+        let mut admin = server.conn();
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy_port = busy.local_addr().unwrap().port().to_string();
+        let e = q(&mut admin, &["CONFIG", "SET", "tls-port", &busy_port]);
+        assert_eq!(
+            err_text(&e),
+            "ERR CONFIG SET failed (possibly related to argument 'tls-port') - Unable to listen on this port. Check server logs.",
+            "{kind:?}"
+        );
+        assert!(
+            pong(tls_port, &pki, Some(&pki.client)),
+            "{kind:?}: old listener gone"
+        );
+        let new_port = free_port();
+        let v = q(
+            &mut admin,
+            &["CONFIG", "SET", "tls-port", &new_port.to_string()],
+        );
+        assert_eq!(v, redis::Value::Okay, "{kind:?}");
+        assert!(
+            pong(new_port, &pki, Some(&pki.client)),
+            "{kind:?}: no TLS on the new port"
+        );
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err(),
+            "{kind:?}: the old TLS port still accepts"
+        );
+        assert_eq!(
+            q(&mut before, &["GET", "k"]),
+            redis::Value::BulkString(b"v".to_vec()),
+            "{kind:?}"
+        );
+        let v = q(&mut admin, &["CONFIG", "GET", "tls-port"]);
+        let want = redis::Value::Array(vec![
+            redis::Value::BulkString(b"tls-port".to_vec()),
+            redis::Value::BulkString(new_port.to_string().into_bytes()),
+        ]);
+        assert_eq!(v, want, "{kind:?}");
+        assert_eq!(
+            q(&mut admin, &["CONFIG", "REWRITE"]),
+            redis::Value::Okay,
+            "{kind:?}"
+        );
+        let text = std::fs::read_to_string(server.dir.path().join("redis.conf")).unwrap();
+        assert!(
+            text.lines().any(|l| l == format!("tls-port {new_port}")),
+            "{kind:?}: {text}"
+        );
+        drop(busy);
+    }
+}

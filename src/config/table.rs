@@ -537,6 +537,8 @@ fn build() -> Vec<Directive> {
             name: "bind",
             alias: None,
             kind: Kind::Special,
+            // Immutable until the rebind closes the old sockets first, as Redis's
+            // changeBindAddr: opening first fails on an address kept from the old list.
             mutable: false,
             sensitive: false,
             set: set_bind,
@@ -548,7 +550,7 @@ fn build() -> Vec<Directive> {
             name: "port",
             alias: None,
             kind: Kind::Int { min: 0, max: 65535 },
-            mutable: false,
+            mutable: true,
             sensitive: false,
             set: |c, a, _| {
                 c.port = parse_int(&a[0], 0, 65535)? as u16;
@@ -1269,7 +1271,7 @@ pub static OTHERS: &[Other] = &[
     other("active-defrag-max-scan-fields", "1000"),
     other("ignore-warnings", ""),
     // TLS (server/tls): stored here, read by tls::Settings; CONFIG SET rebuilds the contexts.
-    other("tls-port", "0").immutable(),
+    other("tls-port", "0"),
     other("tls-cert-file", ""),
     other("tls-key-file", ""),
     other("tls-key-file-pass", "").secret().refuse(TLS_PASS_WHY),

@@ -263,6 +263,8 @@ pub struct Client {
     pub authenticated: bool,
     /// The ACL user the connection runs as.
     pub user: Bytes,
+    /// That user's rules as last looked up (the permission check's cache).
+    pub acl_user: crate::server::acl::CachedUser,
     /// RESP version (HELLO).
     pub proto: Proto,
     /// Commands queued by MULTI, or None outside a transaction.
@@ -305,6 +307,7 @@ impl Client {
     pub fn set_user(&mut self, user: Bytes) {
         *self.info.user.lock().unwrap() = user.clone();
         self.user = user;
+        self.acl_user = Default::default();
     }
 }
 
@@ -324,6 +327,7 @@ impl Client {
             db: 0,
             authenticated,
             user: Bytes::from_static(b"default"),
+            acl_user: Default::default(),
             proto: Proto::Resp2,
             multi: None,
             multi_failed: false,

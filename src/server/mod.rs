@@ -16,6 +16,7 @@ pub mod digest;
 pub mod evict;
 pub mod glob;
 pub mod info;
+pub mod listeners;
 pub mod log;
 pub mod logo;
 pub mod longdouble;
@@ -39,7 +40,6 @@ use crate::{notice, verbose, warning};
 use client::ClientInfo;
 use state::{Shared, ShutdownKind, State};
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -131,29 +131,6 @@ fn build_runtime(io_threads: i64) -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
-/// Parses one `bind` entry: `*` is every IPv4 address, `::*` every IPv6 one.
-fn bind_addr(entry: &str, port: u16) -> Option<SocketAddr> {
-    let ip: IpAddr = match entry {
-        "*" => IpAddr::from([0u8, 0, 0, 0]),
-        "::*" => IpAddr::from([0u16; 8]),
-        other => other.parse().ok()?,
-    };
-    Some(SocketAddr::new(ip, port))
-}
-
-fn listen(addr: SocketAddr, backlog: i64) -> std::io::Result<TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    if addr.is_ipv6() {
-        sock.set_only_v6(true)?;
-    }
-    sock.set_reuse_address(true)?;
-    sock.set_nonblocking(true)?;
-    sock.bind(&addr.into())?;
-    sock.listen(backlog.clamp(1, i32::MAX as i64) as i32)?;
-    TcpListener::from_std(sock.into())
-}
-
 async fn serve(loaded: Loaded) -> i32 {
     let config: Config = loaded.config;
     let port = config.port;
@@ -170,39 +147,18 @@ async fn serve(loaded: Loaded) -> i32 {
             return 1;
         }
     }
-    let mut listeners = Vec::new();
+    let mut sockets = Vec::new();
     for (port, is_tls) in [(port, false), (tls.port, true)] {
-        if port == 0 {
-            continue;
-        }
-        let kind = if is_tls { "tls" } else { "tcp" };
-        let before = listeners.len();
-        for entry in &config.bind {
-            let (optional, addr) = match entry.strip_prefix('-') {
-                Some(rest) => (true, rest),
-                None => (false, entry.as_str()),
-            };
-            let Some(sa) = bind_addr(addr, port) else {
-                warning!("Invalid bind address '{addr}'");
+        match listeners::open(&config.bind, port, is_tls, config.tcp_backlog) {
+            Ok(l) => sockets.push((l, is_tls)),
+            Err(e @ listeners::OpenError::InvalidAddress(_)) => {
+                warning!("{e}");
                 return 1;
-            };
-            match listen(sa, config.tcp_backlog) {
-                Ok(l) => listeners.push((l, is_tls)),
-                Err(e) if optional => {
-                    verbose!("Skipping optional bind address {addr}:{port}: {e}")
-                }
-                Err(e) => {
-                    warning!(
-                        "Warning: Could not create server TCP listening socket {addr}:{port}: bind: {e}"
-                    );
-                    warning!("Failed listening on port {port} ({kind}), aborting.");
-                    return 1;
-                }
             }
-        }
-        if listeners.len() == before {
-            warning!("Failed listening on port {port} ({kind}), aborting.");
-            return 1;
+            Err(e) => {
+                warning!("{e}, aborting.");
+                return 1;
+            }
         }
     }
     let hz = config.hz.clamp(1, 500);
@@ -226,8 +182,8 @@ async fn serve(loaded: Loaded) -> i32 {
         return 1;
     }
     replication::replica::start_at_boot(&shared);
-    for (l, is_tls) in listeners {
-        tokio::spawn(accept_loop(shared.clone(), l, is_tls));
+    for (l, is_tls) in sockets {
+        listeners::serve(&shared, l, is_tls);
     }
     tokio::spawn(cron(shared.clone(), hz));
     notice!("Ready to accept connections");
@@ -305,12 +261,9 @@ fn is_loopback(ip: IpAddr) -> bool {
 
 const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
+/// Accepts connections from one listening socket (see [`listeners`]) for as long as it
+/// serves.
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, is_tls: bool) {
-    // A script running past busy-reply-threshold accepts from here too (scripting::busy);
-    // not TLS connections: the hook speaks plain RESP on the raw socket.
-    if !is_tls {
-        shared.watchdog.doors.listen(listener.as_raw_fd());
-    }
     let mut backoff = Duration::from_millis(1);
     loop {
         let (socket, peer) = match listener.accept().await {

@@ -114,6 +114,8 @@ impl RangeKeys {
 /// key specs, so checking a request allocates nothing and compares no flag names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyPlan {
+    /// One key at a fixed index (GET, INCR, LPUSH, HSET, ZADD...): one argument compared.
+    Single(RangeKeys),
     /// Only fixed-index range specs: walked in place.
     Ranges(Vec<RangeKeys>),
     /// SET: the key at 1, written, and read too with GET (Redis's setGetKeys).
@@ -150,6 +152,12 @@ impl KeyPlan {
                 }),
                 _ => return KeyPlan::General,
             }
+        }
+        if let [r] = ranges.as_slice()
+            && r.lastkey == 0
+            && r.first >= 1
+        {
+            return KeyPlan::Single(*r);
         }
         match ranges.is_empty() {
             true => KeyPlan::General,

@@ -16,6 +16,8 @@ use bytes::Bytes;
 pub use selector::Denied;
 use selector::KeyCache;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 pub use user::User;
 
 /// Why a rule was refused, with Redis's texts (ACLSetUserStringError).
@@ -92,10 +94,30 @@ pub fn has_spaces(s: &[u8]) -> bool {
         .any(|c| c.is_ascii_whitespace() || *c == 0 || *c == 0x0b)
 }
 
+/// Generations of user tables, unique in the process (0 is never one), so a connection's
+/// [`CachedUser`] can never match a table it was not taken from.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// A connection's user as last looked up, with the generation of the user table it came
+/// from: valid until any user changes (ACL SETUSER, DELUSER, LOAD, `requirepass`), so
+/// the permission check of every command skips the lookup by name while a change still
+/// applies to the next command, as in Redis (whose clients point at their user).
+#[derive(Debug, Default, Clone)]
+pub struct CachedUser {
+    generation: u64,
+    user: Option<Arc<User>>,
+}
+
 /// The users, by name (sorted: ACL LIST and ACL USERS order), and the log.
 #[derive(Debug)]
 pub struct Acl {
-    users: BTreeMap<Bytes, User>,
+    users: BTreeMap<Bytes, Arc<User>>,
+    /// Changes with every change of a user (see [`CachedUser`]).
+    generation: u64,
     /// `acl-pubsub-default allchannels`: new users and selectors start with `&*`.
     pub pubsub_all: bool,
     /// ACL LOG.
@@ -112,9 +134,10 @@ impl Acl {
     /// Just the default user, `on nopass ~* &* +@all`.
     pub fn new(pubsub_all: bool) -> Acl {
         let mut users = BTreeMap::new();
-        users.insert(Bytes::from_static(DEFAULT), User::default_user());
+        users.insert(Bytes::from_static(DEFAULT), Arc::new(User::default_user()));
         Acl {
             users,
+            generation: next_generation(),
             pubsub_all,
             log: log::AclLog::default(),
         }
@@ -136,12 +159,16 @@ impl Acl {
         if aclfile.is_some() && !config.users.is_empty() {
             return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
         }
-        let base = acl.users.remove(DEFAULT).unwrap_or_else(User::default_user);
+        let base = acl
+            .users
+            .remove(DEFAULT)
+            .map(Arc::unwrap_or_clone)
+            .unwrap_or_else(User::default_user);
         let users = file::load_config_users(&config.users, base, acl.pubsub_all).map_err(|e| {
             crate::warning!("{e}");
             "Critical error while loading ACLs. Exiting.".to_string()
         })?;
-        acl.users = users;
+        acl.replace_all(users);
         if let Some(path) = aclfile {
             let users = file::load(path, acl.pubsub_all)
                 .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
@@ -152,38 +179,65 @@ impl Acl {
 
     /// A user by name.
     pub fn user(&self, name: &[u8]) -> Option<&User> {
-        self.users.get(name)
+        self.users.get(name).map(|u| &**u)
+    }
+
+    /// The user a connection runs as: from its cache while no user changed, else looked
+    /// up by `name` (see [`Acl::refresh`]).
+    #[inline]
+    pub fn cached<'a>(&'a self, cache: &'a CachedUser, name: &[u8]) -> Option<&'a User> {
+        match cache.generation == self.generation {
+            true => cache.user.as_deref(),
+            false => self.user(name),
+        }
+    }
+
+    /// Brings a connection's cache up to date: one lookup by `name` after a change of the
+    /// users, nothing otherwise.
+    #[inline]
+    pub fn refresh(&self, cache: &mut CachedUser, name: &[u8]) {
+        if cache.generation != self.generation {
+            cache.user = self.users.get(name).cloned();
+            cache.generation = self.generation;
+        }
     }
 
     /// All users, sorted by name.
     pub fn users(&self) -> impl Iterator<Item = (&Bytes, &User)> {
-        self.users.iter()
+        self.users.iter().map(|(n, u)| (n, &**u))
     }
 
     /// Replaces (or creates) a user.
     pub fn put(&mut self, name: Bytes, user: User) {
-        self.users.insert(name, user);
+        self.users.insert(name, Arc::new(user));
+        self.generation = next_generation();
     }
 
     /// Removes a user (never `default`); whether it existed.
     pub fn remove(&mut self, name: &[u8]) -> bool {
-        name != DEFAULT && self.users.remove(name).is_some()
+        let removed = name != DEFAULT && self.users.remove(name).is_some();
+        self.generation = next_generation();
+        removed
     }
 
     /// Replaces every user at once (ACL LOAD, start-up). A set without `default` gets
     /// a fresh default user.
-    pub fn replace_all(&mut self, mut users: BTreeMap<Bytes, User>) {
+    pub fn replace_all(&mut self, users: BTreeMap<Bytes, User>) {
+        let mut users: BTreeMap<Bytes, Arc<User>> =
+            users.into_iter().map(|(n, u)| (n, Arc::new(u))).collect();
         users
             .entry(Bytes::from_static(DEFAULT))
-            .or_insert_with(User::default_user);
+            .or_insert_with(|| Arc::new(User::default_user()));
         self.users = users;
+        self.generation = next_generation();
     }
 
     /// `requirepass`: the default user's password (Redis's ACLUpdateDefaultUserPassword):
     /// `resetpass` then `>pass`, or `nopass` when empty.
     pub fn set_default_password(&mut self, pass: Option<&[u8]>) {
         let pubsub_all = self.pubsub_all;
-        let Some(u) = self.users.get_mut(DEFAULT) else {
+        self.generation = next_generation();
+        let Some(u) = self.users.get_mut(DEFAULT).map(Arc::make_mut) else {
             return;
         };
         let _ = u.apply(b"resetpass", pubsub_all);

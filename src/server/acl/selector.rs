@@ -168,6 +168,10 @@ impl<'a, A: AsRef<[u8]>> KeyCache<'a, A> {
                     .any(|a| a.as_ref().eq_ignore_ascii_case(b"get"));
                 (argc > 1 && !allowed(self.arg(1), get, true)).then_some(1)
             }
+            KeyPlan::Single(r) if r.first < argc => {
+                let i = r.first as usize;
+                (!allowed(self.arg(i), r.read, r.write)).then_some(i)
+            }
             KeyPlan::Ranges(ranges) if ranges.iter().all(|r| r.bounds(argc).is_some()) => {
                 for r in ranges {
                     let (first, last) = r.bounds(argc)?;

@@ -35,6 +35,9 @@ pub fn specs() -> Vec<Spec> {
 /// The ACL part of processCommand (Redis's ACLCheckAllPerm): None when the client's
 /// user may run `args` as `cmd`, else the NOPERM error, logged in ACL LOG.
 pub fn permission(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError> {
+    ctx.state
+        .acl
+        .refresh(&mut ctx.client.acl_user, &ctx.client.user);
     let denial = check_spec(ctx, cmd, args)?;
     let context = if ctx.client.multi.is_some() {
         Context::Multi
@@ -62,7 +65,7 @@ fn check_id(ctx: &Ctx, id: impl FnOnce() -> Option<usize>, args: &[Bytes]) -> Op
     if ctx.client.is_master {
         return None;
     }
-    let Some(u) = ctx.state.acl.user(&ctx.client.user) else {
+    let Some(u) = ctx.state.acl.cached(&ctx.client.acl_user, &ctx.client.user) else {
         return Some(acl::COMMAND_DENIED);
     };
     if u.root().unrestricted() {

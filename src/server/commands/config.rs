@@ -56,6 +56,10 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // The TLS contexts are rebuilt from the new files before anything changes; a file that
     // cannot be used fails the whole CONFIG SET and keeps the old contexts (Redis's text).
     let tls = crate::server::tls::reconfigure(&next, &names).map_err(CmdError::msg)?;
+    // New listening sockets (port, tls-port, bind) are opened before anything changes;
+    // the old ones close only when the whole CONFIG SET succeeded.
+    let listeners = crate::server::listeners::reopen(&ctx.state.config, &next, &names)
+        .map_err(CmdError::msg)?;
     if names.contains(&"dir") && next.dir != ctx.state.config.dir {
         // Redis changes its working directory (the RDB file is relative to it); this is
         // the last check, so a failure still leaves the configuration untouched.
@@ -85,6 +89,7 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if let Some(contexts) = tls {
         crate::server::tls::install(contexts);
     }
+    listeners.install(ctx.shared);
     if names.contains(&"requirepass") {
         // requirepass is the default user's password (Redis's ACLUpdateDefaultUserPassword).
         let pass = ctx.state.config.requirepass.clone();

@@ -344,6 +344,11 @@ pub struct Ctx<'a> {
     pub shared: &'a Arc<Shared>,
     /// Unix ms at the start of the command (one clock reading per command, as Redis).
     pub now_ms: i64,
+    /// Unix µs the next [`call`] is timed from (0: not read yet). Dispatch sets it with
+    /// `now_ms` from the same clock reading; each call moves it to its own end, so a
+    /// command costs two clock readings in all, as Redis 7.0's call() (`ustime()` at the
+    /// start, `ustime() - server.ustime` at the end).
+    pub started_us: i64,
     /// What the connection does next.
     pub flow: Flow,
     /// True while EXEC runs queued commands (blocking commands do not block then).
@@ -369,6 +374,7 @@ impl<'a> Ctx<'a> {
             out,
             shared,
             now_ms: 0,
+            started_us: 0,
             flow: Flow::Continue,
             in_exec: false,
             propagate_as: None,
@@ -640,7 +646,10 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
         monitor::feed(ctx, cmd, args);
     }
     let errors_before = ctx.state.stats.total_error_replies;
-    let started = std::time::Instant::now();
+    let started = match ctx.started_us {
+        0 => crate::server::clock::now_us(),
+        t => t,
+    };
     let recording = crate::server::notify::begin_command(ctx.state);
     crate::server::tracking::before_command(ctx);
     if let Err(e) = (cmd.handler)(ctx, args) {
@@ -648,7 +657,10 @@ pub fn call(ctx: &mut Ctx, cmd: &'static Spec, args: &[Bytes]) {
     }
     crate::server::notify::end_command(ctx, recording);
     crate::server::tracking::after_command(ctx, cmd, args);
-    let usec = started.elapsed().as_micros() as u64;
+    let ended = crate::server::clock::now_us();
+    ctx.started_us = ended;
+    // A wall clock set back during the command counts as 0 µs.
+    let usec = (ended - started).max(0) as u64;
     if shown == monitor::Shown::After {
         monitor::feed(ctx, cmd, args);
     }

@@ -17,7 +17,10 @@ use bytes::Bytes;
 
 /// Runs one request from a client. The caller holds the state lock.
 pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
-    ctx.now_ms = crate::server::clock::now_ms();
+    // One clock reading for the command's time and the start of its duration (call()).
+    let now_us = crate::server::clock::now_us();
+    ctx.now_ms = now_us / 1000;
+    ctx.started_us = now_us;
     let cmd = match lookup_request(args) {
         Ok(cmd) => cmd,
         Err(e) => {

@@ -158,6 +158,11 @@ impl Doors {
         lock(&self.listeners).push(fd);
     }
 
+    /// Forgets a listening socket (CONFIG SET port: closed once its accept loop ends).
+    pub fn unlisten(&self, fd: RawFd) {
+        lock(&self.listeners).retain(|&l| l != fd);
+    }
+
     /// Gives the door of an orphan to the connection `id` it became.
     pub fn adopt(&self, id: u64, door: Arc<Door>) {
         lock(&self.map).insert(id, door);
