@@ -64,6 +64,8 @@ struct Effective {
     denyoom: bool,
     /// Some command is not allowed on a replica with stale data.
     deny_stale: bool,
+    /// Some command is not allowed while the dataset loads.
+    deny_loading: bool,
 }
 
 fn effective(ctx: &Ctx, cmd: &Spec) -> Effective {
@@ -71,6 +73,7 @@ fn effective(ctx: &Ctx, cmd: &Spec) -> Effective {
         write: cmd.has(flags::WRITE),
         denyoom: cmd.has(flags::DENYOOM),
         deny_stale: !cmd.has(flags::STALE),
+        deny_loading: !cmd.has(flags::LOADING),
     };
     if cmd.name == "exec" {
         let queued = ctx.client.multi.iter().flatten();
@@ -78,6 +81,7 @@ fn effective(ctx: &Ctx, cmd: &Spec) -> Effective {
             e.write |= c.has(flags::WRITE);
             e.denyoom |= c.has(flags::DENYOOM);
             e.deny_stale |= !c.has(flags::STALE);
+            e.deny_loading |= !c.has(flags::LOADING);
         }
     }
     e
@@ -112,7 +116,9 @@ fn refusal(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError> {
         return Some(e);
     }
     let eff = effective(ctx, cmd);
-    if ctx.state.config.maxmemory > 0 && !from_master {
+    // No eviction while loading (Redis's isSafeToPerformEvictions).
+    let loading = ctx.state.loading.is_some();
+    if ctx.state.config.maxmemory > 0 && !from_master && !loading {
         let out_of_memory = !crate::server::evict::perform(ctx.state);
         // Queueing inside MULTI may grow memory without bound: refused too, except what
         // ends the transaction.
@@ -160,6 +166,10 @@ fn refusal(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError> {
         return Some(CmdError::fixed(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         ));
+    }
+    // The AOF's own client (marked as a master) runs while loading.
+    if loading && eff.deny_loading && !from_master {
+        return Some(CmdError::fixed(crate::server::loading::ERR));
     }
     None
 }
