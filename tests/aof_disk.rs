@@ -297,3 +297,46 @@ fn shutdown_during_the_initial_rewrite_is_refused_unless_forced() {
     );
     assert!(ours.1, "SHUTDOWN FORCE exits");
 }
+
+/// A write the AOF could not take (full disk) is in memory, so a rewrite's base would hold
+/// it too: the pending buffer must not go into the new incr file as well, or the next load
+/// applies it twice (an APPEND doubled). redrepl only: redis-server 7.0 has this bug (its
+/// rewrite starts with the buffer pending and writes it into the new incr file later).
+#[test]
+fn a_write_pending_on_a_full_disk_is_not_applied_twice_after_a_rewrite() {
+    let Some(fs) = Tmpfs::mount("1m") else {
+        return;
+    };
+    let args = ["--appendonly", "yes", "--appendfsync", "everysec"];
+    let mut s = Server::builder(Kind::Redrepl)
+        .dir(fs.path())
+        .debug_command(true)
+        .args(&args)
+        .start();
+    // 1.5 MB that the 1 MB disk cannot take as an AOF command, but that an RDB base
+    // (compressed) holds in a few KB.
+    let value = "a".repeat(1_500_000);
+    let mut r = s.raw();
+    assert_eq!(r.request(&["APPEND", "k", &value]), b":1500000\r\n");
+    wait_until("a failed AOF write", || {
+        info_field(&s, "aof_last_write_status") == "err"
+    });
+    // Whether it starts or not, the rewrite must not lead to the APPEND applied twice.
+    r.request(&["BGREWRITEAOF"]);
+    wait_until("no rewrite running", || {
+        info_field(&s, "aof_rewrite_in_progress") == "0"
+    });
+    fs.resize("8m");
+    wait_until("the AOF write to succeed again", || {
+        info_field(&s, "aof_last_write_status") == "ok"
+    });
+    s.raw().send(&common::resp(&[b"SHUTDOWN"]));
+    assert!(s.wait_exit(Duration::from_secs(20)).is_some(), "SHUTDOWN");
+    drop(r);
+    drop(s);
+    let s = Server::builder(Kind::Redrepl)
+        .dir(fs.path())
+        .args(&args)
+        .start();
+    assert_eq!(reply(&s, &["STRLEN", "k"]), ":1500000");
+}

@@ -677,3 +677,59 @@ fn bgsave_schedule_runs_after_the_current_save() {
     // The scheduled save runs once the rewrite is over.
     wait_saves(&p, before + 1);
 }
+
+/// An INFO persistence field as a number.
+fn persistence_field(p: &Proc, name: &str) -> u64 {
+    let info = p.text(&["INFO", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Issue #17: `rdb_last_cow_size` and `aof_last_cow_size` report the memory the child's
+/// copy-on-write took, as redis-server does (no exact figure: both engines report more
+/// than zero after a BGSAVE and a BGREWRITEAOF while a writer changes every key).
+#[test]
+fn copy_on_write_of_the_children_is_reported_as_by_redis() {
+    for redis in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = Proc::start(redis, tmp.path(), &["--save", "", "--appendonly", "yes"]);
+        load_keys(&p, 100_000, "k");
+        wait_no_child(&p);
+        assert_eq!(persistence_field(&p, "rdb_last_cow_size"), 0);
+        assert_eq!(p.text(&["BGSAVE"]), "Background saving started");
+        load_keys(&p, 100_000, "k");
+        wait_no_child(&p);
+        assert_eq!(persistence_field(&p, "rdb_saves"), 1);
+        assert!(
+            persistence_field(&p, "rdb_last_cow_size") > 0,
+            "redis {redis}"
+        );
+        assert_eq!(
+            p.text(&["BGREWRITEAOF"]),
+            "Background append only file rewriting started"
+        );
+        load_keys(&p, 100_000, "k");
+        wait_no_child(&p);
+        assert!(
+            persistence_field(&p, "aof_last_cow_size") > 0,
+            "redis {redis}"
+        );
+    }
+}
+
+/// Waits until no BGSAVE or AOF rewrite child runs.
+fn wait_no_child(p: &Proc) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let info = p.text(&["INFO", "persistence"]);
+        if info.contains("rdb_bgsave_in_progress:0") && info.contains("aof_rewrite_in_progress:0") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "a child still runs: {info}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,9 +1,10 @@
 //! Process-level behaviour of `redrepl server`: the start-up banner (Redis's logo with the
-//! PID line, or the "Running mode" line) and the forked BGSAVE child's error reporting.
+//! PID line, or the "Running mode" line), the forked BGSAVE child's error reporting, and the
+//! loading state (clients served while the dataset loads).
 
 mod common;
 
-use common::{Server, q};
+use common::{Kind, Server, q};
 use std::time::{Duration, Instant};
 
 /// The logo block of a log: from the line with `_._` to the line after `PID:`'s block end.
@@ -101,4 +102,160 @@ fn a_failing_bgsave_child_logs_its_error_and_the_server_goes_on() {
         q(&mut c, &["PING"]),
         redis::Value::SimpleString("PONG".into())
     );
+}
+
+/// Keys in the dataset the loading tests restart with.
+const LOADING_KEYS: usize = 20_000;
+
+/// The reply to a command refused while the dataset loads.
+const LOADING_ERR: &[u8] = b"-LOADING Redis is loading the dataset in memory\r\n";
+
+/// Writes `LOADING_KEYS` keys into `dir` with a `kind` server: a dump (SAVE), or with `aof`
+/// the append-only file (SETs in an incr file).
+fn write_dataset(kind: Kind, dir: &std::path::Path, aof: bool) {
+    let mut s = Server::builder(kind)
+        .dir(dir)
+        .args(&["--appendonly", if aof { "yes" } else { "no" }])
+        .start();
+    let mut c = s.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..LOADING_KEYS {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+    }
+    pipe.query::<()>(&mut c).unwrap();
+    if !aof {
+        assert_eq!(q(&mut c, &["SAVE"]), redis::Value::Okay);
+    }
+    // With the AOF, the SETs are in the incr file: SHUTDOWN flushes it.
+    s.raw().send(&common::resp(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(s.wait_exit(Duration::from_secs(30)).is_some(), "{kind:?}");
+}
+
+/// The `name:value` lines of an INFO section.
+fn info_fields(reply: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(reply)
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Restarts a `kind` server on a dataset that takes seconds to load (key-load-delay 100 µs a
+/// key, clients served every KB) and checks what a client sees meanwhile and after.
+/// Returns the INFO persistence field names seen during the load.
+fn loading_state_seen_by_clients(kind: Kind, aof: bool) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(kind, dir.path(), aof);
+    let s = Server::builder(kind)
+        .dir(dir.path())
+        .args(&[
+            "--appendonly",
+            if aof { "yes" } else { "no" },
+            "--key-load-delay",
+            "100",
+            "--loading-process-events-interval-bytes",
+            "1024",
+        ])
+        .ready_while_loading()
+        .start();
+    let mut r = s.raw();
+    // The load takes at least 2 s, and clients are served in rounds (every KB of a dump,
+    // every 1024 AOF commands, as Redis): each request below takes one of its ~20 rounds.
+    assert_eq!(r.request(&["GET", "key:1"]), LOADING_ERR, "{kind:?}");
+    assert_eq!(r.request(&["PING"]), LOADING_ERR, "{kind:?}");
+    assert_eq!(r.request(&["DBSIZE"]), LOADING_ERR, "{kind:?}");
+    // Commands with the `loading` flag run.
+    assert!(
+        r.request(&["CONFIG", "GET", "key-load-delay"])
+            .ends_with(b"$3\r\n100\r\n"),
+        "{kind:?}"
+    );
+    let info = info_fields(&r.request(&["INFO", "persistence"]));
+    let field = |name: &str| {
+        info.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{kind:?}: no {name} in {info:?}"))
+    };
+    assert_eq!(field("loading"), "1", "{kind:?}");
+    assert_eq!(field("async_loading"), "0", "{kind:?}");
+    let total: u64 = field("loading_total_bytes").parse().unwrap();
+    let loaded: u64 = field("loading_loaded_bytes").parse().unwrap();
+    assert!(total > 0 && loaded <= total, "{kind:?}: {info:?}");
+    let perc: f64 = field("loading_loaded_perc").parse().unwrap();
+    assert!((0.0..100.0).contains(&perc), "{kind:?}: {info:?}");
+    let start: i64 = field("loading_start_time").parse().unwrap();
+    assert!(start > 1_700_000_000, "{kind:?}: {info:?}");
+    field("loading_eta_seconds").parse::<u64>().unwrap();
+    // Then the load ends and every key is served.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while r.request(&["PING"]) != b"+PONG\r\n" {
+        assert!(Instant::now() < deadline, "{kind:?}: still loading");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        r.request(&["DBSIZE"]),
+        format!(":{LOADING_KEYS}\r\n").into_bytes(),
+        "{kind:?}"
+    );
+    assert_eq!(r.request(&["GET", "key:1"]), b"$1\r\n1\r\n", "{kind:?}");
+    let after = info_fields(&r.request(&["INFO", "persistence"]));
+    assert!(after.contains(&("loading".into(), "0".into())), "{kind:?}");
+    assert!(
+        !after.iter().any(|(k, _)| k.starts_with("loading_")),
+        "{kind:?}"
+    );
+    info.into_iter().map(|(k, _)| k).collect()
+}
+
+/// The INFO persistence fields from the first `loading_*` one: Redis's loading block, last
+/// in the section. (The fields before it differ: redrepl lacks rdb_last_load_keys_* and
+/// shows the AOF's size fields only once the AOF is open, after the load.)
+fn loading_tail(fields: &[String]) -> Vec<String> {
+    let at = fields
+        .iter()
+        .position(|f| f.starts_with("loading_"))
+        .unwrap_or(fields.len());
+    fields[at..].to_vec()
+}
+
+#[test]
+fn clients_connected_while_a_dump_loads_get_loading_and_the_progress_as_from_redis() {
+    let ours = loading_state_seen_by_clients(Kind::Redrepl, false);
+    let theirs = loading_state_seen_by_clients(Kind::Redis, false);
+    assert_eq!(loading_tail(&ours), loading_tail(&theirs));
+}
+
+#[test]
+fn clients_connected_while_an_aof_loads_get_loading_and_the_progress_as_from_redis() {
+    let ours = loading_state_seen_by_clients(Kind::Redrepl, true);
+    let theirs = loading_state_seen_by_clients(Kind::Redis, true);
+    assert_eq!(loading_tail(&ours), loading_tail(&theirs));
+}
+
+#[test]
+fn shutdown_while_loading_exits_at_once_without_saving() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(Kind::Redrepl, dir.path(), false);
+    let dump = dir.path().join("dump.rdb");
+    let before = std::fs::read(&dump).unwrap();
+    let mut s = Server::builder(Kind::Redrepl)
+        .dir(dir.path())
+        .args(&[
+            "--save",
+            "3600 1",
+            "--key-load-delay",
+            "100",
+            "--loading-process-events-interval-bytes",
+            "1024",
+        ])
+        .ready_while_loading()
+        .start();
+    let mut r = s.raw();
+    assert_eq!(r.request(&["GET", "key:1"]), LOADING_ERR);
+    r.send(&common::resp(&[b"SHUTDOWN"]));
+    let status = s.wait_exit(Duration::from_secs(30)).expect("exited");
+    assert!(status.success(), "{status}");
+    // Not saved: the half-loaded dataset would have replaced the dump.
+    assert_eq!(std::fs::read(&dump).unwrap(), before);
 }

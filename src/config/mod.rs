@@ -101,6 +101,16 @@ pub struct Config {
     pub auto_aof_rewrite_min_size: i64,
     /// `aof-load-truncated`: a truncated last command is cut at start instead of refused.
     pub aof_load_truncated: bool,
+    /// `aof-rewrite-incremental-fsync`: the rewrite child fsyncs the base every 4 MB.
+    pub aof_rewrite_incremental_fsync: bool,
+    /// `rdb-save-incremental-fsync`: a dump is fsynced every 4 MB while written.
+    pub rdb_save_incremental_fsync: bool,
+    /// `key-load-delay` (a debugging aid, hidden in Redis): microseconds slept per key
+    /// loaded (negative: one microsecond every `-n` keys), to make the loading state visible.
+    pub key_load_delay: i64,
+    /// `loading-process-events-interval-bytes`: clients are served every this many bytes
+    /// while the dataset loads.
+    pub loading_process_events_interval_bytes: i64,
     /// `aof-use-rdb-preamble`: the base file is an RDB (else commands).
     pub aof_use_rdb_preamble: bool,
     /// `aof-timestamp-enabled`: `#TS:<unix time>` annotations in the incr files.
@@ -243,6 +253,10 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             aof_load_truncated: true,
+            aof_rewrite_incremental_fsync: true,
+            rdb_save_incremental_fsync: true,
+            key_load_delay: 0,
+            loading_process_events_interval_bytes: 2 * 1024 * 1024,
             aof_use_rdb_preamble: true,
             aof_timestamp_enabled: false,
             aof_disable_auto_gc: false,

@@ -821,6 +821,27 @@ fn build() -> Vec<Directive> {
             true
         ),
         boolean!("aof-load-truncated", None, aof_load_truncated, true),
+        boolean!(
+            "aof-rewrite-incremental-fsync",
+            None,
+            aof_rewrite_incremental_fsync,
+            true
+        ),
+        boolean!(
+            "rdb-save-incremental-fsync",
+            None,
+            rdb_save_incremental_fsync,
+            true
+        ),
+        integer!("key-load-delay", None, key_load_delay, I32MIN, I32, true),
+        integer!(
+            "loading-process-events-interval-bytes",
+            None,
+            loading_process_events_interval_bytes,
+            1024,
+            I32,
+            true
+        ),
         boolean!("aof-use-rdb-preamble", None, aof_use_rdb_preamble, true),
         boolean!("aof-timestamp-enabled", None, aof_timestamp_enabled, true),
         boolean!("aof-disable-auto-gc", None, aof_disable_auto_gc, true),
@@ -1231,8 +1252,6 @@ pub static OTHERS: &[Other] = &[
     other("oom-score-adj", "no"),
     other("oom-score-adj-values", "0 200 800"),
     other("disable-thp", "yes").immutable(),
-    other("aof-rewrite-incremental-fsync", "yes"),
-    other("rdb-save-incremental-fsync", "yes"),
     other("shutdown-timeout", "10")
         .refuse("durability: shutdown waits a fixed 10 seconds for replicas to catch up"),
     other("shutdown-on-sigint", "default").refuse(SIGNAL_WHY),

@@ -7,6 +7,7 @@
 pub mod acl;
 pub mod alloc;
 pub mod aof;
+pub mod child_info;
 pub mod client;
 pub mod clock;
 pub mod commands;
@@ -17,6 +18,7 @@ pub mod evict;
 pub mod glob;
 pub mod info;
 pub mod listeners;
+pub mod loading;
 pub mod log;
 pub mod logo;
 pub mod longdouble;
@@ -85,11 +87,7 @@ pub fn run(mut loaded: Loaded) -> i32 {
             loaded.ignored.join(", ")
         );
     }
-    let pidfile = if config.pidfile.is_empty() && config.daemonize {
-        "/var/run/redis.pid".to_string()
-    } else {
-        config.pidfile.clone()
-    };
+    let pidfile = pidfile_path(&config);
     if !pidfile.is_empty()
         && let Err(e) = process::write_pidfile(&pidfile)
     {
@@ -107,6 +105,27 @@ pub fn run(mut loaded: Loaded) -> i32 {
         process::remove_pidfile(&pidfile);
     }
     code
+}
+
+/// The pidfile written at start: `pidfile`, or Redis's default when daemonized.
+fn pidfile_path(config: &Config) -> String {
+    if config.pidfile.is_empty() && config.daemonize {
+        "/var/run/redis.pid".to_string()
+    } else {
+        config.pidfile.clone()
+    }
+}
+
+/// SHUTDOWN while the dataset loads: the process exits at once without saving, as Redis's
+/// shutdownCommand (NOSAVE forced while loading).
+pub(crate) fn exit_while_loading(st: &mut State) -> ! {
+    st.shutdown_requested = None;
+    prepare_for_shutdown(st, ShutdownKind::NoSave);
+    let pidfile = pidfile_path(&st.config);
+    if !pidfile.is_empty() {
+        process::remove_pidfile(&pidfile);
+    }
+    std::process::exit(0)
 }
 
 /// The event loop(s) that run every connection, timer and replication link.
@@ -176,15 +195,19 @@ async fn serve(loaded: Loaded) -> i32 {
     notice!("Server initialized");
     let shared = Shared::new(state);
     stats::memory::record_startup();
-    if let Err(e) = load_data(&shared) {
+    // Clients are accepted during the load, as Redis does: they get -LOADING (or INFO's
+    // loading fields) until it ends.
+    for (l, is_tls) in sockets {
+        listeners::serve(&shared, l, is_tls);
+    }
+    let loader = shared.clone();
+    let loaded = tokio::task::spawn_blocking(move || load_data(&loader)).await;
+    if let Err(e) = loaded.unwrap_or_else(|e| Err(format!("The loader failed: {e}"))) {
         warning!("{e}");
         warning!("Fatal error loading the DB, check server logs. Exiting.");
         return 1;
     }
     replication::replica::start_at_boot(&shared);
-    for (l, is_tls) in sockets {
-        listeners::serve(&shared, l, is_tls);
-    }
     tokio::spawn(cron(shared.clone(), hz));
     notice!("Ready to accept connections");
 
@@ -216,12 +239,11 @@ async fn serve(loaded: Loaded) -> i32 {
 /// Loads the dataset at start: the AOF when `appendonly yes` (then opens it for writing),
 /// else the RDB.
 fn load_data(shared: &Arc<Shared>) -> Result<(), String> {
-    let mut st = shared.lock();
-    if st.config.appendonly {
-        aof::load::load_at_start(&mut st, shared)?;
-        aof::open_at_start(&mut st)
+    let appendonly = shared.lock().config.appendonly;
+    if appendonly {
+        aof::load::load_at_start(shared)
     } else {
-        persistence::load_at_start(&mut st)
+        persistence::load_at_start(shared)
     }
 }
 

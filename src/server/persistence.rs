@@ -5,6 +5,7 @@
 //! directory fsynced, so a crash at any point leaves the previous dump intact.
 
 use super::log::ChildLog;
+use super::rdb::autosync::AutoSync;
 use super::rdb::{SaveInfo, reader, writer};
 use super::state::State;
 use crate::{notice, warning};
@@ -35,6 +36,12 @@ pub struct Persistence {
     pub child_is_socket: bool,
     /// The child is an AOF rewrite (see `aof::rewrite`): one child at a time, as Redis.
     pub child_is_aof: bool,
+    /// What the running child reports (its copy-on-write size).
+    pub child_info: Option<super::child_info::Parent>,
+    /// `rdb_last_cow_size`: the last successful BGSAVE child's copy-on-write bytes.
+    pub rdb_last_cow: u64,
+    /// `aof_last_cow_size`: the last successful rewrite child's copy-on-write bytes.
+    pub aof_last_cow: u64,
 }
 
 /// Why write commands (and PING) are refused with MISCONF now, as Redis's
@@ -85,6 +92,7 @@ pub fn write_file(state: &State, path: &Path, tmp_name: &str) -> io::Result<()> 
     let tmp = dir.join(tmp_name);
     let result = (|| {
         let f = File::create(&tmp)?;
+        let f = AutoSync::new(f, state.config.rdb_save_incremental_fsync);
         let w = BufWriter::with_capacity(1 << 20, f);
         let w = writer::write_dataset(
             w,
@@ -93,7 +101,7 @@ pub fn write_file(state: &State, path: &Path, tmp_name: &str) -> io::Result<()> 
             state.config.rdbchecksum,
             state.config.rdbcompression,
         )?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
+        let f = w.into_inner().map_err(|e| e.into_error())?.into_file();
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()
@@ -158,6 +166,11 @@ pub fn fork_child(
     state: &mut State,
 ) -> io::Result<i32> {
     let log = ChildLog::prepare();
+    // Without the pipe the child still works; only its copy-on-write size goes unreported.
+    let (info_parent, info_child) = match super::child_info::pipe() {
+        Ok((p, c)) => (Some(p), Some(c)),
+        Err(_) => (None, None),
+    };
     // SAFETY: the child runs `child_main`: it writes its copy of the state to a file and
     // leaves with _exit, never returning into the runtime it inherited.
     let fork_started = std::time::Instant::now();
@@ -169,8 +182,15 @@ pub fn fork_child(
         super::stats::forked(state, fork_started);
     }
     if pid == 0 {
-        child_main(Some((&log, what)), || work(&*state));
+        child_main(Some((&log, what)), || {
+            work(&*state)?;
+            if let Some(c) = &info_child {
+                c.send_cow();
+            }
+            Ok(())
+        });
     }
+    state.persistence.child_info = info_parent;
     Ok(pid)
 }
 
@@ -209,6 +229,14 @@ pub fn reap_child(state: &mut State) {
         return;
     }
     let ok = r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    let cow = state.persistence.child_info.take().and_then(|i| i.cow());
+    if let Some(cow) = cow.filter(|_| ok) {
+        if state.persistence.child_is_aof {
+            state.persistence.aof_last_cow = cow;
+        } else {
+            state.persistence.rdb_last_cow = cow;
+        }
+    }
     if state.persistence.child_is_aof {
         state.persistence.child_pid = None;
         state.persistence.child_is_aof = false;
@@ -308,6 +336,7 @@ pub fn fork_to_pipe(state: &mut State) -> io::Result<(i32, std::os::fd::OwnedFd)
 
 /// Kills a running BGSAVE child and removes its temp file (before a foreground save at exit).
 pub fn kill_child(state: &mut State) {
+    state.persistence.child_info = None;
     if let Some(pid) = state.persistence.child_pid.take() {
         // SAFETY: signalling and reaping our own child.
         unsafe {
@@ -325,29 +354,66 @@ pub fn kill_child(state: &mut State) {
     }
 }
 
-/// Loads the dump at start-up, if there is one. A missing file is an empty dataset; a bad
-/// one is an error and the file is left as it is.
-pub fn load_at_start(state: &mut State) -> Result<(), String> {
-    load_dump(state, true)
+/// Loads the dump at start-up, if there is one, in the loading state (clients are served
+/// meanwhile; see [`super::loading`]). A missing file is an empty dataset; a bad one is an
+/// error and the file is left as it is.
+pub fn load_at_start(shared: &super::state::Shared) -> Result<(), String> {
+    let path = dump_path(&shared.lock());
+    let bytes = match read_dump(&path)? {
+        Some(b) => b,
+        None => return Ok(()),
+    };
+    let mut l = super::loading::Relock::begin(shared, bytes.len() as u64);
+    let r = load_dump(&mut l, &path, &bytes, true);
+    l.end();
+    r
 }
 
 /// Loads the dump for DEBUG RELOAD: the data only, as Redis's `rdbLoad(..., NULL, ...)`; the
 /// replication ID and offset stay as they are (no backlog is created).
-pub fn reload(state: &mut State) -> Result<(), String> {
-    load_dump(state, false)
+pub fn reload(mut state: &mut State) -> Result<(), String> {
+    let path = dump_path(state);
+    match read_dump(&path)? {
+        Some(bytes) => load_dump(&mut state, &path, &bytes, false),
+        None => Ok(()),
+    }
 }
 
-fn load_dump(state: &mut State, with_replication: bool) -> Result<(), String> {
-    let path = dump_path(state);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("Can't read {}: {e}", path.display())),
-    };
+/// The dump's bytes; None when there is no file.
+fn read_dump(path: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("Can't read {}: {e}", path.display())),
+    }
+}
+
+/// Loads an RDB image into the databases, reporting each key to the loader.
+pub fn load_rdb_into(
+    l: &mut impl super::loading::Loader,
+    bytes: &[u8],
+) -> Result<reader::LoadInfo, reader::RdbError> {
+    let is_master = l.st().config.replicaof.is_none();
+    // Loaded into databases of our own, so that the loader may let clients in between
+    // keys; they see empty databases until the end.
+    let n = l.st().dbs.len();
+    let fresh = (0..n).map(|_| super::db::Db::new()).collect();
+    let mut dbs = std::mem::replace(&mut l.st().dbs, fresh);
+    let r = reader::load_with(bytes, &mut dbs, is_master, &mut |pos| l.rdb_key(pos));
+    l.st().dbs = dbs;
+    r
+}
+
+fn load_dump(
+    l: &mut impl super::loading::Loader,
+    path: &std::path::Path,
+    bytes: &[u8],
+    with_replication: bool,
+) -> Result<(), String> {
     let started = std::time::Instant::now();
-    let is_master = state.config.replicaof.is_none();
-    match reader::load(&bytes, &mut state.dbs, is_master) {
+    match load_rdb_into(l, bytes) {
         Ok(info) => {
+            let state = l.st();
             crate::server::scripting::functions::load_from_rdb(
                 &mut state.scripting,
                 &info.functions,

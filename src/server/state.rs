@@ -102,6 +102,8 @@ pub struct State {
     pub acl: super::acl::Acl,
     /// The append-only file.
     pub aof: super::aof::Aof,
+    /// Set while the dataset loads at start-up (`-LOADING`, INFO `loading:1`).
+    pub loading: Option<super::loading::Loading>,
 }
 
 /// How to shut down.
@@ -153,6 +155,7 @@ impl State {
             monitor: Default::default(),
             acl,
             aof: super::aof::Aof::new(),
+            loading: None,
         }
     }
 

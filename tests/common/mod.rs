@@ -108,6 +108,7 @@ pub struct ServerBuilder {
     debug_command: bool,
     defaults: bool,
     timeout: Duration,
+    loading_ok: bool,
 }
 
 impl ServerBuilder {
@@ -123,6 +124,7 @@ impl ServerBuilder {
             debug_command: kind == Kind::Redis,
             defaults: true,
             timeout: Duration::from_secs(30),
+            loading_ok: false,
         }
     }
 
@@ -183,6 +185,13 @@ impl ServerBuilder {
     /// How long start-up may take before it counts as failed (30 s by default).
     pub fn timeout(mut self, timeout: Duration) -> ServerBuilder {
         self.timeout = timeout;
+        self
+    }
+
+    /// `start` returns as soon as the server answers, even `-LOADING` (a server still
+    /// loading its dataset), instead of waiting for PONG.
+    pub fn ready_while_loading(mut self) -> ServerBuilder {
+        self.loading_ok = true;
         self
     }
 
@@ -331,7 +340,7 @@ impl ServerBuilder {
                     ));
                 }
             }
-            if server.ping_ok() {
+            if server.ping_ok(self.loading_ok) {
                 if daemon {
                     return Ok(server);
                 }
@@ -375,8 +384,9 @@ impl Server {
         ServerBuilder::new(kind).args(extra).start()
     }
 
-    /// True when a PING gets +PONG (or, with a password, -NOAUTH: the server is up).
-    fn ping_ok(&self) -> bool {
+    /// True when a PING gets +PONG (or, with a password, -NOAUTH: the server is up; or
+    /// -LOADING when `loading_ok`).
+    fn ping_ok(&self, loading_ok: bool) -> bool {
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
@@ -386,7 +396,11 @@ impl Server {
         }
         let mut buf = [0u8; 64];
         match s.read(&mut buf) {
-            Ok(n) if n > 0 => buf[0] == b'+' || buf[..n].starts_with(b"-NOAUTH"),
+            Ok(n) if n > 0 => {
+                buf[0] == b'+'
+                    || buf[..n].starts_with(b"-NOAUTH")
+                    || (loading_ok && buf[..n].starts_with(b"-LOADING"))
+            }
             _ => false,
         }
     }

@@ -8,6 +8,7 @@ use super::manifest::{AofFile, Manifest, Part};
 use crate::resp::ReplyBuf;
 use crate::server::client::{Client, ClientInfo};
 use crate::server::commands::{self, Ctx};
+use crate::server::loading::{Loader, Relock};
 use crate::server::state::{Shared, State};
 use crate::{notice, warning};
 use bytes::Bytes;
@@ -27,9 +28,13 @@ enum Bad {
     Rdb(String),
 }
 
-/// Loads the AOF when `appendonly yes` (instead of the RDB, as Redis). Missing AOF: an
-/// empty dataset (the base is created by `open_at_start`).
-pub fn load_at_start(st: &mut State, shared: &Arc<Shared>) -> Result<(), String> {
+/// Loads the AOF when `appendonly yes` (instead of the RDB, as Redis), in the loading state
+/// (clients are served meanwhile; see [`crate::server::loading`]), then opens it for
+/// writing before the first client write can run. Missing AOF: an empty dataset (the base
+/// is created by `open_at_start`).
+pub fn load_at_start(shared: &Arc<Shared>) -> Result<(), String> {
+    let mut guard = shared.lock();
+    let st = &mut *guard;
     let dir = super::dir_path(st);
     let mname = super::manifest_name(st);
     let mpath = dir.join(&mname);
@@ -37,7 +42,7 @@ pub fn load_at_start(st: &mut State, shared: &Arc<Shared>) -> Result<(), String>
         Ok(t) => String::from_utf8_lossy(&t).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if !upgrade_old_style(st)? {
-                return Ok(());
+                return super::open_at_start(st);
             }
             st.aof.manifest.to_text()
         }
@@ -50,8 +55,24 @@ pub fn load_at_start(st: &mut State, shared: &Arc<Shared>) -> Result<(), String>
     };
     let manifest = Manifest::parse(&text).map_err(|e| format!("{e} ({})", mpath.display()))?;
     st.aof.manifest = manifest.clone();
-    let started = Instant::now();
     let files = manifest.load_order();
+    let size = |f: &&AofFile| std::fs::metadata(dir.join(&f.name)).map_or(0, |m| m.len());
+    let total_bytes = files.iter().map(size).sum();
+    drop(guard);
+    let mut l = Relock::begin(shared, total_bytes);
+    let r = load_files(&mut l, shared, &dir, &files).and_then(|()| super::open_at_start(l.st()));
+    l.end();
+    r
+}
+
+/// Loads the files of the manifest, in order.
+fn load_files(
+    l: &mut Relock,
+    shared: &Arc<Shared>,
+    dir: &std::path::Path,
+    files: &[&AofFile],
+) -> Result<(), String> {
+    let started = Instant::now();
     let mut total = 0u64;
     for (i, f) in files.iter().enumerate() {
         let last = i + 1 == files.len();
@@ -59,7 +80,8 @@ pub fn load_at_start(st: &mut State, shared: &Arc<Shared>) -> Result<(), String>
         let bytes = std::fs::read(&path)
             .map_err(|e| format!("The AOF file {} can't be read: {e}", f.name))?;
         let t = Instant::now();
-        let len = load_file(st, shared, f, &bytes, last)?;
+        l.file_offset(total);
+        let len = load_file(l, shared, f, &bytes, last)?;
         total += len as u64;
         let what = if f.part == Part::Base { "base" } else { "incr" };
         notice!(
@@ -68,13 +90,14 @@ pub fn load_at_start(st: &mut State, shared: &Arc<Shared>) -> Result<(), String>
             t.elapsed().as_secs_f64()
         );
         if f.part == Part::Base {
-            st.aof.base_size = len as u64;
+            l.st().aof.base_size = len as u64;
         }
     }
     notice!(
         "DB loaded from append only file: {:.3} seconds",
         started.elapsed().as_secs_f64()
     );
+    let st = l.st();
     st.aof.current_size = total;
     st.aof.rewrite_base_size = total;
     Ok(())
@@ -113,7 +136,7 @@ fn upgrade_old_style(st: &mut State) -> Result<bool, String> {
 
 /// Loads one file; returns its length (after a truncation, the kept length).
 fn load_file(
-    st: &mut State,
+    l: &mut Relock,
     shared: &Arc<Shared>,
     f: &AofFile,
     bytes: &[u8],
@@ -126,10 +149,11 @@ fn load_file(
         } else {
             notice!("Reading RDB preamble from AOF file...");
         }
-        load_rdb(st, bytes).and_then(|at| run_commands(st, shared, bytes, at))
+        load_rdb(l, bytes).and_then(|at| run_commands(l, shared, bytes, at))
     } else {
-        run_commands(st, shared, bytes, 0)
+        run_commands(l, shared, bytes, 0)
     };
+    let st = l.st();
     match result {
         Ok(()) => Ok(bytes.len()),
         Err(Bad::Truncated { valid }) if last && st.config.aof_load_truncated => {
@@ -177,10 +201,10 @@ fn load_file(
 }
 
 /// Loads an RDB (base file or preamble); returns the offset after it.
-fn load_rdb(st: &mut State, bytes: &[u8]) -> Result<usize, Bad> {
-    let is_master = st.config.replicaof.is_none();
-    match crate::server::rdb::reader::load(bytes, &mut st.dbs, is_master) {
+fn load_rdb(l: &mut Relock, bytes: &[u8]) -> Result<usize, Bad> {
+    match crate::server::persistence::load_rdb_into(l, bytes) {
         Ok(info) => {
+            let st = l.st();
             crate::server::scripting::functions::load_from_rdb(&mut st.scripting, &info.functions);
             notice!(
                 "Done loading RDB, keys loaded: {}, keys expired: {}.",
@@ -232,7 +256,7 @@ fn number_line(bytes: &[u8], pos: usize, prefix: u8) -> Result<(i64, usize), Bad
 
 /// Runs the commands of `bytes` from `start` as Redis's fake AOF client.
 fn run_commands(
-    st: &mut State,
+    l: &mut Relock,
     shared: &Arc<Shared>,
     bytes: &[u8],
     start: usize,
@@ -306,9 +330,10 @@ fn run_commands(
         } else if commands::is(&args[0], "exec") {
             before_multi = None;
         }
-        let mut ctx = Ctx::new(st, &mut client, &mut out, shared);
+        let mut ctx = Ctx::new(l.st(), &mut client, &mut out, shared);
         commands::dispatch(&mut ctx, &args);
         out.buf.clear();
+        l.aof_command(pos);
     }
     if let Some(valid) = before_multi {
         warning!("Revert incomplete MULTI/EXEC transaction in AOF file");

@@ -656,7 +656,8 @@ pub fn info_fields(st: &State, s: &mut String) {
     let a = &st.aof;
     let _ = write!(
         s,
-        "aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n"
+        "aof_last_cow_size:{}\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        st.persistence.aof_last_cow
     );
     if a.state != AofState::Off {
         let _ = write!(

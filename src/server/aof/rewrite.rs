@@ -7,6 +7,7 @@
 
 use super::AofState;
 use crate::server::persistence;
+use crate::server::rdb::autosync::AutoSync;
 use crate::server::rdb::{SaveInfo, writer};
 use crate::server::state::State;
 use crate::server::types::Value;
@@ -57,6 +58,7 @@ pub fn temp_name(pid: i32) -> String {
 /// commands that rebuild it.
 pub fn write_base(st: &State, path: &str, rdb: bool) -> io::Result<()> {
     let f = File::create(path)?;
+    let f = AutoSync::new(f, st.config.aof_rewrite_incremental_fsync);
     let w = BufWriter::with_capacity(1 << 20, f);
     let w = if rdb {
         let info = SaveInfo {
@@ -76,7 +78,7 @@ pub fn write_base(st: &State, path: &str, rdb: bool) -> io::Result<()> {
     } else {
         write_commands(w, st)?
     };
-    let f = w.into_inner().map_err(|e| e.into_error())?;
+    let f = w.into_inner().map_err(|e| e.into_error())?.into_file();
     f.sync_all()
 }
 
@@ -127,6 +129,14 @@ pub fn start(st: &mut State) -> io::Result<i32> {
         return Err(io::Error::other("Another child process is active"));
     }
     super::flush_and_sync(st);
+    if !st.aof.buf.is_empty() {
+        // The buffer's commands are in the dataset the child would write: written after
+        // the fork into the new incr file, they would be applied twice at the next load.
+        // The rewrite waits until the AOF can be written again.
+        let e = io::Error::from_raw_os_error(st.aof.last_write_errno);
+        warning!("Can't rewrite the append only file while its buffer cannot be written: {e}");
+        return Err(e);
+    }
     let dir = super::dir_path(st);
     std::fs::create_dir_all(&dir)?;
     let prefix = st.config.appendfilename.clone();

@@ -68,6 +68,8 @@ struct Effective {
     denyoom: bool,
     /// Some command is not allowed on a replica with stale data.
     deny_stale: bool,
+    /// Some command is not allowed while the dataset loads.
+    deny_loading: bool,
 }
 
 fn effective(ctx: &Ctx, cmd: &Spec) -> Effective {
@@ -75,6 +77,7 @@ fn effective(ctx: &Ctx, cmd: &Spec) -> Effective {
         write: cmd.has(flags::WRITE),
         denyoom: cmd.has(flags::DENYOOM),
         deny_stale: !cmd.has(flags::STALE),
+        deny_loading: !cmd.has(flags::LOADING),
     };
     if cmd.name == "exec" {
         let queued = ctx.client.multi.iter().flatten();
@@ -82,6 +85,7 @@ fn effective(ctx: &Ctx, cmd: &Spec) -> Effective {
             e.write |= c.has(flags::WRITE);
             e.denyoom |= c.has(flags::DENYOOM);
             e.deny_stale |= !c.has(flags::STALE);
+            e.deny_loading |= !c.has(flags::LOADING);
         }
     }
     e
@@ -116,9 +120,11 @@ fn refusal(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError> {
         return Some(e);
     }
     let eff = effective(ctx, cmd);
-    // A client the busy-script hook serves (scripting::busy): no eviction meanwhile.
+    // No eviction while a busy script's hook serves this client (scripting::busy), nor while
+    // loading (Redis's isSafeToPerformEvictions).
     let busy = ctx.shared.watchdog.serving_busy();
-    if ctx.state.config.maxmemory > 0 && !from_master && !busy {
+    let loading = ctx.state.loading.is_some();
+    if ctx.state.config.maxmemory > 0 && !from_master && !busy && !loading {
         let out_of_memory = !crate::server::evict::perform(ctx.state);
         // Queueing inside MULTI may grow memory without bound: refused too, except what
         // ends the transaction.
@@ -166,6 +172,11 @@ fn refusal(ctx: &mut Ctx, cmd: &Spec, args: &[Bytes]) -> Option<CmdError> {
         return Some(CmdError::fixed(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         ));
+    }
+    // The AOF's own client (marked as a master) runs while loading. LOADING before BUSY, as
+    // Redis's processCommand.
+    if loading && eff.deny_loading && !from_master {
+        return Some(CmdError::fixed(crate::server::loading::ERR));
     }
     if busy && !cmd.meta().is_some_and(|m| m.has_flag("allow_busy")) {
         let text = crate::server::scripting::busy::busy_text(&ctx.shared.watchdog);

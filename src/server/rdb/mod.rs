@@ -6,6 +6,7 @@
 //! value), EOF, and a CRC-64/Jones checksum of everything before it (little-endian; zero when
 //! `rdbchecksum no`).
 
+pub mod autosync;
 pub mod blobs;
 pub mod lzf;
 pub mod reader;

@@ -369,6 +369,17 @@ fn read_value(c: &mut Cursor, t: u8) -> R<Loaded> {
 /// Loads an RDB image into `dbs` (which should be empty). Keys whose TTL has passed are
 /// skipped when `drop_expired` (a master's behaviour at load).
 pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, RdbError> {
+    load_with(buf, dbs, drop_expired, &mut |_| {})
+}
+
+/// [`load`], calling `on_key` with the offset reached after each key read (the loading
+/// progress, Redis's rdbLoadProgressCallback and key-load-delay).
+pub fn load_with(
+    buf: &[u8],
+    dbs: &mut [Db],
+    drop_expired: bool,
+    on_key: &mut dyn FnMut(usize),
+) -> Result<LoadInfo, RdbError> {
     let mut c = Cursor {
         buf,
         pos: 0,
@@ -472,6 +483,7 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
                 })?;
                 let at = expire.take();
                 let field = access::loaded_field(freq.take(), idle.take());
+                on_key(c.pos);
                 let Some(value) = value else {
                     // An empty collection (written by no Redis version): skipped, as Redis.
                     info.empty_skipped += 1;
