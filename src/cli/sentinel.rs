@@ -504,7 +504,7 @@ mod tests {
             "adm-123456789",
             "rep-123456789",
             "requirepass",
-            "port 26380\n",
+            "\nport 26380\n",
         ] {
             assert!(!text.contains(never), "{never:?} in:\n{text}");
         }
