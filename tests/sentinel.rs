@@ -265,3 +265,155 @@ fn subscribers_get_events_and_auth_is_required_with_requirepass() {
     );
     assert!(!s.log().contains("s3cret"));
 }
+
+/// Writes an executable shell script `name` in `dir` with `body`; returns its path.
+fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+/// The output of a sentinel of `kind` started on `conf` that must refuse it (exit 1).
+fn refused_start(kind: SentinelKind, conf: &str) -> String {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("sentinel.conf");
+    std::fs::write(&path, conf).unwrap();
+    let out = match kind {
+        SentinelKind::Redrepl => std::process::Command::new(env!("CARGO_BIN_EXE_redrepl"))
+            .arg("sentinel")
+            .arg(&path)
+            .output(),
+        SentinelKind::Redis => std::process::Command::new("/usr/bin/redis-sentinel")
+            .arg(&path)
+            .output(),
+    }
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{kind:?} accepted {conf}");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    text.trim().to_string()
+}
+
+/// notification-script and client-reconfig-script, side by side with redis-sentinel: a
+/// script that is not executable refuses the start with Redis's text; SENTINEL SET of a
+/// script is refused (deny-scripts-reconfig yes by default); the `+monitor` event at start
+/// runs the notification script with `<type> <description>`; exit code 1 reschedules it
+/// (SENTINEL PENDING-SCRIPTS: scheduled, retry-num 1, up to 30 s of delay), exit code 2 is
+/// an error never retried (`-script-error <path> 0 2`), and a running script shows its pid.
+#[test]
+fn scripts_are_checked_queued_and_retried_as_redis_sentinel_does() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let calls = dir.path().join("calls");
+    let log_call = format!("echo \"$# $*\" >> {}", calls.display());
+    let retry = script(dir.path(), "retry.sh", &format!("{log_call}\nexit 1"));
+    let fail = script(dir.path(), "fail.sh", "exit 2");
+    let hang = script(dir.path(), "hang.sh", "exec sleep 30");
+    let plain = dir.path().join("plain.sh");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    let nobody = common::free_port();
+    let monitor = format!(
+        "sentinel monitor m 127.0.0.1 {nobody} 2\nsentinel down-after-milliseconds m 60000\n"
+    );
+    let mut pending = Vec::new();
+    for kind in [SentinelKind::Redrepl, SentinelKind::Redis] {
+        for (opt, path) in [
+            ("notification-script", plain.display().to_string()),
+            ("client-reconfig-script", "/nonexistent/x.sh".to_string()),
+        ] {
+            let conf = format!("port 0\n{monitor}sentinel {opt} m {path}\n");
+            let out = refused_start(kind, &conf);
+            let expected = if opt == "notification-script" {
+                "Notification script seems non existing or non executable."
+            } else {
+                "Client reconfiguration script seems non existing or non executable."
+            };
+            assert!(
+                out.ends_with(&format!(
+                    "Reading the configuration file, at line 4\n>>> 'sentinel {opt} m {path}'\n{expected}"
+                )),
+                "{kind:?}: {out}"
+            );
+        }
+        let _ = std::fs::remove_file(&calls);
+        let s = Sentinel::start(
+            kind,
+            &format!("{monitor}sentinel notification-script m {retry}\n"),
+        );
+        assert_eq!(
+            s.cmd(&["SENTINEL", "SET", "m", "notification-script", "/bin/true"])
+                .unwrap()
+                .trim(),
+            "ERR Reconfiguration of scripts path is denied for security reasons. Check the \
+             deny-scripts-reconfig configuration directive in your Sentinel configuration"
+        );
+        let rescheduled = wait_until(20, || {
+            s.cmd(&["SENTINEL", "PENDING-SCRIPTS"])
+                .is_some_and(|r| r.contains("scheduled\npid\n0\nrun-delay"))
+        });
+        let reply = s.cmd(&["SENTINEL", "PENDING-SCRIPTS"]).unwrap();
+        assert!(rescheduled, "{kind:?}: {reply}\n{}", s.log());
+        let lines: Vec<&str> = reply.lines().collect();
+        let delay: i64 = lines[9].parse().unwrap();
+        assert!(delay > 0 && delay <= 30_000, "{kind:?}: {reply}");
+        pending.push(
+            lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| if i == 9 { "<delay>" } else { l })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        assert_eq!(
+            std::fs::read_to_string(&calls).unwrap(),
+            format!("2 +monitor master m 127.0.0.1 {nobody} quorum 2\n"),
+            "{kind:?}"
+        );
+        let info: String = redis::cmd("INFO")
+            .arg("sentinel")
+            .query(&mut s.conn())
+            .unwrap();
+        assert!(info.contains("sentinel_scripts_queue_length:1"), "{info}");
+        drop(s);
+
+        let s = Sentinel::start(
+            kind,
+            &format!("{monitor}sentinel notification-script m {fail}\n"),
+        );
+        let line = format!("-script-error {fail} 0 2");
+        assert!(
+            wait_until(20, || s.log().contains(&line)),
+            "{kind:?}: {}",
+            s.log()
+        );
+        assert_eq!(
+            s.cmd(&["SENTINEL", "PENDING-SCRIPTS"]).unwrap(),
+            "",
+            "{kind:?}"
+        );
+        drop(s);
+
+        let s = Sentinel::start(
+            kind,
+            &format!("{monitor}sentinel notification-script m {hang}\n"),
+        );
+        let running = wait_until(20, || {
+            s.cmd(&["SENTINEL", "PENDING-SCRIPTS"])
+                .is_some_and(|r| r.contains("flags\nrunning\npid\n"))
+        });
+        let reply = s.cmd(&["SENTINEL", "PENDING-SCRIPTS"]).unwrap();
+        let lines: Vec<&str> = reply.lines().collect();
+        let pid: i32 = lines.get(7).and_then(|p| p.parse().ok()).unwrap_or(0);
+        if pid > 0 {
+            common::kill_pid(pid);
+        }
+        assert!(running && pid > 0, "{kind:?}: {reply}");
+        assert_eq!(
+            (lines[4], lines[5], lines[8], &lines[10..]),
+            ("flags", "running", "run-time", &["retry-num", "1"][..]),
+            "{kind:?}: {reply}"
+        );
+    }
+    assert_eq!(pending[0], pending[1]);
+}

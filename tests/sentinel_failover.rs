@@ -282,3 +282,166 @@ fn redis_py_master_for_follows_the_failover() {
     ));
     assert_eq!(out, format!("{new}\nbefore"));
 }
+
+/// The `redis` crate's sentinel client: one `SentinelClient` finds the master through our
+/// sentinels, and after a kill -9 failover the same object reaches the new master.
+#[test]
+fn redis_crate_sentinel_client_follows_the_failover() {
+    use redis::sentinel::{SentinelClient, SentinelServerType};
+    let mut c = cluster();
+    let s = sentinels(&c, &[SentinelKind::Redrepl; 3]);
+    let addrs: Vec<String> = s
+        .iter()
+        .map(|x| format!("redis://127.0.0.1:{}/", x.port))
+        .collect();
+    let mut client =
+        SentinelClient::build(addrs, "mymaster", None, SentinelServerType::Master).unwrap();
+    let port_of = |con: &mut redis::Connection| -> String {
+        let kv: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("port")
+            .query(con)
+            .unwrap();
+        kv[1].clone()
+    };
+    let mut con = client.get_connection().unwrap();
+    assert_eq!(port_of(&mut con), c.master.port.to_string());
+    redis::cmd("SET")
+        .arg("k")
+        .arg("before")
+        .query::<()>(&mut con)
+        .unwrap();
+    // On both replicas before the kill (asynchronous replication).
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(2)
+        .arg(10000)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(acked, 2);
+    let live: Vec<&Sentinel> = s.iter().collect();
+    let new = fail_over(&mut c, &live);
+    let mut con = client.get_connection().unwrap();
+    assert_eq!(format!("127.0.0.1:{}", port_of(&mut con)), new);
+    redis::cmd("SET")
+        .arg("k2")
+        .arg("after")
+        .query::<()>(&mut con)
+        .unwrap();
+    let got: String = redis::cmd("GET").arg("k").query(&mut con).unwrap();
+    assert_eq!(got, "before");
+}
+
+/// What the scripts of one failover recorded: client-reconfig calls and notification calls
+/// (`<argc> <args>`), the old and the new master's ports replaced by OLD and NEW.
+fn failover_script_calls(kind: SentinelKind) -> (Vec<String>, Vec<String>) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut c = cluster();
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut conf = monitor_conf("mymaster", c.master.port, 2, 1000);
+    for (opt, tag) in [
+        ("notification-script", "N"),
+        ("client-reconfig-script", "R"),
+    ] {
+        let path = dir.path().join(format!("{tag}.sh"));
+        let log = dir.path().join(tag);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\necho \"$# $*\" >> {}\n", log.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        conf.push_str(&format!("sentinel {opt} mymaster {}\n", path.display()));
+    }
+    let all: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(kind, &conf)).collect();
+    for x in &all {
+        assert!(
+            wait_until(30, || {
+                x.master_field("mymaster", "num-other-sentinels").as_deref() == Some("2")
+                    && x.master_field("mymaster", "num-slaves").as_deref() == Some("2")
+            }),
+            "{kind:?} sentinels did not see each other"
+        );
+    }
+    let old = c.master.port.to_string();
+    let live: Vec<&Sentinel> = all.iter().collect();
+    let new = fail_over(&mut c, &live);
+    let new = new.split_once(':').unwrap().1.to_string();
+    let read = |tag: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.path().join(tag)).unwrap_or_default();
+        let mut v: Vec<String> = text
+            .lines()
+            .map(|l| {
+                l.split(' ')
+                    .map(|w| match w {
+                        w if w == old => "OLD",
+                        w if w == new => "NEW",
+                        w => w,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let switched = "2 +switch-master mymaster 127.0.0.1 OLD 127.0.0.1 NEW";
+    let done = wait_until(30, || {
+        read("R").len() >= 3 && read("N").iter().filter(|l| *l == switched).count() == 3
+    });
+    assert!(
+        done,
+        "{kind:?}: {:?} {:?}\n{}",
+        read("R"),
+        read("N"),
+        all[0].log()
+    );
+    (read("R"), read("N"))
+}
+
+/// A failover runs the client-reconfig script once as leader and once per observer, and the
+/// notification script for the failover's warning events with `<type> <description>`, with
+/// the same arguments from `redrepl sentinel` as from redis-sentinel.
+#[test]
+fn failover_scripts_get_redis_sentinels_arguments() {
+    let ours = failover_script_calls(SentinelKind::Redrepl);
+    let theirs = failover_script_calls(SentinelKind::Redis);
+    let reconf = |role: &str| format!("7 mymaster {role} start 127.0.0.1 OLD 127.0.0.1 NEW");
+    assert_eq!(
+        theirs.0,
+        vec![reconf("leader"), reconf("observer"), reconf("observer")]
+    );
+    assert_eq!(ours.0, theirs.0);
+    let types = |calls: &[String]| -> std::collections::BTreeSet<String> {
+        calls
+            .iter()
+            .map(|l| l.split(' ').nth(1).unwrap_or("").to_string())
+            .collect()
+    };
+    let (t_ours, t_theirs) = (types(&ours.1), types(&theirs.1));
+    for t in [
+        "+monitor",
+        "+sdown",
+        "+odown",
+        "+new-epoch",
+        "+try-failover",
+        "+vote-for-leader",
+        "+elected-leader",
+        "+failover-state-select-slave",
+        "+selected-slave",
+        "+promoted-slave",
+        "+failover-state-reconf-slaves",
+        "+failover-end",
+        "+switch-master",
+        "+config-update-from",
+    ] {
+        assert!(
+            t_theirs.contains(t) == t_ours.contains(t),
+            "{t}: ours {t_ours:?}, redis-sentinel {t_theirs:?}"
+        );
+    }
+    assert!(
+        t_ours.iter().all(|t| t_theirs.contains(t)),
+        "ours {t_ours:?}, redis-sentinel {t_theirs:?}"
+    );
+    assert!(ours.1.iter().chain(&theirs.1).all(|l| l.starts_with("2 ")));
+}
