@@ -149,8 +149,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, mut incr: bool) -> 
             // too long or zset-max-listpack-entries is 0, which `add_new` decides): the set
             // converts when a later member breaks a limit, after the members before it were
             // written to the listpack (a -0 score there as 0).
-            ctx.db()
-                .set(key, Value::ZSet(Box::new(ZSet::default())), false);
+            ctx.db().set(key, Value::ZSet(Box::default()), false);
         }
         let Some(Value::ZSet(z)) = ctx.db().get_mut(key) else {
             unreachable!()
