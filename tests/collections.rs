@@ -1598,3 +1598,36 @@ fn minus_zero_scores_match_redis() {
     p.cmp(&["debug", "reload"]);
     check(&mut p);
 }
+
+/// ZADD on a new key starts a listpack unless its first member is too long (Redis 7.0's
+/// zaddGenericCommand looks at the first member only) and converts when a later member breaks
+/// a limit, so the members written before keep a -0 score as the listpack wrote it: 0. The
+/// fuzzer's last -0 path (seed 1, first seen at ZMPOP: `-0` here, `0` in redis-server).
+#[test]
+fn zadd_on_a_new_key_converts_member_by_member_like_redis() {
+    let Some(mut p) = Pair::new() else { return };
+    let long = "x".repeat(70);
+    let mut many: Vec<String> = ["zadd", "n2", "-0", "a"].map(String::from).to_vec();
+    for i in 1..=200 {
+        many.push(i.to_string());
+        many.push(format!("m{i}"));
+    }
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    p.cmp(&["zadd", "n1", "-0", "a", "1", &long]);
+    p.cmp(&many);
+    p.cmp(&["zadd", "n3", "-0", &long, "-0", "a"]);
+    p.cmp(&["zadd", "n4", "nx", "-0", "a", "-0", "b", "2", &long]);
+    p.cmp(&["zincrby", "n5", "-0", "a"]);
+    p.cmp(&["zadd", "n5", "-0", "b", "1", &long]);
+    let keys = ["n1", "n2", "n3", "n4", "n5"];
+    for k in keys {
+        p.cmp(&["object", "encoding", k]);
+        p.cmp(&["zscore", k, "a"]);
+        p.cmp(&["zrange", k, "0", "2", "withscores"]);
+    }
+    p.cmp_digest();
+    for k in keys {
+        p.cmp(&["zmpop", "1", k, "min", "count", "2"]);
+    }
+    p.cmp_digest();
+}

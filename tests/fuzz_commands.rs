@@ -56,7 +56,7 @@ fn seeds() -> Vec<u64> {
 }
 
 /// Allow-list entries turned off by `REDREPL_FUZZ_DISALLOW` (comma-separated: `encoding`,
-/// `minus-zero`, `xack`), to check whether they are still needed.
+/// `minus-zero`), to check whether they are still needed.
 fn disallowed() -> Vec<&'static str> {
     use fuzz::check;
     let v = std::env::var("REDREPL_FUZZ_DISALLOW").unwrap_or_default();
@@ -65,7 +65,6 @@ fn disallowed() -> Vec<&'static str> {
         out.extend_from_slice(match name {
             "encoding" => &[check::ALLOW_ENCODING][..],
             "minus-zero" => &[check::ALLOW_MINUS_ZERO, check::DIVERGE_MINUS_ZERO_SCORE][..],
-            "xack" => &[check::ALLOW_XACK_TYPE_DIVERGENCE][..],
             _ => panic!("REDREPL_FUZZ_DISALLOW: unknown entry {name:?}"),
         });
     }

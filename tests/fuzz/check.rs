@@ -350,27 +350,11 @@ pub const ALLOW_SORT_STALE_ERRNO: &str = "SORT refused by redis-server with `One
     call resets errno (seed 2: `SORT_RO zset:0 DESC` over [\"42\"]): not reproducible by \
     another server";
 
-/// Allow-list reason: an intermittent data divergence at a stream key, open in issue #10.
-pub const ALLOW_XACK_TYPE_DIVERGENCE: &str = "XACK answered `:0` by redrepl where \
-    redis-server answers WRONGTYPE (seed 3, command #32134, `XACK stream:0 g2 ...`, seen only \
-    in full CI runs under load, never when the seed is replayed alone): the key held another \
-    type on redis-server and was missing (or a stream) on redrepl, i.e. the datasets parted \
-    earlier without a digest check catching it yet; NOT by nature: open in issue #10 (trace \
-    with REDREPL_FUZZ_DIGEST_EVERY=1 under load). The key is copied from redis-server after it";
 
 /// The allow-list: differences being fixed on other branches, recognised by command and
 /// reply; `None` for a difference nobody is fixing yet.
 pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'static str> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-    if name == "xack"
-        && ours == &Reply::Int(0)
-        && theirs
-            == &Reply::Error(
-                b"WRONGTYPE Operation against a key holding the wrong kind of value".to_vec(),
-            )
-    {
-        return Some(ALLOW_XACK_TYPE_DIVERGENCE);
-    }
     if (name == "sort" || name == "sort_ro")
         && !ours.is_error()
         && theirs

@@ -145,10 +145,11 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, mut incr: bool) -> 
     let mut newscore = 0.0;
     if exists || !xx {
         if !exists {
-            let mut z = ZSet::default();
-            let maxlen = pairs.iter().map(|p| p.1.len()).max().unwrap_or(0);
-            z.skiplist = pairs.len() as i64 > max_e || maxlen as i64 > max_v;
-            ctx.db().set(key, Value::ZSet(Box::new(z)), false);
+            // A listpack, as Redis 7.0 creates it (a skiplist only when the first member is
+            // too long or zset-max-listpack-entries is 0, which `add_new` decides): the set
+            // converts when a later member breaks a limit, after the members before it were
+            // written to the listpack (a -0 score there as 0).
+            ctx.db().set(key, Value::ZSet(Box::default()), false);
         }
         let Some(Value::ZSet(z)) = ctx.db().get_mut(key) else {
             unreachable!()
