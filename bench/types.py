@@ -18,6 +18,7 @@ A benchmark, not a test: figures vary with the machine; only ratios from one run
 """
 import argparse, os, shutil, socket, statistics, subprocess, sys, tempfile, time
 
+sys.dont_write_bytecode = True  # importing compare.py leaves no __pycache__ in bench/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import free_port, wait_ready, rss, resp  # noqa: E402
 

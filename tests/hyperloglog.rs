@@ -263,3 +263,43 @@ fn errors_like_redis() {
     p.cmp(&["pfselftest"]);
     p.cmp(&["ping"]);
 }
+
+/// HLLs built by redis-server alone, copied to ours with SET, count the same on ours for
+/// ten cardinalities from 1 to 10M (the sparse encoding, the promotion and the dense one).
+#[test]
+fn redis_built_hlls_count_the_same_for_ten_cardinalities_up_to_ten_million() {
+    let mut p = Pair::new(&[]);
+    let mut have = 0u64;
+    for n in [
+        1u64, 10, 100, 1000, 10_000, 100_000, 500_000, 1_000_000, 5_000_000, 10_000_000,
+    ] {
+        let theirs = {
+            let con = p.real_con();
+            let mut at = have;
+            while at < n {
+                let stop = (at + 10_000).min(n);
+                let mut c = redis::cmd("pfadd");
+                c.arg("big");
+                for i in at..stop {
+                    c.arg(i);
+                }
+                common::qc(con, &c);
+                at = stop;
+            }
+            have = n;
+            let count = common::q(con, &["pfcount", "big"]);
+            (get(con, "big"), count)
+        };
+        let ours = p.ours_con();
+        let mut c = redis::cmd("set");
+        c.arg("big").arg(&theirs.0);
+        common::qc(ours, &c);
+        assert_eq!(
+            common::q(ours, &["pfcount", "big"]),
+            theirs.1,
+            "{n} elements"
+        );
+        // The cached cardinality ours writes back is redis-server's bytes.
+        assert_eq!(get(ours, "big"), get(p.real_con(), "big"), "{n} elements");
+    }
+}

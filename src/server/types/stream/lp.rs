@@ -271,6 +271,76 @@ pub fn read(lp: &[u8], p: usize) -> Option<(Val<'_>, Option<usize>)> {
     Some((v, (next < lp.len() - 1).then_some(next)))
 }
 
+/// Size of the encoding + data of the element at `p`, from its encoding byte and length
+/// prefix only (lpSkip: the value is not decoded); None if it runs past the end.
+fn element_len(lp: &[u8], p: usize) -> Option<usize> {
+    let end = lp.len().checked_sub(1)?;
+    if p >= end {
+        return None;
+    }
+    let b = lp[p];
+    let len = if b & 0x80 == 0 {
+        1
+    } else if b & 0xC0 == 0x80 {
+        1 + (b & 0x3f) as usize
+    } else if b & 0xE0 == 0xC0 {
+        2
+    } else if b & 0xF0 == 0xE0 {
+        2 + ((((b & 0x0f) as usize) << 8) | *lp.get(p + 1)? as usize)
+    } else {
+        match b {
+            0xF0 => {
+                let d = lp.get(p + 1..p + 5)?;
+                5 + u32::from_le_bytes([d[0], d[1], d[2], d[3]]) as usize
+            }
+            0xF1 => 3,
+            0xF2 => 4,
+            0xF3 => 5,
+            0xF4 => 9,
+            _ => return None,
+        }
+    };
+    (p.checked_add(len)? <= end).then_some(len)
+}
+
+/// The offset after the element at `p` (None at the end), without decoding it: what
+/// walking past fields that are not wanted costs.
+pub fn skip(lp: &[u8], p: usize) -> Option<Option<usize>> {
+    let len = element_len(lp, p)?;
+    let next = p + len + backlen_size(len);
+    if next >= lp.len() {
+        return None;
+    }
+    Some((next < lp.len() - 1).then_some(next))
+}
+
+/// The offset of the element that ends just before `p` (an element's offset, or the end
+/// marker's), read from its back length (lpPrev); None at the first element.
+pub fn prev(lp: &[u8], p: usize) -> Option<usize> {
+    if p <= HEADER || p >= lp.len() {
+        return None;
+    }
+    let mut q = p - 1;
+    let mut len = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = lp[q];
+        len |= ((b & 0x7f) as usize).checked_shl(shift)?;
+        if b & 0x80 == 0 || shift > 28 {
+            break;
+        }
+        shift += 7;
+        q = q.checked_sub(1).filter(|&q| q >= HEADER)?;
+    }
+    let start = q.checked_sub(len).filter(|&s| s >= HEADER)?;
+    (element_len(lp, start)? == len).then_some(start)
+}
+
+/// The offset of the last element, if any.
+pub fn last(lp: &[u8]) -> Option<usize> {
+    prev(lp, lp.len().checked_sub(1)?)
+}
+
 /// Replaces the element at `p` by `v` (sizes may differ); returns the offset after it.
 pub fn replace(lp: &mut Vec<u8>, p: usize, v: Val) -> Option<usize> {
     let (_, len) = get(lp, p)?;
@@ -318,6 +388,22 @@ mod tests {
             p = next;
         }
         assert_eq!(n, vals.len());
+        // skip() and prev() agree with read(), forwards and backwards.
+        let mut offsets = Vec::new();
+        let mut p = first(&lp);
+        while let Some(at) = p {
+            offsets.push(at);
+            assert_eq!(skip(&lp, at).unwrap(), read(&lp, at).unwrap().1);
+            p = skip(&lp, at).unwrap();
+        }
+        let mut back = Vec::new();
+        let mut p = last(&lp);
+        while let Some(at) = p {
+            back.push(at);
+            p = prev(&lp, at);
+        }
+        back.reverse();
+        assert_eq!(back, offsets);
         // Replacing an element by a bigger one keeps the listpack valid.
         let p = first(&lp).unwrap();
         replace(&mut lp, p, Val::Int(300)).unwrap();

@@ -121,7 +121,8 @@ impl Stream {
     }
 
     /// Calls `f` on every live entry with `start <= id <= end`, in order (reverse order when
-    /// `rev`), until `f` returns false.
+    /// `rev`), until `f` returns false. Entries outside the range are skipped by their
+    /// headers; only the ones given to `f` have their fields decoded.
     pub fn for_range(
         &self,
         start: StreamId,
@@ -132,6 +133,7 @@ impl Stream {
         if start > end {
             return;
         }
+        let mut fields = Vec::new();
         if !rev {
             let from = self
                 .nodes
@@ -140,33 +142,40 @@ impl Stream {
                 .map(|(k, _)| *k)
                 .unwrap_or(start);
             for (base, n) in self.nodes.range(from..=end) {
-                let mut go = true;
-                node::walk(n, *base, |e| {
-                    if e.id > end {
-                        go = false;
-                        return false;
+                let Some(m) = node::master(n) else { continue };
+                let mut p = m.first;
+                while let Some(at) = p {
+                    let Some(h) = node::head(n, *base, &m, at) else {
+                        break;
+                    };
+                    p = h.next;
+                    if h.id > end {
+                        return;
                     }
-                    if e.id >= start && !e.deleted() && !f(e.id, &e.fields) {
-                        go = false;
-                        return false;
+                    if h.id < start || h.deleted() {
+                        continue;
                     }
-                    true
-                });
-                if !go {
-                    return;
+                    if node::fields(n, &m, &h, &mut fields).is_some() && !f(h.id, &fields) {
+                        return;
+                    }
                 }
             }
         } else {
             for (base, n) in self.nodes.range(..=end).rev() {
-                let mut hits: Vec<(StreamId, Vec<(Val, Val)>)> = Vec::new();
-                node::walk(n, *base, |e| {
-                    if !e.deleted() && e.id >= start && e.id <= end {
-                        hits.push((e.id, e.fields.clone()));
+                let Some(m) = node::master(n) else { continue };
+                let mut p = node::last_entry(n, &m);
+                while let Some(at) = p {
+                    let Some(h) = node::head(n, *base, &m, at) else {
+                        break;
+                    };
+                    p = node::entry_before(n, &m, at);
+                    if h.id < start {
+                        return;
                     }
-                    e.id <= end
-                });
-                for (id, fields) in hits.iter().rev() {
-                    if !f(*id, fields) {
+                    if h.id > end || h.deleted() {
+                        continue;
+                    }
+                    if node::fields(n, &m, &h, &mut fields).is_some() && !f(h.id, &fields) {
                         return;
                     }
                 }
@@ -220,18 +229,25 @@ impl Stream {
 
     /// The greatest live id, or `last_id` when the stream is empty (streamLastValidID).
     pub fn last_valid_id(&self) -> StreamId {
-        // Emptied nodes are dropped, so the last node holds the last live entry.
+        // Emptied nodes are dropped, so the last node holds the last live entry: walk it
+        // backwards from its end.
         let Some((base, n)) = self.nodes.last_key_value() else {
             return self.last_id;
         };
-        let mut last = None;
-        node::walk(n, *base, |e| {
-            if !e.deleted() {
-                last = Some(e.id);
+        let Some(m) = node::master(n) else {
+            return self.last_id;
+        };
+        let mut p = node::last_entry(n, &m);
+        while let Some(at) = p {
+            let Some(h) = node::head(n, *base, &m, at) else {
+                break;
+            };
+            if !h.deleted() {
+                return h.id;
             }
-            true
-        });
-        last.unwrap_or(self.last_id)
+            p = node::entry_before(n, &m, at);
+        }
+        self.last_id
     }
 
     /// Marks one entry deleted; false if it was not there.
@@ -240,7 +256,7 @@ impl Stream {
             return false;
         };
         let mut at = None;
-        node::walk(n, base, |e| {
+        node::walk_heads(n, base, |e| {
             if e.id == id && !e.deleted() {
                 at = Some(e.at);
             }
@@ -308,11 +324,10 @@ impl Stream {
             let remove_node = match how {
                 Trim::MaxLen(max) => self.length - entries >= max,
                 Trim::MinId(min) => {
-                    let mut last = base;
-                    node::walk(first.get(), base, |e| {
-                        last = e.id;
-                        true
-                    });
+                    let n = first.get();
+                    let last = node::master(n)
+                        .and_then(|m| node::head(n, base, &m, node::last_entry(n, &m)?))
+                        .map_or(base, |h| h.id);
                     last < min
                 }
             };
@@ -328,7 +343,7 @@ impl Stream {
             // Delete entries inside this node.
             let mut doomed = Vec::new();
             let mut len = self.length;
-            node::walk(first.get(), base, |e| {
+            node::walk_heads(first.get(), base, |e| {
                 if e.deleted() {
                     return true;
                 }
@@ -347,7 +362,7 @@ impl Stream {
             for _ in 0..doomed.len() {
                 let n = first.get_mut();
                 let mut at = None;
-                node::walk(n, base, |e| {
+                node::walk_heads(n, base, |e| {
                     if !e.deleted() {
                         at = Some(e.at);
                         return false;

@@ -78,25 +78,75 @@ impl Raw<'_> {
     }
 }
 
-/// Reads the entry at `p` into `out`; returns the offset of the next entry.
-fn entry<'a>(
-    node: &'a [u8],
-    base: StreamId,
-    m: &Master<'a>,
-    p: usize,
-    out: &mut Raw<'a>,
-) -> Option<Option<usize>> {
-    out.at = p;
-    let (flags, p) = lp::read(node, p)?;
-    let (ms, p) = lp::read(node, p?)?;
-    let (seq, mut p) = lp::read(node, p?)?;
-    out.flags = flags.int()?;
-    out.id = StreamId {
-        ms: base.ms.wrapping_add(ms.int()? as u64),
-        seq: base.seq.wrapping_add(seq.int()? as u64),
+/// An entry's header: what a walk reads of an entry it does not return (Redis's
+/// streamIteratorGetID: flags and id, then the fields are skipped by their headers).
+#[derive(Clone, Copy, Debug)]
+pub struct Head {
+    /// The entry id.
+    pub id: StreamId,
+    /// Its flags.
+    pub flags: i64,
+    /// Offset of the flags element (to mark it deleted).
+    pub at: usize,
+    /// Offset of the element after the id (num-fields, or the first value).
+    body: usize,
+    /// Offset of the next entry (None: last one).
+    pub next: Option<usize>,
+}
+
+impl Head {
+    /// Whether the entry is deleted.
+    pub fn deleted(&self) -> bool {
+        self.flags & FLAG_DELETED != 0
+    }
+}
+
+/// Reads the header of the entry at `p` and skips its fields without decoding them.
+pub fn head(node: &[u8], base: StreamId, m: &Master, p: usize) -> Option<Head> {
+    let (flags, q) = lp::read(node, p)?;
+    let (ms, q) = lp::read(node, q?)?;
+    let (seq, q) = lp::read(node, q?)?;
+    let flags = flags.int()?;
+    let body = q?;
+    let mut q = Some(body);
+    let skips = if flags & FLAG_SAMEFIELDS != 0 {
+        m.fields.len()
+    } else {
+        let (n, next) = lp::read(node, body)?;
+        q = next;
+        let n = n.int()?;
+        if !(0..=node.len() as i64).contains(&n) {
+            return None;
+        }
+        2 * n as usize
     };
-    out.fields.clear();
-    let same = out.flags & FLAG_SAMEFIELDS != 0;
+    // The fields, then the lp-count.
+    for _ in 0..=skips {
+        q = lp::skip(node, q?)?;
+    }
+    Some(Head {
+        id: StreamId {
+            ms: base.ms.wrapping_add(ms.int()? as u64),
+            seq: base.seq.wrapping_add(seq.int()? as u64),
+        },
+        flags,
+        at: p,
+        body,
+        next: q,
+    })
+}
+
+/// Decodes the field/value pairs of the entry `h` into `out` (cleared first), checking
+/// its lp-count.
+pub fn fields<'a>(
+    node: &'a [u8],
+    m: &Master<'a>,
+    h: &Head,
+    out: &mut Vec<(Val<'a>, Val<'a>)>,
+) -> Option<()> {
+    out.clear();
+    let mut p = Some(h.body);
+    let same = h.flags & FLAG_SAMEFIELDS != 0;
     let nf = if same {
         m.fields.len()
     } else {
@@ -118,14 +168,35 @@ fn entry<'a>(
         };
         let (v, next) = lp::read(node, p?)?;
         p = next;
-        out.fields.push((f, v));
+        out.push((f, v));
     }
-    let (lp_count, next) = lp::read(node, p?)?;
+    let (lp_count, _) = lp::read(node, p?)?;
     let expected = 3 + nf as i64 + if same { 0 } else { nf as i64 + 1 };
-    if lp_count.int()? != expected {
+    (lp_count.int()? == expected).then_some(())
+}
+
+/// The offset of the last entry of a node whose master entry is `m`.
+pub fn last_entry(node: &[u8], m: &Master) -> Option<usize> {
+    entry_before(node, m, node.len().checked_sub(1)?)
+}
+
+/// The offset of the entry that ends just before `p` (an entry's offset or the end
+/// marker's): its lp-count says how many elements to go back (streamIteratorGetID
+/// backwards). None before the first entry.
+pub fn entry_before(node: &[u8], m: &Master, p: usize) -> Option<usize> {
+    let first = m.first?;
+    if p <= first {
         return None;
     }
-    Some(next)
+    let mut q = lp::prev(node, p)?;
+    let back = lp::get(node, q)?.0.int()?;
+    if !(0..=node.len() as i64).contains(&back) {
+        return None;
+    }
+    for _ in 0..back {
+        q = lp::prev(node, q)?;
+    }
+    (q >= first).then_some(q)
 }
 
 /// Walks every entry of `node` (deleted ones included) in order; `f` returns false to stop.
@@ -135,8 +206,28 @@ pub fn walk<'a>(node: &'a [u8], base: StreamId, mut f: impl FnMut(&Raw<'a>) -> b
     let mut raw = Raw::default();
     let mut p = m.first;
     while let Some(at) = p {
-        p = entry(node, base, &m, at, &mut raw)?;
+        let h = head(node, base, &m, at)?;
+        fields(node, &m, &h, &mut raw.fields)?;
+        raw.id = h.id;
+        raw.flags = h.flags;
+        raw.at = h.at;
+        p = h.next;
         if !f(&raw) {
+            break;
+        }
+    }
+    Some(())
+}
+
+/// Walks the entries' headers only, in order; `f` returns false to stop. Returns None when
+/// the node is malformed.
+pub fn walk_heads(node: &[u8], base: StreamId, mut f: impl FnMut(&Head) -> bool) -> Option<()> {
+    let m = master(node)?;
+    let mut p = m.first;
+    while let Some(at) = p {
+        let h = head(node, base, &m, at)?;
+        p = h.next;
+        if !f(&h) {
             break;
         }
     }
