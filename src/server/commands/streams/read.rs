@@ -90,8 +90,11 @@ fn parse<'a>(args: &'a [Bytes], xreadgroup: bool) -> Result<ReadArgs<'a>, CmdErr
         }
         i += 1;
     }
-    if streams_at == 0 || (xreadgroup && r.group.is_none()) {
+    if streams_at == 0 {
         return Err(err::SYNTAX);
+    }
+    if xreadgroup && r.group.is_none() {
+        return Err(CmdError::fixed("ERR Missing GROUP option for XREADGROUP"));
     }
     Ok(r)
 }
