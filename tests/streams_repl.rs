@@ -151,3 +151,66 @@ fn full_sync_of_streams_to_our_replica() {
     assert_same_digest(&[&m, &ours]);
     assert_eq!(full(&ours, "s"), full(&m, "s"));
 }
+
+/// The entry ids of a one-stream XREADGROUP reply (RESP2).
+fn delivered_ids(reply: &Value) -> Vec<String> {
+    let entries = match reply {
+        Value::Array(streams) => match streams.first() {
+            Some(Value::Array(kv)) => kv.get(1),
+            _ => None,
+        },
+        _ => None,
+    };
+    match entries {
+        Some(Value::Array(es)) => es
+            .iter()
+            .map(|e| match e {
+                Value::Array(x) => text(&x[0]),
+                other => panic!("entry {other:?}"),
+            })
+            .collect(),
+        _ => panic!("reply {reply:?}"),
+    }
+}
+
+/// Failover: a replica of ours and a redis-server replica of one redis-server master are both
+/// promoted (REPLICAOF NO ONE) after the consumer-group workload. Ours keeps the groups,
+/// PELs and last-delivered ids the master had, so a consumer reading new entries (`>`) gets
+/// exactly the entry added after the failover, as from the old master: nothing acked or
+/// delivered comes again. XINFO GROUPS equals the promoted redis-server replica's: Redis 7.0's
+/// replicas (and ours, as they) show `entries-read`/`lag` as nil where the master counted
+/// them, since the XCLAIMs a group read is replicated as invalidate the counter.
+#[test]
+fn promoted_replica_continues_the_groups_without_redelivery() {
+    let m = Node::start(NodeOpts::seed(Kind::Redis));
+    let theirs = Node::start(NodeOpts::seed_replica(Kind::Redis, m.port));
+    let ours = Node::start(NodeOpts::seed_replica(engine(), m.port));
+    wait_synced(&m, &theirs);
+    wait_synced(&m, &ours);
+    workload(&m, 200);
+    wait_synced(&m, &theirs);
+    wait_synced(&m, &ours);
+    for n in [&theirs, &ours] {
+        n.cmd(&["REPLICAOF", "NO", "ONE"]);
+    }
+    assert_eq!(full(&ours, "s"), full(&theirs, "s"));
+    for n in [&m, &theirs, &ours] {
+        n.cmd(&["XADD", "s", "9999999999999-1", "f", "after-failover"]);
+    }
+    let read = |n: &Node| n.cmd(&["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", ">"]);
+    let (old, new) = (read(&m), read(&ours));
+    assert_eq!(new, old);
+    assert_eq!(new, read(&theirs));
+    assert_eq!(delivered_ids(&new), ["9999999999999-1"], "{new:?}");
+    for g in ["g", "g2"] {
+        assert_eq!(
+            ours.cmd(&["XPENDING", "s", g]),
+            m.cmd(&["XPENDING", "s", g]),
+            "{g}"
+        );
+    }
+    assert_eq!(
+        ours.cmd(&["XINFO", "GROUPS", "s"]),
+        theirs.cmd(&["XINFO", "GROUPS", "s"])
+    );
+}

@@ -350,7 +350,6 @@ pub const ALLOW_SORT_STALE_ERRNO: &str = "SORT refused by redis-server with `One
     call resets errno (seed 2: `SORT_RO zset:0 DESC` over [\"42\"]): not reproducible by \
     another server";
 
-
 /// The allow-list: differences being fixed on other branches, recognised by command and
 /// reply; `None` for a difference nobody is fixing yet.
 pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'static str> {
