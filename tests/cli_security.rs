@@ -799,16 +799,9 @@ fn secure_init_deploys_sentinels(engine: &str) {
 
     // status: every sentinel up, on node1, knowing the others and the replicas, quorum OK.
     let run = lab.cli("status", &[]).expect(0, "status");
-    let rows: Vec<&str> = run
-        .stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("SENTINEL"))
-        .skip(1)
-        .filter(|l| l.starts_with("node"))
-        .collect();
+    let rows = orch::sentinel_rows(&run.stdout);
     assert_eq!(rows.len(), 3, "{}", run.stdout);
-    for r in &rows {
-        let cells: Vec<&str> = r.split_whitespace().collect();
+    for cells in &rows {
         // SENTINEL ADDRESS UP MASTER EPOCH DOWN SENTINELS REPLICAS QUORUM
         assert_eq!(
             &cells[2..],

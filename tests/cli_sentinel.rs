@@ -7,7 +7,7 @@
 
 mod orch;
 
-use orch::{PASSWORD, alive, cli, free_port, pid_in, wait_for};
+use orch::{PASSWORD, alive, cli, free_port, pid_in, sentinel_rows, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -166,15 +166,9 @@ fn sentinels_deploy_fail_over_and_the_next_deploy_follows_them() {
     // status: the sentinel view.
     let run = cli("status", inv, &[]).expect(0, "status");
     assert!(run.stdout.contains("SENTINEL"), "{}", run.stdout);
-    let rows: Vec<&str> = run
-        .stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("SENTINEL"))
-        .skip(1)
-        .collect();
+    let rows = sentinel_rows(&run.stdout);
     assert_eq!(rows.len(), 3, "{}", run.stdout);
-    for r in &rows {
-        let cells: Vec<&str> = r.split_whitespace().collect();
+    for cells in &rows {
         // SENTINEL ADDRESS UP MASTER EPOCH DOWN SENTINELS REPLICAS QUORUM
         assert_eq!(
             &cells[2..],
@@ -299,17 +293,11 @@ fn sentinels_deploy_fail_over_and_the_next_deploy_follows_them() {
 
     // status and verify report it; verify fails (the inventory's master is down).
     let run = cli("status", inv, &[]);
-    let sentinel_rows: Vec<&str> = run
-        .stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("SENTINEL"))
-        .skip(1)
-        .filter(|l| l.starts_with("node"))
-        .collect();
-    assert_eq!(sentinel_rows.len(), 3, "{}", run.all());
-    for r in &sentinel_rows {
+    let rows = sentinel_rows(&run.stdout);
+    assert_eq!(rows.len(), 3, "{}", run.all());
+    for cells in &rows {
         assert_eq!(
-            r.split_whitespace().nth(3),
+            cells.get(3).copied(),
             Some(new_name.as_str()),
             "{}",
             run.all()

@@ -32,20 +32,7 @@ fn repeat(c: &mut Raw, cmd: &[&str], n: usize) {
 
 /// Runs `script` on both servers; every reply must be byte-identical.
 fn same_script(servers: &[Server; 2], script: &[&[&str]]) {
-    let mut a = servers[0].raw();
-    let mut b = servers[1].raw();
-    let mut failures = Vec::new();
-    for cmd in script {
-        let (x, y) = (a.request(cmd), b.request(cmd));
-        if x != y {
-            failures.push(format!(
-                "{cmd:?}\n  ours:  {:?}\n  redis: {:?}",
-                String::from_utf8_lossy(&x),
-                String::from_utf8_lossy(&y)
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    common::assert_same_replies(&mut servers[0].raw(), &mut servers[1].raw(), script);
 }
 
 /// With lfu-log-factor 0 every access increments the counter (up to 255), and the same

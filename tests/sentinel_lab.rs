@@ -11,7 +11,7 @@ mod lab;
 mod orch;
 
 use lab::Lab;
-use orch::{cli, lab_inventory, lab_pidfile, pid_in};
+use orch::{cli, lab_inventory, lab_pidfile, pid_in, sentinel_rows};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -166,21 +166,10 @@ fn failovers_in_the_lab(server: &str, sentinel: &str) {
     );
     let name = format!("node{}", m1 + 1);
     let run = cli("status", &inv, &[]);
-    let rows: Vec<&str> = run
-        .stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("SENTINEL"))
-        .skip(1)
-        .filter(|l| l.starts_with("node"))
-        .collect();
+    let rows = sentinel_rows(&run.stdout);
     assert_eq!(rows.len(), 3, "{}", run.all());
-    for r in &rows {
-        assert_eq!(
-            r.split_whitespace().nth(3),
-            Some(name.as_str()),
-            "{}",
-            run.all()
-        );
+    for cells in &rows {
+        assert_eq!(cells.get(3).copied(), Some(name.as_str()), "{}", run.all());
     }
     let run = cli("verify", &inv, &[]).expect(3, "verify after the failover");
     assert!(run.stdout.contains(&name), "{}", run.all());

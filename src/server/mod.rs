@@ -196,7 +196,12 @@ async fn serve(loaded: Loaded) -> i32 {
     let shared = Shared::new(state);
     stats::memory::record_startup();
     // Clients are accepted during the load, as Redis does: they get -LOADING (or INFO's
-    // loading fields) until it ends.
+    // loading fields) until it ends. The loading state is entered before the first accept,
+    // so no client is ever served the empty dataset of a server about to load.
+    shared.lock().loading = Some(loading::Loading {
+        start_time: clock::now_ms() / 1000,
+        ..Default::default()
+    });
     for (l, is_tls) in sockets {
         listeners::serve(&shared, l, is_tls);
     }
@@ -207,6 +212,8 @@ async fn serve(loaded: Loaded) -> i32 {
         warning!("Fatal error loading the DB, check server logs. Exiting.");
         return 1;
     }
+    // Nothing to load leaves the provisional state set above.
+    shared.lock().loading = None;
     replication::replica::start_at_boot(&shared);
     tokio::spawn(cron(shared.clone(), hz));
     notice!("Ready to accept connections");

@@ -712,10 +712,19 @@ pub fn same_replies(cmds: &[&[&str]]) {
     let theirs = Server::start_redis(&[]);
     let mut a = ours.raw();
     let mut b = theirs.raw();
+    assert_same_replies(&mut a, &mut b, cmds);
+    assert_eq!(
+        a.request(&["DEBUG", "DIGEST"]),
+        b.request(&["DEBUG", "DIGEST"])
+    );
+}
+
+/// Sends each of `cmds` to `ours` and to `theirs`; asserts every pair of replies is
+/// byte-identical, listing every command whose replies differ.
+pub fn assert_same_replies(ours: &mut Raw, theirs: &mut Raw, cmds: &[&[&str]]) {
     let mut failures = Vec::new();
     for cmd in cmds {
-        let x = a.request(cmd);
-        let y = b.request(cmd);
+        let (x, y) = (ours.request(cmd), theirs.request(cmd));
         if x != y {
             failures.push(format!(
                 "{cmd:?}\n  ours:  {:?}\n  redis: {:?}",
@@ -725,10 +734,6 @@ pub fn same_replies(cmds: &[&[&str]]) {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!(
-        a.request(&["DEBUG", "DIGEST"]),
-        b.request(&["DEBUG", "DIGEST"])
-    );
 }
 
 /// Encodes a command as a RESP array of bulk strings.

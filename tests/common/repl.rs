@@ -191,20 +191,37 @@ impl Node {
         }
     }
 
+    /// True when the node answers PING with +PONG, logged in with its password when it has
+    /// one: a server still loading its data answers -LOADING (and, to a client that has not
+    /// authenticated, -NOAUTH first, as Redis checks authentication before loading).
     fn ping_ok(&self) -> bool {
         use std::io::{Read, Write};
         let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
         let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-        if s.write_all(b"PING\r\n").is_err() {
+        let mut req = Vec::new();
+        if let Some(pw) = &self.opts.requirepass {
+            req.extend(super::resp(&[b"AUTH", pw.as_bytes()]));
+        }
+        req.extend_from_slice(b"PING\r\n");
+        if s.write_all(&req).is_err() {
             return false;
         }
-        let mut buf = [0u8; 64];
-        match s.read(&mut buf) {
-            Ok(n) if n > 0 => buf[0] == b'+' || buf[..n].starts_with(b"-NOAUTH"),
-            _ => false,
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        let wanted = if self.opts.requirepass.is_some() {
+            2
+        } else {
+            1
+        };
+        while got.iter().filter(|&&b| b == b'\n').count() < wanted {
+            match s.read(&mut buf) {
+                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => return false,
+            }
         }
+        got.ends_with(b"+PONG\r\n")
     }
 
     /// Starts the node again on the same port, directory and config file.

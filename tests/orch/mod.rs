@@ -232,3 +232,15 @@ pub fn info_field(con: &mut redis::Connection, field: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .map(|v| v.trim().to_string())
 }
+
+/// The cells of each row of the sentinel table in `redrepl status` output (the rows after the
+/// `SENTINEL ADDRESS UP MASTER EPOCH DOWN SENTINELS REPLICAS QUORUM` header).
+pub fn sentinel_rows(stdout: &str) -> Vec<Vec<&str>> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("SENTINEL"))
+        .skip(1)
+        .filter(|l| l.starts_with("node"))
+        .map(|l| l.split_whitespace().collect())
+        .collect()
+}
