@@ -224,6 +224,50 @@ fn rdb_keeps_freq_and_idle_time_both_ways() {
     }
 }
 
+/// RESTORE IDLETIME longer than the LRU clock's value (seconds since the epoch modulo 2^24,
+/// about 194 days), or than its whole period: OBJECT IDLETIME reports what redis-server's
+/// wrapping 24-bit clock gives (found by the fuzzer, seed 2: 1000000 was reported as 2^23).
+#[test]
+fn restore_idletime_past_the_clock_wraps_as_redis() {
+    let servers = both(&[]);
+    let mut seen = Vec::new();
+    for s in &servers {
+        let mut c = s.raw();
+        c.request(&["SET", "k", "v"]);
+        let payload = dump_of_k(&mut c);
+        let mut row = Vec::new();
+        for idle in [
+            "1000000",
+            "16777215",
+            "16777216",
+            "20000000",
+            "1000000000000",
+        ] {
+            c.request(&["DEL", "idle"]);
+            assert_eq!(
+                restore(&mut c, "idle", &payload, "IDLETIME", idle),
+                b"+OK\r\n"
+            );
+            row.push(int_reply(&c.request(&["OBJECT", "IDLETIME", "idle"])));
+        }
+        seen.push(row);
+    }
+    // The two servers may read their clocks a second apart.
+    for (ours, theirs) in seen[0].iter().zip(&seen[1]) {
+        assert!(
+            (ours - theirs).abs() <= 2,
+            "ours {:?}, redis {:?}",
+            seen[0],
+            seen[1]
+        );
+    }
+    assert!(
+        (1_000_000..1_000_003).contains(&seen[1][0]),
+        "{:?}",
+        seen[1]
+    );
+}
+
 /// DUMP of `k`: the payload bytes.
 fn dump_of_k(c: &mut Raw) -> Vec<u8> {
     let r = c.request(&["DUMP", "k"]);

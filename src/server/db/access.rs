@@ -151,13 +151,14 @@ pub fn loaded_field(freq: Option<u8>, idle_secs: Option<u64>) -> Option<u32> {
     }
     let idle = idle_secs?;
     let clock = (super::lru_clock() & LRU_CLOCK_MAX) as i64;
-    let abs = clock - idle.min(i64::MAX as u64) as i64;
-    // An underflow of the wrapping clock: half-way round, so the key stays idle for long.
-    Some(if abs < 0 {
-        ((clock + (LRU_CLOCK_MAX / 2) as i64) % LRU_CLOCK_MAX as i64) as u32
-    } else {
-        abs as u32
-    })
+    let mut abs = clock - idle.min(i64::MAX as u64) as i64;
+    // An underflow of the wrapping clock goes round it once (redis-server 7.0.15 then reports
+    // the idle time given, for any idle time below the clock's period); what is still
+    // negative keeps its low 24 bits, as the C bit-field assignment does.
+    if abs < 0 {
+        abs += LRU_CLOCK_MAX as i64;
+    }
+    Some((abs as u64 & LRU_CLOCK_MAX as u64) as u32)
 }
 
 /// A uniform number in [0, 1) (Redis uses rand()/RAND_MAX): splitmix64 over a counter.
