@@ -574,9 +574,11 @@ fn yes_no(s: &str) -> Result<bool, String> {
 
 fn conf_error(file: &str, line: usize, text: &str, reason: String) -> ConfError {
     let lower = text.to_ascii_lowercase();
+    // `user` lines may carry `>password` rules.
     let secret = ["requirepass", "auth-pass", "sentinel-pass"]
         .iter()
-        .any(|s| lower.contains(s));
+        .any(|s| lower.contains(s))
+        || lower.split_whitespace().next() == Some("user");
     ConfError {
         file: file.to_string(),
         line,
@@ -592,6 +594,19 @@ fn conf_error(file: &str, line: usize, text: &str, reason: String) -> ConfError 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_on_a_user_line_does_not_show_its_password() {
+        let e = conf_error(
+            "s.conf",
+            3,
+            "user app on >Plain-Secret-9 ~* +@bogus",
+            "bad rule".into(),
+        );
+        assert!(!e.text.contains("Plain-Secret-9"), "{}", e.text);
+        let e = conf_error("s.conf", 4, "sentinel monitor m 1.2.3.4 x 2", "bad".into());
+        assert!(e.text.contains("monitor"), "{}", e.text);
+    }
 
     const FILE: &str = "port 26400\n# my comment\n\
         sentinel monitor mymaster 127.0.0.1 6379 2\n\
