@@ -198,26 +198,8 @@ fn failovers_in_the_lab(server: &str, sentinel: &str) {
     lab.link_up(m2);
     wait_replica_of(&lab, m2, m3);
     let mut c = connect(lab.addr(m3), 6379).expect("new master");
-    let missing: Vec<&u64> = acked
-        .iter()
-        .filter(|i| {
-            let v: Option<String> = redis::cmd("GET")
-                .arg(format!("w:{i}"))
-                .query(&mut c)
-                .unwrap();
-            v.is_none()
-        })
-        .collect();
-    let discarded = unacked
-        .iter()
-        .filter(|i| {
-            let v: Option<String> = redis::cmd("GET")
-                .arg(format!("w:{i}"))
-                .query(&mut c)
-                .unwrap();
-            v.is_none()
-        })
-        .count();
+    let missing = absent(&mut c, &acked);
+    let discarded = absent(&mut c, &unacked).len();
     eprintln!(
         "{sentinel}: {} acknowledged writes, {} unacknowledged of which {discarded} discarded",
         acked.len(),
@@ -239,4 +221,16 @@ fn redis_sentinels_fail_over_kill9_sigstop_and_a_cut_link_in_the_lab() {
 #[test]
 fn bundled_sentinels_fail_over_kill9_sigstop_and_a_cut_link_in_the_lab() {
     failovers_in_the_lab("bundled", "bundled");
+}
+
+/// The writer's numbers `i` whose key `w:<i>` the server behind `c` does not hold.
+fn absent(c: &mut redis::Connection, written: &[u64]) -> Vec<u64> {
+    written
+        .iter()
+        .copied()
+        .filter(|i| {
+            let v: Option<String> = redis::cmd("GET").arg(format!("w:{i}")).query(c).unwrap();
+            v.is_none()
+        })
+        .collect()
 }
