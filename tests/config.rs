@@ -420,7 +420,16 @@ fn seed_edited_debian_conf_daemonizes_and_never_logs_the_password() {
     let _ = redis::cmd("AUTH")
         .arg("wrong-password")
         .query::<()>(&mut con);
-    let log = std::fs::read_to_string(dir.path().join("6380.log")).unwrap();
+    // The listener opens before the dataset loads (clients get -LOADING meanwhile) and,
+    // as in redis-server, the "Ready" line follows the load: wait for it.
+    let log_path = dir.path().join("6380.log");
+    let log = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.contains("Ready to accept connections") || Instant::now() >= deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(log.contains("Ready to accept connections"), "{log}");
     assert!(!log.contains("1234567a"), "password in the log:\n{log}");
 }

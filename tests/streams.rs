@@ -195,7 +195,7 @@ fn nodes_trimming_and_deletes_match_redis() {
             "XTRIM s MAXLEN ~ 100 LIMIT 7",
             "XTRIM s MINID ~ 120",
             "XTRIM s MAXLEN 60",
-            "XADD s MAXLEN ~ 40 * f z",
+            "XADD s MAXLEN ~ 40 201-* f z",
             "XINFO STREAM s",
             "XRANGE s - + COUNT 5",
             "XREVRANGE s + - COUNT 5",

@@ -212,11 +212,17 @@ async fn serve(loaded: Loaded) -> i32 {
         warning!("Fatal error loading the DB, check server logs. Exiting.");
         return 1;
     }
-    // Nothing to load leaves the provisional state set above.
-    shared.lock().loading = None;
-    replication::replica::start_at_boot(&shared);
+    {
+        // Nothing to load leaves the provisional state set above. The "Ready" line is
+        // written before any client can be served, as in redis-server (its event loop
+        // starts after the line), and the replica link starts with the lock still held,
+        // so no client sees a master that is about to become a replica.
+        let mut st = shared.lock();
+        st.loading = None;
+        notice!("Ready to accept connections");
+        replication::replica::start_at_boot(&mut st, &shared);
+    }
     tokio::spawn(cron(shared.clone(), hz));
-    notice!("Ready to accept connections");
 
     let mut sigterm =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

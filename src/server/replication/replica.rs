@@ -112,10 +112,9 @@ pub fn restore_from_dump(st: &mut State, replid: Option<String>, offset: Option<
 
 /// Starts the link task when the configuration names a master (start-up); the history to
 /// offer is what the dump recorded ([`restore_from_dump`]), if anything.
-pub fn start_at_boot(shared: &Arc<Shared>) {
-    let mut st = shared.lock();
+pub fn start_at_boot(st: &mut State, shared: &Arc<Shared>) {
     if let Some((host, port)) = st.config.replicaof.clone() {
-        attach(&mut st, shared, host, port);
+        attach(st, shared, host, port);
     }
 }
 
