@@ -226,3 +226,32 @@ fn functions_survive_restart_through_rdb_both_ways() {
     assert_eq!(b.request(&["FCALL", "f", "1", "k"]), b"$1\r\nk\r\n");
     assert_eq!(b.request(&["FCALL", "g", "1", "k", "v"])[0], b'-');
 }
+
+/// FUNCTION LOAD of libraries that do not compile, the message quoting bytes that are not
+/// UTF-8: the error reply carries them as they are.
+fn raw_byte_load_errors(server: &Server) -> Vec<Vec<u8>> {
+    let mut r = server.raw();
+    let libs: &[&[u8]] = &[
+        b"#!lua name=b\nreturn \"\xff\n",
+        b"#!lua name=b\n\xff",
+        b"#!lua name=b\nx\xfe = 1",
+    ];
+    libs.iter()
+        .map(|lib| {
+            r.send(&common::resp(&[b"FUNCTION", b"LOAD", lib]));
+            r.read_reply()
+        })
+        .collect()
+}
+
+#[test]
+fn function_load_compile_errors_keep_bytes_that_are_not_utf8_as_redis() {
+    let ours = raw_byte_load_errors(&Server::start(&[]));
+    let theirs = raw_byte_load_errors(&Server::start_redis(&[]));
+    assert!(
+        ours[0].contains(&0xff),
+        "{:?}",
+        String::from_utf8_lossy(&ours[0])
+    );
+    assert_eq!(ours, theirs);
+}

@@ -63,6 +63,8 @@ fn eval_scenario(kind: Kind) -> Vec<String> {
     t.push(text(b.request(&["FUNCTION", "KILL"])));
     t.push(text(b.request(&["SHUTDOWN"])));
     t.push(text(b.request(&["SET", "k", "v"])));
+    // FUNCTION STATS is refused while an EVAL script runs.
+    t.push(text(b.request(&["FUNCTION", "STATS"])));
     // A connection opened while the script runs is served too.
     let mut c = Raw::connect(server.port);
     t.push(text(c.request(&["PING"])));
@@ -105,13 +107,26 @@ fn function_scenario(kind: Kind) -> Vec<String> {
     let server = start(kind);
     let mut b = ready_client(server.port);
     let mut t = vec![text(b.request(&["FUNCTION", "LOAD", LOOP_LIB]))];
-    let mut a = launch(server.port, &["FCALL", "loop", "0"]);
+    let mut a = launch(server.port, &["fcall", "loop", "1", "kk", "arg"]);
     t.push(wait_busy(&mut b));
+    // FUNCTION STATS names the running function, its command and its age.
+    t.push(without_duration(text(b.request(&["FUNCTION", "STATS"]))));
     t.push(text(b.request(&["SCRIPT", "KILL"])));
     t.push(text(b.request(&["FUNCTION", "KILL"])));
     t.push(text(a.read_reply()));
     t.push(text(b.request(&["FUNCTION", "KILL"])));
     t
+}
+
+/// A reply with the value after `duration_ms` replaced by N.
+fn without_duration(reply: String) -> String {
+    let key = "$11\r\nduration_ms\r\n:";
+    let Some(at) = reply.find(key) else {
+        return reply;
+    };
+    let from = at + key.len();
+    let to = from + reply[from..].find("\r\n").unwrap_or(0);
+    format!("{}N{}", &reply[..from], &reply[to..])
 }
 
 #[test]
@@ -120,6 +135,10 @@ fn busy_function_is_stopped_by_function_kill_only() {
     let theirs = function_scenario(Kind::Redis);
     assert!(
         ours[1].contains("You can only call FUNCTION KILL"),
+        "{ours:?}"
+    );
+    assert!(
+        ours[2].contains("$5\r\nfcall\r\n$4\r\nloop\r\n$1\r\n1\r\n$2\r\nkk\r\n$3\r\narg\r\n$11\r\nduration_ms\r\n:N\r\n"),
         "{ours:?}"
     );
     assert_eq!(ours, theirs);
@@ -287,5 +306,148 @@ fn busy_script_runs_allow_busy_commands_for_others() {
     let theirs = allow_busy_scenario(Kind::Redis);
     assert_eq!(ours[2], "-NOAUTH Authentication required.\r\n", "{ours:?}");
     assert_eq!(ours[4], "+OK\r\n", "{ours:?}");
+    assert_eq!(ours, theirs);
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key, as PEM files.
+struct Cert {
+    dir: tempfile::TempDir,
+}
+
+impl Cert {
+    fn new() -> Cert {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), ck.cert.pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
+        Cert { dir }
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+}
+
+/// A TLS connection seen as a [`Raw`] one: `openssl s_client` speaks TLS to the server and
+/// a local socket relays its plaintext. Dropping it ends the s_client process.
+struct TlsRaw {
+    raw: Raw,
+    child: std::process::Child,
+}
+
+impl TlsRaw {
+    fn connect(tls_port: u16) -> TlsRaw {
+        use std::io::{Read, Write};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("openssl")
+            .args(["s_client", "-quiet", "-connect"])
+            .arg(format!("127.0.0.1:{tls_port}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_client");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let raw = Raw::connect(port);
+        let (relay, _) = listener.accept().unwrap();
+        let mut to_tls = child.stdin.take().unwrap();
+        let mut from_tls = child.stdout.take().unwrap();
+        let mut rx = relay.try_clone().unwrap();
+        let mut tx = relay;
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = rx.read(&mut buf) {
+                if to_tls
+                    .write_all(&buf[..n])
+                    .and_then(|_| to_tls.flush())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = from_tls.read(&mut buf) {
+                if tx.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        });
+        TlsRaw { raw, child }
+    }
+}
+
+impl Drop for TlsRaw {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// While a script is busy, a TLS client connected before it and a plain connection opened
+/// during it are served as Redis serves them: AUTH and HELLO run (NOAUTH first for the new
+/// connection), the rest gets BUSY.
+fn tls_and_new_connection_scenario(kind: Kind) -> Vec<String> {
+    let cert = Cert::new();
+    let tls_port = common::free_port();
+    let server = Server::builder(kind)
+        .args(&[
+            "--busy-reply-threshold",
+            "100",
+            "--save",
+            "",
+            "--requirepass",
+            "pw",
+            "--tls-port",
+            &tls_port.to_string(),
+            "--tls-cert-file",
+            &cert.file("cert.pem"),
+            "--tls-key-file",
+            &cert.file("key.pem"),
+            "--tls-ca-cert-file",
+            &cert.file("cert.pem"),
+            "--tls-auth-clients",
+            "no",
+        ])
+        .start();
+    let port = server.port;
+    let mut b = authed(port);
+    let mut tls = TlsRaw::connect(tls_port);
+    let mut t = vec![text(tls.raw.request(&["AUTH", "pw"]))];
+    let mut a = authed(port);
+    a.send(&common::resp(&[b"EVAL", LOOP.as_bytes(), b"0"]));
+    t.push(wait_busy(&mut b));
+    // The TLS client, connected before the script.
+    t.push(text(tls.raw.request(&["PING"])));
+    t.push(without_id(text(tls.raw.request(&["HELLO", "3"]))));
+    t.push(text(tls.raw.request(&["GET", "k"])));
+    // A connection opened while the script runs.
+    let mut n = Raw::connect(port);
+    t.push(text(n.request(&["GET", "k"])));
+    t.push(text(n.request(&["AUTH", "wrong"])));
+    t.push(text(n.request(&["AUTH", "pw"])));
+    t.push(without_id(text(n.request(&["HELLO", "3"]))));
+    t.push(text(n.request(&["PING"])));
+    t.push(text(n.request(&["SCRIPT", "KILL"])));
+    t.push(text(a.read_reply()));
+    // After the script both go on, in RESP3.
+    t.push(text(tls.raw.request(&["SET", "k", "v"])));
+    t.push(text(n.request(&["GET", "k"])));
+    t.push(
+        text(n.request(&["CLIENT", "INFO"]))
+            .contains("resp=3")
+            .to_string(),
+    );
+    t
+}
+
+#[test]
+fn busy_script_serves_tls_clients_and_new_connections() {
+    let ours = tls_and_new_connection_scenario(Kind::Redrepl);
+    let theirs = tls_and_new_connection_scenario(Kind::Redis);
+    assert!(ours[2].starts_with("-BUSY"), "{ours:?}");
+    assert_eq!(ours[5], "-NOAUTH Authentication required.\r\n", "{ours:?}");
     assert_eq!(ours, theirs);
 }

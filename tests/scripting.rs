@@ -1370,3 +1370,75 @@ fn fuzzer_findings_in_scripting_match_redis() {
         &["EVAL", "return 2^62", "0"],
     ]);
 }
+
+/// Writes from scripts after a failed background save, with `stop-writes-on-bgsave-error
+/// yes`: EVAL and FCALL of writing scripts get Redis's MISCONF errors (at the call, or
+/// before the script runs when its flags say it may write); reads still run.
+fn misconf_scenario(kind: common::Kind) -> Vec<Vec<u8>> {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vanishing");
+    std::fs::create_dir(&dir).unwrap();
+    let server = Server::builder(kind)
+        .args(&["--stop-writes-on-bgsave-error", "yes"])
+        .start();
+    let mut r = server.raw();
+    let lib = "#!lua name=w\nredis.register_function('w', function(keys) return redis.call('set', keys[1], 'f') end)\nredis.register_function{function_name='r', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}";
+    let mut t = vec![r.request(&["FUNCTION", "LOAD", lib])];
+    t.push(r.request(&["SET", "k", "v"]));
+    t.push(r.request(&["CONFIG", "SET", "dir", dir.to_str().unwrap()]));
+    std::fs::remove_dir(&dir).unwrap();
+    t.push(r.request(&["BGSAVE"]));
+    let failed = (0..500).any(|_| {
+        let info = String::from_utf8_lossy(&r.request(&["INFO", "persistence"])).into_owned();
+        if info.contains("rdb_bgsave_in_progress:0") && info.contains("rdb_last_bgsave_status:err")
+        {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        false
+    });
+    assert!(failed, "{kind:?}: the background save did not fail");
+    for args in [
+        &["EVAL", "return redis.call('set', 'k', 'x')", "0"][..],
+        &["EVAL", "return redis.pcall('set', 'k', 'x')", "0"],
+        &["EVAL", "#!lua\nreturn redis.call('set', 'k', 'x')", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get', 'k')",
+            "0",
+        ],
+        &["EVAL", "return redis.call('get', 'k')", "0"],
+        &["EVAL_RO", "return redis.call('get', 'k')", "0"],
+        &["FCALL", "w", "1", "k"],
+        &["FCALL", "r", "1", "k"],
+        &["FCALL_RO", "r", "1", "k"],
+        &["MULTI"],
+        &["EVAL", "return redis.call('set', 'k', 'x')", "0"],
+        &["EXEC"],
+        &["GET", "k"],
+    ] {
+        t.push(r.request(args));
+    }
+    t
+}
+
+#[test]
+fn script_writes_after_a_failed_bgsave_get_misconf_as_redis() {
+    let ours = misconf_scenario(common::Kind::Redrepl);
+    let theirs = misconf_scenario(common::Kind::Redis);
+    assert!(
+        String::from_utf8_lossy(&ours[4]).contains("MISCONF"),
+        "{:?}",
+        String::from_utf8_lossy(&ours[4])
+    );
+    for (o, t) in ours.iter().zip(&theirs) {
+        assert_eq!(
+            o,
+            t,
+            "{:?} vs {:?}",
+            String::from_utf8_lossy(o),
+            String::from_utf8_lossy(t)
+        );
+    }
+    assert_eq!(ours.len(), theirs.len());
+}

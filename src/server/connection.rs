@@ -113,15 +113,21 @@ pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo
     let door =
         super::scripting::busy::register(&shared.watchdog, info.id, socket.tcp().as_raw_fd());
     let mut door_wake = Box::pin(door.door.wake.notified());
+    // A connection the busy hook accepted comes with the client it served it with.
+    door.door.active(&mut rbuf, &mut out.buf);
+    if let Some(c) = door.door.take_client() {
+        client = c;
+    }
 
     'conn: loop {
         let writing = sent < out.buf.len() || socket.wants_write();
         let pushes = client.receives_pushes();
-        // The busy hook reads and writes the raw socket (never for TLS: those clients wait
-        // for the script's end) and runs requests with `client`, untouched until `active`.
+        // The busy hook reads and writes `socket` (plain or TLS) and runs requests with
+        // `client`: both untouched here until `active`.
         door.door.rest(
-            !writing && !socket.is_tls() && rbuf.is_empty() && client.reply_mode == ReplyMode::On,
+            !writing && rbuf.is_empty() && client.reply_mode == ReplyMode::On,
             &mut client,
+            &mut socket,
         );
         let n = tokio::select! {
             biased;

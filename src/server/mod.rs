@@ -322,20 +322,21 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, is_tls: bool) {
         } else {
             None
         };
-        admit_with(&shared, &mut shared.lock(), socket, peer, None, tls);
+        let _ = admit_with(&shared, &mut shared.lock(), socket, peer, None, tls);
     }
 }
 
 /// Admits an accepted connection (protected mode, maxclients, keepalive, client id) and
-/// spawns its task; `held` is what a busy script's hook already read from it.
+/// spawns its task; `held` is the door a busy script's hook serves it through. Returns the
+/// new client's info and whether it is local (None: refused).
 pub(crate) fn admit(
     shared: &Arc<Shared>,
     st: &mut State,
     socket: TcpStream,
     peer: SocketAddr,
     held: Option<Arc<scripting::busy::Door>>,
-) {
-    admit_with(shared, st, socket, peer, held, None);
+) -> Option<(Arc<ClientInfo>, bool)> {
+    admit_with(shared, st, socket, peer, held, None)
 }
 
 /// [`admit`], for a connection of `tls-port` when `tls` is set: the TLS handshake runs in
@@ -347,7 +348,7 @@ fn admit_with(
     peer: SocketAddr,
     held: Option<Arc<scripting::busy::Door>>,
     tls: Option<Arc<rustls::ServerConfig>>,
-) {
+) -> Option<(Arc<ClientInfo>, bool)> {
     let _ = socket.set_nodelay(true);
     let local = is_loopback(peer.ip());
     let laddr = socket
@@ -379,7 +380,7 @@ fn admit_with(
                 }
             }
         });
-        return;
+        return None;
     }
     let keepalive = st.config.tcp_keepalive;
     if keepalive > 0 {
@@ -395,6 +396,7 @@ fn admit_with(
         shared.watchdog.doors.adopt(id, door);
     }
     let shared = shared.clone();
+    let admitted = Some((info.clone(), local));
     match tls {
         None => {
             tokio::spawn(connection::serve(
@@ -420,6 +422,7 @@ fn admit_with(
             });
         }
     }
+    admitted
 }
 
 /// Periodic work, `hz` times a second: active expiry and ending CLIENT PAUSE.

@@ -4,10 +4,11 @@
 
 use super::flags::*;
 use super::{CmdError, CmdResult, Ctx, NO_KEYS, Spec, container, err, is, spec};
-use crate::server::scripting::ScriptFlags;
 use crate::server::scripting::functions::{self, RestorePolicy};
 use crate::server::scripting::run::{Invocation, reply_error_bytes, run};
+use crate::server::scripting::{self, ScriptFlags};
 use bytes::Bytes;
+use std::sync::atomic::Ordering;
 
 /// The scripting commands.
 pub fn specs() -> Vec<Spec> {
@@ -140,6 +141,7 @@ fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> CmdRes
             allow_oom: f.allow_oom,
             label: &sha,
             is_function: false,
+            command: args,
         },
     );
     Ok(())
@@ -180,6 +182,7 @@ fn fcall_generic(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> CmdResult {
             allow_oom: flags.allow_oom,
             label: &name,
             is_function: true,
+            command: args,
         },
     );
     Ok(())
@@ -296,7 +299,13 @@ fn function_load(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         replace = true;
     }
     let code = &args[args.len() - 1];
-    let name = functions::load(&mut ctx.state.scripting, code, replace).map_err(CmdError::msg)?;
+    let name = match functions::load(&mut ctx.state.scripting, code, replace) {
+        Ok(name) => name,
+        Err(e) => {
+            reply_error_bytes(ctx, &e);
+            return Ok(());
+        }
+    };
     ctx.state.dirty += 1;
     ctx.out.bulk(name.as_bytes());
     Ok(())
@@ -413,13 +422,40 @@ fn function_restore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// FUNCTION STATS, as functionStatsCommand: while busy (the hook runs it for other
+/// clients) it shows the running function, and refuses during an EVAL script.
 fn function_stats(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let dog = ctx.state.scripting.watchdog.clone();
+    let running = dog.running.load(Ordering::Acquire);
+    if running && !dog.is_function.load(Ordering::Relaxed) {
+        return Err(CmdError::fixed(scripting::busy::BUSY_EVAL));
+    }
     let libs = &ctx.state.scripting.functions;
     let (nlibs, nfuncs) = (libs.library_count(), libs.function_count());
+    let now = ctx.now_ms;
     let out = &mut *ctx.out;
     out.map(2);
     out.bulk(b"running_script");
-    out.null();
+    if running {
+        out.map(3);
+        out.bulk(b"name");
+        out.bulk(
+            dog.label
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_bytes(),
+        );
+        out.bulk(b"command");
+        let command = dog.command.lock().unwrap_or_else(|e| e.into_inner());
+        out.array(command.len());
+        for a in command.iter() {
+            out.bulk(a);
+        }
+        out.bulk(b"duration_ms");
+        out.int(now - dog.started_ms.load(Ordering::Relaxed));
+    } else {
+        out.null();
+    }
     out.bulk(b"engines");
     out.map(1);
     out.bulk(b"LUA");

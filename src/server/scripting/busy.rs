@@ -15,10 +15,11 @@
 //! processCommand does from processEventsWhileBlocked. Its checks answer NOAUTH, NOPERM ...
 //! first and `-BUSY` for every command not flagged `allow_busy` (inside MULTI that dooms the
 //! transaction, and EXEC answers EXECABORT); AUTH, HELLO, MULTI, WATCH, RESET, FUNCTION
-//! STATS ... run. Only a connection the hook accepted itself (no client yet) still has its
-//! allow-busy requests, and everything after them, *held* in its [`Door`] for its task,
-//! which runs them once the script ended. The master link is never read here (Redis too
-//! lets its stream accumulate while busy).
+//! STATS ... run. A connection resting also lends its socket (plain or TLS) for that. A
+//! connection the hook accepts while busy is admitted at once (its task starts when the
+//! script ends) and its door holds its new client meanwhile, so it is served the same
+//! way. The master link is never read here (Redis too lets its stream accumulate while
+//! busy).
 //!
 //! Each connection registers a [`Door`] (its socket's fd and a small state machine) with
 //! the [`Watchdog`](super::Watchdog); the task and the hook never read one socket at the
@@ -28,6 +29,7 @@ use super::Watchdog;
 use crate::resp::{ParseLimits, ReplyBuf, RequestParser};
 use crate::server::client::Client;
 use crate::server::commands::{self, Ctx, Flow};
+use crate::server::tls::stream::Stream;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::os::fd::RawFd;
@@ -69,35 +71,49 @@ pub struct Door {
     stopped: AtomicBool,
     /// Wakes the task when the hook left held bytes or unsent replies.
     pub wake: Notify,
-    /// The connection's client while it is at rest (null for a connection the hook
-    /// accepted): set by [`Door::rest`], used by the hook only between its REST → PUMPING
-    /// and PUMPING → REST swaps, while the task waits and does not touch it.
+    /// The connection's client while it is at rest: set by [`Door::rest`] (or by the
+    /// hook for a connection it accepted), used by the hook only between its REST →
+    /// PUMPING and PUMPING → REST swaps, while the task waits and does not touch it.
     client: AtomicPtr<Client>,
+    /// The connection's socket while it is at rest, under the same rule (null for a
+    /// connection the hook accepted whose task has not started: its raw `fd` is used).
+    stream: AtomicPtr<Stream>,
+    /// The client the hook made for a connection it accepted, until its task takes it.
+    owned: Mutex<Option<Box<Client>>>,
 }
 
 impl Door {
-    fn new(fd: RawFd) -> Door {
+    fn new(fd: RawFd, state: u8) -> Door {
         Door {
             fd,
-            state: AtomicU8::new(ACTIVE),
+            state: AtomicU8::new(state),
             held: Mutex::new(BytesMut::new()),
             unsent: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
             wake: Notify::new(),
             client: AtomicPtr::new(std::ptr::null_mut()),
+            stream: AtomicPtr::new(std::ptr::null_mut()),
+            owned: Mutex::new(None),
         }
     }
 
     /// The task is about to wait for input; `quiet` says nothing is buffered or pending
     /// and the connection could be answered by the hook (see the module doc). The task
-    /// must not use `client` again before [`Door::active`] returned: the hook may run its
-    /// requests meanwhile.
+    /// must not use `client` or `stream` again before [`Door::active`] returned: the hook
+    /// may run its requests and use its socket meanwhile.
     #[inline]
-    pub fn rest(&self, quiet: bool, client: &mut Client) {
+    pub fn rest(&self, quiet: bool, client: &mut Client, stream: &mut Stream) {
         if quiet {
             self.client.store(client, Ordering::Relaxed);
+            self.stream.store(stream, Ordering::Relaxed);
             self.state.store(REST, Ordering::Release);
         }
+    }
+
+    /// The client the busy hook made when it accepted this connection (and served it
+    /// with): the task's own from now on. Call after [`Door::active`].
+    pub fn take_client(&self) -> Option<Client> {
+        lock(&self.owned).take().map(|c| *c)
     }
 
     /// The task resumes: waits for a running hook pass on this socket to end, then
@@ -134,22 +150,6 @@ pub struct Doors {
     map: Mutex<HashMap<u64, Arc<Door>>>,
     /// The server's listening sockets: new connections are accepted while busy.
     listeners: Mutex<Vec<RawFd>>,
-    /// Connections accepted while busy, admitted as clients once the script ends.
-    orphans: Mutex<Vec<Orphan>>,
-    /// requirepass is set: a connection accepted while busy is not authenticated, so
-    /// every request of it waits for the script's end.
-    pub auth_required: AtomicBool,
-}
-
-/// A connection the hook accepted.
-#[derive(Debug)]
-pub struct Orphan {
-    /// Its door (what the hook read and left for its task).
-    pub door: Arc<Door>,
-    /// The socket.
-    pub socket: std::net::TcpStream,
-    /// The peer's address.
-    pub peer: std::net::SocketAddr,
 }
 
 impl Doors {
@@ -163,14 +163,9 @@ impl Doors {
         lock(&self.listeners).retain(|&l| l != fd);
     }
 
-    /// Gives the door of an orphan to the connection `id` it became.
+    /// Gives the door the hook made when it accepted a connection to that connection `id`.
     pub fn adopt(&self, id: u64, door: Arc<Door>) {
         lock(&self.map).insert(id, door);
-    }
-
-    /// The connections accepted while busy.
-    pub fn take_orphans(&self) -> Vec<Orphan> {
-        std::mem::take(&mut *lock(&self.orphans))
     }
 }
 
@@ -206,7 +201,7 @@ pub fn register(dog: &Arc<Watchdog>, id: u64, fd: RawFd) -> DoorGuard {
     let mut map = lock(&dog.doors.map);
     let door = map
         .entry(id)
-        .or_insert_with(|| Arc::new(Door::new(fd)))
+        .or_insert_with(|| Arc::new(Door::new(fd, ACTIVE)))
         .clone();
     DoorGuard {
         doors: dog.clone(),
@@ -219,7 +214,7 @@ pub fn register(dog: &Arc<Watchdog>, id: u64, fd: RawFd) -> DoorGuard {
 enum Answer {
     /// Reply these bytes.
     Reply(Vec<u8>),
-    /// Leave this request (and what follows) to the task.
+    /// Leave this request (and what follows) to the task (CLIENT PAUSE postponed it).
     Hold,
     /// SHUTDOWN NOSAVE: end the script and the server.
     Shutdown,
@@ -287,29 +282,6 @@ fn answer_client(dog: &Watchdog, args: &[Bytes], client: &mut Client) -> Answer 
     }
 }
 
-fn answer(dog: &Watchdog, args: &[Bytes], authenticated: bool) -> Answer {
-    if !authenticated {
-        return Answer::Hold;
-    }
-    let cmd = match commands::lookup_request(args) {
-        Ok(cmd) => cmd,
-        Err(e) => return Answer::Reply(error_bytes(&e.0)),
-    };
-    match cmd.name {
-        "script|kill" | "function|kill" => {
-            let reply = match kill(dog, cmd.name == "script|kill") {
-                Ok(()) => b"+OK\r\n".to_vec(),
-                Err(e) => error_bytes(e),
-            };
-            return Answer::Reply(reply);
-        }
-        "shutdown" => return shutdown(dog, &args[1..]),
-        _ if cmd.meta().is_some_and(|m| m.has_flag("allow_busy")) => return Answer::Hold,
-        _ => {}
-    }
-    Answer::Reply(error_bytes(busy_text(dog)))
-}
-
 /// SHUTDOWN while busy, as Redis's shutdownCommand: flags checked, ABORT has nothing to
 /// abort, only NOSAVE may stop the server.
 fn shutdown(dog: &Watchdog, flags: &[Bytes]) -> Answer {
@@ -339,18 +311,9 @@ fn shutdown(dog: &Watchdog, flags: &[Bytes]) -> Answer {
 /// threshold). Returns true when SHUTDOWN NOSAVE was asked.
 pub fn pump(dog: &Watchdog) -> bool {
     accept(&dog.doors);
-    let mut doors: Vec<(Arc<Door>, bool)> = lock(&dog.doors.map)
-        .values()
-        .map(|d| (d.clone(), true))
-        .collect();
-    let authenticated = !dog.doors.auth_required.load(Ordering::Relaxed);
-    doors.extend(
-        lock(&dog.doors.orphans)
-            .iter()
-            .map(|o| (o.door.clone(), authenticated)),
-    );
+    let doors: Vec<Arc<Door>> = lock(&dog.doors.map).values().cloned().collect();
     let mut shutdown = false;
-    for (door, authenticated) in doors {
+    for door in doors {
         if door.stopped.load(Ordering::Acquire) {
             continue;
         }
@@ -361,64 +324,129 @@ pub fn pump(dog: &Watchdog) -> bool {
         {
             continue;
         }
-        // SAFETY: the task stored this pointer to its live client before it made the door
-        // REST, and does not touch the client until its own REST → ACTIVE swap, which
-        // waits for this PUMPING pass to end; so this is the only reference meanwhile.
+        // SAFETY: the task (or `accept`) stored these pointers to its live client and
+        // socket before it made the door REST, and does not touch them until its own
+        // REST → ACTIVE swap, which waits for this PUMPING pass to end; so these are the
+        // only references used meanwhile (the task's pending readiness wait only holds
+        // the socket's registration, which tokio shares between threads).
         let client = unsafe { door.client.load(Ordering::Relaxed).as_mut() };
-        shutdown |= serve_door(dog, &door, authenticated, client);
+        let stream = unsafe { door.stream.load(Ordering::Relaxed).as_mut() };
+        if let Some(client) = client {
+            let io = match stream {
+                Some(s) if s.is_tls() => Io::Tls(s),
+                _ => Io::Fd(door.fd),
+            };
+            shutdown |= serve_door(dog, &door, client, io);
+        }
         door.state.store(REST, Ordering::Release);
     }
     shutdown
 }
 
 /// Accepts the connections waiting on the listening sockets (as Redis's event loop does
-/// while busy); they become clients when the script ends.
+/// while busy) and admits them at once: the hook serves them with a client of their own,
+/// kept in their door until their task starts after the script.
 fn accept(doors: &Doors) {
     use std::os::fd::{AsRawFd, FromRawFd};
     let listeners = lock(&doors.listeners).clone();
-    for fd in listeners {
-        // SAFETY: the fd is a listening socket owned by the accept loop for the server's
-        // whole life; ManuallyDrop keeps this copy from closing it.
-        let listener =
-            std::mem::ManuallyDrop::new(unsafe { std::net::TcpListener::from_raw_fd(fd) });
-        while let Ok((socket, peer)) = listener.accept() {
-            if socket.set_nonblocking(true).is_err() {
-                continue;
+    super::call::with_current(|ctx| {
+        for &fd in &listeners {
+            // SAFETY: the fd is a listening socket owned by the accept loop for the
+            // server's whole life; ManuallyDrop keeps this copy from closing it.
+            let listener =
+                std::mem::ManuallyDrop::new(unsafe { std::net::TcpListener::from_raw_fd(fd) });
+            while let Ok((socket, peer)) = listener.accept() {
+                if socket.set_nonblocking(true).is_err() {
+                    continue;
+                }
+                let Ok(socket) = tokio::net::TcpStream::from_std(socket) else {
+                    continue;
+                };
+                // PUMPING until its client is in: its task may start on another thread.
+                let door = Arc::new(Door::new(socket.as_raw_fd(), PUMPING));
+                let admitted =
+                    crate::server::admit(ctx.shared, ctx.state, socket, peer, Some(door.clone()));
+                if let Some((info, local)) = admitted {
+                    let open = ctx.state.acl.default_is_open();
+                    let mut client = Box::new(Client::new(info, open, local));
+                    door.client.store(&mut *client, Ordering::Relaxed);
+                    *lock(&door.owned) = Some(client);
+                }
+                door.state.store(REST, Ordering::Release);
             }
-            let door = Arc::new(Door::new(socket.as_raw_fd()));
-            door.state.store(REST, Ordering::Release);
-            lock(&doors.orphans).push(Orphan { door, socket, peer });
+        }
+    });
+}
+
+/// The socket the hook serves: a resting task's TLS stream (its session), or the raw
+/// socket (plain connections, and those whose task has not started). The event loop
+/// cannot run meanwhile, so its readiness is stale: both read and write the fd directly.
+enum Io<'a> {
+    Tls(&'a mut Stream),
+    Fd(RawFd),
+}
+
+impl Io<'_> {
+    /// Reads what the socket holds now (up to about 1 MB).
+    fn read(&mut self) -> Vec<u8> {
+        let mut input = Vec::new();
+        match self {
+            Io::Tls(s) => {
+                s.read_raw_tls(&mut input, 1 << 20);
+            }
+            Io::Fd(fd) => {
+                let mut chunk = [0u8; 16 * 1024];
+                while input.len() <= 1 << 20 {
+                    // SAFETY: reading into a stack buffer of the given length.
+                    let n = unsafe {
+                        libc::recv(
+                            *fd,
+                            chunk.as_mut_ptr().cast(),
+                            chunk.len(),
+                            libc::MSG_DONTWAIT,
+                        )
+                    };
+                    if n <= 0 {
+                        break;
+                    }
+                    input.extend_from_slice(&chunk[..n as usize]);
+                }
+            }
+        }
+        input
+    }
+
+    /// Writes what the socket takes now of `bytes`; returns how many it took, and
+    /// whether TLS records are left for the task to send.
+    fn write(&mut self, bytes: &[u8]) -> (usize, bool) {
+        match self {
+            Io::Tls(s) => s.write_raw_tls(bytes),
+            Io::Fd(fd) => {
+                let mut at = 0;
+                while at < bytes.len() {
+                    // SAFETY: writing from a live slice of the given length.
+                    let n = unsafe {
+                        libc::send(
+                            *fd,
+                            bytes[at..].as_ptr().cast(),
+                            bytes.len() - at,
+                            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                        )
+                    };
+                    if n <= 0 {
+                        break;
+                    }
+                    at += n as usize;
+                }
+                (at, false)
+            }
         }
     }
 }
 
-/// Reads what `door`'s socket holds and answers its complete requests.
-fn serve_door(
-    dog: &Watchdog,
-    door: &Door,
-    authenticated: bool,
-    mut client: Option<&mut Client>,
-) -> bool {
-    let mut input = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        // SAFETY: reading into a stack buffer of the given length.
-        let n = unsafe {
-            libc::recv(
-                door.fd,
-                chunk.as_mut_ptr().cast(),
-                chunk.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n <= 0 {
-            break;
-        }
-        input.extend_from_slice(&chunk[..n as usize]);
-        if input.len() > 1 << 20 {
-            break;
-        }
-    }
+/// Reads what `door`'s socket holds and answers its complete requests with `client`.
+fn serve_door(dog: &Watchdog, door: &Door, client: &mut Client, mut io: Io<'_>) -> bool {
+    let input = io.read();
     if input.is_empty() {
         return false;
     }
@@ -431,14 +459,11 @@ fn serve_door(
         let rest = &input[input.len() - buf.len()..];
         match parser.parse(&mut buf, limits) {
             Ok(Some(args)) if args.is_empty() => continue,
-            Ok(Some(args)) => match match client.as_deref_mut() {
-                Some(c) => answer_client(dog, &args, c),
-                None => answer(dog, &args, authenticated),
-            } {
+            Ok(Some(args)) => match answer_client(dog, &args, client) {
                 Answer::Reply(r) => replies.extend_from_slice(&r),
                 Answer::Close(r) => {
                     replies.extend_from_slice(&r);
-                    send(door, &replies);
+                    send(door, &mut io, &replies);
                     // The task sees the end of its socket and closes the connection.
                     // SAFETY: a plain shutdown(2) of the door's live socket.
                     unsafe { libc::shutdown(door.fd, libc::SHUT_RDWR) };
@@ -462,7 +487,7 @@ fn serve_door(
             }
         }
     }
-    send(door, &replies);
+    send(door, &mut io, &replies);
     shutdown
 }
 
@@ -475,27 +500,15 @@ fn hold(door: &Door, bytes: &[u8]) {
 }
 
 /// Writes `replies` without waiting; what the socket does not take goes to the task.
-fn send(door: &Door, replies: &[u8]) {
-    let mut at = 0;
-    while at < replies.len() {
-        // SAFETY: writing from a live slice of the given length.
-        let n = unsafe {
-            libc::send(
-                door.fd,
-                replies[at..].as_ptr().cast(),
-                replies.len() - at,
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if n <= 0 {
-            break;
-        }
-        at += n as usize;
-    }
+fn send(door: &Door, io: &mut Io<'_>, replies: &[u8]) {
+    let (at, records_left) = io.write(replies);
     if at < replies.len() {
         let mut unsent = door.unsent.lock().unwrap_or_else(|e| e.into_inner());
         unsent.extend_from_slice(&replies[at..]);
         door.stopped.store(true, Ordering::Release);
+        door.wake.notify_one();
+    } else if records_left {
+        // TLS records rustls holds: the task sends them once it runs.
         door.wake.notify_one();
     }
 }

@@ -149,17 +149,35 @@ fn parse_shebang(code: &[u8]) -> Result<String, String> {
     Ok(name)
 }
 
-/// Compiles and runs a library's code, collecting what it registers.
-fn compile(s: &Scripting, name: &str, code: &Bytes) -> Result<Library, String> {
+/// Compiles and runs a library's code, collecting what it registers. A compile error
+/// is bytes (the interpreter's message may quote bytes that are not UTF-8).
+fn compile(s: &Scripting, name: &str, code: &Bytes) -> Result<Library, Vec<u8>> {
     let mut src = Vec::with_capacity(code.len() + 2);
     src.extend_from_slice(b"--");
     src.extend_from_slice(code);
-    let chunk = s
+    let chunk = match s
         .lua
-        .load(src)
+        .load(&src[..])
         .set_name("@user_function")
         .into_function()
-        .map_err(|e| format!("ERR Error compiling function: {}", lua_error_text(&e)))?;
+    {
+        Ok(chunk) => chunk,
+        Err(e) => {
+            let mut text = b"ERR Error compiling function: ".to_vec();
+            text.extend_from_slice(&super::compile_error_bytes(&src, &e, c"@user_function"));
+            return Err(text);
+        }
+    };
+    registered(s, name, code, chunk).map_err(String::into_bytes)
+}
+
+/// Runs a library's compiled top level, collecting what it registers.
+fn registered(
+    s: &Scripting,
+    name: &str,
+    code: &Bytes,
+    chunk: mlua::Function,
+) -> Result<Library, String> {
     let loader: mlua::Function = s
         .bridge
         .raw_get("load_library")
@@ -218,11 +236,11 @@ fn collision(libs: &Libraries, lib: &Library, replacing: Option<&str>) -> Option
 }
 
 /// FUNCTION LOAD [REPLACE]: returns the library name or the error reply text.
-pub fn load(s: &mut Scripting, code: &Bytes, replace: bool) -> Result<String, String> {
-    let name = parse_shebang(code)?;
+pub fn load(s: &mut Scripting, code: &Bytes, replace: bool) -> Result<String, Vec<u8>> {
+    let name = parse_shebang(code).map_err(String::into_bytes)?;
     let exists = s.functions.libs.contains_key(&name);
     if exists && !replace {
-        return Err(format!("ERR Library '{name}' already exists"));
+        return Err(format!("ERR Library '{name}' already exists").into_bytes());
     }
     // The library's top level may only run for LOAD_TIMEOUT_MS (Redis's load hook).
     let deadline = crate::server::clock::now_ms() + super::LOAD_TIMEOUT_MS;
@@ -233,7 +251,7 @@ pub fn load(s: &mut Scripting, code: &Bytes, replace: bool) -> Result<String, St
     s.watchdog.load_deadline_ms.store(0, Ordering::Relaxed);
     let lib = lib?;
     if let Some(f) = collision(&s.functions, &lib, exists.then_some(name.as_str())) {
-        return Err(format!("ERR Function {f} already exists"));
+        return Err(format!("ERR Function {f} already exists").into_bytes());
     }
     s.functions.insert(lib);
     Ok(name)
@@ -327,7 +345,10 @@ pub fn load_from_rdb(s: &mut Scripting, codes: &[Bytes]) {
         if let Err(e) = load(s, code, true) {
             crate::server::log::log(
                 crate::config::LogLevel::Warning,
-                &format!("Failed loading library from the RDB: {e}"),
+                &format!(
+                    "Failed loading library from the RDB: {}",
+                    String::from_utf8_lossy(&e)
+                ),
             );
         }
     }
@@ -361,7 +382,7 @@ pub fn restore(s: &mut Scripting, payload: &[u8], policy: RestorePolicy) -> Resu
     let mut staged = Vec::new();
     for code in &codes {
         let name = parse_shebang(code)?;
-        staged.push(compile(s, &name, code)?);
+        staged.push(compile(s, &name, code).map_err(|e| String::from_utf8_lossy(&e).into_owned())?);
     }
     if policy == RestorePolicy::Flush {
         s.functions.clear();

@@ -52,6 +52,9 @@ pub struct Watchdog {
     pub shutdown: AtomicBool,
     /// The script's SHA1 or the function's name (the slow script log line).
     pub label: Mutex<String>,
+    /// The FCALL running a function, as sent (FUNCTION STATS' `running_script`); empty
+    /// for EVAL scripts.
+    pub command: Mutex<Vec<Bytes>>,
     /// Every client connection, for the hook to serve while busy.
     pub doors: busy::Doors,
     /// While FUNCTION LOAD runs a library's code: the unix ms after which it is stopped
@@ -73,16 +76,15 @@ impl Watchdog {
             .then(|| now_ms - self.started_ms.load(Ordering::Relaxed))
     }
 
-    /// Marks a run starting now (unix ms) with this label and threshold.
-    pub fn start(
-        &self,
-        now_ms: i64,
-        label: &str,
-        is_function: bool,
-        threshold_ms: i64,
-        auth: bool,
-    ) {
-        self.doors.auth_required.store(auth, Ordering::Relaxed);
+    /// Marks a run starting now (unix ms) with this label and threshold; `command` is
+    /// the FCALL of a function (kept until [`Watchdog::end`]).
+    pub fn start(&self, now_ms: i64, label: &str, command: Option<&[Bytes]>, threshold_ms: i64) {
+        let is_function = command.is_some();
+        if let Some(command) = command {
+            let mut c = self.command.lock().unwrap_or_else(|e| e.into_inner());
+            c.clear();
+            c.extend_from_slice(command);
+        }
         self.started_ms.store(now_ms, Ordering::Relaxed);
         self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
@@ -95,6 +97,17 @@ impl Watchdog {
         l.push_str(label);
         drop(l);
         self.running.store(true, Ordering::Release);
+    }
+
+    /// Marks the run ended (and lets go of its FCALL's arguments).
+    pub fn end(&self) {
+        self.running.store(false, Ordering::Release);
+        if self.is_function.load(Ordering::Relaxed) {
+            self.command
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
     }
 
     /// A script runs past its threshold: the requests the hook serves meanwhile are
@@ -280,7 +293,7 @@ impl Scripting {
             .into_function()
             .map_err(|e| {
                 let mut text = b"ERR Error compiling script (new function): ".to_vec();
-                text.extend_from_slice(&compile_error_bytes(&code, &e));
+                text.extend_from_slice(&compile_error_bytes(&code, &e, c"@user_script"));
                 text
             })?;
         self.scripts_bytes += body.len();
@@ -375,17 +388,17 @@ pub fn lua_error_text(e: &mlua::Error) -> String {
 /// The interpreter's message for `code`, which did not compile (`e`), as bytes. mlua
 /// hands it over decoded lossily; when that lost bytes, the message is made again by
 /// compiling (never running) `code` in a scratch interpreter through the C API.
-pub fn compile_error_bytes(code: &[u8], e: &mlua::Error) -> Vec<u8> {
+pub fn compile_error_bytes(code: &[u8], e: &mlua::Error, chunk: &std::ffi::CStr) -> Vec<u8> {
     let text = lua_error_text(e);
     // A precompiled chunk is refused by mlua and never handed to the raw loader.
     if !text.contains('\u{FFFD}') || code.first() == Some(&0x1b) {
         return text.into_bytes();
     }
-    raw_compile_error(code).unwrap_or_else(|| text.into_bytes())
+    raw_compile_error(code, chunk).unwrap_or_else(|| text.into_bytes())
 }
 
-/// Compiles `code` as `@user_script` in a fresh interpreter: its error message, if any.
-fn raw_compile_error(code: &[u8]) -> Option<Vec<u8>> {
+/// Compiles `code` as `chunk` in a fresh interpreter: its error message, if any.
+fn raw_compile_error(code: &[u8], chunk: &std::ffi::CStr) -> Option<Vec<u8>> {
     use mlua::ffi;
     // SAFETY: a private state, closed before returning; the message is copied out of the
     // Lua string (valid while it is on the stack) before the state is closed.
@@ -395,13 +408,7 @@ fn raw_compile_error(code: &[u8]) -> Option<Vec<u8>> {
             return None;
         }
         let mut message = None;
-        if ffi::luaL_loadbuffer(
-            state,
-            code.as_ptr().cast(),
-            code.len(),
-            c"@user_script".as_ptr(),
-        ) != 0
-        {
+        if ffi::luaL_loadbuffer(state, code.as_ptr().cast(), code.len(), chunk.as_ptr()) != 0 {
             let mut len = 0usize;
             let p = ffi::lua_tolstring(state, -1, &mut len);
             if !p.is_null() {

@@ -30,6 +30,8 @@ pub struct Invocation<'a> {
     pub label: &'a str,
     /// FCALL (arguments passed as two tables) rather than EVAL (KEYS/ARGV globals).
     pub is_function: bool,
+    /// The whole command as sent (FUNCTION STATS shows a running function's).
+    pub command: &'a [Bytes],
 }
 
 /// KEYS / ARGV: a sequence of Lua strings.
@@ -76,8 +78,8 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
                 watchdog: watchdog.clone(),
             };
             let threshold = ctx.state.config.busy_reply_threshold;
-            let auth = !ctx.state.acl.default_is_open();
-            watchdog.start(ctx.now_ms, inv.label, inv.is_function, threshold, auth);
+            let command = inv.is_function.then_some(inv.command);
+            watchdog.start(ctx.now_ms, inv.label, command, threshold);
             if ctx.state.streaming() {
                 ctx.state.script_effects = Some(Vec::new());
             }
@@ -85,13 +87,12 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
             let result = with_run(ctx, &mut run, || {
                 runner.call::<(bool, Value, i64)>((func, inv.is_function, keys, argv))
             });
-            watchdog.running.store(false, Ordering::Release);
+            watchdog.end();
             ctx.state.scripting.client = Some(run.client);
             if watchdog.shutdown.load(Ordering::Acquire) {
                 ctx.state.script_effects = None;
             } else {
                 replicate_effects(ctx);
-                adopt_orphans(ctx, &watchdog);
             }
             result
         });
@@ -128,18 +129,6 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) {
     // Drop what the script left behind (tables, strings) now, not at some later GC.
     if lua.used_memory() > 32 << 20 {
         let _ = lua.gc_collect();
-    }
-}
-
-/// Makes clients of the connections the busy hook accepted (see [`super::busy`]).
-fn adopt_orphans(ctx: &mut Ctx, watchdog: &super::Watchdog) {
-    if !watchdog.timed_out.load(Ordering::Relaxed) {
-        return;
-    }
-    for o in watchdog.doors.take_orphans() {
-        if let Ok(socket) = tokio::net::TcpStream::from_std(o.socket) {
-            crate::server::admit(ctx.shared, ctx.state, socket, o.peer, Some(o.door));
-        }
     }
 }
 

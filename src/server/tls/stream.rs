@@ -169,6 +169,118 @@ impl Stream {
     }
 }
 
+/// Reads from / writes to a raw socket fd without waiting (EAGAIN is `WouldBlock`).
+struct RawFdIo(std::os::fd::RawFd);
+
+impl io::Read for RawFdIo {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: reading into a live buffer of the given length.
+        let n = unsafe {
+            libc::recv(
+                self.0,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+}
+
+impl io::Write for RawFdIo {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: writing from a live slice of the given length.
+        let n = unsafe {
+            libc::send(
+                self.0,
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `$body` with `$conn` bound to the rustls session of a TLS stream (server or client).
+macro_rules! with_session {
+    ($tls:expr, $conn:ident => $body:expr) => {
+        match &mut $tls.inner {
+            TlsStream::Server(s) => {
+                let $conn = &mut *s.get_mut().1;
+                $body
+            }
+            TlsStream::Client(s) => {
+                let $conn = &mut *s.get_mut().1;
+                $body
+            }
+        }
+    };
+}
+
+impl Stream {
+    /// For TLS: reads what the socket holds straight from its fd, without the event
+    /// loop's readiness (a busy script's hook runs while the loop cannot), and appends the
+    /// plaintext to `out` (at most about `max` bytes). Plain streams return false.
+    pub fn read_raw_tls(&mut self, out: &mut Vec<u8>, max: usize) -> bool {
+        use std::io::Read;
+        let Stream::Tls(t) = self else {
+            return false;
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(t.inner.get_ref().0);
+        with_session!(t, conn => {
+            let mut chunk = [0u8; 16 * 1024];
+            while out.len() < max {
+                match conn.reader().read(&mut chunk) {
+                    Ok(n) if n > 0 => {
+                        out.extend_from_slice(&chunk[..n]);
+                        continue;
+                    }
+                    Err(e) if e.kind() != io::ErrorKind::WouldBlock => break,
+                    _ => {}
+                }
+                match conn.read_tls(&mut RawFdIo(fd)) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+                if conn.process_new_packets().is_err() {
+                    break;
+                }
+            }
+            while conn.wants_write() && conn.write_tls(&mut RawFdIo(fd)).is_ok_and(|n| n > 0) {}
+        });
+        true
+    }
+
+    /// For TLS: encrypts what the session takes of `bytes` and writes the records the
+    /// socket takes now straight to its fd (see [`Stream::read_raw_tls`]). Returns how
+    /// many bytes the session took and whether records are left to send.
+    pub fn write_raw_tls(&mut self, bytes: &[u8]) -> (usize, bool) {
+        use std::io::Write;
+        let Stream::Tls(t) = self else {
+            return (0, false);
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(t.inner.get_ref().0);
+        with_session!(t, conn => {
+            let took = conn.writer().write(bytes).unwrap_or(0);
+            while conn.wants_write() && conn.write_tls(&mut RawFdIo(fd)).is_ok_and(|n| n > 0) {}
+            (took, conn.wants_write())
+        })
+    }
+}
+
 impl AsyncRead for Stream {
     fn poll_read(
         self: Pin<&mut Self>,
