@@ -1450,3 +1450,57 @@ fn script_writes_after_a_failed_bgsave_get_misconf_as_redis() {
     }
     assert_eq!(ours.len(), theirs.len());
 }
+
+/// A replication chain mixing both servers (redrepl master -> redis-server replica ->
+/// redrepl sub-replica) under a scripted write load: EVAL, EVALSHA, FCALL, and both inside
+/// MULTI. Every node ends with the same DEBUG DIGEST.
+#[test]
+fn scripted_writes_reach_a_mixed_replica_chain_with_equal_digests() {
+    use common::Kind;
+    use common::repl::{Node, NodeOpts, assert_same_digest, wait_synced};
+    let master = Node::start(NodeOpts::seed(Kind::Redrepl));
+    let mid = Node::start(NodeOpts::seed_replica(Kind::Redis, master.port));
+    let leaf = Node::start(NodeOpts::seed_replica(Kind::Redrepl, mid.port));
+    wait_synced(&master, &mid);
+    wait_synced(&mid, &leaf);
+    let lib = "#!lua name=load\nredis.register_function('bump', function(keys, args) redis.call('hincrby', keys[1], args[1], 1) return redis.call('rpush', keys[2], args[1]) end)";
+    master.cmd(&["FUNCTION", "LOAD", lib]);
+    let script = "redis.call('incrby', KEYS[1], ARGV[1]) redis.call('zadd', KEYS[2], ARGV[1], ARGV[2]) if tonumber(ARGV[1]) % 7 == 0 then redis.call('del', KEYS[2]) end return redis.call('get', KEYS[1])";
+    let sha = common::repl::text(&master.cmd(&["SCRIPT", "LOAD", script]));
+    let mut con = master.new_con();
+    for i in 0..300 {
+        let (n, m) = (i.to_string(), format!("m{}", i % 13));
+        let key = format!("c{}", i % 5);
+        master.cmd(&["EVAL", script, "2", &key, "z", &n, &m]);
+        master.cmd(&["EVALSHA", &sha, "2", &key, "z2", &n, &m]);
+        master.cmd(&["FCALL", "bump", "2", "h", "l", &m]);
+        let _: () = redis::pipe()
+            .atomic()
+            .cmd("EVAL")
+            .arg(script)
+            .arg(2)
+            .arg("t")
+            .arg("z3")
+            .arg(&n)
+            .arg(&m)
+            .ignore()
+            .cmd("FCALL")
+            .arg("bump")
+            .arg(2)
+            .arg("h2")
+            .arg("l2")
+            .arg(&m)
+            .ignore()
+            .query(&mut con)
+            .unwrap();
+    }
+    wait_synced(&master, &mid);
+    wait_synced(&mid, &leaf);
+    assert_same_digest(&[&master, &mid, &leaf]);
+    assert_eq!(
+        common::repl::text(&leaf.cmd(&["LLEN", "l"])),
+        "300",
+        "{}",
+        leaf.log()
+    );
+}
