@@ -17,7 +17,7 @@ use crate::cli::secret::Secret;
 use crate::cli::sentinel::{self, Files};
 use crate::cli::sentinel_login::{self, Login};
 use crate::cli::ssh::shell_quote;
-use crate::cli::template::Template;
+use crate::cli::template::{Template, TemplateError};
 use std::time::{Duration, Instant};
 
 /// What happens to one node's sentinel.
@@ -144,13 +144,16 @@ async fn read_config(c: &NodeConn, files: &Files) -> Result<Option<String>, Node
 }
 
 /// The node's sentinel.conf as the inventory renders it.
-fn rendered(template: &Template, cluster: &Cluster, c: &NodeConn) -> Result<String, NodeError> {
-    sentinel::render(template, cluster, &c.node)
-        .expect("the node has a sentinel")
-        .map_err(|e| NodeError::Local {
-            node: c.node.name.clone(),
-            message: format!("sentinel.conf: {e}"),
-        })
+fn rendered(template: &Template, cluster: &Cluster, c: &NodeConn) -> Result<String, TemplateError> {
+    sentinel::render(template, cluster, &c.node).expect("the node has a sentinel")
+}
+
+/// A template error of the node's sentinel.conf, naming the node.
+fn template_err(c: &NodeConn, e: TemplateError) -> NodeError {
+    NodeError::Local {
+        node: c.node.name.clone(),
+        message: format!("sentinel.conf: {e}"),
+    }
 }
 
 /// Inspects every sentinel (read-only). `conns` are in inventory order.
@@ -169,7 +172,8 @@ pub async fn inspect(
             let (what, old_auth) = match &file {
                 Some(text) => {
                     let now = Login::of(text, name);
-                    let want = Login::of(&rendered(template, cluster, c)?, name);
+                    let want = rendered(template, cluster, c).map_err(|e| template_err(c, e))?;
+                    let want = Login::of(&want, name);
                     (
                         now.changes(&want),
                         now.auth_pass().map(|p| Secret::new(p.to_string())),
@@ -362,17 +366,16 @@ pub async fn handover(
                 &format!("ACL SETUSER: the {user}'s new password beside the old"),
             );
             let rule = format!(">{new}");
-            match link
+            let reply = link
                 .raw(&[b"ACL", b"SETUSER", name.as_bytes(), rule.as_bytes()])
                 .await
-                .map_err(|e| c.redis_err(e))?
-            {
-                crate::cli::redis_link::Reply::Error(e) => anyhow::bail!(
+                .map_err(|e| c.redis_err(e))?;
+            if let crate::cli::redis_link::Reply::Error(e) = reply {
+                anyhow::bail!(
                     "{}: ACL SETUSER of the {user} refused: {}",
                     c.name(),
                     e.split_whitespace().next().unwrap_or("ERR")
-                ),
-                _ => {}
+                );
             }
         }
     }
