@@ -918,6 +918,109 @@ fn secure_init_deploys_bundled_sentinels_with_tls_and_users() {
     secure_init_deploys_sentinels("bundled");
 }
 
+/// The sentinel user's password changed in the inventory while the sentinels run (#14/#16):
+/// the dry run names the change redacted; deploy gives the servers the new password beside
+/// the old, restarts each sentinel with its file's login lines replaced, then restarts the
+/// servers with the new password only. Afterwards the sentinels watch the cluster with it, a
+/// second deploy finds nothing to change on them, a kill -9 of the master is failed over, an
+/// app client writes to the new master, and neither password is in any output or log.
+fn a_changed_sentinel_password_reaches_running_sentinels(engine: &str) {
+    let lab = Local::init_sentinels(engine);
+    lab.cli("deploy", &[]).expect(0, "deploy");
+    let old = "sentinel-pw-0123456789abcdef";
+    let new = "sentinel-pw-changed-fedcba9876543210";
+    let text = std::fs::read_to_string(&lab.inventory).unwrap();
+    assert_eq!(text.matches(old).count(), 1, "{text}");
+    std::fs::write(&lab.inventory, text.replace(old, new)).unwrap();
+    let no_old = |run: &Run| assert!(!run.all().contains(old), "{}", run.all());
+
+    let run = lab.cli("deploy", &["--dry-run"]).expect(0, "dry run");
+    no_old(&run);
+    for want in [
+        "new login for the sentinel on port",
+        "auth-pass (redacted)",
+        "sentinel-pass (redacted)",
+        "user sentinel (redacted)",
+    ] {
+        assert!(run.stdout.contains(want), "{want}:\n{}", run.all());
+    }
+    let run = lab
+        .cli("deploy", &[])
+        .expect(0, "deploy of the new password");
+    no_old(&run);
+    assert!(run.stdout.contains("sentinels: OK"), "{}", run.all());
+    assert!(run.stdout.contains("verify: OK"), "{}", run.all());
+    let run = lab.cli("verify", &[]).expect(0, "verify");
+    no_old(&run);
+
+    // Every sentinel's file holds the new password only; the servers take only the new one.
+    for (i, &sp) in lab.sentinel_ports.iter().enumerate() {
+        let conf = lab
+            .dir
+            .path()
+            .join(format!("data/node{}/sentinel-{sp}.conf", i + 1));
+        let text = std::fs::read_to_string(&conf).unwrap();
+        assert!(!text.contains(old), "{}", conf.display());
+        assert!(text.contains(new), "{}", conf.display());
+    }
+    for &p in &lab.ports {
+        let mut s = lab.tls_client(p);
+        assert!(s.cmd(&["AUTH", "sentinel", old]).starts_with("-WRONGPASS"));
+        assert_eq!(s.cmd(&["AUTH", "sentinel", new]), "+OK");
+    }
+    // A second deploy finds the sentinels as the inventory wants them.
+    let run = lab.cli("deploy", &["--dry-run"]).expect(0, "dry run again");
+    assert!(!run.stdout.contains("new login"), "{}", run.all());
+    assert!(!run.stdout.contains("SENTINEL SET"), "{}", run.all());
+
+    // kill -9 of the master: the sentinels, logged in with the new password, fail over.
+    let admin = lab.password("admin");
+    orch::kill9(pid_in(&lab.pidfile(0)).unwrap());
+    let mut now = Vec::new();
+    orch::wait_for("the sentinels' failover", Duration::from_secs(60), || {
+        let masters = sentinel_masters(&lab, &admin);
+        now = masters.iter().map(|m| m.as_ref().map(|m| m.0)).collect();
+        let done = masters
+            .iter()
+            .all(|m| m.as_ref().is_some_and(|(_, f)| !f.contains("failover")));
+        done && now.iter().all(|p| *p == now[0] && *p != Some(lab.ports[0]))
+    });
+    let mut n = lab.tls_client(now[0].unwrap());
+    assert_eq!(n.cmd(&["AUTH", "app", &lab.password("app")]), "+OK");
+    orch::wait_for("a write to the new master", Duration::from_secs(20), || {
+        n.cmd(&["SET", "app:after", "failover"]) == "+OK"
+    });
+    let run = lab
+        .cli("deploy", &[])
+        .expect(0, "deploy after the failover");
+    no_old(&run);
+    lab.cli("verify", &[]).expect(0, "verify after the deploy");
+    lab.check_logs();
+    for n in 1..=lab.ports.len() {
+        let dir = lab.dir.path().join(format!("data/node{n}"));
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "log") {
+                let log = std::fs::read_to_string(e.path()).unwrap_or_default();
+                assert!(
+                    !log.contains(old),
+                    "{} holds the old password",
+                    e.path().display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_changed_sentinel_password_reaches_running_redis_sentinels() {
+    a_changed_sentinel_password_reaches_running_sentinels("redis");
+}
+
+#[test]
+fn a_changed_sentinel_password_reaches_running_bundled_sentinels() {
+    a_changed_sentinel_password_reaches_running_sentinels("bundled");
+}
+
 /// A secure `init` of three hosts enables the sentinels (no `enabled: false` any more) with a
 /// sentinel user, and its inventory renders TLS-only sentinels logging in as that user.
 #[test]

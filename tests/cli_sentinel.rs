@@ -731,3 +731,119 @@ fn failover_test_reports_the_figures_and_the_old_master_rejoins() {
         Some(new_port.to_string())
     );
 }
+
+/// A link to `127.0.0.1:port` logged in with `password`.
+fn connect_as(port: u16, password: &str) -> redis::RedisResult<redis::Connection> {
+    redis::Client::open(format!("redis://:{password}@127.0.0.1:{port}/"))?
+        .get_connection_with_timeout(Duration::from_secs(5))
+}
+
+/// A changed `auth.password` while the sentinels run (#16): the dry run names it redacted,
+/// deploy gives the servers the new password beside the old, restarts each sentinel with its
+/// file's login lines replaced (auth-pass, sentinel-pass, requirepass), then restarts the
+/// servers with the new password only. The sentinels then watch the cluster with it, answer
+/// only to it, a second deploy finds nothing to change, a kill -9 of the master is failed
+/// over, a client with the new password writes to the new master, and neither password is
+/// in any output, log, or (the old one) sentinel file.
+fn a_changed_password_reaches_running_sentinels(engine: &str) {
+    let c = SentinelCluster::with_engines(engine, engine);
+    let inv = c.inv();
+    cli("deploy", inv, &[]).expect(0, "deploy");
+    let new = "changed-password-0f1e2d3c4b5a";
+    let text = c.inventory_text();
+    assert_eq!(text.matches(PASSWORD).count(), 1, "{text}");
+    std::fs::write(inv, text.replace(PASSWORD, new)).unwrap();
+    let no_secret = |run: &orch::Run| {
+        let all = run.all();
+        assert!(!all.contains(PASSWORD) && !all.contains(new), "{all}");
+    };
+
+    let run = cli("deploy", inv, &["--dry-run"]).expect(0, "dry run");
+    no_secret(&run);
+    for want in [
+        "new login for the sentinel on port",
+        "auth-pass (redacted)",
+        "sentinel-pass (redacted)",
+        "user default (redacted)",
+    ] {
+        assert!(run.stdout.contains(want), "{want}:\n{}", run.all());
+    }
+    let run = cli("deploy", inv, &[]).expect(0, "deploy of the new password");
+    no_secret(&run);
+    assert!(run.stdout.contains("sentinels: OK"), "{}", run.all());
+    no_secret(&cli("verify", inv, &[]).expect(0, "verify"));
+
+    for i in 0..3 {
+        assert!(connect_as(c.sentinel_ports[i], PASSWORD).is_err());
+        let mut s = connect_as(c.sentinel_ports[i], new).unwrap();
+        let m: Vec<String> = redis::cmd("SENTINEL")
+            .arg("MASTER")
+            .arg("ha")
+            .query(&mut s)
+            .unwrap();
+        let port = &m[m.iter().position(|f| f == "port").unwrap() + 1];
+        assert_eq!(port, &c.ports[0].to_string());
+        let conf = std::fs::read_to_string(
+            c.node_dir(i)
+                .join(format!("sentinel-{}.conf", c.sentinel_ports[i])),
+        )
+        .unwrap();
+        assert!(!conf.contains(PASSWORD) && conf.contains(new));
+        assert!(connect_as(c.ports[i], PASSWORD).is_err());
+    }
+    let run = cli("deploy", inv, &["--dry-run"]).expect(0, "dry run again");
+    assert!(!run.stdout.contains("new login"), "{}", run.all());
+
+    // kill -9 of the master: the sentinels fail over; a client with the new password writes.
+    orch::kill9(c.server_pid(0).unwrap());
+    let mut master = 0;
+    wait_for("the sentinels' failover", Duration::from_secs(60), || {
+        let ports: Vec<Option<u16>> = (0..3)
+            .map(|i| {
+                let mut s = connect_as(c.sentinel_ports[i], new).ok()?;
+                let m: Vec<String> = redis::cmd("SENTINEL")
+                    .arg("MASTER")
+                    .arg("ha")
+                    .query(&mut s)
+                    .ok()?;
+                let field = |name: &str| m.get(m.iter().position(|f| f == name)? + 1).cloned();
+                if field("flags")?.contains("failover") {
+                    return None;
+                }
+                field("port")?.parse().ok()
+            })
+            .collect();
+        master = ports[0].unwrap_or(0);
+        ports.iter().all(|p| *p == ports[0] && p.is_some()) && master != c.ports[0]
+    });
+    let mut m = connect_as(master, new).unwrap();
+    wait_for("a write to the new master", Duration::from_secs(20), || {
+        redis::cmd("SET")
+            .arg("after")
+            .arg("failover")
+            .query::<()>(&mut m)
+            .is_ok()
+    });
+    for i in 0..3 {
+        for e in std::fs::read_dir(c.node_dir(i)).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "log") {
+                let log = std::fs::read_to_string(e.path()).unwrap_or_default();
+                assert!(
+                    !log.contains(PASSWORD) && !log.contains(new),
+                    "{:?}",
+                    e.path()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_changed_password_reaches_running_redis_sentinels() {
+    a_changed_password_reaches_running_sentinels("redis");
+}
+
+#[test]
+fn a_changed_password_reaches_running_bundled_sentinels() {
+    a_changed_password_reaches_running_sentinels("bundled");
+}

@@ -317,7 +317,7 @@ pub async fn deploy(
         }
     }
     let strangers = scale::find_strangers(&conns, &running, pw).await;
-    let sentinels = sentinel_deploy::inspect(cluster, &conns)
+    let sentinels = sentinel_deploy::inspect(cluster, sentinel_template, &conns)
         .await
         .map_err(|errors| {
             anyhow::anyhow!(
@@ -406,6 +406,16 @@ pub async fn deploy(
         );
     }
 
+    // Phase 2b: a changed password reaches the sentinels before the servers restart with it.
+    sentinel_deploy::handover(
+        cluster,
+        sentinel_template,
+        &conns,
+        &sentinels,
+        opts.wait,
+        progress,
+    )
+    .await?;
     // Phase 3: stop the nodes to restart, deepest first (replicas before the master).
     let depths = node::depths(cluster);
     let max_depth = depths.iter().copied().max().unwrap_or(0);

@@ -28,6 +28,7 @@ pub mod sentinel;
 pub mod sentinel_adopt;
 pub mod sentinel_deploy;
 pub mod sentinel_drill;
+pub mod sentinel_login;
 pub mod sentinel_promote;
 pub mod sentinel_status;
 pub mod ssh;

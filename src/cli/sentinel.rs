@@ -302,6 +302,27 @@ pub async fn stop(
     }
 }
 
+/// `(ip, port)` of the master `name` as the sentinel's config file says it (`sentinel
+/// monitor`, rewritten by the sentinel on every switch); None without file or line.
+pub async fn monitored_in_file(
+    conn: &NodeConn,
+    files: &Files,
+    name: &str,
+) -> Result<Option<(String, String)>, NodeError> {
+    let text = conn
+        .sh_ok(&format!(
+            "cat {} 2>/dev/null; true",
+            shell_quote(&files.config_path)
+        ))
+        .await?
+        .stdout_str();
+    Ok(text.lines().find_map(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        (w.len() >= 5 && w[0].eq_ignore_ascii_case("sentinel") && w[1] == "monitor" && w[2] == name)
+            .then(|| (w[3].to_string(), w[4].to_string()))
+    }))
+}
+
 /// The nodes whose sentinel answers (none when sentinels are off).
 pub async fn running(
     cluster: &Cluster,

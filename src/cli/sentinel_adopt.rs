@@ -56,6 +56,20 @@ pub async fn reported_master(
         Some(async move {
             let mut link = match sentinel::link(c, port, pw).await {
                 Err(NodeError::NotRunning { .. }) => return Ok(None),
+                // A changed password: the sentinel still has the old one. The master it
+                // monitors is in the file it rewrites on every switch.
+                Err(
+                    e @ NodeError::Redis {
+                        source: LinkError::Auth(_),
+                        ..
+                    },
+                ) => {
+                    let files = sentinel::files(&c.node).expect("a sentinel port");
+                    let (ip, port) = sentinel::monitored_in_file(c, &files, &s.master_name)
+                        .await?
+                        .ok_or(e)?;
+                    return Ok(Some((c.name().to_string(), ip, port, false)));
+                }
                 r => r?,
             };
             let view = match sentinel::master_view(&mut link, &s.master_name).await {

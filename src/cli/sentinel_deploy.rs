@@ -3,13 +3,21 @@
 //! with the state they saved, and change the settings of running ones with SENTINEL SET
 //! (a sentinel rewrites its own file, so redrepl never writes over it), then wait until every
 //! sentinel sees the master, its replicas and the other sentinels.
+//!
+//! A changed password (its login lines differ, see [`crate::cli::sentinel_login`]) is handed
+//! over before the servers restart with it ([`handover`]): the servers take the new password
+//! beside the old, then each sentinel restarts with the inventory's login lines in its file,
+//! one at a time, and the servers' restart drops the old password. So a sentinel never loses
+//! the servers on the way (which would make them look down) and never fails over mid-change.
 
 use crate::cli::cluster::Cluster;
 use crate::cli::node::{NodeConn, NodeError};
 use crate::cli::progress::Progress;
+use crate::cli::secret::Secret;
 use crate::cli::sentinel::{self, Files};
+use crate::cli::sentinel_login::{self, Login};
 use crate::cli::ssh::shell_quote;
-use crate::cli::template::Template;
+use crate::cli::template::{Template, TemplateError};
 use std::time::{Duration, Instant};
 
 /// What happens to one node's sentinel.
@@ -23,6 +31,17 @@ pub enum Action {
     Start,
     /// Running with other settings: `SENTINEL SET <name> <option> <value>` for each.
     Set(Vec<(String, String)>),
+    /// Its file has other login lines than the inventory's (a changed password): [`handover`]
+    /// replaces them, restarting a running sentinel.
+    Login {
+        /// Whether it runs now.
+        running: bool,
+        /// What changes, by key (`auth-pass`, `user admin`, ...), never a value.
+        what: Vec<String>,
+        /// The password it logs in to the servers with now (`auth-pass`): the default user's
+        /// old password when there are no `users:`.
+        old_auth: Option<Secret>,
+    },
 }
 
 /// The plan for one node's sentinel.
@@ -57,6 +76,20 @@ impl Plan {
                     .collect::<Vec<_>>()
                     .join(", "),
                 self.files.port
+            ),
+            Action::Login { running, what, .. } => format!(
+                "new login for the sentinel on port {} ({}): {}",
+                self.files.port,
+                what.iter()
+                    .map(|w| format!("{w} (redacted)"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if *running {
+                    "the servers take the new password beside the old, then the sentinel \
+                     restarts with its file's login lines replaced, one sentinel at a time"
+                } else {
+                    "its file's login lines replaced, then it starts"
+                }
             ),
         }
     }
@@ -98,24 +131,69 @@ async fn differences(
         .collect())
 }
 
+/// The text of the sentinel's config file, None when there is none.
+async fn read_config(c: &NodeConn, files: &Files) -> Result<Option<String>, NodeError> {
+    let path = shell_quote(&files.config_path);
+    let out = c
+        .sh_ok(&format!(
+            "if [ -f {path} ]; then echo exists; cat {path}; fi; true"
+        ))
+        .await?
+        .stdout_str();
+    Ok(out.strip_prefix("exists\n").map(str::to_string))
+}
+
+/// The node's sentinel.conf as the inventory renders it.
+fn rendered(template: &Template, cluster: &Cluster, c: &NodeConn) -> Result<String, TemplateError> {
+    sentinel::render(template, cluster, &c.node).expect("the node has a sentinel")
+}
+
+/// A template error of the node's sentinel.conf, naming the node.
+fn template_err(c: &NodeConn, e: TemplateError) -> NodeError {
+    NodeError::Local {
+        node: c.node.name.clone(),
+        message: format!("sentinel.conf: {e}"),
+    }
+}
+
 /// Inspects every sentinel (read-only). `conns` are in inventory order.
-pub async fn inspect(cluster: &Cluster, conns: &[NodeConn]) -> Result<Vec<Plan>, Vec<String>> {
+pub async fn inspect(
+    cluster: &Cluster,
+    template: &Template,
+    conns: &[NodeConn],
+) -> Result<Vec<Plan>, Vec<String>> {
     let pw = cluster.password.as_ref().map(|p| p.expose());
     let tasks = conns.iter().filter_map(|c| {
         let files = sentinel::files(&c.node).filter(|_| cluster.sentinels.is_some())?;
+        let name = &cluster.sentinels.as_ref()?.master_name;
         Some(async move {
-            let exists = c
-                .sh_ok(&format!(
-                    "[ -f {} ] && echo exists; true",
-                    shell_quote(&files.config_path)
-                ))
-                .await?
-                .stdout_str()
-                .contains("exists");
+            let file = read_config(c, &files).await?;
+            let exists = file.is_some();
+            let (what, old_auth) = match &file {
+                Some(text) => {
+                    let now = Login::of(text, name);
+                    let want = rendered(template, cluster, c).map_err(|e| template_err(c, e))?;
+                    let want = Login::of(&want, name);
+                    (
+                        now.changes(&want),
+                        now.auth_pass().map(|p| Secret::new(p.to_string())),
+                    )
+                }
+                None => (Vec::new(), None),
+            };
+            let login = |running| Action::Login {
+                running,
+                what: what.clone(),
+                old_auth: old_auth.clone(),
+            };
             let action = match sentinel::link(c, files.port, pw).await {
+                Err(NodeError::NotRunning { .. }) if !what.is_empty() => login(false),
                 Err(NodeError::NotRunning { .. }) if exists => Action::Start,
                 Err(NodeError::NotRunning { .. }) => Action::Create,
+                // It answers, but not to the inventory's login: its own changes.
+                Err(_) if !what.is_empty() => login(true),
                 Err(e) => return Err(e),
+                Ok(_) if !what.is_empty() => login(true),
                 Ok(link) => {
                     drop(link);
                     match differences(cluster, c, files.port, pw).await? {
@@ -189,22 +267,7 @@ pub async fn apply(
     // file) are made the inventory's.
     for p in plans {
         let c = conn(p);
-        let start = Instant::now();
-        loop {
-            match sentinel::link(c, p.files.port, pw).await {
-                Ok(_) => break,
-                Err(_) if start.elapsed() < wait => {
-                    tokio::time::sleep(Duration::from_millis(50)).await
-                }
-                Err(e) => {
-                    anyhow::bail!(
-                        "{e}\nthe sentinel did not answer within {}s; see its log {}",
-                        wait.as_secs(),
-                        p.files.logfile
-                    )
-                }
-            }
-        }
+        wait_answering(c, &p.files, pw, wait).await?;
         for (k, v) in differences(cluster, c, p.files.port, pw).await? {
             progress.step(c.name(), &format!("SENTINEL SET {k} {v}"));
             let mut link = sentinel::link(c, p.files.port, pw).await?;
@@ -214,6 +277,132 @@ pub async fn apply(
         }
     }
     wait_converged(cluster, conns, plans, wait, progress).await
+}
+
+/// Waits until the sentinel answers to the inventory's login.
+async fn wait_answering(
+    c: &NodeConn,
+    files: &Files,
+    pw: Option<&str>,
+    wait: Duration,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        match sentinel::link(c, files.port, pw).await {
+            Ok(_) => return Ok(()),
+            Err(_) if start.elapsed() < wait => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => {
+                anyhow::bail!(
+                    "{e}\nthe sentinel did not answer within {}s; see its log {}",
+                    wait.as_secs(),
+                    files.logfile
+                )
+            }
+        }
+    }
+}
+
+/// Hands a changed password over to the sentinels, before the servers restart with it (see
+/// the module doc): each running server takes the new password of the sentinels' login
+/// beside the old one (`ACL SETUSER <user> ><new>`; a server the orchestrator cannot log in
+/// to any more gets it at its restart), then each sentinel of an [`Action::Login`] plan is
+/// stopped, its file's login lines replaced by the inventory's, and started again, one at a
+/// time, so the others keep their quorum. Nothing for other plans.
+pub async fn handover(
+    cluster: &Cluster,
+    template: &Template,
+    conns: &[NodeConn],
+    plans: &[Plan],
+    wait: Duration,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    let changing: Vec<&Plan> = plans
+        .iter()
+        .filter(|p| matches!(p.action, Action::Login { .. }))
+        .collect();
+    if changing.is_empty() {
+        return Ok(());
+    }
+    let pw = cluster.password.as_ref().map(|p| p.expose());
+    let s = cluster.sentinels.as_ref().expect("sentinels are on");
+    // The user the sentinels log in to the servers as, and its password from now on.
+    let (user, new) = match cluster.security.user(crate::cli::users::UserRole::Sentinel) {
+        Some(u) => (
+            "sentinel user",
+            Some((u.name.as_str(), u.password.expose())),
+        ),
+        None => (
+            "default user",
+            cluster
+                .security
+                .default_password
+                .as_ref()
+                .map(|p| ("default", p.expose())),
+        ),
+    };
+    let old = changing.iter().find_map(|p| match &p.action {
+        Action::Login { old_auth, .. } => old_auth.as_ref().map(Secret::expose),
+        _ => None,
+    });
+    if let Some((name, new)) = new {
+        for c in conns {
+            let link = match c.redis(pw).await {
+                Ok(l) => Some(l),
+                Err(NodeError::NotRunning { .. }) => None,
+                // The default user's password changed: the server knows the old one.
+                Err(_) if c.node.access.user.is_none() && old.is_some() => c.redis(old).await.ok(),
+                Err(_) => None,
+            };
+            let Some(mut link) = link else {
+                progress.step(
+                    c.name(),
+                    "server not running or not reachable with a known login: it takes the \
+                     new password when it starts",
+                );
+                continue;
+            };
+            progress.step(
+                c.name(),
+                &format!("ACL SETUSER: the {user}'s new password beside the old"),
+            );
+            let rule = format!(">{new}");
+            let reply = link
+                .raw(&[b"ACL", b"SETUSER", name.as_bytes(), rule.as_bytes()])
+                .await
+                .map_err(|e| c.redis_err(e))?;
+            if let crate::cli::redis_link::Reply::Error(e) = reply {
+                anyhow::bail!(
+                    "{}: ACL SETUSER of the {user} refused: {}",
+                    c.name(),
+                    e.split_whitespace().next().unwrap_or("ERR")
+                );
+            }
+        }
+    }
+    for p in changing {
+        let c = conns
+            .iter()
+            .find(|c| c.name() == p.node)
+            .expect("a plan per connected node");
+        if matches!(p.action, Action::Login { running: true, .. }) {
+            progress.step(c.name(), "stopping the sentinel (new login lines)");
+            sentinel::stop(c, &p.files, pw, wait).await?;
+        }
+        progress.step(c.name(), "replacing the sentinel's login lines (0600)");
+        let now = read_config(c, &p.files).await?.unwrap_or_default();
+        let text = sentinel_login::replace_login_lines(
+            &now,
+            &rendered(template, cluster, c)?,
+            &s.master_name,
+        );
+        c.write_file(text.as_bytes(), &p.files.config_path, 0o600)
+            .await?;
+        progress.step(c.name(), "starting the sentinel");
+        c.sh_ok(&sentinel::start_command(c, s.engine, &p.files))
+            .await?;
+        wait_answering(c, &p.files, pw, wait).await?;
+    }
+    Ok(())
 }
 
 /// Waits until every sentinel watches the inventory's master, knows its direct replicas and
