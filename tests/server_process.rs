@@ -131,8 +131,11 @@ fn write_dataset(kind: Kind, dir: &std::path::Path, aof: bool) {
     assert!(s.wait_exit(Duration::from_secs(30)).is_some(), "{kind:?}");
 }
 
+/// INFO fields, in order.
+type Fields = Vec<(String, String)>;
+
 /// The `name:value` lines of an INFO section.
-fn info_fields(reply: &[u8]) -> Vec<(String, String)> {
+fn info_fields(reply: &[u8]) -> Fields {
     String::from_utf8_lossy(reply)
         .lines()
         .filter_map(|l| l.split_once(':'))
@@ -397,10 +400,7 @@ fn write_dump_with_expired_keys(dir: &std::path::Path) {
 
 /// Starts `kind` on a copy of `dump` (slowed down): INFO persistence during the load and
 /// after it.
-fn load_fields(
-    kind: Kind,
-    dump: &std::path::Path,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn load_fields(kind: Kind, dump: &std::path::Path) -> (Fields, Fields) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(dump, dir.path().join("dump.rdb")).unwrap();
     let s = Server::builder(kind)
