@@ -445,3 +445,51 @@ fn loading_rdb_used_mem_and_the_last_load_key_counts_are_those_of_redis() {
     let names = |info: &[(String, String)]| info.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
     assert_eq!(names(&ours_after), names(&theirs_after));
 }
+
+/// A `kind` replica (with save points) gets SIGTERM while it loads its master's snapshot
+/// (slowed down): it exits without saving, so the dump stays the master's snapshot.
+fn sigterm_while_a_replica_loads(kind: Kind) {
+    let master = Server::start_redis(&["--repl-diskless-sync-delay", "0"]);
+    let mut c = master.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..LOADING_KEYS {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+    }
+    pipe.query::<()>(&mut c).unwrap();
+    let mut replica = Server::start_kind(
+        kind,
+        &[
+            "--save",
+            "3600 1",
+            "--key-load-delay",
+            "100",
+            "--loading-process-events-interval-bytes",
+            "1024",
+        ],
+    );
+    let mut r = replica.raw();
+    let port = master.port.to_string();
+    assert_eq!(r.request(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+    assert_eq!(
+        request_until_not(&mut r, &["GET", "key:1"], b"$-1\r\n"),
+        LOADING_ERR,
+        "{kind:?}"
+    );
+    let dump = replica.workdir.join("dump.rdb");
+    let snapshot = std::fs::read(&dump).unwrap();
+    replica.signal(libc::SIGTERM);
+    assert!(
+        replica.wait_exit(Duration::from_secs(30)).is_some(),
+        "{kind:?}"
+    );
+    assert!(
+        std::fs::read(&dump).unwrap() == snapshot,
+        "{kind:?}: the dump was rewritten"
+    );
+}
+
+#[test]
+fn sigterm_while_a_replica_loads_its_masters_snapshot_exits_without_saving_as_redis() {
+    sigterm_while_a_replica_loads(Kind::Redrepl);
+    sigterm_while_a_replica_loads(Kind::Redis);
+}

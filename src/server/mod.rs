@@ -243,6 +243,10 @@ async fn serve(loaded: Loaded) -> i32 {
         }
         replication::master::wait_replicas_before_shutdown(&shared).await;
         let mut st = shared.lock();
+        if st.loading.is_some() {
+            // A replica loading its master's snapshot: no save of the half-loaded data.
+            exit_while_loading(&mut st);
+        }
         let kind = st
             .shutdown_requested
             .take()
