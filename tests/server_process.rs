@@ -131,8 +131,11 @@ fn write_dataset(kind: Kind, dir: &std::path::Path, aof: bool) {
     assert!(s.wait_exit(Duration::from_secs(30)).is_some(), "{kind:?}");
 }
 
+/// INFO fields, in order.
+type Fields = Vec<(String, String)>;
+
 /// The `name:value` lines of an INFO section.
-fn info_fields(reply: &[u8]) -> Vec<(String, String)> {
+fn info_fields(reply: &[u8]) -> Fields {
     String::from_utf8_lossy(reply)
         .lines()
         .filter_map(|l| l.split_once(':'))
@@ -209,8 +212,8 @@ fn loading_state_seen_by_clients(kind: Kind, aof: bool) -> Vec<String> {
 }
 
 /// The INFO persistence fields from the first `loading_*` one: Redis's loading block, last
-/// in the section. (The fields before it differ: redrepl lacks rdb_last_load_keys_* and
-/// shows the AOF's size fields only once the AOF is open, after the load.)
+/// in the section. (The fields before it differ: redrepl shows the AOF's size fields only
+/// once the AOF is open, after the load.)
 fn loading_tail(fields: &[String]) -> Vec<String> {
     let at = fields
         .iter()
@@ -258,4 +261,235 @@ fn shutdown_while_loading_exits_at_once_without_saving() {
     assert!(status.success(), "{status}");
     // Not saved: the half-loaded dataset would have replaced the dump.
     assert_eq!(std::fs::read(&dump).unwrap(), before);
+}
+
+/// The value of `name` in INFO fields.
+fn field_of(info: &[(String, String)], name: &str) -> String {
+    info.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no {name} in {info:?}"))
+}
+
+/// Sends `args` until the reply is not `skip` (the state it waits to leave); returns it.
+fn request_until_not(r: &mut common::Raw, args: &[&str], skip: &[u8]) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let got = r.request(args);
+        if got != skip {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {:?}",
+            String::from_utf8_lossy(skip)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A `kind` replica of a redis-server master holding `LOADING_KEYS` keys, slowed down to
+/// load the snapshot in seconds (key-load-delay, clients served every KB): what a client of
+/// the replica sees while it loads and after. Returns INFO persistence during the load.
+fn replica_load_seen_by_clients(kind: Kind) -> Vec<(String, String)> {
+    let master = Server::start_redis(&["--repl-diskless-sync-delay", "0"]);
+    let mut c = master.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..LOADING_KEYS {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+    }
+    pipe.query::<()>(&mut c).unwrap();
+    let replica = Server::start_kind(
+        kind,
+        &[
+            "--key-load-delay",
+            "100",
+            "--loading-process-events-interval-bytes",
+            "1024",
+        ],
+    );
+    let mut r = replica.raw();
+    let port = master.port.to_string();
+    assert_eq!(r.request(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+    // Before the snapshot is loaded the replica serves its (empty) data; then -LOADING.
+    assert_eq!(
+        request_until_not(&mut r, &["GET", "key:1"], b"$-1\r\n"),
+        LOADING_ERR,
+        "{kind:?}"
+    );
+    assert_eq!(r.request(&["PING"]), LOADING_ERR, "{kind:?}");
+    let info = info_fields(&r.request(&["INFO", "persistence"]));
+    let field = |name: &str| field_of(&info, name);
+    assert_eq!(field("loading"), "1", "{kind:?}");
+    let total: u64 = field("loading_total_bytes").parse().unwrap();
+    let loaded: u64 = field("loading_loaded_bytes").parse().unwrap();
+    assert!(total > 0 && loaded <= total, "{kind:?}: {info:?}");
+    // The master's used_memory when it saved, from the snapshot's `used-mem` field.
+    let used: u64 = field("loading_rdb_used_mem").parse().unwrap();
+    assert!(used > 100_000, "{kind:?}: {info:?}");
+    // Then the data.
+    assert_eq!(
+        request_until_not(&mut r, &["GET", "key:1"], LOADING_ERR),
+        b"$1\r\n1\r\n",
+        "{kind:?}"
+    );
+    assert_eq!(
+        r.request(&["DBSIZE"]),
+        format!(":{LOADING_KEYS}\r\n").into_bytes(),
+        "{kind:?}"
+    );
+    let after = info_fields(&r.request(&["INFO", "persistence"]));
+    assert_eq!(field_of(&after, "loading"), "0", "{kind:?}");
+    assert_eq!(
+        field_of(&after, "rdb_last_load_keys_loaded"),
+        LOADING_KEYS.to_string(),
+        "{kind:?}"
+    );
+    assert_eq!(
+        field_of(&after, "rdb_last_load_keys_expired"),
+        "0",
+        "{kind:?}"
+    );
+    info
+}
+
+#[test]
+fn a_replica_loading_its_masters_snapshot_answers_loading_and_the_progress_as_redis() {
+    let ours = replica_load_seen_by_clients(Kind::Redrepl);
+    let theirs = replica_load_seen_by_clients(Kind::Redis);
+    let names = |info: &[(String, String)]| info.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(loading_tail(&names(&ours)), loading_tail(&names(&theirs)));
+}
+
+/// Keys of the used-mem test's dump that have expired when it is loaded.
+const EXPIRED_KEYS: usize = 3;
+
+/// A dump written by redis-server: `LOADING_KEYS` keys plus `EXPIRED_KEYS` keys whose TTL
+/// has passed (saved with active expiry off).
+fn write_dump_with_expired_keys(dir: &std::path::Path) {
+    let mut s = Server::builder(Kind::Redis).dir(dir).start();
+    let mut c = s.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..LOADING_KEYS {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+    }
+    pipe.cmd("DEBUG").arg("SET-ACTIVE-EXPIRE").arg(0).ignore();
+    for i in 0..EXPIRED_KEYS {
+        pipe.cmd("SET")
+            .arg(format!("gone:{i}"))
+            .arg(i)
+            .arg("PX")
+            .arg(1)
+            .ignore();
+    }
+    pipe.query::<()>(&mut c).unwrap();
+    // Until the TTLs have passed by the server's clock (any read of the keys, PTTL
+    // included, would delete them).
+    let now_ms = |c: &mut redis::Connection| {
+        let (s, us): (u64, u64) = redis::cmd("TIME").query(c).unwrap();
+        s * 1000 + us / 1000
+    };
+    let set_at = now_ms(&mut c);
+    while now_ms(&mut c) < set_at + 5 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(q(&mut c, &["SAVE"]), redis::Value::Okay);
+    s.raw().send(&common::resp(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(s.wait_exit(Duration::from_secs(30)).is_some());
+}
+
+/// Starts `kind` on a copy of `dump` (slowed down): INFO persistence during the load and
+/// after it.
+fn load_fields(kind: Kind, dump: &std::path::Path) -> (Fields, Fields) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(dump, dir.path().join("dump.rdb")).unwrap();
+    let s = Server::builder(kind)
+        .dir(dir.path())
+        .args(&[
+            "--key-load-delay",
+            "100",
+            "--loading-process-events-interval-bytes",
+            "1024",
+        ])
+        .ready_while_loading()
+        .start();
+    let mut r = s.raw();
+    assert_eq!(r.request(&["PING"]), LOADING_ERR, "{kind:?}");
+    let during = info_fields(&r.request(&["INFO", "persistence"]));
+    request_until_not(&mut r, &["PING"], LOADING_ERR);
+    (during, info_fields(&r.request(&["INFO", "persistence"])))
+}
+
+#[test]
+fn loading_rdb_used_mem_and_the_last_load_key_counts_are_those_of_redis() {
+    let src = tempfile::tempdir().unwrap();
+    write_dump_with_expired_keys(src.path());
+    let dump = src.path().join("dump.rdb");
+    let (ours, ours_after) = load_fields(Kind::Redrepl, &dump);
+    let (theirs, theirs_after) = load_fields(Kind::Redis, &dump);
+    // The used-mem AUX field of the same file.
+    let used = field_of(&theirs, "loading_rdb_used_mem");
+    assert!(used.parse::<u64>().unwrap() > 100_000, "{theirs:?}");
+    assert_eq!(field_of(&ours, "loading_rdb_used_mem"), used);
+    for after in [&ours_after, &theirs_after] {
+        assert_eq!(
+            field_of(after, "rdb_last_load_keys_loaded"),
+            LOADING_KEYS.to_string()
+        );
+        assert_eq!(
+            field_of(after, "rdb_last_load_keys_expired"),
+            EXPIRED_KEYS.to_string()
+        );
+    }
+    // Same fields in the same order (the values of times and sizes differ).
+    let names = |info: &[(String, String)]| info.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&ours_after), names(&theirs_after));
+}
+
+/// A `kind` replica (with save points) gets SIGTERM while it loads its master's snapshot
+/// (slowed down): it exits without saving, so the dump stays the master's snapshot.
+fn sigterm_while_a_replica_loads(kind: Kind) {
+    let master = Server::start_redis(&["--repl-diskless-sync-delay", "0"]);
+    let mut c = master.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..LOADING_KEYS {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+    }
+    pipe.query::<()>(&mut c).unwrap();
+    let mut replica = Server::start_kind(
+        kind,
+        &[
+            "--save",
+            "3600 1",
+            "--key-load-delay",
+            "100",
+            "--loading-process-events-interval-bytes",
+            "1024",
+        ],
+    );
+    let mut r = replica.raw();
+    let port = master.port.to_string();
+    assert_eq!(r.request(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
+    assert_eq!(
+        request_until_not(&mut r, &["GET", "key:1"], b"$-1\r\n"),
+        LOADING_ERR,
+        "{kind:?}"
+    );
+    let dump = replica.workdir.join("dump.rdb");
+    let snapshot = std::fs::read(&dump).unwrap();
+    replica.signal(libc::SIGTERM);
+    assert!(
+        replica.wait_exit(Duration::from_secs(30)).is_some(),
+        "{kind:?}"
+    );
+    assert!(
+        std::fs::read(&dump).unwrap() == snapshot,
+        "{kind:?}: the dump was rewritten"
+    );
+}
+
+#[test]
+fn sigterm_while_a_replica_loads_its_masters_snapshot_exits_without_saving_as_redis() {
+    sigterm_while_a_replica_loads(Kind::Redrepl);
+    sigterm_while_a_replica_loads(Kind::Redis);
 }

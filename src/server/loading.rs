@@ -7,8 +7,10 @@
 //! every `loading-process-events-interval-bytes` of an RDB, every 1024 commands of an AOF.
 
 use super::state::{Shared, State};
+use std::cell::RefCell;
 use std::sync::MutexGuard;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// The reply to a command refused while loading.
 pub const ERR: &str = "LOADING Redis is loading the dataset in memory";
@@ -18,6 +20,24 @@ const AOF_COMMANDS_PER_ROUND: u64 = 1024;
 
 /// How long the lock is left free for the clients at each round.
 const ROUND_PAUSE: Duration = Duration::from_millis(1);
+
+thread_local! {
+    /// Told when the loader of this thread holds the lock in the loading state.
+    static ON_BEGIN: RefCell<Option<oneshot::Sender<()>>> = const { RefCell::new(None) };
+}
+
+/// Runs the start-up `load` on this (blocking) thread. `begun` fires once the load holds
+/// the state lock with the loading state set (its total bytes known), or when `load`
+/// returns having loaded nothing: the server starts accepting clients then, so no client
+/// sees a load that has not begun (redis-server serves clients only from its load's first
+/// round of events).
+pub fn run_signalling<R>(begun: oneshot::Sender<()>, load: impl FnOnce() -> R) -> R {
+    ON_BEGIN.with(|s| *s.borrow_mut() = Some(begun));
+    let r = load();
+    // Nothing loaded: dropping the sender wakes the waiter.
+    ON_BEGIN.with(|s| s.borrow_mut().take());
+    r
+}
 
 /// Progress of the load in course, for INFO.
 #[derive(Debug, Clone, Default)]
@@ -91,11 +111,15 @@ impl<'a> Relock<'a> {
     /// Locks the state and enters the loading state for `total_bytes`.
     pub fn begin(shared: &'a Shared, total_bytes: u64) -> Relock<'a> {
         let mut guard = shared.lock();
+        guard.persistence.last_load_keys = (0, 0);
         guard.loading = Some(Loading {
             start_time: super::clock::now_ms() / 1000,
             total_bytes,
             ..Default::default()
         });
+        if let Some(begun) = ON_BEGIN.with(|s| s.borrow_mut().take()) {
+            let _ = begun.send(());
+        }
         Relock {
             shared,
             guard: Some(guard),

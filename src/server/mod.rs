@@ -202,11 +202,15 @@ async fn serve(loaded: Loaded) -> i32 {
         start_time: clock::now_ms() / 1000,
         ..Default::default()
     });
+    let loader = shared.clone();
+    let (begun, started) = tokio::sync::oneshot::channel();
+    let load =
+        tokio::task::spawn_blocking(move || loading::run_signalling(begun, || load_data(&loader)));
+    let _ = started.await;
     for (l, is_tls) in sockets {
         listeners::serve(&shared, l, is_tls);
     }
-    let loader = shared.clone();
-    let loaded = tokio::task::spawn_blocking(move || load_data(&loader)).await;
+    let loaded = load.await;
     if let Err(e) = loaded.unwrap_or_else(|e| Err(format!("The loader failed: {e}"))) {
         warning!("{e}");
         warning!("Fatal error loading the DB, check server logs. Exiting.");
@@ -239,6 +243,10 @@ async fn serve(loaded: Loaded) -> i32 {
         }
         replication::master::wait_replicas_before_shutdown(&shared).await;
         let mut st = shared.lock();
+        if st.loading.is_some() {
+            // A replica loading its master's snapshot: no save of the half-loaded data.
+            exit_while_loading(&mut st);
+        }
         let kind = st
             .shutdown_requested
             .take()
@@ -444,6 +452,11 @@ async fn cron(shared: Arc<Shared>, hz: i64) {
         {
             st.pause = None;
             shared.unpaused.notify_waiters();
+        }
+        // No cron while a replica loads its master's snapshot, as Redis's serverCron does
+        // not run during a blocking load (no save point may snapshot a half-loaded set).
+        if st.loading.is_some() {
+            continue;
         }
         persistence::reap_child(&mut st);
         replication::master::start_pending(&mut st, &shared, now);

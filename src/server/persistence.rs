@@ -42,6 +42,9 @@ pub struct Persistence {
     pub rdb_last_cow: u64,
     /// `aof_last_cow_size`: the last successful rewrite child's copy-on-write bytes.
     pub aof_last_cow: u64,
+    /// `rdb_last_load_keys_loaded` / `rdb_last_load_keys_expired`: keys the last load
+    /// (at start, of a master's snapshot, DEBUG RELOAD) read, and skipped as expired.
+    pub last_load_keys: (u64, u64),
 }
 
 /// Why write commands (and PING) are refused with MISCONF now, as Redis's
@@ -399,8 +402,21 @@ pub fn load_rdb_into(
     let n = l.st().dbs.len();
     let fresh = (0..n).map(|_| super::db::Db::new()).collect();
     let mut dbs = std::mem::replace(&mut l.st().dbs, fresh);
-    let r = reader::load_with(bytes, &mut dbs, is_master, &mut |pos| l.rdb_key(pos));
-    l.st().dbs = dbs;
+    // Reset when a load starts, set when it succeeds, as Redis's startLoading / rdbLoadRio.
+    l.st().persistence.last_load_keys = (0, 0);
+    let r = reader::load_with(bytes, &mut dbs, is_master, &mut |p| match p {
+        reader::Progress::Key(pos) => l.rdb_key(pos),
+        reader::Progress::UsedMem(bytes) => {
+            if let Some(loading) = l.st().loading.as_mut() {
+                loading.rdb_used_mem = bytes;
+            }
+        }
+    });
+    let st = l.st();
+    st.dbs = dbs;
+    if let Ok(info) = &r {
+        st.persistence.last_load_keys = (info.keys, info.expired_skipped);
+    }
     r
 }
 

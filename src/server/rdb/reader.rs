@@ -372,13 +372,23 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
     load_with(buf, dbs, drop_expired, &mut |_| {})
 }
 
-/// [`load`], calling `on_key` with the offset reached after each key read (the loading
-/// progress, Redis's rdbLoadProgressCallback and key-load-delay).
+/// What [`load_with`] reports while it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// One key was read; the offset reached after it (Redis's rdbLoadProgressCallback and
+    /// key-load-delay).
+    Key(usize),
+    /// The `used-mem` AUX field: the saving server's used_memory (INFO's
+    /// `loading_rdb_used_mem`).
+    UsedMem(u64),
+}
+
+/// [`load`], calling `on_progress` after each key read and for the `used-mem` AUX field.
 pub fn load_with(
     buf: &[u8],
     dbs: &mut [Db],
     drop_expired: bool,
-    on_key: &mut dyn FnMut(usize),
+    on_progress: &mut dyn FnMut(Progress),
 ) -> Result<LoadInfo, RdbError> {
     let mut c = Cursor {
         buf,
@@ -459,6 +469,8 @@ pub fn load_with(
                     b"repl-id" => info.repl_id = Some(text),
                     b"repl-offset" => info.repl_offset = text.parse().ok(),
                     b"repl-stream-db" => info.repl_stream_db = text.parse().ok(),
+                    // Redis reads it with strtoll: a bad value counts as 0.
+                    b"used-mem" => on_progress(Progress::UsedMem(text.parse().unwrap_or(0))),
                     _ => {}
                 }
             }
@@ -483,7 +495,7 @@ pub fn load_with(
                 })?;
                 let at = expire.take();
                 let field = access::loaded_field(freq.take(), idle.take());
-                on_key(c.pos);
+                on_progress(Progress::Key(c.pos));
                 let Some(value) = value else {
                     // An empty collection (written by no Redis version): skipped, as Redis.
                     info.empty_skipped += 1;

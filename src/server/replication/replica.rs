@@ -10,7 +10,7 @@ use crate::resp::{ParseLimits, ReplyBuf, RequestParser};
 use crate::server::client::{Client, ClientInfo};
 use crate::server::commands::{self, Ctx};
 use crate::server::db::Db;
-use crate::server::rdb::reader;
+use crate::server::loading::Loader as _;
 use crate::server::state::{Shared, State};
 use crate::server::tls::stream::Stream;
 use crate::server::{clock, persistence};
@@ -474,32 +474,63 @@ async fn full_sync(
             return Err(e);
         }
     };
-    let mut st = shared.lock();
-    if with_link(&mut st, cancel, |_| ()).is_none() {
+    let (loader, link) = (shared.clone(), cancel.clone());
+    let (replid, tmp2) = (replid.to_string(), tmp.clone());
+    let loaded = tokio::task::spawn_blocking(move || {
+        load_snapshot(&loader, &link, &tmp2, &bytes, &replid, offset)
+    })
+    .await;
+    loaded.unwrap_or_else(|e| {
         let _ = std::fs::remove_file(&tmp);
+        Err(format!("The snapshot loader failed: {e}"))
+    })
+}
+
+/// Loads the master's snapshot, on a blocking thread: the old data is dropped, the file
+/// renamed over `dbfilename` and loaded in the loading state (clients get -LOADING and
+/// INFO the progress, the lock being released every loading-process-events-interval-
+/// bytes), as redis-server 7.0's disk-based replica load. Returns the stream's database.
+fn load_snapshot(
+    shared: &Arc<Shared>,
+    cancel: &Arc<Cancel>,
+    tmp: &str,
+    bytes: &[u8],
+    replid: &str,
+    offset: i64,
+) -> Result<usize, String> {
+    let mut l = crate::server::loading::Relock::begin(shared, bytes.len() as u64);
+    let st = l.st();
+    if with_link(st, cancel, |_| ()).is_none() {
+        let _ = std::fs::remove_file(tmp);
+        l.end();
         return Err("replication link cancelled".into());
     }
     notice!("MASTER <-> REPLICA sync: Flushing old data");
-    persistence::kill_child(&mut st);
-    let ndb = st.dbs.len();
-    st.dbs = (0..ndb).map(|_| Db::new()).collect();
-    let path = persistence::dump_path(&st);
-    if let Err(e) = std::fs::rename(&tmp, &path) {
-        let _ = std::fs::remove_file(&tmp);
+    persistence::kill_child(st);
+    // Our own replicas resync once we hold the new history (Redis's
+    // replicationAttachToNewMaster); none is fed while we load.
+    st.repl.drop_replicas();
+    flush_all(st);
+    let path = persistence::dump_path(st);
+    if let Err(e) = std::fs::rename(tmp, &path) {
+        let _ = std::fs::remove_file(tmp);
+        l.end();
         return Err(format!(
             "Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}",
             path.display()
         ));
     }
     notice!("MASTER <-> REPLICA sync: Loading DB in memory");
-    let info = match reader::load(&bytes, &mut st.dbs, false) {
+    let loaded = persistence::load_rdb_into(&mut l, bytes);
+    let st = l.st();
+    let info = match loaded {
         Ok(info) => {
             crate::server::scripting::functions::load_from_rdb(&mut st.scripting, &info.functions);
             info
         }
         Err(e) => {
-            let ndb = st.dbs.len();
-            st.dbs = (0..ndb).map(|_| Db::new()).collect();
+            flush_all(st);
+            l.end();
             return Err(format!(
                 "Failed trying to load the MASTER synchronization DB from disk: {e}"
             ));
@@ -511,8 +542,11 @@ async fn full_sync(
         .repl_stream_db
         .filter(|d| *d >= 0 && (*d as usize) < st.dbs.len())
         .unwrap_or(0) as usize;
-    let keys: usize = st.dbs.iter().map(|d| d.len()).sum();
-    notice!("Done loading RDB, keys loaded: {keys}, keys expired: 0.");
+    notice!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        info.keys,
+        info.expired_skipped
+    );
     st.dirty = 0;
     st.repl.replid = replid.to_string();
     st.repl.offset = offset;
@@ -522,14 +556,26 @@ async fn full_sync(
     )));
     st.repl.drop_replicas();
     st.repl.cached = None;
-    with_link(&mut st, cancel, |m| {
+    let linked = with_link(st, cancel, |m| {
         m.state = MasterState::Connected;
         m.db = db;
         m.read_offset = offset;
     });
-    notice!("MASTER <-> REPLICA sync: Finished with success");
-    crate::server::aof::restart_after_sync(&mut st);
-    Ok(db)
+    if linked.is_some() {
+        notice!("MASTER <-> REPLICA sync: Finished with success");
+        crate::server::aof::restart_after_sync(st);
+    }
+    l.end();
+    match linked {
+        Some(()) => Ok(db),
+        None => Err("replication link cancelled".into()),
+    }
+}
+
+/// Empties every database (the old data before a snapshot, or a snapshot that failed).
+fn flush_all(st: &mut State) {
+    let ndb = st.dbs.len();
+    st.dbs = (0..ndb).map(|_| Db::new()).collect();
 }
 
 async fn receive_payload(
