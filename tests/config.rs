@@ -479,7 +479,12 @@ fn sha256_hex(data: &[u8]) -> String {
 
 /// A PING on a new connection to `port` answers PONG.
 fn pings(port: u16) -> bool {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+    pings_at("127.0.0.1", port)
+}
+
+/// A PING on a new connection to `host:port` answers PONG.
+fn pings_at(host: &str, port: u16) -> bool {
+    redis::Client::open(format!("redis://{host}:{port}/"))
         .and_then(|c| c.get_connection())
         .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
         .is_ok_and(|p| p == "PONG")
@@ -527,5 +532,85 @@ fn config_set_port_moves_the_listener_as_redis_server() {
             "{kind:?}: {text}"
         );
         drop(busy);
+    }
+}
+
+/// CONFIG SET bind at run time, side by side with redis-server (Redis 7.0's
+/// changeBindAddr): the old sockets close and the new addresses serve, connections made
+/// before stay; a list that keeps an old address works (the old socket is closed first);
+/// an address that cannot be bound fails with Redis's text and the old addresses serve
+/// again; CONFIG GET shows the value in force.
+#[test]
+fn config_set_bind_moves_the_listeners_as_redis_server() {
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): no machine has it, so bind fails.
+    const UNBINDABLE: &str = "192.0.2.1";
+    if std::net::TcpListener::bind("127.0.0.2:0").is_err() {
+        eprintln!("skipped: the loopback has no 127.0.0.2");
+        return;
+    }
+    for kind in [Kind::Redrepl, Kind::Redis] {
+        let server = common::Server::builder(kind)
+            .args(&["--bind", "127.0.0.1", "--enable-protected-configs", "yes"])
+            .start();
+        let port = server.port;
+        let mut old = server.conn();
+        let ok = common::q(&mut old, &["CONFIG", "SET", "bind", "127.0.0.2"]);
+        assert_eq!(ok, redis::Value::Okay, "{kind:?}");
+        assert!(
+            pings_at("127.0.0.2", port),
+            "{kind:?}: 127.0.0.2 does not answer"
+        );
+        assert!(
+            !pings_at("127.0.0.1", port),
+            "{kind:?}: 127.0.0.1 still answers"
+        );
+        let pong: String = redis::cmd("PING").query(&mut old).unwrap();
+        assert_eq!(pong, "PONG", "{kind:?}");
+        let e = common::q(&mut old, &["CONFIG", "SET", "bind", UNBINDABLE]);
+        assert_eq!(
+            common::err_text(&e),
+            "ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.",
+            "{kind:?}"
+        );
+        assert!(
+            pings_at("127.0.0.2", port),
+            "{kind:?}: the old address stopped"
+        );
+        assert_eq!(config_get(&mut old, "bind"), "127.0.0.2", "{kind:?}");
+        // A CONFIG SET failing on another directive (here applied after the new sockets
+        // opened) leaves the old addresses serving.
+        let missing = server.dir.path().join("missing");
+        let e = common::q(
+            &mut old,
+            &[
+                "CONFIG",
+                "SET",
+                "bind",
+                "127.0.0.1",
+                "dir",
+                missing.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            common::err_text(&e),
+            "ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory",
+            "{kind:?}"
+        );
+        assert!(
+            pings_at("127.0.0.2", port),
+            "{kind:?}: the old address stopped"
+        );
+        assert!(!pings_at("127.0.0.1", port), "{kind:?}: 127.0.0.1 answers");
+        assert_eq!(config_get(&mut old, "bind"), "127.0.0.2", "{kind:?}");
+        let ok = common::q(&mut old, &["CONFIG", "SET", "bind", "127.0.0.2 127.0.0.1"]);
+        assert_eq!(ok, redis::Value::Okay, "{kind:?}");
+        for host in ["127.0.0.1", "127.0.0.2"] {
+            assert!(pings_at(host, port), "{kind:?}: {host} does not answer");
+        }
+        assert_eq!(
+            config_get(&mut old, "bind"),
+            "127.0.0.2 127.0.0.1",
+            "{kind:?}"
+        );
     }
 }

@@ -56,9 +56,28 @@ pub enum Secrets {
 /// The rules of the example app user init writes.
 pub const APP_RULES: &str = "~app:* &app:* +@read +@write +@connection -@dangerous";
 
+/// The sentinels' first port: node `i` (0-based) gets `SENTINEL_PORT + i` when a host holds
+/// more than one node, so no two sentinels share a host:port.
+pub const SENTINEL_PORT: u16 = 26379;
+
+/// Whether some host is named more than once (a test cluster on one machine).
+fn host_repeats(hosts: &[String]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    !hosts.iter().all(|h| {
+        let h = h.to_ascii_lowercase();
+        seen.insert(if h == "localhost" {
+            "127.0.0.1".into()
+        } else {
+            h
+        })
+    })
+}
+
 /// The inventory text for `hosts` (the first is the master, port 6379; the others replicate
-/// from it on 6380, 6381, ... as in the seed).
+/// from it on 6380, 6381, ... as in the seed). When a host is named twice or more, each
+/// node's sentinel gets its own port too (26379, 26380, ...), as the servers do.
 pub fn inventory_text(hosts: &[String], secrets: &Secrets) -> String {
+    let own_sentinel_ports = hosts.len() >= 3 && host_repeats(hosts);
     let mut s = String::from(
         "# redrepl inventory: one master, its replicas (the seed's layout, S4).\n\
          # Check it with `redrepl render inventory.yaml`; deploy with `redrepl deploy inventory.yaml`.\n\
@@ -142,6 +161,12 @@ pub fn inventory_text(hosts: &[String], secrets: &Secrets) -> String {
             yaml_quote(host),
             6379 + i
         ));
+        if own_sentinel_ports {
+            s.push_str(&format!(
+                "    sentinel:\n      port: {}\n",
+                usize::from(SENTINEL_PORT) + i
+            ));
+        }
     }
     s
 }
@@ -217,4 +242,66 @@ pub fn init(
         written.extend(certs::ensure(&cluster, &layout)?.files);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secure() -> Secrets {
+        Secrets::Secure {
+            admin: "a".into(),
+            replication: "r".into(),
+            app: "p".into(),
+            sentinel: "s".into(),
+        }
+    }
+
+    /// The inventory init writes for `hosts`, validated as deploy would.
+    fn cluster(hosts: &[&str]) -> crate::cli::cluster::Cluster {
+        let hosts: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+        let text = inventory_text(&hosts, &secure());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inventory.yaml");
+        let inv = crate::cli::inventory::parse(&text, &path).unwrap();
+        validate::validate(&inv, dir.path(), &validate::process_env)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    /// One host named three times (a local test cluster): every server and every sentinel
+    /// on its own port, and the inventory validates.
+    #[test]
+    fn one_host_three_times_gives_each_node_its_own_ports() {
+        for hosts in [
+            ["127.0.0.1", "127.0.0.1", "127.0.0.1"],
+            ["localhost", "127.0.0.1", "LOCALHOST"],
+        ] {
+            let c = cluster(&hosts);
+            let ports: Vec<(u16, Option<u16>)> =
+                c.nodes.iter().map(|n| (n.port, n.sentinel_port)).collect();
+            assert_eq!(
+                ports,
+                [
+                    (6379, Some(26379)),
+                    (6380, Some(26380)),
+                    (6381, Some(26381))
+                ],
+                "{hosts:?}"
+            );
+        }
+    }
+
+    /// Distinct hosts keep the one `sentinel.port` (26379 everywhere); a host named twice
+    /// gives every node its own sentinel port.
+    #[test]
+    fn sentinel_ports_differ_per_node_only_when_a_host_repeats() {
+        let c = cluster(&["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.1"]);
+        let sentinels: Vec<Option<u16>> = c.nodes.iter().map(|n| n.sentinel_port).collect();
+        assert_eq!(
+            sentinels,
+            [Some(26379), Some(26380), Some(26381), Some(26382)]
+        );
+        let c = cluster(&["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        assert!(c.nodes.iter().all(|n| n.sentinel_port == Some(26379)));
+    }
 }

@@ -537,9 +537,9 @@ fn build() -> Vec<Directive> {
             name: "bind",
             alias: None,
             kind: Kind::Special,
-            // Immutable until the rebind closes the old sockets first, as Redis's
-            // changeBindAddr: opening first fails on an address kept from the old list.
-            mutable: false,
+            // CONFIG SET closes the old sockets first, as Redis's changeBindAddr
+            // (server::listeners::reopen).
+            mutable: true,
             sensitive: false,
             set: set_bind,
             get: |c| c.bind.join(" "),

@@ -142,20 +142,80 @@ fn close(shared: &Arc<Shared>, is_tls: bool) {
     });
 }
 
+/// The addresses and ports one set of listeners serves (a [`Config`]'s `bind`, `port`
+/// and TLS port).
+#[derive(Debug, Clone)]
+struct Addresses {
+    bind: Vec<String>,
+    port: u16,
+    tls_port: u16,
+    backlog: i64,
+}
+
+impl Addresses {
+    fn of(c: &Config) -> Addresses {
+        Addresses {
+            bind: c.bind.clone(),
+            port: c.port,
+            tls_port: crate::server::tls::Settings::from_config(c).port,
+            backlog: c.tcp_backlog,
+        }
+    }
+
+    /// The plain then the TLS sockets (Redis's changeBindAddr order).
+    fn open(&self) -> Result<(Vec<TcpListener>, Vec<TcpListener>), OpenError> {
+        let tcp = open(&self.bind, self.port, false, self.backlog)?;
+        let tls = open(&self.bind, self.tls_port, true, self.backlog)?;
+        Ok((tcp, tls))
+    }
+}
+
+/// Opens the old addresses again after a failed or abandoned rebind (Redis's
+/// restoreBackupConfig re-applying the old `bind`).
+fn restore(shared: &Arc<Shared>, old: &Addresses) {
+    match old.open() {
+        Ok((tcp, tls)) => {
+            serve(shared, tcp, false);
+            serve(shared, tls, true);
+        }
+        Err(_) => {
+            warning!("Failed to bind");
+            warning!(
+                "Failed applying restored failed CONFIG SET command: Failed to bind to specified addresses."
+            );
+        }
+    }
+}
+
 /// New sockets opened by CONFIG SET, put in service by [`Reopened::install`] once the
-/// whole CONFIG SET succeeded (dropped unused otherwise).
-#[derive(Debug, Default)]
+/// whole CONFIG SET succeeded. Dropped without it, the new sockets close; if the old ones
+/// were already closed (a new `bind`), they are opened again.
+#[derive(Default)]
 pub struct Reopened {
     /// The new plain sockets, when `port` or `bind` changed.
     tcp: Option<Vec<TcpListener>>,
     /// The new TLS sockets, when `tls-port` or `bind` changed.
     tls: Option<Vec<TcpListener>>,
+    /// After a rebind closed the old sockets: what to open again if the CONFIG SET fails
+    /// later.
+    undo: Option<(Arc<Shared>, Addresses)>,
+}
+
+impl std::fmt::Debug for Reopened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reopened")
+            .field("tcp", &self.tcp)
+            .field("tls", &self.tls)
+            .field("undo", &self.undo.as_ref().map(|u| &u.1))
+            .finish()
+    }
 }
 
 impl Reopened {
     /// Replaces the old sockets with the new ones.
-    pub fn install(self, shared: &Arc<Shared>) {
-        for (new, is_tls) in [(self.tcp, false), (self.tls, true)] {
+    pub fn install(mut self, shared: &Arc<Shared>) {
+        self.undo = None;
+        for (new, is_tls) in [(self.tcp.take(), false), (self.tls.take(), true)] {
             if let Some(listeners) = new {
                 close(shared, is_tls);
                 serve(shared, listeners, is_tls);
@@ -164,48 +224,69 @@ impl Reopened {
     }
 }
 
-/// CONFIG SET of `port`, `tls-port` or `bind` (`names`): opens the sockets `next` asks for,
-/// before anything changes. The error is Redis's reply; the causes are logged with Redis's
-/// lines.
-pub fn reopen(old: &Config, next: &Config, names: &[&str]) -> Result<Reopened, String> {
+impl Drop for Reopened {
+    fn drop(&mut self) {
+        if let Some((shared, old)) = self.undo.take() {
+            // The new sockets must be closed before the old addresses can be bound again.
+            self.tcp = None;
+            self.tls = None;
+            restore(&shared, &old);
+        }
+    }
+}
+
+/// CONFIG SET of `port`, `tls-port` or `bind` (`names`): the sockets `next` asks for. A new
+/// port is opened before anything changes, so a port in use leaves the old listener
+/// serving (Redis's changeListenPort). A new `bind` closes the old sockets first, since
+/// the new list may name an old address, then opens the new ones; on failure the old ones
+/// are opened again (Redis's changeBindAddr and restoreBackupConfig). The error is Redis's
+/// reply; the causes are logged with Redis's lines.
+pub fn reopen(
+    shared: &Arc<Shared>,
+    old: &Config,
+    next: &Config,
+    names: &[&str],
+) -> Result<Reopened, String> {
     let tls_port = |c: &Config| crate::server::tls::Settings::from_config(c).port;
     let bind = names.contains(&"bind") && next.bind != old.bind;
     let port = names.contains(&"port") && next.port != old.port;
     let tls = names.contains(&"tls-port") && tls_port(next) != tls_port(old);
-    let mut out = Reopened::default();
     let fail = |name: &str, why: &str| {
         warning!(
             "Failed applying new configuration. Possibly related to new {name} setting. Restoring previous settings."
         );
         format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
     };
-    let backlog = next.tcp_backlog;
-    if bind || port {
-        out.tcp = Some(
-            open(&next.bind, next.port, false, backlog).map_err(|e| match bind {
-                true => bind_failed(e, &fail),
-                false => fail("port", "Unable to listen on this port. Check server logs."),
-            })?,
-        );
+    if bind {
+        close(shared, false);
+        close(shared, true);
+        let old = Addresses::of(old);
+        return match Addresses::of(next).open() {
+            Ok((tcp, tls)) => Ok(Reopened {
+                tcp: Some(tcp),
+                tls: Some(tls),
+                undo: Some((shared.clone(), old)),
+            }),
+            Err(e) => {
+                if let OpenError::InvalidAddress(_) = e {
+                    warning!("{e}");
+                }
+                warning!("Failed to bind");
+                let text = fail("bind", "Failed to bind to specified addresses.");
+                restore(shared, &old);
+                Err(text)
+            }
+        };
     }
-    if bind || tls {
-        out.tls = Some(open(&next.bind, tls_port(next), true, backlog).map_err(
-            |e| match bind {
-                true => bind_failed(e, &fail),
-                false => fail(
-                    "tls-port",
-                    "Unable to listen on this port. Check server logs.",
-                ),
-            },
-        )?);
+    let mut out = Reopened::default();
+    let backlog = next.tcp_backlog;
+    let busy = |name| fail(name, "Unable to listen on this port. Check server logs.");
+    if port {
+        out.tcp = Some(open(&next.bind, next.port, false, backlog).map_err(|_| busy("port"))?);
+    }
+    if tls {
+        out.tls =
+            Some(open(&next.bind, tls_port(next), true, backlog).map_err(|_| busy("tls-port"))?);
     }
     Ok(out)
-}
-
-fn bind_failed(e: OpenError, fail: &dyn Fn(&str, &str) -> String) -> String {
-    if let OpenError::InvalidAddress(_) = e {
-        warning!("{e}");
-    }
-    warning!("Failed to bind");
-    fail("bind", "Failed to bind to specified addresses.")
 }

@@ -170,9 +170,23 @@ impl KeyPlan {
 /// command Redis 7.0 does not have.
 ///
 /// [`Spec::index`]: crate::server::commands::Spec::index
+#[inline]
 pub fn id_of_spec(spec: &crate::server::commands::Spec) -> Option<usize> {
-    static IDS: OnceLock<Vec<Option<usize>>> = OnceLock::new();
-    let ids = IDS.get_or_init(|| {
+    match SPEC_IDS.get().and_then(|ids| ids.get(spec.index)) {
+        Some(id) => *id,
+        None => id_of_spec_slow(spec),
+    }
+}
+
+/// The catalog id of every command-table entry, by [`Spec::index`].
+///
+/// [`Spec::index`]: crate::server::commands::Spec::index
+static SPEC_IDS: OnceLock<Vec<Option<usize>>> = OnceLock::new();
+
+/// [`id_of_spec`] the first time (the table of ids built), or for a Spec outside the table.
+#[cold]
+fn id_of_spec_slow(spec: &crate::server::commands::Spec) -> Option<usize> {
+    let ids = SPEC_IDS.get_or_init(|| {
         let cat = catalog();
         let mut ids = vec![None; crate::server::commands::count()];
         for s in crate::server::commands::by_index() {
@@ -229,8 +243,18 @@ pub fn category(name: &[u8]) -> Option<u32> {
 }
 
 /// The catalog, built once from the metadata.
+#[inline]
 pub fn catalog() -> &'static Catalog {
-    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    match CATALOG.get() {
+        Some(c) => c,
+        None => build_catalog(),
+    }
+}
+
+static CATALOG: OnceLock<Catalog> = OnceLock::new();
+
+#[cold]
+fn build_catalog() -> &'static Catalog {
     CATALOG.get_or_init(|| {
         let mut names: Vec<&'static str> = meta::entries().map(|m| m.name).collect();
         // Sorted by full name, a container comes right before its `name|sub`s.

@@ -18,6 +18,7 @@ impl Bits {
     }
 
     /// Whether bit `id` is set.
+    #[inline]
     pub fn get(&self, id: usize) -> bool {
         self.0[id / 64] & (1 << (id % 64)) != 0
     }
@@ -261,6 +262,18 @@ impl Selector {
         self.allkeys && self.allchannels && self.allcommands
     }
 
+    /// Whether the command bitmap allows `cmd` (first-argument rules aside: see
+    /// [`Selector::has_firstargs`]).
+    #[inline]
+    pub fn allows_command(&self, cmd: &Command) -> bool {
+        self.allcommands || cmd.no_auth || self.allowed.get(cmd.id)
+    }
+
+    /// Whether some command is allowed with given first arguments only (`+select|0`).
+    pub fn has_firstargs(&self) -> bool {
+        !self.firstargs.is_empty()
+    }
+
     /// Applies one selector rule (Redis's ACLSetSelector).
     pub fn apply(&mut self, op: &[u8]) -> Result<(), RuleError> {
         let is = |w: &str| op.eq_ignore_ascii_case(w.as_bytes());
@@ -414,7 +427,7 @@ impl Selector {
         keys: &mut KeyCache<A>,
     ) -> Result<(), (Denied, usize)> {
         let args = keys.args;
-        if !self.allcommands && !cmd.no_auth && !self.allowed.get(cmd.id) {
+        if !self.allows_command(cmd) {
             let idx = if cmd.parent.is_some() { 2 } else { 1 };
             let first = self.firstargs.get(&cmd.id).zip(args.get(idx));
             if !first

@@ -58,6 +58,7 @@ impl User {
     }
 
     /// The root selector.
+    #[inline]
     pub fn root(&self) -> &Selector {
         &self.selectors[0]
     }

@@ -65,13 +65,10 @@ fn check_id(ctx: &Ctx, id: impl FnOnce() -> Option<usize>, args: &[Bytes]) -> Op
     if ctx.client.is_master {
         return None;
     }
-    let Some(u) = ctx.state.acl.cached(&ctx.client.acl_user, &ctx.client.user) else {
-        return Some(acl::COMMAND_DENIED);
-    };
-    if u.root().unrestricted() {
-        return None;
-    }
-    acl::check_user(u, id(), args).err()
+    ctx.state
+        .acl
+        .check_cached(&ctx.client.acl_user, &ctx.client.user, id, args)
+        .err()
 }
 
 /// Logs a refused command, key or channel of the client's user.

@@ -57,8 +57,9 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     // cannot be used fails the whole CONFIG SET and keeps the old contexts (Redis's text).
     let tls = crate::server::tls::reconfigure(&next, &names).map_err(CmdError::msg)?;
     // New listening sockets (port, tls-port, bind) are opened before anything changes;
-    // the old ones close only when the whole CONFIG SET succeeded.
-    let listeners = crate::server::listeners::reopen(&ctx.state.config, &next, &names)
+    // the old ones close only when the whole CONFIG SET succeeded (a new bind closes them
+    // first, and opens them again if the CONFIG SET fails).
+    let listeners = crate::server::listeners::reopen(ctx.shared, &ctx.state.config, &next, &names)
         .map_err(CmdError::msg)?;
     if names.contains(&"dir") && next.dir != ctx.state.config.dir {
         // Redis changes its working directory (the RDB file is relative to it); this is
