@@ -62,10 +62,10 @@ def start(cmd, port, workdir, extra=()):
     return proc
 
 
-def bench(port, pipeline, requests, tests=TESTS, clients=50):
-    """redis-benchmark --csv: {test: (ops/s, p50 ms, p99 ms)}."""
+def bench(port, pipeline, requests, tests=TESTS, clients=50, extra=()):
+    """redis-benchmark --csv: {test: (ops/s, p50 ms, p99 ms)}; `extra` adds options (--tls ...)."""
     out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(requests), "-P", str(pipeline),
-                          "-t", tests, "--csv"], capture_output=True, text=True, check=True).stdout
+                          "-t", tests, "--csv", *extra], capture_output=True, text=True, check=True).stdout
     rows = {}
     header = None
     for row in csv.reader(io.StringIO(out)):

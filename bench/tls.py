@@ -8,14 +8,18 @@ crosses TLS. The time is from REPLICAOF until the replica reports its link up, n
 progress and its offset at the master's; the datasets' DEBUG DIGESTs are compared after.
 `--plain` also times the same sync without TLS, for the TLS share of the time.
 
+`--throughput` instead runs redis-benchmark --tls SET/GET (-c 50, -P 1 and -P 16) against
+each server's TLS port (clients not asked for a certificate), medians of alternating rounds.
+
 Usage: python3 bench/tls.py [--keys 1000000] [--rounds 3] [--plain] [--binary target/release/redrepl]
+       python3 bench/tls.py --throughput [--requests 100000] [--rounds 3]
 For instructions per request over TLS: python3 bench/instructions.py --tls.
 A benchmark, not a test: only the ratios of one run compare.
 """
 import argparse, os, shutil, signal, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import cli, free_port, info, string_dataset, wait_ready  # noqa: E402
+from compare import bench, cli, free_port, info, string_dataset, wait_ready  # noqa: E402
 from instructions import make_certs  # noqa: E402
 
 
@@ -68,17 +72,46 @@ def full_sync(cmd, tmp, tag, data, certs, tls):
             p.wait()
 
 
+def throughput(cmds, tmp, certs, rounds, requests):
+    """ops/s of redis-benchmark --tls SET/GET against each server's TLS port."""
+    tls_args = ["--tls", "--cacert", certs["ca"]]
+    runs = {}
+    for rnd in range(rounds):
+        order = list(cmds) if rnd % 2 == 0 else list(reversed(cmds))
+        for name in order:
+            port, tls_port = free_port(), free_port()
+            proc = start(cmds[name], port, tls_port, tempfile.mkdtemp(prefix=f"{name}-", dir=tmp), certs)
+            try:
+                for pipeline in (1, 16):
+                    for test, (ops, _, _) in bench(tls_port, pipeline, requests, "set,get", 50, tls_args).items():
+                        runs.setdefault((test, pipeline, name), []).append(ops)
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+        print(f"round {rnd + 1}/{rounds} done", flush=True)
+    print(f"\nTLS, -c 50, medians of {rounds}   {'redrepl':>12} {'redis':>12}  ratio (ops/s, redrepl/redis)")
+    for pipeline in (1, 16):
+        for test in ("SET", "GET"):
+            ours, theirs = (statistics.median(runs[(test, pipeline, n)]) for n in ("redrepl", "redis"))
+            print(f"  {test} -P {pipeline:<2}{'':18} {ours:12,.0f} {theirs:12,.0f}  {ours / theirs:5.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--keys", type=int, default=1000000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--binary", default="target/release/redrepl")
     ap.add_argument("--plain", action="store_true", help="also time the sync without TLS")
+    ap.add_argument("--throughput", action="store_true", help="redis-benchmark --tls SET/GET instead of the sync")
+    ap.add_argument("--requests", type=int, default=100000)
     a = ap.parse_args()
     cmds = {"redrepl": [os.path.abspath(a.binary), "server"], "redis": ["redis-server"]}
     tmp = tempfile.mkdtemp(prefix="redrepl-tls-")
     try:
         certs = make_certs(tmp)
+        if a.throughput:
+            throughput(cmds, tmp, certs, a.rounds, a.requests)
+            return
         data = string_dataset(a.keys)
         modes = [True, False] if a.plain else [True]
         times = {(n, tls): [] for n in cmds for tls in modes}

@@ -2,7 +2,7 @@
 """Issue #13's benchmark: streams, bitmaps, HyperLogLog and geo, redrepl against Debian's
 redis-server 7.0.15 in the same run.
 
-    python3 bench/types.py [--binary target/release/redrepl] [--only instr|throughput|memory]
+    python3 bench/datatypes.py [--binary target/release/redrepl] [--only instr|throughput|memory]
                            [--tests xadd,xreadgroup_xack,...] [--requests 20000] [--rounds 3]
 
 instr:      user-space instructions per call, each server under `valgrind --tool=callgrind
