@@ -18,28 +18,13 @@ const EXPORTER: &str = "/usr/bin/prometheus-redis-exporter";
 
 /// Metric names that may differ between the engines, each with its reason. Every other
 /// name the exporter derives from redis-server 7.0.15 must come from redrepl too.
-const NAMES_ALLOWED_TO_DIFFER: &[(&str, &str)] = &[
-    // INFO stats tracking_total_*: client-side caching (CLIENT TRACKING) is other work in
-    // progress; the names appear once it lands.
-    ("redis_tracking_total_items", "client-side caching"),
-    ("redis_tracking_total_keys", "client-side caching"),
-    ("redis_tracking_total_prefixes", "client-side caching"),
-];
+const NAMES_ALLOWED_TO_DIFFER: &[(&str, &str)] = &[];
 
 /// INFO fields that may be absent or extra on one side, with why.
-const FIELDS_ALLOWED_TO_DIFFER: &[(&str, &str)] = &[
-    (
-        "redrepl_version",
-        "redrepl's own version, after Redis's server fields",
-    ),
-    // Written by other work in progress (INFO persistence's load figures, client-side
-    // caching): they will be present once it lands, absent until then.
-    ("rdb_last_load_keys_expired", "set by the RDB loader"),
-    ("rdb_last_load_keys_loaded", "set by the RDB loader"),
-    ("tracking_total_keys", "client-side caching"),
-    ("tracking_total_items", "client-side caching"),
-    ("tracking_total_prefixes", "client-side caching"),
-];
+const FIELDS_ALLOWED_TO_DIFFER: &[(&str, &str)] = &[(
+    "redrepl_version",
+    "redrepl's own version, after Redis's server fields",
+)];
 
 /// A running exporter, killed by PID on drop.
 struct Exporter {
