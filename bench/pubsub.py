@@ -4,6 +4,7 @@ redrepl against redis-server in the same run, as ratios.
 
 Usage: bench/pubsub.py [--redrepl target/release/redrepl] [--messages 20000] [--size 64]
        bench/pubsub.py --callgrind [--messages 2000]
+       bench/pubsub.py --strace [--messages 20000]
 
 Each run starts both servers on free loopback ports (no persistence), connects N
 subscribers to one channel, pipelines M PUBLISHes (batches of 100) from one client and
@@ -16,11 +17,15 @@ shared.
 delivered message. Each server runs under `valgrind --tool=callgrind` twice per subscriber
 count, once publishing M and once 2*M messages, and (Ir(2M) - Ir(M)) / (N * M) is the cost
 of one delivery with start-up, connections and shutdown cancelled out.
+
+--strace counts the server's system calls per delivered message (strace -c -f attached
+for one run of M messages): writes to subscribers, reads, epoll waits, futex wake-ups.
 """
 
 import argparse
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -136,6 +141,45 @@ def callgrind(a, tmp):
         print(f"{n:>11} {per['redrepl']:>15,.0f} {per['redis']:>13,.0f} {ratio:>9.2f}x")
 
 
+def strace_counts(cmd, subscribers, messages, size, tmp):
+    """{syscall: calls} of one server over one benchmark run (strace -c -f attached after
+    start-up, detached after the run)."""
+    port = free_port()
+    p = start(cmd, port, tmp)
+    out = os.path.join(tmp, "strace.txt")
+    try:
+        tracer = subprocess.Popen(["strace", "-c", "-f", "-o", out, "-p", str(p.pid)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        asyncio.run(run(port, subscribers, messages, size))
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait()
+    finally:
+        p.kill()
+        p.wait()
+    counts = {}
+    with open(out) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
+                counts[parts[-1]] = int(parts[3])
+    os.remove(out)
+    return counts
+
+
+def strace(a, tmp):
+    servers = {"redrepl": [a.redrepl, "server"], "redis": [a.redis]}
+    print("system calls per delivered message (most frequent first)")
+    for n in (1, 10, 100):
+        for name, cmd in servers.items():
+            counts = strace_counts(cmd, n, a.messages, a.size, tmp)
+            delivered = n * a.messages
+            total = sum(counts.values()) / delivered
+            rows = sorted(((c / delivered, k) for k, c in counts.items()), reverse=True)
+            detail = ", ".join(f"{k} {v:.4f}" for v, k in rows if v >= 0.0005)
+            print(f"{n:>4} subscribers {name:8} total {total:.4f}: {detail}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--redrepl", default="target/release/redrepl")
@@ -143,7 +187,12 @@ def main():
     ap.add_argument("--messages", type=int, default=20000)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--callgrind", action="store_true", help="instructions per delivery")
+    ap.add_argument("--strace", action="store_true", help="system calls per delivery")
     a = ap.parse_args()
+    if a.strace:
+        with tempfile.TemporaryDirectory() as tmp:
+            strace(a, tmp)
+        return
     if a.callgrind:
         with tempfile.TemporaryDirectory() as tmp:
             callgrind(a, tmp)

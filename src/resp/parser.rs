@@ -50,7 +50,14 @@ pub struct RequestParser {
     inline_scanned: usize,
     /// The multibulk being received, when its header was read but not all its arguments.
     multibulk: Option<Multibulk>,
+    /// Where each argument of the multibulk being read lies in the buffer; kept from one
+    /// request to the next (one allocation per connection, not one per request), and
+    /// freed when a request with many arguments left it large.
+    spans: Vec<(usize, usize)>,
 }
+
+/// `spans` of more entries than this is freed once its request is taken.
+const KEEP_SPANS: usize = 64;
 
 /// Progress through one multibulk request whose bytes are still in the buffer.
 #[derive(Debug)]
@@ -59,8 +66,6 @@ struct Multibulk {
     count: usize,
     /// Offset of the next unread `$<len>` line.
     pos: usize,
-    /// Where each argument read so far lies in the buffer.
-    spans: Vec<(usize, usize)>,
 }
 
 impl RequestParser {
@@ -72,8 +77,8 @@ impl RequestParser {
     /// Bytes of bookkeeping held for a request still arriving (counted with the query
     /// buffer against `client-query-buffer-limit`).
     pub fn pending_overhead(&self) -> usize {
-        self.multibulk.as_ref().map_or(0, |m| {
-            m.spans.capacity() * std::mem::size_of::<(usize, usize)>()
+        self.multibulk.as_ref().map_or(0, |_| {
+            self.spans.capacity() * std::mem::size_of::<(usize, usize)>()
         })
     }
 
@@ -154,15 +159,16 @@ impl RequestParser {
                 if count <= 0 {
                     return Ok(Some((buf.split_to(pos).freeze(), Vec::new())));
                 }
+                // Never sized by the client's count: grows with the arguments received.
+                self.spans.clear();
+                self.spans.reserve((count as usize).min(1024));
                 Multibulk {
                     count: count as usize,
                     pos,
-                    // Never sized by the client's count: grows with the arguments received.
-                    spans: Vec::with_capacity((count as usize).min(1024)),
                 }
             }
         };
-        while mb.spans.len() < mb.count {
+        while self.spans.len() < mb.count {
             let pos = mb.pos;
             if pos >= buf.len() {
                 self.multibulk = Some(mb);
@@ -191,15 +197,15 @@ impl RequestParser {
                 self.multibulk = Some(mb);
                 return Ok(None);
             }
-            mb.spans.push((after, after + len));
+            self.spans.push((after, after + len));
             mb.pos = after + len + 2;
         }
         let frame = buf.split_to(mb.pos).freeze();
-        let args = mb
-            .spans
-            .into_iter()
-            .map(|(a, b)| frame.slice(a..b))
-            .collect();
+        let args = self.spans.iter().map(|&(a, b)| frame.slice(a..b)).collect();
+        self.spans.clear();
+        if self.spans.capacity() > KEEP_SPANS {
+            self.spans = Vec::new();
+        }
         Ok(Some((frame, args)))
     }
 }
@@ -330,11 +336,34 @@ mod tests {
         let mut p = RequestParser::new();
         let mut buf = BytesMut::from(&b"*3\r\n$3\r\nSET\r\n$1\r\nk"[..]);
         assert_eq!(p.parse(&mut buf, ParseLimits::default()).unwrap(), None);
-        assert_eq!(p.multibulk.as_ref().unwrap().spans.len(), 1);
+        assert!(p.multibulk.is_some());
+        assert_eq!(p.spans.len(), 1);
         buf.extend_from_slice(b"\r\n$1\r\nv\r\n");
         let args = p.parse(&mut buf, ParseLimits::default()).unwrap().unwrap();
         assert_eq!(args, vec!["SET", "k", "v"]);
         assert!(buf.is_empty() && p.multibulk.is_none());
+    }
+
+    #[test]
+    fn a_request_with_many_arguments_leaves_no_large_bookkeeping() {
+        let mut p = RequestParser::new();
+        let mut req = b"*1000\r\n".to_vec();
+        for _ in 0..1000 {
+            req.extend_from_slice(b"$1\r\na\r\n");
+        }
+        req.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        let mut buf = BytesMut::from(&req[..]);
+        assert_eq!(
+            p.parse(&mut buf, ParseLimits::default())
+                .unwrap()
+                .unwrap()
+                .len(),
+            1000
+        );
+        assert_eq!(p.spans.capacity(), 0);
+        let args = p.parse(&mut buf, ParseLimits::default()).unwrap().unwrap();
+        assert_eq!(args, vec!["GET", "k"]);
+        assert!(p.spans.capacity() <= KEEP_SPANS);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Per-connection state: what the connection task owns ([`Client`]) and the part other
 //! clients may look at through CLIENT LIST/KILL ([`ClientInfo`], shared behind an `Arc`).
 
+use super::wakeup::Wakeup;
 use crate::resp::Proto;
 use bytes::Bytes;
 use std::sync::Mutex;
@@ -28,8 +29,8 @@ pub struct ClientInfo {
     pub last_cmd: Mutex<&'static str>,
     /// Set by CLIENT KILL; the connection closes at its next step.
     pub killed: AtomicBool,
-    /// Woken by CLIENT KILL.
-    pub kill_notify: Notify,
+    /// Woken by CLIENT KILL (one waiter: the connection task, or its replica link).
+    pub kill_notify: Wakeup,
     /// Inside MULTI.
     pub in_multi: AtomicBool,
     /// A CLIENT UNBLOCK waiting to be acted on by the blocked command: one of the
@@ -67,8 +68,8 @@ pub struct Outbox {
     frames: Mutex<Vec<Bytes>>,
     /// Bytes in `frames` (read without the lock: a cheap emptiness test per request).
     queued: AtomicUsize,
-    /// Woken when the first frame is queued.
-    pub notify: Notify,
+    /// Woken when the first frame is queued (the connection task is the one waiter).
+    pub notify: Wakeup,
 }
 
 impl Outbox {
@@ -131,7 +132,7 @@ impl ClientInfo {
             name: Mutex::new(Vec::new()),
             last_cmd: Mutex::new("NULL"),
             killed: AtomicBool::new(false),
-            kill_notify: Notify::new(),
+            kill_notify: Wakeup::new(),
             in_multi: AtomicBool::new(false),
             unblock: AtomicU8::new(UNBLOCK_NONE),
             unblock_notify: Notify::new(),

@@ -81,9 +81,10 @@ fn flush_some(socket: &mut Stream, buf: &mut Vec<u8>, sent: &mut usize) -> std::
 /// Serves one accepted connection until it closes.
 ///
 /// The task waits on one thing at a time in the event loop: its socket (readable, or
-/// writable while replies are pending), CLIENT KILL, and the idle `timeout`. The kill
-/// wake-up and the idle timer are created once per connection, not once per request, so an
-/// unpipelined request costs one `read(2)`, one `write(2)` and its share of `epoll_wait`.
+/// writable while replies are pending), CLIENT KILL, and the idle `timeout`. The idle timer
+/// is created once per connection, not once per request, and the wake-ups are lock-free
+/// ([`Wakeup`](super::wakeup::Wakeup)), so an unpipelined request costs one `read(2)`, one
+/// `write(2)` and its share of `epoll_wait`.
 pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo>, is_local: bool) {
     let (needs_auth, timeout) = {
         let st = shared.lock();
@@ -99,10 +100,9 @@ pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo
     let mut out = ReplyBuf::default();
     // A request that found the server paused, to run first once the pause ends.
     let mut pending: Option<Vec<bytes::Bytes>> = None;
-    // CLIENT KILL: one registered waiter for the connection's whole life (every wait below
-    // selects on it), instead of a new one per request. Boxed so that it can be dropped
-    // before a replica hand-over, whose own waiter must then get the wake-up.
-    let mut killed = Box::pin(info.kill_notify.notified());
+    // CLIENT KILL, pushed messages and the busy-script door wake the task through
+    // `Wakeup`s: polling one that has not fired is a few atomic operations, no lock
+    // (server/wakeup.rs), so every wait below can select on them at no real cost.
     // Idle timeout: one timer, moved only when it fires early (a request came since).
     let idle = (timeout > 0).then(|| Duration::from_secs(timeout as u64));
     let mut last_read = Instant::now();
@@ -112,7 +112,6 @@ pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo
     // it is at rest (scripting::busy); what it leaves for us arrives through `door`.
     let door =
         super::scripting::busy::register(&shared.watchdog, info.id, socket.tcp().as_raw_fd());
-    let mut door_wake = Box::pin(door.door.wake.notified());
     // A connection the busy hook accepted comes with the client it served it with.
     door.door.active(&mut rbuf, &mut out.buf);
     if let Some(c) = door.door.take_client() {
@@ -131,7 +130,7 @@ pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo
         );
         let n = tokio::select! {
             biased;
-            _ = killed.as_mut() => break 'conn,
+            _ = info.kill_notify.notified() => break 'conn,
             // Messages pushed by other clients (only polled for subscribers and monitors,
             // so other connections pay nothing for it).
             _ = info.outbox.notify.notified(), if pushes => {
@@ -148,12 +147,11 @@ pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo
                 }
                 continue 'conn;
             },
-            _ = door_wake.as_mut() => {
-                door_wake.set(door.door.wake.notified());
+            _ = door.door.wake.notified() => {
                 door.door.active(&mut rbuf, &mut out.buf);
                 0
             },
-            r = socket.readable() => {
+            r = std::future::poll_fn(|cx| socket.poll_readable(cx)) => {
                 if r.is_err() {
                     break 'conn;
                 }
@@ -323,7 +321,6 @@ pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo
                 break 'conn;
             }
             if replica {
-                drop(killed);
                 // Boxed: the replica link's state would otherwise be part of every
                 // connection's future, idle ones included.
                 Box::pin(super::replication::master::serve_replica(
@@ -355,7 +352,7 @@ pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo
                     tokio::select! {
                         _ = &mut notified => break,
                         _ = tokio::time::sleep(Duration::from_millis(wait)) => break,
-                        _ = killed.as_mut() => break 'conn,
+                        _ = info.kill_notify.notified() => break 'conn,
                         // CLIENT UNBLOCK: run the command again; it sees the request.
                         _ = info.unblock_notify.notified() => break,
                         // Keep reading while blocked: a disconnect must end the wait (or the
@@ -376,7 +373,7 @@ pub async fn serve(shared: Arc<Shared>, mut socket: Stream, info: Arc<ClientInfo
                     tokio::select! {
                         _ = shared.unpaused.notified() => {}
                         _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                        _ = killed.as_mut() => break 'conn,
+                        _ = info.kill_notify.notified() => break 'conn,
                     }
                 }
             }

@@ -36,6 +36,7 @@ pub mod stats;
 pub mod tls;
 pub mod tracking;
 pub mod types;
+pub mod wakeup;
 
 use crate::config::{Config, Loaded};
 use crate::{notice, verbose, warning};

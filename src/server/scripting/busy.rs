@@ -30,12 +30,12 @@ use crate::resp::{ParseLimits, ReplyBuf, RequestParser};
 use crate::server::client::Client;
 use crate::server::commands::{self, Ctx, Flow};
 use crate::server::tls::stream::Stream;
+use crate::server::wakeup::Wakeup;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 
 /// The task is running (or may read its socket at any time).
 const ACTIVE: u8 = 0;
@@ -70,7 +70,7 @@ pub struct Door {
     /// requests) until the task has taken them.
     stopped: AtomicBool,
     /// Wakes the task when the hook left held bytes or unsent replies.
-    pub wake: Notify,
+    pub wake: Wakeup,
     /// The connection's client while it is at rest: set by [`Door::rest`] (or by the
     /// hook for a connection it accepted), used by the hook only between its REST →
     /// PUMPING and PUMPING → REST swaps, while the task waits and does not touch it.
@@ -90,7 +90,7 @@ impl Door {
             held: Mutex::new(BytesMut::new()),
             unsent: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
-            wake: Notify::new(),
+            wake: Wakeup::new(),
             client: AtomicPtr::new(std::ptr::null_mut()),
             stream: AtomicPtr::new(std::ptr::null_mut()),
             owned: Mutex::new(None),

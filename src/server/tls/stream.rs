@@ -69,6 +69,16 @@ impl Stream {
         }
     }
 
+    /// [`readable`](Self::readable) as a poll: the task's waker goes into the socket's one
+    /// reader slot instead of a waiter list entry made and unlinked on every wait, so the
+    /// connection loop's wait for input costs no more than a look at the readiness.
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Tls(t) if t.more => Poll::Ready(Ok(())),
+            _ => self.tcp().poll_read_ready(cx),
+        }
+    }
+
     /// Waits until the socket takes bytes.
     pub async fn writable(&self) -> io::Result<()> {
         self.tcp().writable().await
