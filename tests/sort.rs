@@ -216,3 +216,30 @@ fn sort_weights_alpha_ties_and_partial_sort_like_redis() {
     ]);
     p.digest();
 }
+
+/// SORT of a set without sorting (BY a constant) from a script: Redis sorts it ALPHA, as
+/// for STORE, so that a script sees the same list on every server (sort.c, CLIENT_SCRIPT);
+/// redrepl returned the set in its iteration order. From EVAL and from a function alike.
+#[test]
+fn sort_of_a_set_without_sorting_from_a_script_is_alpha_like_redis() {
+    let mut p = Pair::new(&[]);
+    p.script(&[
+        "sadd small c b a d",
+        "sadd big c b a d x y z w v u t s r q 10 2 1",
+        "zadd z 3 c 1 b 2 a",
+        "rpush l c b a",
+    ]);
+    let sort = "return redis.call('sort', KEYS[1], 'by', 'nosort')";
+    let sort_desc =
+        "return redis.call('sort_ro', KEYS[1], 'by', 'nosort', 'desc', 'limit', '1', '3')";
+    for key in ["small", "big", "z", "l", "missing"] {
+        p.cmp(&["eval", sort, "1", key]);
+        p.cmp(&["eval", sort_desc, "1", key]);
+    }
+    p.cmp(&[
+        "function",
+        "load",
+        "#!lua name=s\nredis.register_function('s', function(k) return redis.call('sort', k[1], 'by', 'x') end)",
+    ]);
+    p.cmp(&["fcall", "s", "1", "big"]);
+}
