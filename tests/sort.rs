@@ -243,3 +243,22 @@ fn sort_of_a_set_without_sorting_from_a_script_is_alpha_like_redis() {
     ]);
     p.cmp(&["fcall", "s", "1", "big"]);
 }
+
+/// A BY weight holding a NUL byte: Redis's strtod reads a C string, so `"\0\xff"` weighs 0
+/// and `"2\0x"` weighs 2; redrepl refused the sort (`One or more scores can't be converted
+/// into double`). Found by the fuzzer (seed 4, `SORT_RO set:2 BY hash:*->f1`).
+#[test]
+fn sort_weights_end_at_a_nul_byte_like_redis() {
+    let mut p = Pair::new(&[]);
+    p.script(&["sadd s a b c", "hset h:b f1 1.5", "set w:c 7"]);
+    p.cmp_bytes(&[b"hset", b"h:a", b"f1", b"\0\xff"]);
+    p.cmp_bytes(&[b"hset", b"h:c", b"f1", b"2\0x"]);
+    p.cmp_bytes(&[b"set", b"w:a", b"1\0"]);
+    p.cmp_bytes(&[b"set", b"w:b", b"\0"]);
+    p.script(&[
+        "sort_ro s by h:*->f1",
+        "sort s by h:*->f1 desc",
+        "sort s by w:*",
+        "sort s by w:* limit 0 2",
+    ]);
+}

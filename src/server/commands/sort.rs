@@ -105,8 +105,10 @@ fn by_pattern(ctx: &mut Ctx, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
 
 /// A sort weight as Redis computes it with strtod: leading spaces allowed, nothing after
 /// the number, no NaN, no overflow; an empty string is 0. Any ERANGE refuses it, so a
-/// subnormal result (`5e-324`, `1e-310`) too, unlike getDoubleFromObject.
+/// subnormal result (`5e-324`, `1e-310`) too, unlike getDoubleFromObject. strtod reads a C
+/// string: a NUL byte ends it (`"\0\xff"` weighs 0, `"1\0x"` weighs 1).
 fn weight(b: &[u8]) -> Option<f64> {
+    let b = cstr(b);
     if b.is_empty() {
         return Some(0.0);
     }
