@@ -1631,3 +1631,28 @@ fn zadd_on_a_new_key_converts_member_by_member_like_redis() {
     }
     p.cmp_digest();
 }
+
+/// GEOADD on a new key runs ZADD's path (Redis's geoaddCommand calls zaddCommand): a listpack
+/// unless the first member is too long, converted member by member. redrepl used to decide
+/// from all the triples up front: 200 triples naming one member made a skiplist.
+#[test]
+fn geoadd_on_a_new_key_converts_member_by_member_like_redis() {
+    let Some(mut p) = Pair::new() else { return };
+    let long = "x".repeat(70);
+    let mut same: Vec<String> = ["geoadd", "g1"].map(String::from).to_vec();
+    for i in 0..200 {
+        same.extend([format!("1.{i}"), "2".into(), "one".into()]);
+    }
+    let same: Vec<&str> = same.iter().map(String::as_str).collect();
+    p.cmp(&same);
+    p.cmp(&["geoadd", "g2", "1", "1", "a", "2", "2", &long]);
+    p.cmp(&["geoadd", "g3", "1", "1", &long, "2", "2", "b"]);
+    p.cmp(&["geoadd", "g4", "nx", "ch", "1", "1", "a", "1", "1", "a"]);
+    p.cmp(&["geoadd", "g5", "xx", "1", "1", "a"]);
+    p.cmp(&["geoadd", "g4", "xx", "ch", "1", "1", &long, "3", "3", "a"]);
+    for k in ["g1", "g2", "g3", "g4", "g5"] {
+        p.cmp(&["object", "encoding", k]);
+        p.cmp(&["zrange", k, "0", "-1", "withscores"]);
+    }
+    p.cmp_digest();
+}

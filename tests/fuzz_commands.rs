@@ -55,20 +55,23 @@ fn seeds() -> Vec<u64> {
     }
 }
 
-/// Allow-list entries turned off by `REDREPL_FUZZ_DISALLOW` (comma-separated: `encoding`,
-/// `minus-zero`), to check whether they are still needed.
+/// Allow-list entries turned off by `REDREPL_FUZZ_DISALLOW` (comma-separated: `lex-mixed`,
+/// `sort-dict-order`, `sort-stale-errno`, `shared-integer-idle`), to check whether they are
+/// still needed.
 fn disallowed() -> Vec<&'static str> {
     use fuzz::check;
     let v = std::env::var("REDREPL_FUZZ_DISALLOW").unwrap_or_default();
-    let mut out = Vec::new();
-    for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        out.extend_from_slice(match name {
-            "encoding" => &[check::ALLOW_ENCODING][..],
-            "minus-zero" => &[check::ALLOW_MINUS_ZERO, check::DIVERGE_MINUS_ZERO_SCORE][..],
+    v.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|name| match name {
+            "lex-mixed" => check::ALLOW_LEX_MIXED,
+            "sort-dict-order" => check::ALLOW_SORT_DICT_ORDER,
+            "sort-stale-errno" => check::ALLOW_SORT_STALE_ERRNO,
+            "shared-integer-idle" => check::ALLOW_SHARED_INTEGER_IDLE,
             _ => panic!("REDREPL_FUZZ_DISALLOW: unknown entry {name:?}"),
-        });
-    }
-    out
+        })
+        .collect()
 }
 
 /// Both servers, with the same flags: DEBUG allowed, no save points, deep payload checks.
@@ -160,6 +163,9 @@ fn run_seed(seed: u64, count: u64) {
         runner.trace = from..it.next().unwrap_or(from) + 1;
     }
     runner.log_allowed = env_flag("REDREPL_FUZZ_LOG_ALLOWED");
+    runner.watch = std::env::var("REDREPL_FUZZ_WATCH")
+        .ok()
+        .map(String::into_bytes);
     runner.disallowed = disallowed();
     let started = std::time::Instant::now();
     let result = runner.run(&mut generator, count, batch, digest_every);

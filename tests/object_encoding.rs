@@ -174,3 +174,38 @@ fn debug_object_reports_the_fields_redis_does() {
         }
     }
 }
+
+/// SORT and SORT_RO convert a sorted set stored as a listpack to a skiplist in place, as
+/// Redis's sortCommandGeneric does before sorting ("Destructively convert encoded sorted sets
+/// for SORT"), whatever the options and even when the sort then fails; a SORT refused while
+/// its options are parsed leaves the key alone. Found by the fuzzer (seed 2: `OBJECT
+/// ENCODING k:2` was `listpack` here, `skiplist` in redis-server, after a SORT_RO of the key
+/// and a RENAME).
+#[test]
+fn sort_converts_a_listpack_sorted_set_to_a_skiplist_as_redis() {
+    let script: &[&[&str]] = &[
+        &["ZADD", "z1", "1", "a", "2", "b"],
+        &["SORT_RO", "z1", "BY", "nosort"],
+        &["ZADD", "z2", "1", "a"],
+        &["SORT", "z2", "LIMIT", "0", "0"],
+        &["ZADD", "z3", "1", "a"],
+        &["SORT", "z3", "BY", "nosort", "STORE", "dst"],
+        &["ZADD", "z4", "1", "a"],
+        &["SORT", "z4"],
+        &["ZADD", "z5", "1", "a"],
+        &["SORT", "z5", "blah"],
+        &["ZADD", "z6", "1", "a"],
+        &["SORT_RO", "z6", "LIMIT", "x", "1"],
+        &["ZADD", "z7", "1", "a", "2", "b"],
+        &["SORT_RO", "z7", "ALPHA"],
+        &["RENAME", "z7", "z8"],
+        &["ZADD", "z8", "3", "c"],
+    ];
+    let keys = ["z1", "z2", "z3", "z4", "z5", "z6", "z8"];
+    let p: Vec<[&str; 3]> = keys.iter().map(|k| ["OBJECT", "ENCODING", *k]).collect();
+    let p: Vec<&[&str]> = p.iter().map(|a| &a[..]).collect();
+    let [ours, redis] = side_by_side(script, &p);
+    assert_eq!(ours, redis, "keys: {keys:?}");
+    assert_eq!(redis[0], "skiplist", "SORT_RO converts");
+    assert_eq!(redis[4], "listpack", "a syntax error leaves the key alone");
+}

@@ -216,3 +216,49 @@ fn sort_weights_alpha_ties_and_partial_sort_like_redis() {
     ]);
     p.digest();
 }
+
+/// SORT of a set without sorting (BY a constant) from a script: Redis sorts it ALPHA, as
+/// for STORE, so that a script sees the same list on every server (sort.c, CLIENT_SCRIPT);
+/// redrepl returned the set in its iteration order. From EVAL and from a function alike.
+#[test]
+fn sort_of_a_set_without_sorting_from_a_script_is_alpha_like_redis() {
+    let mut p = Pair::new(&[]);
+    p.script(&[
+        "sadd small c b a d",
+        "sadd big c b a d x y z w v u t s r q 10 2 1",
+        "zadd z 3 c 1 b 2 a",
+        "rpush l c b a",
+    ]);
+    let sort = "return redis.call('sort', KEYS[1], 'by', 'nosort')";
+    let sort_desc =
+        "return redis.call('sort_ro', KEYS[1], 'by', 'nosort', 'desc', 'limit', '1', '3')";
+    for key in ["small", "big", "z", "l", "missing"] {
+        p.cmp(&["eval", sort, "1", key]);
+        p.cmp(&["eval", sort_desc, "1", key]);
+    }
+    p.cmp(&[
+        "function",
+        "load",
+        "#!lua name=s\nredis.register_function('s', function(k) return redis.call('sort', k[1], 'by', 'x') end)",
+    ]);
+    p.cmp(&["fcall", "s", "1", "big"]);
+}
+
+/// A BY weight holding a NUL byte: Redis's strtod reads a C string, so `"\0\xff"` weighs 0
+/// and `"2\0x"` weighs 2; redrepl refused the sort (`One or more scores can't be converted
+/// into double`). Found by the fuzzer (seed 4, `SORT_RO set:2 BY hash:*->f1`).
+#[test]
+fn sort_weights_end_at_a_nul_byte_like_redis() {
+    let mut p = Pair::new(&[]);
+    p.script(&["sadd s a b c", "hset h:b f1 1.5", "set w:c 7"]);
+    p.cmp_bytes(&[b"hset", b"h:a", b"f1", b"\0\xff"]);
+    p.cmp_bytes(&[b"hset", b"h:c", b"f1", b"2\0x"]);
+    p.cmp_bytes(&[b"set", b"w:a", b"1\0"]);
+    p.cmp_bytes(&[b"set", b"w:b", b"\0"]);
+    p.script(&[
+        "sort_ro s by h:*->f1",
+        "sort s by h:*->f1 desc",
+        "sort s by w:*",
+        "sort s by w:* limit 0 2",
+    ]);
+}

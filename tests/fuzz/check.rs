@@ -1,6 +1,6 @@
 //! How two replies are compared: exactly by default; by shape, as multisets, with a tolerance
-//! or by membership where the reply is random or unordered by nature; plus the temporary
-//! allow-list of differences being fixed on other branches.
+//! or by membership where the reply is random or unordered by nature; plus the allow-list
+//! of differences that are undefined by nature, each with its reason.
 
 use super::reply::Reply;
 
@@ -56,11 +56,6 @@ pub enum Mode {
     /// Arrays compared as multisets at every depth: FUNCTION LIST (libraries and their
     /// functions live in hash tables, listed in dict order).
     DeepUnordered,
-    /// OBJECT ENCODING; `tainted` when APPEND/SETRANGE touched the key (allow-listed).
-    Encoding {
-        /// APPEND or SETRANGE was run on this key (or keys were moved since).
-        tainted: bool,
-    },
 }
 
 /// The verdict on one pair of replies.
@@ -73,11 +68,6 @@ pub enum Verdict {
     /// Different: why.
     Differ(String),
 }
-
-/// Allow-list reason: OBJECT ENCODING of a string after APPEND/SETRANGE.
-pub const ALLOW_ENCODING: &str = "OBJECT ENCODING of a string touched by APPEND/SETRANGE \
-    (or of any key once keys were moved after that): `raw` in Redis, `embstr` here in a case \
-    not traced (seed 1 with the entry removed: `OBJECT ENCODING zset:3` #6218)";
 
 /// Sorted copy of the elements of an array reply (for multiset comparisons).
 fn sorted(xs: &[Reply]) -> Vec<String> {
@@ -120,12 +110,6 @@ pub fn compare(mode: &Mode, ours: &Reply, theirs: &Reply) -> Verdict {
         Mode::Shape => ours.kind() == theirs.kind(),
         Mode::Timed => same_but_times(ours, theirs),
         Mode::DeepUnordered => canonical(ours) == canonical(theirs),
-        Mode::Encoding { tainted } => {
-            if *tainted {
-                return Verdict::Allowed(ALLOW_ENCODING);
-            }
-            false
-        }
         Mode::Near(bound) => match (ours, theirs) {
             (Reply::Int(a), Reply::Int(b)) => *a >= 0 && *b >= 0 && (a - b).abs() <= *bound,
             _ => false,
@@ -305,43 +289,6 @@ pub const ALLOW_SHARED_INTEGER_IDLE: &str = "OBJECT IDLETIME of a key whose valu
     it, so SET k 1000 leaves k as idle as the shared object is; redrepl keeps one clock per \
     key, so it reports k as just written (a smaller idle time)";
 
-/// Allow-list reason: scores of -0.
-pub const ALLOW_MINUS_ZERO: &str = "a score replied as `-0` by one server and `0` by the \
-    other: the open -0 path of DIVERGE_MINUS_ZERO_SCORE (seed 1, first seen at ZMPOP) made \
-    visible in a reply";
-
-/// Silent data difference: a negative-zero score. Redis keeps `-0` in a skiplist and in a
-/// listpack entry it rewrites, but writes `0` for a listpack's first insert; redrepl now
-/// does the same by encoding (branch fuzz2), but one path is still open (seed 1: a skiplist
-/// member at -0 here, 0 there, first seen at ZMPOP; not traced).
-pub const DIVERGE_MINUS_ZERO_SCORE: &str = "a sorted-set score of -0 (ZADD/ZINCRBY `-0`, \
-    negative WEIGHTS times 0): Redis keeps -0 or writes 0 by encoding and insert path, as \
-    redrepl now does (collections.rs::minus_zero_scores_match_redis); one path still differs \
-    (seed 1, a skiplist member at -0 in redrepl and 0 in redis-server, not traced): equal \
-    replies, different DEBUG DIGEST, so the data is copied from redis-server";
-
-/// Commands whose replies agree but that may leave different data on the two servers for a
-/// known, explained reason: the runner then copies redis-server's data over.
-pub fn silent_divergence(args: &[Vec<u8>]) -> Option<&'static str> {
-    let name = String::from_utf8_lossy(args.first()?).to_ascii_lowercase();
-    let minus_zero = |a: &Vec<u8>| {
-        std::str::from_utf8(a)
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .is_some_and(|v| v == 0.0 && v.is_sign_negative())
-    };
-    let negative = |a: &Vec<u8>| a.first() == Some(&b'-');
-    let weights = args.iter().any(|a| a.eq_ignore_ascii_case(b"weights"));
-    let hit = match name.as_str() {
-        "zadd" | "zincrby" => args.iter().skip(2).any(minus_zero),
-        "zunionstore" | "zinterstore" | "zunion" | "zinter" | "zdiffstore" => {
-            weights && args.iter().skip(2).any(negative)
-        }
-        _ => false,
-    };
-    hit.then_some(DIVERGE_MINUS_ZERO_SCORE)
-}
-
 /// Allow-list reason: Redis's SORT reads a stale errno.
 pub const ALLOW_SORT_STALE_ERRNO: &str = "SORT refused by redis-server with `One or more \
     scores can't be converted into double` for weights that are valid numbers: sort.c tests \
@@ -350,8 +297,8 @@ pub const ALLOW_SORT_STALE_ERRNO: &str = "SORT refused by redis-server with `One
     call resets errno (seed 2: `SORT_RO zset:0 DESC` over [\"42\"]): not reproducible by \
     another server";
 
-/// The allow-list: differences being fixed on other branches, recognised by command and
-/// reply; `None` for a difference nobody is fixing yet.
+/// The allow-list: differences that are undefined by nature (two redis-servers can differ
+/// there too), recognised by command and reply; `None` for any other difference.
 pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'static str> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     if (name == "sort" || name == "sort_ro")
@@ -384,18 +331,6 @@ pub fn allowed(args: &[Vec<u8>], ours: &Reply, theirs: &Reply) -> Option<&'stati
         && !theirs.is_error()
     {
         return Some(ALLOW_LEX_MIXED);
-    }
-    if let (Reply::Array(x), Reply::Array(y)) = (ours, theirs) {
-        let minus_zero = |a: &Reply, b: &Reply| {
-            a == b
-                || matches!(
-                    (a.text(), b.text()),
-                    (Some(b"0"), Some(b"-0")) | (Some(b"-0"), Some(b"0"))
-                )
-        };
-        if x.len() == y.len() && x.iter().zip(y).all(|(a, b)| minus_zero(a, b)) {
-            return Some(ALLOW_MINUS_ZERO);
-        }
     }
     None
 }

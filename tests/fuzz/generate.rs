@@ -8,7 +8,6 @@ use super::docs::{Arg, Doc};
 use super::families;
 use super::pools::{self, *};
 use super::rng::Rng;
-use std::collections::HashSet;
 
 /// The most negative SRANDMEMBER/HRANDFIELD/ZRANDMEMBER count sent: redis-server writes
 /// every element of a negative count's reply, so larger ones would freeze the reference peer.
@@ -105,9 +104,6 @@ pub const BLOCKING: &[&str] = &[
     "bzmpop",
 ];
 
-/// Commands that rename or copy keys (they carry an APPEND/SETRANGE taint along).
-const MOVERS: &[&str] = &["rename", "renamenx", "copy", "move", "swapdb", "restore"];
-
 /// The generator.
 pub struct Gen {
     /// The stream's randomness.
@@ -117,8 +113,6 @@ pub struct Gen {
     /// A MULTI is open on the connection.
     pub in_multi: bool,
     switches: Switches,
-    tainted: HashSet<Vec<u8>>,
-    taint_all: bool,
     /// Unix seconds at start: absolute expiry times are far from it in either direction.
     now_s: i64,
     /// DUMP payloads (captured at start) for RESTORE.
@@ -150,8 +144,6 @@ impl Gen {
             specs,
             total_weight,
             in_multi: false,
-            tainted: HashSet::new(),
-            taint_all: false,
             switches,
             now_s,
             payloads,
@@ -490,12 +482,6 @@ impl Gen {
         tame_blocking_timeout(full, &mut args);
         families::tame_stream_times(&mut self.rng, full, &mut args);
         let key = args.get(1).cloned().unwrap_or_default();
-        if matches!(full, "append" | "setrange") {
-            self.tainted.insert(key.clone());
-        }
-        if MOVERS.contains(&full) && !self.tainted.is_empty() {
-            self.taint_all = true;
-        }
         let exact_words = args.len() == 1;
         match full {
             "multi" if exact_words => self.in_multi = true,
@@ -511,11 +497,6 @@ impl Gen {
             "hgetall" | "config|get" => Mode::UnorderedPairs,
             "info" | "time" | "lastsave" | "client|id" | "client|list" | "client|info" | "dump"
             | "hello" | "randomkey" => Mode::Shape,
-            "object|encoding" => {
-                let tainted =
-                    args.len() == 3 && (self.taint_all || self.tainted.contains(&args[2]));
-                Mode::Encoding { tainted }
-            }
             "object|idletime" => Mode::Near(2),
             "xpending" | "xinfo|consumers" | "xinfo|stream" => Mode::Timed,
             // Libraries and their functions are kept in hash tables (dict order).

@@ -105,10 +105,6 @@ pub struct Runner {
     pop_snapshot: Option<Reply>,
     /// The data may differ since an allowed difference: stop judging until resynchronised.
     diverged: bool,
-    /// The divergence is a silent one (`check::silent_divergence`): redis-server's copy of
-    /// the data cannot be restored into redrepl as it is (a -0 score becomes 0), so the copy
-    /// goes the other way, from redrepl to redis-server.
-    copy_from_ours: bool,
     /// Commands (by number) to print with both replies (`REDREPL_FUZZ_TRACE=from-to`).
     pub trace: std::ops::Range<u64>,
     /// Print every allowed difference and resynchronisation (`REDREPL_FUZZ_LOG_ALLOWED=1`).
@@ -121,6 +117,11 @@ pub struct Runner {
     last_batch: Vec<String>,
     /// After a SPOP: the snapshot taken before it and how many members it popped.
     popped: Option<(Vec<Vec<u8>>, usize)>,
+    /// A key whose TYPE and OBJECT ENCODING on both servers are printed after every batch
+    /// that changes them (`REDREPL_FUZZ_WATCH=key`), to find where an encoding diverged.
+    pub watch: Option<Vec<u8>>,
+    /// What the watched key last was on both servers.
+    watched: String,
 }
 
 fn upper(a: &[u8]) -> String {
@@ -141,13 +142,14 @@ impl Runner {
             pick: None,
             pop_snapshot: None,
             diverged: false,
-            copy_from_ours: false,
             trace: 0..0,
             log_allowed: false,
             judging: 0,
             disallowed: Vec::new(),
             last_batch: Vec::new(),
             popped: None,
+            watch: None,
+            watched: String::new(),
         }
     }
 
@@ -230,22 +232,12 @@ impl Runner {
             self.stats.skipped += 1;
             return Ok(());
         }
-        // Outside MULTI (EXEC judges its elements with `multi` already taken).
-        if self.multi.is_none()
-            && let Some(reason) = check::silent_divergence(args)
-            && !self.disallowed.contains(&reason)
-            && check::compare(mode, a, b) == Verdict::Same
-        {
-            self.diverged = true;
-            // redrepl now keeps -0 by encoding as Redis does: redis-server's data restores as is.
-            self.copy_from_ours = false;
-            self.note_allowed(reason, args);
-            return Ok(());
-        }
         // SORT ALPHA ties over a set or sorted set kept in a hash table: Redis loads the
         // elements in dict order (random per process), so equal weights come out in an order
         // that differs between any two servers; a STORE then stores different lists.
-        if check::sort_ties_possible(args) {
+        if check::sort_ties_possible(args)
+            && !self.disallowed.contains(&check::ALLOW_SORT_DICT_ORDER)
+        {
             // With STORE, ALPHA compares whole strings: only BY weights can tie.
             let has = |w: &[u8]| args.iter().any(|a| a.eq_ignore_ascii_case(w));
             let stored = has(b"store") && has(b"by");
@@ -532,7 +524,6 @@ impl Runner {
             println!("fuzz: resync after #{}", self.judging);
         }
         self.diverged = false;
-        self.copy_from_ours = false;
         Ok(())
     }
 
@@ -558,8 +549,7 @@ impl Runner {
     /// Copies every key of the selected database from redis-server to redrepl.
     /// A key whose OBJECT ENCODING still differs after the copy is deleted on both: RESTORE
     /// picks the encoding by size, and Redis never converts a shrunk skiplist or hash table
-    /// back, so the copy would leave an encoding difference neither server made (seed 2,
-    /// `OBJECT ENCODING k:2` after a RENAME of a copied sorted set).
+    /// back, so the copy would leave an encoding difference neither server made.
     fn copy_db(&mut self) -> Result<(), String> {
         let mut keys = Vec::new();
         for c in [&mut self.ours, &mut self.theirs] {
@@ -569,11 +559,7 @@ impl Runner {
         }
         keys.sort();
         keys.dedup();
-        let (src, dst, from) = if self.copy_from_ours {
-            (&mut self.ours, &mut self.theirs, "redrepl")
-        } else {
-            (&mut self.theirs, &mut self.ours, "redis-server")
-        };
+        let (src, dst) = (&mut self.theirs, &mut self.ours);
         for k in &keys {
             let dump = src.call(&[b"DUMP", k]);
             let at = src.call(&[b"PEXPIRETIME", k]);
@@ -586,7 +572,7 @@ impl Runner {
                 let r = dst.call(&[b"RESTORE", k, at.as_bytes(), &p, b"ABSTTL"]);
                 if r != Reply::Simple(b"OK".to_vec()) {
                     return Err(format!(
-                        "seed {}: resync: the other server refused {from}'s DUMP of {:?}: {r}",
+                        "seed {}: resync: redrepl refused redis-server's DUMP of {:?}: {r}",
                         self.seed,
                         String::from_utf8_lossy(k)
                     ));
@@ -602,6 +588,28 @@ impl Runner {
             }
         }
         Ok(())
+    }
+
+    /// Prints the watched key's TYPE and OBJECT ENCODING on both servers when they changed
+    /// since the last batch (outside MULTI only: inside, the probes would be queued).
+    fn print_watched(&mut self) {
+        let Some(key) = self.watch.clone() else {
+            return;
+        };
+        let mut now = String::new();
+        for c in [&mut self.ours, &mut self.theirs] {
+            let t = c.call(&[b"TYPE", &key]);
+            let e = c.call(&[b"OBJECT", b"ENCODING", &key]);
+            now.push_str(&format!(" {t}/{e}"));
+        }
+        if now != self.watched {
+            println!(
+                "fuzz: watch {:?} after command #{} (redrepl, redis-server):{now}",
+                String::from_utf8_lossy(&key),
+                self.stats.commands.saturating_sub(1)
+            );
+            self.watched = now;
+        }
     }
 
     /// Compares DEBUG DIGEST (closing an open MULTI first).
@@ -690,12 +698,16 @@ impl Runner {
                 }
             }
             self.batch(&ops, first)?;
+            if !generator.in_multi {
+                self.print_watched();
+            }
             let digest_due = self.stats.generated >= next_digest;
             // The copy waits until the transaction the generator opened is closed (or a
             // digest closes it): discarding it here would change what the generator draws
             // next, so a run's commands would depend on when an allowed difference came.
             if self.diverged && (!generator.in_multi || digest_due) {
                 self.copy_data(generator)?;
+                self.print_watched();
             } else if let Some(key) = resync {
                 self.resync_set(&key, self.stats.generated)?;
             }

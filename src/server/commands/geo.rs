@@ -7,6 +7,7 @@
 mod hash;
 
 use super::flags::*;
+use super::zsets::{ZaddFlags, zadd_pairs};
 use super::{CmdError, CmdResult, Ctx, KEY1, Spec, err, is, spec};
 use crate::server::longdouble::{self, Ld};
 use crate::server::notify::{GENERIC, ZSET, notify};
@@ -93,51 +94,16 @@ fn geoadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let (lon, lat) = lon_lat(&t[0], &t[1])?;
         points.push((hash::score(lon, lat) as f64, &t[2]));
     }
-    let (max_e, max_v) = (
-        ctx.state.config.zset_max_listpack_entries,
-        ctx.state.config.zset_max_listpack_value,
-    );
-    let exists = match ctx.lookup_write(key) {
-        None => false,
-        Some(Value::ZSet(_)) => true,
-        Some(_) => return Err(err::WRONGTYPE),
+    // Redis's geoaddCommand runs zaddCommand with the rewritten arguments: the same
+    // encoding choice (member by member), events and reply.
+    let pairs: Vec<(f64, &[u8])> = points.iter().map(|(s, m)| (*s, &m[..])).collect();
+    let flags = ZaddFlags {
+        nx,
+        xx,
+        ch,
+        ..ZaddFlags::default()
     };
-    let (mut added, mut updated) = (0i64, 0i64);
-    if exists || !xx {
-        if !exists {
-            let mut z = ZSet::default();
-            let maxlen = points.iter().map(|p| p.1.len()).max().unwrap_or(0);
-            z.skiplist = points.len() as i64 > max_e || maxlen as i64 > max_v;
-            ctx.db().set(key, Value::ZSet(Box::new(z)), false);
-        }
-        let Some(Value::ZSet(z)) = ctx.db().get_mut(key) else {
-            unreachable!("the sorted set was just looked up or created")
-        };
-        for (score, member) in &points {
-            match z.score(member) {
-                Some(_) if nx => {}
-                Some(cur) => {
-                    if *score != cur {
-                        z.insert(member, *score);
-                        updated += 1;
-                    }
-                }
-                None if xx => {}
-                None => {
-                    z.insert(member, *score);
-                    z.maybe_convert(max_e, member.len(), max_v);
-                    added += 1;
-                }
-            }
-        }
-        if z.is_empty() {
-            ctx.db().remove(key);
-        }
-        if added + updated > 0 {
-            ctx.modified(key, (added + updated) as u64);
-            notify(ctx, ZSET, "zadd", key);
-        }
-    }
+    zadd_pairs(ctx, key, flags, &pairs)?;
     // Replicas get the ZADD Redis runs in its place.
     let mut zadd: Vec<Vec<u8>> = vec![b"ZADD".to_vec()];
     zadd.extend(args[1..first].iter().map(|a| a.to_vec()));
@@ -146,7 +112,6 @@ fn geoadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         zadd.push(member.to_vec());
     }
     ctx.propagate_instead(&zadd);
-    ctx.out.int(if ch { added + updated } else { added });
     Ok(())
 }
 

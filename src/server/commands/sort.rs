@@ -105,8 +105,10 @@ fn by_pattern(ctx: &mut Ctx, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
 
 /// A sort weight as Redis computes it with strtod: leading spaces allowed, nothing after
 /// the number, no NaN, no overflow; an empty string is 0. Any ERANGE refuses it, so a
-/// subnormal result (`5e-324`, `1e-310`) too, unlike getDoubleFromObject.
+/// subnormal result (`5e-324`, `1e-310`) too, unlike getDoubleFromObject. strtod reads a C
+/// string: a NUL byte ends it (`"\0\xff"` weighs 0, `"1\0x"` weighs 1).
 fn weight(b: &[u8]) -> Option<f64> {
+    let b = cstr(b);
     if b.is_empty() {
         return Some(0.0);
     }
@@ -140,12 +142,20 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> CmdResult {
         None => (Vec::new(), false),
         Some(Value::List(l)) => (l.iter().map(|e| e.as_bytes().to_vec()).collect(), false),
         Some(Value::Set(s)) => (s.iter().map(|e| e.to_vec()).collect(), true),
-        Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.to_vec()).collect(), false),
+        Some(Value::ZSet(z)) => {
+            // Redis's sortCommandGeneric converts a listpack to a skiplist in place
+            // ("Destructively convert encoded sorted sets for SORT"), SORT_RO included:
+            // OBJECT ENCODING says `skiplist` from then on.
+            z.skiplist = true;
+            (z.iter().map(|(m, _)| m.to_vec()).collect(), false)
+        }
         Some(_) => return Err(err::WRONGTYPE),
     };
-    // A set stored without sorting would depend on its iteration order: Redis sorts it
-    // ALPHA so replicas store the same list.
-    if o.dontsort && is_set && o.store.is_some() {
+    // A set stored without sorting, or returned to a script, would depend on its iteration
+    // order: Redis sorts it ALPHA so replicas store (and scripts see) the same list. The
+    // scripts' client has id 0 (as in MONITOR's `lua`).
+    let from_script = ctx.client.info.id == 0;
+    if o.dontsort && is_set && (o.store.is_some() || from_script) {
         o.dontsort = false;
         o.alpha = true;
         by = None;

@@ -93,24 +93,43 @@ fn limits(ctx: &Ctx) -> (i64, i64) {
     )
 }
 
-fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, mut incr: bool) -> CmdResult {
-    let key = &args[1];
-    let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
+/// ZADD's options (GEOADD sets NX, XX and CH).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct ZaddFlags {
+    /// Only add new members.
+    pub nx: bool,
+    /// Only update existing members.
+    pub xx: bool,
+    /// Only update to a greater score.
+    pub gt: bool,
+    /// Only update to a lower score.
+    pub lt: bool,
+    /// Count changed members in the reply, not only added ones.
+    pub ch: bool,
+    /// Increment (ZINCRBY, ZADD INCR): reply with the new score.
+    pub incr: bool,
+}
+
+fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, incr: bool) -> CmdResult {
+    let mut f = ZaddFlags {
+        incr,
+        ..ZaddFlags::default()
+    };
     let mut i = start;
     while i < args.len() {
         let a = &args[i];
         if is(a, "nx") {
-            nx = true
+            f.nx = true
         } else if is(a, "xx") {
-            xx = true
+            f.xx = true
         } else if is(a, "gt") {
-            gt = true
+            f.gt = true
         } else if is(a, "lt") {
-            lt = true
+            f.lt = true
         } else if is(a, "ch") {
-            ch = true
+            f.ch = true
         } else if is(a, "incr") {
-            incr = true
+            f.incr = true
         } else {
             break;
         }
@@ -120,56 +139,68 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, mut incr: bool) -> 
     if !elements.is_multiple_of(2) || elements == 0 {
         return Err(err::SYNTAX);
     }
-    if nx && xx {
+    if f.nx && f.xx {
         return Err(CmdError::fixed(
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if ((gt || lt) && nx) || (gt && lt) {
+    if ((f.gt || f.lt) && f.nx) || (f.gt && f.lt) {
         return Err(CmdError::fixed(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
     }
-    if incr && elements > 2 {
+    if f.incr && elements > 2 {
         return Err(CmdError::fixed(
             "ERR INCR option supports a single increment-element pair",
         ));
     }
     let mut pairs = Vec::with_capacity(elements / 2);
     for sm in args[i..].chunks(2) {
-        pairs.push((double_arg(&sm[0]).ok_or(err::NOT_FLOAT)?, &sm[1]));
+        pairs.push((double_arg(&sm[0]).ok_or(err::NOT_FLOAT)?, &sm[1][..]));
     }
+    zadd_pairs(ctx, &args[1], f, &pairs)
+}
+
+/// Applies checked (score, member) pairs to `key` and replies, as Redis 7.0's
+/// zaddGenericCommand does after parsing (GEOADD runs it too, as Redis's geoaddCommand
+/// calls zaddCommand): a new key starts as a listpack (a skiplist only when the *first*
+/// member is longer than zset-max-listpack-value, or zset-max-listpack-entries is 0) and
+/// converts member by member when a later one breaks a limit, so the members written
+/// before keep a -0 score as the listpack wrote it (0), and the encoding follows the
+/// members actually added, not the pairs given.
+pub(super) fn zadd_pairs(
+    ctx: &mut Ctx,
+    key: &[u8],
+    f: ZaddFlags,
+    pairs: &[(f64, &[u8])],
+) -> CmdResult {
     let (max_e, max_v) = limits(ctx);
     let exists = write_zset(ctx, key)?.is_some();
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut newscore = 0.0;
-    if exists || !xx {
+    if exists || !f.xx {
         if !exists {
-            // A listpack, as Redis 7.0 creates it (a skiplist only when the first member is
-            // too long or zset-max-listpack-entries is 0, which `add_new` decides): the set
-            // converts when a later member breaks a limit, after the members before it were
-            // written to the listpack (a -0 score there as 0).
             ctx.db().set(key, Value::ZSet(Box::default()), false);
         }
         let Some(Value::ZSet(z)) = ctx.db().get_mut(key) else {
             unreachable!()
         };
         let mut nan = false;
-        for (score, member) in pairs {
+        for &(score, member) in pairs {
             match z.score(member) {
                 Some(cur) => {
-                    if nx {
+                    if f.nx {
                         continue;
                     }
                     let mut score = score;
-                    if incr {
+                    if f.incr {
                         score += cur;
                         if score.is_nan() {
                             nan = true;
                             break;
                         }
                     }
-                    if (lt && score >= cur) || (gt && score <= cur) {
+                    if (f.lt && score >= cur) || (f.gt && score <= cur) {
                         continue;
                     }
                     newscore = score;
@@ -180,7 +211,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, mut incr: bool) -> 
                     processed += 1;
                 }
                 None => {
-                    if xx {
+                    if f.xx {
                         continue;
                     }
                     z.add_new(member, score, max_e, max_v);
@@ -196,20 +227,20 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], start: usize, mut incr: bool) -> 
         }
         if added + updated > 0 {
             ctx.modified(key, (added + updated) as u64);
-            notify(ctx, ZSET, if incr { "zincr" } else { "zadd" }, key);
+            notify(ctx, ZSET, if f.incr { "zincr" } else { "zadd" }, key);
         }
         if nan {
             return Err(NAN_SCORE);
         }
     }
-    if incr {
+    if f.incr {
         if processed > 0 {
             ctx.out.double(newscore);
         } else {
             ctx.out.null();
         }
     } else {
-        ctx.out.int(if ch { added + updated } else { added });
+        ctx.out.int(if f.ch { added + updated } else { added });
     }
     Ok(())
 }
