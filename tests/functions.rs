@@ -86,6 +86,10 @@ const FUNCTION_CMDS: &[&[&str]] = &[
     &["FUNCTION", "LIST", "LIBRARYNAME", "y"],
     &["FUNCTION", "LIST", "LIBRARYNAME", "nomatch*"],
     &["FUNCTION", "LIST", "BOGUS"],
+    // A trailing LIBRARYNAME has its own error; a second one is an unknown argument.
+    &["FUNCTION", "LIST", "LIBRARYNAME"],
+    &["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME"],
+    &["FUNCTION", "LIST", "LIBRARYNAME", "x", "LIBRARYNAME", "y"],
     &["FUNCTION", "DELETE", "nosuch"],
     &["FUNCTION", "DELETE", "z"],
     &["FCALL", "h", "0"],

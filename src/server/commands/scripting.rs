@@ -343,8 +343,11 @@ fn function_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     while i < args.len() {
         if is(&args[i], "withcode") && !with_code {
             with_code = true;
-        } else if is(&args[i], "libraryname") && pattern.is_none() && i + 1 < args.len() {
-            pattern = Some(&args[i + 1]);
+        } else if is(&args[i], "libraryname") && pattern.is_none() {
+            let Some(name) = args.get(i + 1) else {
+                return Err(CmdError::msg("ERR library name argument was not given"));
+            };
+            pattern = Some(name);
             i += 1;
         } else {
             return Err(CmdError::msg(format!(
