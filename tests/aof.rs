@@ -450,6 +450,49 @@ fn bgrewriteaof_swaps_the_manifest_and_deletes_history() {
     assert_eq!(digest(&s), want);
 }
 
+/// BGREWRITEAOF with `appendonly no` writes a base and a manifest (no incr file) that a
+/// later start with `appendonly yes` loads, as redis-server 7.0 does; an earlier AOF's
+/// files become history and are deleted.
+#[test]
+fn bgrewriteaof_with_the_aof_off_writes_a_base_and_manifest_as_redis() {
+    let mut seen = Vec::new();
+    for kind in [Kind::Redrepl, Kind::Redis] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        // An earlier life with the AOF on leaves base 1, incr 1 and a manifest.
+        let mut s = aof_server(kind, dir, &[]);
+        q(&mut s.conn(), &["SET", "old", "1"]);
+        s.kill9();
+        let mut s = Server::builder(kind)
+            .dir(dir)
+            .debug_command(true)
+            .args(&["--appendonly", "no"])
+            .start();
+        workload(&s);
+        let want = digest(&s);
+        assert_eq!(
+            q(&mut s.conn(), &["BGREWRITEAOF"]),
+            Value::SimpleString("Background append only file rewriting started".into())
+        );
+        wait_until("the rewrite", || rewrite_done(&s));
+        assert_eq!(info_field(&s, "aof_last_bgrewrite_status"), "ok");
+        let files = aof_files(dir);
+        let text = manifest(dir);
+        s.kill9();
+        let s = aof_server(kind, dir, &[]);
+        assert_eq!(digest(&s), want, "{kind:?}: the rewritten AOF loads");
+        seen.push((files, text));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "files and manifest: redrepl, then redis-server"
+    );
+    assert_eq!(
+        seen[0].1, "file appendonly.aof.2.base.rdb seq 2 type b\n",
+        "the new base alone"
+    );
+}
+
 #[test]
 fn rewrite_and_bgsave_never_run_together() {
     let tmp = tempfile::tempdir().unwrap();

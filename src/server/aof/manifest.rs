@@ -157,14 +157,16 @@ impl Manifest {
         (format!("{prefix}.{seq}.base.{ext}"), seq)
     }
 
-    /// After a rewrite: `name` becomes the base; the old base and every incr file but the
-    /// last (opened when the rewrite started) become history.
-    pub fn install_base(&mut self, name: String, seq: u64) {
+    /// After a rewrite: `name` becomes the base; the old base and every incr file become
+    /// history, but the last when `writing` (the AOF is on: that file, opened when the
+    /// rewrite started, is the one being appended to), as Redis's
+    /// markRewrittenIncrAofAsHistory.
+    pub fn install_base(&mut self, name: String, seq: u64, writing: bool) {
         if let Some(mut old) = self.base.take() {
             old.part = Part::History;
             self.history.push(old);
         }
-        let keep = self.incrs.pop();
+        let keep = if writing { self.incrs.pop() } else { None };
         for mut f in self.incrs.drain(..) {
             f.part = Part::History;
             self.history.push(f);
@@ -221,7 +223,7 @@ mod tests {
         let incr = m.new_incr("p");
         assert_eq!(incr, "p.2.incr.aof");
         let (name, seq) = m.next_base_name("p", true);
-        m.install_base(name, seq);
+        m.install_base(name, seq, true);
         assert_eq!(
             m.to_text(),
             "file p.2.base.rdb seq 2 type b\nfile p.1.base.rdb seq 1 type h\nfile p.1.incr.aof seq 1 type h\nfile p.2.incr.aof seq 2 type i\n"

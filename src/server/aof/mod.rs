@@ -540,7 +540,7 @@ pub fn open_at_start(st: &mut State) -> Result<(), String> {
                 format!("Can't create the AOF base file {name}: {e}")
             })?;
         st.aof.base_size = file_size(&dir.join(&name));
-        st.aof.manifest.install_base(name, seq);
+        st.aof.manifest.install_base(name, seq, true);
         changed = true;
     }
     let name = match st.aof.manifest.incrs.last() {

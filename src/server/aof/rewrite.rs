@@ -122,8 +122,8 @@ fn write_commands<W: Write>(mut w: W, st: &State) -> io::Result<W> {
     Ok(w)
 }
 
-/// Starts a rewrite: flushes the AOF, opens the next incr file (recorded in the manifest
-/// when the AOF is on), forks the child that writes the new base.
+/// Starts a rewrite: flushes the AOF, opens the next incr file (when the AOF is on or
+/// being turned on), forks the child that writes the new base.
 pub fn start(st: &mut State) -> io::Result<i32> {
     if st.persistence.child_pid.is_some() {
         return Err(io::Error::other("Another child process is active"));
@@ -139,22 +139,26 @@ pub fn start(st: &mut State) -> io::Result<i32> {
     }
     let dir = super::dir_path(st);
     std::fs::create_dir_all(&dir)?;
-    let prefix = st.config.appendfilename.clone();
-    let before = st.aof.manifest.clone();
-    let name = st.aof.manifest.new_incr(&prefix);
-    let opened = st.aof.switch_to(&dir, &name).and_then(|()| {
-        if st.aof.state == AofState::On {
-            super::persist_manifest(st)
-        } else {
-            Ok(())
+    // With the AOF off there is nothing to append to: the rewrite only makes a new base
+    // and manifest (Redis's openNewIncrAofForAppend opens no incr file then).
+    if st.aof.state != AofState::Off {
+        let prefix = st.config.appendfilename.clone();
+        let before = st.aof.manifest.clone();
+        let name = st.aof.manifest.new_incr(&prefix);
+        let opened = st.aof.switch_to(&dir, &name).and_then(|()| {
+            if st.aof.state == AofState::On {
+                super::persist_manifest(st)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = opened {
+            st.aof.manifest = before;
+            warning!("Can't open new incr AOF file {name}: {e}");
+            return Err(e);
         }
-    });
-    if let Err(e) = opened {
-        st.aof.manifest = before;
-        warning!("Can't open new incr AOF file {name}: {e}");
-        return Err(e);
+        notice!("Creating AOF incr file {name} on background rewrite");
     }
-    notice!("Creating AOF incr file {name} on background rewrite");
     let rdb = st.config.aof_use_rdb_preamble;
     let pid = persistence::fork_child(
         "Error writing the AOF base file: ",
@@ -176,22 +180,28 @@ pub fn done(st: &mut State, pid: i32, ok: bool) {
     let now = crate::server::clock::now_ms();
     st.aof.rw.last_secs = (now - st.aof.rw.started_ms) / 1000;
     let tmp = temp_name(pid);
-    if !ok || st.aof.state == AofState::Off {
-        if ok {
-            notice!("Background AOF rewrite terminated with success");
-        } else {
-            warning!("Background AOF rewrite terminated with error");
-        }
+    if !ok {
+        warning!("Background AOF rewrite terminated with error");
         let _ = std::fs::remove_file(&tmp);
-        st.aof.rw.last_ok = ok && st.aof.state == AofState::Off;
-        if !ok {
-            failed(st);
-        }
+        st.aof.rw.last_ok = false;
+        failed(st);
         return;
     }
     notice!("Background AOF rewrite terminated with success");
     let dir = super::dir_path(st);
     let prefix = st.config.appendfilename.clone();
+    let writing = st.aof.state != AofState::Off;
+    if !writing {
+        // With the AOF off the manifest was not read at start (Redis reads it whatever
+        // `appendonly` says): what an earlier AOF left becomes history, not a clash.
+        let text = std::fs::read(dir.join(super::manifest_name(st)));
+        if let Some(m) = text
+            .ok()
+            .and_then(|t| super::manifest::Manifest::parse(&String::from_utf8_lossy(&t)).ok())
+        {
+            st.aof.manifest = m;
+        }
+    }
     let (name, seq) = st.aof.manifest.next_base_name(&prefix, st.aof.rw.rdb);
     if let Err(e) = std::fs::rename(&tmp, dir.join(&name)) {
         warning!("Error trying to rename the temporary AOF base file {tmp} into {name}: {e}");
@@ -202,7 +212,7 @@ pub fn done(st: &mut State, pid: i32, ok: bool) {
     }
     notice!("Successfully renamed the temporary AOF base file {tmp} into {name}");
     let before = st.aof.manifest.clone();
-    st.aof.manifest.install_base(name.clone(), seq);
+    st.aof.manifest.install_base(name.clone(), seq, writing);
     if let Err(e) = super::persist_manifest(st) {
         warning!("Can't persist the AOF manifest after a rewrite: {e}");
         st.aof.manifest = before;
