@@ -400,7 +400,27 @@ fn write_dump_with_expired_keys(dir: &std::path::Path) {
 
 /// Starts `kind` on a copy of `dump` (slowed down): INFO persistence during the load and
 /// after it.
-fn load_fields(kind: Kind, dump: &std::path::Path) -> (Fields, Fields) {
+/// The load's log lines about the snapshot (its AUX fields and the key counts), without
+/// pid and time stamp; the age is masked (the two loads run at different times).
+fn rdb_load_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.split_once(" * ").map(|(_, m)| m))
+        .filter(|m| {
+            m.starts_with("Loading RDB")
+                || m.starts_with("RDB ")
+                || m.starts_with("Done loading RDB")
+        })
+        .map(|m| {
+            if m.starts_with("RDB age ") {
+                "RDB age <n> seconds".to_string()
+            } else {
+                m.to_string()
+            }
+        })
+        .collect()
+}
+
+fn load_fields(kind: Kind, dump: &std::path::Path) -> (Fields, Fields, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(dump, dir.path().join("dump.rdb")).unwrap();
     let s = Server::builder(kind)
@@ -417,7 +437,9 @@ fn load_fields(kind: Kind, dump: &std::path::Path) -> (Fields, Fields) {
     assert_eq!(r.request(&["PING"]), LOADING_ERR, "{kind:?}");
     let during = info_fields(&r.request(&["INFO", "persistence"]));
     request_until_not(&mut r, &["PING"], LOADING_ERR);
-    (during, info_fields(&r.request(&["INFO", "persistence"])))
+    let after = info_fields(&r.request(&["INFO", "persistence"]));
+    let lines = rdb_load_lines(&s.log());
+    (during, after, lines)
 }
 
 #[test]
@@ -425,8 +447,11 @@ fn loading_rdb_used_mem_and_the_last_load_key_counts_are_those_of_redis() {
     let src = tempfile::tempdir().unwrap();
     write_dump_with_expired_keys(src.path());
     let dump = src.path().join("dump.rdb");
-    let (ours, ours_after) = load_fields(Kind::Redrepl, &dump);
-    let (theirs, theirs_after) = load_fields(Kind::Redis, &dump);
+    let (ours, ours_after, ours_log) = load_fields(Kind::Redrepl, &dump);
+    let (theirs, theirs_after, theirs_log) = load_fields(Kind::Redis, &dump);
+    // The log lines users grep: version, age, memory, keys loaded and expired.
+    assert!(theirs_log.len() >= 4, "{theirs_log:?}");
+    assert_eq!(ours_log, theirs_log);
     // The used-mem AUX field of the same file.
     let used = field_of(&theirs, "loading_rdb_used_mem");
     assert!(used.parse::<u64>().unwrap() > 100_000, "{theirs:?}");

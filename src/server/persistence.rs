@@ -411,6 +411,7 @@ pub fn load_rdb_into(
                 loading.rdb_used_mem = bytes;
             }
         }
+        reader::Progress::Aux(key, value) => log_aux(key, value),
     });
     let st = l.st();
     st.dbs = dbs;
@@ -418,6 +419,35 @@ pub fn load_rdb_into(
         st.persistence.last_load_keys = (info.keys, info.expired_skipped);
     }
     r
+}
+
+/// The log lines Redis's rdbLoadRio writes for the AUX fields of a snapshot being loaded.
+fn log_aux(key: &[u8], value: &[u8]) {
+    let text = String::from_utf8_lossy(value);
+    // strtoll's reading: leading digits, 0 when there are none.
+    let number = || -> i64 {
+        let t = text.trim_start();
+        let end = t
+            .char_indices()
+            .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
+            .map_or(t.len(), |(i, _)| i);
+        t[..end].parse().unwrap_or(0)
+    };
+    match key {
+        [b'%', ..] => notice!("RDB '{}': {text}", String::from_utf8_lossy(key)),
+        b"redis-ver" => notice!("Loading RDB produced by version {text}"),
+        b"ctime" => {
+            let age = (super::clock::now_ms() / 1000 - number()).max(0);
+            notice!("RDB age {age} seconds");
+        }
+        b"used-mem" => notice!(
+            "RDB memory usage when created {:.2} Mb",
+            number() as f64 / (1024.0 * 1024.0)
+        ),
+        b"aof-preamble" if number() != 0 => notice!("RDB has an AOF tail"),
+        b"aof-base" if number() != 0 => notice!("RDB is base AOF"),
+        _ => {}
+    }
 }
 
 fn load_dump(

@@ -374,13 +374,15 @@ pub fn load(buf: &[u8], dbs: &mut [Db], drop_expired: bool) -> Result<LoadInfo, 
 
 /// What [`load_with`] reports while it reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
+pub enum Progress<'a> {
     /// One key was read; the offset reached after it (Redis's rdbLoadProgressCallback and
     /// key-load-delay).
     Key(usize),
     /// The `used-mem` AUX field: the saving server's used_memory (INFO's
     /// `loading_rdb_used_mem`).
     UsedMem(u64),
+    /// An AUX field as read (name, value): the loader logs the ones Redis logs.
+    Aux(&'a [u8], &'a [u8]),
 }
 
 /// [`load`], calling `on_progress` after each key read and for the `used-mem` AUX field.
@@ -388,7 +390,7 @@ pub fn load_with(
     buf: &[u8],
     dbs: &mut [Db],
     drop_expired: bool,
-    on_progress: &mut dyn FnMut(Progress),
+    on_progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<LoadInfo, RdbError> {
     let mut c = Cursor {
         buf,
@@ -464,6 +466,7 @@ pub fn load_with(
             op::AUX => {
                 let k = c.string()?;
                 let v = c.string()?;
+                on_progress(Progress::Aux(&k, &v));
                 let text = String::from_utf8_lossy(&v).into_owned();
                 match &k[..] {
                     b"repl-id" => info.repl_id = Some(text),
