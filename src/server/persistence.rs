@@ -417,6 +417,11 @@ pub fn load_rdb_into(
     st.dbs = dbs;
     if let Ok(info) = &r {
         st.persistence.last_load_keys = (info.keys, info.expired_skipped);
+        notice!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            info.keys,
+            info.expired_skipped
+        );
     }
     r
 }

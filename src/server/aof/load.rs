@@ -206,11 +206,6 @@ fn load_rdb(l: &mut Relock, bytes: &[u8]) -> Result<usize, Bad> {
         Ok(info) => {
             let st = l.st();
             crate::server::scripting::functions::load_from_rdb(&mut st.scripting, &info.functions);
-            notice!(
-                "Done loading RDB, keys loaded: {}, keys expired: {}.",
-                info.keys,
-                info.expired_skipped
-            );
             Ok(info.consumed)
         }
         Err(e) => {

@@ -542,11 +542,6 @@ fn load_snapshot(
         .repl_stream_db
         .filter(|d| *d >= 0 && (*d as usize) < st.dbs.len())
         .unwrap_or(0) as usize;
-    notice!(
-        "Done loading RDB, keys loaded: {}, keys expired: {}.",
-        info.keys,
-        info.expired_skipped
-    );
     st.dirty = 0;
     st.repl.replid = replid.to_string();
     st.repl.offset = offset;
