@@ -288,10 +288,10 @@ fn request_until_not(r: &mut common::Raw, args: &[&str], skip: &[u8]) -> Vec<u8>
     }
 }
 
-/// A `kind` replica of a redis-server master holding `LOADING_KEYS` keys, slowed down to
-/// load the snapshot in seconds (key-load-delay, clients served every KB): what a client of
-/// the replica sees while it loads and after. Returns INFO persistence during the load.
-fn replica_load_seen_by_clients(kind: Kind) -> Vec<(String, String)> {
+/// A redis-server master holding `LOADING_KEYS` keys and a `kind` replica of it (with
+/// `extra` arguments) slowed down to load the snapshot in seconds (key-load-delay, clients
+/// served every KB), returned once a client of the replica gets -LOADING.
+fn replica_in_load(kind: Kind, extra: &[&str]) -> (Server, Server, common::Raw) {
     let master = Server::start_redis(&["--repl-diskless-sync-delay", "0"]);
     let mut c = master.conn();
     let mut pipe = redis::pipe();
@@ -299,15 +299,14 @@ fn replica_load_seen_by_clients(kind: Kind) -> Vec<(String, String)> {
         pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
     }
     pipe.query::<()>(&mut c).unwrap();
-    let replica = Server::start_kind(
-        kind,
-        &[
-            "--key-load-delay",
-            "100",
-            "--loading-process-events-interval-bytes",
-            "1024",
-        ],
-    );
+    let mut args = vec![
+        "--key-load-delay",
+        "100",
+        "--loading-process-events-interval-bytes",
+        "1024",
+    ];
+    args.extend_from_slice(extra);
+    let replica = Server::start_kind(kind, &args);
     let mut r = replica.raw();
     let port = master.port.to_string();
     assert_eq!(r.request(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
@@ -317,6 +316,13 @@ fn replica_load_seen_by_clients(kind: Kind) -> Vec<(String, String)> {
         LOADING_ERR,
         "{kind:?}"
     );
+    (master, replica, r)
+}
+
+/// What a client of a `kind` replica sees while it loads its master's snapshot and after.
+/// Returns INFO persistence during the load.
+fn replica_load_seen_by_clients(kind: Kind) -> Vec<(String, String)> {
+    let (_master, replica, mut r) = replica_in_load(kind, &[]);
     assert_eq!(r.request(&["PING"]), LOADING_ERR, "{kind:?}");
     let info = info_fields(&r.request(&["INFO", "persistence"]));
     let field = |name: &str| field_of(&info, name);
@@ -474,32 +480,7 @@ fn loading_rdb_used_mem_and_the_last_load_key_counts_are_those_of_redis() {
 /// A `kind` replica (with save points) gets SIGTERM while it loads its master's snapshot
 /// (slowed down): it exits without saving, so the dump stays the master's snapshot.
 fn sigterm_while_a_replica_loads(kind: Kind) {
-    let master = Server::start_redis(&["--repl-diskless-sync-delay", "0"]);
-    let mut c = master.conn();
-    let mut pipe = redis::pipe();
-    for i in 0..LOADING_KEYS {
-        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
-    }
-    pipe.query::<()>(&mut c).unwrap();
-    let mut replica = Server::start_kind(
-        kind,
-        &[
-            "--save",
-            "3600 1",
-            "--key-load-delay",
-            "100",
-            "--loading-process-events-interval-bytes",
-            "1024",
-        ],
-    );
-    let mut r = replica.raw();
-    let port = master.port.to_string();
-    assert_eq!(r.request(&["REPLICAOF", "127.0.0.1", &port]), b"+OK\r\n");
-    assert_eq!(
-        request_until_not(&mut r, &["GET", "key:1"], b"$-1\r\n"),
-        LOADING_ERR,
-        "{kind:?}"
-    );
+    let (_master, mut replica, _r) = replica_in_load(kind, &["--save", "3600 1"]);
     let dump = replica.workdir.join("dump.rdb");
     let snapshot = std::fs::read(&dump).unwrap();
     replica.signal(libc::SIGTERM);
