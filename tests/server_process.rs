@@ -322,7 +322,7 @@ fn replica_in_load(kind: Kind, extra: &[&str]) -> (Server, Server, common::Raw) 
 /// What a client of a `kind` replica sees while it loads its master's snapshot and after.
 /// Returns INFO persistence during the load.
 fn replica_load_seen_by_clients(kind: Kind) -> Vec<(String, String)> {
-    let (_master, replica, mut r) = replica_in_load(kind, &[]);
+    let (_master, _replica, mut r) = replica_in_load(kind, &[]);
     assert_eq!(r.request(&["PING"]), LOADING_ERR, "{kind:?}");
     let info = info_fields(&r.request(&["INFO", "persistence"]));
     let field = |name: &str| field_of(&info, name);
