@@ -345,7 +345,9 @@ fn function_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             with_code = true;
         } else if is(&args[i], "libraryname") && pattern.is_none() {
             let Some(name) = args.get(i + 1) else {
-                return Err(CmdError::msg("ERR library name argument was not given".into()));
+                return Err(CmdError::msg(
+                    "ERR library name argument was not given".into(),
+                ));
             };
             pattern = Some(name);
             i += 1;
