@@ -290,20 +290,24 @@ fn limited(rw: &mut Rewrites, now_ms: i64) -> bool {
     true
 }
 
-/// Deletes the history files the manifest names, then drops them from it (unless
-/// `aof-disable-auto-gc`).
+/// Drops the history files from the manifest, then deletes them (unless
+/// `aof-disable-auto-gc`). Redis deletes first and persists after, so a kill in between
+/// leaves a manifest naming missing files; in this order it can only leave files no
+/// manifest names.
 fn delete_history(st: &mut State) {
     if st.config.aof_disable_auto_gc || st.aof.manifest.history.is_empty() {
         return;
     }
     let dir = super::dir_path(st);
-    for f in &st.aof.manifest.history {
-        notice!("Removing the history file {} in the background", f.name);
-        let _ = std::fs::remove_file(dir.join(&f.name));
-    }
-    st.aof.manifest.history.clear();
+    let history = std::mem::take(&mut st.aof.manifest.history);
     if let Err(e) = super::persist_manifest(st) {
         warning!("Can't persist the AOF manifest after removing history files: {e}");
+        st.aof.manifest.history = history;
+        return;
+    }
+    for f in &history {
+        notice!("Removing the history file {} in the background", f.name);
+        let _ = std::fs::remove_file(dir.join(&f.name));
     }
 }
 
